@@ -1,0 +1,43 @@
+/**
+ * Names derived from version ids. A rename of a derived name replaces the
+ * resource in production, so these functions are pinned by tests.
+ */
+
+export type NamingTarget = "sagemaker" | "kubernetes";
+
+/**
+ * The part of a resource name that stands for a version.
+ *
+ * SageMaker names allow only letters, digits and hyphens and are unique
+ * case-insensitively; Kubernetes names are lowercase DNS labels that must end
+ * with a letter or digit. So `V2.1`, `v2_1` and `v2-1` all become `v2-1`,
+ * and on Kubernetes `v2.` becomes `v2`: the config schema rejects catalogs
+ * where two ids meet in one name.
+ */
+export function derivedNameKey(target: NamingTarget, versionId: string): string {
+    const slug = versionId.toLowerCase().replace(/[._]/g, "-");
+    return target === "kubernetes" ? slug.replace(/-+$/, "") : slug;
+}
+
+/** Pulumi appends `-` and 7 random characters to an auto-named resource. */
+const AUTONAME_SUFFIX_LENGTH = 8;
+
+/**
+ * The longest logical name a version contributes, per target. SageMaker
+ * names are at most 63 characters including Pulumi's auto-name suffix;
+ * Kubernetes label values and DNS labels are at most 63.
+ */
+export const MAX_DERIVED_NAME_LENGTH: Record<NamingTarget, number> = {
+    sagemaker: 63 - AUTONAME_SUFFIX_LENGTH,
+    kubernetes: 63,
+};
+
+export function longestDerivedName(target: NamingTarget, model: string, versionId: string): string {
+    return target === "sagemaker" ? sagemakerChildNames(model, versionId).endpointConfiguration : `${model}-${derivedNameKey(target, versionId)}`;
+}
+
+/** Logical names of the per-version SageMaker children of component `name`. */
+export function sagemakerChildNames(name: string, versionId: string): { model: string; endpointConfiguration: string } {
+    const key = derivedNameKey("sagemaker", versionId);
+    return { model: `${name}-model-${key}`, endpointConfiguration: `${name}-config-${key}` };
+}

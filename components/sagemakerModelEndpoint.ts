@@ -1,0 +1,298 @@
+/**
+ * A SageMaker real-time endpoint whose warm versions stay declared, so that a
+ * rollback to one of them moves one pointer (`endpointConfigName`) and builds
+ * nothing.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { warmVersions } from "../catalog/catalog";
+import { sagemakerChildNames } from "../catalog/names";
+import { ECR_IMAGE_PATTERN, S3_OBJECT_PATTERN, type DeploymentSettings, type ModelVersion, type SageMakerSettings } from "../config/schema";
+
+export interface SageMakerModelEndpointArgs {
+    /** The model's name, used in tags and container env. */
+    readonly model: string;
+    /** The catalog, oldest first; decides which Models and configs exist. */
+    readonly versions: readonly ModelVersion[];
+    /** The version the endpoint serves. */
+    readonly pinned: string;
+    /** How many versions before the pin stay declared. @default 1 */
+    readonly warm: number;
+    /** Versions never kept warm. @default [] */
+    readonly quarantined?: readonly string[];
+    /** Instance type, count, variant name, deployment policy, optional KMS key, VPC and role. */
+    readonly settings: SageMakerSettings;
+    /**
+     * Alarms that make SageMaker roll a deployment back during its bake,
+     * added to `settings.deployment.rollbackAlarmNames`. Changing this *set*
+     * replaces the endpoint, so pass stable names and vary thresholds instead.
+     * @default []
+     */
+    readonly rollbackAlarmNames?: pulumi.Input<string>[];
+    /** Extra tags on every child. @default {} */
+    readonly tags?: Record<string, string>;
+}
+
+/**
+ * Types this component keeps in AWS when they leave the program. A Model and
+ * an EndpointConfiguration cost nothing while unused, and SageMaker may roll
+ * an endpoint back to a config the program no longer declares
+ * (terraform-provider-aws #48997): deleting it would break the endpoint.
+ */
+export const RETAINED_ON_DELETE_TYPES: readonly string[] = ["aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration"];
+
+export class SageMakerModelEndpoint extends pulumi.ComponentResource {
+    /** The endpoint's physical name, what clients invoke. */
+    public readonly endpointName: pulumi.Output<string>;
+    /** The version the endpoint is declared to serve. */
+    public readonly pinnedVersion: pulumi.Output<string>;
+    /** The endpoint config name of each warm version. */
+    public readonly endpointConfigNames: pulumi.Output<Record<string, string>>;
+    /** The role the Models run as. */
+    public readonly executionRoleArn: pulumi.Output<string>;
+
+    constructor(name: string, args: SageMakerModelEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlops:sagemaker:ModelEndpoint", name, {}, opts);
+        const { settings } = args;
+        const warm = warmVersions({ ...args, quarantined: args.quarantined ?? [] }).map((id) => versionById(args.versions, id));
+        const tags = { ...args.tags, "mlops:model": args.model };
+
+        let roleArn: pulumi.Output<string>;
+        const roleReady: pulumi.Resource[] = [];
+        if (settings.executionRoleArn !== undefined) {
+            roleArn = pulumi.output(settings.executionRoleArn);
+        } else {
+            const role = new aws.iam.Role(
+                `${name}-role`,
+                {
+                    description: `SageMaker execution role for model ${args.model} (managed by mlops-rollback)`,
+                    assumeRolePolicy: JSON.stringify(SAGEMAKER_ASSUME_ROLE_POLICY),
+                    tags,
+                },
+                { parent: this },
+            );
+            const account = aws.getCallerIdentityOutput({}, { parent: this });
+            const region = aws.getRegionOutput({}, { parent: this });
+            const partition = aws.getPartitionOutput({}, { parent: this });
+            const policy = new aws.iam.RolePolicy(
+                `${name}-role-policy`,
+                {
+                    role: role.id,
+                    policy: pulumi
+                        .all([partition.partition, account.accountId, region.region])
+                        .apply(([partitionName, accountId, regionName]) =>
+                            JSON.stringify(executionRolePolicy({ partition: partitionName, accountId, region: regionName, versions: warm, vpc: settings.vpc })),
+                        ),
+                },
+                { parent: this },
+            );
+            roleArn = role.arn;
+            // A new Model must not be created before the role may read its
+            // artifact and image.
+            roleReady.push(policy);
+        }
+
+        const configNames: Record<string, pulumi.Output<string>> = {};
+        for (const version of warm) {
+            const names = sagemakerChildNames(name, version.version);
+            const versionTags = { ...tags, "mlops:version": version.version };
+            const model = new aws.sagemaker.Model(
+                names.model,
+                {
+                    executionRoleArn: roleArn,
+                    primaryContainer: {
+                        image: version.image,
+                        modelDataUrl: version.artifact,
+                        environment: { MLOPS_MODEL: args.model, MLOPS_MODEL_VERSION: version.version },
+                    },
+                    enableNetworkIsolation: true,
+                    vpcConfig: settings.vpc && { subnets: settings.vpc.subnetIds, securityGroupIds: settings.vpc.securityGroupIds },
+                    tags: versionTags,
+                },
+                { parent: this, dependsOn: roleReady, retainOnDelete: true },
+            );
+            const endpointConfiguration = new aws.sagemaker.EndpointConfiguration(
+                names.endpointConfiguration,
+                {
+                    productionVariants: [
+                        {
+                            variantName: settings.variantName,
+                            modelName: model.name,
+                            instanceType: settings.instanceType,
+                            initialInstanceCount: settings.instanceCount,
+                            initialVariantWeight: 1,
+                        },
+                    ],
+                    kmsKeyArn: settings.kmsKeyArn,
+                    tags: versionTags,
+                },
+                { parent: this, retainOnDelete: true },
+            );
+            configNames[version.version] = endpointConfiguration.name;
+        }
+
+        const endpoint = new aws.sagemaker.Endpoint(
+            `${name}-endpoint`,
+            {
+                endpointConfigName: configNames[args.pinned],
+                deploymentConfig: deploymentConfigFor(settings.deployment, args.rollbackAlarmNames ?? []),
+                tags,
+            },
+            // No dependsOn on the role policy: a warm target's Model already
+            // exists, and a cold one's Model waits for the policy itself, so
+            // the policy update stays off a warm rollback's critical path.
+            { parent: this },
+        );
+
+        this.endpointName = endpoint.name;
+        this.pinnedVersion = pulumi.output(args.pinned);
+        this.endpointConfigNames = pulumi.output(configNames);
+        this.executionRoleArn = roleArn;
+        this.registerOutputs({
+            endpointName: this.endpointName,
+            pinnedVersion: this.pinnedVersion,
+            endpointConfigNames: this.endpointConfigNames,
+            executionRoleArn: this.executionRoleArn,
+        });
+    }
+}
+
+function versionById(versions: readonly ModelVersion[], id: string): ModelVersion {
+    const version = versions.find((v) => v.version === id);
+    if (version === undefined) throw new Error(`version '${id}' is not in the catalog`);
+    return version;
+}
+
+export const SAGEMAKER_ASSUME_ROLE_POLICY = {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: { Service: "sagemaker.amazonaws.com" }, Action: "sts:AssumeRole" }],
+};
+
+/** The `deploymentConfig` of the endpoint: blue/green with the configured traffic shift. */
+export function deploymentConfigFor(
+    deployment: DeploymentSettings,
+    extraAlarmNames: pulumi.Input<string>[],
+): aws.types.input.sagemaker.EndpointDeploymentConfig {
+    const alarmNames: pulumi.Input<string>[] = [...deployment.rollbackAlarmNames, ...extraAlarmNames];
+    const stepSize = deployment.stepPercent === undefined ? undefined : { type: "CAPACITY_PERCENT", value: deployment.stepPercent };
+    return {
+        blueGreenUpdatePolicy: {
+            trafficRoutingConfiguration: {
+                type: TRAFFIC_ROUTING_TYPE[deployment.strategy],
+                waitIntervalInSeconds: deployment.waitIntervalSeconds,
+                canarySize: deployment.strategy === "canary" ? stepSize : undefined,
+                linearStepSize: deployment.strategy === "linear" ? stepSize : undefined,
+            },
+            // SageMaker's final bake: the old fleet stays up, and the alarms
+            // can still roll traffic back, for this long after the shift.
+            terminationWaitInSeconds: deployment.bakeTimeSeconds,
+            maximumExecutionTimeoutInSeconds: deployment.maximumExecutionTimeoutSeconds,
+        },
+        // Omitted rather than empty: an empty alarm list is a change of the
+        // alarm set like any other, and that set forces replacement.
+        autoRollbackConfiguration: alarmNames.length === 0 ? undefined : { alarms: alarmNames.map((alarmName) => ({ alarmName })) },
+    };
+}
+
+const TRAFFIC_ROUTING_TYPE: Record<DeploymentSettings["strategy"], string> = {
+    allAtOnce: "ALL_AT_ONCE",
+    canary: "CANARY",
+    linear: "LINEAR",
+};
+
+export interface EcrImage {
+    readonly account: string;
+    readonly region: string;
+    readonly repository: string;
+}
+
+export function parseEcrImage(image: string): EcrImage {
+    const groups = ECR_IMAGE_PATTERN.exec(image)?.groups;
+    if (groups === undefined) throw new Error(`'${image}' is not an ECR image by digest`);
+    return { account: groups.account, region: groups.region, repository: groups.repository };
+}
+
+export function s3ObjectArn(partition: string, artifact: string): string {
+    const groups = S3_OBJECT_PATTERN.exec(artifact)?.groups;
+    if (groups === undefined) throw new Error(`'${artifact}' is not an S3 object URI`);
+    return `arn:${partition}:s3:::${groups.bucket}/${groups.key}`;
+}
+
+interface PolicyStatement {
+    readonly Sid: string;
+    readonly Effect: "Allow";
+    readonly Action: string[];
+    readonly Resource: string[] | "*";
+}
+
+export interface ExecutionRolePolicyArgs {
+    readonly partition: string;
+    readonly accountId: string;
+    readonly region: string;
+    /** The warm versions: their artifacts and image repositories, nothing more. */
+    readonly versions: readonly ModelVersion[];
+    readonly vpc?: SageMakerSettings["vpc"];
+}
+
+/**
+ * The execution role's policy: read exactly the warm versions' artifact
+ * objects and pull from exactly their image repositories. The only `*`
+ * resources are on actions IAM cannot scope to a resource
+ * (ecr:GetAuthorizationToken, ec2:Describe*).
+ */
+export function executionRolePolicy(args: ExecutionRolePolicyArgs): { Version: string; Statement: PolicyStatement[] } {
+    const { partition, accountId, region } = args;
+    const artifactArns = unique(args.versions.flatMap((v) => (v.artifact === undefined ? [] : [s3ObjectArn(partition, v.artifact)])));
+    const repositoryArns = unique(
+        args.versions.map((v) => {
+            const image = parseEcrImage(v.image);
+            return `arn:${partition}:ecr:${image.region}:${image.account}:repository/${image.repository}`;
+        }),
+    );
+    const statements: PolicyStatement[] = [
+        { Sid: "ReadModelArtifacts", Effect: "Allow", Action: ["s3:GetObject"], Resource: artifactArns },
+        {
+            Sid: "PullModelImages",
+            Effect: "Allow",
+            Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            Resource: repositoryArns,
+        },
+        { Sid: "GetEcrAuthorizationToken", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+        {
+            Sid: "WriteEndpointLogs",
+            Effect: "Allow",
+            Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            Resource: [`arn:${partition}:logs:${region}:${accountId}:log-group:/aws/sagemaker/Endpoints/*`],
+        },
+    ];
+    if (args.vpc !== undefined) {
+        statements.push(
+            {
+                Sid: "DescribeVpcResources",
+                Effect: "Allow",
+                Action: ["ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+                Resource: "*",
+            },
+            {
+                Sid: "ManageEndpointNetworkInterfaces",
+                Effect: "Allow",
+                Action: [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                Resource: [
+                    `arn:${partition}:ec2:${region}:${accountId}:network-interface/*`,
+                    ...args.vpc.subnetIds.map((id) => `arn:${partition}:ec2:${region}:${accountId}:subnet/${id}`),
+                    ...args.vpc.securityGroupIds.map((id) => `arn:${partition}:ec2:${region}:${accountId}:security-group/${id}`),
+                ],
+            },
+        );
+    }
+    return { Version: "2012-10-17", Statement: statements };
+}
+
+function unique(values: string[]): string[] {
+    return [...new Set(values)].sort();
+}

@@ -1,0 +1,414 @@
+/**
+ * The stack config contract: every `mlops:*` key, validated in one place.
+ *
+ * `parseStackConfig(raw)` takes a plain object (keys without the `mlops:`
+ * namespace) so that the Pulumi program, the CLI and tests under Pulumi's mock
+ * runtime (which cannot mock stack config, pulumi/pulumi#16042) all parse the
+ * same way. Every problem is collected and reported at once, each named by its
+ * config path, e.g. `mlops:versions[2].image`.
+ */
+import { z } from "zod";
+import { BadInputError } from "./badInput";
+import { derivedNameKey, longestDerivedName, MAX_DERIVED_NAME_LENGTH } from "../catalog/names";
+
+export const CONFIG_NAMESPACE = "mlops";
+
+export const DEFAULTS = {
+    warm: 1,
+    quarantined: [] as string[],
+    sagemaker: {
+        instanceCount: 1,
+        // One variant name for every version: SageMaker guardrails only bake
+        // (blue/green) when the variant name is the same before and after.
+        variantName: "primary",
+        deployment: {
+            strategy: "allAtOnce" as const,
+            waitIntervalSeconds: 300,
+            bakeTimeSeconds: 0,
+        },
+    },
+    kubernetes: {
+        namespace: "default",
+        replicas: 2,
+        port: 8080,
+        readinessPath: "/ready",
+    },
+} as const;
+
+/** Version ids: short, and safe to derive resource names from. */
+export const VERSION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
+
+const IMAGE_HOST = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?";
+const IMAGE_PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_TAG = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
+
+/** `[host[:port]/]repository[:tag]@sha256:<64 lowercase hex>`: the digest is what pins it. */
+export const IMAGE_BY_DIGEST_PATTERN = new RegExp(
+    `^(?:${IMAGE_HOST}/)?${IMAGE_PATH_COMPONENT}(?:/${IMAGE_PATH_COMPONENT})*(?::${IMAGE_TAG})?@sha256:[a-f0-9]{64}$`,
+);
+
+/**
+ * SageMaker pulls only from ECR (other registries need a VPC-reachable private
+ * registry, which this package does not configure), and a tag next to the
+ * digest is rejected by CreateModel.
+ */
+export const ECR_IMAGE_PATTERN =
+    /^(?<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/(?<repository>[a-z0-9]+(?:[._/-][a-z0-9]+)*)@sha256:[a-f0-9]{64}$/;
+
+/** An S3 object (not a prefix): `s3://bucket/key` with a key that does not end in `/`. */
+export const S3_OBJECT_PATTERN = /^s3:\/\/(?<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(?<key>[^/].*[^/]|[^/])$/;
+
+const DNS_LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const SAGEMAKER_NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+const IAM_ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[\w/-]+$/;
+const ALARM_NAME_PATTERN = /^[^\s][\x20-\x7e]{0,254}$/;
+
+/**
+ * A version id as written in YAML. An unquoted `3` is read as a number; an
+ * integer is safe to turn back into the string the user meant, a decimal such
+ * as `2.10` is not (it reads as 2.1), so that one must be quoted.
+ */
+const versionId = z.unknown().transform((value, ctx): string => {
+    if (typeof value === "string") return value;
+    if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
+    ctx.addIssue({
+        code: "custom",
+        message:
+            value === undefined
+                ? 'required: a version id, e.g. "3"'
+                : typeof value === "number"
+                  ? 'quote a version id that is not a whole number (write "2.10", not 2.10)'
+                  : 'expected a version id, e.g. "3"',
+    });
+    return z.NEVER;
+});
+
+const versionSchema = z
+    .object({
+        version: versionId.pipe(
+            z.string().regex(VERSION_ID_PATTERN, {
+                message: "a version id is 1-32 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+            }),
+        ),
+        image: z.string().regex(IMAGE_BY_DIGEST_PATTERN, {
+            message: "pin the image by digest: <registry>/<repository>@sha256:<64 lowercase hex>; tags such as :latest can change under a pinned version",
+        }),
+        artifact: z
+            .string()
+            .regex(S3_OBJECT_PATTERN, {
+                message: "the artifact is an S3 object, s3://<bucket>/<key> (a key ending in '/' is a prefix, not an object)",
+            })
+            .optional(),
+    })
+    .strict();
+
+const deploymentSchema = z
+    .object({
+        strategy: z.enum(["allAtOnce", "canary", "linear"]).default(DEFAULTS.sagemaker.deployment.strategy),
+        /** Canary size (1-50) or linear step (10-50), in percent of the variant's instance count. */
+        stepPercent: z.number().int().min(1).max(50, { message: "SageMaker shifts at most 50% of the fleet per step" }).optional(),
+        waitIntervalSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.sagemaker.deployment.waitIntervalSeconds),
+        bakeTimeSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.sagemaker.deployment.bakeTimeSeconds),
+        maximumExecutionTimeoutSeconds: z.number().int().min(600).max(28800).optional(),
+        rollbackAlarmNames: z
+            .array(z.string().regex(ALARM_NAME_PATTERN, { message: "an alarm name is 1-255 printable characters" }))
+            .max(10, { message: "SageMaker accepts at most 10 rollback alarms" })
+            .default([]),
+    })
+    .strict();
+
+const sagemakerSchema = z
+    .object({
+        instanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, {
+            message: "a SageMaker instance type starts with 'ml.', e.g. ml.m5.large",
+        }),
+        instanceCount: z.number().int().min(1, { message: "instanceCount must be at least 1" }).default(DEFAULTS.sagemaker.instanceCount),
+        variantName: z
+            .string()
+            .regex(SAGEMAKER_NAME_PATTERN, { message: "a variant name is 1-63 letters, digits and hyphens" })
+            .default(DEFAULTS.sagemaker.variantName),
+        executionRoleArn: z.string().regex(IAM_ROLE_ARN_PATTERN, { message: "expected an IAM role ARN, arn:aws:iam::<account>:role/<name>" }).optional(),
+        kmsKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN, { message: "expected a KMS key or alias ARN" }).optional(),
+        vpc: z
+            .object({
+                subnetIds: z
+                    .array(z.string().regex(/^subnet-[0-9a-f]+$/, { message: "expected a subnet id, subnet-…" }))
+                    .min(1)
+                    .max(16),
+                securityGroupIds: z
+                    .array(z.string().regex(/^sg-[0-9a-f]+$/, { message: "expected a security group id, sg-…" }))
+                    .min(1)
+                    .max(5),
+            })
+            .strict()
+            .optional(),
+        deployment: deploymentSchema.default({
+            strategy: DEFAULTS.sagemaker.deployment.strategy,
+            waitIntervalSeconds: DEFAULTS.sagemaker.deployment.waitIntervalSeconds,
+            bakeTimeSeconds: DEFAULTS.sagemaker.deployment.bakeTimeSeconds,
+            rollbackAlarmNames: [],
+        }),
+    })
+    .strict();
+
+const kubernetesSchema = z
+    .object({
+        namespace: z
+            .string()
+            .max(63)
+            .regex(DNS_LABEL_PATTERN, { message: "a namespace is a DNS label: lowercase letters, digits and '-'" })
+            .default(DEFAULTS.kubernetes.namespace),
+        replicas: z.number().int().min(1).default(DEFAULTS.kubernetes.replicas),
+        standbyReplicas: z.number().int().min(0).optional(),
+        port: z.number().int().min(1).max(65535).default(DEFAULTS.kubernetes.port),
+        readinessPath: z.string().startsWith("/", { message: "a probe path starts with '/'" }).default(DEFAULTS.kubernetes.readinessPath),
+    })
+    .strict();
+
+const stackConfigShape = z
+    .object({
+        target: z.enum(["sagemaker", "kubernetes"], { message: "set mlops:target to 'sagemaker' or 'kubernetes'" }),
+        model: z
+            .string()
+            .max(40, { message: "a model name is at most 40 characters (resource names are derived from it)" })
+            .regex(DNS_LABEL_PATTERN, { message: "a model name is DNS-safe: lowercase letters, digits and '-', e.g. fraud-detector" }),
+        pinned: versionId,
+        warm: z.number().int().min(0, { message: "warm is 0..5" }).max(5, { message: "warm is 0..5" }).default(DEFAULTS.warm),
+        quarantined: z.array(versionId).default([]),
+        versions: z.array(versionSchema).min(1, { message: "the catalog needs at least one version" }),
+        sagemaker: sagemakerSchema.optional(),
+        kubernetes: kubernetesSchema.optional(),
+    })
+    .strict();
+
+export type StackConfig = z.output<typeof stackConfigShape>;
+export type ModelVersion = StackConfig["versions"][number];
+export type SageMakerSettings = NonNullable<StackConfig["sagemaker"]>;
+export type DeploymentSettings = SageMakerSettings["deployment"];
+export type KubernetesSettings = NonNullable<StackConfig["kubernetes"]>;
+export type Target = StackConfig["target"];
+
+/** One problem with the config, named by its config path. */
+export interface ConfigProblem {
+    readonly path: string;
+    readonly message: string;
+}
+
+export class StackConfigError extends BadInputError {
+    constructor(public readonly problems: readonly ConfigProblem[]) {
+        super(
+            `stack config is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map((p) => `  ${p.path}: ${p.message}`).join("\n"),
+        );
+    }
+}
+
+/** `["versions", 2, "image"]` → `mlops:versions[2].image`. */
+export function configPath(path: readonly PropertyKey[]): string {
+    let rendered = "";
+    for (const segment of path) {
+        if (typeof segment === "number") rendered += `[${segment}]`;
+        else rendered += rendered === "" ? String(segment) : `.${String(segment)}`;
+    }
+    return `${CONFIG_NAMESPACE}:${rendered}`;
+}
+
+const stackConfigSchema = stackConfigShape.superRefine(
+    (config, ctx) => {
+        for (const problem of crossFieldProblems(config)) {
+            ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+        }
+    },
+    // Run the cross-field rules even when a field failed, so that one run
+    // reports every problem; crossFieldProblems reads the value defensively.
+    { when: () => true },
+);
+
+interface PathedProblem {
+    readonly path: (string | number)[];
+    readonly message: string;
+}
+
+/**
+ * Rules that span fields. The value may be partly invalid (see `when` above),
+ * so every field is type-checked before use.
+ */
+export function crossFieldProblems(value: unknown): PathedProblem[] {
+    const problems: PathedProblem[] = [];
+    if (typeof value !== "object" || value === null) return problems;
+    const config = value as Record<string, unknown>;
+    const target = config.target === "sagemaker" || config.target === "kubernetes" ? config.target : undefined;
+    const versions = Array.isArray(config.versions) ? (config.versions as unknown[]) : [];
+    const ids = versions.map((v) => asVersionId((v as Record<string, unknown> | null)?.version));
+    const catalog = new Set(ids.filter((id): id is string => id !== undefined));
+
+    const firstIndexOfId = new Map<string, number>();
+    const firstIndexOfDerivedName = new Map<string, number>();
+    const firstIndexOfContent = new Map<string, number>();
+    versions.forEach((entry, index) => {
+        const id = ids[index];
+        const version = (entry ?? {}) as Record<string, unknown>;
+        if (id !== undefined) {
+            const seen = firstIndexOfId.get(id);
+            if (seen !== undefined) {
+                problems.push({
+                    path: ["versions", index, "version"],
+                    message: `duplicate version id '${id}' (already at mlops:versions[${seen}]); versions are append-only and ids are unique`,
+                });
+            } else {
+                firstIndexOfId.set(id, index);
+                if (target !== undefined && VERSION_ID_PATTERN.test(id)) {
+                    const key = derivedNameKey(target, id);
+                    const clash = firstIndexOfDerivedName.get(key);
+                    if (clash !== undefined) {
+                        problems.push({
+                            path: ["versions", index, "version"],
+                            message: `version '${id}' derives the same ${target} resource name '${key}' as '${ids[clash]}' at mlops:versions[${clash}]; rename one of them`,
+                        });
+                    } else {
+                        firstIndexOfDerivedName.set(key, index);
+                    }
+                }
+            }
+        }
+        if (typeof version.image === "string") {
+            const content = `${version.image}|${typeof version.artifact === "string" ? version.artifact : ""}`;
+            const same = firstIndexOfContent.get(content);
+            if (same !== undefined) {
+                problems.push({
+                    path: ["versions", index],
+                    message: `same image and artifact as mlops:versions[${same}]; a new version must change what is served`,
+                });
+            } else {
+                firstIndexOfContent.set(content, index);
+            }
+        }
+        if (target === "sagemaker") {
+            if (version.artifact === undefined) {
+                problems.push({ path: ["versions", index, "artifact"], message: "required for the sagemaker target: the model artifact, s3://<bucket>/<key>" });
+            }
+            if (typeof version.image === "string" && IMAGE_BY_DIGEST_PATTERN.test(version.image) && !ECR_IMAGE_PATTERN.test(version.image)) {
+                problems.push({
+                    path: ["versions", index, "image"],
+                    message: "SageMaker pulls images from ECR: <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>, without a tag",
+                });
+            }
+        }
+    });
+
+    const model = typeof config.model === "string" ? config.model : undefined;
+    if (target !== undefined && model !== undefined) {
+        versions.forEach((_, index) => {
+            const id = ids[index];
+            if (id === undefined || !VERSION_ID_PATTERN.test(id)) return;
+            const longest = longestDerivedName(target, model, id);
+            if (longest.length > MAX_DERIVED_NAME_LENGTH[target]) {
+                problems.push({
+                    path: ["versions", index, "version"],
+                    message: `the derived resource name '${longest}' is longer than ${MAX_DERIVED_NAME_LENGTH[target]} characters; shorten mlops:model or the version id`,
+                });
+            }
+        });
+    }
+
+    const knownList = [...catalog].join(", ");
+    const pinned = asVersionId(config.pinned);
+    const quarantined = Array.isArray(config.quarantined) ? config.quarantined.map(asVersionId) : [];
+    if (pinned !== undefined && versions.length > 0) {
+        if (!catalog.has(pinned)) {
+            problems.push({
+                path: ["pinned"],
+                message: `version '${pinned}' is not in mlops:versions (known: ${knownList}); add it to the catalog or pin a known version`,
+            });
+        } else if (quarantined.includes(pinned)) {
+            problems.push({
+                path: ["pinned"],
+                message: `version '${pinned}' is quarantined (listed in mlops:quarantined); pin another version, or remove it from mlops:quarantined if it is safe again`,
+            });
+        }
+    }
+    quarantined.forEach((id, index) => {
+        if (id !== undefined && versions.length > 0 && !catalog.has(id)) {
+            problems.push({ path: ["quarantined", index], message: `version '${id}' is not in mlops:versions (known: ${knownList})` });
+        }
+    });
+
+    const deployment = (config.sagemaker as { deployment?: Record<string, unknown> } | undefined)?.deployment;
+    if (typeof deployment === "object" && deployment !== null) {
+        const strategy = deployment.strategy ?? DEFAULTS.sagemaker.deployment.strategy;
+        const step = deployment.stepPercent;
+        if ((strategy === "canary" || strategy === "linear") && step === undefined) {
+            problems.push({
+                path: ["sagemaker", "deployment", "stepPercent"],
+                message: `required for the ${strategy} strategy: the percent of the fleet shifted per step`,
+            });
+        }
+        if (strategy === "allAtOnce" && step !== undefined) {
+            problems.push({ path: ["sagemaker", "deployment", "stepPercent"], message: "only for the canary or linear strategy; remove it or set strategy" });
+        }
+        if (strategy === "linear" && typeof step === "number" && step < 10) {
+            problems.push({ path: ["sagemaker", "deployment", "stepPercent"], message: "a linear step is 10-50% of the fleet" });
+        }
+    }
+
+    if (target !== undefined && config[target] === undefined) {
+        problems.push({ path: [target], message: `required when mlops:target is '${target}': add the mlops:${target} section` });
+    }
+    return problems;
+}
+
+function asVersionId(value: unknown): string | undefined {
+    if (typeof value === "string") return value;
+    if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
+    return undefined;
+}
+
+/**
+ * The one entry point: raw config (keys without the `mlops:` namespace) in,
+ * a typed config with defaults applied out, or a `StackConfigError` naming
+ * every problem.
+ */
+export function parseStackConfig(raw: unknown): StackConfig {
+    const result = stackConfigSchema.safeParse(raw);
+    if (result.success) return result.data;
+    throw new StackConfigError(problemsFromIssues(result.error.issues));
+}
+
+function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    for (const issue of issues) {
+        if (issue.code === "unrecognized_keys") {
+            for (const key of issue.keys) {
+                problems.push({ path: configPath([...issue.path, key]), message: `unknown key; ${allowedKeysHint(issue.path)}` });
+            }
+            continue;
+        }
+        if (issue.code === "invalid_type" && issue.input === undefined) {
+            problems.push({ path: configPath(issue.path), message: "required" });
+            continue;
+        }
+        problems.push({ path: configPath(issue.path), message: issue.message });
+    }
+    // zod reports in schema order; sort by path so related problems sit together.
+    return problems.sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
+}
+
+function allowedKeysHint(path: readonly PropertyKey[]): string {
+    let schema: z.ZodType = stackConfigShape;
+    for (const segment of path) {
+        schema = unwrap(schema);
+        if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+        else if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(segment)];
+        if (schema === undefined) return "check the spelling";
+    }
+    schema = unwrap(schema);
+    if (schema instanceof z.ZodObject) return `allowed: ${Object.keys(schema.shape).join(", ")}`;
+    return "check the spelling";
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+    let current = schema;
+    while (current instanceof z.ZodOptional || current instanceof z.ZodDefault) current = current.unwrap() as z.ZodType;
+    return current;
+}

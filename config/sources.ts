@@ -1,0 +1,98 @@
+/**
+ * Where raw config comes from: a stack file read by the CLI, or the config
+ * map the Pulumi engine hands the program. Both become the plain object that
+ * `parseStackConfig` takes, keys without the `mlops:` namespace.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { BadInputError } from "./badInput";
+import { CONFIG_NAMESPACE } from "./schema";
+
+/** Keys whose Pulumi config value is a plain string, never JSON. */
+const STRING_KEYS = new Set(["target", "model", "pinned"]);
+
+/**
+ * The engine passes every config value as a string, structured values as
+ * JSON: `mlops:warm: 1` arrives as "1", `mlops:versions` as a JSON array.
+ * Version ids stay strings ("3" must not become the number 3).
+ */
+export function rawConfigFromPulumiConfig(all: Record<string, string>): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(all)) {
+        const key = namespacedKey(fullKey);
+        if (key === undefined) continue;
+        raw[key] = STRING_KEYS.has(key) ? value : parseJsonOrKeep(value);
+    }
+    return raw;
+}
+
+function parseJsonOrKeep(value: string): unknown {
+    try {
+        return JSON.parse(value);
+    } catch {
+        // Not JSON: a plain string, which the schema then reports by key.
+        return value;
+    }
+}
+
+function namespacedKey(fullKey: string): string | undefined {
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    return fullKey.startsWith(prefix) ? fullKey.slice(prefix.length) : undefined;
+}
+
+/** Thrown when a stack file cannot be found or read as a stack file. */
+export class StackFileError extends BadInputError {}
+
+/** The `mlops:*` keys of a Pulumi stack file (`Pulumi.<stack>.yaml`). */
+export function rawConfigFromStackFile(file: string): Record<string, unknown> {
+    let text: string;
+    try {
+        text = readFileSync(file, "utf8");
+    } catch (error) {
+        const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+        throw new StackFileError(`cannot read stack file ${file}: ${reason}`);
+    }
+    let document: unknown;
+    try {
+        document = parseYaml(text);
+    } catch (error) {
+        throw new StackFileError(`${file} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+    }
+    const config = (document as { config?: unknown } | null)?.config;
+    if (typeof config !== "object" || config === null || Array.isArray(config)) {
+        throw new StackFileError(`${file} has no 'config:' map; a stack file looks like 'config:\\n  mlops:model: fraud-detector'`);
+    }
+    const raw: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(config as Record<string, unknown>)) {
+        const key = namespacedKey(fullKey);
+        if (key !== undefined) raw[key] = value;
+    }
+    return raw;
+}
+
+/**
+ * `stacks/Pulumi.<stack>.yaml`, or wherever `stackConfigDir` in the project's
+ * Pulumi.yaml points.
+ */
+export function stackFilePath(projectDir: string, stack: string): string {
+    let stackConfigDir = ".";
+    try {
+        const project = parseYaml(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { stackConfigDir?: string } | null;
+        stackConfigDir = project?.stackConfigDir ?? ".";
+    } catch {
+        throw new StackFileError(`no Pulumi.yaml in ${projectDir}; run mlops from the project directory or pass --config-file`);
+    }
+    // Pulumi names the file after the stack's short name (org/project/stack → stack).
+    const shortName = stack.split("/").pop() ?? stack;
+    const file = path.join(projectDir, stackConfigDir, `Pulumi.${shortName}.yaml`);
+    if (!existsSync(file)) {
+        const known = readdirSync(path.join(projectDir, stackConfigDir))
+            .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name)?.[1])
+            .filter((name): name is string => name !== undefined);
+        throw new StackFileError(
+            `no config file for stack '${stack}' at ${file} (stacks with a config file: ${known.join(", ") || "none"}); check --stack, or pass --config-file`,
+        );
+    }
+    return file;
+}

@@ -1,0 +1,80 @@
+/**
+ * `mlops plan`: rehearse a pin change offline. The program runs under the
+ * mock runtime for the current pin and for the target pin, and the two
+ * registrations are diffed.
+ */
+import { isWarm } from "../catalog/catalog";
+import { BadInputError } from "../config/badInput";
+import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
+import { diffRegistrations, summarize, type PlanOperation, type PlanSummary } from "./diff";
+import { recordProgramIsolated } from "./isolatedRun";
+import type { RegisteredResource } from "./mockRuntime";
+
+export interface PinChangePlan {
+    readonly from: string;
+    readonly to: string;
+    /** Whether the target was already declared (warm) before the change. */
+    readonly targetWarm: boolean;
+    readonly summary: PlanSummary;
+    readonly operations: PlanOperation[];
+}
+
+/** Bad `--to`: exit 2, like any bad input. */
+export class PlanInputError extends BadInputError {}
+
+export type RecordProgram = (rawConfig: Record<string, unknown>) => Promise<RegisteredResource[]>;
+
+/**
+ * Validate both configs before running anything: the current one as it is,
+ * and the one pinned to `to`. `record` runs the program for a raw config;
+ * the CLI passes the isolated child-process runner.
+ */
+export interface PlanOptions {
+    /** Runs the program for a raw config. @default one child process per run */
+    readonly record?: RecordProgram;
+    /** Called once the input checks pass, before the (slow) runs start. */
+    readonly onRun?: () => void;
+}
+
+export async function planPinChange(rawConfig: Record<string, unknown>, to: string, options: PlanOptions = {}): Promise<PinChangePlan> {
+    const record = options.record ?? recordProgramIsolated;
+    const current = parseStackConfig(rawConfig);
+    const known = current.versions.map((v) => v.version);
+    if (!known.includes(to)) throw new PlanInputError(`--to ${to}: not in mlops:versions (known: ${known.join(", ")})`);
+    if (to === current.pinned) throw new PlanInputError(`--to ${to}: already the pinned version; nothing to plan`);
+    const targetRaw = { ...rawConfig, pinned: to };
+    try {
+        parseStackConfig(targetRaw);
+    } catch (error) {
+        if (!(error instanceof StackConfigError)) throw error;
+        const reasons = error.problems.map((p) => (p.path === "mlops:pinned" ? p.message : `${p.path}: ${p.message}`)).join("; ");
+        throw new PlanInputError(`--to ${to}: ${reasons}`);
+    }
+    options.onRun?.();
+    const [before, after] = await Promise.all([record(rawConfig), record(targetRaw)]);
+    const operations = diffRegistrations(before, after);
+    return { from: current.pinned, to, targetWarm: isWarm(current, to), summary: summarize(operations), operations };
+}
+
+export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
+    const symbol: Record<PlanOperation["op"], string> = { create: "+", update: "~", replace: "+-", delete: "-" };
+    const lines = [`Plan: ${config.model} ${plan.from} -> ${plan.to} (${config.target}, warm ${config.warm})`, ""];
+    if (plan.operations.length === 0) lines.push("  no changes");
+    for (const operation of plan.operations) {
+        const detail =
+            operation.op === "delete" && operation.retained
+                ? "  (dropped from the stack, retained in AWS)"
+                : operation.changed.length > 0
+                  ? `  (${operation.changed.join(", ")})`
+                  : "";
+        lines.push(`  ${symbol[operation.op].padEnd(2)} ${operation.op.padEnd(7)} ${operation.type}  ${operation.name}${detail}`);
+    }
+    const { summary } = plan;
+    lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
+    lines.push(
+        plan.targetWarm
+            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without building anything.`
+            : `Version ${plan.to} is not warm: its resources are created before traffic moves (a cold rollback).`,
+    );
+    return lines.join("\n");
+}

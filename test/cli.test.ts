@@ -1,0 +1,160 @@
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(__dirname, "..");
+const MLOPS = path.join(ROOT, "bin", "mlops.js");
+const EXAMPLE = "stacks/Pulumi.sagemaker-example.yaml";
+const INVALID_DIR = path.join(ROOT, "test", "configs", "invalid");
+
+interface Run {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** Run the real `mlops` bin, as a user would, from the project directory. */
+function mlops(...args: string[]): Promise<Run> {
+    return new Promise((resolve) => {
+        execFile(process.execPath, [MLOPS, ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+            const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+            resolve({ code, stdout, stderr });
+        });
+    });
+}
+
+const STACK_TRACE_LINE = /^\s+at .+:\d+:\d+\)?$/m;
+
+/** Each invalid config names its expectation in a header line: `# expect: <config path> | <message fragment>`. */
+const invalidConfigs = readdirSync(INVALID_DIR)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((file) => {
+        const header = /^# expect: (\S+) \| (.+)$/m.exec(readFileSync(path.join(INVALID_DIR, file), "utf8"));
+        if (header === null) throw new Error(`${file} has no '# expect: <path> | <fragment>' line`);
+        return { file, key: header[1], fragment: header[2].trim() };
+    });
+
+describe("mlops validate", () => {
+    it("accepts the example stack (exit 0)", async () => {
+        const run = await mlops("validate", "--config-file", EXAMPLE);
+        expect(run.code).toBe(0);
+        expect(run.stdout).toContain("valid. Model fraud-detector on sagemaker, pinned 3, warm versions 2, 3.");
+    });
+
+    it("reads stacks/Pulumi.<stack>.yaml with --stack and prints JSON with --json", async () => {
+        const run = await mlops("validate", "--stack", "sagemaker-example", "--json");
+        expect(run.code).toBe(0);
+        expect(JSON.parse(run.stdout)).toMatchObject({
+            valid: true,
+            target: "sagemaker",
+            model: "fraud-detector",
+            pinned: "3",
+            warmVersions: ["2", "3"],
+            problems: [],
+        });
+    });
+
+    it("has an invalid config for every class of bad input it must reject", () => {
+        expect(invalidConfigs.length).toBeGreaterThanOrEqual(20);
+    });
+
+    it.concurrent.each(invalidConfigs)("rejects $file: exit 2, names $key, no stack trace", async ({ file, key, fragment }) => {
+        const run = await mlops("validate", "--config-file", path.join(INVALID_DIR, file));
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain(`  ${key}: `);
+        expect(run.stderr).toContain(fragment);
+        expect(run.stderr).not.toMatch(STACK_TRACE_LINE);
+        expect(run.stdout).toBe("");
+    });
+
+    it("reports problems as JSON with --json, still exit 2", async () => {
+        const run = await mlops("validate", "--config-file", path.join(INVALID_DIR, "pinned-quarantined.yaml"), "--json");
+        expect(run.code).toBe(2);
+        expect(JSON.parse(run.stdout)).toMatchObject({ valid: false, problems: [{ path: "mlops:pinned", message: expect.stringContaining("quarantined") }] });
+    });
+});
+
+describe("mlops plan", () => {
+    it("prints the documented JSON for a warm rollback of the example", async () => {
+        const run = await mlops("plan", "--config-file", EXAMPLE, "--to", "2", "--json");
+        expect(run.code).toBe(0);
+        const plan = JSON.parse(run.stdout) as {
+            from: string;
+            to: string;
+            summary: Record<string, number>;
+            operations: { type: string; name: string; op: string; changed: string[] }[];
+        };
+        expect(Object.keys(plan)).toEqual(["from", "to", "summary", "operations"]);
+        expect(plan.from).toBe("3");
+        expect(plan.to).toBe("2");
+        expect(plan.summary).toEqual({ create: 2, update: 2, replace: 0, delete: 2 });
+        expect(plan.operations.find((o) => o.type === "aws:sagemaker/endpoint:Endpoint")).toEqual({
+            type: "aws:sagemaker/endpoint:Endpoint",
+            name: "fraud-detector-endpoint",
+            op: "update",
+            changed: ["endpointConfigName"],
+        });
+        for (const operation of plan.operations) expect(["create", "update", "replace", "delete"]).toContain(operation.op);
+    }, 60_000);
+
+    it("prints a readable plan without --json", async () => {
+        const run = await mlops("plan", "--stack", "sagemaker-example", "--to", "2");
+        expect(run.code).toBe(0);
+        expect(run.stdout).toContain("Plan: fraud-detector 3 -> 2 (sagemaker, warm 1)");
+        expect(run.stdout).toContain("update  aws:sagemaker/endpoint:Endpoint  fraud-detector-endpoint  (endpointConfigName)");
+        expect(run.stdout).toContain("Summary: 2 create, 2 update, 0 replace, 2 delete");
+        expect(run.stdout).toContain("Version 2 is warm");
+        expect(run.stderr).toContain("mock runtime");
+    }, 60_000);
+});
+
+describe("bad CLI input: exit 2, a clear message, no stack trace", () => {
+    it.concurrent.each([
+        [["validate"], "pass --stack <name>"],
+        [["validate", "--stack", "a", "--config-file", EXAMPLE], "cannot be used with option"],
+        [["validate", "--stack", "no-such-stack"], "Pulumi.no-such-stack.yaml"],
+        [["validate", "--config-file", "no/such/file.yaml"], "cannot read stack file"],
+        [["validate", "--config-file", "package.json", "--bogus"], "unknown option '--bogus'"],
+        [["plan", "--config-file", EXAMPLE], "required option '--to <version>' not specified"],
+        [["plan", "--config-file", EXAMPLE, "--to", "9"], "--to 9: not in mlops:versions (known: 1, 2, 3)"],
+        [["plan", "--config-file", EXAMPLE, "--to", "3"], "--to 3: already the pinned version"],
+        [["plan", "--config-file", path.join(INVALID_DIR, "image-latest-tag.yaml"), "--to", "2"], "mlops:versions[0].image"],
+        [["rollbak"], "unknown command 'rollbak'"],
+    ])("mlops %j", async (args, message) => {
+        const run = await mlops(...args);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain(message);
+        expect(run.stderr).not.toMatch(STACK_TRACE_LINE);
+    });
+
+    it("rejects a file that is not a stack file", async () => {
+        const run = await mlops("validate", "--config-file", "package.json");
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain("has no 'config:' map");
+    });
+
+    it("shows the stack trace with --debug", async () => {
+        const run = await mlops("--debug", "validate", "--config-file", "no/such/file.yaml");
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(STACK_TRACE_LINE);
+    });
+});
+
+describe("mlops --help", () => {
+    it("lists the commands and exits 0", async () => {
+        const run = await mlops("--help");
+        expect(run.code).toBe(0);
+        expect(run.stdout).toMatch(/validate \[options\]/);
+        expect(run.stdout).toMatch(/plan \[options\]/);
+    });
+
+    it("explains plan's flags", async () => {
+        const run = await mlops("plan", "--help");
+        expect(run.code).toBe(0);
+        expect(run.stdout).toContain("--to <version>");
+        expect(run.stdout).toContain("--config-file <path>");
+        expect(run.stdout).toContain("retained");
+    });
+});

@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import { configPath, parseStackConfig, StackConfigError, type ConfigProblem } from "../config/schema";
+import { rawConfigFromPulumiConfig, rawConfigFromStackFile } from "../config/sources";
+import { digestFor, ECR_REPOSITORY, sagemakerRawConfig } from "./helpers";
+
+function problemsOf(raw: unknown): ConfigProblem[] {
+    try {
+        parseStackConfig(raw);
+    } catch (error) {
+        if (error instanceof StackConfigError) return [...error.problems];
+        throw error;
+    }
+    throw new Error("expected the config to be invalid");
+}
+
+describe("parseStackConfig", () => {
+    it("applies the documented defaults", () => {
+        const config = parseStackConfig(sagemakerRawConfig({ warm: undefined }));
+        expect(config.warm).toBe(1);
+        expect(config.quarantined).toEqual([]);
+        expect(config.sagemaker).toEqual({
+            instanceType: "ml.m5.large",
+            instanceCount: 1,
+            variantName: "primary",
+            deployment: { strategy: "allAtOnce", waitIntervalSeconds: 300, bakeTimeSeconds: 0, rollbackAlarmNames: [] },
+        });
+    });
+
+    it("keeps warm: 0 (defaults use ??, never ||)", () => {
+        expect(parseStackConfig(sagemakerRawConfig({ warm: 0 })).warm).toBe(0);
+    });
+
+    it("reads an unquoted integer version id as the string the user meant", () => {
+        const raw = sagemakerRawConfig({ pinned: 3 });
+        (raw.versions as { version: unknown }[]).forEach((v, i) => (v.version = i + 1));
+        const config = parseStackConfig(raw);
+        expect(config.pinned).toBe("3");
+        expect(config.versions.map((v) => v.version)).toEqual(["1", "2", "3"]);
+    });
+
+    it("refuses an unquoted decimal version id, which YAML would turn 2.10 into 2.1", () => {
+        const raw = sagemakerRawConfig();
+        (raw.versions as { version: unknown }[])[1].version = 2.1;
+        expect(problemsOf(raw)).toContainEqual({ path: "mlops:versions[1].version", message: expect.stringContaining("quote a version id") });
+    });
+
+    it("reports every problem at once, each by its config path", () => {
+        const raw = sagemakerRawConfig({ pinned: "9", warm: 7, bogus: true, sagemaker: { instanceType: "m5.large", instanceCount: 0 } });
+        (raw.versions as { image: string }[])[2].image = `${ECR_REPOSITORY}:latest`;
+        const paths = problemsOf(raw).map((p) => p.path);
+        expect(paths).toEqual(
+            expect.arrayContaining([
+                "mlops:bogus",
+                "mlops:pinned",
+                "mlops:warm",
+                "mlops:versions[2].image",
+                "mlops:sagemaker.instanceType",
+                "mlops:sagemaker.instanceCount",
+            ]),
+        );
+        expect(paths).toHaveLength(6);
+    });
+
+    it("accepts tag+digest images and registries with ports for kubernetes, where no ECR rule applies", () => {
+        const raw = sagemakerRawConfig({ target: "kubernetes", sagemaker: undefined, kubernetes: {} });
+        const versions = raw.versions as { image: string; artifact?: string }[];
+        versions[0].image = `registry.local:5000/team/fraud:v1@sha256:${digestFor(7)}`;
+        delete versions[1].artifact;
+        expect(parseStackConfig(raw).versions[0].image).toContain("registry.local:5000");
+    });
+
+    it.each([
+        ["v2.1", "V2-1"],
+        ["v2_1", "v2-1"],
+        ["A", "a"],
+    ])("treats %s and %s as one SageMaker name", (first, second) => {
+        const raw = sagemakerRawConfig();
+        const versions = raw.versions as { version: string }[];
+        versions[0].version = first;
+        versions[1].version = second;
+        expect(problemsOf(raw)).toContainEqual({
+            path: "mlops:versions[1].version",
+            message: expect.stringContaining("derives the same sagemaker resource name"),
+        });
+    });
+
+    it("on kubernetes, refuses ids that differ only by a trailing separator", () => {
+        const raw = sagemakerRawConfig({ target: "kubernetes", sagemaker: undefined, kubernetes: {} });
+        const versions = raw.versions as { version: string }[];
+        versions[0].version = "v2";
+        versions[1].version = "v2.";
+        expect(problemsOf(raw)).toContainEqual({ path: "mlops:versions[1].version", message: expect.stringContaining("'v2'") });
+    });
+
+    it("refuses a model name whose derived SageMaker names exceed 63 characters with the auto-name suffix", () => {
+        const raw = sagemakerRawConfig({ model: "m".repeat(40) });
+        (raw.versions as { version: string }[])[0].version = "release-2026-11-27-hotfix";
+        expect(problemsOf(raw)).toContainEqual({ path: "mlops:versions[0].version", message: expect.stringContaining("longer than 55 characters") });
+    });
+
+    it("names the linear step floor", () => {
+        const problems = problemsOf(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", deployment: { strategy: "linear", stepPercent: 5 } } }));
+        expect(problems).toEqual([{ path: "mlops:sagemaker.deployment.stepPercent", message: "a linear step is 10-50% of the fleet" }]);
+    });
+});
+
+describe("configPath", () => {
+    it("renders array indexes and nested keys like the stack file", () => {
+        expect(configPath(["versions", 2, "image"])).toBe("mlops:versions[2].image");
+        expect(configPath(["sagemaker", "deployment", "stepPercent"])).toBe("mlops:sagemaker.deployment.stepPercent");
+    });
+});
+
+describe("rawConfigFromPulumiConfig", () => {
+    it("parses the engine's JSON strings for structured keys and keeps version ids as strings", () => {
+        const raw = sagemakerRawConfig();
+        const engineConfig: Record<string, string> = {
+            "aws:region": "us-east-1",
+            "mlops:target": "sagemaker",
+            "mlops:model": "fraud-detector",
+            "mlops:pinned": "3",
+            "mlops:warm": "1",
+            "mlops:versions": JSON.stringify(raw.versions),
+            "mlops:sagemaker": JSON.stringify(raw.sagemaker),
+        };
+        const fromEngine = rawConfigFromPulumiConfig(engineConfig);
+        expect(fromEngine).toEqual({ target: "sagemaker", model: "fraud-detector", pinned: "3", warm: 1, versions: raw.versions, sagemaker: raw.sagemaker });
+        expect(parseStackConfig(fromEngine)).toEqual(parseStackConfig(raw));
+    });
+});
+
+describe("rawConfigFromStackFile", () => {
+    it("reads only the mlops: keys of the example stack", () => {
+        const raw = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
+        expect(Object.keys(raw).sort()).toEqual(["model", "pinned", "quarantined", "sagemaker", "target", "versions", "warm"]);
+        expect(parseStackConfig(raw).versions).toHaveLength(3);
+    });
+});

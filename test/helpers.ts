@@ -1,0 +1,38 @@
+/**
+ * Shared test fixtures: a valid raw config (as a stack file would hold it)
+ * and a way to await Pulumi outputs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const ECR_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud-detector";
+
+/** A SageMaker config with versions "1".."n", pinned to the newest. Keys without the `mlops:` namespace. */
+export function sagemakerRawConfig(overrides: Record<string, unknown> = {}, versionCount = 3): Record<string, unknown> {
+    const versions = Array.from({ length: versionCount }, (_, index) => {
+        const id = String(index + 1);
+        return {
+            version: id,
+            image: `${ECR_REPOSITORY}@sha256:${digestFor(index)}`,
+            artifact: `s3://models/fraud-detector/${id}/model.tar.gz`,
+        };
+    });
+    return {
+        target: "sagemaker",
+        model: "fraud-detector",
+        pinned: String(versionCount),
+        warm: 1,
+        versions,
+        sagemaker: { instanceType: "ml.m5.large" },
+        ...overrides,
+    };
+}
+
+/** A distinct valid digest per index. */
+export function digestFor(index: number): string {
+    return index.toString(16).padStart(64, "0");
+}
+
+/** Resolve an Output in a test (never assert inside an apply that nothing awaits). */
+export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
