@@ -4,10 +4,24 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { rawConfigFromPulumiConfig } from "./config/sources";
-import { parseStackConfig } from "./config/schema";
+import { parseStackConfig, StackConfigError, type StackConfig } from "./config/schema";
 import { declareModelServing } from "./program";
 
-const config = parseStackConfig(rawConfigFromPulumiConfig(pulumi.runtime.allConfig()));
+function stackConfig(): StackConfig {
+    try {
+        return parseStackConfig(rawConfigFromPulumiConfig(pulumi.runtime.allConfig()));
+    } catch (error) {
+        // RunError: Pulumi prints the message alone, without a stack trace
+        // of our program, which says nothing about a bad config value.
+        if (error instanceof StackConfigError)
+            throw new pulumi.RunError(
+                `${error.message}\nFix the stack config (pulumi config set ...) and run again; mlops validate --stack <name> checks it offline.`,
+            );
+        throw error;
+    }
+}
+
+const config = stackConfig();
 const serving = declareModelServing(config);
 
 export const target = serving.target;
