@@ -28,5 +28,5 @@ export const target = serving.target;
 export const model = serving.model;
 export const pinnedVersion = serving.pinnedVersion;
 export const warmVersions = serving.warmVersions;
-export const endpointName = serving.endpointName;
-export const endpointConfigNames = serving.endpointConfigNames;
+export const sagemaker = serving.sagemaker;
+export const kubernetes = serving.kubernetes;

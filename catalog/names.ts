@@ -41,3 +41,13 @@ export function sagemakerChildNames(name: string, versionId: string): { model: s
     const key = derivedNameKey("sagemaker", versionId);
     return { model: `${name}-model-${key}`, endpointConfiguration: `${name}-config-${key}` };
 }
+
+/** Logical name of a version's Deployment in component `name`. */
+export function kubernetesDeploymentLogicalName(name: string, versionId: string): string {
+    return `${name}-deployment-${derivedNameKey("kubernetes", versionId)}`;
+}
+
+/** The Kubernetes object name of a version's Deployment: a DNS label, at most 63 characters. */
+export function kubernetesDeploymentName(model: string, versionId: string): string {
+    return `${model}-${derivedNameKey("kubernetes", versionId)}`;
+}

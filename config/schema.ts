@@ -29,9 +29,20 @@ export const DEFAULTS = {
     },
     kubernetes: {
         namespace: "default",
+        createNamespace: false,
         replicas: 2,
         port: 8080,
+        servicePort: 80,
+        serviceType: "ClusterIP" as const,
         readinessPath: "/ready",
+        livenessPath: "/healthz",
+        // Model loading is slow: the startup probe gives a new pod this long
+        // before the liveness probe may restart it.
+        startupTimeoutSeconds: 600,
+        resources: {
+            requests: { cpu: "500m", memory: "1Gi" },
+            limits: { cpu: "2", memory: "2Gi" },
+        },
     },
 } as const;
 
@@ -152,6 +163,14 @@ const sagemakerSchema = z
     })
     .strict();
 
+/** A Kubernetes resource quantity such as `500m`, `2`, `1.5Gi` or `1e3`. */
+export const QUANTITY_PATTERN = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$/;
+
+const quantity = z.string().regex(QUANTITY_PATTERN, { message: "not a Kubernetes quantity (e.g. 500m, 2, 1Gi, 512Mi)" });
+const resourceAmounts = z.object({ cpu: quantity.optional(), memory: quantity.optional() }).strict();
+const port = z.number().int().min(1, { message: "a port is 1..65535" }).max(65535, { message: "a port is 1..65535" });
+const probePath = z.string().startsWith("/", { message: "a probe path starts with '/'" });
+
 const kubernetesSchema = z
     .object({
         namespace: z
@@ -159,10 +178,19 @@ const kubernetesSchema = z
             .max(63)
             .regex(DNS_LABEL_PATTERN, { message: "a namespace is a DNS label: lowercase letters, digits and '-'" })
             .default(DEFAULTS.kubernetes.namespace),
-        replicas: z.number().int().min(1).default(DEFAULTS.kubernetes.replicas),
-        standbyReplicas: z.number().int().min(0).optional(),
-        port: z.number().int().min(1).max(65535).default(DEFAULTS.kubernetes.port),
-        readinessPath: z.string().startsWith("/", { message: "a probe path starts with '/'" }).default(DEFAULTS.kubernetes.readinessPath),
+        createNamespace: z.boolean().default(DEFAULTS.kubernetes.createNamespace),
+        replicas: z.number().int().min(1, { message: "replicas must be at least 1" }).default(DEFAULTS.kubernetes.replicas),
+        /** Replicas of each warm version that does not serve; defaults to `replicas` (hot standby). */
+        standbyReplicas: z.number().int().min(0, { message: "standbyReplicas must be 0 or more" }).optional(),
+        port: port.default(DEFAULTS.kubernetes.port),
+        servicePort: port.default(DEFAULTS.kubernetes.servicePort),
+        serviceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default(DEFAULTS.kubernetes.serviceType),
+        readinessPath: probePath.default(DEFAULTS.kubernetes.readinessPath),
+        livenessPath: probePath.default(DEFAULTS.kubernetes.livenessPath),
+        startupTimeoutSeconds: z.number().int().min(10).max(3600).default(DEFAULTS.kubernetes.startupTimeoutSeconds),
+        resources: z.object({ requests: resourceAmounts.optional(), limits: resourceAmounts.optional() }).strict().default(DEFAULTS.kubernetes.resources),
+        /** The numeric user the model server runs as (the image must allow it); unset, the image's USER, which must not be root. */
+        runAsUser: z.number().int().min(1, { message: "runAsUser must not be 0 (root)" }).optional(),
     })
     .strict();
 
@@ -172,7 +200,10 @@ const stackConfigShape = z
         model: z
             .string()
             .max(40, { message: "a model name is at most 40 characters (resource names are derived from it)" })
-            .regex(DNS_LABEL_PATTERN, { message: "a model name is DNS-safe: lowercase letters, digits and '-', e.g. fraud-detector" }),
+            // Starts with a letter: it names a Kubernetes Service (an RFC 1035 label).
+            .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, {
+                message: "a model name is DNS-safe: lowercase letters, digits and '-', starting with a letter, e.g. fraud-detector",
+            }),
         pinned: versionId,
         warm: z.number().int().min(0, { message: "warm is 0..5" }).max(5, { message: "warm is 0..5" }).default(DEFAULTS.warm),
         quarantined: z.array(versionId).default([]),
@@ -334,6 +365,29 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
         }
     });
 
+    if (target === "kubernetes") {
+        ids.forEach((id, index) => {
+            if (id !== undefined && VERSION_ID_PATTERN.test(id) && !/[A-Za-z0-9]$/.test(id)) {
+                problems.push({
+                    path: ["versions", index, "version"],
+                    message: "on kubernetes a version id ends with a letter or digit (it is a label value)",
+                });
+            }
+        });
+        const resources = (config.kubernetes as { resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> } } | undefined)
+            ?.resources;
+        for (const resource of ["cpu", "memory"] as const) {
+            const request = quantityValue(resources?.requests?.[resource]);
+            const limit = quantityValue(resources?.limits?.[resource]);
+            if (request !== undefined && limit !== undefined && request > limit) {
+                problems.push({
+                    path: ["kubernetes", "resources", "requests", resource],
+                    message: `the ${resource} request is above its limit; raise the limit or lower the request`,
+                });
+            }
+        }
+    }
+
     const deployment = (config.sagemaker as { deployment?: Record<string, unknown> } | undefined)?.deployment;
     if (typeof deployment === "object" && deployment !== null) {
         const strategy = deployment.strategy ?? DEFAULTS.sagemaker.deployment.strategy;
@@ -356,6 +410,36 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
         problems.push({ path: [target], message: `required when mlops:target is '${target}': add the mlops:${target} section` });
     }
     return problems;
+}
+
+const QUANTITY_SUFFIXES: Record<string, number> = {
+    n: 1e-9,
+    u: 1e-6,
+    m: 1e-3,
+    "": 1,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+};
+
+/** The numeric value of a Kubernetes quantity, or undefined when it is not one. */
+export function quantityValue(value: unknown): number | undefined {
+    if (typeof value !== "string" || !QUANTITY_PATTERN.test(value)) return undefined;
+    const match = /^([\d.]+)([eE][+-]?\d+|[A-Za-z]*)$/.exec(value);
+    if (match === null) return undefined;
+    const [, number, suffix] = match;
+    if (/^[eE]/.test(suffix)) return Number(number) * 10 ** Number(suffix.slice(1));
+    const multiplier = QUANTITY_SUFFIXES[suffix];
+    return multiplier === undefined ? undefined : Number(number) * multiplier;
 }
 
 function asVersionId(value: unknown): string | undefined {

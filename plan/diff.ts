@@ -63,12 +63,18 @@ export function summarize(operations: readonly PlanOperation[]): PlanSummary {
 export function changedPaths(before: unknown, after: unknown, path = ""): string[] {
     if (isPlainObject(before) && isPlainObject(after)) {
         const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-        return keys.flatMap((key) => changedPaths(before[key], after[key], path === "" ? key : `${path}.${key}`));
+        return keys.flatMap((key) => changedPaths(before[key], after[key], childPath(path, key)));
     }
     if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
         return before.flatMap((item, index) => changedPaths(item, after[index], `${path}[${index}]`));
     }
     return JSON.stringify(before) === JSON.stringify(after) ? [] : [path];
+}
+
+/** `spec.selector`, or `spec.selector["app.kubernetes.io/name"]` for keys that are not identifiers (label keys). */
+function childPath(path: string, key: string): string {
+    if (!/^[A-Za-z_$][\w$]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
+    return path === "" ? key : `${path}.${key}`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -2,9 +2,11 @@
  * Which input changes replace a resource rather than update it, for every
  * resource type this package declares. `mlops plan` cannot ask the provider
  * (it runs offline, under mocks), so the table stands in for the provider's
- * diff. Each entry cites the provider source (hashicorp/terraform-provider-aws,
- * which @pulumi/aws 7 bridges): a field marked `ForceNew: true` there, or a
- * resource whose update function only handles tags, replaces on change.
+ * diff. Each entry cites the provider source: for AWS,
+ * hashicorp/terraform-provider-aws (which @pulumi/aws 7 bridges), where a
+ * field marked `ForceNew: true`, or a resource whose update function only
+ * handles tags, replaces on change; for Kubernetes, pulumi/pulumi-kubernetes'
+ * own diff.
  *
  * A type missing from the table is planned as a replace on any change, so the
  * plan can overstate the blast radius but never understate it.
@@ -32,6 +34,25 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, ReplaceRule>> = {
     "aws:sagemaker/endpoint:Endpoint": {
         replaceOn: ["name", "deploymentConfig.autoRollbackConfiguration"],
         source: "internal/service/sagemaker/endpoint.go: name and deployment_config.auto_rollback_configuration are ForceNew; resourceEndpointUpdate calls UpdateEndpoint for endpoint_config_name and deployment_config",
+    },
+    // pulumi-kubernetes decides replacement in provider/pkg/provider/diff.go
+    // (forceNewProperties): .metadata.name and .metadata.namespace for every
+    // kind, plus a per-kind table of immutable fields.
+    "kubernetes:apps/v1:Deployment": {
+        replaceOn: ["metadata.name", "metadata.namespace", "spec.selector"],
+        source: "pulumi-kubernetes provider/pkg/provider/diff.go: forceNewProperties (name, namespace) and the apps/v1 Deployment entry (.spec.selector); template, replicas and strategy update in place",
+    },
+    "kubernetes:core/v1:Service": {
+        replaceOn: ["metadata.name", "metadata.namespace", "spec.clusterIP"],
+        source: "pulumi-kubernetes provider/pkg/provider/diff.go: core/v1 Service entry (.spec.clusterIP); .spec.selector, .spec.ports and .spec.type update in place",
+    },
+    "kubernetes:policy/v1:PodDisruptionBudget": {
+        replaceOn: ["metadata.name", "metadata.namespace"],
+        source: "pulumi-kubernetes provider/pkg/provider/diff.go: no policy/v1 entry (only v1beta1 replaces on .spec), so the selector updates in place",
+    },
+    "kubernetes:core/v1:Namespace": {
+        replaceOn: ["metadata.name"],
+        source: "pulumi-kubernetes provider/pkg/provider/diff.go: forceNewProperties; a Namespace is cluster-scoped",
     },
     "aws:iam/role:Role": {
         replaceOn: ["name", "namePrefix", "path"],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configPath, parseStackConfig, StackConfigError, type ConfigProblem } from "../config/schema";
+import { configPath, parseStackConfig, quantityValue, StackConfigError, type ConfigProblem } from "../config/schema";
 import { rawConfigFromPulumiConfig, rawConfigFromStackFile } from "../config/sources";
 import { digestFor, ECR_REPOSITORY, sagemakerRawConfig } from "./helpers";
 
@@ -101,6 +101,55 @@ describe("parseStackConfig", () => {
     it("names the linear step floor", () => {
         const problems = problemsOf(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", deployment: { strategy: "linear", stepPercent: 5 } } }));
         expect(problems).toEqual([{ path: "mlops:sagemaker.deployment.stepPercent", message: "a linear step is 10-50% of the fleet" }]);
+    });
+});
+
+describe("the kubernetes section", () => {
+    const kubernetesRaw = (kubernetes: Record<string, unknown>) => sagemakerRawConfig({ target: "kubernetes", sagemaker: undefined, kubernetes });
+
+    it("applies the documented defaults, with standbyReplicas left to mean 'same as replicas'", () => {
+        expect(parseStackConfig(kubernetesRaw({})).kubernetes).toEqual({
+            namespace: "default",
+            createNamespace: false,
+            replicas: 2,
+            port: 8080,
+            servicePort: 80,
+            serviceType: "ClusterIP",
+            readinessPath: "/ready",
+            livenessPath: "/healthz",
+            startupTimeoutSeconds: 600,
+            resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+        });
+    });
+
+    it("makes the artifact optional", () => {
+        const raw = kubernetesRaw({});
+        for (const version of raw.versions as { artifact?: string }[]) delete version.artifact;
+        expect(parseStackConfig(raw).versions.every((v) => v.artifact === undefined)).toBe(true);
+    });
+
+    it("requires the kubernetes section for the kubernetes target", () => {
+        expect(problemsOf({ ...kubernetesRaw({}), kubernetes: undefined })).toContainEqual({
+            path: "mlops:kubernetes",
+            message: "required when mlops:target is 'kubernetes': add the mlops:kubernetes section",
+        });
+    });
+});
+
+describe("quantityValue", () => {
+    it.each([
+        ["500m", 0.5],
+        ["2", 2],
+        ["1Gi", 2 ** 30],
+        ["512Mi", 512 * 2 ** 20],
+        ["1.5G", 1.5e9],
+        ["1e3", 1000],
+    ])("reads %s as %d", (quantity, value) => {
+        expect(quantityValue(quantity)).toBe(value);
+    });
+
+    it.each(["2 GB", "-1", "1gi", "", "Mi"])("rejects %j", (quantity) => {
+        expect(quantityValue(quantity)).toBeUndefined();
     });
 });
 

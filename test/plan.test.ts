@@ -13,6 +13,9 @@ import { sagemakerRawConfig } from "./helpers";
 const ENDPOINT = "aws:sagemaker/endpoint:Endpoint";
 const MODEL = "aws:sagemaker/model:Model";
 const ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration";
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const SERVICE = "kubernetes:core/v1:Service";
+const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
 const resource = (type: string, name: string, inputs: Record<string, unknown>): RegisteredResource => ({ type, name, inputs });
 
@@ -24,6 +27,12 @@ describe("changedPaths", () => {
                 { a: 1, list: [{ modelName: "m2", w: 1 }], nested: { x: "same" }, added: true },
             ),
         ).toEqual(["added", "list[0].modelName"]);
+    });
+
+    it("quotes keys that are not identifiers, such as label keys", () => {
+        expect(changedPaths({ selector: { "app.kubernetes.io/version": "2" } }, { selector: { "app.kubernetes.io/version": "3" } })).toEqual([
+            'selector["app.kubernetes.io/version"]',
+        ]);
     });
 
     it("reports an array whose length changed as a whole", () => {
@@ -52,9 +61,20 @@ describe("replace-on-change table", () => {
         expect(changeReplaces("aws:s3/bucket:Bucket", "tags")).toBe(true);
     });
 
-    it("covers every type the program declares", async () => {
-        const registered = await recordProgram(parseStackConfig(sagemakerRawConfig()));
-        for (const { type } of registered) expect(REPLACE_ON_CHANGE[type], type).toBeDefined();
+    it("covers every type the program declares, on both targets", async () => {
+        const sagemaker = await recordProgram(parseStackConfig(sagemakerRawConfig()));
+        const kubernetes = await recordProgram(parseStackConfig(rawConfigFromStackFile("stacks/Pulumi.kubernetes-example.yaml")));
+        const types = new Set([...sagemaker, ...kubernetes].map((r) => r.type));
+        expect(types.size).toBeGreaterThanOrEqual(9);
+        for (const type of types) expect(REPLACE_ON_CHANGE[type], type).toBeDefined();
+    });
+
+    it("updates a Kubernetes Service's selector in place and replaces a Deployment whose selector changes", () => {
+        expect(changeReplaces(SERVICE, 'spec.selector["mlops-rollback/version"]')).toBe(false);
+        expect(changeReplaces(SERVICE, "spec.clusterIP")).toBe(true);
+        expect(changeReplaces(DEPLOYMENT, 'spec.selector.matchLabels["mlops-rollback/version"]')).toBe(true);
+        expect(changeReplaces(DEPLOYMENT, "spec.replicas")).toBe(false);
+        expect(changeReplaces(PDB, 'spec.selector.matchLabels["mlops-rollback/version"]')).toBe(false);
     });
 });
 
@@ -126,37 +146,67 @@ describe("mlops plan on the example stack (isolated mock runs, one process each)
     }, 60_000);
 });
 
+describe("mlops plan on the Kubernetes example stack", () => {
+    const example = rawConfigFromStackFile("stacks/Pulumi.kubernetes-example.yaml");
+
+    it("rolls back 3 -> 2 (warm) by moving the Service selector, with no replace and no new Deployment for 2", async () => {
+        const plan = await planPinChange(example, "2");
+        expect(plan.summary.replace).toBe(0);
+        expect(plan.operations.filter((o) => o.type === SERVICE)).toEqual([
+            { type: SERVICE, name: "fraud-detector-service", op: "update", changed: ['spec.selector["mlops-rollback/version"]'] },
+        ]);
+        expect(plan.operations.filter((o) => o.name === "fraud-detector-deployment-2")).toEqual([]);
+        // The Deployment of the version rolled back from goes; the one before the target becomes the new standby.
+        expect(plan.operations.filter((o) => o.type === DEPLOYMENT)).toEqual([
+            { type: DEPLOYMENT, name: "fraud-detector-deployment-1", op: "create", changed: [] },
+            { type: DEPLOYMENT, name: "fraud-detector-deployment-3", op: "delete", changed: [] },
+        ]);
+    }, 60_000);
+});
+
 describe("rollback property (in-process mock runs)", () => {
-    it("for any catalog, pin and warm ≥ 1, rolling back to a warm version never creates or replaces its resources", async () => {
+    it("for any catalog, pin, warm ≥ 1 and target, rolling back to a warm version never creates or replaces its resources and moves one pointer", async () => {
         const scenarios = fc
             .record({
+                target: fc.constantFrom("sagemaker" as const, "kubernetes" as const),
                 count: fc.integer({ min: 2, max: 6 }),
                 warm: fc.integer({ min: 1, max: 5 }),
+                standbyReplicas: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
                 pinOffset: fc.nat(),
-                targetOffset: fc.nat(),
+                rollbackOffset: fc.nat(),
                 quarantineMask: fc.nat(),
             })
-            .map(({ count, warm, pinOffset, targetOffset, quarantineMask }) => {
+            .map(({ target, count, warm, standbyReplicas, pinOffset, rollbackOffset, quarantineMask }) => {
                 const pinned = String(1 + (pinOffset % count));
                 const quarantined = Array.from({ length: count }, (_, i) => String(i + 1)).filter((id, i) => id !== pinned && (quarantineMask >> i) & 1);
-                const raw = sagemakerRawConfig({ warm, pinned, quarantined }, count);
+                const targetSection = target === "sagemaker" ? {} : { target, sagemaker: undefined, kubernetes: { standbyReplicas } };
+                const raw = sagemakerRawConfig({ warm, pinned, quarantined, ...targetSection }, count);
                 const standby = warmVersions(parseStackConfig(raw)).slice(0, -1);
-                return { raw, target: standby.length === 0 ? undefined : standby[targetOffset % standby.length] };
+                return { target, raw, rollbackTo: standby.length === 0 ? undefined : standby[rollbackOffset % standby.length] };
             })
-            .filter((s) => s.target !== undefined);
+            .filter((s) => s.rollbackTo !== undefined);
         await fc.assert(
-            fc.asyncProperty(scenarios, async ({ raw, target }) => {
+            fc.asyncProperty(scenarios, async ({ target, raw, rollbackTo }) => {
                 const before = await recordProgram(parseStackConfig(raw));
-                const after = await recordProgram(parseStackConfig({ ...raw, pinned: target }));
-                const names = sagemakerChildNames("fraud-detector", target as string);
+                const after = await recordProgram(parseStackConfig({ ...raw, pinned: rollbackTo }));
                 const operations = diffRegistrations(before, after);
                 expect(operations.filter((o) => o.op === "replace")).toEqual([]);
-                expect(operations.filter((o) => o.name === names.model || o.name === names.endpointConfiguration)).toEqual([]);
-                expect(operations.filter((o) => o.type === ENDPOINT)).toEqual([
-                    { type: ENDPOINT, name: "fraud-detector-endpoint", op: "update", changed: ["endpointConfigName"] },
-                ]);
+                if (target === "sagemaker") {
+                    const names = sagemakerChildNames("fraud-detector", rollbackTo as string);
+                    expect(operations.filter((o) => o.name === names.model || o.name === names.endpointConfiguration)).toEqual([]);
+                    expect(operations.filter((o) => o.type === ENDPOINT)).toEqual([
+                        { type: ENDPOINT, name: "fraud-detector-endpoint", op: "update", changed: ["endpointConfigName"] },
+                    ]);
+                } else {
+                    // The target's Deployment exists; at most its replica count changes (standby -> serving).
+                    const targetDeployment = operations.filter((o) => o.name === `fraud-detector-deployment-${rollbackTo}`);
+                    expect(targetDeployment.every((o) => o.op === "update" && o.changed.join() === "spec.replicas")).toBe(true);
+                    expect(operations.filter((o) => o.type === SERVICE)).toEqual([
+                        { type: SERVICE, name: "fraud-detector-service", op: "update", changed: ['spec.selector["mlops-rollback/version"]'] },
+                    ]);
+                }
             }),
-            { numRuns: 25 },
+            { numRuns: 40 },
         );
     }, 120_000);
 });
