@@ -3,6 +3,11 @@
 // The CLI runs from its TypeScript sources through tsx, so `npm ci` is all
 // it takes to get a working `mlops` (no build step to forget).
 require("tsx/cjs/api").register();
+// `mlops plan --json | head` closes stdout early: that is the reader's choice, not a crash.
+process.stdout.on("error", (error) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+});
 require("../cli/main.ts")
     .main(process.argv)
     .then((code) => {

@@ -58,13 +58,15 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
             // Help and version are not errors; every other parse error is bad input.
             return error.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
         }
-        return reportError(error, argv.includes("--debug"), io);
+        return reportError(error, argv.includes("--debug"), argv.includes("--json"), io);
     }
     return exitCode;
 }
 
-function reportError(error: unknown, debug: boolean, io: Io): number {
+function reportError(error: unknown, debug: boolean, json: boolean, io: Io): number {
     const message = error instanceof Error ? error.message : String(error);
+    // With --json, stdout stays machine-readable even when the command fails.
+    if (json) io.stdout(`${JSON.stringify({ error: message, badInput: error instanceof BadInputError })}\n`);
     io.stderr(`mlops: ${message}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return error instanceof BadInputError ? EXIT_BAD_INPUT : EXIT_FAILED;

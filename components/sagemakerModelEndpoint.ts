@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { warmVersions } from "../catalog/catalog";
+import { warmVersions, type CatalogView } from "../catalog/catalog";
 import { sagemakerChildNames } from "../catalog/names";
 import { ECR_IMAGE_PATTERN, S3_OBJECT_PATTERN, type DeploymentSettings, type ModelVersion, type SageMakerSettings } from "../config/schema";
 
@@ -33,14 +33,6 @@ export interface SageMakerModelEndpointArgs {
     readonly tags?: Record<string, string>;
 }
 
-/**
- * Types this component keeps in AWS when they leave the program. A Model and
- * an EndpointConfiguration cost nothing while unused, and SageMaker may roll
- * an endpoint back to a config the program no longer declares
- * (terraform-provider-aws #48997): deleting it would break the endpoint.
- */
-export const RETAINED_ON_DELETE_TYPES: readonly string[] = ["aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration"];
-
 export class SageMakerModelEndpoint extends pulumi.ComponentResource {
     /** The endpoint's physical name, what clients invoke. */
     public readonly endpointName: pulumi.Output<string>;
@@ -57,6 +49,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
         const warm = warmVersions({ ...args, quarantined: args.quarantined ?? [] }).map((id) => versionById(args.versions, id));
         const tags = { ...args.tags, "mlops:model": args.model };
 
+        const readableVersions = rolePolicyVersions({ ...args, quarantined: args.quarantined ?? [] }).map((id) => versionById(args.versions, id));
         let roleArn: pulumi.Output<string>;
         const roleReady: pulumi.Resource[] = [];
         if (settings.executionRoleArn !== undefined) {
@@ -81,7 +74,9 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                     policy: pulumi
                         .all([partition.partition, account.accountId, region.region])
                         .apply(([partitionName, accountId, regionName]) =>
-                            JSON.stringify(executionRolePolicy({ partition: partitionName, accountId, region: regionName, versions: warm, vpc: settings.vpc })),
+                            JSON.stringify(
+                                executionRolePolicy({ partition: partitionName, accountId, region: regionName, versions: readableVersions, vpc: settings.vpc }),
+                            ),
                         ),
                 },
                 { parent: this },
@@ -92,6 +87,10 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
             roleReady.push(policy);
         }
 
+        // retainOnDelete: a Model and an EndpointConfiguration cost nothing
+        // while unused, and SageMaker may roll an endpoint back to a config
+        // the program no longer declares (terraform-provider-aws #48997);
+        // deleting it would break the endpoint.
         const configNames: Record<string, pulumi.Output<string>> = {};
         for (const version of warm) {
             const names = sagemakerChildNames(name, version.version);
@@ -161,6 +160,20 @@ function versionById(versions: readonly ModelVersion[], id: string): ModelVersio
     const version = versions.find((v) => v.version === id);
     if (version === undefined) throw new Error(`version '${id}' is not in the catalog`);
     return version;
+}
+
+/**
+ * The versions whose artifact and image the role may read: the warm ones,
+ * plus any non-quarantined version after the pin. During a plain rollback
+ * (`pulumi config set mlops:pinned 2`) the endpoint still serves version 3
+ * while the role policy is updated, and a replaced instance must still be
+ * able to load it. `mlops rollback` quarantines the version it leaves, which
+ * then drops out here.
+ */
+export function rolePolicyVersions(catalog: CatalogView): string[] {
+    const ids = catalog.versions.map((v) => v.version);
+    const later = ids.slice(ids.indexOf(catalog.pinned) + 1).filter((id) => !catalog.quarantined.includes(id));
+    return [...warmVersions(catalog), ...later];
 }
 
 export const SAGEMAKER_ASSUME_ROLE_POLICY = {

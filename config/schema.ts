@@ -69,6 +69,21 @@ export const ECR_IMAGE_PATTERN =
 /** An S3 object (not a prefix): `s3://bucket/key` with a key that does not end in `/`. */
 export const S3_OBJECT_PATTERN = /^s3:\/\/(?<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(?<key>[^/].*[^/]|[^/])$/;
 
+/**
+ * Whether an artifact URI names one S3 object that an IAM policy can name
+ * exactly: a valid bucket name, and a key without the IAM wildcards `*` and
+ * `?` (which would widen the role's read access), whitespace or control
+ * characters.
+ */
+export function isExactS3Object(uri: string): boolean {
+    const groups = S3_OBJECT_PATTERN.exec(uri)?.groups;
+    if (groups === undefined) return false;
+    const { bucket, key } = groups;
+    const validBucket = !bucket.includes("..") && !bucket.includes(".-") && !bucket.includes("-.") && !/^\d+\.\d+\.\d+\.\d+$/.test(bucket);
+    // eslint-disable-next-line no-control-regex
+    return validBucket && !/[*?\s\x00-\x1f\x7f]/.test(key);
+}
+
 const DNS_LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const SAGEMAKER_NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 const IAM_ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
@@ -107,8 +122,9 @@ const versionSchema = z
         }),
         artifact: z
             .string()
-            .regex(S3_OBJECT_PATTERN, {
-                message: "the artifact is an S3 object, s3://<bucket>/<key> (a key ending in '/' is a prefix, not an object)",
+            .refine(isExactS3Object, {
+                message:
+                    "the artifact is one S3 object, s3://<bucket>/<key>: a valid bucket name, and a key that does not end in '/' (a prefix) and has no '*', '?' or whitespace (IAM would read them as wildcards)",
             })
             .optional(),
     })
@@ -121,10 +137,13 @@ const deploymentSchema = z
         stepPercent: z.number().int().min(1).max(50, { message: "SageMaker shifts at most 50% of the fleet per step" }).optional(),
         waitIntervalSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.sagemaker.deployment.waitIntervalSeconds),
         bakeTimeSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.sagemaker.deployment.bakeTimeSeconds),
-        maximumExecutionTimeoutSeconds: z.number().int().min(600).max(28800).optional(),
+        // 600..14400 is what the provider accepts (terraform-provider-aws
+        // internal/service/sagemaker/endpoint.go, IntBetween(600, 14400)).
+        maximumExecutionTimeoutSeconds: z.number().int().min(600, { message: "600..14400 seconds" }).max(14400, { message: "600..14400 seconds" }).optional(),
         rollbackAlarmNames: z
             .array(z.string().regex(ALARM_NAME_PATTERN, { message: "an alarm name is 1-255 printable characters" }))
             .max(10, { message: "SageMaker accepts at most 10 rollback alarms" })
+            .refine((names) => new Set(names).size === names.length, { message: "an alarm is listed twice" })
             .default([]),
     })
     .strict();
@@ -365,6 +384,17 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
         }
     });
 
+    const sagemaker = config.sagemaker as { instanceType?: unknown; kmsKeyArn?: unknown } | undefined;
+    if (typeof sagemaker?.instanceType === "string" && sagemaker.kmsKeyArn !== undefined) {
+        const family = sagemaker.instanceType.split(".")[1];
+        if (LOCAL_NVME_FAMILIES.has(family)) {
+            problems.push({
+                path: ["sagemaker", "kmsKeyArn"],
+                message: `${sagemaker.instanceType} has local NVMe storage, which SageMaker encrypts itself and for which it rejects a KMS key; remove kmsKeyArn or pick another instance type`,
+            });
+        }
+    }
+
     if (target === "kubernetes") {
         ids.forEach((id, index) => {
             if (id !== undefined && VERSION_ID_PATTERN.test(id) && !/[A-Za-z0-9]$/.test(id)) {
@@ -412,6 +442,31 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
     return problems;
 }
 
+/**
+ * SageMaker hosting instance families with local NVMe instance storage: for
+ * these CreateEndpointConfig rejects a KmsKeyId (the AWS docs on host
+ * instance storage volumes list them).
+ */
+const LOCAL_NVME_FAMILIES = new Set([
+    "c5d",
+    "c6id",
+    "m5d",
+    "m6id",
+    "r5d",
+    "r6id",
+    "g4dn",
+    "g5",
+    "g6",
+    "g6e",
+    "p3dn",
+    "p4d",
+    "p4de",
+    "p5",
+    "p5e",
+    "trn1",
+    "trn1n",
+]);
+
 const QUANTITY_SUFFIXES: Record<string, number> = {
     n: 1e-9,
     u: 1e-6,
@@ -442,6 +497,13 @@ export function quantityValue(value: unknown): number | undefined {
     return multiplier === undefined ? undefined : Number(number) * multiplier;
 }
 
+function describeValue(value: unknown): string {
+    if (Array.isArray(value)) return "a list";
+    if (value === null) return "null";
+    if (typeof value === "object") return "a map";
+    return `${typeof value} ${JSON.stringify(value)}`;
+}
+
 function asVersionId(value: unknown): string | undefined {
     if (typeof value === "string") return value;
     if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
@@ -454,7 +516,8 @@ function asVersionId(value: unknown): string | undefined {
  * every problem.
  */
 export function parseStackConfig(raw: unknown): StackConfig {
-    const result = stackConfigSchema.safeParse(raw);
+    // reportInput: to tell a missing key ("required") from a value of the wrong type.
+    const result = stackConfigSchema.safeParse(raw, { reportInput: true });
     if (result.success) return result.data;
     throw new StackConfigError(problemsFromIssues(result.error.issues));
 }
@@ -468,8 +531,9 @@ function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): ConfigProblem[
             }
             continue;
         }
-        if (issue.code === "invalid_type" && issue.input === undefined) {
-            problems.push({ path: configPath(issue.path), message: "required" });
+        if (issue.code === "invalid_type") {
+            const message = issue.input === undefined ? "required" : `expected ${issue.expected}, got ${describeValue(issue.input)}`;
+            problems.push({ path: configPath(issue.path), message });
             continue;
         }
         problems.push({ path: configPath(issue.path), message: issue.message });

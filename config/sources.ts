@@ -21,10 +21,23 @@ export function rawConfigFromPulumiConfig(all: Record<string, string>): Record<s
     const raw: Record<string, unknown> = {};
     for (const [fullKey, value] of Object.entries(all)) {
         const key = namespacedKey(fullKey);
-        if (key === undefined) continue;
-        raw[key] = STRING_KEYS.has(key) ? value : parseJsonOrKeep(value);
+        if (key !== undefined) raw[key] = valueAsProgramSeesIt(key, value);
     }
     return raw;
+}
+
+/**
+ * A config value as the program receives it from the engine. The engine
+ * hands over top-level scalars as text (`mlops:warm: "2"`, which
+ * `pulumi config set mlops:warm 2` writes, arrives as "2", and so does an
+ * unquoted 2), and the program JSON-parses every key but the string ones.
+ * The CLI reads stack files through the same function, so `mlops validate`
+ * accepts exactly what `pulumi up` does.
+ */
+export function valueAsProgramSeesIt(key: string, value: unknown): unknown {
+    const text = typeof value === "number" || typeof value === "boolean" ? String(value) : value;
+    if (typeof text !== "string") return text;
+    return STRING_KEYS.has(key) ? text : parseJsonOrKeep(text);
 }
 
 function parseJsonOrKeep(value: string): unknown {
@@ -61,12 +74,12 @@ export function rawConfigFromStackFile(file: string): Record<string, unknown> {
     }
     const config = (document as { config?: unknown } | null)?.config;
     if (typeof config !== "object" || config === null || Array.isArray(config)) {
-        throw new StackFileError(`${file} has no 'config:' map; a stack file looks like 'config:\\n  mlops:model: fraud-detector'`);
+        throw new StackFileError(`${file} has no 'config:' map; a Pulumi stack file has the mlops:* keys under 'config:'`);
     }
     const raw: Record<string, unknown> = {};
     for (const [fullKey, value] of Object.entries(config as Record<string, unknown>)) {
         const key = namespacedKey(fullKey);
-        if (key !== undefined) raw[key] = value;
+        if (key !== undefined) raw[key] = valueAsProgramSeesIt(key, value);
     }
     return raw;
 }

@@ -2,7 +2,6 @@
  * The plan of going from one pin to another: what the engine would create,
  * update, replace or delete, from the resources each run registered.
  */
-import { RETAINED_ON_DELETE_TYPES } from "../components/sagemakerModelEndpoint";
 import type { RegisteredResource } from "./mockRuntime";
 import { changeReplaces } from "./replaceOnChange";
 
@@ -44,7 +43,7 @@ export function diffRegistrations(before: readonly RegisteredResource[], after: 
     }
     for (const [key, previous] of beforeByKey) {
         if (afterByKey.has(key)) continue;
-        const retained = RETAINED_ON_DELETE_TYPES.includes(previous.type);
+        const retained = previous.options?.retainOnDelete === true;
         operations.push({ type: previous.type, name: previous.name, op: "delete", changed: [], ...(retained ? { retained: true as const } : {}) });
     }
     return operations.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));

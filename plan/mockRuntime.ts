@@ -16,6 +16,17 @@ export interface RegisteredResource {
     readonly name: string;
     /** Inputs as the engine would receive them. */
     readonly inputs: Record<string, unknown>;
+    /** Resource options as the engine receives them (absent when recorded without a monitor hook). */
+    readonly options?: RegisteredOptions;
+}
+
+export interface RegisteredOptions {
+    /** URN of the parent: `...mlops:sagemaker:ModelEndpoint::name` for a component's child. */
+    readonly parent: string;
+    /** URNs this resource waits for (dependsOn and input dependencies). */
+    readonly dependencies: string[];
+    readonly retainOnDelete: boolean;
+    readonly customTimeouts?: { readonly create: string; readonly update: string };
 }
 
 export const MOCK_ACCOUNT_ID = "123456789012";
@@ -37,12 +48,16 @@ const FIXED_CALL_RESULTS: Record<string, Record<string, unknown>> = {
  * deterministic physical name (logical name + `-mock`) so two runs of the
  * program differ only where the program's inputs differ.
  */
-export function recordingMocks(): { mocks: pulumi.runtime.Mocks; registered: RegisteredResource[] } {
+export function recordingMocks(): { mocks: pulumi.runtime.Mocks; registered: RegisteredResource[]; optionsByKey: Map<string, RegisteredOptions> } {
     const registered: RegisteredResource[] = [];
+    const optionsByKey = new Map<string, RegisteredOptions>();
     const mocks: pulumi.runtime.Mocks = {
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
             const inputs = (args.inputs ?? {}) as Record<string, unknown>;
-            if (args.custom !== false) registered.push({ type: args.type, name: args.name, inputs });
+            if (args.custom !== false) {
+                const options = optionsByKey.get(`${args.type}::${args.name}`);
+                registered.push({ type: args.type, name: args.name, inputs, ...(options === undefined ? {} : { options }) });
+            }
             const physicalName = typeof inputs.name === "string" ? inputs.name : `${args.name}-mock`;
             return {
                 id: `${physicalName}-id`,
@@ -55,7 +70,47 @@ export function recordingMocks(): { mocks: pulumi.runtime.Mocks; registered: Reg
             return result;
         },
     };
-    return { mocks, registered };
+    return { mocks, registered, optionsByKey };
+}
+
+/** The slice of the engine's RegisterResourceRequest this module reads. */
+interface RegisterResourceRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getDependenciesList(): string[];
+    getRetainondelete(): boolean | undefined;
+    getCustomtimeouts(): { getCreate(): string; getUpdate(): string } | undefined;
+}
+
+interface HookableMonitor {
+    registerResource(request: RegisterResourceRequest, callback: (error: unknown, response: unknown) => void): Promise<void>;
+}
+
+/**
+ * Install recording mocks as the process's Pulumi runtime. Newresource mocks
+ * do not see resource options, so the mock monitor (standing for the engine)
+ * is hooked to record parent, dependencies, retainOnDelete and custom
+ * timeouts, which tests and `mlops plan` need.
+ */
+export async function installRecordingMocks(stack = "plan"): Promise<RegisteredResource[]> {
+    const { mocks, registered, optionsByKey } = recordingMocks();
+    await pulumi.runtime.setMocks(mocks, "mlops", stack, false);
+    const monitor = pulumi.runtime.getMonitor() as unknown as HookableMonitor;
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request, callback) => {
+        const timeouts = request.getCustomtimeouts();
+        optionsByKey.set(`${request.getType()}::${request.getName()}`, {
+            parent: request.getParent(),
+            dependencies: request.getDependenciesList(),
+            retainOnDelete: request.getRetainondelete() === true,
+            ...(timeouts === undefined || (timeouts.getCreate() === "" && timeouts.getUpdate() === "")
+                ? {}
+                : { customTimeouts: { create: timeouts.getCreate(), update: timeouts.getUpdate() } }),
+        });
+        return register(request, callback);
+    };
+    return registered;
 }
 
 /**
@@ -64,8 +119,7 @@ export function recordingMocks(): { mocks: pulumi.runtime.Mocks; registered: Reg
  * per test file), never twice in one runtime.
  */
 export async function recordProgram(config: StackConfig, stack = "plan"): Promise<RegisteredResource[]> {
-    const { mocks, registered } = recordingMocks();
-    await pulumi.runtime.setMocks(mocks, "mlops-rollback", stack, false);
+    const registered = await installRecordingMocks(stack);
     declareModelServing(config);
     // Wait for every outstanding registration, including those that waited
     // on other resources' outputs.

@@ -73,7 +73,7 @@ export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
     lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
     lines.push(
         plan.targetWarm
-            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without building anything.`
+            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without waiting for anything to be built${plan.summary.create > 0 ? " (the creates above make the next older version warm and do not hold up the switch)" : ""}.`
             : `Version ${plan.to} is not warm: its resources are created before traffic moves (a cold rollback).`,
     );
     return lines.join("\n");

@@ -69,7 +69,9 @@ export function changeReplaces(type: string, changedPath: string): boolean {
     const rule = REPLACE_ON_CHANGE[type];
     if (rule === undefined) return true;
     if ("replaceAllExcept" in rule) return !rule.replaceAllExcept.some((path) => isAtOrBelow(changedPath, path));
-    return rule.replaceOn.some((path) => isAtOrBelow(changedPath, path));
+    // A change at an ancestor of a replacing path (a whole `deploymentConfig`
+    // added or dropped) may carry a change at that path: plan it as a replace.
+    return rule.replaceOn.some((path) => isAtOrBelow(changedPath, path) || isAtOrBelow(path, changedPath));
 }
 
 function isAtOrBelow(changedPath: string, path: string): boolean {

@@ -95,13 +95,19 @@ describe("catalog properties", () => {
         );
     });
 
-    it("a rollback to the default target keeps the target warm after the switch (no rebuild)", () => {
+    it("after a rollback to the default target, the target serves and only versions before it stay warm", () => {
         fc.assert(
             fc.property(
                 catalogs.filter((c) => defaultRollbackTarget(c) !== undefined),
                 (catalog) => {
                     const target = defaultRollbackTarget(catalog) as string;
-                    return warmVersions({ ...catalog, pinned: target }).includes(target) && warmVersions(catalog).includes(target);
+                    const order = catalog.versions.map((v) => v.version);
+                    const after = warmVersions({ ...catalog, pinned: target, quarantined: [...catalog.quarantined, catalog.pinned] });
+                    return (
+                        after[after.length - 1] === target &&
+                        after.slice(0, -1).every((id) => order.indexOf(id) < order.indexOf(target)) &&
+                        !after.includes(catalog.pinned)
+                    );
                 },
             ),
         );

@@ -56,8 +56,38 @@ describe("mlops validate", () => {
         });
     });
 
-    it("has an invalid config for every class of bad input it must reject", () => {
-        expect(invalidConfigs.length).toBeGreaterThanOrEqual(20);
+    it("has an invalid config for every class of bad input the core and Kubernetes issues name", () => {
+        const files = invalidConfigs.map((c) => c.file.replace(/\.yaml$/, ""));
+        expect(files).toEqual(
+            expect.arrayContaining([
+                "unknown-key",
+                "duplicate-version-id",
+                "bad-version-id",
+                "colliding-derived-names",
+                "pinned-not-in-catalog",
+                "pinned-quarantined",
+                "quarantined-not-in-catalog",
+                "warm-too-large",
+                "warm-negative",
+                "image-latest-tag",
+                "image-no-tag",
+                "image-registry-port",
+                "image-short-digest",
+                "image-uppercase-digest",
+                "identical-image-and-artifact",
+                "artifact-prefix",
+                "artifact-wildcard",
+                "instance-type-not-ml",
+                "instance-count-zero",
+                "missing-target-section",
+                "k8s-namespace-not-dns",
+                "k8s-replicas-zero",
+                "k8s-standby-negative",
+                "k8s-port-out-of-range",
+                "k8s-probe-path-relative",
+                "k8s-bad-quantity",
+            ]),
+        );
     });
 
     it.concurrent.each(invalidConfigs)("rejects $file: exit 2, names $key, no stack trace", async ({ file, key, fragment }) => {
@@ -133,6 +163,12 @@ describe("bad CLI input: exit 2, a clear message, no stack trace", () => {
         const run = await mlops("validate", "--config-file", "package.json");
         expect(run.code).toBe(2);
         expect(run.stderr).toContain("has no 'config:' map");
+    });
+
+    it("keeps stdout JSON with --json when the command fails", async () => {
+        const run = await mlops("plan", "--config-file", EXAMPLE, "--to", "9", "--json");
+        expect(run.code).toBe(2);
+        expect(JSON.parse(run.stdout)).toEqual({ error: "--to 9: not in mlops:versions (known: 1, 2, 3)", badInput: true });
     });
 
     it("shows the stack trace with --debug", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { configPath, parseStackConfig, quantityValue, StackConfigError, type ConfigProblem } from "../config/schema";
-import { rawConfigFromPulumiConfig, rawConfigFromStackFile } from "../config/sources";
+import { rawConfigFromPulumiConfig, rawConfigFromStackFile, valueAsProgramSeesIt } from "../config/sources";
 import { digestFor, ECR_REPOSITORY, sagemakerRawConfig } from "./helpers";
 
 function problemsOf(raw: unknown): ConfigProblem[] {
@@ -150,6 +150,59 @@ describe("quantityValue", () => {
 
     it.each(["2 GB", "-1", "1gi", "", "Mi"])("rejects %j", (quantity) => {
         expect(quantityValue(quantity)).toBeUndefined();
+    });
+});
+
+describe("values of the wrong type, and values as the engine passes them", () => {
+    it("names the expected type instead of calling a present value 'required'", () => {
+        expect(problemsOf(sagemakerRawConfig({ warm: "2" }))).toEqual([{ path: "mlops:warm", message: 'expected number, got string "2"' }]);
+        expect(problemsOf(sagemakerRawConfig({ versions: { a: 1 } }))).toEqual([{ path: "mlops:versions", message: "expected array, got a map" }]);
+        expect(problemsOf(sagemakerRawConfig({ model: undefined }))).toEqual([{ path: "mlops:model", message: "required" }]);
+    });
+
+    it("reads a stack file's top-level scalars as the engine does, so validate accepts what pulumi up accepts", () => {
+        // `pulumi config set mlops:warm 2` writes warm: "2"; an unquoted pin arrives as text too.
+        expect(valueAsProgramSeesIt("warm", "2")).toBe(2);
+        expect(valueAsProgramSeesIt("pinned", 3)).toBe("3");
+        expect(valueAsProgramSeesIt("model", "fraud-detector")).toBe("fraud-detector");
+        expect(valueAsProgramSeesIt("quarantined", '["4"]')).toEqual(["4"]);
+        expect(valueAsProgramSeesIt("versions", [{ version: "1" }])).toEqual([{ version: "1" }]);
+    });
+});
+
+describe("SageMaker-specific rules", () => {
+    const withSagemaker = (sagemaker: Record<string, unknown>) => sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", ...sagemaker } });
+
+    it.each([
+        ["s3://models/fraud/*", "an IAM wildcard"],
+        ["s3://models/fraud/model?.tar.gz", "an IAM single-character wildcard"],
+        ["s3://models/fraud/model.tar.gz\n", "a trailing newline"],
+        ["s3://b..b/model.tar.gz", "a bucket with adjacent dots"],
+        ["s3://192.168.1.1/model.tar.gz", "a bucket shaped like an IP address"],
+    ])("refuses the artifact %j (%s): the role policy must name exactly one object", (artifact) => {
+        const raw = sagemakerRawConfig();
+        (raw.versions as { artifact: string }[])[0].artifact = artifact.replace("\\n", "\n");
+        expect(problemsOf(raw)).toContainEqual({ path: "mlops:versions[0].artifact", message: expect.stringContaining("one S3 object") });
+    });
+
+    it("refuses a KMS key on an instance type with local NVMe storage, and accepts it on one without", () => {
+        const kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        expect(problemsOf(withSagemaker({ instanceType: "ml.g5.xlarge", kmsKeyArn }))).toEqual([
+            { path: "mlops:sagemaker.kmsKeyArn", message: expect.stringContaining("ml.g5.xlarge has local NVMe storage") },
+        ]);
+        expect(parseStackConfig(withSagemaker({ instanceType: "ml.m5.xlarge", kmsKeyArn })).sagemaker?.kmsKeyArn).toBe(kmsKeyArn);
+    });
+
+    it("keeps the execution timeout within what the provider accepts, 600..14400", () => {
+        expect(problemsOf(withSagemaker({ deployment: { maximumExecutionTimeoutSeconds: 14401 } }))).toEqual([
+            { path: "mlops:sagemaker.deployment.maximumExecutionTimeoutSeconds", message: "600..14400 seconds" },
+        ]);
+    });
+
+    it("refuses a rollback alarm listed twice", () => {
+        expect(problemsOf(withSagemaker({ deployment: { rollbackAlarmNames: ["a", "a"] } }))).toEqual([
+            { path: "mlops:sagemaker.deployment.rollbackAlarmNames", message: "an alarm is listed twice" },
+        ]);
     });
 });
 

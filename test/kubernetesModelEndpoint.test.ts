@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { KubernetesModelEndpoint, replicasFor, rolloutTimeouts, type KubernetesModelEndpointArgs } from "../components/kubernetesModelEndpoint";
 import { parseStackConfig, type StackConfig } from "../config/schema";
-import { recordingMocks, type RegisteredResource } from "../plan/mockRuntime";
+import { installRecordingMocks, type RegisteredResource } from "../plan/mockRuntime";
 import { digestFor, ECR_REPOSITORY, outputValue, sagemakerRawConfig } from "./helpers";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -28,8 +28,7 @@ function argsFrom(config: StackConfig): KubernetesModelEndpointArgs {
 
 /** Declare the component under mocks (they stand for the engine and the Kubernetes provider) and wait for every registration. */
 async function declare(args: KubernetesModelEndpointArgs) {
-    const { mocks, registered } = recordingMocks();
-    await pulumi.runtime.setMocks(mocks, "mlops", "test", false);
+    const registered = await installRecordingMocks("test");
     const component = new KubernetesModelEndpoint("fraud-detector", args);
     const outputs = {
         serviceName: await outputValue(component.serviceName),
@@ -73,6 +72,23 @@ describe("KubernetesModelEndpoint", () => {
                 `${PDB} fraud-detector-pdb`,
             ].sort(),
         );
+    });
+
+    it("moves the Service and the PDB only after the pinned Deployment, parents every child, and waits a rollout for the startup budget", async () => {
+        const { registered } = await declare(argsFrom(kubernetesConfig(settings)));
+        const component = "urn:pulumi:test::mlops::mlops:kubernetes:ModelEndpoint";
+        for (const child of registered) expect(child.options?.parent, child.name).toBe(`${component}::fraud-detector`);
+        const pinnedDeployment = `${component}$${DEPLOYMENT}::fraud-detector-deployment-3`;
+        const standbyDeployment = `${component}$${DEPLOYMENT}::fraud-detector-deployment-2`;
+        for (const name of ["fraud-detector-service", "fraud-detector-pdb"]) {
+            const dependencies = registered.find((r) => r.name === name)?.options?.dependencies;
+            expect(dependencies, name).toContain(pinnedDeployment);
+            expect(dependencies, name).not.toContain(standbyDeployment);
+        }
+        for (const deployment of registered.filter((r) => r.type === DEPLOYMENT)) {
+            expect(deployment.options?.customTimeouts).toEqual({ create: "10m", update: "10m" });
+            expect(deployment.options?.retainOnDelete).toBe(false);
+        }
     });
 
     it("gives the serving Deployment its image by digest, labels, selector, env, probes, resources and a restricted security context", async () => {

@@ -17,7 +17,12 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
 const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
-const resource = (type: string, name: string, inputs: Record<string, unknown>): RegisteredResource => ({ type, name, inputs });
+const resource = (type: string, name: string, inputs: Record<string, unknown>, retainOnDelete = false): RegisteredResource => ({
+    type,
+    name,
+    inputs,
+    options: { parent: "urn:pulumi:plan::mlops::mlops:test:Component::parent", dependencies: [], retainOnDelete },
+});
 
 describe("changedPaths", () => {
     it("names the leaves that differ, with array indexes", () => {
@@ -57,6 +62,10 @@ describe("replace-on-change table", () => {
         expect(changeReplaces(ENDPOINT_CONFIG, "productionVariants[0].initialInstanceCount")).toBe(true);
     });
 
+    it("plans a replace when a whole block above a replacing path changes (never understate)", () => {
+        expect(changeReplaces(ENDPOINT, "deploymentConfig")).toBe(true);
+    });
+
     it("plans a replace for any change to a type it does not know", () => {
         expect(changeReplaces("aws:s3/bucket:Bucket", "tags")).toBe(true);
     });
@@ -83,7 +92,8 @@ describe("diffRegistrations", () => {
         const before = [
             resource(ENDPOINT, "e", { endpointConfigName: "c2" }),
             resource(MODEL, "m1", { primaryContainer: { image: "a" } }),
-            resource(MODEL, "gone", {}),
+            resource(MODEL, "gone", {}, true),
+            resource(DEPLOYMENT, "dropped", {}),
             resource("aws:iam/rolePolicy:RolePolicy", "p", { role: "r", policy: "{}" }),
         ];
         const after = [
@@ -92,12 +102,15 @@ describe("diffRegistrations", () => {
             resource(MODEL, "new", {}),
             resource("aws:iam/rolePolicy:RolePolicy", "p", { role: "r", policy: "{}" }),
         ];
-        expect(diffRegistrations(before, after)).toEqual([
-            { type: ENDPOINT, name: "e", op: "update", changed: ["endpointConfigName"] },
-            { type: MODEL, name: "gone", op: "delete", changed: [], retained: true },
-            { type: MODEL, name: "m1", op: "replace", changed: ["primaryContainer.image"] },
-            { type: MODEL, name: "new", op: "create", changed: [] },
-        ]);
+        expect(diffRegistrations(before, after)).toEqual(
+            [
+                { type: ENDPOINT, name: "e", op: "update", changed: ["endpointConfigName"] },
+                { type: MODEL, name: "gone", op: "delete", changed: [], retained: true },
+                { type: MODEL, name: "m1", op: "replace", changed: ["primaryContainer.image"] },
+                { type: MODEL, name: "new", op: "create", changed: [] },
+                { type: DEPLOYMENT, name: "dropped", op: "delete", changed: [] },
+            ].sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name)),
+        );
     });
 });
 

@@ -4,11 +4,12 @@ import {
     deploymentConfigFor,
     executionRolePolicy,
     parseEcrImage,
+    rolePolicyVersions,
     SageMakerModelEndpoint,
     type SageMakerModelEndpointArgs,
 } from "../components/sagemakerModelEndpoint";
 import { parseStackConfig, type StackConfig } from "../config/schema";
-import { MOCK_ACCOUNT_ID, recordingMocks, type RegisteredResource } from "../plan/mockRuntime";
+import { installRecordingMocks, MOCK_ACCOUNT_ID, type RegisteredResource } from "../plan/mockRuntime";
 import { digestFor, ECR_REPOSITORY, outputValue, sagemakerRawConfig } from "./helpers";
 
 const MODEL = "aws:sagemaker/model:Model";
@@ -32,8 +33,7 @@ function argsFrom(config: StackConfig, extra: Partial<SageMakerModelEndpointArgs
 
 /** Declare the component under mocks (the mocks stand for the engine and the AWS provider) and wait for every registration. */
 async function declare(args: SageMakerModelEndpointArgs) {
-    const { mocks, registered } = recordingMocks();
-    await pulumi.runtime.setMocks(mocks, "mlops", "test", false);
+    const registered = await installRecordingMocks("test");
     const component = new SageMakerModelEndpoint("fraud-detector", args);
     const outputs = {
         endpointName: await outputValue(component.endpointName),
@@ -56,7 +56,7 @@ const canaryConfig = parseStackConfig(
             warm: 2,
             quarantined: ["2"],
             sagemaker: {
-                instanceType: "ml.g5.xlarge",
+                instanceType: "ml.m5.xlarge",
                 instanceCount: 4,
                 variantName: "live",
                 kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -93,6 +93,27 @@ describe("SageMakerModelEndpoint", () => {
         );
     });
 
+    it("parents every child to the component, keeps Models and configs in AWS when they leave the program, and makes new Models wait for the role policy", async () => {
+        const { registered } = await declare(argsFrom(canaryConfig));
+        const componentUrn = "urn:pulumi:test::mlops::mlops:sagemaker:ModelEndpoint::fraud-detector";
+        for (const child of registered) expect(child.options?.parent, child.name).toBe(componentUrn);
+        const retained = registered.filter((r) => r.options?.retainOnDelete).map((r) => r.name);
+        expect(retained.sort()).toEqual(
+            [
+                "fraud-detector-config-1",
+                "fraud-detector-config-3",
+                "fraud-detector-config-4",
+                "fraud-detector-model-1",
+                "fraud-detector-model-3",
+                "fraud-detector-model-4",
+            ].sort(),
+        );
+        const policyUrn = `urn:pulumi:test::mlops::mlops:sagemaker:ModelEndpoint$${ROLE_POLICY}::fraud-detector-role-policy`;
+        for (const model of registered.filter((r) => r.type === MODEL)) expect(model.options?.dependencies).toContain(policyUrn);
+        // The endpoint does not wait for the policy: a warm switch stays one pointer.
+        expect(registered.find((r) => r.type === ENDPOINT)?.options?.dependencies).not.toContain(policyUrn);
+    });
+
     it("gives each Model its version's image digest and artifact, network isolation, the role and no fixed name", async () => {
         const { byName } = await declare(argsFrom(canaryConfig));
         for (const [id, index] of [
@@ -122,7 +143,7 @@ describe("SageMakerModelEndpoint", () => {
                     {
                         variantName: "live",
                         modelName: `fraud-detector-model-${id}-mock`,
-                        instanceType: "ml.g5.xlarge",
+                        instanceType: "ml.m5.xlarge",
                         initialInstanceCount: 4,
                         initialVariantWeight: 1,
                     },
@@ -159,6 +180,7 @@ describe("SageMakerModelEndpoint", () => {
     it("scopes the role to exactly the warm versions' artifact objects and image repositories", async () => {
         const { byName } = await declare(argsFrom(canaryConfig));
         const role = byName("fraud-detector-role").inputs;
+        expect(byName("fraud-detector-role-policy").inputs.role).toBe("fraud-detector-role-mock-id");
         expect(JSON.parse(role.assumeRolePolicy as string)).toEqual({
             Version: "2012-10-17",
             Statement: [{ Effect: "Allow", Principal: { Service: "sagemaker.amazonaws.com" }, Action: "sts:AssumeRole" }],
@@ -232,6 +254,24 @@ describe("deploymentConfigFor", () => {
     it("keeps the alarm set when only thresholds would change: names in, names out, in order", () => {
         const config = deploymentConfigFor({ ...base, strategy: "allAtOnce", rollbackAlarmNames: ["a", "b"] }, ["c"]);
         expect(config.autoRollbackConfiguration).toEqual({ alarms: [{ alarmName: "a" }, { alarmName: "b" }, { alarmName: "c" }] });
+    });
+});
+
+describe("rolePolicyVersions", () => {
+    const catalog = (pinned: string, quarantined: string[] = []) => ({
+        versions: ["1", "2", "3", "4"].map((version) => ({ version })),
+        pinned,
+        warm: 1,
+        quarantined,
+    });
+
+    it("covers the warm versions and keeps a later, non-quarantined version readable while the endpoint may still serve it", () => {
+        expect(rolePolicyVersions(catalog("2"))).toEqual(["1", "2", "3", "4"]);
+        expect(rolePolicyVersions(catalog("4"))).toEqual(["3", "4"]);
+    });
+
+    it("drops a quarantined version (mlops rollback quarantines the one it leaves)", () => {
+        expect(rolePolicyVersions(catalog("2", ["3", "4"]))).toEqual(["1", "2"]);
     });
 });
 
