@@ -10,6 +10,8 @@ import { warmVersions } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError } from "../config/schema";
 import { rawConfigFromStackFile, stackFilePath } from "../config/sources";
+import type { OpenStack } from "../rollback/automation";
+import type { PinChangeDeps } from "./pinChange";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -34,7 +36,7 @@ export function resolveConfigFile(options: ConfigSourceOptions, projectDir: stri
     throw new UsageError("no config to read: pass --stack <name> (reads stacks/Pulumi.<name>.yaml) or --config-file <path>");
 }
 
-interface Io {
+export interface Io {
     readonly stdout: (text: string) => void;
     readonly stderr: (text: string) => void;
     readonly cwd: string;
@@ -46,9 +48,50 @@ const defaultIo: Io = {
     cwd: process.cwd(),
 };
 
-export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+/** What the commands that reach the engine or the cloud use; tests stand in for these. */
+export interface CliDeps {
+    readonly openStack: OpenStack;
+    readonly selectedStack: (projectDir: string) => Promise<string | undefined>;
+    readonly pinChange: (io: Io) => Promise<PinChangeDeps>;
+}
+
+/** The real engine, cloud and terminal; loaded lazily so that validate and plan stay fast. */
+export const defaultDeps: CliDeps = {
+    openStack: async (stackName, projectDir, envVars) => {
+        const { openAutomationStack } = await import("../rollback/automation");
+        return openAutomationStack(stackName, projectDir, envVars);
+    },
+    selectedStack: async (projectDir) => {
+        const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+        return (await (await LocalWorkspace.create({ workDir: projectDir })).stack())?.name;
+    },
+    pinChange: async (io) => {
+        const { verifierFor } = await import("../rollback/verify");
+        const { notifyDestination } = await import("../rollback/notify");
+        return {
+            openStack: defaultDeps.openStack,
+            verifierFor,
+            notify: notifyDestination,
+            confirm: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
+            stdout: io.stdout,
+            stderr: io.stderr,
+        };
+    },
+};
+
+async function askOnTerminal(question: string): Promise<boolean> {
+    const readline = await import("node:readline/promises");
+    const terminal = readline.createInterface({ input: process.stdin, output: process.stderr });
+    try {
+        return /^y(es)?$/i.test((await terminal.question(`${question} [y/N] `)).trim());
+    } finally {
+        terminal.close();
+    }
+}
+
+export async function main(argv: readonly string[], io: Io = defaultIo, deps: CliDeps = defaultDeps): Promise<number> {
     let exitCode = EXIT_OK;
-    const program = buildProgram(io, (code) => {
+    const program = buildProgram(io, deps, (code) => {
         exitCode = code;
     });
     try {
@@ -79,7 +122,7 @@ function configSourceOptions(command: Command): Command {
         .option("--json", "print machine-readable JSON on stdout");
 }
 
-function buildProgram(io: Io, setExitCode: (code: number) => void): Command {
+function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void): Command {
     const program = new Command()
         .name("mlops")
         .description(
@@ -146,10 +189,8 @@ function buildProgram(io: Io, setExitCode: (code: number) => void): Command {
             throw new UsageError(`${file} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
         }
         // Loaded here, not at the top: it pulls in the Pulumi SDK and the AWS
-        // provider, which would slow every other command down by seconds. A
-        // require, because tsx hooks require and not the ESM loader.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { planPinChange, renderPlan } = require("../plan/plan") as typeof import("../plan/plan");
+        // provider, which would slow every other command down by seconds.
+        const { planPinChange, renderPlan } = await import("../plan/plan");
         const plan = await planPinChange(raw, options.to, {
             onRun: () => io.stderr(`Running the program under Pulumi's mock runtime for pin ${config.pinned} and pin ${options.to}...\n`),
         });
@@ -161,5 +202,109 @@ function buildProgram(io: Io, setExitCode: (code: number) => void): Command {
         }
     });
 
+    const EXIT_CODES =
+        "\nExit codes: 0 done, 1 the update or its verification failed (or another update holds the stack), 2 bad input or refused (nothing was changed).";
+
+    const pinChangeCommand = (kind: "deploy" | "rollback", command: Command) =>
+        command.action(async (options: PinChangeCliOptions) => {
+            // Loaded here: the Automation API and the cloud SDKs are heavy.
+            const { runPinChange, renderResult, OperationFailedError } = await import("./pinChange");
+            const target = await resolveStack(options.stack, io.cwd, deps);
+            try {
+                const result = await runPinChange(kind, { ...options, ...target, projectDir: io.cwd }, await deps.pinChange(io));
+                io.stdout(options.json ? `${JSON.stringify(result)}\n` : `${renderResult(result)}\n`);
+            } catch (error) {
+                if (!(error instanceof OperationFailedError)) throw error;
+                const result = (error as { result?: unknown }).result;
+                if (options.json) io.stdout(`${JSON.stringify({ ...(result as object), error: error.message })}\n`);
+                io.stderr(`mlops: ${error.message}\n`);
+                setExitCode(EXIT_FAILED);
+            }
+        });
+
+    pinChangeCommand(
+        "rollback",
+        program
+            .command("rollback")
+            .description(
+                "Pin an earlier version and run the update: by default the newest warm, non-quarantined version before the pin. The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told.",
+            )
+            .option("--version <version>", "the version to roll back to (default: the newest warm one before the pin)")
+            .option("--reason <text>", "why; recorded as 'rollback <from> -> <to>: <reason>' in the stack's history")
+            .option("--force", "allow a quarantined target (and release it from the quarantine)")
+            .option("--allow-cold", "allow a target outside the warm set, whose resources must be built first")
+            .option("--stack <name>", "the stack (default: the selected one); its config is stacks/Pulumi.<name>.yaml")
+            .option("--yes", "do not ask for confirmation")
+            .option("--dry-run", "preview the update only; the stack file is restored afterwards")
+            .option("--json", "print the result as JSON on stdout")
+            .addHelpText(
+                "after",
+                `${EXIT_CODES}\n\nExamples:\n  mlops rollback --stack prod --reason "5xx after v4" --yes\n  mlops rollback --stack prod --version 2 --dry-run`,
+            ),
+    );
+
+    pinChangeCommand(
+        "deploy",
+        program
+            .command("deploy")
+            .description("Pin a later version from the catalog and run the update; what serves is verified afterwards.")
+            .requiredOption("--version <version>", "the version to pin (after the current one in mlops:versions)")
+            .option("--reason <text>", "recorded in the update message")
+            .option("--force", "pin a quarantined version again (releases it from the quarantine)")
+            .option("--stack <name>", "the stack (default: the selected one); its config is stacks/Pulumi.<name>.yaml")
+            .option("--yes", "do not ask for confirmation")
+            .option("--dry-run", "preview the update only; the stack file is restored afterwards")
+            .option("--json", "print the result as JSON on stdout")
+            .addHelpText("after", `${EXIT_CODES}\n\nExample:\n  mlops deploy --stack prod --version 5 --yes`),
+    );
+
+    program
+        .command("status")
+        .description("What serves now: the pinned and warm versions, the endpoint, quarantined versions and the last update.")
+        .option("--stack <name>", "the stack (default: the selected one)")
+        .option("--json", "print JSON on stdout")
+        .addHelpText("after", "\nExit codes: 0 ok, 1 the backend could not be read, 2 bad input.")
+        .action(async (options: { stack?: string; json?: boolean }) => {
+            const { loadStatus, renderStatus } = await import("./stackInfo");
+            const { stack } = await resolveStack(options.stack, io.cwd, deps);
+            const status = await loadStatus(await deps.openStack(stack, io.cwd));
+            io.stdout(options.json ? `${JSON.stringify(status)}\n` : `${renderStatus(status)}\n`);
+        });
+
+    program
+        .command("history")
+        .description("Every update of the stack: time, kind, pinned version, result and message (with the reason of each rollback).")
+        .option("--stack <name>", "the stack (default: the selected one)")
+        .option("--json", "print JSON on stdout")
+        .addHelpText("after", "\nExit codes: 0 ok, 1 the backend could not be read, 2 bad input.")
+        .action(async (options: { stack?: string; json?: boolean }) => {
+            const { historyEntry, renderHistory } = await import("./stackInfo");
+            const { stack } = await resolveStack(options.stack, io.cwd, deps);
+            const entries = (await (await deps.openStack(stack, io.cwd)).history()).map(historyEntry);
+            io.stdout(options.json ? `${JSON.stringify(entries)}\n` : `${renderHistory(entries)}\n`);
+        });
+
     return program;
+}
+
+interface PinChangeCliOptions {
+    readonly stack?: string;
+    readonly version?: string;
+    readonly reason?: string;
+    readonly yes?: boolean;
+    readonly dryRun?: boolean;
+    readonly json?: boolean;
+    readonly force?: boolean;
+    readonly allowCold?: boolean;
+}
+
+/**
+ * The stack and its config file. With --stack nothing outside the project is
+ * read (refusals need no pulumi binary); without it, the selected stack is
+ * asked of the Pulumi CLI.
+ */
+async function resolveStack(stack: string | undefined, projectDir: string, deps: CliDeps): Promise<{ stack: string; file: string }> {
+    const name = stack ?? (await deps.selectedStack(projectDir));
+    if (name === undefined) throw new UsageError("no stack selected; pass --stack <name>");
+    return { stack: name, file: stackFilePath(projectDir, name) };
 }

@@ -213,6 +213,26 @@ const kubernetesSchema = z
     })
     .strict();
 
+/** Where `mlops rollback` reports: an SNS topic, or an HTTPS webhook. */
+export const SNS_TOPIC_ARN_PATTERN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+
+const rollbackSchema = z
+    .object({
+        /** SNS topic ARN or https:// webhook that hears about every rollback. */
+        notify: z
+            .string()
+            .refine((value) => SNS_TOPIC_ARN_PATTERN.test(value) || /^https:\/\/[^\s]+$/.test(value), {
+                message: "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>) or an https:// webhook URL",
+            })
+            .optional(),
+        /**
+         * Versions released from the quarantine a rollback put them under:
+         * the explicit override that lets them be pinned again.
+         */
+        allowRedeploy: z.array(versionId).default([]),
+    })
+    .strict();
+
 const stackConfigShape = z
     .object({
         target: z.enum(["sagemaker", "kubernetes"], { message: "set mlops:target to 'sagemaker' or 'kubernetes'" }),
@@ -229,6 +249,7 @@ const stackConfigShape = z
         versions: z.array(versionSchema).min(1, { message: "the catalog needs at least one version" }),
         sagemaker: sagemakerSchema.optional(),
         kubernetes: kubernetesSchema.optional(),
+        rollback: rollbackSchema.default({ allowRedeploy: [] }),
     })
     .strict();
 
@@ -378,6 +399,12 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
             });
         }
     }
+    const allowRedeploy = (config.rollback as { allowRedeploy?: unknown } | undefined)?.allowRedeploy;
+    (Array.isArray(allowRedeploy) ? allowRedeploy.map(asVersionId) : []).forEach((id, index) => {
+        if (id !== undefined && versions.length > 0 && !catalog.has(id)) {
+            problems.push({ path: ["rollback", "allowRedeploy", index], message: `version '${id}' is not in mlops:versions (known: ${knownList})` });
+        }
+    });
     quarantined.forEach((id, index) => {
         if (id !== undefined && versions.length > 0 && !catalog.has(id)) {
             problems.push({ path: ["quarantined", index], message: `version '${id}' is not in mlops:versions (known: ${knownList})` });

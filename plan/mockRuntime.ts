@@ -48,12 +48,21 @@ const FIXED_CALL_RESULTS: Record<string, Record<string, unknown>> = {
  * deterministic physical name (logical name + `-mock`) so two runs of the
  * program differ only where the program's inputs differ.
  */
-export function recordingMocks(): { mocks: pulumi.runtime.Mocks; registered: RegisteredResource[]; optionsByKey: Map<string, RegisteredOptions> } {
+export function recordingMocks(stackOutputs: Record<string, unknown> = {}): {
+    mocks: pulumi.runtime.Mocks;
+    registered: RegisteredResource[];
+    optionsByKey: Map<string, RegisteredOptions>;
+} {
     const registered: RegisteredResource[] = [];
     const optionsByKey = new Map<string, RegisteredOptions>();
     const mocks: pulumi.runtime.Mocks = {
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
             const inputs = (args.inputs ?? {}) as Record<string, unknown>;
+            // A StackReference reads another stack's outputs (the program
+            // reads its own, for the quarantine ledger): answer with the
+            // outputs given, and do not count it as a managed resource.
+            if (args.type === "pulumi:pulumi:StackReference")
+                return { id: String(inputs.name), state: { name: inputs.name, outputs: stackOutputs, secretOutputNames: [] } };
             if (args.custom !== false) {
                 const options = optionsByKey.get(`${args.type}::${args.name}`);
                 registered.push({ type: args.type, name: args.name, inputs, ...(options === undefined ? {} : { options }) });
@@ -93,9 +102,10 @@ interface HookableMonitor {
  * is hooked to record parent, dependencies, retainOnDelete and custom
  * timeouts, which tests and `mlops plan` need.
  */
-export async function installRecordingMocks(stack = "plan"): Promise<RegisteredResource[]> {
-    const { mocks, registered, optionsByKey } = recordingMocks();
-    await pulumi.runtime.setMocks(mocks, "mlops", stack, false);
+export async function installRecordingMocks(stack = "plan", stackOutputs: Record<string, unknown> = {}): Promise<RegisteredResource[]> {
+    const { mocks, registered, optionsByKey } = recordingMocks(stackOutputs);
+    // "organization" is what the DIY (file) backend calls every organization.
+    await pulumi.runtime.setMocks(mocks, "mlops", stack, false, "organization");
     const monitor = pulumi.runtime.getMonitor() as unknown as HookableMonitor;
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (request, callback) => {

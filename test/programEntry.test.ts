@@ -14,12 +14,16 @@ function engineConfig(raw: Record<string, unknown>): string {
 }
 
 /** Run index.ts in its own process (the mock runtime and the config store are process-global). */
-function runIndex(pulumiConfig: string): Promise<Record<string, unknown>> {
+function runIndex(pulumiConfig: string, previousOutputs: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
         execFile(
             process.execPath,
             ["--require", require.resolve("tsx/cjs"), FIXTURE],
-            { cwd: ROOT, env: { ...process.env, PULUMI_CONFIG: pulumiConfig }, timeout: 60_000 },
+            {
+                cwd: ROOT,
+                env: { ...process.env, PULUMI_CONFIG: pulumiConfig, MLOPS_TEST_PREVIOUS_OUTPUTS: JSON.stringify(previousOutputs), ...env },
+                timeout: 60_000,
+            },
             (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(JSON.parse(stdout) as Record<string, unknown>)),
         );
     });
@@ -40,6 +44,7 @@ describe("index.ts, the program the engine runs", () => {
             ],
             pinned: "3",
             warmVersions: ["2", "3"],
+            quarantineLedger: {},
         });
     }, 60_000);
 
@@ -51,4 +56,39 @@ describe("index.ts, the program the engine runs", () => {
         expect(result.message).toContain("mlops:warm: warm is 0..5");
         expect(result.message).toContain("mlops:sagemaker: required when mlops:target is 'sagemaker'");
     }, 60_000);
+
+    describe("a rollback sticks, even against a stale config", () => {
+        const example = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
+        const rolledBack = { quarantineLedger: { "3": { at: "2026-11-27T08:00:00.000Z", reason: "alarm fraud-detector-5xx", rolledBackTo: "2" } } };
+
+        it("refuses a config that still pins the version a rollback left, naming when and why, and declares nothing", async () => {
+            const result = await runIndex(engineConfig(example), rolledBack);
+            expect(result.error).toBe("RunError");
+            expect(result.names).toEqual([]);
+            expect(result.message).toContain("version 3 was rolled back to 2 at 2026-11-27T08:00:00.000Z (alarm fraud-detector-5xx)");
+            expect(result.message).toContain("mlops:rollback.allowRedeploy");
+        }, 60_000);
+
+        it("goes ahead when mlops:rollback.allowRedeploy releases the version, and drops it from the ledger", async () => {
+            const result = await runIndex(engineConfig({ ...example, rollback: { allowRedeploy: ["3"] } }), rolledBack);
+            expect(result.pinned).toBe("3");
+            expect(result.quarantineLedger).toEqual({});
+        }, 60_000);
+
+        it("keeps versions in the ledger out of the warm set although the config no longer lists them", async () => {
+            const config = { ...example, pinned: "3", warm: 2 };
+            const result = await runIndex(engineConfig(config), {
+                quarantineLedger: { "1": { at: "2026-11-01T00:00:00.000Z", reason: "bad", rolledBackTo: "0" } },
+            });
+            expect(result.warmVersions).toEqual(["2", "3"]);
+            expect(result.quarantineLedger).toEqual({ "1": { at: "2026-11-01T00:00:00.000Z", reason: "bad", rolledBackTo: "0" } });
+        }, 60_000);
+
+        it("records the rollback mlops passes in MLOPS_ROLLBACK_EVENT", async () => {
+            const config = { ...example, pinned: "2", quarantined: ["3"] };
+            const event = { from: "3", to: "2", reason: "p99 latency", at: "2026-11-27T09:00:00.000Z" };
+            const result = await runIndex(engineConfig(config), {}, { MLOPS_ROLLBACK_EVENT: JSON.stringify(event) });
+            expect(result.quarantineLedger).toEqual({ "3": { at: event.at, reason: "p99 latency", rolledBackTo: "2" } });
+        }, 60_000);
+    });
 });

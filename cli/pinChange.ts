@@ -1,0 +1,216 @@
+/**
+ * `mlops deploy` and `mlops rollback`: decide offline, then drive the engine.
+ *
+ * Order matters. Everything that can refuse (the config, the decision, the
+ * config the change would produce, the prompt) runs before the engine starts
+ * and before the stack file changes, so a refusal needs no `pulumi` binary
+ * and touches no state. Only then is the pin written and the update run, and
+ * what serves is checked against what is pinned.
+ */
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { BadInputError } from "../config/badInput";
+import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
+import { editStackFile, replaceFile } from "../config/stackFileEdit";
+import { rawConfigFromStackFile } from "../config/sources";
+import { StackBusyError, type OpenStack, type UpSummary } from "../rollback/automation";
+import { decideDeploy, decideRollback, type Decision, type PinChange } from "../rollback/decisions";
+import { ROLLBACK_EVENT_ENV, type RollbackEvent } from "../rollback/ledger";
+import type { Notify, RollbackNotice } from "../rollback/notify";
+import { changeSummary, progressLine } from "../rollback/progress";
+import type { ServingVerifier } from "../rollback/verify";
+
+export interface PinChangeOptions {
+    readonly stack: string;
+    /** The stack's config file (stacks/Pulumi.<stack>.yaml). */
+    readonly file: string;
+    readonly projectDir: string;
+    readonly version?: string;
+    readonly reason?: string;
+    readonly yes?: boolean;
+    readonly dryRun?: boolean;
+    readonly json?: boolean;
+    readonly force?: boolean;
+    readonly allowCold?: boolean;
+}
+
+/** What the flow needs from outside; tests stand in for each. */
+export interface PinChangeDeps {
+    readonly openStack: OpenStack;
+    readonly verifierFor: (target: StackConfig["target"]) => ServingVerifier;
+    readonly notify: Notify;
+    /** Ask a yes/no question on the terminal; undefined when there is no terminal. */
+    readonly confirm?: (question: string) => Promise<boolean>;
+    readonly stdout: (text: string) => void;
+    readonly stderr: (text: string) => void;
+    readonly now?: () => Date;
+}
+
+export interface PinChangeResult {
+    readonly kind: PinChange["kind"];
+    readonly stack: string;
+    readonly from: string;
+    readonly to: string;
+    readonly dryRun: boolean;
+    readonly result: "succeeded" | "failed" | "previewed";
+    readonly durationSeconds: number;
+    readonly verification?: string;
+    readonly changes?: Record<string, number>;
+    readonly error?: string;
+}
+
+/** Exit code 1 with a result to report: the operation ran and failed. */
+export class OperationFailedError extends Error {}
+
+function loadConfig(file: string): { raw: Record<string, unknown>; config: StackConfig } {
+    const raw = rawConfigFromStackFile(file);
+    try {
+        return { raw, config: parseStackConfig(raw) };
+    } catch (error) {
+        if (!(error instanceof StackConfigError)) throw error;
+        throw new BadInputError(`${file} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+    }
+}
+
+export function decide(kind: PinChange["kind"], config: StackConfig, options: PinChangeOptions): Decision {
+    if (kind === "rollback") {
+        return decideRollback(config, { version: options.version, reason: options.reason, force: options.force, allowCold: options.allowCold });
+    }
+    if (options.version === undefined) return { ok: false, refusal: "--version is required for mlops deploy" };
+    return decideDeploy(config, { version: options.version, reason: options.reason, force: options.force });
+}
+
+/** The raw config the change produces; validated before anything is written. */
+export function configAfter(raw: Record<string, unknown>, change: PinChange): Record<string, unknown> {
+    const rollback = (raw.rollback as Record<string, unknown> | undefined) ?? {};
+    return { ...raw, pinned: change.to, quarantined: change.quarantined, rollback: { ...rollback, allowRedeploy: change.allowRedeploy } };
+}
+
+export async function runPinChange(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
+    const now = deps.now ?? (() => new Date());
+    const { raw, config } = loadConfig(options.file);
+    const decision = decide(kind, config, options);
+    if (!decision.ok) throw new BadInputError(decision.refusal);
+    const change = decision.change;
+    try {
+        parseStackConfig(configAfter(raw, change));
+    } catch (error) {
+        if (!(error instanceof StackConfigError)) throw error;
+        throw new BadInputError(`the config after this ${kind} would be invalid: ${error.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
+    }
+
+    deps.stderr(`${describeChange(config, change, options)}\n`);
+    if (!options.yes && !options.dryRun) {
+        if (deps.confirm === undefined) throw new BadInputError(`no terminal to confirm on; pass --yes to ${kind} without a prompt (or --dry-run to preview)`);
+        if (!(await deps.confirm(`${kind === "rollback" ? "Roll back" : "Deploy"} ${config.model} on stack ${options.stack} to ${change.to}?`))) {
+            throw new BadInputError("not confirmed; nothing changed");
+        }
+    }
+
+    const startedAt = now();
+    const event: RollbackEvent | undefined =
+        kind === "rollback" ? { from: change.from, to: change.to, reason: change.reason ?? "manual rollback", at: startedAt.toISOString() } : undefined;
+    const envVars = event === undefined ? undefined : { [ROLLBACK_EVENT_ENV]: JSON.stringify(event) };
+    const stack = await deps.openStack(options.stack, options.projectDir, envVars);
+    const onEvent = (engineEvent: EngineEvent) => {
+        const line = progressLine(engineEvent, startedAt.getTime(), now().getTime());
+        if (line !== undefined) deps.stderr(`${line}\n`);
+    };
+    const edit = { pinned: change.to, quarantined: change.quarantined, allowRedeploy: change.allowRedeploy };
+    const base = { kind, stack: options.stack, from: change.from, to: change.to };
+    const seconds = () => Math.round((now().getTime() - startedAt.getTime()) / 100) / 10;
+
+    if (options.dryRun) {
+        // The engine reads the stack file, so the preview needs the new pin
+        // in it; the original bytes go back whatever happens.
+        const original = editStackFile(options.file, edit);
+        try {
+            const preview = await stack.preview({ message: change.message, onEvent });
+            return { ...base, dryRun: true, result: "previewed", durationSeconds: seconds(), changes: preview.changeSummary };
+        } finally {
+            replaceFile(options.file, original);
+        }
+    }
+
+    const original = editStackFile(options.file, edit);
+    deps.stderr(`${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. Running the update...\n`);
+    let summary: UpSummary;
+    try {
+        summary = await stack.up({ message: change.message, onEvent });
+    } catch (error) {
+        // Another update held the stack: ours never ran, so the file goes back as it was.
+        if (error instanceof StackBusyError) {
+            replaceFile(options.file, original);
+            throw error;
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        const failed: PinChangeResult = { ...base, dryRun: false, result: "failed", durationSeconds: seconds(), error: firstLines(message) };
+        await notifyTeam(config, failed, change, deps);
+        throw Object.assign(
+            new OperationFailedError(
+                `the ${kind} to ${change.to} failed: ${firstLines(message)}\nThe stack file still pins ${change.to}; once the cause is fixed, run pulumi up --stack ${options.stack} to finish it.`,
+            ),
+            { result: failed },
+        );
+    }
+    const verification = await deps.verifierFor(config.target).verify(summary.outputs, change.to);
+    const result: PinChangeResult = {
+        ...base,
+        dryRun: false,
+        result: verification.ok ? "succeeded" : "failed",
+        durationSeconds: seconds(),
+        verification: verification.detail,
+        changes: summary.resourceChanges,
+    };
+    await notifyTeam(config, result, change, deps);
+    if (!verification.ok) {
+        throw Object.assign(new OperationFailedError(`the update finished, but what serves is not what is pinned: ${verification.detail}`), { result });
+    }
+    return result;
+}
+
+function describeChange(config: StackConfig, change: PinChange, options: PinChangeOptions): string {
+    const how = change.warm ? "warm: a pointer move, nothing to build first" : "cold: the version's resources are built before traffic moves";
+    const lines = [
+        `${change.kind === "rollback" ? "Rollback" : "Deploy"} of ${config.model} on stack ${options.stack}: ${change.from} -> ${change.to} (${how}).`,
+    ];
+    if (change.kind === "rollback") lines.push(`Version ${change.from} will be quarantined. Update message: "${change.message}".`);
+    if (options.dryRun) lines.push("Dry run: previewing only; the stack file is restored afterwards.");
+    return lines.join("\n");
+}
+
+async function notifyTeam(config: StackConfig, result: PinChangeResult, change: PinChange, deps: PinChangeDeps): Promise<void> {
+    const destination = config.rollback.notify;
+    if (destination === undefined || result.result === "previewed") return;
+    const notice: RollbackNotice = {
+        stack: result.stack,
+        model: config.model,
+        kind: change.kind,
+        from: change.from,
+        to: change.to,
+        reason: change.reason ?? "",
+        result: result.result,
+        durationSeconds: result.durationSeconds,
+        detail: result.verification ?? result.error ?? "",
+    };
+    try {
+        await deps.notify(destination, notice);
+    } catch (error) {
+        // A failed notification must not hide the result of the update itself.
+        deps.stderr(`warning: could not notify ${destination}: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+}
+
+export function renderResult(result: PinChangeResult): string {
+    if (result.result === "previewed") {
+        return `Preview of ${result.kind} ${result.from} -> ${result.to} on ${result.stack}: ${changeSummary(result.changes ?? {})}. Nothing was changed.`;
+    }
+    return `${result.kind === "rollback" ? "Rolled back" : "Deployed"} ${result.stack} ${result.from} -> ${result.to} in ${result.durationSeconds}s (${changeSummary(result.changes ?? {})}); ${result.verification}.`;
+}
+
+function firstLines(text: string): string {
+    return text
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .slice(0, 6)
+        .join("\n");
+}

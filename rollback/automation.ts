@@ -1,0 +1,106 @@
+/**
+ * The layer below the CLI: one stack, driven through Pulumi's Automation API
+ * (`LocalWorkspace` on the project directory). Kept to the few calls the CLI
+ * makes so that tests can stand in for the engine with a plain object.
+ */
+import { BadInputError } from "../config/badInput";
+import { ConcurrentUpdateError, LocalWorkspace, StackNotFoundError, type EngineEvent } from "@pulumi/pulumi/automation";
+
+export interface UpdateRecord {
+    readonly kind: string;
+    readonly startTime: Date;
+    readonly endTime?: Date;
+    readonly result: string;
+    readonly message: string;
+    /** The pin the update ran with (`mlops:pinned` from its config). */
+    readonly pinned?: string;
+}
+
+export interface OperationOptions {
+    readonly message?: string;
+    readonly onEvent?: (event: EngineEvent) => void;
+}
+
+export interface UpSummary {
+    readonly result: string;
+    readonly resourceChanges: Record<string, number>;
+    readonly outputs: Record<string, unknown>;
+}
+
+export interface StackSession {
+    readonly name: string;
+    preview(options: OperationOptions): Promise<{ readonly changeSummary: Record<string, number> }>;
+    up(options: OperationOptions): Promise<UpSummary>;
+    outputs(): Promise<Record<string, unknown>>;
+    history(): Promise<UpdateRecord[]>;
+}
+
+/** Open a stack for one operation; `envVars` reach the program (the rollback event). */
+export type OpenStack = (stackName: string, projectDir: string, envVars?: Record<string, string>) => Promise<StackSession>;
+
+/** Another update holds the stack. mlops never cancels it. */
+export class StackBusyError extends Error {
+    constructor(public readonly detail: string) {
+        super(`another update holds the stack${detail ? `: ${detail}` : ""}; mlops never cancels it: wait for it to finish, then run again`);
+        this.name = "StackBusyError";
+    }
+}
+
+/** The stack does not exist in the backend: bad input, exit 2. */
+export class UnknownStackError extends BadInputError {}
+
+/** The lines of the engine's error that say who holds the lock and since when. */
+export function lockHolder(errorText: string): string {
+    return errorText
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => /locked by|created by|in progress|Conflict/i.test(line))
+        .join(" ");
+}
+
+const plainOutputs = (outputs: Record<string, { value: unknown }>): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value]));
+
+export const openAutomationStack: OpenStack = async (stackName, projectDir, envVars) => {
+    let stack;
+    try {
+        stack = await LocalWorkspace.selectStack({ stackName, workDir: projectDir }, { envVars });
+    } catch (error) {
+        if (error instanceof StackNotFoundError) throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
+        if (error instanceof Error && /ENOENT/.test(error.message) && /pulumi/.test(error.message)) {
+            throw new Error(
+                "the pulumi CLI is not on PATH; an update needs it (mlops validate, mlops plan and every refusal do not). Install it and run again.",
+            );
+        }
+        throw error;
+    }
+    const translate = (error: unknown): never => {
+        if (error instanceof ConcurrentUpdateError) throw new StackBusyError(lockHolder(error.message));
+        throw error;
+    };
+    return {
+        name: stackName,
+        preview: async ({ message, onEvent }) => {
+            const result = await stack.preview({ message, onEvent }).catch(translate);
+            return { changeSummary: result.changeSummary };
+        },
+        up: async ({ message, onEvent }) => {
+            const result = await stack.up({ message, onEvent }).catch(translate);
+            return {
+                result: result.summary.result,
+                resourceChanges: result.summary.resourceChanges ?? {},
+                outputs: plainOutputs(result.outputs),
+            };
+        },
+        outputs: async () => plainOutputs(await stack.outputs()),
+        history: async () =>
+            (await stack.history()).map((update) => ({
+                kind: update.kind,
+                startTime: update.startTime,
+                endTime: update.endTime,
+                result: update.result,
+                message: update.message,
+                pinned: typeof update.config?.["mlops:pinned"]?.value === "string" ? update.config["mlops:pinned"].value : undefined,
+            })),
+    };
+};

@@ -1,0 +1,150 @@
+/**
+ * Where `mlops deploy` and `mlops rollback` decide what to do: which version
+ * to pin, whether that is allowed, what to quarantine and what to record.
+ * Pure functions over the parsed config; the driver only executes the result,
+ * and every refusal here happens before the engine starts.
+ */
+import { defaultRollbackTarget, isWarm } from "../catalog/catalog";
+import { kubernetesDeploymentName, sagemakerChildNames } from "../catalog/names";
+import type { StackConfig } from "../config/schema";
+
+export type PinChangeKind = "deploy" | "rollback";
+
+export interface PinChange {
+    readonly kind: PinChangeKind;
+    readonly from: string;
+    readonly to: string;
+    /** `mlops:quarantined` after the change. */
+    readonly quarantined: string[];
+    /** `mlops:rollback.allowRedeploy` after the change. */
+    readonly allowRedeploy: string[];
+    /** Whether the target is already declared (a pointer move) or must be built first. */
+    readonly warm: boolean;
+    /** The update message recorded in the stack's history. */
+    readonly message: string;
+    readonly reason?: string;
+}
+
+export type Decision = { readonly ok: true; readonly change: PinChange } | { readonly ok: false; readonly refusal: string };
+
+export interface RollbackRequest {
+    /** `--version`; the default rollback target when absent. */
+    readonly version?: string;
+    readonly reason?: string;
+    /** `--force`: allow a quarantined target. */
+    readonly force?: boolean;
+    /** `--allow-cold`: allow a target outside the warm set. */
+    readonly allowCold?: boolean;
+}
+
+export interface DeployRequest {
+    readonly version: string;
+    readonly reason?: string;
+    /** `--force`: pin a quarantined version again (releases it from the quarantine). */
+    readonly force?: boolean;
+}
+
+const refuse = (refusal: string): Decision => ({ ok: false, refusal });
+
+export function decideRollback(config: StackConfig, request: RollbackRequest): Decision {
+    const from = config.pinned;
+    const to = request.version ?? defaultRollbackTarget(config);
+    if (to === undefined) {
+        return refuse(
+            `no warm version before ${from} to roll back to (mlops:warm is ${config.warm}, or every earlier version is quarantined); pass --version <v> --allow-cold to roll back to a version that must be built first`,
+        );
+    }
+    const order = config.versions.map((v) => v.version);
+    if (!order.includes(to)) return refuse(`--version ${to}: not in mlops:versions (known: ${order.join(", ")})`);
+    if (to === from) return refuse(`--version ${to}: already the pinned version; nothing to roll back`);
+    if (order.indexOf(to) > order.indexOf(from))
+        return refuse(`--version ${to}: comes after the pinned ${from} in the catalog; use mlops deploy --version ${to} to move forward`);
+    if (config.quarantined.includes(to) && request.force !== true) {
+        return refuse(`--version ${to}: quarantined (a rollback left it); pass --force if it is safe again`);
+    }
+    const warm = isWarm(config, to);
+    if (!warm && request.allowCold !== true) {
+        return refuse(
+            `--version ${to}: not warm, so the rollback would first create ${coldCreates(config, to)} and wait for it to become ready; pass --allow-cold to accept that, or pick a warm version`,
+        );
+    }
+    const reason = request.reason ?? "manual rollback";
+    return {
+        ok: true,
+        change: {
+            kind: "rollback",
+            from,
+            to,
+            quarantined: unique([...config.quarantined.filter((id) => id !== to), from]),
+            allowRedeploy: releasedFromQuarantine(config, to, request.force === true),
+            warm,
+            message: updateMessage("rollback", from, to, reason),
+            reason,
+        },
+    };
+}
+
+export function decideDeploy(config: StackConfig, request: DeployRequest): Decision {
+    const from = config.pinned;
+    const to = request.version;
+    const order = config.versions.map((v) => v.version);
+    if (!order.includes(to)) return refuse(`--version ${to}: not in mlops:versions (known: ${order.join(", ")}); add it to the catalog first`);
+    if (to === from) return refuse(`--version ${to}: already the pinned version; nothing to deploy`);
+    if (order.indexOf(to) < order.indexOf(from))
+        return refuse(`--version ${to}: comes before the pinned ${from}; use mlops rollback --version ${to} to go back`);
+    if (config.quarantined.includes(to) && request.force !== true) {
+        return refuse(`--version ${to}: quarantined (a rollback left it); pass --force if it is safe again`);
+    }
+    return {
+        ok: true,
+        change: {
+            kind: "deploy",
+            from,
+            to,
+            quarantined: config.quarantined.filter((id) => id !== to),
+            allowRedeploy: releasedFromQuarantine(config, to, request.force === true),
+            warm: isWarm(config, to),
+            message: updateMessage("deploy", from, to, request.reason),
+            ...(request.reason === undefined ? {} : { reason: request.reason }),
+        },
+    };
+}
+
+/** A forced pin of a quarantined version also releases it from the ledger the program keeps (see rollback/ledger.ts). */
+function releasedFromQuarantine(config: StackConfig, to: string, force: boolean): string[] {
+    const released = config.rollback.allowRedeploy;
+    return force && config.quarantined.includes(to) ? unique([...released, to]) : [...released];
+}
+
+/** What switching to a cold version builds, in words. */
+export function coldCreates(config: StackConfig, version: string): string {
+    if (config.target === "sagemaker") {
+        const names = sagemakerChildNames(config.model, version);
+        return `a SageMaker Model and EndpointConfiguration (${names.model}, ${names.endpointConfiguration}) and a new instance fleet`;
+    }
+    return `the Deployment ${kubernetesDeploymentName(config.model, version)} with ${config.kubernetes?.replicas ?? "its"} new pods that must load the model`;
+}
+
+/** `rollback 3 -> 2: 5xx alarm`, the update message in the stack's history. */
+export function updateMessage(kind: PinChangeKind, from: string, to: string, reason?: string): string {
+    const oneLine = reason?.replace(/\s+/g, " ").trim();
+    return `${kind} ${from} -> ${to}${oneLine ? `: ${oneLine}` : ""}`;
+}
+
+export interface ParsedUpdateMessage {
+    readonly kind: PinChangeKind;
+    readonly from: string;
+    readonly to: string;
+    readonly reason?: string;
+}
+
+export function parseUpdateMessage(message: string): ParsedUpdateMessage | undefined {
+    const match = /^(deploy|rollback) (\S+) -> (\S+)(?:: (.*))?$/.exec(message);
+    if (match === null) return undefined;
+    const [, kind, from, to, reason] = match;
+    return { kind: kind as PinChangeKind, from, to, ...(reason === undefined ? {} : { reason }) };
+}
+
+function unique(values: string[]): string[] {
+    return [...new Set(values)];
+}

@@ -1,0 +1,159 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseStackConfig } from "../config/schema";
+import { decideDeploy, decideRollback, parseUpdateMessage, updateMessage, type Decision, type PinChange } from "../rollback/decisions";
+import { nextLedger, stickyRefusal, withLedgerQuarantine, ledgerFromOutput, rollbackEventFrom } from "../rollback/ledger";
+import { sagemakerRawConfig } from "./helpers";
+
+const config = (overrides: Record<string, unknown> = {}, count = 4) => parseStackConfig(sagemakerRawConfig(overrides, count));
+
+function accepted(decision: Decision): PinChange {
+    if (!decision.ok) throw new Error(`expected a change, got the refusal: ${decision.refusal}`);
+    return decision.change;
+}
+
+function refused(decision: Decision): string {
+    if (decision.ok) throw new Error(`expected a refusal, got ${JSON.stringify(decision.change)}`);
+    return decision.refusal;
+}
+
+describe("decideRollback", () => {
+    it("by default goes to the newest warm version before the pin, quarantines the one it leaves and records why", () => {
+        expect(accepted(decideRollback(config({ warm: 2 }), { reason: "5xx rate 4%" }))).toEqual({
+            kind: "rollback",
+            from: "4",
+            to: "3",
+            quarantined: ["4"],
+            allowRedeploy: [],
+            warm: true,
+            message: "rollback 4 -> 3: 5xx rate 4%",
+            reason: "5xx rate 4%",
+        });
+    });
+
+    it("skips quarantined versions when choosing the default target", () => {
+        expect(accepted(decideRollback(config({ warm: 2, quarantined: ["3"] }), {})).to).toBe("2");
+    });
+
+    it("records 'manual rollback' when no reason is given", () => {
+        expect(accepted(decideRollback(config(), {})).message).toBe("rollback 4 -> 3: manual rollback");
+    });
+
+    it.each([
+        [{}, { version: "9" }, "--version 9: not in mlops:versions (known: 1, 2, 3, 4)"],
+        [{}, { version: "4" }, "--version 4: already the pinned version"],
+        [{ pinned: "2" }, { version: "3" }, "--version 3: comes after the pinned 2 in the catalog; use mlops deploy --version 3"],
+        [{ warm: 2, quarantined: ["3"] }, { version: "3" }, "--version 3: quarantined (a rollback left it); pass --force"],
+        [{ warm: 0 }, {}, "no warm version before 4 to roll back to (mlops:warm is 0"],
+        [{ warm: 1, quarantined: ["1", "2", "3"] }, {}, "no warm version before 4"],
+    ])("refuses %j with %j", (overrides, request, message) => {
+        expect(refused(decideRollback(config(overrides), request))).toContain(message);
+    });
+
+    it("refuses a cold target without --allow-cold and says what would be created", () => {
+        expect(refused(decideRollback(config(), { version: "1" }))).toBe(
+            "--version 1: not warm, so the rollback would first create a SageMaker Model and EndpointConfiguration (fraud-detector-model-1, fraud-detector-config-1) and a new instance fleet and wait for it to become ready; pass --allow-cold to accept that, or pick a warm version",
+        );
+        const kubernetes = parseStackConfig(sagemakerRawConfig({ target: "kubernetes", sagemaker: undefined, kubernetes: { replicas: 3 } }, 4));
+        expect(refused(decideRollback(kubernetes, { version: "1" }))).toContain("the Deployment fraud-detector-1 with 3 new pods that must load the model");
+    });
+
+    it("rolls back cold with --allow-cold", () => {
+        const change = accepted(decideRollback(config(), { version: "1", allowCold: true }));
+        expect(change).toMatchObject({ to: "1", warm: false, quarantined: ["4"] });
+    });
+
+    it("with --force (and --allow-cold: a quarantined version is never kept warm), rolls back to a quarantined version, releases it, and still quarantines the one it leaves", () => {
+        const change = accepted(decideRollback(config({ warm: 2, quarantined: ["3"] }), { version: "3", force: true, allowCold: true }));
+        expect(change).toMatchObject({ to: "3", quarantined: ["4"], allowRedeploy: ["3"] });
+    });
+
+    it("never rolls back to the pin, a quarantined version without --force, or a later version (property)", () => {
+        fc.assert(
+            fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 5 }), fc.nat(), fc.nat(), (count, warm, pinSeed, quarantineMask) => {
+                const pinned = String(1 + (pinSeed % count));
+                const quarantined = Array.from({ length: count }, (_, i) => String(i + 1)).filter((id, i) => id !== pinned && (quarantineMask >> i) & 1);
+                const c = config({ pinned, warm, quarantined }, count);
+                const decision = decideRollback(c, {});
+                if (!decision.ok) return true;
+                const { to, from, quarantined: after } = decision.change;
+                return to !== from && !c.quarantined.includes(to) && Number(to) < Number(from) && after.includes(from) && !after.includes(to);
+            }),
+        );
+    });
+});
+
+describe("decideDeploy", () => {
+    it("pins a later version and records it", () => {
+        expect(accepted(decideDeploy(config({ pinned: "2" }), { version: "4" }))).toEqual({
+            kind: "deploy",
+            from: "2",
+            to: "4",
+            quarantined: [],
+            allowRedeploy: [],
+            warm: false,
+            message: "deploy 2 -> 4",
+        });
+    });
+
+    it.each([
+        [{ pinned: "2" }, "9", "--version 9: not in mlops:versions"],
+        [{}, "4", "--version 4: already the pinned version"],
+        [{ pinned: "3" }, "1", "--version 1: comes before the pinned 3; use mlops rollback --version 1"],
+        [{ pinned: "2", quarantined: ["4"] }, "4", "--version 4: quarantined (a rollback left it); pass --force if it is safe again"],
+    ])("refuses %j --version %s", (overrides, version, message) => {
+        expect(refused(decideDeploy(config(overrides), { version }))).toContain(message);
+    });
+
+    it("with --force, deploys a quarantined version and releases it from the quarantine and the ledger", () => {
+        expect(accepted(decideDeploy(config({ pinned: "2", quarantined: ["4"] }), { version: "4", force: true }))).toMatchObject({
+            quarantined: [],
+            allowRedeploy: ["4"],
+        });
+    });
+});
+
+describe("update messages", () => {
+    it("round-trips kind, versions and reason, folding the reason onto one line", () => {
+        const message = updateMessage("rollback", "4", "3", "alarm fired\n  at 09:00");
+        expect(message).toBe("rollback 4 -> 3: alarm fired at 09:00");
+        expect(parseUpdateMessage(message)).toEqual({ kind: "rollback", from: "4", to: "3", reason: "alarm fired at 09:00" });
+        expect(parseUpdateMessage("deploy 2 -> 3")).toEqual({ kind: "deploy", from: "2", to: "3" });
+        expect(parseUpdateMessage("pulumi up by alice")).toBeUndefined();
+    });
+});
+
+describe("the quarantine ledger", () => {
+    const entry = { at: "2026-11-27T08:00:00.000Z", reason: "5xx", rolledBackTo: "3" };
+
+    it("refuses a pin of a version in the ledger and names the rollback", () => {
+        expect(stickyRefusal({ "4": entry }, config())).toContain("version 4 was rolled back to 3 at 2026-11-27T08:00:00.000Z (5xx)");
+        expect(stickyRefusal({ "2": entry }, config())).toBeUndefined();
+    });
+
+    it("lets allowRedeploy release a version", () => {
+        expect(stickyRefusal({ "4": entry }, config({ rollback: { allowRedeploy: ["4"] } }))).toBeUndefined();
+        expect(nextLedger({ "4": entry }, config({ rollback: { allowRedeploy: ["4"] } }), undefined, "now")).toEqual({});
+    });
+
+    it("quarantines ledger versions the config forgot, but never the pin", () => {
+        expect(withLedgerQuarantine(config({ quarantined: [] }), { "2": entry, "9": entry }).quarantined).toEqual(["2"]);
+    });
+
+    it("adds newly quarantined versions and the rollback event, keeping earlier entries as they were", () => {
+        const previous = { "1": { at: "earlier", reason: "old" } };
+        const event = { from: "4", to: "3", reason: "alarm", at: "2026-11-27T09:00:00.000Z" };
+        expect(nextLedger(previous, config({ pinned: "3", quarantined: ["2", "4"] }), event, "now")).toEqual({
+            "1": { at: "earlier", reason: "old" },
+            "2": { at: "now", reason: "listed in mlops:quarantined" },
+            "4": { at: "2026-11-27T09:00:00.000Z", reason: "alarm", rolledBackTo: "3" },
+        });
+    });
+
+    it("reads untyped outputs and events defensively", () => {
+        expect(ledgerFromOutput(undefined)).toEqual({});
+        expect(ledgerFromOutput({ "4": entry, bad: { at: 1 } })).toEqual({ "4": entry });
+        expect(rollbackEventFrom("not json")).toBeUndefined();
+        expect(rollbackEventFrom(JSON.stringify({ from: "4", to: "3" }))).toBeUndefined();
+    });
+});

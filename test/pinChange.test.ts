@@ -1,0 +1,338 @@
+import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { BadInputError } from "../config/badInput";
+import { rawConfigFromStackFile } from "../config/sources";
+import { main, type CliDeps, type Io } from "../cli/main";
+import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
+import { StackBusyError, type OperationOptions, type StackSession, type UpdateRecord, type UpSummary } from "../rollback/automation";
+import type { RollbackNotice } from "../rollback/notify";
+import type { ServingVerifier, VerificationResult } from "../rollback/verify";
+
+const ROOT = path.resolve(__dirname, "..");
+
+/**
+ * Stands for one stack driven through the Automation API (the engine is the
+ * layer below the CLI): records what the CLI asked for and answers with what
+ * a test sets.
+ */
+class FakeStack implements StackSession {
+    readonly calls: { op: "preview" | "up"; options: OperationOptions; fileText: string }[] = [];
+    upError?: Error;
+    outputsAfterUp: Record<string, unknown> = { target: "sagemaker", pinnedVersion: "2" };
+    history_: UpdateRecord[] = [];
+    constructor(
+        readonly name: string,
+        private readonly file: string,
+    ) {}
+    preview(options: OperationOptions): Promise<{ changeSummary: Record<string, number> }> {
+        this.calls.push({ op: "preview", options, fileText: readFileSync(this.file, "utf8") });
+        return Promise.resolve({ changeSummary: { update: 1, same: 6 } });
+    }
+    up(options: OperationOptions): Promise<UpSummary> {
+        this.calls.push({ op: "up", options, fileText: readFileSync(this.file, "utf8") });
+        if (this.upError) return Promise.reject(this.upError);
+        return Promise.resolve({ result: "succeeded", resourceChanges: { update: 1, same: 6 }, outputs: this.outputsAfterUp });
+    }
+    outputs() {
+        return Promise.resolve(this.outputsAfterUp);
+    }
+    history() {
+        return Promise.resolve(this.history_);
+    }
+}
+
+let projectDir: string;
+let file: string;
+let stack: FakeStack;
+let opened: { stackName: string; envVars?: Record<string, string> }[];
+let verified: { outputs: Record<string, unknown>; pinned: string }[];
+let notices: { destination: string; notice: RollbackNotice }[];
+let verification: VerificationResult;
+let output: { stdout: string; stderr: string };
+
+beforeEach(() => {
+    projectDir = mkdtempSync(path.join(tmpdir(), "mlops-pin-"));
+    mkdirSync(path.join(projectDir, "stacks"));
+    copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(projectDir, "Pulumi.yaml"));
+    file = path.join(projectDir, "stacks", "Pulumi.prod.yaml");
+    const example = readFileSync(path.join(ROOT, "stacks", "Pulumi.sagemaker-example.yaml"), "utf8");
+    writeFileSync(
+        file,
+        example.replace("  mlops:quarantined: []\n", "  mlops:quarantined: []\n  mlops:rollback:\n    notify: https://hooks.example.com/mlops\n"),
+    );
+    stack = new FakeStack("prod", file);
+    opened = [];
+    verified = [];
+    notices = [];
+    verification = { ok: true, detail: "the endpoint is InService on fraud-detector-config-2-abc (version 2)" };
+    output = { stdout: "", stderr: "" };
+});
+
+afterEach(() => {
+    stack.calls.length = 0;
+});
+
+function deps(overrides: Partial<PinChangeDeps> = {}): PinChangeDeps {
+    const verifier: ServingVerifier = {
+        verify: (outputs, pinned) => {
+            verified.push({ outputs, pinned });
+            return Promise.resolve(verification);
+        },
+    };
+    return {
+        openStack: (stackName, _dir, envVars) => {
+            opened.push({ stackName, ...(envVars === undefined ? {} : { envVars }) });
+            return Promise.resolve(stack);
+        },
+        verifierFor: () => verifier,
+        notify: (destination, notice) => {
+            notices.push({ destination, notice });
+            return Promise.resolve();
+        },
+        stdout: (text) => (output.stdout += text),
+        stderr: (text) => (output.stderr += text),
+        now: () => new Date("2026-11-27T09:00:00.000Z"),
+        ...overrides,
+    };
+}
+
+const options = (extra: Partial<PinChangeOptions> = {}): PinChangeOptions => ({ stack: "prod", file, projectDir, yes: true, ...extra });
+
+describe("mlops rollback", () => {
+    it("pins the default target, quarantines the version it leaves, runs the update with the reason, verifies and notifies", async () => {
+        const result = await runPinChange("rollback", options({ reason: "5xx at 4%" }), deps());
+
+        expect(result).toMatchObject({ kind: "rollback", stack: "prod", from: "3", to: "2", result: "succeeded", dryRun: false });
+        const config = rawConfigFromStackFile(file);
+        expect(config.pinned).toBe("2");
+        expect(config.quarantined).toEqual(["3"]);
+        expect(stack.calls.map((c) => c.op)).toEqual(["up"]);
+        expect(stack.calls[0].options.message).toBe("rollback 3 -> 2: 5xx at 4%");
+        // The engine ran with the new pin already in the stack file.
+        expect(stack.calls[0].fileText).toContain('mlops:pinned: "2"');
+        expect(JSON.parse(opened[0].envVars?.MLOPS_ROLLBACK_EVENT ?? "{}")).toEqual({
+            from: "3",
+            to: "2",
+            reason: "5xx at 4%",
+            at: "2026-11-27T09:00:00.000Z",
+        });
+        expect(verified).toEqual([{ outputs: stack.outputsAfterUp, pinned: "2" }]);
+        expect(notices).toEqual([
+            {
+                destination: "https://hooks.example.com/mlops",
+                notice: {
+                    stack: "prod",
+                    model: "fraud-detector",
+                    kind: "rollback",
+                    from: "3",
+                    to: "2",
+                    reason: "5xx at 4%",
+                    result: "succeeded",
+                    durationSeconds: 0,
+                    detail: verification.detail,
+                },
+            },
+        ]);
+    });
+
+    it("keeps the rest of the stack file as it was, comments included", async () => {
+        const before = readFileSync(file, "utf8");
+        await runPinChange("rollback", options(), deps());
+        const after = readFileSync(file, "utf8");
+        const changed = after.split("\n").filter((line, i) => line !== before.split("\n")[i]);
+        expect(changed).toEqual(['  mlops:pinned: "2"', '  mlops:quarantined: [ "3" ]']);
+    });
+
+    it.each([
+        [{ version: "1" }, "not warm"],
+        [{ version: "9" }, "not in mlops:versions"],
+        [{ version: "3" }, "already the pinned version"],
+    ])("refuses %j before the engine starts: nothing opened, the file byte for byte the same", async (extra, message) => {
+        const before = readFileSync(file);
+        const error = await runPinChange("rollback", options(extra), deps()).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(BadInputError);
+        expect((error as Error).message).toContain(message);
+        expect(opened).toEqual([]);
+        expect(readFileSync(file).equals(before)).toBe(true);
+    });
+
+    it("asks on a terminal without --yes, and changes nothing when the answer is no", async () => {
+        const before = readFileSync(file);
+        const questions: string[] = [];
+        const confirm = (question: string) => {
+            questions.push(question);
+            return Promise.resolve(false);
+        };
+        await expect(runPinChange("rollback", options({ yes: false }), deps({ confirm }))).rejects.toThrow("not confirmed; nothing changed");
+        expect(questions).toEqual(["Roll back fraud-detector on stack prod to 2?"]);
+        expect(opened).toEqual([]);
+        expect(readFileSync(file).equals(before)).toBe(true);
+    });
+
+    it("refuses without --yes when there is no terminal to ask on", async () => {
+        await expect(runPinChange("rollback", options({ yes: false }), deps())).rejects.toThrow("pass --yes");
+        expect(opened).toEqual([]);
+    });
+
+    it("previews with --dry-run and puts the stack file back byte for byte", async () => {
+        const before = readFileSync(file);
+        const result = await runPinChange("rollback", options({ dryRun: true }), deps());
+        expect(result).toMatchObject({ result: "previewed", dryRun: true, changes: { update: 1, same: 6 } });
+        expect(stack.calls.map((c) => c.op)).toEqual(["preview"]);
+        expect(stack.calls[0].fileText).toContain('mlops:pinned: "2"');
+        expect(readFileSync(file).equals(before)).toBe(true);
+        expect(notices).toEqual([]);
+    });
+
+    it("when another update holds the stack, never cancels it, leaves the file as it was and reports the holder", async () => {
+        const before = readFileSync(file);
+        stack.upError = new StackBusyError("the stack is currently locked by 1 lock(s): created by alice@ci (pid 4242) at 2026-11-27T08:59:00Z");
+        const error = await runPinChange("rollback", options(), deps()).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StackBusyError);
+        expect((error as Error).message).toContain("created by alice@ci (pid 4242)");
+        expect((error as Error).message).toContain("mlops never cancels it");
+        expect(readFileSync(file).equals(before)).toBe(true);
+    });
+
+    it("reports a failed update as a failure (exit 1), keeps the new pin to finish later, and tells the team", async () => {
+        stack.upError = new Error("kubernetes:apps/v1:Deployment fraud-detector-2: the Deployment did not become ready");
+        const error = await runPinChange("rollback", options(), deps()).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(OperationFailedError);
+        expect((error as Error).message).toContain("run pulumi up --stack prod to finish it");
+        expect(rawConfigFromStackFile(file).pinned).toBe("2");
+        expect(notices.map((n) => n.notice.result)).toEqual(["failed"]);
+        expect(notices[0].notice.detail).toContain("did not become ready");
+    });
+
+    it("fails loudly when what serves is not what is pinned", async () => {
+        verification = { ok: false, detail: "the endpoint serves config fraud-detector-config-3-x, not fraud-detector-config-2-y of version 2" };
+        const error = await runPinChange("rollback", options(), deps()).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(OperationFailedError);
+        expect((error as Error).message).toContain("what serves is not what is pinned");
+        expect(notices.map((n) => n.notice.result)).toEqual(["failed"]);
+    });
+
+    it("still succeeds when the notification cannot be sent, with a warning", async () => {
+        const result = await runPinChange("rollback", options(), deps({ notify: () => Promise.reject(new Error("connection refused")) }));
+        expect(result.result).toBe("succeeded");
+        expect(output.stderr).toContain("warning: could not notify https://hooks.example.com/mlops: connection refused");
+    });
+
+    it("prints one progress line per resource operation with the elapsed time", async () => {
+        stack.up = (opts: OperationOptions) => {
+            opts.onEvent?.({
+                sequence: 1,
+                timestamp: 0,
+                resourcePreEvent: {
+                    metadata: {
+                        op: "update",
+                        urn: "urn:pulumi:prod::mlops::mlops:sagemaker:ModelEndpoint$aws:sagemaker/endpoint:Endpoint::fraud-detector-endpoint",
+                        type: "aws:sagemaker/endpoint:Endpoint",
+                        provider: "",
+                    },
+                },
+            });
+            return Promise.resolve({ result: "succeeded", resourceChanges: { update: 1 }, outputs: {} });
+        };
+        await runPinChange("rollback", options(), deps());
+        expect(output.stderr).toContain("0.0s  updating aws:sagemaker/endpoint:Endpoint fraud-detector-endpoint");
+    });
+});
+
+describe("mlops deploy", () => {
+    it("pins forward with a deploy message and no rollback event", async () => {
+        writeFileSync(file, readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"'));
+        const result = await runPinChange("deploy", options({ version: "3" }), deps());
+        expect(result).toMatchObject({ kind: "deploy", from: "2", to: "3", result: "succeeded" });
+        expect(stack.calls[0].options.message).toBe("deploy 2 -> 3");
+        expect(opened[0].envVars).toBeUndefined();
+        expect(rawConfigFromStackFile(file).pinned).toBe("3");
+    });
+
+    it("with --force, releases a quarantined version in mlops:rollback.allowRedeploy so the program's ledger lets it through", async () => {
+        writeFileSync(
+            file,
+            readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"').replace("mlops:quarantined: []", 'mlops:quarantined: ["3"]'),
+        );
+        await runPinChange("deploy", options({ version: "3", force: true }), deps());
+        const config = rawConfigFromStackFile(file);
+        expect(config.quarantined).toEqual([]);
+        expect(config.rollback).toEqual({ notify: "https://hooks.example.com/mlops", allowRedeploy: ["3"] });
+    });
+});
+
+describe("the CLI over the flow (exit codes and JSON)", () => {
+    const cliDeps = (): CliDeps => ({
+        openStack: deps().openStack,
+        selectedStack: () => Promise.resolve("prod"),
+        pinChange: (io: Io) => Promise.resolve(deps({ stdout: io.stdout, stderr: io.stderr })),
+    });
+    const run = async (...args: string[]) => {
+        const captured = { stdout: "", stderr: "" };
+        const io: Io = { stdout: (t) => (captured.stdout += t), stderr: (t) => (captured.stderr += t), cwd: projectDir };
+        const code = await main(["node", "mlops", ...args], io, cliDeps());
+        return { code, ...captured };
+    };
+
+    it("exits 0 with the result as JSON, using the selected stack when --stack is absent", async () => {
+        const { code, stdout, stderr } = await run("rollback", "--yes", "--json", "--reason", "p99");
+        expect(code, stderr).toBe(0);
+        expect(JSON.parse(stdout)).toMatchObject({ kind: "rollback", stack: "prod", from: "3", to: "2", result: "succeeded" });
+    });
+
+    it("exits 2 for a refusal and 1 when another update holds the stack", async () => {
+        expect((await run("rollback", "--stack", "prod", "--version", "1", "--yes")).code).toBe(2);
+        stack.upError = new StackBusyError("created by bob");
+        const busy = await run("rollback", "--stack", "prod", "--yes");
+        expect(busy.code).toBe(1);
+        expect(busy.stderr).toContain("another update holds the stack: created by bob");
+    });
+
+    it("exits 1 with the failed result as JSON when verification fails", async () => {
+        verification = { ok: false, detail: "the Service selects version 3, not 2" };
+        const { code, stdout } = await run("rollback", "--stack", "prod", "--yes", "--json");
+        expect(code).toBe(1);
+        expect(JSON.parse(stdout)).toMatchObject({ result: "failed", verification: "the Service selects version 3, not 2" });
+    });
+
+    it("shows status and history from the stack's outputs and updates", async () => {
+        stack.outputsAfterUp = {
+            target: "sagemaker",
+            model: "fraud-detector",
+            pinnedVersion: "2",
+            warmVersions: ["1", "2"],
+            sagemaker: { endpointName: "fraud-detector-endpoint-abc" },
+            quarantineLedger: { "3": { at: "2026-11-27T09:00:00.000Z", reason: "5xx", rolledBackTo: "2" } },
+        };
+        stack.history_ = [
+            { kind: "update", startTime: new Date("2026-11-27T09:00:00Z"), result: "succeeded", message: "rollback 3 -> 2: 5xx", pinned: "2" },
+            { kind: "update", startTime: new Date("2026-11-26T12:00:00Z"), result: "succeeded", message: "deploy 2 -> 3", pinned: "3" },
+        ];
+        const status = await run("status", "--stack", "prod");
+        expect(status.code).toBe(0);
+        expect(status.stdout).toContain("Stack prod: fraud-detector on sagemaker, serving version 2");
+        expect(status.stdout).toContain("quarantined:   3 (5xx, 2026-11-27T09:00:00.000Z)");
+        expect(status.stdout).toContain("last update:   2026-11-27T09:00:00.000Z rollback succeeded: rollback 3 -> 2: 5xx");
+        const history = await run("history", "--stack", "prod", "--json");
+        expect(JSON.parse(history.stdout)).toEqual([
+            {
+                time: "2026-11-27T09:00:00.000Z",
+                kind: "rollback",
+                pinned: "2",
+                result: "succeeded",
+                message: "rollback 3 -> 2: 5xx",
+                change: { kind: "rollback", from: "3", to: "2", reason: "5xx" },
+            },
+            {
+                time: "2026-11-26T12:00:00.000Z",
+                kind: "deploy",
+                pinned: "3",
+                result: "succeeded",
+                message: "deploy 2 -> 3",
+                change: { kind: "deploy", from: "2", to: "3" },
+            },
+        ]);
+    });
+});
