@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -16,8 +17,12 @@ interface Run {
 
 /** Run the real `mlops` bin, as a user would, from the project directory. */
 function mlops(...args: string[]): Promise<Run> {
+    return mlopsIn(ROOT, {}, ...args);
+}
+
+function mlopsIn(cwd: string, env: Record<string, string>, ...args: string[]): Promise<Run> {
     return new Promise((resolve) => {
-        execFile(process.execPath, [MLOPS, ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+        execFile(process.execPath, [MLOPS, ...args], { cwd, env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
             const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
             resolve({ code, stdout, stderr });
         });
@@ -178,12 +183,57 @@ describe("bad CLI input: exit 2, a clear message, no stack trace", () => {
     });
 });
 
+describe("mlops rollback and deploy refuse before the engine starts", () => {
+    // No pulumi binary on PATH: a refusal must not need one, and must leave the stack file byte for byte as it was.
+    const project = mkdtempSync(path.join(tmpdir(), "mlops-refuse-"));
+    mkdirSync(path.join(project, "stacks"));
+    copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+    const stackFile = path.join(project, "stacks", "Pulumi.prod.yaml");
+    copyFileSync(path.join(ROOT, EXAMPLE), stackFile);
+    const noPulumi = { PATH: path.dirname(process.execPath) };
+
+    it.each([
+        [
+            ["rollback", "--stack", "prod", "--version", "1", "--yes"],
+            "--version 1: not warm, so the rollback would first create a SageMaker Model and EndpointConfiguration",
+        ],
+        [["rollback", "--stack", "prod", "--version", "9", "--yes"], "--version 9: not in mlops:versions"],
+        [["rollback", "--stack", "prod", "--version", "3", "--yes"], "--version 3: already the pinned version"],
+        [["deploy", "--stack", "prod", "--version", "2", "--yes"], "--version 2: comes before the pinned 3; use mlops rollback --version 2"],
+        [["rollback", "--stack", "prod"], "no terminal to confirm on; pass --yes"],
+        [["rollback", "--stack", "staging", "--yes"], "no config file for stack 'staging'"],
+    ])("mlops %j: exit 2, nothing changed", async (args, message) => {
+        const before = readFileSync(stackFile);
+        const run = await mlopsIn(project, noPulumi, ...args);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain(message);
+        expect(run.stderr).not.toMatch(STACK_TRACE_LINE);
+        expect(readFileSync(stackFile).equals(before)).toBe(true);
+    });
+
+    it("says an update needs the pulumi CLI when it is missing, and changes nothing (exit 1)", async () => {
+        const before = readFileSync(stackFile);
+        const run = await mlopsIn(project, noPulumi, "rollback", "--stack", "prod", "--yes");
+        expect(run.code).toBe(1);
+        expect(run.stderr).toContain("the pulumi CLI is not on PATH");
+        expect(readFileSync(stackFile).equals(before)).toBe(true);
+    });
+});
+
 describe("mlops --help", () => {
     it("lists the commands and exits 0", async () => {
         const run = await mlops("--help");
         expect(run.code).toBe(0);
         expect(run.stdout).toMatch(/validate \[options\]/);
         expect(run.stdout).toMatch(/plan \[options\]/);
+        for (const command of ["deploy", "rollback", "status", "history"]) expect(run.stdout).toMatch(new RegExp(`${command} \\[options\\]`));
+    });
+
+    it.each(["rollback", "deploy", "status", "history"])("describes the flags and exit codes of %s", async (command) => {
+        const run = await mlops(command, "--help");
+        expect(run.code).toBe(0);
+        expect(run.stdout).toContain("--stack <name>");
+        expect(run.stdout).toContain("Exit codes:");
     });
 
     it("explains plan's flags", async () => {

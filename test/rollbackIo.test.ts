@@ -1,0 +1,138 @@
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { PublishCommand } from "@aws-sdk/client-sns";
+import { DescribeEndpointCommand } from "@aws-sdk/client-sagemaker";
+import { describe, expect, it } from "vitest";
+import { lockHolder } from "../rollback/automation";
+import { noticeSubject, postToWebhook, publishToSns, type RollbackNotice } from "../rollback/notify";
+import { changeSummary, progressLine } from "../rollback/progress";
+import { checkKubernetesService, checkSageMakerEndpoint, SageMakerVerifier } from "../rollback/verify";
+
+const notice: RollbackNotice = {
+    stack: "prod",
+    model: "fraud-detector",
+    kind: "rollback",
+    from: "4",
+    to: "3",
+    reason: "5xx at 4%",
+    result: "succeeded",
+    durationSeconds: 12.5,
+    detail: "the endpoint is InService on fraud-detector-config-3-abc (version 3)",
+};
+
+describe("verification", () => {
+    it("passes only when the endpoint is InService on the pinned version's config", () => {
+        expect(checkSageMakerEndpoint({ EndpointStatus: "InService", EndpointConfigName: "c3" }, "c3", "3")).toEqual({
+            ok: true,
+            detail: "the endpoint is InService on c3 (version 3)",
+        });
+        expect(checkSageMakerEndpoint({ EndpointStatus: "InService", EndpointConfigName: "c4" }, "c3", "3").detail).toBe(
+            "the endpoint serves config c4, not c3 of version 3; SageMaker may have rolled the update back",
+        );
+        expect(checkSageMakerEndpoint({ EndpointStatus: "Updating", EndpointConfigName: "c3" }, "c3", "3")).toEqual({
+            ok: false,
+            detail: "the endpoint is Updating, not InService",
+        });
+    });
+
+    it("asks SageMaker for the endpoint named in the stack outputs", async () => {
+        // Stands for the SageMaker API: answers DescribeEndpoint for the endpoint asked about.
+        const sent: unknown[] = [];
+        const client = {
+            send: (command: DescribeEndpointCommand) => {
+                sent.push(command.input);
+                return Promise.resolve({ EndpointStatus: "InService", EndpointConfigName: "fraud-detector-config-3-abc" });
+            },
+        };
+        const verifier = new SageMakerVerifier(client);
+        const result = await verifier.verify(
+            { sagemaker: { endpointName: "fraud-detector-endpoint-xyz", endpointConfigNames: { "3": "fraud-detector-config-3-abc" } } },
+            "3",
+        );
+        expect(sent).toEqual([{ EndpointName: "fraud-detector-endpoint-xyz" }]);
+        expect(result.ok).toBe(true);
+        expect((await verifier.verify({}, "3")).detail).toBe("the stack outputs name no endpoint config for version 3");
+    });
+
+    it("passes only when the Service selects the pinned version and has ready endpoints", () => {
+        const selector = (version: string) => ({ "app.kubernetes.io/name": "fraud-detector", "mlops-rollback/version": version });
+        expect(checkKubernetesService({ selector: selector("3"), readyEndpoints: 2 }, "3")).toEqual({
+            ok: true,
+            detail: "the Service selects version 3 with 2 ready endpoints",
+        });
+        expect(checkKubernetesService({ selector: selector("4"), readyEndpoints: 2 }, "3").detail).toBe("the Service selects version 4, not 3");
+        expect(checkKubernetesService({ selector: selector("3"), readyEndpoints: 0 }, "3").detail).toBe(
+            "the Service selects version 3 but has no ready endpoints",
+        );
+    });
+});
+
+describe("notification", () => {
+    it("posts the notice as JSON to a webhook (a real HTTP server on 127.0.0.1)", async () => {
+        const received: { body: string; type: string | undefined }[] = [];
+        const server = createServer((request: IncomingMessage, response) => {
+            let body = "";
+            request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+            request.on("end", () => {
+                received.push({ body, type: request.headers["content-type"] });
+                response.writeHead(received.length === 1 ? 204 : 500).end();
+            });
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+        try {
+            await postToWebhook(url, notice);
+            expect(received[0].type).toBe("application/json");
+            expect(JSON.parse(received[0].body)).toEqual({ text: "mlops rollback succeeded: fraud-detector 4 -> 3 (prod)", ...notice });
+            await expect(postToWebhook(url, notice)).rejects.toThrow("the webhook answered 500");
+        } finally {
+            server.close();
+        }
+    });
+
+    it("publishes to SNS with a subject of at most 100 characters", async () => {
+        // Stands for the SNS API: records the PublishCommand it is sent.
+        const sent: PublishCommand[] = [];
+        const client = { send: (command: PublishCommand) => (sent.push(command), Promise.resolve({})) };
+        await publishToSns(client)("arn:aws:sns:us-east-1:123456789012:ml-alerts", notice);
+        expect(sent[0].input).toEqual({
+            TopicArn: "arn:aws:sns:us-east-1:123456789012:ml-alerts",
+            Subject: "mlops rollback succeeded: fraud-detector 4 -> 3 (prod)",
+            Message: JSON.stringify(notice),
+        });
+        expect(noticeSubject({ ...notice, model: "m".repeat(200) })).toHaveLength(100);
+    });
+});
+
+describe("progress and engine messages", () => {
+    const urn = "urn:pulumi:prod::mlops::mlops:kubernetes:ModelEndpoint$kubernetes:core/v1:Service::fraud-detector-service";
+    const metadata = { op: "update" as const, urn, type: "kubernetes:core/v1:Service", provider: "" };
+
+    it("prints a line per resource step with the elapsed time, and nothing for unchanged resources", () => {
+        expect(progressLine({ sequence: 1, timestamp: 0, resourcePreEvent: { metadata } }, 0, 1500)).toBe(
+            "   1.5s  updating kubernetes:core/v1:Service fraud-detector-service",
+        );
+        expect(progressLine({ sequence: 2, timestamp: 0, resOutputsEvent: { metadata } }, 0, 4000)).toBe(
+            "   4.0s  done update kubernetes:core/v1:Service fraud-detector-service",
+        );
+        expect(progressLine({ sequence: 3, timestamp: 0, resourcePreEvent: { metadata: { ...metadata, op: "same" } } }, 0, 0)).toBeUndefined();
+        expect(progressLine({ sequence: 4, timestamp: 0, resOpFailedEvent: { metadata, status: 1, steps: 1 } }, 0, 9000)).toBe(
+            "   9.0s  FAILED update kubernetes:core/v1:Service fraud-detector-service",
+        );
+    });
+
+    it("summarizes resource changes", () => {
+        expect(changeSummary({ update: 2, create: 1, same: 5, delete: 0 })).toBe("2 updated, 1 created, 5 unchanged");
+        expect(changeSummary({})).toBe("no changes");
+    });
+
+    it("keeps the lines of a concurrent-update error that say who holds the lock", () => {
+        const stderr = [
+            "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.",
+            "  file:///state/.pulumi/locks/organization/mlops/prod/abc.json: created by alice@ci-7 (pid 4242) at 2026-11-27T08:59:00Z",
+            "",
+        ].join("\n");
+        expect(lockHolder(stderr)).toContain("created by alice@ci-7 (pid 4242) at 2026-11-27T08:59:00Z");
+        expect(lockHolder("something unrelated")).toBe("");
+    });
+});
