@@ -57,9 +57,9 @@ export interface CliDeps {
 
 /** The real engine, cloud and terminal; loaded lazily so that validate and plan stay fast. */
 export const defaultDeps: CliDeps = {
-    openStack: async (stackName, projectDir, envVars) => {
+    openStack: async (stackName, projectDir, rollbackEvent) => {
         const { openAutomationStack } = await import("../rollback/automation");
-        return openAutomationStack(stackName, projectDir, envVars);
+        return openAutomationStack(stackName, projectDir, rollbackEvent);
     },
     selectedStack: async (projectDir) => {
         const { LocalWorkspace } = await import("@pulumi/pulumi/automation");

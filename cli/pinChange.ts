@@ -14,7 +14,7 @@ import { editStackFile, replaceFile } from "../config/stackFileEdit";
 import { rawConfigFromStackFile } from "../config/sources";
 import { StackBusyError, type OpenStack, type UpSummary } from "../rollback/automation";
 import { decideDeploy, decideRollback, type Decision, type PinChange } from "../rollback/decisions";
-import { ROLLBACK_EVENT_ENV, type RollbackEvent } from "../rollback/ledger";
+import type { RollbackEvent } from "../rollback/ledger";
 import type { Notify, RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
 import type { ServingVerifier } from "../rollback/verify";
@@ -109,8 +109,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     const startedAt = now();
     const event: RollbackEvent | undefined =
         kind === "rollback" ? { from: change.from, to: change.to, reason: change.reason ?? "manual rollback", at: startedAt.toISOString() } : undefined;
-    const envVars = event === undefined ? undefined : { [ROLLBACK_EVENT_ENV]: JSON.stringify(event) };
-    const stack = await deps.openStack(options.stack, options.projectDir, envVars);
+    const stack = await deps.openStack(options.stack, options.projectDir, event);
     const onEvent = (engineEvent: EngineEvent) => {
         const line = progressLine(engineEvent, startedAt.getTime(), now().getTime());
         if (line !== undefined) deps.stderr(`${line}\n`);

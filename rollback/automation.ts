@@ -3,7 +3,11 @@
  * (`LocalWorkspace` on the project directory). Kept to the few calls the CLI
  * makes so that tests can stand in for the engine with a plain object.
  */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
 import { BadInputError } from "../config/badInput";
+import type { RollbackEvent } from "./ledger";
 import { ConcurrentUpdateError, LocalWorkspace, StackNotFoundError, type EngineEvent } from "@pulumi/pulumi/automation";
 
 export interface UpdateRecord {
@@ -35,8 +39,8 @@ export interface StackSession {
     history(): Promise<UpdateRecord[]>;
 }
 
-/** Open a stack for one operation; `envVars` reach the program (the rollback event). */
-export type OpenStack = (stackName: string, projectDir: string, envVars?: Record<string, string>) => Promise<StackSession>;
+/** Open a stack for one operation; the rollback event, if any, reaches the program's quarantine ledger. */
+export type OpenStack = (stackName: string, projectDir: string, rollbackEvent?: RollbackEvent) => Promise<StackSession>;
 
 /** Another update holds the stack. mlops never cancels it. */
 export class StackBusyError extends Error {
@@ -58,13 +62,26 @@ export function lockHolder(errorText: string): string {
         .join(" ");
 }
 
+function projectNameOf(projectDir: string): string {
+    const project = parseYaml(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name?: unknown } | null;
+    if (typeof project?.name !== "string") throw new BadInputError(`${path.join(projectDir, "Pulumi.yaml")} has no project name`);
+    return project.name;
+}
+
 const plainOutputs = (outputs: Record<string, { value: unknown }>): Record<string, unknown> =>
     Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value]));
 
-export const openAutomationStack: OpenStack = async (stackName, projectDir, envVars) => {
+/**
+ * The program runs inline, in this process, through the Automation API's own
+ * language server: the same function `pulumi up` runs via index.ts, without
+ * a Node.js language host process or a TypeScript compile per update.
+ */
+export const openAutomationStack: OpenStack = async (stackName, projectDir, rollbackEvent) => {
+    const { runStackProgram } = await import("../stackProgram");
+    const projectName = projectNameOf(projectDir);
     let stack;
     try {
-        stack = await LocalWorkspace.selectStack({ stackName, workDir: projectDir }, { envVars });
+        stack = await LocalWorkspace.selectStack({ stackName, projectName, program: () => runStackProgram(rollbackEvent) }, { workDir: projectDir });
     } catch (error) {
         if (error instanceof StackNotFoundError) throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
         if (error instanceof Error && /ENOENT/.test(error.message) && /pulumi/.test(error.message)) {

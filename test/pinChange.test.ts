@@ -7,6 +7,7 @@ import { rawConfigFromStackFile } from "../config/sources";
 import { main, type CliDeps, type Io } from "../cli/main";
 import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
 import { StackBusyError, type OperationOptions, type StackSession, type UpdateRecord, type UpSummary } from "../rollback/automation";
+import type { RollbackEvent } from "../rollback/ledger";
 import type { RollbackNotice } from "../rollback/notify";
 import type { ServingVerifier, VerificationResult } from "../rollback/verify";
 
@@ -46,7 +47,7 @@ class FakeStack implements StackSession {
 let projectDir: string;
 let file: string;
 let stack: FakeStack;
-let opened: { stackName: string; envVars?: Record<string, string> }[];
+let opened: { stackName: string; rollbackEvent?: RollbackEvent }[];
 let verified: { outputs: Record<string, unknown>; pinned: string }[];
 let notices: { destination: string; notice: RollbackNotice }[];
 let verification: VerificationResult;
@@ -82,8 +83,8 @@ function deps(overrides: Partial<PinChangeDeps> = {}): PinChangeDeps {
         },
     };
     return {
-        openStack: (stackName, _dir, envVars) => {
-            opened.push({ stackName, ...(envVars === undefined ? {} : { envVars }) });
+        openStack: (stackName, _dir, rollbackEvent) => {
+            opened.push({ stackName, ...(rollbackEvent === undefined ? {} : { rollbackEvent }) });
             return Promise.resolve(stack);
         },
         verifierFor: () => verifier,
@@ -112,12 +113,7 @@ describe("mlops rollback", () => {
         expect(stack.calls[0].options.message).toBe("rollback 3 -> 2: 5xx at 4%");
         // The engine ran with the new pin already in the stack file.
         expect(stack.calls[0].fileText).toContain('mlops:pinned: "2"');
-        expect(JSON.parse(opened[0].envVars?.MLOPS_ROLLBACK_EVENT ?? "{}")).toEqual({
-            from: "3",
-            to: "2",
-            reason: "5xx at 4%",
-            at: "2026-11-27T09:00:00.000Z",
-        });
+        expect(opened[0].rollbackEvent).toEqual({ from: "3", to: "2", reason: "5xx at 4%", at: "2026-11-27T09:00:00.000Z" });
         expect(verified).toEqual([{ outputs: stack.outputsAfterUp, pinned: "2" }]);
         expect(notices).toEqual([
             {
@@ -247,7 +243,7 @@ describe("mlops deploy", () => {
         const result = await runPinChange("deploy", options({ version: "3" }), deps());
         expect(result).toMatchObject({ kind: "deploy", from: "2", to: "3", result: "succeeded" });
         expect(stack.calls[0].options.message).toBe("deploy 2 -> 3");
-        expect(opened[0].envVars).toBeUndefined();
+        expect(opened[0].rollbackEvent).toBeUndefined();
         expect(rawConfigFromStackFile(file).pinned).toBe("3");
     });
 
