@@ -57,9 +57,9 @@ export interface CliDeps {
 
 /** The real engine, cloud and terminal; loaded lazily so that validate and plan stay fast. */
 export const defaultDeps: CliDeps = {
-    openStack: async (stackName, projectDir, rollbackEvent) => {
+    openStack: async (stackName, projectDir) => {
         const { openAutomationStack } = await import("../rollback/automation");
-        return openAutomationStack(stackName, projectDir, rollbackEvent);
+        return openAutomationStack(stackName, projectDir);
     },
     selectedStack: async (projectDir) => {
         const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
@@ -130,6 +130,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         )
         .option("--debug", "print stack traces with errors")
         .showHelpAfterError("(run mlops <command> --help for usage)")
+        .addHelpText("after", "\nExit codes: 0 ok, 1 the operation failed, 2 bad input or refused (nothing changed). --debug adds stack traces to errors.")
         .exitOverride()
         .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
 
@@ -137,7 +138,10 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         program
             .command("validate")
             .description("Check a stack config offline. Exit 0 when valid, 2 when not, with every problem named by its config key.")
-            .addHelpText("after", "\nExamples:\n  mlops validate --stack sagemaker-example\n  mlops validate --config-file stacks/Pulumi.prod.yaml --json"),
+            .addHelpText(
+                "after",
+                "\nExit codes: 0 valid, 2 invalid (each problem named by its config key) or unreadable.\n\nExamples:\n  mlops validate --stack sagemaker-example\n  mlops validate --config-file stacks/Pulumi.prod.yaml --json",
+            ),
     ).action((options: ConfigSourceOptions & { json?: boolean }) => {
         const file = resolveConfigFile(options, io.cwd);
         const raw = rawConfigFromStackFile(file);
@@ -175,6 +179,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             .addHelpText(
                 "after",
                 "\nA rollback to a warm version should show no replace and one update of the Endpoint (its endpointConfigName).\n" +
+                    "Exit codes: 0 planned, 1 the program failed under the mock runtime, 2 bad input (the config, --to).\n" +
                     "Deletes marked 'retained' leave the stack but stay in AWS.\n\n" +
                     "Examples:\n  mlops plan --stack sagemaker-example --to 2\n  mlops plan --config-file stacks/Pulumi.prod.yaml --to 2 --json",
             ),

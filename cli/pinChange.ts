@@ -8,16 +8,18 @@
  * what serves is checked against what is pinned.
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { editStackFile, replaceFile } from "../config/stackFileEdit";
 import { rawConfigFromStackFile } from "../config/sources";
 import { StackBusyError, type OpenStack, type UpSummary } from "../rollback/automation";
 import { decideDeploy, decideRollback, type Decision, type PinChange } from "../rollback/decisions";
-import type { RollbackEvent } from "../rollback/ledger";
+import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
 import type { Notify, RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
-import type { ServingVerifier } from "../rollback/verify";
+import type { ServingVerifier, VerificationResult, VerifierSettings } from "../rollback/verify";
 
 export interface PinChangeOptions {
     readonly stack: string;
@@ -36,7 +38,7 @@ export interface PinChangeOptions {
 /** What the flow needs from outside; tests stand in for each. */
 export interface PinChangeDeps {
     readonly openStack: OpenStack;
-    readonly verifierFor: (target: StackConfig["target"]) => ServingVerifier;
+    readonly verifierFor: (target: StackConfig["target"], settings: VerifierSettings) => ServingVerifier;
     readonly notify: Notify;
     /** Ask a yes/no question on the terminal; undefined when there is no terminal. */
     readonly confirm?: (question: string) => Promise<boolean>;
@@ -87,9 +89,22 @@ export function configAfter(raw: Record<string, unknown>, change: PinChange): Re
 
 export async function runPinChange(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
     const now = deps.now ?? (() => new Date());
-    const { raw, config } = loadConfig(options.file);
+    const { raw, config: fileConfig } = loadConfig(options.file);
+    // 1. Offline: every refusal the stack file alone can decide, before the
+    //    pulumi binary is needed and before anything is touched.
+    const offline = decide(kind, fileConfig, options);
+    if (!offline.ok) throw new BadInputError(offline.refusal);
+    if (!options.yes && !options.dryRun && deps.confirm === undefined) {
+        throw new BadInputError(`no terminal to confirm on; pass --yes to ${kind} without a prompt (or --dry-run to preview)`);
+    }
+
+    // 2. The stack's quarantine ledger: the file may be a stale copy that
+    //    never saw a rollback, so decide again with what the stack recorded.
+    const stack = await deps.openStack(options.stack, options.projectDir);
+    const ledger = ledgerFromOutput((await stack.outputs()).quarantineLedger);
+    const config = withLedgerQuarantine(fileConfig, ledger);
     const decision = decide(kind, config, options);
-    if (!decision.ok) throw new BadInputError(decision.refusal);
+    if (!decision.ok) throw new BadInputError(`${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})`);
     const change = decision.change;
     try {
         parseStackConfig(configAfter(raw, change));
@@ -98,18 +113,17 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         throw new BadInputError(`the config after this ${kind} would be invalid: ${error.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
     }
 
+    // 3. Confirmation.
     deps.stderr(`${describeChange(config, change, options)}\n`);
-    if (!options.yes && !options.dryRun) {
-        if (deps.confirm === undefined) throw new BadInputError(`no terminal to confirm on; pass --yes to ${kind} without a prompt (or --dry-run to preview)`);
+    if (!options.yes && !options.dryRun && deps.confirm !== undefined) {
         if (!(await deps.confirm(`${kind === "rollback" ? "Roll back" : "Deploy"} ${config.model} on stack ${options.stack} to ${change.to}?`))) {
             throw new BadInputError("not confirmed; nothing changed");
         }
     }
 
     const startedAt = now();
-    const event: RollbackEvent | undefined =
+    const rollbackEvent: RollbackEvent | undefined =
         kind === "rollback" ? { from: change.from, to: change.to, reason: change.reason ?? "manual rollback", at: startedAt.toISOString() } : undefined;
-    const stack = await deps.openStack(options.stack, options.projectDir, event);
     const onEvent = (engineEvent: EngineEvent) => {
         const line = progressLine(engineEvent, startedAt.getTime(), now().getTime());
         if (line !== undefined) deps.stderr(`${line}\n`);
@@ -123,7 +137,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         // in it; the original bytes go back whatever happens.
         const original = editStackFile(options.file, edit);
         try {
-            const preview = await stack.preview({ message: change.message, onEvent });
+            const preview = await stack.preview({ message: change.message, onEvent, rollbackEvent });
             return { ...base, dryRun: true, result: "previewed", durationSeconds: seconds(), changes: preview.changeSummary };
         } finally {
             replaceFile(options.file, original);
@@ -134,7 +148,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     deps.stderr(`${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. Running the update...\n`);
     let summary: UpSummary;
     try {
-        summary = await stack.up({ message: change.message, onEvent });
+        summary = await stack.up({ message: change.message, onEvent, rollbackEvent });
     } catch (error) {
         // Another update held the stack: ours never ran, so the file goes back as it was.
         if (error instanceof StackBusyError) {
@@ -151,7 +165,13 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
             { result: failed },
         );
     }
-    const verification = await deps.verifierFor(config.target).verify(summary.outputs, change.to);
+    let verification: VerificationResult;
+    try {
+        verification = await deps.verifierFor(config.target, providerSettingsOf(options.file)).verify(summary.outputs, change.to);
+    } catch (error) {
+        // The update ran; not knowing what serves is a failure to report and notify, not a crash.
+        verification = { ok: false, detail: `could not check what serves: ${error instanceof Error ? error.message : String(error)}` };
+    }
     const result: PinChangeResult = {
         ...base,
         dryRun: false,
@@ -165,6 +185,20 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         throw Object.assign(new OperationFailedError(`the update finished, but what serves is not what is pinned: ${verification.detail}`), { result });
     }
     return result;
+}
+
+/** `aws:region` and `kubernetes:kubeconfig` from the stack file: the verification asks where the update went. */
+function providerSettingsOf(file: string): VerifierSettings {
+    const config = (parseYaml(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
+    const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+    const awsRegion = text(config["aws:region"]);
+    const kubeconfig = text(config["kubernetes:kubeconfig"]);
+    return { ...(awsRegion === undefined ? {} : { awsRegion }), ...(kubeconfig === undefined ? {} : { kubeconfig }) };
+}
+
+function describeLedger(ledger: QuarantineLedger): string {
+    const entries = Object.entries(ledger);
+    return entries.length === 0 ? "empty" : entries.map(([id, entry]) => `${id} rolled back at ${entry.at}`).join(", ");
 }
 
 function describeChange(config: StackConfig, change: PinChange, options: PinChangeOptions): string {

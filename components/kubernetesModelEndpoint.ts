@@ -54,22 +54,18 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
               ).metadata.name
             : settings.namespace;
 
-        const deployments: Record<string, k8s.apps.v1.Deployment> = {};
-        for (const id of warm) {
-            const version = versionById(args.versions, id);
-            const role = id === args.pinned ? "serving" : "standby";
-            deployments[id] = new k8s.apps.v1.Deployment(
+        const deploymentFor = (id: string, dependsOn: pulumi.Resource[]) =>
+            new k8s.apps.v1.Deployment(
                 kubernetesDeploymentLogicalName(name, id),
                 {
                     metadata: { name: kubernetesDeploymentName(model, id), namespace, labels: versionLabels(model, id) },
-                    spec: deploymentSpecFor(model, version, settings, role),
+                    spec: deploymentSpecFor(model, versionById(args.versions, id), settings, id === args.pinned ? "serving" : "standby"),
                 },
                 // The provider waits for the rollout to be ready; give a new
                 // version its startup budget plus room for scheduling.
-                { parent: this, customTimeouts: rolloutTimeouts(settings) },
+                { parent: this, customTimeouts: rolloutTimeouts(settings), dependsOn },
             );
-        }
-        const pinnedDeployment = deployments[args.pinned];
+        const pinnedDeployment = deploymentFor(args.pinned, []);
 
         const service = new k8s.core.v1.Service(
             `${name}-service`,
@@ -97,6 +93,16 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [pinnedDeployment] },
         );
+
+        // Standbys change only after the Service has moved: the version that
+        // served until now becomes a standby and may scale down (to
+        // standbyReplicas, perhaps 0), which must not happen while it still
+        // takes the traffic. A newly warm version is likewise built after the
+        // switch, off the rollback's critical path.
+        const deployments: Record<string, k8s.apps.v1.Deployment> = { [args.pinned]: pinnedDeployment };
+        for (const id of warm) {
+            if (id !== args.pinned) deployments[id] = deploymentFor(id, [service]);
+        }
 
         this.serviceName = service.metadata.name;
         this.namespace = pulumi.output(namespace);

@@ -23,6 +23,8 @@ export interface UpdateRecord {
 export interface OperationOptions {
     readonly message?: string;
     readonly onEvent?: (event: EngineEvent) => void;
+    /** The rollback this update runs, for the program's quarantine ledger. */
+    readonly rollbackEvent?: RollbackEvent;
 }
 
 export interface UpSummary {
@@ -39,8 +41,8 @@ export interface StackSession {
     history(): Promise<UpdateRecord[]>;
 }
 
-/** Open a stack for one operation; the rollback event, if any, reaches the program's quarantine ledger. */
-export type OpenStack = (stackName: string, projectDir: string, rollbackEvent?: RollbackEvent) => Promise<StackSession>;
+/** Open an existing stack of the project in `projectDir`. */
+export type OpenStack = (stackName: string, projectDir: string) => Promise<StackSession>;
 
 /** Another update holds the stack. mlops never cancels it. */
 export class StackBusyError extends Error {
@@ -76,12 +78,18 @@ const plainOutputs = (outputs: Record<string, { value: unknown }>): Record<strin
  * language server: the same function `pulumi up` runs via index.ts, without
  * a Node.js language host process or a TypeScript compile per update.
  */
-export const openAutomationStack: OpenStack = async (stackName, projectDir, rollbackEvent) => {
+export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
     const { runStackProgram } = await import("../stackProgram");
     const projectName = projectNameOf(projectDir);
+    // The program closure reads the event of the operation under way.
+    let rollbackEvent: RollbackEvent | undefined;
     let stack;
     try {
+        // selectStack also makes the stack the user's selected one; put the
+        // previous selection back, since every later command names the stack.
+        const previous = await (await LocalWorkspace.create({ workDir: projectDir })).stack().catch(() => undefined);
         stack = await LocalWorkspace.selectStack({ stackName, projectName, program: () => runStackProgram(rollbackEvent) }, { workDir: projectDir });
+        if (previous !== undefined && previous.name !== stackName) await stack.workspace.selectStack(previous.name);
     } catch (error) {
         if (error instanceof StackNotFoundError) throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
         if (error instanceof Error && /ENOENT/.test(error.message) && /pulumi/.test(error.message)) {
@@ -97,11 +105,13 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir, roll
     };
     return {
         name: stackName,
-        preview: async ({ message, onEvent }) => {
+        preview: async ({ message, onEvent, rollbackEvent: event }) => {
+            rollbackEvent = event;
             const result = await stack.preview({ message, onEvent }).catch(translate);
             return { changeSummary: result.changeSummary };
         },
-        up: async ({ message, onEvent }) => {
+        up: async ({ message, onEvent, rollbackEvent: event }) => {
+            rollbackEvent = event;
             const result = await stack.up({ message, onEvent }).catch(translate);
             return {
                 result: result.summary.result,

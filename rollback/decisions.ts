@@ -46,6 +46,11 @@ export interface DeployRequest {
 
 const refuse = (refusal: string): Decision => ({ ok: false, refusal });
 
+/**
+ * `config` should already carry the stack's quarantine ledger
+ * (`withLedgerQuarantine`), so that a stale stack file cannot pick a version
+ * a rollback left.
+ */
 export function decideRollback(config: StackConfig, request: RollbackRequest): Decision {
     const from = config.pinned;
     const to = request.version ?? defaultRollbackTarget(config);
@@ -76,7 +81,9 @@ export function decideRollback(config: StackConfig, request: RollbackRequest): D
             from,
             to,
             quarantined: unique([...config.quarantined.filter((id) => id !== to), from]),
-            allowRedeploy: releasedFromQuarantine(config, to, request.force === true),
+            // A version rolled back from is held again, whatever an earlier
+            // --force released: otherwise the release would outlive the rollback.
+            allowRedeploy: releasedFromQuarantine(config, to, request.force === true).filter((id) => id !== from),
             warm,
             message: updateMessage("rollback", from, to, reason),
             reason,
@@ -113,7 +120,7 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
 /** A forced pin of a quarantined version also releases it from the ledger the program keeps (see rollback/ledger.ts). */
 function releasedFromQuarantine(config: StackConfig, to: string, force: boolean): string[] {
     const released = config.rollback.allowRedeploy;
-    return force && config.quarantined.includes(to) ? unique([...released, to]) : [...released];
+    return force ? unique([...released, to]) : [...released];
 }
 
 /** What switching to a cold version builds, in words. */

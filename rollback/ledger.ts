@@ -21,7 +21,11 @@ export interface QuarantineEntry {
 /** Quarantined version id → why. An output of the stack. */
 export type QuarantineLedger = Readonly<Record<string, QuarantineEntry>>;
 
-/** What `mlops rollback` tells the program about the rollback it runs (env MLOPS_ROLLBACK_EVENT). */
+/**
+ * What `mlops rollback` tells the program about the rollback it runs: passed
+ * as a value when mlops runs the program inline, or in MLOPS_ROLLBACK_EVENT
+ * when the program runs in its own process (index.ts).
+ */
 export interface RollbackEvent {
     readonly from: string;
     readonly to: string;
@@ -66,9 +70,8 @@ export function nextLedger(previous: QuarantineLedger, config: StackConfig, even
     for (const id of config.quarantined) {
         if (next[id] === undefined) next[id] = { at: now, reason: "listed in mlops:quarantined" };
     }
-    if (event !== undefined && !config.rollback.allowRedeploy.includes(event.from)) {
-        next[event.from] = { at: event.at, reason: event.reason, rolledBackTo: event.to };
-    }
+    // A rollback is always recorded, even of a version an earlier --force released.
+    if (event !== undefined) next[event.from] = { at: event.at, reason: event.reason, rolledBackTo: event.to };
     return next;
 }
 

@@ -38,7 +38,8 @@ export function checkSageMakerEndpoint(description: EndpointDescription, expecte
 }
 
 export class SageMakerVerifier implements ServingVerifier {
-    constructor(private readonly client: Pick<SageMakerClient, "send"> = new SageMakerClient({})) {}
+    /** @param client SageMaker in the stack's region (`aws:region`). */
+    constructor(private readonly client: Pick<SageMakerClient, "send">) {}
 
     async verify(outputs: Record<string, unknown>, pinned: string): Promise<VerificationResult> {
         const sagemaker = outputs.sagemaker as { endpointName?: string; endpointConfigNames?: Record<string, string> } | undefined;
@@ -54,8 +55,25 @@ export class SageMakerVerifier implements ServingVerifier {
 /** The part of a Service and its EndpointSlices the check reads. */
 export interface ServiceView {
     readonly selector: Record<string, string>;
-    /** Ready endpoints across the Service's EndpointSlices. */
+    /** Ready endpoints across the Service's EndpointSlices whose pod belongs to the pinned version's Deployment. */
     readonly readyEndpoints: number;
+}
+
+/** An EndpointSlice endpoint as the check reads it. */
+export interface SliceEndpoint {
+    readonly conditions?: { readonly ready?: boolean };
+    readonly targetRef?: { readonly kind?: string; readonly name?: string };
+}
+
+/**
+ * Ready endpoints that are pods of `deploymentName` (pod names start with the
+ * Deployment's name and a dash). The API says a nil `ready` means ready.
+ * Counting only the pinned version's pods keeps a lagging EndpointSlice that
+ * still lists the old version's pods from passing the check.
+ */
+export function readyEndpointsOf(endpoints: readonly SliceEndpoint[], deploymentName: string): number {
+    return endpoints.filter((e) => e.conditions?.ready !== false && e.targetRef?.kind === "Pod" && (e.targetRef.name ?? "").startsWith(`${deploymentName}-`))
+        .length;
 }
 
 /** Pure: does the Service select the pinned version, with ready pods behind it? */
@@ -70,28 +88,52 @@ export function checkKubernetesService(service: ServiceView, pinned: string): Ve
 }
 
 export class KubernetesVerifier implements ServingVerifier {
-    /** @param kubeConfig the cluster to ask; by default KUBECONFIG or ~/.kube/config, as kubectl does. */
-    constructor(private readonly kubeConfig: k8s.KubeConfig = defaultKubeConfig()) {}
+    /**
+     * @param kubeConfig the cluster to ask
+     * @param settleSeconds how long EndpointSlices may take to catch up with a new selector
+     */
+    constructor(
+        private readonly kubeConfig: k8s.KubeConfig,
+        private readonly settleSeconds = 30,
+    ) {}
 
     async verify(outputs: Record<string, unknown>, pinned: string): Promise<VerificationResult> {
-        const kubernetes = outputs.kubernetes as { namespace?: string; serviceName?: string } | undefined;
+        const kubernetes = outputs.kubernetes as { namespace?: string; serviceName?: string; deploymentNames?: Record<string, string> } | undefined;
         const { namespace, serviceName } = kubernetes ?? {};
-        if (namespace === undefined || serviceName === undefined) return { ok: false, detail: "the stack outputs name no Service" };
+        const deploymentName = kubernetes?.deploymentNames?.[pinned];
+        if (namespace === undefined || serviceName === undefined || deploymentName === undefined) {
+            return { ok: false, detail: `the stack outputs name no Service or no Deployment for version ${pinned}` };
+        }
         const core = this.kubeConfig.makeApiClient(k8s.CoreV1Api);
         const discovery = this.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
-        const service = await core.readNamespacedService({ name: serviceName, namespace });
-        const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${serviceName}` });
-        const readyEndpoints = slices.items.flatMap((slice) => slice.endpoints ?? []).filter((endpoint) => endpoint.conditions?.ready === true).length;
-        return checkKubernetesService({ selector: service.spec?.selector ?? {}, readyEndpoints }, pinned);
+        const deadline = Date.now() + this.settleSeconds * 1000;
+        for (;;) {
+            const service = await core.readNamespacedService({ name: serviceName, namespace });
+            const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${serviceName}` });
+            const readyEndpoints = readyEndpointsOf(
+                slices.items.flatMap((slice) => slice.endpoints),
+                deploymentName,
+            );
+            const result = checkKubernetesService({ selector: service.spec?.selector ?? {}, readyEndpoints }, pinned);
+            if (result.ok || Date.now() > deadline) return result;
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
     }
 }
 
-function defaultKubeConfig(): k8s.KubeConfig {
-    const config = new k8s.KubeConfig();
-    config.loadFromDefault();
-    return config;
+/** Where to verify: the stack's own provider settings, so the check asks the cluster or region the update used. */
+export interface VerifierSettings {
+    /** `aws:region` from the stack config. */
+    readonly awsRegion?: string;
+    /** `kubernetes:kubeconfig` from the stack config (a path or the file's content); else KUBECONFIG, as kubectl. */
+    readonly kubeconfig?: string;
 }
 
-export function verifierFor(target: string): ServingVerifier {
-    return target === "sagemaker" ? new SageMakerVerifier() : new KubernetesVerifier();
+export function verifierFor(target: string, settings: VerifierSettings = {}): ServingVerifier {
+    if (target === "sagemaker") return new SageMakerVerifier(new SageMakerClient(settings.awsRegion === undefined ? {} : { region: settings.awsRegion }));
+    const kubeConfig = new k8s.KubeConfig();
+    if (settings.kubeconfig === undefined) kubeConfig.loadFromDefault();
+    else if (settings.kubeconfig.includes("apiVersion")) kubeConfig.loadFromString(settings.kubeconfig);
+    else kubeConfig.loadFromFile(settings.kubeconfig);
+    return new KubernetesVerifier(kubeConfig);
 }

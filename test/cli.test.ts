@@ -229,11 +229,15 @@ describe("mlops --help", () => {
         for (const command of ["deploy", "rollback", "status", "history"]) expect(run.stdout).toMatch(new RegExp(`${command} \\[options\\]`));
     });
 
-    it.each(["rollback", "deploy", "status", "history"])("describes the flags and exit codes of %s", async (command) => {
+    it.each(["validate", "plan", "rollback", "deploy", "status", "history"])("describes the flags and exit codes of %s", async (command) => {
         const run = await mlops(command, "--help");
         expect(run.code).toBe(0);
         expect(run.stdout).toContain("--stack <name>");
         expect(run.stdout).toContain("Exit codes:");
+    });
+
+    it("states the exit codes in the top-level help", async () => {
+        expect((await mlops("--help")).stdout).toContain("Exit codes: 0 ok, 1 the operation failed, 2 bad input");
     });
 
     it("explains plan's flags", async () => {

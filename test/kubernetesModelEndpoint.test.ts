@@ -85,6 +85,10 @@ describe("KubernetesModelEndpoint", () => {
             expect(dependencies, name).toContain(pinnedDeployment);
             expect(dependencies, name).not.toContain(standbyDeployment);
         }
+        // The standby (the version that served before a switch) scales down only after the Service has moved.
+        const service = `${component}$${SERVICE}::fraud-detector-service`;
+        expect(registered.find((r) => r.name === "fraud-detector-deployment-2")?.options?.dependencies).toContain(service);
+        expect(registered.find((r) => r.name === "fraud-detector-deployment-3")?.options?.dependencies).not.toContain(service);
         for (const deployment of registered.filter((r) => r.type === DEPLOYMENT)) {
             expect(deployment.options?.customTimeouts).toEqual({ create: "10m", update: "10m" });
             expect(deployment.options?.retainOnDelete).toBe(false);

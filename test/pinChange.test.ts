@@ -7,7 +7,6 @@ import { rawConfigFromStackFile } from "../config/sources";
 import { main, type CliDeps, type Io } from "../cli/main";
 import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
 import { StackBusyError, type OperationOptions, type StackSession, type UpdateRecord, type UpSummary } from "../rollback/automation";
-import type { RollbackEvent } from "../rollback/ledger";
 import type { RollbackNotice } from "../rollback/notify";
 import type { ServingVerifier, VerificationResult } from "../rollback/verify";
 
@@ -47,10 +46,11 @@ class FakeStack implements StackSession {
 let projectDir: string;
 let file: string;
 let stack: FakeStack;
-let opened: { stackName: string; rollbackEvent?: RollbackEvent }[];
+let opened: string[];
 let verified: { outputs: Record<string, unknown>; pinned: string }[];
 let notices: { destination: string; notice: RollbackNotice }[];
 let verification: VerificationResult;
+let verifierSettings: unknown[];
 let output: { stdout: string; stderr: string };
 
 beforeEach(() => {
@@ -67,6 +67,7 @@ beforeEach(() => {
     opened = [];
     verified = [];
     notices = [];
+    verifierSettings = [];
     verification = { ok: true, detail: "the endpoint is InService on fraud-detector-config-2-abc (version 2)" };
     output = { stdout: "", stderr: "" };
 });
@@ -83,11 +84,14 @@ function deps(overrides: Partial<PinChangeDeps> = {}): PinChangeDeps {
         },
     };
     return {
-        openStack: (stackName, _dir, rollbackEvent) => {
-            opened.push({ stackName, ...(rollbackEvent === undefined ? {} : { rollbackEvent }) });
+        openStack: (stackName) => {
+            opened.push(stackName);
             return Promise.resolve(stack);
         },
-        verifierFor: () => verifier,
+        verifierFor: (_target, settings) => {
+            verifierSettings.push(settings);
+            return verifier;
+        },
         notify: (destination, notice) => {
             notices.push({ destination, notice });
             return Promise.resolve();
@@ -113,8 +117,10 @@ describe("mlops rollback", () => {
         expect(stack.calls[0].options.message).toBe("rollback 3 -> 2: 5xx at 4%");
         // The engine ran with the new pin already in the stack file.
         expect(stack.calls[0].fileText).toContain('mlops:pinned: "2"');
-        expect(opened[0].rollbackEvent).toEqual({ from: "3", to: "2", reason: "5xx at 4%", at: "2026-11-27T09:00:00.000Z" });
+        expect(stack.calls[0].options.rollbackEvent).toEqual({ from: "3", to: "2", reason: "5xx at 4%", at: "2026-11-27T09:00:00.000Z" });
         expect(verified).toEqual([{ outputs: stack.outputsAfterUp, pinned: "2" }]);
+        // The check asks the region the stack deploys to.
+        expect(verifierSettings).toEqual([{ awsRegion: "us-east-1" }]);
         expect(notices).toEqual([
             {
                 destination: "https://hooks.example.com/mlops",
@@ -163,7 +169,7 @@ describe("mlops rollback", () => {
         };
         await expect(runPinChange("rollback", options({ yes: false }), deps({ confirm }))).rejects.toThrow("not confirmed; nothing changed");
         expect(questions).toEqual(["Roll back fraud-detector on stack prod to 2?"]);
-        expect(opened).toEqual([]);
+        expect(stack.calls).toEqual([]);
         expect(readFileSync(file).equals(before)).toBe(true);
     });
 
@@ -210,6 +216,17 @@ describe("mlops rollback", () => {
         expect(notices.map((n) => n.notice.result)).toEqual(["failed"]);
     });
 
+    it("turns a verification that cannot reach the platform into a failed, notified result (exit 1), not a crash", async () => {
+        const error = await runPinChange(
+            "rollback",
+            options(),
+            deps({ verifierFor: () => ({ verify: () => Promise.reject(new Error("ExpiredTokenException")) }) }),
+        ).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(OperationFailedError);
+        expect((error as Error).message).toContain("could not check what serves: ExpiredTokenException");
+        expect(notices.map((n) => n.notice.result)).toEqual(["failed"]);
+    });
+
     it("still succeeds when the notification cannot be sent, with a warning", async () => {
         const result = await runPinChange("rollback", options(), deps({ notify: () => Promise.reject(new Error("connection refused")) }));
         expect(result.result).toBe("succeeded");
@@ -237,13 +254,43 @@ describe("mlops rollback", () => {
     });
 });
 
+describe("the stack's quarantine ledger against a stale stack file", () => {
+    const ledger = { quarantineLedger: { "3": { at: "2026-11-27T08:00:00.000Z", reason: "alarm", rolledBackTo: "2" } } };
+
+    it("refuses to deploy a version the stack rolled back from, though the file does not list it (exit 2, nothing written)", async () => {
+        writeFileSync(file, readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"'));
+        const before = readFileSync(file);
+        stack.outputsAfterUp = ledger;
+        const error = await runPinChange("deploy", options({ version: "3" }), deps()).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(BadInputError);
+        expect((error as Error).message).toContain("--version 3: quarantined");
+        expect((error as Error).message).toContain("from the stack's quarantine ledger: 3 rolled back at 2026-11-27T08:00:00.000Z");
+        expect(stack.calls).toEqual([]);
+        expect(readFileSync(file).equals(before)).toBe(true);
+    });
+
+    it("skips a ledger version when choosing the default rollback target", async () => {
+        writeFileSync(file, readFileSync(file, "utf8").replace("mlops:warm: 1", "mlops:warm: 2"));
+        stack.outputsAfterUp = { quarantineLedger: { "2": { at: "2026-11-26T00:00:00.000Z", reason: "old incident" } } };
+        const result = await runPinChange("rollback", options(), deps());
+        expect(result.to).toBe("1");
+    });
+
+    it("with --force, deploys a ledger version and writes the release the program needs", async () => {
+        writeFileSync(file, readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"'));
+        stack.outputsAfterUp = ledger;
+        await runPinChange("deploy", options({ version: "3", force: true }), deps());
+        expect(rawConfigFromStackFile(file).rollback).toEqual({ notify: "https://hooks.example.com/mlops", allowRedeploy: ["3"] });
+    });
+});
+
 describe("mlops deploy", () => {
     it("pins forward with a deploy message and no rollback event", async () => {
         writeFileSync(file, readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"'));
         const result = await runPinChange("deploy", options({ version: "3" }), deps());
         expect(result).toMatchObject({ kind: "deploy", from: "2", to: "3", result: "succeeded" });
         expect(stack.calls[0].options.message).toBe("deploy 2 -> 3");
-        expect(opened[0].rollbackEvent).toBeUndefined();
+        expect(stack.calls[0].options.rollbackEvent).toBeUndefined();
         expect(rawConfigFromStackFile(file).pinned).toBe("3");
     });
 

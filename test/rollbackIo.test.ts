@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { lockHolder } from "../rollback/automation";
 import { noticeSubject, postToWebhook, publishToSns, type RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
-import { checkKubernetesService, checkSageMakerEndpoint, SageMakerVerifier } from "../rollback/verify";
+import { checkKubernetesService, checkSageMakerEndpoint, readyEndpointsOf, SageMakerVerifier } from "../rollback/verify";
 
 const notice: RollbackNotice = {
     stack: "prod",
@@ -64,6 +64,21 @@ describe("verification", () => {
         expect(checkKubernetesService({ selector: selector("3"), readyEndpoints: 0 }, "3").detail).toBe(
             "the Service selects version 3 but has no ready endpoints",
         );
+    });
+});
+
+describe("ready endpoints of the pinned version", () => {
+    it("counts ready (or unset, which means ready) endpoints of the pinned Deployment's pods only", () => {
+        const endpoint = (name: string, ready?: boolean) => ({ targetRef: { kind: "Pod", name }, conditions: ready === undefined ? {} : { ready } });
+        const endpoints = [
+            endpoint("fraud-detector-2-7c9f8-abcde", true),
+            endpoint("fraud-detector-2-7c9f8-fghij"),
+            endpoint("fraud-detector-2-7c9f8-klmno", false),
+            // A lagging slice still listing the old version's pods, and a Deployment whose name extends ours.
+            endpoint("fraud-detector-3-5d6e7-pqrst", true),
+            endpoint("fraud-detector-20-5d6e7-uvwxy", true),
+        ];
+        expect(readyEndpointsOf(endpoints, "fraud-detector-2")).toBe(2);
     });
 });
 
