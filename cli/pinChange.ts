@@ -136,11 +136,21 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         // The engine reads the stack file, so the preview needs the new pin
         // in it; the original bytes go back whatever happens.
         const original = editStackFile(options.file, edit);
+        const restore = () => replaceFile(options.file, original);
+        // Ctrl-C during the preview must not leave the new pin behind.
+        const onSignal = () => {
+            restore();
+            process.exit(130);
+        };
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
         try {
             const preview = await stack.preview({ message: change.message, onEvent, rollbackEvent });
             return { ...base, dryRun: true, result: "previewed", durationSeconds: seconds(), changes: preview.changeSummary };
         } finally {
-            replaceFile(options.file, original);
+            process.off("SIGINT", onSignal);
+            process.off("SIGTERM", onSignal);
+            restore();
         }
     }
 

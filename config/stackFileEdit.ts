@@ -2,7 +2,7 @@
  * Write a pin change into a stack file, keeping its comments and layout: the
  * file stays the one a person reads and reviews.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { isMap, parseDocument } from "yaml";
 import { StackFileError } from "./sources";
 
@@ -43,7 +43,9 @@ export function editStackFile(file: string, edit: PinEdit): string {
 }
 
 export function replaceFile(file: string, text: string): void {
-    const temporary = `${file}.mlops-${process.pid}.tmp`;
-    writeFileSync(temporary, text);
-    renameSync(temporary, file);
+    // Write through a symlink to its target, and keep the file's mode.
+    const target = realpathSync(file);
+    const temporary = `${target}.mlops-${process.pid}.tmp`;
+    writeFileSync(temporary, text, { mode: statSync(target).mode });
+    renameSync(temporary, target);
 }

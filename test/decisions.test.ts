@@ -75,7 +75,9 @@ describe("decideRollback", () => {
                 const quarantined = Array.from({ length: count }, (_, i) => String(i + 1)).filter((id, i) => id !== pinned && (quarantineMask >> i) & 1);
                 const c = config({ pinned, warm, quarantined }, count);
                 const decision = decideRollback(c, {});
-                if (!decision.ok) return true;
+                // A refusal only when no warm version before the pin is left.
+                const eligible = c.versions.slice(0, Number(pinned) - 1).filter((v) => !quarantined.includes(v.version));
+                if (!decision.ok) return warm === 0 || eligible.length === 0;
                 const { to, from, quarantined: after } = decision.change;
                 return to !== from && !c.quarantined.includes(to) && Number(to) < Number(from) && after.includes(from) && !after.includes(to);
             }),

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, lstatSync, mkdtempSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -145,6 +145,17 @@ describe("mlops rollback", () => {
         const after = readFileSync(file, "utf8");
         const changed = after.split("\n").filter((line, i) => line !== before.split("\n")[i]);
         expect(changed).toEqual(['  mlops:pinned: "2"', '  mlops:quarantined: [ "3" ]']);
+    });
+
+    it("writes through a symlinked stack file and keeps its mode", async () => {
+        const real = path.join(projectDir, "shared-prod.yaml");
+        renameSync(file, real);
+        chmodSync(real, 0o640);
+        symlinkSync(real, file);
+        await runPinChange("rollback", options(), deps());
+        expect(lstatSync(file).isSymbolicLink()).toBe(true);
+        expect(statSync(real).mode & 0o777).toBe(0o640);
+        expect(rawConfigFromStackFile(real).pinned).toBe("2");
     });
 
     it.each([

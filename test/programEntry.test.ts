@@ -84,7 +84,7 @@ describe("index.ts, the program the engine runs", () => {
             expect(result.quarantineLedger).toEqual({ "1": { at: "2026-11-01T00:00:00.000Z", reason: "bad", rolledBackTo: "0" } });
         }, 60_000);
 
-        it("records the rollback mlops passes in MLOPS_ROLLBACK_EVENT", async () => {
+        it("records the rollback passed in MLOPS_ROLLBACK_EVENT when pulumi runs index.ts in its own process", async () => {
             const config = { ...example, pinned: "2", quarantined: ["3"] };
             const event = { from: "3", to: "2", reason: "p99 latency", at: "2026-11-27T09:00:00.000Z" };
             const result = await runIndex(engineConfig(config), {}, { MLOPS_ROLLBACK_EVENT: JSON.stringify(event) });
