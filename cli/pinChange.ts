@@ -73,12 +73,12 @@ function loadConfig(file: string): { raw: Record<string, unknown>; config: Stack
     }
 }
 
-export function decide(kind: PinChange["kind"], config: StackConfig, options: PinChangeOptions): Decision {
+export function decide(kind: PinChange["kind"], config: StackConfig, options: PinChangeOptions, deployedPin?: string | null): Decision {
     if (kind === "rollback") {
         return decideRollback(config, { version: options.version, reason: options.reason, force: options.force, allowCold: options.allowCold });
     }
     if (options.version === undefined) return { ok: false, refusal: "--version is required for mlops deploy" };
-    return decideDeploy(config, { version: options.version, reason: options.reason, force: options.force });
+    return decideDeploy(config, { version: options.version, reason: options.reason, force: options.force, deployedPin });
 }
 
 /** The raw config the change produces; validated before anything is written. */
@@ -93,7 +93,10 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     // 1. Offline: every refusal the stack file alone can decide, before the
     //    pulumi binary is needed and before anything is touched.
     const offline = decide(kind, fileConfig, options);
-    if (!offline.ok) throw new BadInputError(offline.refusal);
+    // A deploy of the pinned version is refused offline, unless the stack has
+    // never been deployed: only the backend can tell, so that one waits.
+    const maybeFirstDeploy = kind === "deploy" && options.version === fileConfig.pinned;
+    if (!offline.ok && !maybeFirstDeploy) throw new BadInputError(offline.refusal);
     if (!options.yes && !options.dryRun && deps.confirm === undefined) {
         throw new BadInputError(`no terminal to confirm on; pass --yes to ${kind} without a prompt (or --dry-run to preview)`);
     }
@@ -101,9 +104,11 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     // 2. The stack's quarantine ledger: the file may be a stale copy that
     //    never saw a rollback, so decide again with what the stack recorded.
     const stack = await deps.openStack(options.stack, options.projectDir);
-    const ledger = ledgerFromOutput((await stack.outputs()).quarantineLedger);
+    const outputs = await stack.outputs();
+    const ledger = ledgerFromOutput(outputs.quarantineLedger);
     const config = withLedgerQuarantine(fileConfig, ledger);
-    const decision = decide(kind, config, options);
+    const deployedPin = typeof outputs.pinnedVersion === "string" ? outputs.pinnedVersion : null;
+    const decision = decide(kind, config, options, deployedPin);
     if (!decision.ok) throw new BadInputError(`${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})`);
     const change = decision.change;
     try {

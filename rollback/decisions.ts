@@ -39,6 +39,12 @@ export interface RollbackRequest {
 
 export interface DeployRequest {
     readonly version: string;
+    /**
+     * The pin the stack last deployed: `null` when it was never deployed (the
+     * first `mlops deploy` of the pinned version is then allowed), undefined
+     * when not known (offline).
+     */
+    readonly deployedPin?: string | null;
     readonly reason?: string;
     /** `--force`: pin a quarantined version again (releases it from the quarantine). */
     readonly force?: boolean;
@@ -96,7 +102,8 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
     const to = request.version;
     const order = config.versions.map((v) => v.version);
     if (!order.includes(to)) return refuse(`--version ${to}: not in mlops:versions (known: ${order.join(", ")}); add it to the catalog first`);
-    if (to === from) return refuse(`--version ${to}: already the pinned version; nothing to deploy`);
+    const firstDeploy = to === from && request.deployedPin === null;
+    if (to === from && !firstDeploy) return refuse(`--version ${to}: already the pinned version; nothing to deploy`);
     if (order.indexOf(to) < order.indexOf(from))
         return refuse(`--version ${to}: comes before the pinned ${from}; use mlops rollback --version ${to} to go back`);
     if (config.quarantined.includes(to) && request.force !== true) {

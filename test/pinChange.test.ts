@@ -296,6 +296,15 @@ describe("the stack's quarantine ledger against a stale stack file", () => {
 });
 
 describe("mlops deploy", () => {
+    it("deploys the pinned version of a stack that was never deployed, and refuses it once deployed", async () => {
+        stack.outputsAfterUp = {};
+        const first = await runPinChange("deploy", options({ version: "3" }), deps());
+        expect(first).toMatchObject({ kind: "deploy", from: "3", to: "3", result: "succeeded" });
+        expect(stack.calls[0].options.message).toBe("deploy 3 -> 3");
+        stack.outputsAfterUp = { pinnedVersion: "3" };
+        await expect(runPinChange("deploy", options({ version: "3" }), deps())).rejects.toThrow("--version 3: already the pinned version");
+    });
+
     it("pins forward with a deploy message and no rollback event", async () => {
         writeFileSync(file, readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"'));
         const result = await runPinChange("deploy", options({ version: "3" }), deps());
