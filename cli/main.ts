@@ -11,7 +11,7 @@ import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError } from "../config/schema";
 import { rawConfigFromStackFile, stackFilePath } from "../config/sources";
 import type { OpenStack } from "../rollback/automation";
-import type { PinChangeDeps } from "./pinChange";
+import type { PinChangeDeps, PinChangeOptions } from "./pinChange";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -292,16 +292,8 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
     return program;
 }
 
-interface PinChangeCliOptions {
-    readonly stack?: string;
-    readonly version?: string;
-    readonly reason?: string;
-    readonly yes?: boolean;
-    readonly dryRun?: boolean;
-    readonly json?: boolean;
-    readonly force?: boolean;
-    readonly allowCold?: boolean;
-}
+/** The flags as commander parses them: the flow's options, with the stack still to resolve. */
+type PinChangeCliOptions = Omit<PinChangeOptions, "stack" | "file" | "projectDir"> & { readonly stack?: string };
 
 /**
  * The stack and its config file. With --stack nothing outside the project is
