@@ -25,14 +25,17 @@ function elapsed(startedAt: number, now: number): string {
     return `${((now - startedAt) / 1000).toFixed(1).padStart(6)}s`;
 }
 
+/** The stack itself and provider instances are bookkeeping, not something the operator waits for. */
+const isBookkeeping = (type: string): boolean => type === "pulumi:pulumi:Stack" || type.startsWith("pulumi:providers:");
+
 /** A progress line for an engine event, or undefined for events nobody needs to see. */
 export function progressLine(event: EngineEvent, startedAt: number, now: number): string | undefined {
     const pre = event.resourcePreEvent?.metadata;
-    if (pre !== undefined && pre.op !== "same" && VERB[pre.op] !== undefined) {
+    if (pre !== undefined && pre.op !== "same" && VERB[pre.op] !== undefined && !isBookkeeping(pre.type)) {
         return `${elapsed(startedAt, now)}  ${VERB[pre.op]} ${pre.type} ${resourceName(pre.urn)}`;
     }
     const done = event.resOutputsEvent?.metadata;
-    if (done !== undefined && done.op !== "same" && VERB[done.op] !== undefined) {
+    if (done !== undefined && done.op !== "same" && VERB[done.op] !== undefined && !isBookkeeping(done.type)) {
         return `${elapsed(startedAt, now)}  done ${done.op} ${done.type} ${resourceName(done.urn)}`;
     }
     const failed = event.resOpFailedEvent?.metadata;

@@ -131,6 +131,13 @@ describe("progress and engine messages", () => {
             "   4.0s  done update kubernetes:core/v1:Service fraud-detector-service",
         );
         expect(progressLine({ sequence: 3, timestamp: 0, resourcePreEvent: { metadata: { ...metadata, op: "same" } } }, 0, 0)).toBeUndefined();
+        const provider = {
+            ...metadata,
+            op: "create" as const,
+            type: "pulumi:providers:kubernetes",
+            urn: "urn:pulumi:s::p::pulumi:providers:kubernetes::default",
+        };
+        expect(progressLine({ sequence: 5, timestamp: 0, resourcePreEvent: { metadata: provider } }, 0, 0)).toBeUndefined();
         expect(progressLine({ sequence: 4, timestamp: 0, resOpFailedEvent: { metadata, status: 1, steps: 1 } }, 0, 9000)).toBe(
             "   9.0s  FAILED update kubernetes:core/v1:Service fraud-detector-service",
         );
