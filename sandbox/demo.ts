@@ -1,0 +1,100 @@
+/**
+ * `npm run demo`: the main job on the embedded default. Starts the sandbox,
+ * deploys versions 1, 2 and 3 of stacks/Pulumi.sandbox.yaml with
+ * `mlops deploy`, rolls back with `mlops rollback`, and after each step
+ * prints what serves as kubectl sees it (which Deployment's pods the
+ * Service's EndpointSlices point at) and how long the step took.
+ *
+ * It works on a scratch copy of the project files under .sandbox/project, so
+ * the repository's stack file is never changed.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync } from "node:fs";
+import * as path from "node:path";
+import { kubectl, PROJECT_DIR, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "./sandbox";
+
+const MLOPS = path.join(PROJECT_DIR, "bin", "mlops.js");
+export const STACK = "sandbox";
+
+/** A scratch project: Pulumi.yaml and the sandbox stack file, initialised as a stack on the sandbox's file backend. */
+export function scratchProject(state: SandboxState, name = "project"): string {
+    const dir = path.join(SANDBOX_DIR, name);
+    mkdirSync(path.join(dir, "stacks"), { recursive: true });
+    copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    copyFileSync(path.join(PROJECT_DIR, "stacks", `Pulumi.${STACK}.yaml`), path.join(dir, "stacks", `Pulumi.${STACK}.yaml`));
+    execFileSync(path.join(state.bin, "pulumi"), ["stack", "init", STACK, "--secrets-provider", "passphrase", "--non-interactive"], {
+        cwd: dir,
+        env: { ...process.env, ...state.env },
+        stdio: ["ignore", "ignore", "inherit"],
+    });
+    return dir;
+}
+
+export interface MlopsRun {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+    readonly seconds: number;
+}
+
+export function runMlops(state: SandboxState, projectDir: string, args: string[]): MlopsRun {
+    const started = Date.now();
+    const run = spawnSync(process.execPath, [MLOPS, ...args], {
+        cwd: projectDir,
+        env: { ...process.env, ...state.env },
+        encoding: "utf8",
+        timeout: 15 * 60_000,
+    });
+    return { code: run.status ?? -1, stdout: run.stdout, stderr: run.stderr, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The Deployment whose pods the Service's EndpointSlices list, as kubectl reports it (pod names are <deployment>-<hash>-<suffix>). */
+export function servingDeployments(state: SandboxState): string[] {
+    const pods = kubectl(state, [
+        "get",
+        "endpointslices",
+        "-n",
+        "fraud",
+        "-l",
+        "kubernetes.io/service-name=fraud-detector",
+        "-o",
+        "jsonpath={..targetRef.name}",
+    ])
+        .split(/\s+/)
+        .filter((name) => name !== "");
+    return [...new Set(pods.map((pod) => pod.split("-").slice(0, -2).join("-")))].sort();
+}
+
+async function main(): Promise<void> {
+    const keep = process.argv.includes("--keep");
+    const state = await sandboxUp();
+    try {
+        const project = scratchProject(state);
+        const steps: [string, string[]][] = [
+            ["deploy version 1", ["deploy", "--stack", STACK, "--version", "1", "--yes"]],
+            ["deploy version 2", ["deploy", "--stack", STACK, "--version", "2", "--yes"]],
+            ["deploy version 3", ["deploy", "--stack", STACK, "--version", "3", "--yes"]],
+            ["rollback", ["rollback", "--stack", STACK, "--reason", "demo: p99 latency regression in 3", "--yes"]],
+        ];
+        const timings: string[] = [];
+        for (const [label, args] of steps) {
+            process.stdout.write(`\n== mlops ${args.join(" ")}\n`);
+            const run = runMlops(state, project, args);
+            process.stdout.write(run.stderr + run.stdout);
+            if (run.code !== 0) throw new Error(`${label} exited ${run.code}`);
+            const serving = servingDeployments(state);
+            process.stdout.write(`kubectl: the Service's EndpointSlices point at ${serving.join(", ") || "nothing"}\n`);
+            timings.push(`${label.padEnd(18)} ${run.seconds.toFixed(1).padStart(6)}s  serving: ${serving.join(", ")}`);
+        }
+        process.stdout.write(`\nTimings (wall clock, including the engine):\n${timings.map((line) => `  ${line}`).join("\n")}\n`);
+    } finally {
+        if (!keep) await sandboxDown();
+    }
+}
+
+if (require.main === module) {
+    main().catch((error: unknown) => {
+        process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
+    });
+}

@@ -1,0 +1,350 @@
+/**
+ * A Kubernetes control plane on loopback for real `pulumi up` and
+ * `mlops rollback` runs: etcd, kube-apiserver, kube-controller-manager,
+ * kube-scheduler and kwok (fake nodes, so pods become Ready without a
+ * container runtime), all built from Go modules by build-tools.sh.
+ *
+ *   npm run sandbox:up     start everything, write .sandbox/kubeconfig and .sandbox/env
+ *   npm run sandbox:down   stop everything it started, by pid
+ *
+ * Every process listens on 127.0.0.1 only, on free ports. State (pids,
+ * ports, paths) is kept in .sandbox/state.json so that `down` stops exactly
+ * what `up` started.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import * as path from "node:path";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+export const SANDBOX_DIR = process.env.MLOPS_SANDBOX_DIR ?? path.join(PROJECT_DIR, ".sandbox");
+const STATE_FILE = path.join(SANDBOX_DIR, "state.json");
+/** The token kubectl and the Pulumi provider use; the sandbox is loopback-only and thrown away. */
+const ADMIN_TOKEN = "mlops-sandbox-admin";
+export const PULUMI_PASSPHRASE = "mlops-sandbox";
+
+export interface SandboxState {
+    readonly bin: string;
+    readonly dir: string;
+    readonly kubeconfig: string;
+    readonly apiServerPort: number;
+    readonly pids: Record<string, number>;
+    /** Environment for pulumi, mlops and kubectl against the sandbox. */
+    readonly env: Record<string, string>;
+}
+
+function log(message: string): void {
+    process.stderr.write(`[sandbox ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks; the listener closes before the port is used). */
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const address = server.address();
+            server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+        });
+    });
+}
+
+/** Build (or find in the cache) the tools; returns their bin directory. */
+export function ensureTools(): string {
+    log("building the tools from Go modules (cached after the first run)...");
+    const output = execFileSync("bash", [path.join(__dirname, "build-tools.sh")], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+    return output.trim().split("\n").pop() ?? "";
+}
+
+function start(name: string, bin: string, args: string[], dir: string, env: Record<string, string> = {}): number {
+    const logFile = openSync(path.join(dir, `${name}.log`), "a");
+    const child = spawn(path.join(bin, name), args, { detached: true, stdio: ["ignore", logFile, logFile], env: { ...process.env, ...env } });
+    if (child.pid === undefined) throw new Error(`could not start ${name}`);
+    child.unref();
+    log(`${name} started (pid ${child.pid}, log ${path.join(dir, `${name}.log`)})`);
+    return child.pid;
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutSeconds: number): Promise<void> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    while (Date.now() < deadline) {
+        if (check()) return;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    throw new Error(`${what} was not ready after ${timeoutSeconds}s; see the logs in ${SANDBOX_DIR}`);
+}
+
+function openssl(args: string[], cwd: string): void {
+    execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** A CA, a serving certificate for 127.0.0.1, and the service-account key pair. */
+function writeCertificates(dir: string): void {
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3", "-subj", "/CN=mlops-sandbox-ca", "-keyout", "ca.key", "-out", "ca.crt"], dir);
+    openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kube-apiserver", "-keyout", "apiserver.key", "-out", "apiserver.csr"], dir);
+    writeFileSync(path.join(dir, "apiserver.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    openssl(
+        [
+            "x509",
+            "-req",
+            "-in",
+            "apiserver.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "3",
+            "-extfile",
+            "apiserver.ext",
+            "-out",
+            "apiserver.crt",
+        ],
+        dir,
+    );
+    openssl(["genrsa", "-out", "sa.key", "2048"], dir);
+    openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
+}
+
+function kubeconfigYaml(port: number, caFile: string): string {
+    return [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: sandbox",
+        "  cluster:",
+        `    server: https://127.0.0.1:${port}`,
+        `    certificate-authority: ${caFile}`,
+        "users:",
+        "- name: admin",
+        "  user:",
+        `    token: ${ADMIN_TOKEN}`,
+        "contexts:",
+        "- name: sandbox",
+        "  context: { cluster: sandbox, user: admin }",
+        "current-context: sandbox",
+        "",
+    ].join("\n");
+}
+
+const KWOK_NODE = `apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-0
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: kwok-node-0
+    kubernetes.io/os: linux
+    type: kwok
+status:
+  allocatable: { cpu: "64", memory: 256Gi, pods: "110" }
+  capacity: { cpu: "64", memory: 256Gi, pods: "110" }
+`;
+
+/**
+ * kwok's behaviour comes from Stage objects: the "fast" node and pod stages
+ * that ship in the kwok module (nodes get Ready, pods get Ready at once),
+ * read from the module the tools were built from.
+ */
+function writeKwokStages(dir: string): string {
+    const module = execFileSync("go", ["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], {
+        cwd: path.join(__dirname, "tools", "kwok"),
+        encoding: "utf8",
+    }).trim();
+    const stageFiles = [
+        "node/fast/node-initialize.yaml",
+        // Without a heartbeat the node lifecycle controller marks the node
+        // NotReady after 40 s, and with it every pod: Deployments lose
+        // availability mid-update.
+        "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+        "pod/fast/pod-ready.yaml",
+        "pod/fast/pod-complete.yaml",
+        "pod/fast/pod-delete.yaml",
+    ];
+    const file = path.join(dir, "kwok-stages.yaml");
+    writeFileSync(file, stageFiles.map((stage) => readFileSync(path.join(module, "kustomize", "stage", stage), "utf8")).join("\n---\n"));
+    return file;
+}
+
+export function readState(): SandboxState | undefined {
+    return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, "utf8")) as SandboxState) : undefined;
+}
+
+export function kubectl(state: SandboxState, args: string[], input?: string): string {
+    return execFileSync(path.join(state.bin, "kubectl"), ["--kubeconfig", state.kubeconfig, ...args], {
+        encoding: "utf8",
+        input,
+        stdio: ["pipe", "pipe", "pipe"],
+    });
+}
+
+export async function sandboxUp(): Promise<SandboxState> {
+    if (readState() !== undefined) await sandboxDown();
+    const bin = ensureTools();
+    rmSync(SANDBOX_DIR, { recursive: true, force: true });
+    const dir = SANDBOX_DIR;
+    for (const sub of ["etcd", "pki", "state"]) mkdirSync(path.join(dir, sub), { recursive: true });
+    const pki = path.join(dir, "pki");
+    writeCertificates(pki);
+    writeFileSync(path.join(pki, "tokens.csv"), `${ADMIN_TOKEN},admin,admin,system:masters\n`);
+
+    const [etcdClient, etcdPeer, apiServerPort, kwokPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const pids: Record<string, number> = {};
+    const kubeconfig = path.join(dir, "kubeconfig");
+    writeFileSync(kubeconfig, kubeconfigYaml(apiServerPort, path.join(pki, "ca.crt")));
+    const partial = (): SandboxState => ({ bin, dir, kubeconfig, apiServerPort, pids, env: {} });
+    // Written at every start, so that `down` can stop a half-started sandbox.
+    const save = () => writeFileSync(STATE_FILE, JSON.stringify(partial(), null, 2));
+
+    pids.etcd = start(
+        "etcd",
+        bin,
+        [
+            `--data-dir=${path.join(dir, "etcd")}`,
+            `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+            `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+            `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+            `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+            `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+            "--listen-metrics-urls=",
+            "--log-level=warn",
+        ],
+        dir,
+    );
+    save();
+    pids["kube-apiserver"] = start(
+        "kube-apiserver",
+        bin,
+        [
+            `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            `--secure-port=${apiServerPort}`,
+            `--tls-cert-file=${path.join(pki, "apiserver.crt")}`,
+            `--tls-private-key-file=${path.join(pki, "apiserver.key")}`,
+            `--client-ca-file=${path.join(pki, "ca.crt")}`,
+            `--token-auth-file=${path.join(pki, "tokens.csv")}`,
+            `--service-account-key-file=${path.join(pki, "sa.pub")}`,
+            `--service-account-signing-key-file=${path.join(pki, "sa.key")}`,
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            // Cluster IPs are only allocated in etcd; nothing is routed to them.
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+            "--enable-priority-and-fairness=false",
+        ],
+        dir,
+    );
+    save();
+    await waitFor(
+        "kube-apiserver",
+        () => {
+            try {
+                return kubectl(partial(), ["get", "--raw", "/readyz"]).trim() === "ok";
+            } catch {
+                return false;
+            }
+        },
+        120,
+    );
+
+    const common = [`--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0"];
+    pids["kube-controller-manager"] = start(
+        "kube-controller-manager",
+        bin,
+        [
+            ...common,
+            `--service-account-private-key-file=${path.join(pki, "sa.key")}`,
+            `--root-ca-file=${path.join(pki, "ca.crt")}`,
+            "--use-service-account-credentials=false",
+        ],
+        dir,
+    );
+    save();
+    pids["kube-scheduler"] = start("kube-scheduler", bin, common, dir);
+    save();
+    pids.kwok = start(
+        "kwok",
+        bin,
+        [
+            `--kubeconfig=${kubeconfig}`,
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            `--server-address=127.0.0.1:${kwokPort}`,
+            `--config=${writeKwokStages(dir)}`,
+            "--node-lease-duration-seconds=40",
+            "--node-ip=127.0.0.1",
+        ],
+        dir,
+    );
+    save();
+    kubectl(partial(), ["apply", "-f", "-"], KWOK_NODE);
+    await waitFor(
+        "the kwok node",
+        () => kubectl(partial(), ["get", "node", "kwok-node-0", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"]) === "True",
+        60,
+    );
+
+    const env = {
+        KUBECONFIG: kubeconfig,
+        PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: PULUMI_PASSPHRASE,
+        PULUMI_HOME: path.join(dir, "pulumi-home"),
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+    };
+    const state: SandboxState = { bin, dir, kubeconfig, apiServerPort, pids, env };
+    writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+    writeFileSync(
+        path.join(dir, "env"),
+        Object.entries(env)
+            .map(([key, value]) => `export ${key}=${JSON.stringify(value)}`)
+            .join("\n") + "\n",
+    );
+    log(`ready: kubectl --kubeconfig ${kubeconfig}; source ${path.join(dir, "env")} for pulumi and mlops`);
+    return state;
+}
+
+export async function sandboxDown(): Promise<void> {
+    const state = readState();
+    if (state === undefined) {
+        log("nothing to stop");
+        return;
+    }
+    // Reverse order of start: the workers first, etcd last.
+    const names = Object.keys(state.pids).reverse();
+    for (const name of names) {
+        try {
+            process.kill(state.pids[name], "SIGTERM");
+        } catch {
+            // Already gone.
+        }
+    }
+    const alive = (pid: number) => {
+        try {
+            process.kill(pid, 0);
+            return true;
+        } catch {
+            return false;
+        }
+    };
+    await waitFor("the sandbox processes to stop", () => names.every((name) => !alive(state.pids[name])), 20).catch(() => {
+        for (const name of names) if (alive(state.pids[name])) process.kill(state.pids[name], "SIGKILL");
+    });
+    rmSync(STATE_FILE, { force: true });
+    log(`stopped ${names.join(", ")}`);
+}
+
+if (require.main === module) {
+    const command = process.argv[2];
+    const run =
+        command === "up" ? sandboxUp().then(() => undefined) : command === "down" ? sandboxDown() : Promise.reject(new Error("usage: sandbox.ts up|down"));
+    run.catch((error: unknown) => {
+        log(error instanceof Error ? error.message : String(error));
+        process.exitCode = 1;
+    });
+}

@@ -1,0 +1,134 @@
+/**
+ * The real engine on the sandbox: the Pulumi CLI, the Kubernetes provider
+ * and a kube-apiserver, all built from Go modules. Every check is made with
+ * kubectl or the backend's own record (`pulumi stack history`), never with
+ * our code's view of things.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { rawConfigFromStackFile } from "../config/sources";
+import { runStackProgram } from "../stackProgram";
+import { runMlops, scratchProject, servingDeployments, STACK } from "../sandbox/demo";
+import { kubectl, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
+
+let state: SandboxState;
+let project: string;
+
+beforeAll(async () => {
+    state = await sandboxUp();
+    project = scratchProject(state, "e2e");
+});
+
+afterAll(async () => {
+    await sandboxDown();
+});
+
+const stackFile = () => path.join(project, "stacks", `Pulumi.${STACK}.yaml`);
+
+function mlops(...args: string[]) {
+    const run = runMlops(state, project, args);
+    if (run.code !== 0) process.stderr.write(`mlops ${args.join(" ")} exited ${run.code}:\n${run.stderr}${run.stdout}\n`);
+    return run;
+}
+
+/** The backend's record of the stack's updates, newest first. */
+function backendHistory(): { message: string; result: string; resourceChanges?: Record<string, number> }[] {
+    const json = execFileSync(path.join(state.bin, "pulumi"), ["stack", "history", "--stack", STACK, "--json"], {
+        cwd: project,
+        env: { ...process.env, ...state.env },
+        encoding: "utf8",
+    });
+    return JSON.parse(json) as { message: string; result: string; resourceChanges?: Record<string, number> }[];
+}
+
+const deploymentUid = (version: string) => kubectl(state, ["get", "deployment", `fraud-detector-${version}`, "-n", "fraud", "-o", "jsonpath={.metadata.uid}"]);
+
+describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
+    it("serves each deployed version, then rolls back to 2 by moving the Service only", () => {
+        for (const version of ["1", "2", "3"]) {
+            expect(mlops("deploy", "--stack", STACK, "--version", version, "--yes").code).toBe(0);
+            expect(servingDeployments(state)).toEqual([`fraud-detector-${version}`]);
+        }
+        const standbyUidBefore = deploymentUid("2");
+
+        const rollback = mlops("rollback", "--stack", STACK, "--reason", "e2e: 5xx", "--yes", "--json");
+        expect(rollback.code).toBe(0);
+        expect(JSON.parse(rollback.stdout)).toMatchObject({ kind: "rollback", from: "3", to: "2", result: "succeeded" });
+
+        // kubectl: traffic is on 2's pods, and 2's Deployment is the one that was already running.
+        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+        expect(kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"])).toBe("2");
+        expect(deploymentUid("2")).toBe(standbyUidBefore);
+
+        // The backend: the rollback replaced nothing and is recorded with its reason.
+        const [last] = backendHistory();
+        expect(last.message).toBe("rollback 3 -> 2: e2e: 5xx");
+        expect(last.result).toBe("succeeded");
+        expect(last.resourceChanges?.replace ?? 0).toBe(0);
+        expect(last.resourceChanges?.create ?? 0).toBeLessThanOrEqual(1); // only the new standby, version 1
+
+        // The stack file: 3 is quarantined.
+        expect(rawConfigFromStackFile(stackFile()).quarantined).toEqual(["3"]);
+    });
+
+    it("refuses a stale stack file that still pins 3, without touching the cluster", () => {
+        const current = readFileSync(stackFile(), "utf8");
+        const stale = current.replace('mlops:pinned: "2"', 'mlops:pinned: "1"').replace('mlops:quarantined: [ "3" ]', "mlops:quarantined: []");
+        writeFileSync(stackFile(), stale);
+        try {
+            const run = mlops("deploy", "--stack", STACK, "--version", "3", "--yes");
+            expect(run.code).toBe(2);
+            expect(run.stderr).toContain("--version 3: quarantined");
+            expect(run.stderr).toContain("from the stack's quarantine ledger: 3 rolled back at");
+            expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+        } finally {
+            writeFileSync(stackFile(), current);
+        }
+    });
+
+    it("stops the engine itself on a stale stack file that pins 3: the program refuses, nothing changes", async () => {
+        // What a plain `pulumi up` does with a stale file, minus the language
+        // host (not buildable here): the engine runs the program through the
+        // Automation API's own language server, with no mlops checks in front.
+        const current = readFileSync(stackFile(), "utf8");
+        writeFileSync(stackFile(), current.replace('mlops:pinned: "2"', 'mlops:pinned: "3"').replace('mlops:quarantined: [ "3" ]', "mlops:quarantined: []"));
+        // The sandbox's pulumi, backend and cluster, for this process too.
+        const saved = { ...process.env };
+        Object.assign(process.env, state.env);
+        try {
+            const stack = await LocalWorkspace.selectStack(
+                { stackName: STACK, projectName: "mlops", program: () => runStackProgram(undefined) },
+                { workDir: project },
+            );
+            const error = await stack.up({ message: "stale config" }).catch((e: unknown) => e);
+            expect(String(error)).toContain("mlops:pinned is 3, but version 3 was rolled back to 2 at");
+            expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+            expect(backendHistory()[0]).toMatchObject({ message: "stale config", result: "failed" });
+            expect(backendHistory()[0].resourceChanges ?? {}).not.toHaveProperty("update");
+        } finally {
+            writeFileSync(stackFile(), current);
+            process.env = saved;
+        }
+    });
+
+    it("shows in mlops status and history what kubectl and the backend show", () => {
+        const status = JSON.parse(mlops("status", "--stack", STACK, "--json").stdout) as {
+            pinnedVersion: string;
+            warmVersions: string[];
+            quarantined: Record<string, unknown>;
+        };
+        expect(status.pinnedVersion).toBe(
+            kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"]),
+        );
+        expect(status.warmVersions).toEqual(["1", "2"]);
+        expect(Object.keys(status.quarantined)).toEqual(["3"]);
+        const deployments = kubectl(state, ["get", "deployments", "-n", "fraud", "-o", "jsonpath={.items[*].metadata.name}"]).split(" ").sort();
+        expect(deployments).toEqual(["fraud-detector-1", "fraud-detector-2"]);
+
+        const history = JSON.parse(mlops("history", "--stack", STACK, "--json").stdout) as { message: string; result: string }[];
+        expect(history.map((h) => [h.message, h.result])).toEqual(backendHistory().map((h) => [h.message, h.result]));
+    });
+});
