@@ -138,8 +138,8 @@ export function replicasFor(settings: KubernetesSettings, role: "serving" | "sta
 }
 
 export function rolloutTimeouts(settings: KubernetesSettings): pulumi.CustomTimeouts {
-    const minutes = `${Math.ceil((settings.startupTimeoutSeconds + 300) / 60)}m`;
-    return { create: minutes, update: minutes };
+    const seconds = `${settings.rolloutTimeoutSeconds ?? settings.startupTimeoutSeconds + 300}s`;
+    return { create: seconds, update: seconds };
 }
 
 const PROBE_PERIOD_SECONDS = 5;

@@ -207,6 +207,8 @@ const kubernetesSchema = z
         readinessPath: probePath.default(DEFAULTS.kubernetes.readinessPath),
         livenessPath: probePath.default(DEFAULTS.kubernetes.livenessPath),
         startupTimeoutSeconds: z.number().int().min(10).max(3600).default(DEFAULTS.kubernetes.startupTimeoutSeconds),
+        /** How long `pulumi up` waits for a Deployment to be ready before it fails; default: the startup budget plus 5 minutes. */
+        rolloutTimeoutSeconds: z.number().int().min(30).max(7200).optional(),
         resources: z.object({ requests: resourceAmounts.optional(), limits: resourceAmounts.optional() }).strict().default(DEFAULTS.kubernetes.resources),
         /** The numeric user the model server runs as (the image must allow it); unset, the image's USER, which must not be root. */
         runAsUser: z.number().int().min(1, { message: "runAsUser must not be 0 (root)" }).optional(),

@@ -15,6 +15,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import * as path from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 export const SANDBOX_DIR = process.env.MLOPS_SANDBOX_DIR ?? path.join(PROJECT_DIR, ".sandbox");
@@ -164,9 +165,23 @@ function writeKwokStages(dir: string): string {
         "pod/fast/pod-complete.yaml",
         "pod/fast/pod-delete.yaml",
     ];
+    const stages = stageFiles.map((stage) => {
+        const text = readFileSync(path.join(module, "kustomize", "stage", stage), "utf8");
+        return stage.endsWith("pod-ready.yaml") ? neverReady(text) : text;
+    });
     const file = path.join(dir, "kwok-stages.yaml");
-    writeFileSync(file, stageFiles.map((stage) => readFileSync(path.join(module, "kustomize", "stage", stage), "utf8")).join("\n---\n"));
+    writeFileSync(file, stages.join("\n---\n"));
     return file;
+}
+
+/** The catalog version whose pods never become ready: a model that never loads, for the failure tests. */
+export const NEVER_READY_VERSION = "never-ready";
+
+/** kwok's pod-ready stage, minus the pods of the never-ready version. */
+function neverReady(podReadyStage: string): string {
+    const stage = parseYaml(podReadyStage) as { spec: { selector: { matchExpressions: unknown[] } } };
+    stage.spec.selector.matchExpressions.push({ key: '.metadata.labels["mlops-rollback/version"]', operator: "NotIn", values: [NEVER_READY_VERSION] });
+    return stringifyYaml(stage);
 }
 
 export function readState(): SandboxState | undefined {

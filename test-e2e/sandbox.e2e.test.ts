@@ -7,12 +7,13 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { parseDocument, type YAMLSeq } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { rawConfigFromStackFile } from "../config/sources";
 import { runStackProgram } from "../stackProgram";
 import { runMlops, scratchProject, servingDeployments, STACK } from "../sandbox/demo";
-import { kubectl, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
+import { kubectl, NEVER_READY_VERSION, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
 
 let state: SandboxState;
 let project: string;
@@ -130,5 +131,31 @@ describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
 
         const history = JSON.parse(mlops("history", "--stack", STACK, "--json").stdout) as { message: string; result: string }[];
         expect(history.map((h) => [h.message, h.result])).toEqual(backendHistory().map((h) => [h.message, h.result]));
+    });
+});
+
+describe("a version whose pods never become ready", () => {
+    it("fails mlops deploy within the rollout timeout (exit 1) and leaves traffic on the version that served", () => {
+        // kwok's pod-ready stage skips pods of this version (sandbox.ts), like a model that never loads.
+        const document = parseDocument(readFileSync(stackFile(), "utf8"));
+        const versions = document.getIn(["config", "mlops:versions"]) as YAMLSeq;
+        versions.add(
+            document.createNode({
+                version: NEVER_READY_VERSION,
+                image: `registry.example.com/ml/fraud-detector@sha256:${"4".repeat(64)}`,
+                artifact: "s3://acme-ml-models/fraud-detector/never-ready/model.tar.gz",
+            }),
+        );
+        writeFileSync(stackFile(), document.toString());
+        const serving = servingDeployments(state);
+        expect(serving).toEqual(["fraud-detector-2"]);
+
+        const run = mlops("deploy", "--stack", STACK, "--version", NEVER_READY_VERSION, "--yes");
+        expect(run.code).toBe(1);
+        expect(run.stderr).toContain("the deploy to never-ready failed");
+        // rolloutTimeoutSeconds is 60 in the sandbox stack; the rest is the engine starting and stopping.
+        expect(run.seconds).toBeLessThan(150);
+        expect(servingDeployments(state)).toEqual(serving);
+        expect(kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"])).toBe("2");
     });
 });

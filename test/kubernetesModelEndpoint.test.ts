@@ -90,7 +90,7 @@ describe("KubernetesModelEndpoint", () => {
         expect(registered.find((r) => r.name === "fraud-detector-deployment-2")?.options?.dependencies).toContain(service);
         expect(registered.find((r) => r.name === "fraud-detector-deployment-3")?.options?.dependencies).not.toContain(service);
         for (const deployment of registered.filter((r) => r.type === DEPLOYMENT)) {
-            expect(deployment.options?.customTimeouts).toEqual({ create: "10m", update: "10m" });
+            expect(deployment.options?.customTimeouts).toEqual({ create: "600s", update: "600s" });
             expect(deployment.options?.retainOnDelete).toBe(false);
         }
     });
@@ -215,6 +215,7 @@ describe("replicas and timeouts", () => {
 
     it("waits for a rollout for the startup budget plus five minutes", () => {
         if (defaults === undefined) throw new Error("defaults missing");
-        expect(rolloutTimeouts({ ...defaults, startupTimeoutSeconds: 900 })).toEqual({ create: "20m", update: "20m" });
+        expect(rolloutTimeouts({ ...defaults, startupTimeoutSeconds: 900 })).toEqual({ create: "1200s", update: "1200s" });
+        expect(rolloutTimeouts({ ...defaults, rolloutTimeoutSeconds: 45 })).toEqual({ create: "45s", update: "45s" });
     });
 });
