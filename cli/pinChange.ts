@@ -109,7 +109,10 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     const config = withLedgerQuarantine(fileConfig, ledger);
     const deployedPin = typeof outputs.pinnedVersion === "string" ? outputs.pinnedVersion : null;
     const decision = decide(kind, config, options, deployedPin);
-    if (!decision.ok) throw new BadInputError(`${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})`);
+    if (!decision.ok) {
+        // Name the ledger only when it is what changed the answer.
+        throw new BadInputError(offline.ok ? `${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})` : decision.refusal);
+    }
     const change = decision.change;
     try {
         parseStackConfig(configAfter(raw, change));
@@ -175,7 +178,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         await notifyTeam(config, failed, change, deps);
         throw Object.assign(
             new OperationFailedError(
-                `the ${kind} to ${change.to} failed: ${firstLines(message)}\nThe stack file still pins ${change.to}; once the cause is fixed, run pulumi up --stack ${options.stack} to finish it.`,
+                `the ${kind} to ${change.to} failed: ${firstLines(message)}\nThe stack file still pins ${change.to}: once the cause is fixed, run pulumi up --stack ${options.stack} to finish it, or go back with mlops rollback --stack ${options.stack}.`,
             ),
             { result: failed },
         );
