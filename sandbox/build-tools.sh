@@ -14,6 +14,15 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 tools="$here/tools"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+# Go is installed under /usr/local/go on these machines; a shell without it on
+# PATH (a bare CI environment) still finds it.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+    export PATH="/usr/local/go/bin:$PATH"
+fi
+if ! command -v go >/dev/null 2>&1; then
+    echo "build-tools: the sandbox's tools are built from Go modules and need the go command on PATH" >&2
+    exit 2
+fi
 
 pulumi_version="3.248.0"
 provider_version="4.25.0"

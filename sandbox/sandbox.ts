@@ -151,7 +151,9 @@ status:
  * read from the module the tools were built from.
  */
 function writeKwokStages(dir: string): string {
-    const module = execFileSync("go", ["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], {
+    // The go command, also where a bare environment has no Go on PATH (build-tools.sh does the same).
+    const go = existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : "go";
+    const module = execFileSync(go, ["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], {
         cwd: path.join(__dirname, "tools", "kwok"),
         encoding: "utf8",
     }).trim();
