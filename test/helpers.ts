@@ -3,6 +3,7 @@
  * and a way to await Pulumi outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { RegisteredResource } from "../plan/mockRuntime";
 
 export const ECR_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud-detector";
 
@@ -35,4 +36,11 @@ export function digestFor(index: number): string {
 /** Resolve an Output in a test (never assert inside an apply that nothing awaits). */
 export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
+
+/** The child registered under `name`; names every registered child when it is missing. */
+export function findChild(registered: readonly RegisteredResource[], name: string): RegisteredResource {
+    const found = registered.find((r) => r.name === name);
+    if (found === undefined) throw new Error(`no child named ${name}; registered: ${registered.map((r) => r.name).join(", ")}`);
+    return found;
 }

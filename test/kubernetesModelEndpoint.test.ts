@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { KubernetesModelEndpoint, replicasFor, rolloutTimeouts, type KubernetesModelEndpointArgs } from "../components/kubernetesModelEndpoint";
 import { parseStackConfig, type StackConfig } from "../config/schema";
-import { installRecordingMocks, type RegisteredResource } from "../plan/mockRuntime";
-import { digestFor, ECR_REPOSITORY, outputValue, sagemakerRawConfig } from "./helpers";
+import { installRecordingMocks } from "../plan/mockRuntime";
+import { digestFor, ECR_REPOSITORY, findChild, outputValue, sagemakerRawConfig } from "./helpers";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
@@ -37,11 +37,7 @@ async function declare(args: KubernetesModelEndpointArgs) {
         deploymentNames: await outputValue(component.deploymentNames),
     };
     await pulumi.runtime.disconnect();
-    const byName = (name: string): Record<string, unknown> => {
-        const found = registered.find((r: RegisteredResource) => r.name === name);
-        if (found === undefined) throw new Error(`no child named ${name}; registered: ${registered.map((r) => r.name).join(", ")}`);
-        return found.inputs;
-    };
+    const byName = (name: string): Record<string, unknown> => findChild(registered, name).inputs;
     return { registered, byName, outputs };
 }
 

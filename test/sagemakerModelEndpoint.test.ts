@@ -10,7 +10,7 @@ import {
 } from "../components/sagemakerModelEndpoint";
 import { parseStackConfig, type StackConfig } from "../config/schema";
 import { installRecordingMocks, MOCK_ACCOUNT_ID, type RegisteredResource } from "../plan/mockRuntime";
-import { digestFor, ECR_REPOSITORY, outputValue, sagemakerRawConfig } from "./helpers";
+import { digestFor, ECR_REPOSITORY, findChild, outputValue, sagemakerRawConfig } from "./helpers";
 
 const MODEL = "aws:sagemaker/model:Model";
 const ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration";
@@ -42,11 +42,7 @@ async function declare(args: SageMakerModelEndpointArgs) {
         executionRoleArn: await outputValue(component.executionRoleArn),
     };
     await pulumi.runtime.disconnect();
-    const byName = (name: string): RegisteredResource => {
-        const found = registered.find((r) => r.name === name);
-        if (found === undefined) throw new Error(`no child named ${name}; registered: ${registered.map((r) => r.name).join(", ")}`);
-        return found;
-    };
+    const byName = (name: string): RegisteredResource => findChild(registered, name);
     return { registered, byName, outputs };
 }
 
