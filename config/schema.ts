@@ -44,6 +44,22 @@ export const DEFAULTS = {
             limits: { cpu: "2", memory: "2Gi" },
         },
     },
+    alarms: {
+        periodSeconds: 60,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        errorRatePercent: 5,
+        latencyP99Ms: 1000,
+    },
+    trigger: {
+        // Long enough for the reconcile run to finish and for the alarm to
+        // settle on the restored version before another rollback is allowed.
+        cooldownSeconds: 1800,
+        maxEventAgeSeconds: 900,
+        busyRechecks: 4,
+        busyRecheckSeconds: 20,
+        logRetentionDays: 30,
+    },
 } as const;
 
 /** Version ids: short, and safe to derive resource names from. */
@@ -235,6 +251,119 @@ const rollbackSchema = z
     })
     .strict();
 
+/**
+ * CloudWatch alarm periods: 10, 20 or 30 seconds (high-resolution metrics
+ * only) or a multiple of 60 (PutMetricAlarm, `Period`).
+ */
+export function isAlarmPeriod(seconds: number): boolean {
+    return seconds === 10 || seconds === 20 || seconds === 30 || (seconds >= 60 && seconds % 60 === 0);
+}
+
+/** PutMetricAlarm: `EvaluationPeriods` × `Period` may not exceed one day. */
+export const MAX_ALARM_EVALUATION_SECONDS = 86_400;
+
+const threshold = z.number().finite().min(0, { message: "a threshold is a finite number, 0 or more" });
+const percent = threshold.max(100, { message: "a percentage is 0..100" });
+const ALARM_SUFFIX_PATTERN = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
+
+const customAlarmSchema = z
+    .object({
+        /** Ends the alarm's name: `<model>-<stack>-<name>`; keep it stable, it is the alarm's identity. */
+        name: z.string().regex(ALARM_SUFFIX_PATTERN, { message: "1-40 lowercase letters, digits and '-', e.g. queue-depth" }),
+        namespace: z.string().min(1).max(255),
+        metricName: z.string().min(1).max(255),
+        dimensions: z.record(z.string().min(1).max(255), z.string().min(1).max(1024)).default({}),
+        /** Average, Sum, Minimum, Maximum, SampleCount, or a percentile such as p99. */
+        statistic: z
+            .string()
+            .regex(/^(Average|Sum|Minimum|Maximum|SampleCount|p(100|\d{1,2}(\.\d{1,2})?))$/, {
+                message: "Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99",
+            })
+            .default("Average"),
+        threshold,
+        comparison: z.enum(["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]).default("greaterThan"),
+        /** What a period with no data counts as; `notBreaching` suits error counts, `breaching` a heartbeat. */
+        treatMissingData: z.enum(["missing", "notBreaching", "breaching", "ignore"]).default("notBreaching"),
+    })
+    .strict();
+
+const alarmsSchema = z
+    .object({
+        periodSeconds: z
+            .number()
+            .int()
+            .refine(isAlarmPeriod, { message: "an alarm period is 10, 20, 30 or a multiple of 60 seconds" })
+            .default(DEFAULTS.alarms.periodSeconds),
+        evaluationPeriods: z.number().int().min(1, { message: "evaluationPeriods is at least 1" }).default(DEFAULTS.alarms.evaluationPeriods),
+        datapointsToAlarm: z.number().int().min(1, { message: "datapointsToAlarm is at least 1" }).default(DEFAULTS.alarms.datapointsToAlarm),
+        /** SageMaker: alarm when 5XX errors exceed this percent of invocations. @default 5 */
+        errorRatePercent: percent.optional(),
+        /** SageMaker: alarm when the p99 ModelLatency exceeds this many milliseconds. @default 1000 */
+        latencyP99Ms: threshold.optional(),
+        /** SageMaker: alarm when 4XX errors exceed this percent of invocations (off unless set). */
+        clientErrorRatePercent: percent.optional(),
+        /** Alarms on any metric: Container Insights or your own namespace (required for kubernetes). */
+        custom: z.array(customAlarmSchema).max(8, { message: "at most 8 custom alarms" }).default([]),
+        /** SageMaker: also name the metric alarms in the endpoint's deployment guardrails. @default true */
+        feedGuardrails: z.boolean().default(true),
+    })
+    .strict();
+
+/** CloudWatch Logs retention values (PutRetentionPolicy). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+const SECRET_ARN_PATTERN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
+
+const triggerSchema = z
+    .object({
+        /** No second automatic rollback for this long after one. @default 1800 */
+        cooldownSeconds: z
+            .number()
+            .int()
+            .min(60, { message: "60..86400 seconds" })
+            .max(86_400, { message: "60..86400 seconds" })
+            .default(DEFAULTS.trigger.cooldownSeconds),
+        /** Alarm events older than this are stale (EventBridge retries for up to 24 h). @default 900 */
+        maxEventAgeSeconds: z
+            .number()
+            .int()
+            .min(60, { message: "60..86400 seconds" })
+            .max(86_400, { message: "60..86400 seconds" })
+            .default(DEFAULTS.trigger.maxEventAgeSeconds),
+        /** While SageMaker is updating the endpoint, re-check this many times before giving up. @default 4 */
+        busyRechecks: z.number().int().min(0).max(10, { message: "at most 10 re-checks" }).default(DEFAULTS.trigger.busyRechecks),
+        busyRecheckSeconds: z.number().int().min(1).max(60, { message: "1..60 seconds" }).default(DEFAULTS.trigger.busyRecheckSeconds),
+        /** The role the reconcile build runs `mlops rollback` as: it needs what your `pulumi up` needs. */
+        runnerRoleArn: z.string().regex(IAM_ROLE_ARN_PATTERN, { message: "expected an IAM role ARN, arn:aws:iam::<account>:role/<name>" }),
+        /** Where the build checks out this stack's program (the repository you run `pulumi up` from). */
+        source: z
+            .object({
+                type: z.enum(["GITHUB", "GITHUB_ENTERPRISE", "GITLAB", "BITBUCKET", "CODECOMMIT", "S3"]),
+                location: z.string().min(1),
+                /** Branch, tag or commit (S3: object version). */
+                version: z.string().min(1).optional(),
+            })
+            .strict(),
+        /** The stack's backend when it is not Pulumi Cloud, e.g. s3://acme-pulumi-state. */
+        pulumiBackendUrl: z
+            .string()
+            .regex(/^(s3|azblob|gs|file|https?):\/\/\S+$/, { message: "a Pulumi backend URL: s3://, azblob://, gs://, file:// or https://" })
+            .optional(),
+        /** The build's Pulumi credential, from Secrets Manager: an access token (Pulumi Cloud) or the passphrase of a self-managed backend. */
+        pulumiSecret: z
+            .object({
+                variable: z.enum(["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"]),
+                secretArn: z.string().regex(SECRET_ARN_PATTERN, { message: "expected a Secrets Manager secret ARN" }),
+            })
+            .strict()
+            .optional(),
+        logRetentionDays: z
+            .number()
+            .int()
+            .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), { message: `one of ${LOG_RETENTION_DAYS.join(", ")}` })
+            .default(DEFAULTS.trigger.logRetentionDays),
+    })
+    .strict();
+
 const stackConfigShape = z
     .object({
         target: z.enum(["sagemaker", "kubernetes"], { message: "set mlops:target to 'sagemaker' or 'kubernetes'" }),
@@ -252,6 +381,8 @@ const stackConfigShape = z
         sagemaker: sagemakerSchema.optional(),
         kubernetes: kubernetesSchema.optional(),
         rollback: rollbackSchema.default({ allowRedeploy: [] }),
+        alarms: alarmsSchema.optional(),
+        trigger: triggerSchema.optional(),
     })
     .strict();
 
@@ -261,6 +392,9 @@ export type SageMakerSettings = NonNullable<StackConfig["sagemaker"]>;
 export type DeploymentSettings = SageMakerSettings["deployment"];
 export type KubernetesSettings = NonNullable<StackConfig["kubernetes"]>;
 export type Target = StackConfig["target"];
+export type AlarmSettings = NonNullable<StackConfig["alarms"]>;
+export type CustomAlarm = AlarmSettings["custom"][number];
+export type TriggerSettings = NonNullable<StackConfig["trigger"]>;
 
 /** One problem with the config, named by its config path. */
 export interface ConfigProblem {
@@ -465,10 +599,87 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
         }
     }
 
+    problems.push(...alarmProblems(target, config.alarms, config.sagemaker, config.trigger));
+
     if (target !== undefined && config[target] === undefined) {
         problems.push({ path: [target], message: `required when mlops:target is '${target}': add the mlops:${target} section` });
     }
     return problems;
+}
+
+/** Cross-field rules of `mlops:alarms` and `mlops:trigger`. */
+function alarmProblems(target: Target | undefined, alarmsValue: unknown, sagemakerValue: unknown, triggerValue: unknown): PathedProblem[] {
+    const problems: PathedProblem[] = [];
+    if (triggerValue !== undefined && alarmsValue === undefined) {
+        problems.push({ path: ["trigger"], message: "the rollback trigger fires on alarms: add the mlops:alarms section, or remove mlops:trigger" });
+    }
+    if (typeof alarmsValue !== "object" || alarmsValue === null) return problems;
+    const alarms = alarmsValue as Record<string, unknown>;
+    const period = typeof alarms.periodSeconds === "number" ? alarms.periodSeconds : DEFAULTS.alarms.periodSeconds;
+    const evaluationPeriods = typeof alarms.evaluationPeriods === "number" ? alarms.evaluationPeriods : DEFAULTS.alarms.evaluationPeriods;
+    const datapoints = typeof alarms.datapointsToAlarm === "number" ? alarms.datapointsToAlarm : DEFAULTS.alarms.datapointsToAlarm;
+    if (datapoints > evaluationPeriods) {
+        problems.push({
+            path: ["alarms", "datapointsToAlarm"],
+            message: `${datapoints} breaching datapoints cannot fit in ${evaluationPeriods} evaluation periods; lower datapointsToAlarm or raise evaluationPeriods`,
+        });
+    }
+    if (period * evaluationPeriods > MAX_ALARM_EVALUATION_SECONDS) {
+        problems.push({
+            path: ["alarms", "evaluationPeriods"],
+            message: `periodSeconds × evaluationPeriods is ${period * evaluationPeriods} s; CloudWatch evaluates at most one day (86400 s)`,
+        });
+    }
+    const custom = Array.isArray(alarms.custom) ? (alarms.custom as unknown[]) : [];
+    const seen = new Map<string, number>();
+    custom.forEach((entry, index) => {
+        const name = (entry as { name?: unknown } | null)?.name;
+        if (typeof name !== "string") return;
+        if ((BUILT_IN_ALARM_SUFFIXES as readonly string[]).includes(name)) {
+            problems.push({ path: ["alarms", "custom", index, "name"], message: `'${name}' is the name of a built-in alarm; pick another` });
+        }
+        const first = seen.get(name);
+        if (first !== undefined) problems.push({ path: ["alarms", "custom", index, "name"], message: `already used by mlops:alarms.custom[${first}]` });
+        else seen.set(name, index);
+    });
+    if (target === "kubernetes") {
+        for (const key of ["errorRatePercent", "latencyP99Ms", "clientErrorRatePercent"] as const) {
+            if (alarms[key] !== undefined) {
+                problems.push({ path: ["alarms", key], message: "a SageMaker endpoint metric; on kubernetes, alarm on your metrics with mlops:alarms.custom" });
+            }
+        }
+        if (custom.length === 0) {
+            problems.push({
+                path: ["alarms", "custom"],
+                message: "on kubernetes the alarms come from your metrics (Container Insights or your own namespace): add at least one",
+            });
+        }
+    }
+    if (target === "sagemaker") {
+        if (period < 60) {
+            problems.push({
+                path: ["alarms", "periodSeconds"],
+                message: "SageMaker publishes endpoint metrics once a minute: a shorter period never has data; use 60 or a multiple of it",
+            });
+        }
+        const deployment = (sagemakerValue as { deployment?: { rollbackAlarmNames?: unknown } } | undefined)?.deployment;
+        const userAlarms = Array.isArray(deployment?.rollbackAlarmNames) ? deployment.rollbackAlarmNames.length : 0;
+        const ours = alarms.feedGuardrails === false ? 0 : guardrailAlarmCount(alarms, custom.length);
+        if (userAlarms + ours > 10) {
+            problems.push({
+                path: ["alarms", "feedGuardrails"],
+                message: `the endpoint's guardrails would watch ${userAlarms + ours} alarms; SageMaker accepts at most 10: drop custom alarms, rollbackAlarmNames, or set feedGuardrails: false`,
+            });
+        }
+    }
+    return problems;
+}
+
+/** Suffixes of the alarms this package defines on a SageMaker endpoint. */
+export const BUILT_IN_ALARM_SUFFIXES = ["5xx-rate", "latency-p99", "4xx-rate", "rollback"] as const;
+
+function guardrailAlarmCount(alarms: Record<string, unknown>, customCount: number): number {
+    return 2 + (alarms.clientErrorRatePercent === undefined ? 0 : 1) + customCount;
 }
 
 /**

@@ -1,0 +1,92 @@
+/**
+ * Starts `moto_server.py` (emulated AWS) on 127.0.0.1 and a free port for a
+ * test file, and stops it after. The Python comes from MLOPS_MOTO_PYTHON,
+ * else the virtualenv `test-aws/install-moto.sh` makes, else `python3`.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const MOTO_VENV = path.join(os.homedir(), ".cache", "mlops-rollback", "moto-venv");
+const SERVER_SCRIPT = path.join(__dirname, "moto_server.py");
+
+/** The account and credentials moto answers for. */
+export const MOTO_ACCOUNT = "123456789012";
+export const MOTO_REGION = "us-east-1";
+export const MOTO_CREDENTIALS = { accessKeyId: "testing", secretAccessKey: "testing" };
+
+export interface MotoServer {
+    readonly endpoint: string;
+    /** Forget every resource (moto's own reset API). */
+    reset(): Promise<void>;
+    /** Put a SageMaker endpoint in a status moto never enters by itself, e.g. Updating. */
+    setEndpointStatus(name: string, status: string): Promise<void>;
+    stop(): Promise<void>;
+}
+
+/** A Python that can run moto's server, or why there is none. */
+export function findMotoPython(): { python: string } | { missing: string } {
+    const candidates = [process.env.MLOPS_MOTO_PYTHON, path.join(MOTO_VENV, "bin", "python"), "python3"].filter(
+        (candidate): candidate is string => candidate !== undefined && candidate !== "",
+    );
+    const tried: string[] = [];
+    for (const python of candidates) {
+        if (python.includes(path.sep) && !fs.existsSync(python)) continue;
+        const probe = spawnSync(python, ["-c", "import moto, flask, flask_cors; print(moto.__version__)"], { encoding: "utf8", timeout: 30_000 });
+        if (probe.status === 0) return { python };
+        tried.push(`${python}: ${(probe.error?.message ?? probe.stderr.trim().split("\n").pop()) || `exit ${probe.status}`}`);
+    }
+    return { missing: `no Python with moto[server] (tried ${tried.join("; ") || "nothing"}); run: bash test-aws/install-moto.sh` };
+}
+
+export async function startMoto(python: string): Promise<MotoServer> {
+    const child = spawn(python, [SERVER_SCRIPT], { stdio: ["pipe", "pipe", "pipe"] });
+    const stderr: string[] = [];
+    child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk.toString("utf8")));
+    const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`moto did not start within 30 s: ${stderr.join("")}`)), 30_000);
+        let buffered = "";
+        child.stdout?.on("data", (chunk: Buffer) => {
+            buffered += chunk.toString("utf8");
+            const match = /listening (\d+)/.exec(buffered);
+            if (match !== null) {
+                clearTimeout(timer);
+                resolve(Number(match[1]));
+            }
+        });
+        child.on("exit", (code) => {
+            clearTimeout(timer);
+            reject(new Error(`moto exited (${code}) before serving: ${stderr.join("")}`));
+        });
+    });
+    const endpoint = `http://127.0.0.1:${port}`;
+    const post = async (route: string, body?: unknown) => {
+        const response = await fetch(`${endpoint}${route}`, { method: "POST", body: body === undefined ? undefined : JSON.stringify(body) });
+        if (!response.ok) throw new Error(`${route}: HTTP ${response.status} ${await response.text()}`);
+    };
+    return {
+        endpoint,
+        reset: () => post("/moto-api/reset"),
+        setEndpointStatus: (name, status) => post("/_mlops/sagemaker/endpoint-status", { region: MOTO_REGION, name, status }),
+        stop: () => stopChild(child),
+    };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+    return new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        child.on("exit", () => {
+            clearTimeout(killer);
+            resolve();
+        });
+        // Closing stdin is the server's signal to shut down.
+        child.stdin?.end();
+    });
+}
+
+/** Client options for the AWS SDK against this server. */
+export function motoClientOptions(server: MotoServer) {
+    return { region: MOTO_REGION, endpoint: server.endpoint, credentials: MOTO_CREDENTIALS };
+}

@@ -1,0 +1,312 @@
+/**
+ * The alarm-triggered rollback handler against emulated AWS (moto on
+ * loopback), through the real AWS SDK clients; every check reads AWS back
+ * (DescribeEndpoint, ListBuildsForProject, the SNS topic's SQS subscriber),
+ * never the handler's own report alone.
+ */
+import { CodeBuildClient, CreateProjectCommand, ListBuildsForProjectCommand } from "@aws-sdk/client-codebuild";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { BatchDeleteImageCommand, CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
+import {
+    CreateEndpointCommand,
+    CreateEndpointConfigCommand,
+    CreateModelCommand,
+    DeleteEndpointConfigCommand,
+    DescribeEndpointCommand,
+    SageMakerClient,
+} from "@aws-sdk/client-sagemaker";
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { findMotoPython, MOTO_ACCOUNT, MOTO_REGION, motoClientOptions, startMoto, type MotoServer } from "../test-aws/motoServer";
+import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
+import { handleAlarmEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
+import { triggerSettingsFromEnv, type TriggerSettings } from "../trigger/settings";
+import { compositeAlarmEvent } from "./fixtures/alarmEvents";
+
+const moto = findMotoPython();
+const motoMissing = "missing" in moto ? moto.missing : undefined;
+if (motoMissing !== undefined) {
+    if (process.env.CI === "true") throw new Error(`CI=true and the moto tests cannot run: ${motoMissing}`);
+    console.warn(`\n[SKIPPED] trigger handler tests against moto: ${motoMissing}\n`);
+}
+
+const ALARM = "fraud-detector-prod-rollback";
+const ENDPOINT = "fraud-detector-endpoint-1a2b3c4";
+const CONFIG = { "2": "fraud-detector-2-config-aaaa111", "3": "fraud-detector-3-config-bbbb222" };
+const REPOSITORY = "fraud-detector";
+
+describe.skipIf(motoMissing !== undefined)("alarm-triggered rollback against moto", () => {
+    let server: MotoServer;
+    let clients: ReturnType<typeof makeClients>;
+    let images: Record<"2" | "3", string>;
+    let queueUrl: string;
+
+    beforeAll(async () => {
+        server = await startMoto((moto as { python: string }).python);
+        clients = makeClients(server);
+    }, 60_000);
+    afterAll(async () => server?.stop());
+
+    beforeEach(async () => {
+        await server.reset();
+        images = await seedEndpointOnVersion3(clients);
+        queueUrl = await seedTriggerResources(clients);
+    });
+
+    function settings(overrides: Partial<TriggerSettings> = {}): TriggerSettings {
+        return {
+            ...triggerSettingsFromEnv({
+                MLOPS_TARGET: "sagemaker",
+                MLOPS_MODEL: "fraud-detector",
+                MLOPS_STACK: "prod",
+                MLOPS_ALARM_NAME: ALARM,
+                MLOPS_PINNED_VERSION: "3",
+                MLOPS_ROLLBACK_VERSION: "2",
+                MLOPS_ENDPOINT_NAME: ENDPOINT,
+                MLOPS_PINNED_CONFIG_NAME: CONFIG["3"],
+                MLOPS_ROLLBACK_CONFIG_NAME: CONFIG["2"],
+                MLOPS_ROLLBACK_IMAGE: images["2"],
+                MLOPS_GUARDRAIL_ALARMS: JSON.stringify(["fraud-detector-prod-5xx-rate", "fraud-detector-prod-latency-p99"]),
+                MLOPS_STATE_TABLE: "mlops-trigger-state",
+                MLOPS_RUNNER_PROJECT: "fraud-detector-prod-rollback-runner",
+                MLOPS_TOPIC_ARN: `arn:aws:sns:${MOTO_REGION}:${MOTO_ACCOUNT}:fraud-detector-prod-alarms`,
+                MLOPS_COOLDOWN_SECONDS: "1800",
+                MLOPS_MAX_EVENT_AGE_SECONDS: "900",
+                MLOPS_BUSY_RECHECKS: "2",
+                MLOPS_BUSY_RECHECK_SECONDS: "20",
+            }),
+            ...overrides,
+        };
+    }
+
+    /** The real ports against moto; `sleep` only counts (the layer below: time). */
+    function ports(forSettings: TriggerSettings): TriggerPorts & { sleeps: number[] } {
+        const sleeps: number[] = [];
+        return { ...awsTriggerPorts(forSettings, motoClientOptions(server)), sleeps, sleep: (ms: number) => Promise.resolve(void sleeps.push(ms)) };
+    }
+
+    async function servedConfig(): Promise<string | undefined> {
+        return (await clients.sagemaker.send(new DescribeEndpointCommand({ EndpointName: ENDPOINT }))).EndpointConfigName;
+    }
+    async function buildCount(): Promise<number> {
+        const { ids } = await clients.codebuild.send(new ListBuildsForProjectCommand({ projectName: "fraud-detector-prod-rollback-runner" }));
+        return (ids ?? []).length;
+    }
+    async function notifications(): Promise<{ Subject?: string; Message: string }[]> {
+        const { Messages } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        return (Messages ?? []).map((m) => JSON.parse(m.Body ?? "{}") as { Subject?: string; Message: string });
+    }
+    async function queuedNotificationCount(): Promise<number> {
+        const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }));
+        return Number(Attributes?.ApproximateNumberOfMessages ?? 0);
+    }
+
+    it("restores v2's config, starts one reconcile build and publishes one message for a fresh ALARM", async () => {
+        // GIVEN the endpoint on v3 with v2's config warm
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+        const s = settings();
+        // WHEN the composite alarm goes OK -> ALARM
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
+        // THEN
+        expect(outcome.action).toBe("rolled-back");
+        expect(await servedConfig()).toBe(CONFIG["2"]);
+        const described = await clients.sagemaker.send(new DescribeEndpointCommand({ EndpointName: ENDPOINT }));
+        expect(described.EndpointStatus).toBe("InService");
+        // All at once, with the guardrail alarm set unchanged (a different set would replace the endpoint on the next `pulumi up`).
+        expect(described.LastDeploymentConfig).toEqual({
+            BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: { Type: "ALL_AT_ONCE", WaitIntervalInSeconds: 0 }, TerminationWaitInSeconds: 0 },
+            AutoRollbackConfiguration: { Alarms: [{ AlarmName: "fraud-detector-prod-5xx-rate" }, { AlarmName: "fraud-detector-prod-latency-p99" }] },
+        });
+        expect(await buildCount()).toBe(1);
+        expect(outcome.buildId).toMatch(/^fraud-detector-prod-rollback-runner:/);
+        const messages = await notifications();
+        expect(messages).toHaveLength(1);
+        expect(messages[0].Subject).toBe("mlops rolled back: fraud-detector (prod) 3 -> 2");
+        expect(JSON.parse(messages[0].Message)).toMatchObject({ action: "rolled-back", from: "3", to: "2", alarm: ALARM });
+    });
+
+    it("changes nothing when the same event is delivered again", async () => {
+        const s = settings();
+        const event = compositeAlarmEvent({ alarmName: ALARM });
+        await handleAlarmEvent(event, s, ports(s));
+        await notifications();
+
+        const again = await handleAlarmEvent(event, s, ports(s));
+
+        expect(again).toEqual({ action: "ignored", why: `event ${event.id} was handled before (EventBridge redelivery)` });
+        expect(await servedConfig()).toBe(CONFIG["2"]);
+        expect(await buildCount()).toBe(1);
+        expect(await queuedNotificationCount()).toBe(0);
+    });
+
+    it.each([
+        ["an OK event", { state: "OK" as const, previousState: "ALARM" as const }, "alarm state is OK, not ALARM"],
+        ["an ALARM that was already in ALARM", { previousState: "ALARM" as const }, "not a new incident"],
+        ["a stale event (fired 2 hours ago)", { firedAt: new Date(Date.now() - 2 * 3600_000) }, "stale: the alarm fired"],
+        ["another alarm's event", { alarmName: "someone-elses-alarm" }, "is not this stack's alarm"],
+    ])("ignores %s and changes nothing", async (_, options, why) => {
+        const s = settings();
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM, ...options }), s, ports(s));
+
+        expect(outcome.action).toBe("ignored");
+        expect(outcome.why).toContain(why);
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+        expect(await buildCount()).toBe(0);
+        expect(await queuedNotificationCount()).toBe(0);
+    });
+
+    it("skips a new incident inside the cooldown, says why, and changes nothing", async () => {
+        const s = settings();
+        await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
+        await notifications();
+        // The stack is reconciled to v2 (v1 now warm) and v2 fails too.
+        const onV2 = settings({ pinnedVersion: "2", rollbackVersion: "1", pinnedConfigName: CONFIG["2"], rollbackConfigName: CONFIG["3"] });
+
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), onV2, ports(onV2));
+
+        expect(outcome.action).toBe("skipped");
+        expect(outcome.why).toContain("no rollback of a rollback within the 1800 s cooldown");
+        expect(await servedConfig()).toBe(CONFIG["2"]);
+        expect(await buildCount()).toBe(1);
+        const messages = await notifications();
+        expect(messages.map((m) => m.Subject)).toEqual(["mlops rollback skipped: fraud-detector (prod) 2 -> 1"]);
+    });
+
+    it("fails closed, touching nothing, when the target's endpoint config is gone", async () => {
+        await clients.sagemaker.send(new DeleteEndpointConfigCommand({ EndpointConfigName: CONFIG["2"] }));
+        const s = settings();
+
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
+
+        expect(outcome).toEqual({ action: "failed-closed", why: `version 2 cannot serve: endpoint config ${CONFIG["2"]} does not exist; nothing was changed` });
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+        expect(await buildCount()).toBe(0);
+        expect((await notifications()).map((m) => m.Subject)).toEqual(["mlops rollback refused: fraud-detector (prod) 3 -> 2"]);
+    });
+
+    it("fails closed when the target's image is gone from ECR", async () => {
+        await clients.ecr.send(new BatchDeleteImageCommand({ repositoryName: REPOSITORY, imageIds: [{ imageDigest: images["2"].split("@")[1] }] }));
+        const s = settings();
+
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
+
+        expect(outcome.action).toBe("failed-closed");
+        expect(outcome.why).toContain(`image ${images["2"]} is gone from its ECR repository`);
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+        expect(await buildCount()).toBe(0);
+    });
+
+    it("fails closed when no warm version precedes the pin", async () => {
+        const s = settings({ rollbackVersion: undefined });
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
+        expect(outcome.action).toBe("failed-closed");
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+        expect(await buildCount()).toBe(0);
+    });
+
+    it("leaves an Updating endpoint alone after a bounded re-check", async () => {
+        await server.setEndpointStatus(ENDPOINT, "Updating");
+        const s = settings();
+        const p = ports(s);
+
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, p);
+
+        expect(outcome.action).toBe("skipped");
+        expect(outcome.why).toContain(`endpoint ${ENDPOINT} is Updating`);
+        expect(p.sleeps).toEqual([20_000, 20_000]);
+        await server.setEndpointStatus(ENDPOINT, "InService");
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+        expect(await buildCount()).toBe(0);
+    });
+
+    it("a burst of 20 deliveries of one incident restores once and starts one build", async () => {
+        const s = settings();
+        const firedAt = new Date();
+        const outcomes = await Promise.all(Array.from({ length: 20 }, () => handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM, firedAt }), s, ports(s))));
+
+        expect(outcomes.filter((o) => o.action === "rolled-back")).toHaveLength(1);
+        expect(await servedConfig()).toBe(CONFIG["2"]);
+        expect(await buildCount()).toBe(1);
+    });
+
+    it("kubernetes: starts the reconcile build only", async () => {
+        const s = settings({ target: "kubernetes", endpointName: "", pinnedConfigName: "", rollbackConfigName: "", rollbackImage: "" });
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
+        expect(outcome.action).toBe("rolled-back");
+        expect(outcome.why).toContain("runs mlops rollback --version 2");
+        expect(await buildCount()).toBe(1);
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+    });
+});
+
+function makeClients(server: MotoServer) {
+    const options = motoClientOptions(server);
+    return {
+        sagemaker: new SageMakerClient(options),
+        ecr: new ECRClient(options),
+        dynamodb: new DynamoDBClient(options),
+        codebuild: new CodeBuildClient(options),
+        sns: new SNSClient(options),
+        sqs: new SQSClient(options),
+    };
+}
+
+/** Two versions' images in ECR, their Models and configs, and the endpoint on v3. Returns the images by digest. */
+async function seedEndpointOnVersion3(clients: ReturnType<typeof makeClients>): Promise<Record<"2" | "3", string>> {
+    await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: REPOSITORY }));
+    const images = {} as Record<"2" | "3", string>;
+    for (const version of ["2", "3"] as const) {
+        const manifest = JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+            config: { digest: `v${version}` },
+        });
+        const { image } = await clients.ecr.send(new PutImageCommand({ repositoryName: REPOSITORY, imageManifest: manifest, imageTag: `v${version}` }));
+        images[version] = `${MOTO_ACCOUNT}.dkr.ecr.${MOTO_REGION}.amazonaws.com/${REPOSITORY}@${image?.imageId?.imageDigest}`;
+        const modelName = `fraud-detector-${version}-model`;
+        await clients.sagemaker.send(
+            new CreateModelCommand({
+                ModelName: modelName,
+                ExecutionRoleArn: `arn:aws:iam::${MOTO_ACCOUNT}:role/sagemaker`,
+                PrimaryContainer: { Image: images[version], ModelDataUrl: `s3://models/fraud-detector/${version}/model.tar.gz` },
+            }),
+        );
+        await clients.sagemaker.send(
+            new CreateEndpointConfigCommand({
+                EndpointConfigName: CONFIG[version],
+                ProductionVariants: [
+                    { VariantName: "primary", ModelName: modelName, InstanceType: "ml.m5.large", InitialInstanceCount: 2, InitialVariantWeight: 1 },
+                ],
+            }),
+        );
+    }
+    await clients.sagemaker.send(new CreateEndpointCommand({ EndpointName: ENDPOINT, EndpointConfigName: CONFIG["3"] }));
+    return images;
+}
+
+/** The state table, runner project and topic the trigger component creates, and an SQS subscriber to read the topic. */
+async function seedTriggerResources(clients: ReturnType<typeof makeClients>): Promise<string> {
+    await clients.dynamodb.send(
+        new CreateTableCommand({
+            TableName: "mlops-trigger-state",
+            BillingMode: "PAY_PER_REQUEST",
+            AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+            KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+        }),
+    );
+    await clients.codebuild.send(
+        new CreateProjectCommand({
+            name: "fraud-detector-prod-rollback-runner",
+            source: { type: "S3", location: "infra-source/fraud-detector.zip" },
+            artifacts: { type: "NO_ARTIFACTS" },
+            environment: { type: "LINUX_CONTAINER", image: "aws/codebuild/standard:7.0", computeType: "BUILD_GENERAL1_SMALL" },
+            serviceRole: `arn:aws:iam::${MOTO_ACCOUNT}:role/runner`,
+        }),
+    );
+    const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: "fraud-detector-prod-alarms" }));
+    const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: "notifications" }));
+    const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+    await clients.sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: Attributes?.QueueArn }));
+    return QueueUrl!;
+}

@@ -1,0 +1,214 @@
+/**
+ * `TriggerPorts` on the AWS SDK v3: DynamoDB for dedupe and cooldown,
+ * SageMaker and ECR for the endpoint and the target, CodeBuild for the
+ * reconcile run, SNS for the notification.
+ */
+import { CodeBuildClient, StartBuildCommand } from "@aws-sdk/client-codebuild";
+import { ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
+import {
+    DescribeEndpointCommand,
+    DescribeEndpointConfigCommand,
+    DescribeModelCommand,
+    SageMakerClient,
+    UpdateEndpointCommand,
+} from "@aws-sdk/client-sagemaker";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import type { RollbackRecord, TriggerPorts } from "./handleAlarmEvent";
+import type { TriggerSettings } from "./settings";
+
+/** How long a dedupe record is kept: EventBridge stops retrying after 24 h. */
+const EVENT_RECORD_TTL_SECONDS = 2 * 24 * 3600;
+
+/** Client options shared by every client: the region, and in tests an endpoint on loopback. */
+export interface AwsClientOptions {
+    readonly region?: string;
+    readonly endpoint?: string;
+    readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOptions = {}): TriggerPorts {
+    const dynamodb = new DynamoDBClient(options);
+    const sagemaker = new SageMakerClient(options);
+    const ecr = new ECRClient(options);
+    const codebuild = new CodeBuildClient(options);
+    const sns = new SNSClient(options);
+    const table = settings.stateTable;
+    // One cooldown record per stack and target: a rollback of the endpoint,
+    // whichever alarm caused it, blocks the next one.
+    const rollbackKey = { pk: { S: `rollback#${settings.stack}#${settings.model}` } };
+
+    return {
+        async recordEvent(eventId) {
+            try {
+                await dynamodb.send(
+                    new PutItemCommand({
+                        TableName: table,
+                        Item: {
+                            pk: { S: `event#${eventId}` },
+                            expiresAt: { N: String(Math.floor(Date.now() / 1000) + EVENT_RECORD_TTL_SECONDS) },
+                        },
+                        ConditionExpression: "attribute_not_exists(pk)",
+                    }),
+                );
+                return true;
+            } catch (error) {
+                if (error instanceof ConditionalCheckFailedException) return false;
+                throw error;
+            }
+        },
+
+        async lastRollback() {
+            const { Item } = await dynamodb.send(new GetItemCommand({ TableName: table, Key: rollbackKey, ConsistentRead: true }));
+            if (Item === undefined) return undefined;
+            return {
+                at: new Date(Number(Item.at?.N ?? 0)),
+                alarmName: Item.alarmName?.S ?? "",
+                eventId: Item.eventId?.S ?? "",
+                from: Item.fromVersion?.S ?? "",
+                to: Item.toVersion?.S ?? "",
+            };
+        },
+
+        async claimRollback(record, notBefore) {
+            try {
+                await dynamodb.send(
+                    new PutItemCommand({
+                        TableName: table,
+                        Item: { ...rollbackKey, ...rollbackItem(record) },
+                        ConditionExpression: "attribute_not_exists(pk) OR #at < :notBefore",
+                        ExpressionAttributeNames: { "#at": "at" },
+                        ExpressionAttributeValues: { ":notBefore": { N: String(notBefore.getTime()) } },
+                    }),
+                );
+                return true;
+            } catch (error) {
+                if (error instanceof ConditionalCheckFailedException) return false;
+                throw error;
+            }
+        },
+
+        async releaseRollback(record) {
+            // Only our own claim: a newer one belongs to someone else.
+            await dynamodb
+                .send(
+                    new DeleteItemCommand({
+                        TableName: table,
+                        Key: rollbackKey,
+                        ConditionExpression: "eventId = :eventId",
+                        ExpressionAttributeValues: { ":eventId": { S: record.eventId } },
+                    }),
+                )
+                .catch((error: unknown) => {
+                    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+                });
+        },
+
+        async describeEndpoint(endpointName) {
+            const endpoint = await sagemaker.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
+            return {
+                status: endpoint.EndpointStatus ?? "Unknown",
+                configName: endpoint.EndpointConfigName ?? "",
+                lastModified: endpoint.LastModifiedTime ?? new Date(0),
+            };
+        },
+
+        async rollbackTargetProblem(configName, image) {
+            const config = await sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: configName })).catch(notFoundAsUndefined);
+            if (config === undefined) return `endpoint config ${configName} does not exist`;
+            const modelName = config.ProductionVariants?.[0]?.ModelName;
+            if (modelName === undefined) return `endpoint config ${configName} names no model`;
+            const model = await sagemaker.send(new DescribeModelCommand({ ModelName: modelName })).catch(notFoundAsUndefined);
+            if (model === undefined) return `model ${modelName} does not exist`;
+            const modelImage = model.PrimaryContainer?.Image ?? model.Containers?.[0]?.Image;
+            if (modelImage !== image) return `model ${modelName} runs ${modelImage ?? "no image"}, not the catalogued ${image}`;
+            const reference = parseImageByDigest(image);
+            if (reference === undefined) return `image ${image} is not pinned by digest`;
+            const found = await ecr
+                .send(
+                    new DescribeImagesCommand({
+                        registryId: reference.registryId,
+                        repositoryName: reference.repository,
+                        imageIds: [{ imageDigest: reference.digest }],
+                    }),
+                )
+                .catch(notFoundAsUndefined);
+            if (found === undefined || (found.imageDetails ?? []).length === 0) return `image ${image} is gone from its ECR repository`;
+            return undefined;
+        },
+
+        async updateEndpoint(endpointName, configName, guardrailAlarmNames) {
+            await sagemaker.send(
+                new UpdateEndpointCommand({
+                    EndpointName: endpointName,
+                    EndpointConfigName: configName,
+                    DeploymentConfig: fastPathDeploymentConfig(guardrailAlarmNames),
+                }),
+            );
+        },
+
+        async startReconcile({ version, alarmName, eventId }) {
+            const { build } = await codebuild.send(
+                new StartBuildCommand({
+                    projectName: settings.runnerProject,
+                    // CodeBuild returns the same build for the same token
+                    // within 12 hours: a retried delivery starts no second run.
+                    idempotencyToken: eventId,
+                    environmentVariablesOverride: [
+                        { name: "MLOPS_ROLLBACK_VERSION", value: version, type: "PLAINTEXT" },
+                        { name: "MLOPS_ALARM_NAME", value: alarmName, type: "PLAINTEXT" },
+                        { name: "MLOPS_EVENT_ID", value: eventId, type: "PLAINTEXT" },
+                    ],
+                }),
+            );
+            return build?.id ?? "(no build id returned)";
+        },
+
+        async publish(subject, message) {
+            await sns.send(new PublishCommand({ TopicArn: settings.topicArn, Subject: subject, Message: message }));
+        },
+
+        sleep: (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds)),
+    };
+}
+
+function rollbackItem(record: RollbackRecord) {
+    return {
+        at: { N: String(record.at.getTime()) },
+        alarmName: { S: record.alarmName },
+        eventId: { S: record.eventId },
+        fromVersion: { S: record.from },
+        toVersion: { S: record.to },
+    };
+}
+
+/**
+ * The fast path's deployment policy: all traffic at once, no bake, so that
+ * the restore is not held up (or undone) by the alarms that are still in
+ * ALARM because of the bad version. The alarm *set* is passed unchanged:
+ * the provider reads it back on refresh, and a different set would make the
+ * next `pulumi up` replace the endpoint.
+ */
+export function fastPathDeploymentConfig(guardrailAlarmNames: readonly string[]) {
+    return {
+        BlueGreenUpdatePolicy: {
+            TrafficRoutingConfiguration: { Type: "ALL_AT_ONCE" as const, WaitIntervalInSeconds: 0 },
+            TerminationWaitInSeconds: 0,
+        },
+        AutoRollbackConfiguration: guardrailAlarmNames.length === 0 ? undefined : { Alarms: guardrailAlarmNames.map((AlarmName) => ({ AlarmName })) },
+    };
+}
+
+function parseImageByDigest(image: string): { registryId: string; repository: string; digest: string } | undefined {
+    const match = /^(\d{12})\.dkr\.ecr[^/]*\/([^@]+)@(sha256:[a-f0-9]{64})$/.exec(image);
+    return match === null ? undefined : { registryId: match[1], repository: match[2], digest: match[3] };
+}
+
+/** SageMaker answers ValidationException for a missing resource; ECR has its own not-found errors. */
+function notFoundAsUndefined(error: unknown): undefined {
+    const name = (error as { name?: string }).name;
+    if (name === "ValidationException" || name === "ImageNotFoundException" || name === "RepositoryNotFoundException" || name === "ResourceNotFound") {
+        return undefined;
+    }
+    throw error;
+}

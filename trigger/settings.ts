@@ -1,0 +1,87 @@
+/**
+ * What the alarm-triggered rollback handler knows about its stack: written
+ * into the Lambda's environment by `AlarmRollbackTrigger` on every
+ * `pulumi up` (so it follows the pin), read and checked once at cold start.
+ */
+import { z } from "zod";
+
+const positiveInt = z.coerce.number().int().min(0);
+
+const settingsSchema = z
+    .object({
+        MLOPS_TARGET: z.enum(["sagemaker", "kubernetes"]),
+        MLOPS_MODEL: z.string().min(1),
+        MLOPS_STACK: z.string().min(1),
+        /** The composite alarm this handler acts on; every other alarm is ignored. */
+        MLOPS_ALARM_NAME: z.string().min(1),
+        MLOPS_PINNED_VERSION: z.string().min(1),
+        /** Empty when no warm version precedes the pin: then every alarm fails closed. */
+        MLOPS_ROLLBACK_VERSION: z.string().default(""),
+        MLOPS_ENDPOINT_NAME: z.string().default(""),
+        MLOPS_PINNED_CONFIG_NAME: z.string().default(""),
+        MLOPS_ROLLBACK_CONFIG_NAME: z.string().default(""),
+        MLOPS_ROLLBACK_IMAGE: z.string().default(""),
+        /** JSON list: the endpoint's guardrail alarms, kept in the fast path's deployment config. */
+        MLOPS_GUARDRAIL_ALARMS: z.string().default("[]"),
+        MLOPS_STATE_TABLE: z.string().min(1),
+        MLOPS_RUNNER_PROJECT: z.string().min(1),
+        MLOPS_TOPIC_ARN: z.string().min(1),
+        MLOPS_COOLDOWN_SECONDS: positiveInt,
+        MLOPS_MAX_EVENT_AGE_SECONDS: positiveInt,
+        MLOPS_BUSY_RECHECKS: positiveInt,
+        MLOPS_BUSY_RECHECK_SECONDS: positiveInt,
+    })
+    .transform((env) => ({
+        target: env.MLOPS_TARGET,
+        model: env.MLOPS_MODEL,
+        stack: env.MLOPS_STACK,
+        alarmName: env.MLOPS_ALARM_NAME,
+        pinnedVersion: env.MLOPS_PINNED_VERSION,
+        rollbackVersion: env.MLOPS_ROLLBACK_VERSION === "" ? undefined : env.MLOPS_ROLLBACK_VERSION,
+        endpointName: env.MLOPS_ENDPOINT_NAME,
+        pinnedConfigName: env.MLOPS_PINNED_CONFIG_NAME,
+        rollbackConfigName: env.MLOPS_ROLLBACK_CONFIG_NAME,
+        rollbackImage: env.MLOPS_ROLLBACK_IMAGE,
+        guardrailAlarmNames: z.array(z.string()).parse(JSON.parse(env.MLOPS_GUARDRAIL_ALARMS)),
+        stateTable: env.MLOPS_STATE_TABLE,
+        runnerProject: env.MLOPS_RUNNER_PROJECT,
+        topicArn: env.MLOPS_TOPIC_ARN,
+        cooldownSeconds: env.MLOPS_COOLDOWN_SECONDS,
+        maxEventAgeSeconds: env.MLOPS_MAX_EVENT_AGE_SECONDS,
+        busyRechecks: env.MLOPS_BUSY_RECHECKS,
+        busyRecheckSeconds: env.MLOPS_BUSY_RECHECK_SECONDS,
+    }));
+
+export type TriggerSettings = z.output<typeof settingsSchema>;
+export type TriggerEnvironment = z.input<typeof settingsSchema>;
+
+export function triggerSettingsFromEnv(env: Record<string, string | undefined>): TriggerSettings {
+    const result = settingsSchema.safeParse(env);
+    if (result.success) return result.data;
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+    throw new Error(`the rollback trigger's environment is invalid (redeploy the stack to rewrite it): ${problems}`);
+}
+
+/** The environment `AlarmRollbackTrigger` writes: the inverse of `triggerSettingsFromEnv`. */
+export function triggerEnvironment(settings: TriggerSettings): Record<keyof TriggerEnvironment, string> {
+    return {
+        MLOPS_TARGET: settings.target,
+        MLOPS_MODEL: settings.model,
+        MLOPS_STACK: settings.stack,
+        MLOPS_ALARM_NAME: settings.alarmName,
+        MLOPS_PINNED_VERSION: settings.pinnedVersion,
+        MLOPS_ROLLBACK_VERSION: settings.rollbackVersion ?? "",
+        MLOPS_ENDPOINT_NAME: settings.endpointName,
+        MLOPS_PINNED_CONFIG_NAME: settings.pinnedConfigName,
+        MLOPS_ROLLBACK_CONFIG_NAME: settings.rollbackConfigName,
+        MLOPS_ROLLBACK_IMAGE: settings.rollbackImage,
+        MLOPS_GUARDRAIL_ALARMS: JSON.stringify(settings.guardrailAlarmNames),
+        MLOPS_STATE_TABLE: settings.stateTable,
+        MLOPS_RUNNER_PROJECT: settings.runnerProject,
+        MLOPS_TOPIC_ARN: settings.topicArn,
+        MLOPS_COOLDOWN_SECONDS: String(settings.cooldownSeconds),
+        MLOPS_MAX_EVENT_AGE_SECONDS: String(settings.maxEventAgeSeconds),
+        MLOPS_BUSY_RECHECKS: String(settings.busyRechecks),
+        MLOPS_BUSY_RECHECK_SECONDS: String(settings.busyRecheckSeconds),
+    };
+}
