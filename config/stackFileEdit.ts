@@ -3,7 +3,7 @@
  * file stays the one a person reads and reviews.
  */
 import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { isMap, parseDocument } from "yaml";
+import { isCollection, isMap, isScalar, parseDocument, stringify } from "yaml";
 import { StackFileError } from "./sources";
 
 export interface PinEdit {
@@ -12,23 +12,58 @@ export interface PinEdit {
     readonly allowRedeploy: readonly string[];
 }
 
-/** The edited text of a stack file; pure, so it is tested on strings. */
+/**
+ * The edited text of a stack file; pure, so it is tested on strings. Values
+ * already in the file are replaced where they stand, so every other byte
+ * (comments and their indentation included) stays as it was; only a key the
+ * file lacks makes the whole document be re-rendered.
+ */
 export function editStackFileText(text: string, edit: PinEdit): string {
     const document = parseDocument(text);
     const config = document.get("config");
     if (!isMap(config)) throw new StackFileError("the stack file has no 'config:' map to edit");
-    config.set("mlops:pinned", edit.pinned);
-    config.set("mlops:quarantined", document.createNode([...edit.quarantined], { flow: true }));
-    // allowRedeploy is written only when it has entries or is already there:
-    // a rollback should change two lines, not add an empty list.
     const rollback = config.get("mlops:rollback");
     const hasAllowRedeploy = isMap(rollback) && rollback.has("allowRedeploy");
-    if (edit.allowRedeploy.length > 0 || hasAllowRedeploy) {
+    // allowRedeploy is written only when it has entries or is already there:
+    // a rollback should change two lines, not add an empty list.
+    const writeAllowRedeploy = edit.allowRedeploy.length > 0 || hasAllowRedeploy;
+
+    const splices: { range: [number, number]; value: unknown }[] = [];
+    const inPlace = (map: unknown, key: string, value: unknown): boolean => {
+        const node: unknown = isMap(map) ? map.get(key, true) : undefined;
+        const range = (node as { range?: [number, number, number] } | undefined)?.range;
+        // Scalars and flow collections end where their text ends; a block
+        // collection's range runs into the next line, so it is re-rendered.
+        const singleLine = isScalar(node) || (isCollection(node) && node.flow === true);
+        if (!singleLine || range === undefined) return false;
+        splices.push({ range: [range[0], range[1]], value });
+        return true;
+    };
+    const allInPlace =
+        inPlace(config, "mlops:pinned", edit.pinned) &&
+        inPlace(config, "mlops:quarantined", [...edit.quarantined]) &&
+        (!writeAllowRedeploy || inPlace(rollback, "allowRedeploy", [...edit.allowRedeploy]));
+    if (allInPlace) {
+        let edited = text;
+        for (const { range, value } of splices.sort((a, b) => b.range[0] - a.range[0])) {
+            edited = edited.slice(0, range[0]) + renderFlow(value) + edited.slice(range[1]);
+        }
+        return edited;
+    }
+
+    config.set("mlops:pinned", edit.pinned);
+    config.set("mlops:quarantined", document.createNode([...edit.quarantined], { flow: true }));
+    if (writeAllowRedeploy) {
         const list = document.createNode([...edit.allowRedeploy], { flow: true });
         if (isMap(rollback)) rollback.set("allowRedeploy", list);
         else config.set("mlops:rollback", document.createNode({ allowRedeploy: list }));
     }
     return document.toString();
+}
+
+/** One value as a single-line flow node: `"2"`, `[ "3" ]`. */
+function renderFlow(value: unknown): string {
+    return stringify(value, { collectionStyle: "flow", defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" }).trimEnd();
 }
 
 /**
