@@ -4,7 +4,9 @@
  * it under Pulumi's mock runtime with a config of their choosing.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { warmVersions } from "./catalog/catalog";
+import { defaultRollbackTarget, warmVersions } from "./catalog/catalog";
+import { AlarmRollbackTrigger } from "./components/alarmRollbackTrigger";
+import { EndpointAlarms, guardrailAlarmNames } from "./components/endpointAlarms";
 import { KubernetesModelEndpoint } from "./components/kubernetesModelEndpoint";
 import { SageMakerModelEndpoint } from "./components/sagemakerModelEndpoint";
 import type { StackConfig } from "./config/schema";
@@ -25,29 +27,118 @@ export interface ModelServingOutputs {
         readonly serviceName: pulumi.Output<string>;
         readonly deploymentNames: pulumi.Output<Record<string, string>>;
     };
+    /** Set when `mlops:alarms` is. */
+    readonly alarms?: {
+        readonly compositeAlarmName: pulumi.Output<string>;
+        readonly topicArn: pulumi.Output<string>;
+        readonly metricAlarmNames: pulumi.Output<string[]>;
+    };
+    /** Set when `mlops:trigger` is. */
+    readonly trigger?: {
+        readonly functionName: pulumi.Output<string>;
+        readonly runnerProjectName: pulumi.Output<string>;
+        readonly rollbackVersion: string | null;
+    };
 }
 
-export function declareModelServing(config: StackConfig): ModelServingOutputs {
+/** Alarm names start with the model and the stack: one account may hold staging and prod of one model. */
+export function alarmNamePrefix(model: string, stack: string): string {
+    return `${model}-${stack}`;
+}
+
+export interface DeclareOptions {
+    /** Set by the reconcile run after the alarm trigger's fast path; see `SageMakerModelEndpointArgs.keepLiveDeploymentConfig`. */
+    readonly keepLiveDeploymentConfig?: boolean;
+}
+
+export function declareModelServing(config: StackConfig, options: DeclareOptions = {}): ModelServingOutputs {
     const catalog = { versions: config.versions, pinned: config.pinned, warm: config.warm, quarantined: config.quarantined };
     const common = { target: config.target, model: config.model, warmVersions: warmVersions(config) };
+    const stack = pulumi.getStack();
+    const prefix = alarmNamePrefix(config.model, stack);
+    const rollbackVersion = defaultRollbackTarget(catalog);
+
     switch (config.target) {
         case "sagemaker": {
             if (config.sagemaker === undefined) throw new Error("mlops:sagemaker is required when mlops:target is 'sagemaker'");
-            const endpoint = new SageMakerModelEndpoint(config.model, { model: config.model, ...catalog, settings: config.sagemaker });
-            return {
+            // Names, not resources: the alarms watch the endpoint, so they are created after it.
+            const guardrails = config.alarms === undefined ? [] : guardrailAlarmNames({ alarmNamePrefix: prefix, settings: config.alarms });
+            const endpoint = new SageMakerModelEndpoint(config.model, {
+                model: config.model,
+                ...catalog,
+                settings: config.sagemaker,
+                rollbackAlarmNames: guardrails,
+                keepLiveDeploymentConfig: options.keepLiveDeploymentConfig,
+            });
+            const serving = {
                 ...common,
                 pinnedVersion: endpoint.pinnedVersion,
                 sagemaker: { endpointName: endpoint.endpointName, endpointConfigNames: endpoint.endpointConfigNames },
             };
+            if (config.alarms === undefined) return serving;
+            const alarms = new EndpointAlarms(`${config.model}-alarms`, {
+                alarmNamePrefix: prefix,
+                target: "sagemaker",
+                settings: config.alarms,
+                endpointName: endpoint.endpointName,
+                variantName: config.sagemaker.variantName,
+            });
+            const trigger =
+                config.trigger &&
+                new AlarmRollbackTrigger(`${config.model}-trigger`, {
+                    model: config.model,
+                    stack,
+                    target: "sagemaker",
+                    settings: config.trigger,
+                    alarmName: alarms.compositeAlarmName,
+                    alarmArn: alarms.compositeAlarmArn,
+                    topicArn: alarms.topicArn,
+                    topicKeyArn: alarms.topicKeyArn,
+                    pinnedVersion: config.pinned,
+                    rollbackVersion,
+                    sagemaker: {
+                        endpointName: endpoint.endpointName,
+                        endpointConfigNames: endpoint.endpointConfigNames,
+                        modelNames: endpoint.modelNames,
+                        rollbackImage: config.versions.find((v) => v.version === rollbackVersion)?.image,
+                        guardrailAlarmNames: guardrails,
+                    },
+                });
+            return { ...serving, alarms: alarmOutputs(alarms), trigger: trigger && triggerOutputs(trigger, rollbackVersion) };
         }
         case "kubernetes": {
             if (config.kubernetes === undefined) throw new Error("mlops:kubernetes is required when mlops:target is 'kubernetes'");
             const endpoint = new KubernetesModelEndpoint(config.model, { model: config.model, ...catalog, settings: config.kubernetes });
-            return {
+            const serving = {
                 ...common,
                 pinnedVersion: endpoint.pinnedVersion,
                 kubernetes: { namespace: endpoint.namespace, serviceName: endpoint.serviceName, deploymentNames: endpoint.deploymentNames },
             };
+            if (config.alarms === undefined) return serving;
+            const alarms = new EndpointAlarms(`${config.model}-alarms`, { alarmNamePrefix: prefix, target: "kubernetes", settings: config.alarms });
+            const trigger =
+                config.trigger &&
+                new AlarmRollbackTrigger(`${config.model}-trigger`, {
+                    model: config.model,
+                    stack,
+                    target: "kubernetes",
+                    settings: config.trigger,
+                    alarmName: alarms.compositeAlarmName,
+                    alarmArn: alarms.compositeAlarmArn,
+                    topicArn: alarms.topicArn,
+                    topicKeyArn: alarms.topicKeyArn,
+                    pinnedVersion: config.pinned,
+                    rollbackVersion,
+                });
+            return { ...serving, alarms: alarmOutputs(alarms), trigger: trigger && triggerOutputs(trigger, rollbackVersion) };
         }
     }
+}
+
+function alarmOutputs(alarms: EndpointAlarms): NonNullable<ModelServingOutputs["alarms"]> {
+    return { compositeAlarmName: alarms.compositeAlarmName, topicArn: alarms.topicArn, metricAlarmNames: alarms.metricAlarmNames };
+}
+
+function triggerOutputs(trigger: AlarmRollbackTrigger, rollbackVersion: string | undefined): NonNullable<ModelServingOutputs["trigger"]> {
+    return { functionName: trigger.functionName, runnerProjectName: trigger.runnerProjectName, rollbackVersion: rollbackVersion ?? null };
 }

@@ -41,7 +41,7 @@ export async function runStackProgram(rollbackEvent: RollbackEvent | undefined):
     const previous = await previousLedger();
     const refusal = stickyRefusal(previous, config);
     if (refusal !== undefined) throw new pulumi.RunError(refusal);
-    const serving = declareModelServing(withLedgerQuarantine(config, previous));
+    const serving = declareModelServing(withLedgerQuarantine(config, previous), { keepLiveDeploymentConfig: rollbackEvent?.afterFastPath === true });
     return {
         target: serving.target,
         model: serving.model,
@@ -49,6 +49,8 @@ export async function runStackProgram(rollbackEvent: RollbackEvent | undefined):
         warmVersions: serving.warmVersions,
         sagemaker: serving.sagemaker,
         kubernetes: serving.kubernetes,
+        alarms: serving.alarms,
+        trigger: serving.trigger,
         quarantineLedger: nextLedger(previous, config, rollbackEvent, new Date().toISOString()),
     };
 }

@@ -68,9 +68,11 @@ export const defaultDeps: CliDeps = {
     pinChange: async (io) => {
         const { verifierFor } = await import("../rollback/verify");
         const { notifyDestination } = await import("../rollback/notify");
+        const { sagemakerStatusReader } = await import("../rollback/endpointSettle");
         return {
             openStack: defaultDeps.openStack,
             verifierFor,
+            endpointStatus: sagemakerStatusReader,
             notify: notifyDestination,
             confirm: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
             stdout: io.stdout,
@@ -113,6 +115,17 @@ function reportError(error: unknown, debug: boolean, json: boolean, io: Io): num
     io.stderr(`mlops: ${message}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return error instanceof BadInputError ? EXIT_BAD_INPUT : EXIT_FAILED;
+}
+
+/** The parsed config of a stack file, or a usage error (exit 2) that names the file. */
+function validConfigOf(raw: Record<string, unknown>, file: string, flag?: string) {
+    try {
+        return parseStackConfig(raw);
+    } catch (error) {
+        if (!(error instanceof StackConfigError)) throw error;
+        const what = flag === undefined ? file : `${flag} ${file}`;
+        throw new UsageError(`${what} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+    }
 }
 
 function configSourceOptions(command: Command): Command {
@@ -175,33 +188,46 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             .description(
                 "Rehearse a pin change offline: run the program under Pulumi's mock runtime for the current pin and for --to, and list every create, update, replace and delete.",
             )
-            .requiredOption("--to <version>", "the version to pin instead of the current one")
+            .option("--to <version>", "the version to pin instead of the current one")
+            .option("--against <config-file>", "instead of a pin change: compare with this stack config file (e.g. the config as deployed)")
             .addHelpText(
                 "after",
                 "\nA rollback to a warm version should show no replace and one update of the Endpoint (its endpointConfigName).\n" +
-                    "Exit codes: 0 planned, 1 the program failed under the mock runtime, 2 bad input (the config, --to).\n" +
+                    "With --against, any edit is planned: a changed alarm threshold should update the alarm and replace nothing.\n" +
+                    "Exit codes: 0 planned, 1 the program failed under the mock runtime, 2 bad input (the config, --to, --against).\n" +
                     "Deletes marked 'retained' leave the stack but stay in AWS.\n\n" +
-                    "Examples:\n  mlops plan --stack sagemaker-example --to 2\n  mlops plan --config-file stacks/Pulumi.prod.yaml --to 2 --json",
+                    "Examples:\n  mlops plan --stack sagemaker-example --to 2\n  mlops plan --config-file stacks/Pulumi.prod.yaml --to 2 --json\n" +
+                    "  mlops plan --stack prod --against prod-as-deployed.yaml",
             ),
-    ).action(async (options: ConfigSourceOptions & { json?: boolean; to: string }) => {
+    ).action(async (options: ConfigSourceOptions & { json?: boolean; to?: string; against?: string }) => {
+        if ((options.to === undefined) === (options.against === undefined)) {
+            throw new UsageError("give exactly one of --to <version> (plan a pin change) or --against <config-file> (plan an edit)");
+        }
         const file = resolveConfigFile(options, io.cwd);
         const raw = rawConfigFromStackFile(file);
-        let config;
-        try {
-            config = parseStackConfig(raw);
-        } catch (error) {
-            if (!(error instanceof StackConfigError)) throw error;
-            throw new UsageError(`${file} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
-        }
+        const config = validConfigOf(raw, file);
         // Loaded here, not at the top: it pulls in the Pulumi SDK and the AWS
         // provider, which would slow every other command down by seconds.
-        const { planPinChange, renderPlan } = await import("../plan/plan");
-        const plan = await planPinChange(raw, options.to, {
-            onRun: () => io.stderr(`Running the program under Pulumi's mock runtime for pin ${config.pinned} and pin ${options.to}...\n`),
+        const { planConfigChange, planPinChange, renderConfigPlan, renderPlan } = await import("../plan/plan");
+        if (options.against !== undefined) {
+            const againstFile = path.resolve(io.cwd, options.against);
+            const againstRaw = rawConfigFromStackFile(againstFile);
+            validConfigOf(againstRaw, againstFile, "--against");
+            const plan = await planConfigChange(againstRaw, raw, {
+                onRun: () => io.stderr("Running the program under Pulumi's mock runtime for both configs...\n"),
+            });
+            io.stdout(
+                options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file)}\n`,
+            );
+            return;
+        }
+        const to = options.to as string;
+        const plan = await planPinChange(raw, to, {
+            onRun: () => io.stderr(`Running the program under Pulumi's mock runtime for pin ${config.pinned} and pin ${to}...\n`),
         });
         if (options.json) {
-            const { from, to, summary, operations } = plan;
-            io.stdout(`${JSON.stringify({ from, to, summary, operations }, null, 2)}\n`);
+            const { from, summary, operations } = plan;
+            io.stdout(`${JSON.stringify({ from, to: plan.to, summary, operations }, null, 2)}\n`);
         } else {
             io.stdout(`${renderPlan(plan, config)}\n`);
         }
@@ -238,6 +264,10 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             .option("--reason <text>", "why; recorded as 'rollback <from> -> <to>: <reason>' in the stack's history")
             .option("--force", "allow a quarantined target (and release it from the quarantine)")
             .option("--allow-cold", "allow a target outside the warm set, whose resources must be built first")
+            .option(
+                "--after-fast-path",
+                "SageMaker: the alarm trigger already moved the endpoint to --version; wait until SageMaker is done with it, refresh it, and keep its deployment policy until the next deploy (the trigger's reconcile build passes this)",
+            )
             .option("--stack <name>", "the stack (default: the selected one); its config is stacks/Pulumi.<name>.yaml")
             .option("--yes", "do not ask for confirmation")
             .option("--dry-run", "preview the update only; the stack file is restored afterwards")

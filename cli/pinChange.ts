@@ -14,11 +14,12 @@ import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { editStackFile, replaceFile } from "../config/stackFileEdit";
 import { rawConfigFromStackFile } from "../config/sources";
-import { StackBusyError, type OpenStack, type UpSummary } from "../rollback/automation";
+import { StackBusyError, type OpenStack, type StackSession, type UpSummary } from "../rollback/automation";
 import { decideDeploy, decideRollback, type Decision, type PinChange } from "../rollback/decisions";
 import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
 import type { Notify, RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
+import { waitForEndpointSettled, type EndpointStatusReader } from "../rollback/endpointSettle";
 import type { ServingVerifier, VerificationResult, VerifierSettings } from "../rollback/verify";
 
 export interface PinChangeOptions {
@@ -33,6 +34,8 @@ export interface PinChangeOptions {
     readonly json?: boolean;
     readonly force?: boolean;
     readonly allowCold?: boolean;
+    /** The alarm trigger already restored the SageMaker endpoint: wait for it, refresh it, keep its deployment policy. */
+    readonly afterFastPath?: boolean;
 }
 
 /** What the flow needs from outside; tests stand in for each. */
@@ -45,6 +48,9 @@ export interface PinChangeDeps {
     readonly stdout: (text: string) => void;
     readonly stderr: (text: string) => void;
     readonly now?: () => Date;
+    /** DescribeEndpoint's status, for `--after-fast-path`. */
+    readonly endpointStatus?: (region: string | undefined) => EndpointStatusReader;
+    readonly sleep?: (milliseconds: number) => Promise<void>;
 }
 
 export interface PinChangeResult {
@@ -130,8 +136,17 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     }
 
     const startedAt = now();
+    const afterFastPath = kind === "rollback" && options.afterFastPath === true && config.target === "sagemaker";
     const rollbackEvent: RollbackEvent | undefined =
-        kind === "rollback" ? { from: change.from, to: change.to, reason: change.reason ?? "manual rollback", at: startedAt.toISOString() } : undefined;
+        kind === "rollback"
+            ? {
+                  from: change.from,
+                  to: change.to,
+                  reason: change.reason ?? "manual rollback",
+                  at: startedAt.toISOString(),
+                  ...(afterFastPath ? { afterFastPath: true } : {}),
+              }
+            : undefined;
     const onEvent = (engineEvent: EngineEvent) => {
         const line = progressLine(engineEvent, startedAt.getTime(), now().getTime());
         if (line !== undefined) deps.stderr(`${line}\n`);
@@ -161,6 +176,8 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
             restore();
         }
     }
+
+    if (afterFastPath) await reconcileWithFastPath(stack, outputs, options, deps, onEvent);
 
     const original = editStackFile(options.file, edit);
     deps.stderr(`${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. Running the update...\n`);
@@ -204,6 +221,34 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     }
     return result;
 }
+
+/**
+ * After the alarm trigger's fast path: wait until SageMaker is done with the
+ * endpoint, then refresh it, so that Pulumi's state says what really serves
+ * before the update. The update then finds the endpoint already on the
+ * target and (with the live deployment policy kept) changes nothing on it.
+ */
+async function reconcileWithFastPath(
+    stack: StackSession,
+    outputs: Record<string, unknown>,
+    options: PinChangeOptions,
+    deps: PinChangeDeps,
+    onEvent: (event: EngineEvent) => void,
+): Promise<void> {
+    const endpointName = (outputs.sagemaker as { endpointName?: unknown } | undefined)?.endpointName;
+    if (typeof endpointName !== "string") throw new BadInputError("--after-fast-path: the stack's outputs name no SageMaker endpoint; run without it");
+    if (deps.endpointStatus === undefined) throw new Error("--after-fast-path needs SageMaker access, which this build of mlops lacks");
+    const read = deps.endpointStatus(providerSettingsOf(options.file).awsRegion);
+    const status = await waitForEndpointSettled(endpointName, read, {
+        sleep: deps.sleep,
+        onWait: (current, waited) =>
+            deps.stderr(`Endpoint ${endpointName} is ${current} (${waited} s); waiting for SageMaker to finish before reconciling...\n`),
+    });
+    deps.stderr(`Endpoint ${endpointName} is ${status}. Refreshing it so that the stack's state matches what serves...\n`);
+    await stack.refreshType(SAGEMAKER_ENDPOINT_TYPE, onEvent);
+}
+
+const SAGEMAKER_ENDPOINT_TYPE = "aws:sagemaker/endpoint:Endpoint";
 
 /** `aws:region` and `kubernetes:kubeconfig` from the stack file: the verification asks where the update went. */
 function providerSettingsOf(file: string): VerifierSettings {

@@ -29,6 +29,15 @@ export interface SageMakerModelEndpointArgs {
      * @default []
      */
     readonly rollbackAlarmNames?: pulumi.Input<string>[];
+    /**
+     * Keep the endpoint's deployment policy as SageMaker has it (after a
+     * refresh) instead of the declared one. The reconcile run after the
+     * alarm trigger's all-at-once restore sets it: re-applying the declared
+     * policy would redeploy the restored config once more; the next deploy
+     * applies the declared policy with its own update.
+     * @default false
+     */
+    readonly keepLiveDeploymentConfig?: boolean;
     /** Extra tags on every child. @default {} */
     readonly tags?: Record<string, string>;
 }
@@ -40,6 +49,8 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
     public readonly pinnedVersion: pulumi.Output<string>;
     /** The endpoint config name of each warm version. */
     public readonly endpointConfigNames: pulumi.Output<Record<string, string>>;
+    /** The Model name of each warm version. */
+    public readonly modelNames: pulumi.Output<Record<string, string>>;
     /** The role the Models run as. */
     public readonly executionRoleArn: pulumi.Output<string>;
 
@@ -92,6 +103,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
         // the program no longer declares (terraform-provider-aws #48997);
         // deleting it would break the endpoint.
         const configNames: Record<string, pulumi.Output<string>> = {};
+        const modelNames: Record<string, pulumi.Output<string>> = {};
         for (const version of warm) {
             const names = sagemakerChildNames(name, version.version);
             const versionTags = { ...tags, "mlops:version": version.version };
@@ -128,6 +140,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                 { parent: this, retainOnDelete: true },
             );
             configNames[version.version] = endpointConfiguration.name;
+            modelNames[version.version] = model.name;
         }
 
         const endpoint = new aws.sagemaker.Endpoint(
@@ -140,17 +153,19 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
             // No dependsOn on the role policy: a warm target's Model already
             // exists, and a cold one's Model waits for the policy itself, so
             // the policy update stays off a warm rollback's critical path.
-            { parent: this },
+            { parent: this, ignoreChanges: args.keepLiveDeploymentConfig ? ["deploymentConfig"] : undefined },
         );
 
         this.endpointName = endpoint.name;
         this.pinnedVersion = pulumi.output(args.pinned);
         this.endpointConfigNames = pulumi.output(configNames);
+        this.modelNames = pulumi.output(modelNames);
         this.executionRoleArn = roleArn;
         this.registerOutputs({
             endpointName: this.endpointName,
             pinnedVersion: this.pinnedVersion,
             endpointConfigNames: this.endpointConfigNames,
+            modelNames: this.modelNames,
             executionRoleArn: this.executionRoleArn,
         });
     }

@@ -56,19 +56,50 @@ export async function planPinChange(rawConfig: Record<string, unknown>, to: stri
     return { from: current.pinned, to, targetWarm: isWarm(current, to), summary: summarize(operations), operations };
 }
 
-export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
+/** The change from one whole config to another, e.g. a threshold edit. */
+export interface ConfigChangePlan {
+    readonly summary: PlanSummary;
+    readonly operations: PlanOperation[];
+}
+
+/** Plan an edit of the config (any key, not only the pin): both configs must be valid. */
+export async function planConfigChange(
+    beforeRaw: Record<string, unknown>,
+    afterRaw: Record<string, unknown>,
+    options: PlanOptions = {},
+): Promise<ConfigChangePlan> {
+    const record = options.record ?? recordProgramIsolated;
+    parseStackConfig(beforeRaw);
+    parseStackConfig(afterRaw);
+    options.onRun?.();
+    const [before, after] = await Promise.all([record(beforeRaw), record(afterRaw)]);
+    const operations = diffRegistrations(before, after);
+    return { summary: summarize(operations), operations };
+}
+
+export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: string): string {
+    const lines = [`Plan: ${from} -> ${to}`, "", ...operationLines(plan.operations)];
+    const { summary } = plan;
+    lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
+    return lines.join("\n");
+}
+
+function operationLines(operations: readonly PlanOperation[]): string[] {
     const symbol: Record<PlanOperation["op"], string> = { create: "+", update: "~", replace: "+-", delete: "-" };
-    const lines = [`Plan: ${config.model} ${plan.from} -> ${plan.to} (${config.target}, warm ${config.warm})`, ""];
-    if (plan.operations.length === 0) lines.push("  no changes");
-    for (const operation of plan.operations) {
+    if (operations.length === 0) return ["  no changes"];
+    return operations.map((operation) => {
         const detail =
             operation.op === "delete" && operation.retained
                 ? "  (dropped from the stack, retained in AWS)"
                 : operation.changed.length > 0
                   ? `  (${operation.changed.join(", ")})`
                   : "";
-        lines.push(`  ${symbol[operation.op].padEnd(2)} ${operation.op.padEnd(7)} ${operation.type}  ${operation.name}${detail}`);
-    }
+        return `  ${symbol[operation.op].padEnd(2)} ${operation.op.padEnd(7)} ${operation.type}  ${operation.name}${detail}`;
+    });
+}
+
+export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
+    const lines = [`Plan: ${config.model} ${plan.from} -> ${plan.to} (${config.target}, warm ${config.warm})`, "", ...operationLines(plan.operations)];
     const { summary } = plan;
     lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
     lines.push(

@@ -62,6 +62,63 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, ReplaceRule>> = {
         replaceOn: ["name", "namePrefix", "role"],
         source: "internal/service/iam/role_policy.go: ForceNew on name, name_prefix, role; policy is updated by PutRolePolicy",
     },
+    // The alarms, the topic and the rollback trigger (EndpointAlarms, AlarmRollbackTrigger).
+    "aws:cloudwatch/metricAlarm:MetricAlarm": {
+        replaceOn: ["name"],
+        source: "internal/service/cloudwatch/metric_alarm.go: ForceNew on alarm_name only; every other change is re-sent with PutMetricAlarm",
+    },
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": {
+        replaceOn: ["alarmName", "actionsEnabled"],
+        source: "internal/service/cloudwatch/composite_alarm.go: ForceNew on alarm_name and actions_enabled; the rest is re-sent with PutCompositeAlarm",
+    },
+    "aws:kms/key:Key": {
+        replaceOn: ["customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"],
+        source: "internal/service/kms/key.go: ForceNew on custom_key_store_id, customer_master_key_spec, key_usage, multi_region, xks_key_id; policy, rotation and description update in place",
+    },
+    "aws:sns/topic:Topic": {
+        replaceOn: ["name", "namePrefix", "fifoTopic"],
+        source: "internal/service/sns/topic.go: ForceNew on name, name_prefix, fifo_topic; other attributes via SetTopicAttributes",
+    },
+    "aws:lambda/function:Function": {
+        replaceOn: ["name", "packageType", "tenancyConfig"],
+        source: "internal/service/lambda/function.go: ForceNew on function_name, package_type, tenancy_config; environment, runtime, handler, dead_letter_config, logging_config via UpdateFunctionConfiguration, code via UpdateFunctionCode, reserved concurrency via PutFunctionConcurrency",
+    },
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": {
+        replaceOn: ["functionName", "qualifier"],
+        source: "internal/service/lambda/function_event_invoke_config.go: ForceNew on function_name, qualifier; the rest via PutFunctionEventInvokeConfig",
+    },
+    "aws:lambda/permission:Permission": {
+        replaceAllExcept: [],
+        source: "internal/service/lambda/permission.go: every argument is ForceNew (no update function)",
+    },
+    "aws:cloudwatch/eventRule:EventRule": {
+        replaceOn: ["name", "namePrefix", "eventBusName"],
+        source: "internal/service/events/rule.go: ForceNew on name, name_prefix, event_bus_name; event_pattern and the rest via PutRule",
+    },
+    "aws:cloudwatch/eventTarget:EventTarget": {
+        replaceOn: ["rule", "targetId", "eventBusName"],
+        source: "internal/service/events/target.go: ForceNew on rule, target_id, event_bus_name; the rest via PutTargets",
+    },
+    "aws:cloudwatch/logGroup:LogGroup": {
+        replaceOn: ["name", "namePrefix", "logGroupClass"],
+        source: "internal/service/logs/group.go: ForceNew on name, name_prefix, log_group_class; retention and KMS key update in place",
+    },
+    "aws:dynamodb/table:Table": {
+        replaceOn: ["name", "hashKey", "rangeKey", "localSecondaryIndexes", "restoreDateTime", "restoreToLatestTime", "importTable"],
+        source: "internal/service/dynamodb/table.go: ForceNew on name, hash_key, range_key, local_secondary_index, restore_date_time, restore_to_latest_time, import_table.s3_bucket_source; ttl, point-in-time recovery and billing via UpdateTable and friends",
+    },
+    "aws:sqs/queue:Queue": {
+        replaceOn: ["name", "namePrefix", "fifoQueue"],
+        source: "internal/service/sqs/queue.go: ForceNew on name, name_prefix, fifo_queue; the rest via SetQueueAttributes",
+    },
+    "aws:sqs/queuePolicy:QueuePolicy": {
+        replaceOn: ["queueUrl"],
+        source: "internal/service/sqs/queue_policy.go: ForceNew on queue_url; policy via SetQueueAttributes",
+    },
+    "aws:codebuild/project:Project": {
+        replaceOn: ["name"],
+        source: "internal/service/codebuild/project.go: ForceNew on name only; the rest via UpdateProject",
+    },
 };
 
 /** Whether a change at `changedPath` (e.g. `deploymentConfig.autoRollbackConfiguration.alarms[0]`) replaces a `type`. */

@@ -39,6 +39,8 @@ export interface StackSession {
     up(options: OperationOptions): Promise<UpSummary>;
     outputs(): Promise<Record<string, unknown>>;
     history(): Promise<UpdateRecord[]>;
+    /** Refresh only the stack's resources of `type` (e.g. the endpoint); returns how many there were. */
+    refreshType(type: string, onEvent?: (event: EngineEvent) => void): Promise<number>;
 }
 
 /** Open an existing stack of the project in `projectDir`. */
@@ -120,6 +122,12 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             };
         },
         outputs: async () => plainOutputs(await stack.outputs()),
+        refreshType: async (type, onEvent) => {
+            const deployment = (await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined;
+            const urns = (deployment?.resources ?? []).filter((resource) => resource.type === type).map((resource) => resource.urn);
+            if (urns.length > 0) await stack.refresh({ target: urns, onEvent }).catch(translate);
+            return urns.length;
+        },
         history: async () =>
             (await stack.history()).map((update) => ({
                 kind: update.kind,

@@ -31,6 +31,12 @@ export interface RollbackEvent {
     readonly to: string;
     readonly reason: string;
     readonly at: string;
+    /**
+     * The alarm trigger already moved the SageMaker endpoint to `to`: this
+     * run reconciles the stack and keeps the deployment policy SageMaker
+     * ran the restore with until the next deploy (see `mlops rollback --after-fast-path`).
+     */
+    readonly afterFastPath?: boolean;
 }
 
 export const ROLLBACK_EVENT_ENV = "MLOPS_ROLLBACK_EVENT";
@@ -81,7 +87,9 @@ export function rollbackEventFrom(value: string | undefined): RollbackEvent | un
     try {
         const event = JSON.parse(value) as Partial<RollbackEvent>;
         const fields = [event.from, event.to, event.reason, event.at];
-        return fields.every((field) => typeof field === "string") ? (event as RollbackEvent) : undefined;
+        if (!fields.every((field) => typeof field === "string")) return undefined;
+        const { from, to, reason, at } = event as RollbackEvent;
+        return { from, to, reason, at, ...(event.afterFastPath === true ? { afterFastPath: true } : {}) };
     } catch {
         return undefined;
     }

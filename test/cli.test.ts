@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -124,7 +124,9 @@ describe("mlops plan", () => {
         expect(Object.keys(plan)).toEqual(["from", "to", "summary", "operations"]);
         expect(plan.from).toBe("3");
         expect(plan.to).toBe("2");
-        expect(plan.summary).toEqual({ create: 2, update: 2, replace: 0, delete: 2 });
+        // Updates: the Endpoint's pointer, the execution role's policy, and the
+        // rollback trigger (its policy and environment follow the pin).
+        expect(plan.summary).toEqual({ create: 2, update: 4, replace: 0, delete: 2 });
         expect(plan.operations.find((o) => o.type === "aws:sagemaker/endpoint:Endpoint")).toEqual({
             type: "aws:sagemaker/endpoint:Endpoint",
             name: "fraud-detector-endpoint",
@@ -139,9 +141,29 @@ describe("mlops plan", () => {
         expect(run.code).toBe(0);
         expect(run.stdout).toContain("Plan: fraud-detector 3 -> 2 (sagemaker, warm 1)");
         expect(run.stdout).toContain("update  aws:sagemaker/endpoint:Endpoint  fraud-detector-endpoint  (endpointConfigName)");
-        expect(run.stdout).toContain("Summary: 2 create, 2 update, 0 replace, 2 delete");
+        expect(run.stdout).toContain("Summary: 2 create, 4 update, 0 replace, 2 delete");
         expect(run.stdout).toContain("Version 2 is warm");
         expect(run.stderr).toContain("mock runtime");
+    }, 60_000);
+});
+
+describe("mlops plan --against (an edit of the config)", () => {
+    it("shows that changing an alarm threshold updates the alarm and replaces nothing, the endpoint least of all", async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "mlops-against-"));
+        const edited = path.join(dir, "Pulumi.edited.yaml");
+        const original = readFileSync(EXAMPLE, "utf8");
+        expect(original).toContain("latencyP99Ms: 800");
+        writeFileSync(edited, original.replace("latencyP99Ms: 800", "latencyP99Ms: 1200").replace("errorRatePercent: 5", "errorRatePercent: 3"));
+
+        const run = await mlops("plan", "--config-file", edited, "--against", EXAMPLE, "--json");
+
+        expect(run.code).toBe(0);
+        const plan = JSON.parse(run.stdout) as { summary: Record<string, number>; operations: { name: string; op: string; changed: string[] }[] };
+        expect(plan.summary).toEqual({ create: 0, update: 2, replace: 0, delete: 0 });
+        expect(plan.operations.map((o) => [o.name, o.op, o.changed])).toEqual([
+            ["fraud-detector-alarms-5xx-rate", "update", ["alarmDescription", "threshold"]],
+            ["fraud-detector-alarms-latency-p99", "update", ["alarmDescription", "threshold"]],
+        ]);
     }, 60_000);
 });
 
@@ -152,7 +174,10 @@ describe("bad CLI input: exit 2, a clear message, no stack trace", () => {
         [["validate", "--stack", "no-such-stack"], "Pulumi.no-such-stack.yaml"],
         [["validate", "--config-file", "no/such/file.yaml"], "cannot read stack file"],
         [["validate", "--config-file", "package.json", "--bogus"], "unknown option '--bogus'"],
-        [["plan", "--config-file", EXAMPLE], "required option '--to <version>' not specified"],
+        [["plan", "--config-file", EXAMPLE], "give exactly one of --to <version> (plan a pin change) or --against <config-file>"],
+        [["plan", "--config-file", EXAMPLE, "--to", "2", "--against", EXAMPLE], "give exactly one of --to"],
+        [["plan", "--config-file", EXAMPLE, "--against", "no/such/file.yaml"], "cannot read stack file"],
+        [["plan", "--config-file", EXAMPLE, "--against", path.join(INVALID_DIR, "alarm-period-not-allowed.yaml")], "--against"],
         [["plan", "--config-file", EXAMPLE, "--to", "9"], "--to 9: not in mlops:versions (known: 1, 2, 3)"],
         [["plan", "--config-file", EXAMPLE, "--to", "3"], "--to 3: already the pinned version"],
         [["plan", "--config-file", path.join(INVALID_DIR, "image-latest-tag.yaml"), "--to", "2"], "mlops:versions[0].image"],

@@ -234,7 +234,7 @@ describe("rawConfigFromPulumiConfig", () => {
 describe("rawConfigFromStackFile", () => {
     it("reads only the mlops: keys of the example stack", () => {
         const raw = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
-        expect(Object.keys(raw).sort()).toEqual(["model", "pinned", "quarantined", "sagemaker", "target", "versions", "warm"]);
+        expect(Object.keys(raw).sort()).toEqual(["alarms", "model", "pinned", "quarantined", "sagemaker", "target", "trigger", "versions", "warm"]);
         expect(parseStackConfig(raw).versions).toHaveLength(3);
     });
 });

@@ -18,7 +18,7 @@ const ROOT = path.resolve(__dirname, "..");
  * a test sets.
  */
 class FakeStack implements StackSession {
-    readonly calls: { op: "preview" | "up"; options: OperationOptions; fileText: string }[] = [];
+    readonly calls: { op: "preview" | "up" | "refresh"; options: OperationOptions; fileText: string; type?: string }[] = [];
     upError?: Error;
     outputsAfterUp: Record<string, unknown> = { target: "sagemaker", pinnedVersion: "2" };
     history_: UpdateRecord[] = [];
@@ -40,6 +40,10 @@ class FakeStack implements StackSession {
     }
     history() {
         return Promise.resolve(this.history_);
+    }
+    refreshType(type: string) {
+        this.calls.push({ op: "refresh", options: {}, fileText: readFileSync(this.file, "utf8"), type });
+        return Promise.resolve(1);
     }
 }
 
@@ -104,6 +108,52 @@ function deps(overrides: Partial<PinChangeDeps> = {}): PinChangeDeps {
 }
 
 const options = (extra: Partial<PinChangeOptions> = {}): PinChangeOptions => ({ stack: "prod", file, projectDir, yes: true, ...extra });
+
+describe("mlops rollback --after-fast-path (the trigger's reconcile run)", () => {
+    it("waits while SageMaker updates the endpoint, refreshes it, then updates with the live deployment policy kept", async () => {
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3", sagemaker: { endpointName: "fraud-detector-endpoint-1a2b3c4" } };
+        // Stands for DescribeEndpoint: the fast path's update still runs for two polls.
+        const statuses = ["Updating", "Updating", "InService"];
+        const asked: { region: string | undefined; endpoint: string }[] = [];
+        const sleeps: number[] = [];
+        const result = await runPinChange(
+            "rollback",
+            options({ version: "2", reason: "alarm fraud-detector-prod-rollback", afterFastPath: true }),
+            deps({
+                endpointStatus: (region) => (endpoint) => {
+                    asked.push({ region, endpoint });
+                    return Promise.resolve(statuses.shift() ?? "InService");
+                },
+                sleep: (ms) => Promise.resolve(void sleeps.push(ms)),
+            }),
+        );
+
+        expect(result.result).toBe("succeeded");
+        expect(asked).toHaveLength(3);
+        expect(asked[0]).toEqual({ region: "us-east-1", endpoint: "fraud-detector-endpoint-1a2b3c4" });
+        expect(sleeps).toEqual([15_000, 15_000]);
+        // The refresh runs before the pin is written and before the update.
+        expect(stack.calls.map((c) => [c.op, c.type])).toEqual([
+            ["refresh", "aws:sagemaker/endpoint:Endpoint"],
+            ["up", undefined],
+        ]);
+        expect(stack.calls[0].fileText).toContain('mlops:pinned: "3"');
+        expect(stack.calls[1].options.rollbackEvent).toMatchObject({ from: "3", to: "2", afterFastPath: true });
+        expect(output.stderr).toContain("Endpoint fraud-detector-endpoint-1a2b3c4 is Updating (15 s); waiting for SageMaker to finish before reconciling...");
+    });
+
+    it("gives up, touching nothing, when the endpoint never settles", async () => {
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3", sagemaker: { endpointName: "e" } };
+        const run = runPinChange(
+            "rollback",
+            options({ version: "2", afterFastPath: true }),
+            deps({ endpointStatus: () => () => Promise.resolve("Updating"), sleep: () => Promise.resolve() }),
+        );
+        await expect(run).rejects.toThrow("endpoint e is still Updating after 3600 s");
+        expect(stack.calls).toEqual([]);
+        expect(rawConfigFromStackFile(file).pinned).toBe("3");
+    });
+});
 
 describe("mlops rollback", () => {
     it("pins the default target, quarantines the version it leaves, runs the update with the reason, verifies and notifies", async () => {

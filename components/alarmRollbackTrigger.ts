@@ -1,0 +1,434 @@
+/**
+ * Closes the loop after SageMaker's own bake: when the stack's composite
+ * alarm enters ALARM, an EventBridge rule invokes a Lambda (`trigger/`)
+ * that restores traffic to the warm rollback target at once, then starts a
+ * CodeBuild run of `mlops rollback` so the stack's pin and state follow.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { version as PULUMI_SDK_VERSION } from "@pulumi/pulumi/version";
+import { buildSync } from "esbuild";
+import * as path from "node:path";
+import { parseEcrImage } from "./sagemakerModelEndpoint";
+import type { Target, TriggerSettings as TriggerConfig } from "../config/schema";
+import { ALARM_STATE_CHANGE } from "../trigger/alarmEvent";
+import { triggerEnvironment, type TriggerSettings as HandlerSettings } from "../trigger/settings";
+
+export interface AlarmRollbackTriggerArgs {
+    readonly model: string;
+    /** The stack the reconcile build runs `mlops rollback` against. */
+    readonly stack: string;
+    readonly target: Target;
+    /** Cooldown, event age, re-checks, runner role and source from `mlops:trigger`. */
+    readonly settings: TriggerConfig;
+    /** The composite alarm to act on (from `EndpointAlarms`). */
+    readonly alarmName: pulumi.Input<string>;
+    readonly alarmArn: pulumi.Input<string>;
+    /** Where the handler reports, and the key that topic is encrypted with. */
+    readonly topicArn: pulumi.Input<string>;
+    readonly topicKeyArn: pulumi.Input<string>;
+    /** The version serving now, and the warm version an alarm restores (none: every alarm fails closed). */
+    readonly pinnedVersion: string;
+    readonly rollbackVersion?: string;
+    /** The SageMaker fast path's resources (sagemaker target only). */
+    readonly sagemaker?: {
+        readonly endpointName: pulumi.Input<string>;
+        /** Endpoint config name per warm version. */
+        readonly endpointConfigNames: pulumi.Input<Record<string, string>>;
+        /** Model name per warm version. */
+        readonly modelNames: pulumi.Input<Record<string, string>>;
+        /** The rollback target's image, by digest: checked in ECR before the restore. */
+        readonly rollbackImage?: string;
+        /** The endpoint's guardrail alarms, kept unchanged by the fast path. */
+        readonly guardrailAlarmNames: readonly string[];
+    };
+    /** Extra tags on every child. @default {} */
+    readonly tags?: Record<string, string>;
+}
+
+export class AlarmRollbackTrigger extends pulumi.ComponentResource {
+    public readonly functionName: pulumi.Output<string>;
+    public readonly runnerProjectName: pulumi.Output<string>;
+    public readonly stateTableName: pulumi.Output<string>;
+    public readonly deadLetterQueueUrl: pulumi.Output<string>;
+
+    constructor(name: string, args: AlarmRollbackTriggerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlops:aws:AlarmRollbackTrigger", name, {}, opts);
+        const { settings } = args;
+        const tags = { ...args.tags, "mlops:model": args.model };
+        const account = aws.getCallerIdentityOutput({}, { parent: this });
+        const region = aws.getRegionOutput({}, { parent: this });
+        const partition = aws.getPartitionOutput({}, { parent: this });
+
+        const stateTable = new aws.dynamodb.Table(
+            `${name}-state`,
+            {
+                billingMode: "PAY_PER_REQUEST",
+                hashKey: "pk",
+                attributes: [{ name: "pk", type: "S" }],
+                // Dedupe records expire; the cooldown record is overwritten.
+                ttl: { attributeName: "expiresAt", enabled: true },
+                pointInTimeRecovery: { enabled: true },
+                serverSideEncryption: { enabled: true },
+                tags,
+            },
+            { parent: this },
+        );
+        const deadLetterQueue = new aws.sqs.Queue(
+            `${name}-dlq`,
+            { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600, tags },
+            { parent: this },
+        );
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: settings.logRetentionDays, tags }, { parent: this });
+
+        const runner = new aws.codebuild.Project(
+            `${name}-runner`,
+            {
+                description: `Reconciles stack ${args.stack} after an alarm-triggered rollback of ${args.model} (mlops-rollback)`,
+                serviceRole: settings.runnerRoleArn,
+                // One reconcile at a time: a second waits rather than racing the first for the stack lock.
+                concurrentBuildLimit: 1,
+                source: { type: settings.source.type, location: settings.source.location, buildspec: runnerBuildspec(args.target) },
+                sourceVersion: settings.source.version,
+                artifacts: { type: "NO_ARTIFACTS" },
+                environment: {
+                    type: "LINUX_CONTAINER",
+                    computeType: "BUILD_GENERAL1_SMALL",
+                    image: "aws/codebuild/standard:7.0",
+                    privilegedMode: false,
+                    environmentVariables: runnerEnvironment(args.stack, settings),
+                },
+                logsConfig: { cloudwatchLogs: { groupName: logGroup.name, streamName: "runner" } },
+                buildTimeout: 60,
+                tags,
+            },
+            { parent: this },
+        );
+
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: `Runs the alarm rollback trigger of ${args.model} (mlops-rollback)`,
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                }),
+                tags,
+            },
+            { parent: this },
+        );
+        const sagemaker = args.sagemaker;
+        const policy = new aws.iam.RolePolicy(
+            `${name}-policy`,
+            {
+                role: role.id,
+                policy: pulumi
+                    .all([
+                        pulumi.all([partition.partition, account.accountId, region.region]),
+                        pulumi.all([logGroup.arn, stateTable.arn, deadLetterQueue.arn, runner.arn, args.topicArn, args.topicKeyArn]),
+                        sagemakerPolicyArgs(sagemaker, args.rollbackVersion),
+                    ])
+                    .apply(
+                        ([
+                            [partitionName, accountId, regionName],
+                            [logGroupArn, stateTableArn, deadLetterQueueArn, runnerProjectArn, topicArn, topicKeyArn],
+                            sagemakerArgs,
+                        ]) =>
+                            JSON.stringify(
+                                triggerRolePolicy({
+                                    partition: partitionName,
+                                    accountId,
+                                    region: regionName,
+                                    logGroupArn,
+                                    stateTableArn,
+                                    deadLetterQueueArn,
+                                    runnerProjectArn,
+                                    topicArn,
+                                    topicKeyArn,
+                                    sagemaker: sagemakerArgs,
+                                }),
+                            ),
+                    ),
+            },
+            { parent: this },
+        );
+
+        const handlerSettings = {
+            target: args.target,
+            model: args.model,
+            stack: args.stack,
+            alarmName: args.alarmName,
+            pinnedVersion: args.pinnedVersion,
+            rollbackVersion: args.rollbackVersion,
+            endpointName: sagemaker?.endpointName ?? "",
+            pinnedConfigName: pulumi.output(sagemaker?.endpointConfigNames ?? {}).apply((names) => names[args.pinnedVersion] ?? ""),
+            rollbackConfigName: pulumi
+                .output(sagemaker?.endpointConfigNames ?? {})
+                .apply((names) => (args.rollbackVersion === undefined ? "" : (names[args.rollbackVersion] ?? ""))),
+            rollbackImage: sagemaker?.rollbackImage ?? "",
+            guardrailAlarmNames: [...(sagemaker?.guardrailAlarmNames ?? [])],
+            stateTable: stateTable.name,
+            runnerProject: runner.name,
+            topicArn: args.topicArn,
+            cooldownSeconds: settings.cooldownSeconds,
+            maxEventAgeSeconds: settings.maxEventAgeSeconds,
+            busyRechecks: settings.busyRechecks,
+            busyRecheckSeconds: settings.busyRecheckSeconds,
+        };
+        const handler = new aws.lambda.Function(
+            `${name}-function`,
+            {
+                description: `Restores ${args.model} to its warm version when ${args.stack}'s composite alarm fires (mlops-rollback)`,
+                runtime: aws.lambda.Runtime.NodeJS24dX,
+                handler: "index.handler",
+                code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundledTriggerHandler()) }),
+                role: role.arn,
+                // One handler at a time: alarm storms queue instead of racing.
+                reservedConcurrentExecutions: 1,
+                timeout: handlerTimeoutSeconds(settings),
+                memorySize: 256,
+                deadLetterConfig: { targetArn: deadLetterQueue.arn },
+                loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+                environment: { variables: pulumi.all(handlerSettings).apply((resolved) => triggerEnvironment(resolved as HandlerSettings)) },
+                tags,
+            },
+            // The role must be able to write logs and read its table before the first event.
+            { parent: this, dependsOn: [policy] },
+        );
+        new aws.lambda.FunctionEventInvokeConfig(
+            `${name}-invoke-config`,
+            { functionName: handler.name, maximumEventAgeInSeconds: settings.maxEventAgeSeconds, maximumRetryAttempts: 2 },
+            { parent: this },
+        );
+
+        const rule = new aws.cloudwatch.EventRule(
+            `${name}-rule`,
+            {
+                description: `${args.model} (${args.stack}): the composite alarm entered ALARM`,
+                eventPattern: pulumi
+                    .all([args.alarmName, args.alarmArn])
+                    .apply(([alarmName, alarmArn]) => JSON.stringify(alarmEventPattern(alarmName, alarmArn))),
+                tags,
+            },
+            { parent: this },
+        );
+        new aws.sqs.QueuePolicy(
+            `${name}-dlq-policy`,
+            {
+                queueUrl: deadLetterQueue.url,
+                policy: pulumi.all([deadLetterQueue.arn, rule.arn]).apply(([queueArn, ruleArn]) =>
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [
+                            {
+                                Sid: "RuleDeliversUndeliverableEvents",
+                                Effect: "Allow",
+                                Principal: { Service: "events.amazonaws.com" },
+                                Action: "sqs:SendMessage",
+                                Resource: queueArn,
+                                Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },
+                            },
+                        ],
+                    }),
+                ),
+            },
+            { parent: this },
+        );
+        const permission = new aws.lambda.Permission(
+            `${name}-invoke`,
+            { action: "lambda:InvokeFunction", function: handler.name, principal: "events.amazonaws.com", sourceArn: rule.arn },
+            { parent: this },
+        );
+        new aws.cloudwatch.EventTarget(
+            `${name}-target`,
+            {
+                rule: rule.name,
+                arn: handler.arn,
+                retryPolicy: { maximumEventAgeInSeconds: settings.maxEventAgeSeconds, maximumRetryAttempts: 10 },
+                deadLetterConfig: { arn: deadLetterQueue.arn },
+            },
+            { parent: this, dependsOn: [permission] },
+        );
+
+        this.functionName = handler.name;
+        this.runnerProjectName = runner.name;
+        this.stateTableName = stateTable.name;
+        this.deadLetterQueueUrl = deadLetterQueue.url;
+        this.registerOutputs({
+            functionName: this.functionName,
+            runnerProjectName: this.runnerProjectName,
+            stateTableName: this.stateTableName,
+            deadLetterQueueUrl: this.deadLetterQueueUrl,
+        });
+    }
+}
+
+/** Only the composite alarm's transitions into ALARM; the handler re-checks all of it anyway. */
+export function alarmEventPattern(alarmName: string, alarmArn: string): object {
+    return {
+        source: ["aws.cloudwatch"],
+        "detail-type": [ALARM_STATE_CHANGE],
+        resources: [alarmArn],
+        detail: { alarmName: [alarmName], state: { value: ["ALARM"] } },
+    };
+}
+
+/** Long enough for every busy re-check plus the calls around them. */
+export function handlerTimeoutSeconds(settings: Pick<TriggerConfig, "busyRechecks" | "busyRecheckSeconds">): number {
+    return settings.busyRechecks * settings.busyRecheckSeconds + 60;
+}
+
+/**
+ * The reconcile build's one job. Fixed here, and a StartBuild that overrides
+ * it is denied by the trigger's policy: whoever can start the build can
+ * choose the version (an environment variable), not the commands.
+ */
+export function runnerBuildspec(target: Target): string {
+    // SageMaker: the handler already moved the endpoint; the run waits for it, refreshes, and keeps the live policy.
+    const fastPath = target === "sagemaker" ? " --after-fast-path" : "";
+    return `version: 0.2
+env:
+  shell: bash
+phases:
+  install:
+    commands:
+      - curl -fsSL https://get.pulumi.com | sh -s -- --version ${PULUMI_SDK_VERSION}
+      - export PATH="$HOME/.pulumi/bin:$PATH"
+      - npm ci
+  build:
+    commands:
+      - test -n "$MLOPS_ROLLBACK_VERSION" || { echo "MLOPS_ROLLBACK_VERSION is not set: start this build from the rollback trigger" >&2; exit 2; }
+      - export PATH="$HOME/.pulumi/bin:$PATH"
+      - npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes${fastPath}
+`;
+}
+
+function runnerEnvironment(stack: string, settings: TriggerConfig): aws.types.input.codebuild.ProjectEnvironmentEnvironmentVariable[] {
+    const variables: aws.types.input.codebuild.ProjectEnvironmentEnvironmentVariable[] = [{ name: "MLOPS_STACK", value: stack, type: "PLAINTEXT" }];
+    if (settings.pulumiBackendUrl !== undefined) variables.push({ name: "PULUMI_BACKEND_URL", value: settings.pulumiBackendUrl, type: "PLAINTEXT" });
+    if (settings.pulumiSecret !== undefined) {
+        variables.push({ name: settings.pulumiSecret.variable, value: settings.pulumiSecret.secretArn, type: "SECRETS_MANAGER" });
+    }
+    return variables;
+}
+
+function sagemakerPolicyArgs(
+    sagemaker: AlarmRollbackTriggerArgs["sagemaker"],
+    rollbackVersion: string | undefined,
+): pulumi.Output<TriggerRolePolicyArgs["sagemaker"]> {
+    if (sagemaker === undefined) return pulumi.output(undefined);
+    return pulumi
+        .all([pulumi.output(sagemaker.endpointName), pulumi.output(sagemaker.endpointConfigNames), pulumi.output(sagemaker.modelNames)])
+        .apply(([endpointName, configNames, modelNames]) => ({
+            endpointName,
+            endpointConfigNames: Object.values(configNames),
+            rollbackConfigName: rollbackVersion === undefined ? undefined : configNames[rollbackVersion],
+            rollbackModelName: rollbackVersion === undefined ? undefined : modelNames[rollbackVersion],
+            rollbackImage: sagemaker.rollbackImage,
+        }));
+}
+
+interface PolicyStatement {
+    readonly Sid: string;
+    readonly Effect: "Allow" | "Deny";
+    readonly Action: string[];
+    readonly Resource: string[];
+    readonly Condition?: object;
+}
+
+export interface TriggerRolePolicyArgs {
+    readonly partition: string;
+    readonly accountId: string;
+    readonly region: string;
+    readonly logGroupArn: string;
+    readonly stateTableArn: string;
+    readonly deadLetterQueueArn: string;
+    readonly runnerProjectArn: string;
+    readonly topicArn: string;
+    readonly topicKeyArn: string;
+    readonly sagemaker?: {
+        readonly endpointName: string;
+        readonly endpointConfigNames: readonly string[];
+        readonly rollbackConfigName?: string;
+        readonly rollbackModelName?: string;
+        readonly rollbackImage?: string;
+    };
+}
+
+/**
+ * The handler's policy, every statement on named resources: the one table,
+ * queue, project, topic and key; UpdateEndpoint on the one endpoint and the
+ * warm configs (IAM matches SageMaker ARNs by their lowercase names).
+ */
+export function triggerRolePolicy(args: TriggerRolePolicyArgs): { Version: string; Statement: PolicyStatement[] } {
+    const { partition, accountId, region } = args;
+    const sagemakerArn = (kind: string, resourceName: string) => `arn:${partition}:sagemaker:${region}:${accountId}:${kind}/${resourceName.toLowerCase()}`;
+    const statements: PolicyStatement[] = [
+        { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${args.logGroupArn}:*`] },
+        { Sid: "DedupeAndCooldown", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], Resource: [args.stateTableArn] },
+        { Sid: "DeadLetters", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [args.deadLetterQueueArn] },
+        { Sid: "StartReconcile", Effect: "Allow", Action: ["codebuild:StartBuild"], Resource: [args.runnerProjectArn] },
+        {
+            Sid: "NeverOverrideTheBuildspec",
+            Effect: "Deny",
+            Action: ["codebuild:StartBuild"],
+            Resource: [args.runnerProjectArn],
+            Condition: { Null: { "codebuild:source.buildspec": "false" } },
+        },
+        { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: [args.topicArn] },
+        { Sid: "EncryptNotifications", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: [args.topicKeyArn] },
+    ];
+    const sagemaker = args.sagemaker;
+    if (sagemaker !== undefined) {
+        const endpointArn = sagemakerArn("endpoint", sagemaker.endpointName);
+        statements.push(
+            { Sid: "ReadEndpoint", Effect: "Allow", Action: ["sagemaker:DescribeEndpoint"], Resource: [endpointArn] },
+            {
+                Sid: "RestoreWarmConfig",
+                Effect: "Allow",
+                Action: ["sagemaker:UpdateEndpoint"],
+                Resource: [endpointArn, ...sagemaker.endpointConfigNames.map((config) => sagemakerArn("endpoint-config", config))],
+            },
+        );
+        if (sagemaker.rollbackConfigName && sagemaker.rollbackModelName) {
+            statements.push({
+                Sid: "CheckRollbackTarget",
+                Effect: "Allow",
+                Action: ["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                Resource: [sagemakerArn("endpoint-config", sagemaker.rollbackConfigName), sagemakerArn("model", sagemaker.rollbackModelName)],
+            });
+        }
+        if (sagemaker.rollbackImage !== undefined) {
+            const image = parseEcrImage(sagemaker.rollbackImage);
+            statements.push({
+                Sid: "CheckRollbackImage",
+                Effect: "Allow",
+                Action: ["ecr:DescribeImages"],
+                Resource: [`arn:${partition}:ecr:${image.region}:${image.account}:repository/${image.repository}`],
+            });
+        }
+    }
+    return { Version: "2012-10-17", Statement: statements };
+}
+
+let bundle: string | undefined;
+
+/**
+ * `trigger/lambda.ts` and its dependencies (the AWS SDK clients included, so
+ * the function runs the versions tested here) as one CommonJS file. Built
+ * once per process, synchronously: resources are declared outside `apply`.
+ */
+export function bundledTriggerHandler(): string {
+    bundle ??= buildSync({
+        entryPoints: [path.join(__dirname, "..", "trigger", "lambda.ts")],
+        bundle: true,
+        platform: "node",
+        target: "node22",
+        format: "cjs",
+        write: false,
+        minify: true,
+        legalComments: "none",
+        logLevel: "silent",
+    }).outputFiles[0].text;
+    return bundle;
+}

@@ -1,0 +1,331 @@
+/**
+ * EndpointAlarms and AlarmRollbackTrigger as the program declares them for a
+ * SageMaker stack with `mlops:alarms` and `mlops:trigger`, under the mock
+ * runtime (standing for the engine and the AWS provider).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { alarmEventPattern, bundledTriggerHandler, runnerBuildspec, triggerRolePolicy } from "../components/alarmRollbackTrigger";
+import { alarmSpecs, alarmTopicKeyPolicy, compositeAlarmRule, guardrailAlarmNames } from "../components/endpointAlarms";
+import { parseStackConfig } from "../config/schema";
+import { MOCK_ACCOUNT_ID, recordProgram, type RegisteredResource } from "../plan/mockRuntime";
+import { findChild, sagemakerRawConfig } from "./helpers";
+
+const RUNNER_ROLE = `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/pulumi-deployer`;
+const alarmsAndTrigger = {
+    alarms: { errorRatePercent: 2, latencyP99Ms: 250, clientErrorRatePercent: 20 },
+    trigger: {
+        runnerRoleArn: RUNNER_ROLE,
+        source: { type: "CODECOMMIT", location: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/infra", version: "refs/heads/main" },
+        pulumiSecret: { variable: "PULUMI_ACCESS_TOKEN", secretArn: `arn:aws:secretsmanager:us-east-1:${MOCK_ACCOUNT_ID}:secret:pulumi-token-AbCdEf` },
+    },
+};
+const config = parseStackConfig(sagemakerRawConfig(alarmsAndTrigger));
+
+let registered: RegisteredResource[];
+const child = (name: string) => findChild(registered, name);
+const policyOf = (resource: RegisteredResource) => JSON.parse(String(resource.inputs.policy)) as { Statement: Statement[] };
+interface Statement {
+    Sid: string;
+    Effect: string;
+    Action: string | string[];
+    Resource: string | string[];
+    Principal?: unknown;
+    Condition?: unknown;
+}
+
+beforeAll(async () => {
+    registered = await recordProgram(config, "test");
+});
+
+describe("EndpointAlarms", () => {
+    it("declares the key, the topic, three metric alarms and the composite, with pinned names and types", () => {
+        const alarmChildren = registered
+            .filter((r) => r.name.startsWith("fraud-detector-alarms"))
+            .map((r) => [r.name, r.type])
+            .sort();
+        expect(alarmChildren).toEqual([
+            ["fraud-detector-alarms-4xx-rate", "aws:cloudwatch/metricAlarm:MetricAlarm"],
+            ["fraud-detector-alarms-5xx-rate", "aws:cloudwatch/metricAlarm:MetricAlarm"],
+            ["fraud-detector-alarms-latency-p99", "aws:cloudwatch/metricAlarm:MetricAlarm"],
+            ["fraud-detector-alarms-rollback", "aws:cloudwatch/compositeAlarm:CompositeAlarm"],
+            ["fraud-detector-alarms-topic", "aws:sns/topic:Topic"],
+            ["fraud-detector-alarms-topic-key", "aws:kms/key:Key"],
+        ]);
+    });
+
+    it("names alarms by model and stack, converts the latency threshold to microseconds, and rates errors by invocations", () => {
+        const latency = child("fraud-detector-alarms-latency-p99").inputs;
+        expect(latency).toMatchObject({
+            name: "fraud-detector-test-latency-p99",
+            namespace: "AWS/SageMaker",
+            metricName: "ModelLatency",
+            extendedStatistic: "p99",
+            threshold: 250_000,
+            period: 60,
+            evaluationPeriods: 3,
+            datapointsToAlarm: 2,
+            treatMissingData: "notBreaching",
+            comparisonOperator: "GreaterThanThreshold",
+            dimensions: { EndpointName: "fraud-detector-endpoint-mock", VariantName: "primary" },
+        });
+        const errors = child("fraud-detector-alarms-5xx-rate").inputs;
+        expect(errors).toMatchObject({ name: "fraud-detector-test-5xx-rate", threshold: 2, treatMissingData: "notBreaching" });
+        const queries = errors.metricQueries as { id: string; expression?: string; metric?: { metricName: string; stat: string } }[];
+        expect(queries.map((q) => q.id)).toEqual(["errors", "invocations", "rate"]);
+        expect(queries[0].metric).toMatchObject({ metricName: "Invocation5XXErrors", stat: "Sum" });
+        expect(queries[1].metric).toMatchObject({ metricName: "Invocations", stat: "Sum" });
+        expect(queries[2].expression).toBe("IF(invocations > 0, 100 * errors / invocations, 0)");
+    });
+
+    it("feeds the metric alarms, by name, to the endpoint's guardrails", () => {
+        const endpoint = child("fraud-detector-endpoint").inputs as { deploymentConfig: { autoRollbackConfiguration: { alarms: { alarmName: string }[] } } };
+        expect(endpoint.deploymentConfig.autoRollbackConfiguration.alarms.map((a) => a.alarmName)).toEqual([
+            "fraud-detector-test-5xx-rate",
+            "fraud-detector-test-latency-p99",
+            "fraud-detector-test-4xx-rate",
+        ]);
+    });
+
+    it("publishes the composite alarm's ALARM and OK to the encrypted topic", () => {
+        const composite = child("fraud-detector-alarms-rollback").inputs;
+        expect(composite).toMatchObject({
+            alarmName: "fraud-detector-test-rollback",
+            actionsEnabled: true,
+            alarmActions: [expect.stringContaining("fraud-detector-alarms-topic")],
+            okActions: [expect.stringContaining("fraud-detector-alarms-topic")],
+            alarmRule: 'ALARM("fraud-detector-test-5xx-rate") OR ALARM("fraud-detector-test-latency-p99") OR ALARM("fraud-detector-test-4xx-rate")',
+        });
+        expect(child("fraud-detector-alarms-topic").inputs.kmsMasterKeyId).toContain("fraud-detector-alarms-topic-key");
+    });
+
+    it("encrypts the topic with a rotating customer-managed key that CloudWatch may use, only from this account", () => {
+        const key = child("fraud-detector-alarms-topic-key");
+        expect(key.inputs).toMatchObject({ enableKeyRotation: true, deletionWindowInDays: 30 });
+        const cloudWatch = policyOf(key).Statement.find((s) => s.Sid === "CloudWatchPublishesAlarms");
+        expect(cloudWatch).toEqual({
+            Sid: "CloudWatchPublishesAlarms",
+            Effect: "Allow",
+            Principal: { Service: "cloudwatch.amazonaws.com" },
+            Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+            Resource: "*",
+            Condition: { StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT_ID } },
+        });
+        expect(alarmTopicKeyPolicy("aws", MOCK_ACCOUNT_ID)).toEqual(policyOf(key));
+    });
+
+    it("keeps alarm names when thresholds change (names are the alarms' identity)", () => {
+        const names = (settings: object) =>
+            alarmSpecs({
+                alarmNamePrefix: "m-prod",
+                target: "sagemaker",
+                endpointName: "e",
+                settings: parseStackConfig(sagemakerRawConfig({ alarms: settings })).alarms!,
+            }).map((s) => s.alarmName);
+        expect(names({ errorRatePercent: 1, latencyP99Ms: 100 })).toEqual(names({ errorRatePercent: 9, latencyP99Ms: 900 }));
+    });
+
+    it("on kubernetes declares only the custom alarms, and never feeds guardrails it does not have", () => {
+        const settings = parseStackConfig({
+            ...sagemakerRawConfig(),
+            target: "kubernetes",
+            sagemaker: undefined,
+            versions: [{ version: "1", image: "registry.local/fraud@sha256:" + "a".repeat(64) }],
+            pinned: "1",
+            kubernetes: {},
+            alarms: {
+                custom: [
+                    {
+                        name: "pod-restarts",
+                        namespace: "ContainerInsights",
+                        metricName: "pod_number_of_container_restarts",
+                        dimensions: { ClusterName: "prod", Namespace: "default" },
+                        statistic: "Maximum",
+                        threshold: 3,
+                    },
+                    { name: "p95-latency", namespace: "Acme/Fraud", metricName: "latency_ms", statistic: "p95", threshold: 400, treatMissingData: "breaching" },
+                ],
+            },
+        }).alarms!;
+        const specs = alarmSpecs({ alarmNamePrefix: "fraud-prod", target: "kubernetes", settings });
+        expect(specs.map((s) => [s.alarmName, s.treatMissingData])).toEqual([
+            ["fraud-prod-pod-restarts", "notBreaching"],
+            ["fraud-prod-p95-latency", "breaching"],
+        ]);
+        expect(specs[0].metric).toMatchObject({ statistic: "Maximum", extendedStatistic: undefined });
+        expect(specs[1].metric).toMatchObject({ statistic: undefined, extendedStatistic: "p95" });
+        expect(compositeAlarmRule(specs.map((s) => s.alarmName))).toBe('ALARM("fraud-prod-pod-restarts") OR ALARM("fraud-prod-p95-latency")');
+        expect(guardrailAlarmNames({ alarmNamePrefix: "x", settings: { ...settings, feedGuardrails: false } })).toEqual([]);
+    });
+});
+
+describe("AlarmRollbackTrigger", () => {
+    it("declares its children with pinned names and types", () => {
+        const triggerChildren = registered
+            .filter((r) => r.name.startsWith("fraud-detector-trigger"))
+            .map((r) => [r.name, r.type])
+            .sort();
+        expect(triggerChildren).toEqual([
+            ["fraud-detector-trigger-dlq", "aws:sqs/queue:Queue"],
+            ["fraud-detector-trigger-dlq-policy", "aws:sqs/queuePolicy:QueuePolicy"],
+            ["fraud-detector-trigger-function", "aws:lambda/function:Function"],
+            ["fraud-detector-trigger-invoke", "aws:lambda/permission:Permission"],
+            ["fraud-detector-trigger-invoke-config", "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"],
+            ["fraud-detector-trigger-logs", "aws:cloudwatch/logGroup:LogGroup"],
+            ["fraud-detector-trigger-policy", "aws:iam/rolePolicy:RolePolicy"],
+            ["fraud-detector-trigger-role", "aws:iam/role:Role"],
+            ["fraud-detector-trigger-rule", "aws:cloudwatch/eventRule:EventRule"],
+            ["fraud-detector-trigger-runner", "aws:codebuild/project:Project"],
+            ["fraud-detector-trigger-state", "aws:dynamodb/table:Table"],
+            ["fraud-detector-trigger-target", "aws:cloudwatch/eventTarget:EventTarget"],
+        ]);
+    });
+
+    it("matches only the composite alarm's transitions into ALARM", () => {
+        const pattern = JSON.parse(String(child("fraud-detector-trigger-rule").inputs.eventPattern)) as unknown;
+        expect(pattern).toEqual({
+            source: ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            resources: [expect.stringContaining("compositeAlarm:CompositeAlarm/fraud-detector-alarms-rollback")],
+            detail: { alarmName: ["fraud-detector-test-rollback"], state: { value: ["ALARM"] } },
+        });
+        expect(alarmEventPattern("a", "arn:a")).toEqual({
+            source: ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            resources: ["arn:a"],
+            detail: { alarmName: ["a"], state: { value: ["ALARM"] } },
+        });
+    });
+
+    it("runs the handler one at a time, with a dead-letter queue, its own log group and the stack's pin in its environment", () => {
+        const fn = child("fraud-detector-trigger-function").inputs as Record<string, unknown> & { environment: { variables: Record<string, string> } };
+        expect(fn).toMatchObject({
+            runtime: "nodejs24.x",
+            handler: "index.handler",
+            reservedConcurrentExecutions: 1,
+            timeout: 4 * 20 + 60,
+            deadLetterConfig: { targetArn: expect.stringContaining("fraud-detector-trigger-dlq") },
+            loggingConfig: { logFormat: "JSON", logGroup: "fraud-detector-trigger-logs-mock" },
+        });
+        expect(fn.environment.variables).toMatchObject({
+            MLOPS_TARGET: "sagemaker",
+            MLOPS_STACK: "test",
+            MLOPS_ALARM_NAME: "fraud-detector-test-rollback",
+            MLOPS_PINNED_VERSION: "3",
+            MLOPS_ROLLBACK_VERSION: "2",
+            MLOPS_ENDPOINT_NAME: "fraud-detector-endpoint-mock",
+            MLOPS_PINNED_CONFIG_NAME: "fraud-detector-config-3-mock",
+            MLOPS_ROLLBACK_CONFIG_NAME: "fraud-detector-config-2-mock",
+            MLOPS_ROLLBACK_IMAGE: config.versions[1].image,
+            MLOPS_GUARDRAIL_ALARMS: JSON.stringify(["fraud-detector-test-5xx-rate", "fraud-detector-test-latency-p99", "fraud-detector-test-4xx-rate"]),
+            MLOPS_COOLDOWN_SECONDS: "1800",
+        });
+        expect(child("fraud-detector-trigger-logs").inputs.retentionInDays).toBe(30);
+        expect(child("fraud-detector-trigger-state").inputs).toMatchObject({
+            billingMode: "PAY_PER_REQUEST",
+            hashKey: "pk",
+            ttl: { attributeName: "expiresAt", enabled: true },
+            pointInTimeRecovery: { enabled: true },
+        });
+        expect(child("fraud-detector-trigger-invoke").inputs).toMatchObject({
+            action: "lambda:InvokeFunction",
+            principal: "events.amazonaws.com",
+            sourceArn: expect.stringContaining("fraud-detector-trigger-rule"),
+        });
+    });
+
+    it("runs mlops rollback in a CodeBuild project: one build at a time, unprivileged, fixed buildspec, credential from Secrets Manager", () => {
+        const runner = child("fraud-detector-trigger-runner").inputs as Record<string, unknown> & {
+            source: { buildspec: string };
+            environment: { privilegedMode: boolean; environmentVariables: unknown[] };
+        };
+        expect(runner).toMatchObject({ serviceRole: RUNNER_ROLE, concurrentBuildLimit: 1, sourceVersion: "refs/heads/main" });
+        expect(runner.source).toMatchObject({ type: "CODECOMMIT", buildspec: runnerBuildspec("sagemaker") });
+        expect(runnerBuildspec("sagemaker")).toContain(
+            'npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes --after-fast-path\n',
+        );
+        expect(runnerBuildspec("kubernetes")).toContain('(event $MLOPS_EVENT_ID)" --yes\n');
+        expect(runner.environment.privilegedMode).toBe(false);
+        expect(runner.environment.environmentVariables).toEqual([
+            { name: "MLOPS_STACK", value: "test", type: "PLAINTEXT" },
+            { name: "PULUMI_ACCESS_TOKEN", value: alarmsAndTrigger.trigger.pulumiSecret.secretArn, type: "SECRETS_MANAGER" },
+        ]);
+    });
+
+    it("scopes the handler's policy to named resources; UpdateEndpoint only on the endpoint and the warm configs, by lowercase ARN", () => {
+        const statements = policyOf(child("fraud-detector-trigger-policy")).Statement;
+        const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+        const sagemakerArn = (kind: string, name: string) => `arn:aws:sagemaker:us-east-1:${MOCK_ACCOUNT_ID}:${kind}/${name}`;
+        expect(bySid.RestoreWarmConfig).toEqual({
+            Sid: "RestoreWarmConfig",
+            Effect: "Allow",
+            Action: ["sagemaker:UpdateEndpoint"],
+            Resource: [
+                sagemakerArn("endpoint", "fraud-detector-endpoint-mock"),
+                sagemakerArn("endpoint-config", "fraud-detector-config-2-mock"),
+                sagemakerArn("endpoint-config", "fraud-detector-config-3-mock"),
+            ],
+        });
+        expect(bySid.NeverOverrideTheBuildspec).toMatchObject({
+            Effect: "Deny",
+            Action: ["codebuild:StartBuild"],
+            Condition: { Null: { "codebuild:source.buildspec": "false" } },
+        });
+        expect(bySid.CheckRollbackImage.Resource).toEqual([`arn:aws:ecr:us-east-1:${MOCK_ACCOUNT_ID}:repository/fraud-detector`]);
+        const lower = triggerRolePolicy({
+            partition: "aws",
+            accountId: MOCK_ACCOUNT_ID,
+            region: "us-east-1",
+            logGroupArn: "l",
+            stateTableArn: "t",
+            deadLetterQueueArn: "q",
+            runnerProjectArn: "p",
+            topicArn: "s",
+            topicKeyArn: "k",
+            sagemaker: { endpointName: "Fraud-Endpoint", endpointConfigNames: ["Fraud-Config-2"] },
+        }).Statement.find((s) => s.Sid === "RestoreWarmConfig");
+        expect(lower?.Resource).toEqual([sagemakerArn("endpoint", "fraud-endpoint"), sagemakerArn("endpoint-config", "fraud-config-2")]);
+    });
+
+    it("no IAM policy in the stack grants '*' actions, or '*' resources where a resource can be named", () => {
+        // Identity policies only: in a KMS key policy `Resource: "*"` means the key itself.
+        const identityPolicies = registered.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
+        expect(identityPolicies.map((r) => r.name)).toEqual(["fraud-detector-role-policy", "fraud-detector-trigger-policy"]);
+        // IAM cannot scope ecr:GetAuthorizationToken to a resource.
+        const unscopable = new Set(["ecr:GetAuthorizationToken"]);
+        for (const policy of identityPolicies) {
+            for (const statement of policyOf(policy).Statement) {
+                const actions = [statement.Action].flat();
+                for (const action of actions) expect(action, `${policy.name} ${statement.Sid}`).not.toMatch(/^\*$|:\*$/);
+                if ([statement.Resource].flat().includes("*")) {
+                    expect(
+                        actions.every((a) => unscopable.has(a)),
+                        `${policy.name} ${statement.Sid} has Resource "*"`,
+                    ).toBe(true);
+                }
+            }
+        }
+    });
+
+    it("bundles a handler that loads as a Lambda module and exports `handler`", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-trigger-"));
+        try {
+            const file = path.join(dir, "index.js");
+            fs.writeFileSync(file, bundledTriggerHandler());
+            const env = child("fraud-detector-trigger-function").inputs.environment as { variables: Record<string, string> };
+            const saved = { ...process.env };
+            Object.assign(process.env, env.variables);
+            try {
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                const loaded = require(file) as { handler?: unknown };
+                expect(typeof loaded.handler).toBe("function");
+            } finally {
+                process.env = saved;
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
