@@ -101,7 +101,8 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                         endpointConfigNames: endpoint.endpointConfigNames,
                         modelNames: endpoint.modelNames,
                         rollbackImage: config.versions.find((v) => v.version === rollbackVersion)?.image,
-                        guardrailAlarmNames: guardrails,
+                        // The endpoint's whole set, in its order: the fast path must keep it as declared.
+                        guardrailAlarmNames: [...config.sagemaker.deployment.rollbackAlarmNames, ...guardrails],
                     },
                 });
             return { ...serving, alarms: alarmOutputs(alarms), trigger: trigger && triggerOutputs(trigger, rollbackVersion) };

@@ -268,6 +268,10 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 "--after-fast-path",
                 "SageMaker: the alarm trigger already moved the endpoint to --version; wait until SageMaker is done with it, refresh it, and keep its deployment policy until the next deploy (the trigger's reconcile build passes this)",
             )
+            .option(
+                "--expect-from <version>",
+                "refuse (exit 2, nothing changed) unless the version rolled back from is this one, in the stack file and as last deployed (the trigger passes the version its alarm was about)",
+            )
             .option("--stack <name>", "the stack (default: the selected one); its config is stacks/Pulumi.<name>.yaml")
             .option("--yes", "do not ask for confirmation")
             .option("--dry-run", "preview the update only; the stack file is restored afterwards")

@@ -36,6 +36,8 @@ export interface PinChangeOptions {
     readonly allowCold?: boolean;
     /** The alarm trigger already restored the SageMaker endpoint: wait for it, refresh it, keep its deployment policy. */
     readonly afterFastPath?: boolean;
+    /** Refuse unless the version rolled back from (in the file and as deployed) is this one. */
+    readonly expectFrom?: string;
 }
 
 /** What the flow needs from outside; tests stand in for each. */
@@ -120,6 +122,13 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         throw new BadInputError(offline.ok ? `${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})` : decision.refusal);
     }
     const change = decision.change;
+    if (options.expectFrom !== undefined && (change.from !== options.expectFrom || (deployedPin !== null && deployedPin !== options.expectFrom))) {
+        // The trigger's build checks out a branch that may be ahead of (or
+        // behind) what serves: never quarantine a version the alarm was not about.
+        throw new BadInputError(
+            `--expect-from ${options.expectFrom}: the stack file pins ${change.from} and the stack last deployed ${deployedPin ?? "nothing"}; the alarm was about ${options.expectFrom}, so nothing was changed. Roll back by hand after checking what serves.`,
+        );
+    }
     try {
         parseStackConfig(configAfter(raw, change));
     } catch (error) {

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { parseEcrImage } from "./sagemakerModelEndpoint";
 import type { Target, TriggerSettings as TriggerConfig } from "../config/schema";
 import { ALARM_STATE_CHANGE } from "../trigger/alarmEvent";
+import { BUILD_STATE_CHANGE, UNRECONCILED_BUILD_STATUSES } from "../trigger/buildEvent";
 import { triggerEnvironment, type TriggerSettings as HandlerSettings } from "../trigger/settings";
 
 export interface AlarmRollbackTriggerArgs {
@@ -86,7 +87,8 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
             {
                 description: `Reconciles stack ${args.stack} after an alarm-triggered rollback of ${args.model} (mlops-rollback)`,
                 serviceRole: settings.runnerRoleArn,
-                // One reconcile at a time: a second waits rather than racing the first for the stack lock.
+                // One reconcile at a time: CodeBuild refuses to start a second
+                // (it does not queue it) rather than let it race the first for the stack lock.
                 concurrentBuildLimit: 1,
                 source: { type: settings.source.type, location: settings.source.location, buildspec: runnerBuildspec(args.target) },
                 sourceVersion: settings.source.version,
@@ -212,28 +214,6 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        new aws.sqs.QueuePolicy(
-            `${name}-dlq-policy`,
-            {
-                queueUrl: deadLetterQueue.url,
-                policy: pulumi.all([deadLetterQueue.arn, rule.arn]).apply(([queueArn, ruleArn]) =>
-                    JSON.stringify({
-                        Version: "2012-10-17",
-                        Statement: [
-                            {
-                                Sid: "RuleDeliversUndeliverableEvents",
-                                Effect: "Allow",
-                                Principal: { Service: "events.amazonaws.com" },
-                                Action: "sqs:SendMessage",
-                                Resource: queueArn,
-                                Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },
-                            },
-                        ],
-                    }),
-                ),
-            },
-            { parent: this },
-        );
         const permission = new aws.lambda.Permission(
             `${name}-invoke`,
             { action: "lambda:InvokeFunction", function: handler.name, principal: "events.amazonaws.com", sourceArn: rule.arn },
@@ -250,6 +230,50 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
             { parent: this, dependsOn: [permission] },
         );
 
+        // The reconcile build's failure is the handler's to report too: it
+        // already may publish to the topic, so no topic policy is needed.
+        const buildRule = new aws.cloudwatch.EventRule(
+            `${name}-build-rule`,
+            {
+                description: `${args.model} (${args.stack}): the rollback reconcile build failed or was stopped`,
+                eventPattern: runner.name.apply((projectName) => JSON.stringify(reconcileFailedPattern(projectName))),
+                tags,
+            },
+            { parent: this },
+        );
+        const buildPermission = new aws.lambda.Permission(
+            `${name}-build-invoke`,
+            { action: "lambda:InvokeFunction", function: handler.name, principal: "events.amazonaws.com", sourceArn: buildRule.arn },
+            { parent: this },
+        );
+        new aws.cloudwatch.EventTarget(
+            `${name}-build-target`,
+            { rule: buildRule.name, arn: handler.arn, deadLetterConfig: { arn: deadLetterQueue.arn } },
+            { parent: this, dependsOn: [buildPermission] },
+        );
+
+        new aws.sqs.QueuePolicy(
+            `${name}-dlq-policy`,
+            {
+                queueUrl: deadLetterQueue.url,
+                policy: pulumi.all([deadLetterQueue.arn, rule.arn, buildRule.arn]).apply(([queueArn, ...ruleArns]) =>
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [
+                            {
+                                Sid: "RuleDeliversUndeliverableEvents",
+                                Effect: "Allow",
+                                Principal: { Service: "events.amazonaws.com" },
+                                Action: "sqs:SendMessage",
+                                Resource: queueArn,
+                                Condition: { ArnEquals: { "aws:SourceArn": ruleArns } },
+                            },
+                        ],
+                    }),
+                ),
+            },
+            { parent: this },
+        );
         this.functionName = handler.name;
         this.runnerProjectName = runner.name;
         this.stateTableName = stateTable.name;
@@ -270,6 +294,15 @@ export function alarmEventPattern(alarmName: string, alarmArn: string): object {
         "detail-type": [ALARM_STATE_CHANGE],
         resources: [alarmArn],
         detail: { alarmName: [alarmName], state: { value: ["ALARM"] } },
+    };
+}
+
+/** The runner project's builds that leave a rollback unreconciled. */
+export function reconcileFailedPattern(projectName: string): object {
+    return {
+        source: ["aws.codebuild"],
+        "detail-type": [BUILD_STATE_CHANGE],
+        detail: { "project-name": [projectName], "build-status": UNRECONCILED_BUILD_STATUSES },
     };
 }
 
@@ -297,9 +330,9 @@ phases:
       - npm ci
   build:
     commands:
-      - test -n "$MLOPS_ROLLBACK_VERSION" || { echo "MLOPS_ROLLBACK_VERSION is not set: start this build from the rollback trigger" >&2; exit 2; }
+      - test -n "$MLOPS_ROLLBACK_VERSION" && test -n "$MLOPS_ROLLBACK_FROM" || { echo "MLOPS_ROLLBACK_VERSION and MLOPS_ROLLBACK_FROM are not set: start this build from the rollback trigger" >&2; exit 2; }
       - export PATH="$HOME/.pulumi/bin:$PATH"
-      - npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes${fastPath}
+      - npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes${fastPath}
 `;
 }
 
@@ -325,6 +358,7 @@ function sagemakerPolicyArgs(
             rollbackConfigName: rollbackVersion === undefined ? undefined : configNames[rollbackVersion],
             rollbackModelName: rollbackVersion === undefined ? undefined : modelNames[rollbackVersion],
             rollbackImage: sagemaker.rollbackImage,
+            guardrailAlarmNames: sagemaker.guardrailAlarmNames,
         }));
 }
 
@@ -352,6 +386,8 @@ export interface TriggerRolePolicyArgs {
         readonly rollbackConfigName?: string;
         readonly rollbackModelName?: string;
         readonly rollbackImage?: string;
+        /** The endpoint's guardrail alarms, which the fast path's UpdateEndpoint names. */
+        readonly guardrailAlarmNames?: readonly string[];
     };
 }
 
@@ -390,6 +426,16 @@ export function triggerRolePolicy(args: TriggerRolePolicyArgs): { Version: strin
                 Resource: [endpointArn, ...sagemaker.endpointConfigNames.map((config) => sagemakerArn("endpoint-config", config))],
             },
         );
+        const guardrails = sagemaker.guardrailAlarmNames ?? [];
+        if (guardrails.length > 0) {
+            // SageMaker checks that the caller of UpdateEndpoint may read the auto-rollback alarms it names.
+            statements.push({
+                Sid: "ReadGuardrailAlarms",
+                Effect: "Allow",
+                Action: ["cloudwatch:DescribeAlarms"],
+                Resource: guardrails.map((alarm) => `arn:${partition}:cloudwatch:${region}:${accountId}:alarm:${alarm}`),
+            });
+        }
         if (sagemaker.rollbackConfigName && sagemaker.rollbackModelName) {
             statements.push({
                 Sid: "CheckRollbackTarget",

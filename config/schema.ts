@@ -322,12 +322,16 @@ const triggerSchema = z
             .min(60, { message: "60..86400 seconds" })
             .max(86_400, { message: "60..86400 seconds" })
             .default(DEFAULTS.trigger.cooldownSeconds),
-        /** Alarm events older than this are stale (EventBridge retries for up to 24 h). @default 900 */
+        /**
+         * Alarm events older than this are stale (EventBridge retries for up to 24 h).
+         * At most 21600: it is also the Lambda's maximum event age, whose limit that is.
+         * @default 900
+         */
         maxEventAgeSeconds: z
             .number()
             .int()
-            .min(60, { message: "60..86400 seconds" })
-            .max(86_400, { message: "60..86400 seconds" })
+            .min(60, { message: "60..21600 seconds" })
+            .max(21_600, { message: "60..21600 seconds (Lambda keeps an event for at most 6 hours)" })
             .default(DEFAULTS.trigger.maxEventAgeSeconds),
         /** While SageMaker is updating the endpoint, re-check this many times before giving up. @default 4 */
         busyRechecks: z.number().int().min(0).max(10, { message: "at most 10 re-checks" }).default(DEFAULTS.trigger.busyRechecks),

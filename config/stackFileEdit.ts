@@ -34,8 +34,11 @@ export function editStackFileText(text: string, edit: PinEdit): string {
         const range = (node as { range?: [number, number, number] } | undefined)?.range;
         // Scalars and flow collections end where their text ends; a block
         // collection's range runs into the next line, so it is re-rendered.
-        const singleLine = isScalar(node) || (isCollection(node) && node.flow === true);
-        if (!singleLine || range === undefined) return false;
+        const flowNode = isScalar(node) || (isCollection(node) && node.flow === true);
+        if (!flowNode || range === undefined) return false;
+        // A block scalar (`>-`, `|`) or an empty value is not one line of text either.
+        const original = text.slice(range[0], range[1]);
+        if (original.trim() === "" || original.includes("\n")) return false;
         splices.push({ range: [range[0], range[1]], value });
         return true;
     };
@@ -48,7 +51,8 @@ export function editStackFileText(text: string, edit: PinEdit): string {
         for (const { range, value } of splices.sort((a, b) => b.range[0] - a.range[0])) {
             edited = edited.slice(0, range[0]) + renderFlow(value) + edited.slice(range[1]);
         }
-        return edited;
+        // Belt and braces: keep the splice only if it reads back as the edit.
+        if (readsBackAs(edited, edit, writeAllowRedeploy)) return edited;
     }
 
     config.set("mlops:pinned", edit.pinned);
@@ -59,6 +63,19 @@ export function editStackFileText(text: string, edit: PinEdit): string {
         else config.set("mlops:rollback", document.createNode({ allowRedeploy: list }));
     }
     return document.toString();
+}
+
+function readsBackAs(text: string, edit: PinEdit, withAllowRedeploy: boolean): boolean {
+    const document = parseDocument(text);
+    if (document.errors.length > 0) return false;
+    const config = document.toJS() as { config?: Record<string, unknown> } | null;
+    const values = config?.config ?? {};
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    return (
+        same(values["mlops:pinned"], edit.pinned) &&
+        same(values["mlops:quarantined"], edit.quarantined) &&
+        (!withAllowRedeploy || same((values["mlops:rollback"] as { allowRedeploy?: unknown } | undefined)?.allowRedeploy, edit.allowRedeploy))
+    );
 }
 
 /** One value as a single-line flow node: `"2"`, `[ "3" ]`. */

@@ -22,7 +22,10 @@ const alarmsAndTrigger = {
         pulumiSecret: { variable: "PULUMI_ACCESS_TOKEN", secretArn: `arn:aws:secretsmanager:us-east-1:${MOCK_ACCOUNT_ID}:secret:pulumi-token-AbCdEf` },
     },
 };
-const config = parseStackConfig(sagemakerRawConfig(alarmsAndTrigger));
+const USER_ALARM = "fraud-detector-business-kpi";
+const config = parseStackConfig(
+    sagemakerRawConfig({ ...alarmsAndTrigger, sagemaker: { instanceType: "ml.m5.large", deployment: { rollbackAlarmNames: [USER_ALARM] } } }),
+);
 
 let registered: RegisteredResource[];
 const child = (name: string) => findChild(registered, name);
@@ -83,6 +86,7 @@ describe("EndpointAlarms", () => {
     it("feeds the metric alarms, by name, to the endpoint's guardrails", () => {
         const endpoint = child("fraud-detector-endpoint").inputs as { deploymentConfig: { autoRollbackConfiguration: { alarms: { alarmName: string }[] } } };
         expect(endpoint.deploymentConfig.autoRollbackConfiguration.alarms.map((a) => a.alarmName)).toEqual([
+            USER_ALARM,
             "fraud-detector-test-5xx-rate",
             "fraud-detector-test-latency-p99",
             "fraud-detector-test-4xx-rate",
@@ -168,6 +172,9 @@ describe("AlarmRollbackTrigger", () => {
             .map((r) => [r.name, r.type])
             .sort();
         expect(triggerChildren).toEqual([
+            ["fraud-detector-trigger-build-invoke", "aws:lambda/permission:Permission"],
+            ["fraud-detector-trigger-build-rule", "aws:cloudwatch/eventRule:EventRule"],
+            ["fraud-detector-trigger-build-target", "aws:cloudwatch/eventTarget:EventTarget"],
             ["fraud-detector-trigger-dlq", "aws:sqs/queue:Queue"],
             ["fraud-detector-trigger-dlq-policy", "aws:sqs/queuePolicy:QueuePolicy"],
             ["fraud-detector-trigger-function", "aws:lambda/function:Function"],
@@ -199,6 +206,25 @@ describe("AlarmRollbackTrigger", () => {
         });
     });
 
+    it("sends the runner's failed or stopped builds to the handler, which reports them", () => {
+        expect(JSON.parse(String(child("fraud-detector-trigger-build-rule").inputs.eventPattern))).toEqual({
+            source: ["aws.codebuild"],
+            "detail-type": ["CodeBuild Build State Change"],
+            detail: { "project-name": ["fraud-detector-trigger-runner-mock"], "build-status": ["FAILED", "STOPPED"] },
+        });
+        expect(child("fraud-detector-trigger-build-target").inputs.arn).toContain("fraud-detector-trigger-function");
+        expect(child("fraud-detector-trigger-build-invoke").inputs).toMatchObject({
+            principal: "events.amazonaws.com",
+            sourceArn: expect.stringContaining("fraud-detector-trigger-build-rule"),
+        });
+        const dlqPolicy = policyOf(child("fraud-detector-trigger-dlq-policy")).Statement[0];
+        expect(dlqPolicy.Condition).toEqual({
+            ArnEquals: {
+                "aws:SourceArn": [expect.stringContaining("fraud-detector-trigger-rule"), expect.stringContaining("fraud-detector-trigger-build-rule")],
+            },
+        });
+    });
+
     it("runs the handler one at a time, with a dead-letter queue, its own log group and the stack's pin in its environment", () => {
         const fn = child("fraud-detector-trigger-function").inputs as Record<string, unknown> & { environment: { variables: Record<string, string> } };
         expect(fn).toMatchObject({
@@ -219,7 +245,13 @@ describe("AlarmRollbackTrigger", () => {
             MLOPS_PINNED_CONFIG_NAME: "fraud-detector-config-3-mock",
             MLOPS_ROLLBACK_CONFIG_NAME: "fraud-detector-config-2-mock",
             MLOPS_ROLLBACK_IMAGE: config.versions[1].image,
-            MLOPS_GUARDRAIL_ALARMS: JSON.stringify(["fraud-detector-test-5xx-rate", "fraud-detector-test-latency-p99", "fraud-detector-test-4xx-rate"]),
+            // The endpoint's whole guardrail set in its order: a different set would replace the endpoint on the next update.
+            MLOPS_GUARDRAIL_ALARMS: JSON.stringify([
+                USER_ALARM,
+                "fraud-detector-test-5xx-rate",
+                "fraud-detector-test-latency-p99",
+                "fraud-detector-test-4xx-rate",
+            ]),
             MLOPS_COOLDOWN_SECONDS: "1800",
         });
         expect(child("fraud-detector-trigger-logs").inputs.retentionInDays).toBe(30);
@@ -244,7 +276,7 @@ describe("AlarmRollbackTrigger", () => {
         expect(runner).toMatchObject({ serviceRole: RUNNER_ROLE, concurrentBuildLimit: 1, sourceVersion: "refs/heads/main" });
         expect(runner.source).toMatchObject({ type: "CODECOMMIT", buildspec: runnerBuildspec("sagemaker") });
         expect(runnerBuildspec("sagemaker")).toContain(
-            'npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes --after-fast-path\n',
+            'npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes --after-fast-path\n',
         );
         expect(runnerBuildspec("kubernetes")).toContain('(event $MLOPS_EVENT_ID)" --yes\n');
         expect(runner.environment.privilegedMode).toBe(false);
@@ -272,6 +304,14 @@ describe("AlarmRollbackTrigger", () => {
             Effect: "Deny",
             Action: ["codebuild:StartBuild"],
             Condition: { Null: { "codebuild:source.buildspec": "false" } },
+        });
+        expect(bySid.ReadGuardrailAlarms).toEqual({
+            Sid: "ReadGuardrailAlarms",
+            Effect: "Allow",
+            Action: ["cloudwatch:DescribeAlarms"],
+            Resource: [USER_ALARM, "fraud-detector-test-5xx-rate", "fraud-detector-test-latency-p99", "fraud-detector-test-4xx-rate"].map(
+                (alarm) => `arn:aws:cloudwatch:us-east-1:${MOCK_ACCOUNT_ID}:alarm:${alarm}`,
+            ),
         });
         expect(bySid.CheckRollbackImage.Resource).toEqual([`arn:aws:ecr:us-east-1:${MOCK_ACCOUNT_ID}:repository/fraud-detector`]);
         const lower = triggerRolePolicy({

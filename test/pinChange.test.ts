@@ -109,6 +109,27 @@ function deps(overrides: Partial<PinChangeDeps> = {}): PinChangeDeps {
 
 const options = (extra: Partial<PinChangeOptions> = {}): PinChangeOptions => ({ stack: "prod", file, projectDir, yes: true, ...extra });
 
+describe("mlops rollback --expect-from (the trigger's reconcile run)", () => {
+    it("goes ahead when the file and the stack pin the version the alarm was about", async () => {
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3" };
+        const result = await runPinChange("rollback", options({ version: "2", expectFrom: "3" }), deps());
+        expect(result).toMatchObject({ from: "3", to: "2", result: "succeeded" });
+    });
+
+    it.each([
+        ["the branch is ahead of what serves", { pinnedVersion: "3" }, "4"],
+        ["the stack last deployed another version", { pinnedVersion: "4" }, "3"],
+    ])("refuses, touching nothing, when %s", async (_, deployed, expectFrom) => {
+        stack.outputsAfterUp = { target: "sagemaker", ...deployed };
+        const before = readFileSync(file, "utf8");
+        const run = runPinChange("rollback", options({ version: "2", expectFrom }), deps());
+        await expect(run).rejects.toThrow(BadInputError);
+        await expect(run).rejects.toThrow(`--expect-from ${expectFrom}: the stack file pins 3 and the stack last deployed ${deployed.pinnedVersion}`);
+        expect(stack.calls).toEqual([]);
+        expect(readFileSync(file, "utf8")).toBe(before);
+    });
+});
+
 describe("mlops rollback --after-fast-path (the trigger's reconcile run)", () => {
     it("waits while SageMaker updates the endpoint, refreshes it, then updates with the live deployment policy kept", async () => {
         stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3", sagemaker: { endpointName: "fraud-detector-endpoint-1a2b3c4" } };

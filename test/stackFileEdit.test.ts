@@ -29,6 +29,11 @@ describe("editStackFileText", () => {
         });
     });
 
+    it("re-renders a block scalar pin rather than splicing across its lines", () => {
+        const text = "config:\n  mlops:pinned: >-\n    3\n  mlops:quarantined: []\n";
+        expect(parse(editStackFileText(text, edit))).toEqual({ config: { "mlops:pinned": "2", "mlops:quarantined": ["1", "3"] } });
+    });
+
     it("adds allowRedeploy only when it has entries", () => {
         const text = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: []\n';
         expect(editStackFileText(text, { ...edit, allowRedeploy: [] })).not.toContain("allowRedeploy");

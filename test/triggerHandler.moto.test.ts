@@ -20,9 +20,9 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { findMotoPython, MOTO_ACCOUNT, MOTO_REGION, motoClientOptions, startMoto, type MotoServer } from "../test-aws/motoServer";
 import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
-import { handleAlarmEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
+import { handleAlarmEvent, handleTriggerEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
 import { triggerSettingsFromEnv, type TriggerSettings } from "../trigger/settings";
-import { compositeAlarmEvent } from "./fixtures/alarmEvents";
+import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
 
 const moto = findMotoPython();
 const motoMissing = "missing" in moto ? moto.missing : undefined;
@@ -228,6 +228,75 @@ describe.skipIf(motoMissing !== undefined)("alarm-triggered rollback against mot
         expect(outcomes.filter((o) => o.action === "rolled-back")).toHaveLength(1);
         expect(await servedConfig()).toBe(CONFIG["2"]);
         expect(await buildCount()).toBe(1);
+    });
+
+    it("10 concurrent deliveries of the same event restore once; the rest are redeliveries", async () => {
+        const s = settings();
+        const event = compositeAlarmEvent({ alarmName: ALARM });
+        const outcomes = await Promise.all(Array.from({ length: 10 }, () => handleAlarmEvent(event, s, ports(s))));
+
+        expect(outcomes.filter((o) => o.action === "rolled-back")).toHaveLength(1);
+        expect(outcomes.filter((o) => o.why.includes("handled before"))).toHaveLength(9);
+        expect(await buildCount()).toBe(1);
+    });
+
+    it("forgets an event whose handling failed, so that the retry handles it", async () => {
+        const s = settings();
+        const event = compositeAlarmEvent({ alarmName: ALARM });
+        const flaky = ports(s);
+        const describeEndpoint = flaky.describeEndpoint.bind(flaky);
+        // SageMaker throttles the first call (the layer below the handler: an AWS error).
+        let calls = 0;
+        flaky.describeEndpoint = (name) =>
+            ++calls === 1 ? Promise.reject(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" })) : describeEndpoint(name);
+
+        await expect(handleAlarmEvent(event, s, flaky)).rejects.toThrow("Rate exceeded");
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+
+        const retry = await handleAlarmEvent(event, s, flaky);
+        expect(retry.action).toBe("rolled-back");
+        expect(await servedConfig()).toBe(CONFIG["2"]);
+        expect(await buildCount()).toBe(1);
+    });
+
+    it("the cooldown claim holds off the same incident and a rollback of the rollback, not a later release", async () => {
+        const p = ports(settings());
+        const claimedAt = new Date();
+        const notBefore = new Date(claimedAt.getTime() - 1800_000);
+        expect(await p.claimRollback({ at: claimedAt, alarmName: ALARM, eventId: "a", from: "3", to: "2" }, notBefore)).toBe(true);
+
+        const claimFrom = (from: string) => p.claimRollback({ at: new Date(), alarmName: ALARM, eventId: `b-${from}`, from, to: "x" }, notBefore);
+        expect(await claimFrom("3")).toBe(false); // still reconciling 3 -> 2
+        expect(await claimFrom("2")).toBe(false); // 2 was restored and fails too
+        expect(await claimFrom("4")).toBe(true); // a release deployed after the rollback
+    });
+
+    it("tells people, with the command that finishes it, when the reconcile build fails", async () => {
+        const s = settings();
+        const outcome = await handleTriggerEvent(
+            buildStateChangeEvent({ projectName: "fraud-detector-prod-rollback-runner", status: "FAILED", from: "3", to: "2" }),
+            s,
+            ports(s),
+        );
+
+        expect(outcome.action).toBe("failed");
+        expect(outcome.why).toContain("traffic is on 2 (restored by the alarm trigger), but the stack still pins 3");
+        expect(outcome.why).toContain("mlops rollback --stack prod --version 2 --expect-from 3 --after-fast-path");
+        const messages = await notifications();
+        expect(messages.map((m) => m.Subject)).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+        // Touches nothing else.
+        expect(await servedConfig()).toBe(CONFIG["3"]);
+        expect(await buildCount()).toBe(0);
+    });
+
+    it.each([
+        ["a succeeded build", { projectName: "fraud-detector-prod-rollback-runner", status: "SUCCEEDED" }],
+        ["another project's failed build", { projectName: "someone-elses-project", status: "FAILED" }],
+    ])("ignores %s", async (_, options) => {
+        const s = settings();
+        const outcome = await handleTriggerEvent(buildStateChangeEvent(options), s, ports(s));
+        expect(outcome.action).toBe("ignored");
+        expect(await queuedNotificationCount()).toBe(0);
     });
 
     it("kubernetes: starts the reconcile build only", async () => {

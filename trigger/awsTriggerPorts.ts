@@ -58,6 +58,10 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
             }
         },
 
+        async forgetEvent(eventId) {
+            await dynamodb.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `event#${eventId}` } } }));
+        },
+
         async lastRollback() {
             const { Item } = await dynamodb.send(new GetItemCommand({ TableName: table, Key: rollbackKey, ConsistentRead: true }));
             if (Item === undefined) return undefined;
@@ -76,9 +80,10 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
                     new PutItemCommand({
                         TableName: table,
                         Item: { ...rollbackKey, ...rollbackItem(record) },
-                        ConditionExpression: "attribute_not_exists(pk) OR #at < :notBefore",
+                        // The same rule as cooldownCovers, evaluated atomically by DynamoDB.
+                        ConditionExpression: "attribute_not_exists(pk) OR #at < :notBefore OR (fromVersion <> :pinned AND toVersion <> :pinned)",
                         ExpressionAttributeNames: { "#at": "at" },
-                        ExpressionAttributeValues: { ":notBefore": { N: String(notBefore.getTime()) } },
+                        ExpressionAttributeValues: { ":notBefore": { N: String(notBefore.getTime()) }, ":pinned": { S: record.from } },
                     }),
                 );
                 return true;
@@ -151,10 +156,12 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
             const { build } = await codebuild.send(
                 new StartBuildCommand({
                     projectName: settings.runnerProject,
-                    // CodeBuild returns the same build for the same token
-                    // within 12 hours: a retried delivery starts no second run.
+                    // CodeBuild answers a repeated token (for a few minutes)
+                    // with the same build; after that the cooldown claim is
+                    // what keeps a retry from starting a second run.
                     idempotencyToken: eventId,
                     environmentVariablesOverride: [
+                        { name: "MLOPS_ROLLBACK_FROM", value: settings.pinnedVersion, type: "PLAINTEXT" },
                         { name: "MLOPS_ROLLBACK_VERSION", value: version, type: "PLAINTEXT" },
                         { name: "MLOPS_ALARM_NAME", value: alarmName, type: "PLAINTEXT" },
                         { name: "MLOPS_EVENT_ID", value: eventId, type: "PLAINTEXT" },

@@ -9,6 +9,7 @@
  * still restore once.
  */
 import { triageAlarmEvent, type FreshAlarm } from "./alarmEvent";
+import { isBuildStateChange, triageBuildEvent } from "./buildEvent";
 import type { TriggerSettings } from "./settings";
 
 /** What the endpoint reports (DescribeEndpoint). */
@@ -31,8 +32,13 @@ export interface RollbackRecord {
 export interface TriggerPorts {
     /** Records an event id; false when it was recorded before (a redelivery). */
     recordEvent(eventId: string): Promise<boolean>;
+    /** Forgets an event id whose handling failed, so that a retry handles it. */
+    forgetEvent(eventId: string): Promise<void>;
     lastRollback(): Promise<RollbackRecord | undefined>;
-    /** Conditional write: true only if no rollback is recorded at or after `notBefore`. */
+    /**
+     * Conditional write: true only if no rollback is recorded at or after
+     * `notBefore` that `cooldownCovers` for `record.from` (the pinned version).
+     */
     claimRollback(record: RollbackRecord, notBefore: Date): Promise<boolean>;
     /** Undoes a claim whose restore failed, so that the next alarm may try again. */
     releaseRollback(record: RollbackRecord): Promise<void>;
@@ -65,6 +71,50 @@ export interface TriggerOutcome {
     readonly buildId?: string;
 }
 
+/** The Lambda's two event kinds: the composite alarm's state changes, and the reconcile build's end. */
+export async function handleTriggerEvent(
+    event: unknown,
+    settings: TriggerSettings,
+    ports: TriggerPorts,
+    now: () => Date = () => new Date(),
+): Promise<TriggerOutcome> {
+    return isBuildStateChange(event) ? handleBuildEnd(event, settings, ports) : handleAlarmEvent(event, settings, ports, now);
+}
+
+/**
+ * A reconcile build that failed or was stopped: on SageMaker traffic is on
+ * the restored version while the stack still pins the bad one (and does not
+ * quarantine it); on Kubernetes nothing changed. Either way a person must
+ * finish the rollback, so say exactly how.
+ */
+async function handleBuildEnd(event: Parameters<typeof triageBuildEvent>[0], settings: TriggerSettings, ports: TriggerPorts): Promise<TriggerOutcome> {
+    const triage = triageBuildEvent(event, settings.runnerProject);
+    if (triage.kind === "ignore") return { action: "ignored", why: triage.why };
+    const { build } = triage;
+    const from = build.from ?? settings.pinnedVersion;
+    const to = build.to ?? settings.rollbackVersion ?? "?";
+    const state =
+        settings.target === "sagemaker"
+            ? `traffic is on ${to} (restored by the alarm trigger), but the stack still pins ${from} and has not quarantined it`
+            : `nothing changed: traffic is still on ${from}`;
+    const fix = `mlops rollback --stack ${settings.stack} --version ${to} --expect-from ${from}${settings.target === "sagemaker" ? " --after-fast-path" : ""}`;
+    const why = `reconcile build ${build.buildId} ${build.status.toLowerCase()}: ${state}; finish it by hand with ${fix}`;
+    const subject = `mlops reconcile ${build.status.toLowerCase()}: ${settings.model} (${settings.stack}) ${from} -> ${to}`;
+    const message = {
+        action: "failed",
+        why,
+        model: settings.model,
+        stack: settings.stack,
+        from,
+        to,
+        alarm: build.alarmName ?? null,
+        buildId: build.buildId,
+        eventId: event.id,
+    };
+    await ports.publish(subject.slice(0, 100), JSON.stringify(message, null, 2));
+    return { action: "failed", why };
+}
+
 /** SageMaker statuses in which SageMaker itself is changing the endpoint: leave it alone. */
 export const BUSY_ENDPOINT_STATUSES = ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"];
 
@@ -79,7 +129,29 @@ export async function handleAlarmEvent(
     const alarm = triage.alarm;
 
     if (!(await ports.recordEvent(alarm.eventId))) return { action: "ignored", why: `event ${alarm.eventId} was handled before (EventBridge redelivery)` };
+    try {
+        return await handleFreshAlarm(alarm, settings, ports, now);
+    } catch (error) {
+        // An unexpected failure (throttling, access denied) must not turn the
+        // retries Lambda and EventBridge make into "handled before": forget
+        // the event so that a retry handles it again. The cooldown claim
+        // still keeps a retry from restoring twice.
+        await ports.forgetEvent(alarm.eventId);
+        throw error;
+    }
+}
 
+/**
+ * Whether the last rollback still holds off another one: while it is being
+ * reconciled (the pin is still the version it left), or when the version it
+ * restored is now the pin (a rollback of a rollback). A version deployed
+ * after it is a new release and gets its own rollback.
+ */
+export function cooldownCovers(last: RollbackRecord, pinnedVersion: string): boolean {
+    return last.from === pinnedVersion || last.to === pinnedVersion;
+}
+
+async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, ports: TriggerPorts, now: () => Date): Promise<TriggerOutcome> {
     const rollback = new IncidentReport(settings, alarm, ports);
     if (settings.rollbackVersion === undefined) {
         return rollback.tell(
@@ -94,12 +166,12 @@ export async function handleAlarmEvent(
             return { action: "ignored", why: `stale: the alarm fired before the last automatic rollback (${last.at.toISOString()})` };
         }
         const sinceSeconds = (now().getTime() - last.at.getTime()) / 1000;
-        if (sinceSeconds < settings.cooldownSeconds) {
+        if (sinceSeconds < settings.cooldownSeconds && cooldownCovers(last, settings.pinnedVersion)) {
             const why =
-                last.alarmName === alarm.alarmName
-                    ? `this alarm already rolled back ${last.from} -> ${last.to} ${Math.round(sinceSeconds)} s ago; no rollback of a rollback within the ${settings.cooldownSeconds} s cooldown`
-                    : `a rollback ran ${Math.round(sinceSeconds)} s ago, inside the ${settings.cooldownSeconds} s cooldown`;
-            return rollback.tell("skipped", `${why}; if the restored version is failing too, roll back by hand (mlops rollback)`);
+                last.to === settings.pinnedVersion
+                    ? `version ${last.to} was restored by a rollback ${Math.round(sinceSeconds)} s ago and is failing too; no rollback of a rollback within the ${settings.cooldownSeconds} s cooldown`
+                    : `the rollback ${last.from} -> ${last.to} of ${Math.round(sinceSeconds)} s ago is still being reconciled`;
+            return rollback.tell("skipped", `${why}; if the restored version is failing, roll back by hand (mlops rollback)`);
         }
     }
 

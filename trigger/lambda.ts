@@ -1,17 +1,18 @@
 /**
  * The Lambda entry point (bundled by `AlarmRollbackTrigger` with esbuild).
  * Settings and clients are made once per container; each event is handled
- * by `handleAlarmEvent`, and its outcome logged as one JSON line.
+ * by `handleTriggerEvent` (an alarm, or the reconcile build's end), and its
+ * outcome logged as one JSON line.
  */
 import { awsTriggerPorts } from "./awsTriggerPorts";
-import { handleAlarmEvent, type TriggerOutcome } from "./handleAlarmEvent";
+import { handleTriggerEvent, type TriggerOutcome } from "./handleAlarmEvent";
 import { triggerSettingsFromEnv } from "./settings";
 
 const settings = triggerSettingsFromEnv(process.env);
 const ports = awsTriggerPorts(settings);
 
 export async function handler(event: unknown): Promise<TriggerOutcome> {
-    const outcome = await handleAlarmEvent(event, settings, ports);
+    const outcome = await handleTriggerEvent(event, settings, ports);
     console.log(JSON.stringify({ eventId: (event as { id?: unknown } | null)?.id, ...outcome }));
     return outcome;
 }

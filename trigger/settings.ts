@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 
-const positiveInt = z.coerce.number().int().min(0);
+const count = z.coerce.number().int().min(0);
+const seconds = z.coerce.number().int().min(1);
 
 const settingsSchema = z
     .object({
@@ -26,10 +27,18 @@ const settingsSchema = z
         MLOPS_STATE_TABLE: z.string().min(1),
         MLOPS_RUNNER_PROJECT: z.string().min(1),
         MLOPS_TOPIC_ARN: z.string().min(1),
-        MLOPS_COOLDOWN_SECONDS: positiveInt,
-        MLOPS_MAX_EVENT_AGE_SECONDS: positiveInt,
-        MLOPS_BUSY_RECHECKS: positiveInt,
-        MLOPS_BUSY_RECHECK_SECONDS: positiveInt,
+        MLOPS_COOLDOWN_SECONDS: seconds,
+        MLOPS_MAX_EVENT_AGE_SECONDS: seconds,
+        MLOPS_BUSY_RECHECKS: count,
+        MLOPS_BUSY_RECHECK_SECONDS: seconds,
+    })
+    .superRefine((env, ctx) => {
+        if (env.MLOPS_TARGET !== "sagemaker" || env.MLOPS_ROLLBACK_VERSION === "") return;
+        for (const key of ["MLOPS_ENDPOINT_NAME", "MLOPS_PINNED_CONFIG_NAME", "MLOPS_ROLLBACK_CONFIG_NAME", "MLOPS_ROLLBACK_IMAGE"] as const) {
+            if (env[key] === "") ctx.addIssue({ code: "custom", path: [key], message: "required for the sagemaker fast path" });
+        }
+        if (!isStringList(env.MLOPS_GUARDRAIL_ALARMS))
+            ctx.addIssue({ code: "custom", path: ["MLOPS_GUARDRAIL_ALARMS"], message: "a JSON list of alarm names" });
     })
     .transform((env) => ({
         target: env.MLOPS_TARGET,
@@ -42,7 +51,7 @@ const settingsSchema = z
         pinnedConfigName: env.MLOPS_PINNED_CONFIG_NAME,
         rollbackConfigName: env.MLOPS_ROLLBACK_CONFIG_NAME,
         rollbackImage: env.MLOPS_ROLLBACK_IMAGE,
-        guardrailAlarmNames: z.array(z.string()).parse(JSON.parse(env.MLOPS_GUARDRAIL_ALARMS)),
+        guardrailAlarmNames: isStringList(env.MLOPS_GUARDRAIL_ALARMS) ? (JSON.parse(env.MLOPS_GUARDRAIL_ALARMS) as string[]) : [],
         stateTable: env.MLOPS_STATE_TABLE,
         runnerProject: env.MLOPS_RUNNER_PROJECT,
         topicArn: env.MLOPS_TOPIC_ARN,
@@ -51,6 +60,15 @@ const settingsSchema = z
         busyRechecks: env.MLOPS_BUSY_RECHECKS,
         busyRecheckSeconds: env.MLOPS_BUSY_RECHECK_SECONDS,
     }));
+
+function isStringList(json: string): boolean {
+    try {
+        const value: unknown = JSON.parse(json);
+        return Array.isArray(value) && value.every((item) => typeof item === "string");
+    } catch {
+        return false;
+    }
+}
 
 export type TriggerSettings = z.output<typeof settingsSchema>;
 export type TriggerEnvironment = z.input<typeof settingsSchema>;
