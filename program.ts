@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { defaultRollbackTarget, warmVersions } from "./catalog/catalog";
-import { AlarmRollbackTrigger } from "./components/alarmRollbackTrigger";
+import { AlarmRollbackTrigger, type AlarmRollbackTriggerArgs } from "./components/alarmRollbackTrigger";
 import { EndpointAlarms, guardrailAlarmNames } from "./components/endpointAlarms";
 import { KubernetesModelEndpoint } from "./components/kubernetesModelEndpoint";
 import { SageMakerModelEndpoint } from "./components/sagemakerModelEndpoint";
@@ -56,7 +56,6 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
     const common = { target: config.target, model: config.model, warmVersions: warmVersions(config) };
     const stack = pulumi.getStack();
     const prefix = alarmNamePrefix(config.model, stack);
-    const rollbackVersion = defaultRollbackTarget(catalog);
 
     switch (config.target) {
         case "sagemaker": {
@@ -75,37 +74,21 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                 pinnedVersion: endpoint.pinnedVersion,
                 sagemaker: { endpointName: endpoint.endpointName, endpointConfigNames: endpoint.endpointConfigNames },
             };
-            if (config.alarms === undefined) return serving;
-            const alarms = new EndpointAlarms(`${config.model}-alarms`, {
-                alarmNamePrefix: prefix,
-                target: "sagemaker",
-                settings: config.alarms,
-                endpointName: endpoint.endpointName,
-                variantName: config.sagemaker.variantName,
-            });
-            const trigger =
-                config.trigger &&
-                new AlarmRollbackTrigger(`${config.model}-trigger`, {
-                    model: config.model,
-                    stack,
-                    target: "sagemaker",
-                    settings: config.trigger,
-                    alarmName: alarms.compositeAlarmName,
-                    alarmArn: alarms.compositeAlarmArn,
-                    topicArn: alarms.topicArn,
-                    topicKeyArn: alarms.topicKeyArn,
-                    pinnedVersion: config.pinned,
-                    rollbackVersion,
-                    sagemaker: {
+            return {
+                ...serving,
+                ...declareAlarming(config, stack, {
+                    endpointName: endpoint.endpointName,
+                    variantName: config.sagemaker.variantName,
+                    trigger: {
                         endpointName: endpoint.endpointName,
                         endpointConfigNames: endpoint.endpointConfigNames,
                         modelNames: endpoint.modelNames,
-                        rollbackImage: config.versions.find((v) => v.version === rollbackVersion)?.image,
+                        rollbackImage: config.versions.find((v) => v.version === defaultRollbackTarget(catalog))?.image,
                         // The endpoint's whole set, in its order: the fast path must keep it as declared.
                         guardrailAlarmNames: [...config.sagemaker.deployment.rollbackAlarmNames, ...guardrails],
                     },
-                });
-            return { ...serving, alarms: alarmOutputs(alarms), trigger: trigger && triggerOutputs(trigger, rollbackVersion) };
+                }),
+            };
         }
         case "kubernetes": {
             if (config.kubernetes === undefined) throw new Error("mlops:kubernetes is required when mlops:target is 'kubernetes'");
@@ -115,25 +98,45 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                 pinnedVersion: endpoint.pinnedVersion,
                 kubernetes: { namespace: endpoint.namespace, serviceName: endpoint.serviceName, deploymentNames: endpoint.deploymentNames },
             };
-            if (config.alarms === undefined) return serving;
-            const alarms = new EndpointAlarms(`${config.model}-alarms`, { alarmNamePrefix: prefix, target: "kubernetes", settings: config.alarms });
-            const trigger =
-                config.trigger &&
-                new AlarmRollbackTrigger(`${config.model}-trigger`, {
-                    model: config.model,
-                    stack,
-                    target: "kubernetes",
-                    settings: config.trigger,
-                    alarmName: alarms.compositeAlarmName,
-                    alarmArn: alarms.compositeAlarmArn,
-                    topicArn: alarms.topicArn,
-                    topicKeyArn: alarms.topicKeyArn,
-                    pinnedVersion: config.pinned,
-                    rollbackVersion,
-                });
-            return { ...serving, alarms: alarmOutputs(alarms), trigger: trigger && triggerOutputs(trigger, rollbackVersion) };
+            return { ...serving, ...declareAlarming(config, stack) };
         }
     }
+}
+
+/**
+ * The alarms (with `mlops:alarms`) and the rollback trigger (with
+ * `mlops:trigger`) of either target; `sagemaker` carries what only the
+ * SageMaker alarms and fast path need.
+ */
+function declareAlarming(
+    config: StackConfig,
+    stack: string,
+    sagemaker?: { endpointName: pulumi.Output<string>; variantName: string; trigger: AlarmRollbackTriggerArgs["sagemaker"] },
+): Pick<ModelServingOutputs, "alarms" | "trigger"> {
+    if (config.alarms === undefined) return {};
+    const alarms = new EndpointAlarms(`${config.model}-alarms`, {
+        alarmNamePrefix: alarmNamePrefix(config.model, stack),
+        target: config.target,
+        settings: config.alarms,
+        endpointName: sagemaker?.endpointName,
+        variantName: sagemaker?.variantName,
+    });
+    if (config.trigger === undefined) return { alarms: alarmOutputs(alarms) };
+    const rollbackVersion = defaultRollbackTarget(config);
+    const trigger = new AlarmRollbackTrigger(`${config.model}-trigger`, {
+        model: config.model,
+        stack,
+        target: config.target,
+        settings: config.trigger,
+        alarmName: alarms.compositeAlarmName,
+        alarmArn: alarms.compositeAlarmArn,
+        topicArn: alarms.topicArn,
+        topicKeyArn: alarms.topicKeyArn,
+        pinnedVersion: config.pinned,
+        rollbackVersion,
+        sagemaker: sagemaker?.trigger,
+    });
+    return { alarms: alarmOutputs(alarms), trigger: triggerOutputs(trigger, rollbackVersion) };
 }
 
 function alarmOutputs(alarms: EndpointAlarms): NonNullable<ModelServingOutputs["alarms"]> {

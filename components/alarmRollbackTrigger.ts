@@ -191,11 +191,27 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
                 memorySize: 256,
                 deadLetterConfig: { targetArn: deadLetterQueue.arn },
                 loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
-                environment: { variables: pulumi.all(handlerSettings).apply((resolved) => triggerEnvironment(resolved as HandlerSettings)) },
+                environment: {
+                    variables: pulumi.all(handlerSettings).apply((resolved) => triggerEnvironment(resolved as Omit<HandlerSettings, "functionName">)),
+                },
                 tags,
             },
             // The role must be able to write logs and read its table before the first event.
             { parent: this, dependsOn: [policy] },
+        );
+        // Apart from the main policy: it names the function, which waits for that policy.
+        new aws.iam.RolePolicy(
+            `${name}-self-policy`,
+            {
+                role: role.id,
+                policy: handler.arn.apply((functionArn) =>
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [{ Sid: "ReadOwnLastModified", Effect: "Allow", Action: ["lambda:GetFunctionConfiguration"], Resource: [functionArn] }],
+                    }),
+                ),
+            },
+            { parent: this },
         );
         new aws.lambda.FunctionEventInvokeConfig(
             `${name}-invoke-config`,

@@ -185,6 +185,7 @@ describe("AlarmRollbackTrigger", () => {
             ["fraud-detector-trigger-role", "aws:iam/role:Role"],
             ["fraud-detector-trigger-rule", "aws:cloudwatch/eventRule:EventRule"],
             ["fraud-detector-trigger-runner", "aws:codebuild/project:Project"],
+            ["fraud-detector-trigger-self-policy", "aws:iam/rolePolicy:RolePolicy"],
             ["fraud-detector-trigger-state", "aws:dynamodb/table:Table"],
             ["fraud-detector-trigger-target", "aws:cloudwatch/eventTarget:EventTarget"],
         ]);
@@ -332,7 +333,11 @@ describe("AlarmRollbackTrigger", () => {
     it("no IAM policy in the stack grants '*' actions, or '*' resources where a resource can be named", () => {
         // Identity policies only: in a KMS key policy `Resource: "*"` means the key itself.
         const identityPolicies = registered.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
-        expect(identityPolicies.map((r) => r.name)).toEqual(["fraud-detector-role-policy", "fraud-detector-trigger-policy"]);
+        expect(identityPolicies.map((r) => r.name).sort()).toEqual([
+            "fraud-detector-role-policy",
+            "fraud-detector-trigger-policy",
+            "fraud-detector-trigger-self-policy",
+        ]);
         // IAM cannot scope ecr:GetAuthorizationToken to a resource.
         const unscopable = new Set(["ecr:GetAuthorizationToken"]);
         for (const policy of identityPolicies) {

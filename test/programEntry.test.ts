@@ -59,6 +59,7 @@ describe("index.ts, the program the engine runs", () => {
                 "fraud-detector-trigger-role",
                 "fraud-detector-trigger-rule",
                 "fraud-detector-trigger-runner",
+                "fraud-detector-trigger-self-policy",
                 "fraud-detector-trigger-state",
                 "fraud-detector-trigger-target",
             ],

@@ -6,6 +6,8 @@
  */
 import { CodeBuildClient, CreateProjectCommand, ListBuildsForProjectCommand } from "@aws-sdk/client-codebuild";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
+import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { BatchDeleteImageCommand, CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import {
     CreateEndpointCommand,
@@ -299,6 +301,27 @@ describe.skipIf(motoMissing !== undefined)("alarm-triggered rollback against mot
         expect(await queuedNotificationCount()).toBe(0);
     });
 
+    it("ignores an alarm that fired before the stack last updated the trigger (a new pin since)", async () => {
+        // The trigger's Lambda, updated just now (as a deploy of a new pin would).
+        const { Role } = await clients.iam.send(new CreateRoleCommand({ RoleName: "trigger", AssumeRolePolicyDocument: "{}" }));
+        await clients.lambda.send(
+            new CreateFunctionCommand({
+                FunctionName: "fraud-detector-trigger-function-abc1234",
+                Runtime: "nodejs24.x",
+                Role: Role?.Arn,
+                Handler: "index.handler",
+                Code: { ZipFile: new Uint8Array([80, 75, 5, 6, ...new Array<number>(18).fill(0)]) },
+            }),
+        );
+        const s = settings({ target: "kubernetes", functionName: "fraud-detector-trigger-function-abc1234" });
+
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM, firedAt: new Date(Date.now() - 120_000) }), s, ports(s));
+
+        expect(outcome.action).toBe("ignored");
+        expect(outcome.why).toContain("stale: the alarm fired before the stack last updated this trigger");
+        expect(await buildCount()).toBe(0);
+    });
+
     it("kubernetes: starts the reconcile build only", async () => {
         const s = settings({ target: "kubernetes", endpointName: "", pinnedConfigName: "", rollbackConfigName: "", rollbackImage: "" });
         const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
@@ -318,6 +341,8 @@ function makeClients(server: MotoServer) {
         codebuild: new CodeBuildClient(options),
         sns: new SNSClient(options),
         sqs: new SQSClient(options),
+        iam: new IAMClient(options),
+        lambda: new LambdaClient(options),
     };
 }
 

@@ -13,6 +13,7 @@ import {
     SageMakerClient,
     UpdateEndpointCommand,
 } from "@aws-sdk/client-sagemaker";
+import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { RollbackRecord, TriggerPorts } from "./handleAlarmEvent";
 import type { TriggerSettings } from "./settings";
@@ -33,6 +34,7 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
     const ecr = new ECRClient(options);
     const codebuild = new CodeBuildClient(options);
     const sns = new SNSClient(options);
+    const lambda = new LambdaClient(options);
     const table = settings.stateTable;
     // One cooldown record per stack and target: a rollback of the endpoint,
     // whichever alarm caused it, blocks the next one.
@@ -116,6 +118,13 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
                 configName: endpoint.EndpointConfigName ?? "",
                 lastModified: endpoint.LastModifiedTime ?? new Date(0),
             };
+        },
+
+        async triggerLastUpdated() {
+            if (settings.functionName === "") return undefined;
+            const { LastModified } = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: settings.functionName }));
+            // Lambda's format: 2026-11-27T09:00:00.000+0000.
+            return LastModified === undefined ? undefined : new Date(LastModified);
         },
 
         async rollbackTargetProblem(configName, image) {

@@ -43,6 +43,13 @@ export interface TriggerPorts {
     /** Undoes a claim whose restore failed, so that the next alarm may try again. */
     releaseRollback(record: RollbackRecord): Promise<void>;
     describeEndpoint(endpointName: string): Promise<EndpointState>;
+    /**
+     * When the stack last updated this trigger (its Lambda's LastModified):
+     * every pin change rewrites the trigger's environment, so an alarm older
+     * than that is about a version that may no longer serve. Undefined when
+     * unknown (outside Lambda).
+     */
+    triggerLastUpdated(): Promise<Date | undefined>;
     /** Why the target cannot serve (config, model or image gone), or undefined when it can. */
     rollbackTargetProblem(configName: string, image: string): Promise<string | undefined>;
     /** Points the endpoint at `configName`, all at once, keeping the guardrail alarm set. */
@@ -173,6 +180,14 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
                     : `the rollback ${last.from} -> ${last.to} of ${Math.round(sinceSeconds)} s ago is still being reconciled`;
             return rollback.tell("skipped", `${why}; if the restored version is failing, roll back by hand (mlops rollback)`);
         }
+    }
+
+    const triggerUpdated = await ports.triggerLastUpdated();
+    if (triggerUpdated !== undefined && alarm.firedAt.getTime() < triggerUpdated.getTime()) {
+        return {
+            action: "ignored",
+            why: `stale: the alarm fired before the stack last updated this trigger (${triggerUpdated.toISOString()}), e.g. for a new pin`,
+        };
     }
 
     if (settings.target === "sagemaker") {

@@ -31,6 +31,8 @@ const settingsSchema = z
         MLOPS_MAX_EVENT_AGE_SECONDS: seconds,
         MLOPS_BUSY_RECHECKS: count,
         MLOPS_BUSY_RECHECK_SECONDS: seconds,
+        /** Set by Lambda itself: the function reads its own LastModified. */
+        AWS_LAMBDA_FUNCTION_NAME: z.string().default(""),
     })
     .superRefine((env, ctx) => {
         if (env.MLOPS_TARGET !== "sagemaker" || env.MLOPS_ROLLBACK_VERSION === "") return;
@@ -59,6 +61,7 @@ const settingsSchema = z
         maxEventAgeSeconds: env.MLOPS_MAX_EVENT_AGE_SECONDS,
         busyRechecks: env.MLOPS_BUSY_RECHECKS,
         busyRecheckSeconds: env.MLOPS_BUSY_RECHECK_SECONDS,
+        functionName: env.AWS_LAMBDA_FUNCTION_NAME,
     }));
 
 function isStringList(json: string): boolean {
@@ -80,8 +83,10 @@ export function triggerSettingsFromEnv(env: Record<string, string | undefined>):
     throw new Error(`the rollback trigger's environment is invalid (redeploy the stack to rewrite it): ${problems}`);
 }
 
-/** The environment `AlarmRollbackTrigger` writes: the inverse of `triggerSettingsFromEnv`. */
-export function triggerEnvironment(settings: TriggerSettings): Record<keyof TriggerEnvironment, string> {
+/** The environment `AlarmRollbackTrigger` writes: the inverse of `triggerSettingsFromEnv`, less what Lambda sets. */
+export function triggerEnvironment(
+    settings: Omit<TriggerSettings, "functionName">,
+): Record<Exclude<keyof TriggerEnvironment, "AWS_LAMBDA_FUNCTION_NAME">, string> {
     return {
         MLOPS_TARGET: settings.target,
         MLOPS_MODEL: settings.model,
