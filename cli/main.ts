@@ -186,7 +186,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         program
             .command("plan")
             .description(
-                "Rehearse a pin change offline: run the program under Pulumi's mock runtime for the current pin and for --to, and list every create, update, replace and delete.",
+                "Rehearse a pin change (--to) or any config edit (--against) offline: run the program under Pulumi's mock runtime for both configs, and list every create, update, replace and delete.",
             )
             .option("--to <version>", "the version to pin instead of the current one")
             .option("--against <config-file>", "instead of a pin change: compare with this stack config file (e.g. the config as deployed)")

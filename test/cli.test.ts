@@ -270,6 +270,13 @@ describe("mlops --help", () => {
         expect(run.code).toBe(0);
         expect(run.stdout).toContain("--to <version>");
         expect(run.stdout).toContain("--config-file <path>");
+        expect(run.stdout).toContain("--against <config-file>");
         expect(run.stdout).toContain("retained");
+    });
+
+    it("explains the reconcile flags of rollback", async () => {
+        const run = await mlops("rollback", "--help");
+        expect(run.stdout).toContain("--after-fast-path");
+        expect(run.stdout).toContain("--expect-from <version>");
     });
 });

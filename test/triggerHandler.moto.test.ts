@@ -19,11 +19,16 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { bundledTriggerHandler } from "../components/alarmRollbackTrigger";
 import { findMotoPython, MOTO_ACCOUNT, MOTO_REGION, motoClientOptions, startMoto, type MotoServer } from "../test-aws/motoServer";
 import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
 import { handleAlarmEvent, handleTriggerEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
-import { triggerSettingsFromEnv, type TriggerSettings } from "../trigger/settings";
+import { triggerEnvironment, triggerSettingsFromEnv, type TriggerSettings } from "../trigger/settings";
 import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
 
 const moto = findMotoPython();
@@ -230,6 +235,8 @@ describe.skipIf(motoMissing !== undefined)("alarm-triggered rollback against mot
         expect(outcomes.filter((o) => o.action === "rolled-back")).toHaveLength(1);
         expect(await servedConfig()).toBe(CONFIG["2"]);
         expect(await buildCount()).toBe(1);
+        // One message for the incident, not one per delivery.
+        expect(await queuedNotificationCount()).toBe(1);
     });
 
     it("10 concurrent deliveries of the same event restore once; the rest are redeliveries", async () => {
@@ -320,6 +327,37 @@ describe.skipIf(motoMissing !== undefined)("alarm-triggered rollback against mot
         expect(outcome.action).toBe("ignored");
         expect(outcome.why).toContain("stale: the alarm fired before the stack last updated this trigger");
         expect(await buildCount()).toBe(0);
+    });
+
+    it("the bundle that ships (what the Lambda runs) restores the endpoint through its own AWS clients", async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "mlops-bundle-"));
+        const bundle = path.join(dir, "index.js");
+        writeFileSync(bundle, bundledTriggerHandler());
+        const event = compositeAlarmEvent({ alarmName: ALARM });
+        // The Lambda runtime's side: its variables, and AWS_ENDPOINT_URL standing for the AWS endpoints (moto).
+        const environment = {
+            PATH: process.env.PATH,
+            ...triggerEnvironment(settings()),
+            AWS_REGION: MOTO_REGION,
+            AWS_ACCESS_KEY_ID: "testing",
+            AWS_SECRET_ACCESS_KEY: "testing",
+            AWS_ENDPOINT_URL: server.endpoint,
+        };
+        const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+            execFile(
+                process.execPath,
+                ["-e", `require(${JSON.stringify(bundle)}).handler(${JSON.stringify(event)}).then(() => {}, (e) => { console.error(e); process.exit(1); })`],
+                { env: environment, timeout: 60_000 },
+                (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+            );
+        });
+        rmSync(dir, { recursive: true, force: true });
+
+        // (Node 20 here: the AWS SDK warns about it on stderr; Lambda runs Node 24.)
+        expect(run.code, run.stderr).toBe(0);
+        expect(JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}")).toMatchObject({ eventId: event.id, action: "rolled-back" });
+        expect(await servedConfig()).toBe(CONFIG["2"]);
+        expect(await buildCount()).toBe(1);
     });
 
     it("kubernetes: starts the reconcile build only", async () => {

@@ -174,11 +174,14 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
         }
         const sinceSeconds = (now().getTime() - last.at.getTime()) / 1000;
         if (sinceSeconds < settings.cooldownSeconds && cooldownCovers(last, settings.pinnedVersion)) {
-            const why =
-                last.to === settings.pinnedVersion
-                    ? `version ${last.to} was restored by a rollback ${Math.round(sinceSeconds)} s ago and is failing too; no rollback of a rollback within the ${settings.cooldownSeconds} s cooldown`
-                    : `the rollback ${last.from} -> ${last.to} of ${Math.round(sinceSeconds)} s ago is still being reconciled`;
-            return rollback.tell("skipped", `${why}; if the restored version is failing, roll back by hand (mlops rollback)`);
+            if (last.to === settings.pinnedVersion) {
+                return rollback.tell(
+                    "skipped",
+                    `version ${last.to} was restored by a rollback ${Math.round(sinceSeconds)} s ago and is failing too; no rollback of a rollback within the ${settings.cooldownSeconds} s cooldown; roll back by hand (mlops rollback) if it must go`,
+                );
+            }
+            // The same incident again (an alarm storm, a flapping alarm): people were told once.
+            return { action: "ignored", why: `the rollback ${last.from} -> ${last.to} of ${Math.round(sinceSeconds)} s ago is still being reconciled` };
         }
     }
 
