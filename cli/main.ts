@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { warmVersions } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError } from "../config/schema";
-import { rawConfigFromStackFile, stackFilePath } from "../config/sources";
+import { loadStackConfig, rawConfigFromStackFile, stackFilePath } from "../config/sources";
 import type { OpenStack } from "../rollback/automation";
 import type { PinChangeDeps, PinChangeOptions } from "./pinChange";
 
@@ -117,17 +117,6 @@ function reportError(error: unknown, debug: boolean, json: boolean, io: Io): num
     return error instanceof BadInputError ? EXIT_BAD_INPUT : EXIT_FAILED;
 }
 
-/** The parsed config of a stack file, or a usage error (exit 2) that names the file. */
-function validConfigOf(raw: Record<string, unknown>, file: string, flag?: string) {
-    try {
-        return parseStackConfig(raw);
-    } catch (error) {
-        if (!(error instanceof StackConfigError)) throw error;
-        const what = flag === undefined ? file : `${flag} ${file}`;
-        throw new UsageError(`${what} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
-    }
-}
-
 function configSourceOptions(command: Command): Command {
     return command
         .addOption(new Option("--stack <name>", "read the stack's config file, stacks/Pulumi.<name>.yaml").conflicts("configFile"))
@@ -204,15 +193,13 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             throw new UsageError("give exactly one of --to <version> (plan a pin change) or --against <config-file> (plan an edit)");
         }
         const file = resolveConfigFile(options, io.cwd);
-        const raw = rawConfigFromStackFile(file);
-        const config = validConfigOf(raw, file);
+        const { raw, config } = loadStackConfig(file);
         // Loaded here, not at the top: it pulls in the Pulumi SDK and the AWS
         // provider, which would slow every other command down by seconds.
         const { planConfigChange, planPinChange, renderConfigPlan, renderPlan } = await import("../plan/plan");
         if (options.against !== undefined) {
             const againstFile = path.resolve(io.cwd, options.against);
-            const againstRaw = rawConfigFromStackFile(againstFile);
-            validConfigOf(againstRaw, againstFile, "--against");
+            const { raw: againstRaw } = loadStackConfig(againstFile, `--against ${againstFile}`);
             const plan = await planConfigChange(againstRaw, raw, {
                 onRun: () => io.stderr("Running the program under Pulumi's mock runtime for both configs...\n"),
             });

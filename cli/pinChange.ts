@@ -13,7 +13,7 @@ import { parse as parseYaml } from "yaml";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { editStackFile, replaceFile } from "../config/stackFileEdit";
-import { rawConfigFromStackFile } from "../config/sources";
+import { loadStackConfig } from "../config/sources";
 import { StackBusyError, type OpenStack, type StackSession, type UpSummary } from "../rollback/automation";
 import { decideDeploy, decideRollback, type Decision, type PinChange } from "../rollback/decisions";
 import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
@@ -71,16 +71,6 @@ export interface PinChangeResult {
 /** Exit code 1 with a result to report: the operation ran and failed. */
 export class OperationFailedError extends Error {}
 
-function loadConfig(file: string): { raw: Record<string, unknown>; config: StackConfig } {
-    const raw = rawConfigFromStackFile(file);
-    try {
-        return { raw, config: parseStackConfig(raw) };
-    } catch (error) {
-        if (!(error instanceof StackConfigError)) throw error;
-        throw new BadInputError(`${file} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
-    }
-}
-
 export function decide(kind: PinChange["kind"], config: StackConfig, options: PinChangeOptions, deployedPin?: string | null): Decision {
     if (kind === "rollback") {
         return decideRollback(config, { version: options.version, reason: options.reason, force: options.force, allowCold: options.allowCold });
@@ -97,7 +87,7 @@ export function configAfter(raw: Record<string, unknown>, change: PinChange): Re
 
 export async function runPinChange(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
     const now = deps.now ?? (() => new Date());
-    const { raw, config: fileConfig } = loadConfig(options.file);
+    const { raw, config: fileConfig } = loadStackConfig(options.file);
     // 1. Offline: every refusal the stack file alone can decide, before the
     //    pulumi binary is needed and before anything is touched.
     const offline = decide(kind, fileConfig, options);
@@ -186,7 +176,9 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         }
     }
 
-    if (afterFastPath) await reconcileWithFastPath(stack, outputs, options, deps, onEvent);
+    // aws:region and kubernetes:kubeconfig: where the update goes, and so what the checks ask.
+    const providerSettings = providerSettingsOf(options.file);
+    if (afterFastPath) await reconcileWithFastPath(stack, outputs, providerSettings.awsRegion, deps, onEvent);
 
     const original = editStackFile(options.file, edit);
     deps.stderr(`${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. Running the update...\n`);
@@ -211,7 +203,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     }
     let verification: VerificationResult;
     try {
-        verification = await deps.verifierFor(config.target, providerSettingsOf(options.file)).verify(summary.outputs, change.to);
+        verification = await deps.verifierFor(config.target, providerSettings).verify(summary.outputs, change.to);
     } catch (error) {
         // The update ran; not knowing what serves is a failure to report and notify, not a crash.
         verification = { ok: false, detail: `could not check what serves: ${error instanceof Error ? error.message : String(error)}` };
@@ -240,14 +232,14 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
 async function reconcileWithFastPath(
     stack: StackSession,
     outputs: Record<string, unknown>,
-    options: PinChangeOptions,
+    awsRegion: string | undefined,
     deps: PinChangeDeps,
     onEvent: (event: EngineEvent) => void,
 ): Promise<void> {
     const endpointName = (outputs.sagemaker as { endpointName?: unknown } | undefined)?.endpointName;
     if (typeof endpointName !== "string") throw new BadInputError("--after-fast-path: the stack's outputs name no SageMaker endpoint; run without it");
     if (deps.endpointStatus === undefined) throw new Error("--after-fast-path needs SageMaker access, which this build of mlops lacks");
-    const read = deps.endpointStatus(providerSettingsOf(options.file).awsRegion);
+    const read = deps.endpointStatus(awsRegion);
     const status = await waitForEndpointSettled(endpointName, read, {
         sleep: deps.sleep,
         onWait: (current, waited) =>

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { BadInputError } from "./badInput";
-import { CONFIG_NAMESPACE } from "./schema";
+import { CONFIG_NAMESPACE, parseStackConfig, StackConfigError, type StackConfig } from "./schema";
 
 /** Keys whose Pulumi config value is a plain string, never JSON. */
 const STRING_KEYS = new Set(["target", "model", "pinned"]);
@@ -108,4 +108,18 @@ export function stackFilePath(projectDir: string, stack: string): string {
         );
     }
     return file;
+}
+
+/**
+ * A stack file's raw config and its parsed, valid config; bad input (exit 2)
+ * that names the file (or `label`, e.g. the flag that named it) otherwise.
+ */
+export function loadStackConfig(file: string, label = file): { raw: Record<string, unknown>; config: StackConfig } {
+    const raw = rawConfigFromStackFile(file);
+    try {
+        return { raw, config: parseStackConfig(raw) };
+    } catch (error) {
+        if (!(error instanceof StackConfigError)) throw error;
+        throw new BadInputError(`${label} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+    }
 }
