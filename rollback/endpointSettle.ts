@@ -1,8 +1,9 @@
 /**
- * Before the reconcile run after an alarm-triggered restore: wait until
- * SageMaker is done with the endpoint. An update started while it is
- * `Updating` fails ("Cannot update in-progress endpoint"), and a refresh
- * taken mid-update would record a state that is about to change.
+ * Waiting for SageMaker to be done with an endpoint. An update started while
+ * it is `Updating` fails ("Cannot update in-progress endpoint"), and a
+ * refresh taken mid-update would record a state that is about to change: the
+ * reconcile run waits (`waitForEndpointSettled`), the alarm trigger re-checks
+ * a few times and then leaves the endpoint alone (`readWhileSettling`).
  */
 import { DescribeEndpointCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 
@@ -27,21 +28,48 @@ export function sagemakerStatusReader(region: string | undefined): EndpointStatu
     return async (endpointName) => (await client.send(new DescribeEndpointCommand({ EndpointName: endpointName }))).EndpointStatus ?? "Unknown";
 }
 
+/**
+ * Read, then re-read up to `rechecks` times `intervalSeconds` apart while
+ * `settling` says SageMaker is still at work; returns the last reading.
+ * The CLI's wait and the alarm trigger's bounded re-check both use it.
+ */
+export async function readWhileSettling<T>(
+    read: () => Promise<T>,
+    settling: (reading: T) => boolean,
+    options: {
+        readonly rechecks: number;
+        readonly intervalSeconds: number;
+        readonly sleep?: (milliseconds: number) => Promise<void>;
+        readonly onWait?: (reading: T, waitedSeconds: number) => void;
+    },
+): Promise<T> {
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    let reading = await read();
+    for (let recheck = 0; recheck < options.rechecks && settling(reading); recheck++) {
+        options.onWait?.(reading, recheck * options.intervalSeconds);
+        await sleep(options.intervalSeconds * 1000);
+        reading = await read();
+    }
+    return reading;
+}
+
 /** The status once the endpoint has settled; throws when it is still settling after the timeout. */
 export async function waitForEndpointSettled(endpointName: string, read: EndpointStatusReader, options: SettleOptions = {}): Promise<string> {
     const timeoutSeconds = options.timeoutSeconds ?? 3600;
     const intervalSeconds = options.intervalSeconds ?? 15;
-    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-    let waited = 0;
-    let status = await read(endpointName);
-    while (SETTLING_STATUSES.includes(status)) {
-        if (waited >= timeoutSeconds) {
-            throw new Error(`endpoint ${endpointName} is still ${status} after ${waited} s; run the rollback again once it is InService`);
-        }
-        options.onWait?.(status, waited);
-        await sleep(intervalSeconds * 1000);
-        waited += intervalSeconds;
-        status = await read(endpointName);
+    const rechecks = Math.ceil(timeoutSeconds / intervalSeconds);
+    const status = await readWhileSettling(
+        () => read(endpointName),
+        (current) => SETTLING_STATUSES.includes(current),
+        {
+            rechecks,
+            intervalSeconds,
+            sleep: options.sleep,
+            onWait: options.onWait,
+        },
+    );
+    if (SETTLING_STATUSES.includes(status)) {
+        throw new Error(`endpoint ${endpointName} is still ${status} after ${rechecks * intervalSeconds} s; run the rollback again once it is InService`);
     }
     return status;
 }

@@ -9,6 +9,7 @@
  * still restore once.
  */
 import { triageAlarmEvent, type FreshAlarm } from "./alarmEvent";
+import { readWhileSettling, SETTLING_STATUSES } from "../rollback/endpointSettle";
 import { isBuildStateChange, triageBuildEvent } from "./buildEvent";
 import type { TriggerSettings } from "./settings";
 
@@ -122,8 +123,8 @@ async function handleBuildEnd(event: Parameters<typeof triageBuildEvent>[0], set
     return { action: "failed", why };
 }
 
-/** SageMaker statuses in which SageMaker itself is changing the endpoint: leave it alone. */
-export const BUSY_ENDPOINT_STATUSES = ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"];
+/** SageMaker statuses in which SageMaker itself is changing the endpoint (or removing it): leave it alone. */
+export const BUSY_ENDPOINT_STATUSES = [...SETTLING_STATUSES, "Deleting"];
 
 export async function handleAlarmEvent(
     event: unknown,
@@ -263,13 +264,12 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
 }
 
 /** DescribeEndpoint, re-checked a bounded number of times while SageMaker is busy with it. */
-async function settledEndpoint(settings: TriggerSettings, ports: TriggerPorts): Promise<EndpointState> {
-    let endpoint = await ports.describeEndpoint(settings.endpointName);
-    for (let attempt = 0; attempt < settings.busyRechecks && BUSY_ENDPOINT_STATUSES.includes(endpoint.status); attempt++) {
-        await ports.sleep(settings.busyRecheckSeconds * 1000);
-        endpoint = await ports.describeEndpoint(settings.endpointName);
-    }
-    return endpoint;
+function settledEndpoint(settings: TriggerSettings, ports: TriggerPorts): Promise<EndpointState> {
+    return readWhileSettling(
+        () => ports.describeEndpoint(settings.endpointName),
+        (endpoint) => BUSY_ENDPOINT_STATUSES.includes(endpoint.status),
+        { rechecks: settings.busyRechecks, intervalSeconds: settings.busyRecheckSeconds, sleep: (ms) => ports.sleep(ms) },
+    );
 }
 
 /** Tells people what the handler did about an incident: one SNS message per decision. */
