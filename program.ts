@@ -83,7 +83,6 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                         endpointName: endpoint.endpointName,
                         endpointConfigNames: endpoint.endpointConfigNames,
                         modelNames: endpoint.modelNames,
-                        rollbackImage: config.versions.find((v) => v.version === defaultRollbackTarget(catalog))?.image,
                         // The endpoint's whole set, in its order: the fast path must keep it as declared.
                         guardrailAlarmNames: [...config.sagemaker.deployment.rollbackAlarmNames, ...guardrails],
                     },
@@ -111,7 +110,11 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
 function declareAlarming(
     config: StackConfig,
     stack: string,
-    sagemaker?: { endpointName: pulumi.Output<string>; variantName: string; trigger: AlarmRollbackTriggerArgs["sagemaker"] },
+    sagemaker?: {
+        endpointName: pulumi.Output<string>;
+        variantName: string;
+        trigger: Omit<NonNullable<AlarmRollbackTriggerArgs["sagemaker"]>, "rollbackImage">;
+    },
 ): Pick<ModelServingOutputs, "alarms" | "trigger"> {
     if (config.alarms === undefined) return {};
     const alarms = new EndpointAlarms(`${config.model}-alarms`, {
@@ -134,7 +137,7 @@ function declareAlarming(
         topicKeyArn: alarms.topicKeyArn,
         pinnedVersion: config.pinned,
         rollbackVersion,
-        sagemaker: sagemaker?.trigger,
+        sagemaker: sagemaker && { ...sagemaker.trigger, rollbackImage: config.versions.find((v) => v.version === rollbackVersion)?.image },
     });
     return { alarms: alarmOutputs(alarms), trigger: triggerOutputs(trigger, rollbackVersion) };
 }

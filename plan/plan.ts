@@ -37,7 +37,6 @@ export interface PlanOptions {
 }
 
 export async function planPinChange(rawConfig: Record<string, unknown>, to: string, options: PlanOptions = {}): Promise<PinChangePlan> {
-    const record = options.record ?? recordProgramIsolated;
     const current = parseStackConfig(rawConfig);
     const known = current.versions.map((v) => v.version);
     if (!known.includes(to)) throw new PlanInputError(`--to ${to}: not in mlops:versions (known: ${known.join(", ")})`);
@@ -50,10 +49,8 @@ export async function planPinChange(rawConfig: Record<string, unknown>, to: stri
         const reasons = error.problems.map((p) => (p.path === "mlops:pinned" ? p.message : `${p.path}: ${p.message}`)).join("; ");
         throw new PlanInputError(`--to ${to}: ${reasons}`);
     }
-    options.onRun?.();
-    const [before, after] = await Promise.all([record(rawConfig), record(targetRaw)]);
-    const operations = diffRegistrations(before, after);
-    return { from: current.pinned, to, targetWarm: isWarm(current, to), summary: summarize(operations), operations };
+    const { summary, operations } = await planConfigChange(rawConfig, targetRaw, options);
+    return { from: current.pinned, to, targetWarm: isWarm(current, to), summary, operations };
 }
 
 /** The change from one whole config to another, e.g. a threshold edit. */
