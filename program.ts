@@ -6,10 +6,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { defaultRollbackTarget, warmVersions } from "./catalog/catalog";
 import { AlarmRollbackTrigger, type AlarmRollbackTriggerArgs } from "./components/alarmRollbackTrigger";
+import { DatabaseSnapshots } from "./components/databaseSnapshots";
 import { EndpointAlarms, guardrailAlarmNames } from "./components/endpointAlarms";
 import { KubernetesModelEndpoint } from "./components/kubernetesModelEndpoint";
 import { SageMakerModelEndpoint } from "./components/sagemakerModelEndpoint";
 import type { StackConfig } from "./config/schema";
+import { snapshotHoldsSwitch, type SnapshotRecord } from "./database/snapshots";
 
 export interface ModelServingOutputs {
     readonly target: StackConfig["target"];
@@ -39,6 +41,11 @@ export interface ModelServingOutputs {
         readonly runnerProjectName: pulumi.Output<string>;
         readonly rollbackVersion: string | null;
     };
+    /** Set when `mlops:database` is. */
+    readonly database?: {
+        readonly servingIdentifier: pulumi.Output<string>;
+        readonly snapshotIdentifiers: pulumi.Output<string[]>;
+    };
 }
 
 /** Alarm names start with the model and the stack: one account may hold staging and prod of one model. */
@@ -49,6 +56,10 @@ export function alarmNamePrefix(model: string, stack: string): string {
 export interface DeclareOptions {
     /** Set by the reconcile run after the alarm trigger's fast path; see `SageMakerModelEndpointArgs.keepLiveDeploymentConfig`. */
     readonly keepLiveDeploymentConfig?: boolean;
+    /** The snapshot ledger after this run and the snapshot it takes (see database/snapshots.ts). @default no snapshots */
+    readonly snapshots?: { readonly ledger: readonly SnapshotRecord[]; readonly taken?: SnapshotRecord };
+    /** This run's time (ISO 8601), which names a created database's final snapshot. @default now */
+    readonly now?: string;
 }
 
 export function declareModelServing(config: StackConfig, options: DeclareOptions = {}): ModelServingOutputs {
@@ -56,6 +67,8 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
     const common = { target: config.target, model: config.model, warmVersions: warmVersions(config) };
     const stack = pulumi.getStack();
     const prefix = alarmNamePrefix(config.model, stack);
+    const database = declareDatabase(config, stack, options);
+    const fromDatabase = { environment: database?.environment, switchDependsOn: database?.switchDependsOn };
 
     switch (config.target) {
         case "sagemaker": {
@@ -68,14 +81,13 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                 settings: config.sagemaker,
                 rollbackAlarmNames: guardrails,
                 keepLiveDeploymentConfig: options.keepLiveDeploymentConfig,
+                ...fromDatabase,
             });
-            const serving = {
+            return {
                 ...common,
                 pinnedVersion: endpoint.pinnedVersion,
                 sagemaker: { endpointName: endpoint.endpointName, endpointConfigNames: endpoint.endpointConfigNames },
-            };
-            return {
-                ...serving,
+                database: database?.outputs,
                 ...declareAlarming(config, stack, {
                     endpointName: endpoint.endpointName,
                     variantName: config.sagemaker.variantName,
@@ -91,15 +103,42 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
         }
         case "kubernetes": {
             if (config.kubernetes === undefined) throw new Error("mlops:kubernetes is required when mlops:target is 'kubernetes'");
-            const endpoint = new KubernetesModelEndpoint(config.model, { model: config.model, ...catalog, settings: config.kubernetes });
-            const serving = {
+            const endpoint = new KubernetesModelEndpoint(config.model, { model: config.model, ...catalog, settings: config.kubernetes, ...fromDatabase });
+            return {
                 ...common,
                 pinnedVersion: endpoint.pinnedVersion,
                 kubernetes: { namespace: endpoint.namespace, serviceName: endpoint.serviceName, deploymentNames: endpoint.deploymentNames },
+                database: database?.outputs,
+                ...declareAlarming(config, stack),
             };
-            return { ...serving, ...declareAlarming(config, stack) };
         }
     }
+}
+
+/**
+ * The database and its snapshots (with `mlops:database`), and what the
+ * serving side takes from them: the address in its environment, and the
+ * snapshot its switch waits for when the pin moves forward.
+ */
+function declareDatabase(config: StackConfig, stack: string, options: DeclareOptions) {
+    if (config.database === undefined) return undefined;
+    const taken = options.snapshots?.taken;
+    const database = new DatabaseSnapshots(`${config.model}-database`, {
+        model: config.model,
+        stack,
+        settings: config.database,
+        snapshots: options.snapshots?.ledger ?? [],
+        takenNow: taken?.identifier,
+        createdAt: options.now ?? new Date().toISOString(),
+        needsAddress: config.database.addressEnv !== undefined,
+    });
+    const { addressEnv } = config.database;
+    const holdsSwitch = database.snapshotTakenNow !== undefined && taken !== undefined && snapshotHoldsSwitch(taken, config.versions);
+    return {
+        environment: addressEnv !== undefined && database.servingAddress !== undefined ? { [addressEnv]: database.servingAddress } : undefined,
+        switchDependsOn: holdsSwitch ? [database.snapshotTakenNow] : undefined,
+        outputs: { servingIdentifier: database.servingIdentifier, snapshotIdentifiers: database.snapshotIdentifiers },
+    };
 }
 
 /**

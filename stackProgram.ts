@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, StackConfigError, type StackConfig } from "./config/schema";
 import { rawConfigFromPulumiConfig } from "./config/sources";
+import { nextSnapshotLedger, snapshotLedgerFromOutput, type SnapshotRecord } from "./database/snapshots";
 import { declareModelServing } from "./program";
 import { ledgerFromOutput, nextLedger, stickyRefusal, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "./rollback/ledger";
 
@@ -27,21 +28,42 @@ function stackConfig(): StackConfig {
     }
 }
 
+interface PreviousRun {
+    readonly quarantine: QuarantineLedger;
+    readonly snapshots: SnapshotRecord[];
+    /** The pin the last update deployed; null when the stack was never deployed. */
+    readonly deployedPin: string | null;
+}
+
 /**
- * The ledger as the last update left it, read from this stack's own outputs:
- * the config file may be a stale copy that never saw a rollback.
+ * What the last update left, read from this stack's own outputs: the config
+ * file may be a stale copy that never saw a rollback, and only the last run
+ * knows which pin the database was last snapshotted for.
  */
-async function previousLedger(): Promise<QuarantineLedger> {
+async function previousRun(): Promise<PreviousRun> {
+    // The logical name predates the snapshot ledger: renaming it would replace the reference.
     const self = new pulumi.StackReference("quarantine-ledger", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-    return ledgerFromOutput(await self.getOutputValue("quarantineLedger"));
+    const output = (name: string): Promise<unknown> => self.getOutputValue(name);
+    const [quarantine, snapshots, pinned] = await Promise.all([output("quarantineLedger"), output("databaseSnapshots"), output("pinnedVersion")]);
+    return {
+        quarantine: ledgerFromOutput(quarantine),
+        snapshots: snapshotLedgerFromOutput(snapshots),
+        deployedPin: typeof pinned === "string" ? pinned : null,
+    };
 }
 
 export async function runStackProgram(rollbackEvent: RollbackEvent | undefined): Promise<Record<string, unknown>> {
     const config = stackConfig();
-    const previous = await previousLedger();
-    const refusal = stickyRefusal(previous, config);
+    const previous = await previousRun();
+    const refusal = stickyRefusal(previous.quarantine, config);
     if (refusal !== undefined) throw new pulumi.RunError(refusal);
-    const serving = declareModelServing(withLedgerQuarantine(config, previous), { keepLiveDeploymentConfig: rollbackEvent?.afterFastPath === true });
+    const now = new Date().toISOString();
+    const snapshots = nextSnapshotLedger(previous.snapshots, config, previous.deployedPin, now);
+    const serving = declareModelServing(withLedgerQuarantine(config, previous.quarantine), {
+        keepLiveDeploymentConfig: rollbackEvent?.afterFastPath === true,
+        snapshots,
+        now,
+    });
     return {
         target: serving.target,
         model: serving.model,
@@ -51,6 +73,11 @@ export async function runStackProgram(rollbackEvent: RollbackEvent | undefined):
         kubernetes: serving.kubernetes,
         alarms: serving.alarms,
         trigger: serving.trigger,
-        quarantineLedger: nextLedger(previous, config, rollbackEvent, new Date().toISOString()),
+        database: serving.database,
+        // Only with mlops:database: a ledger kept without it would make the
+        // program declare its snapshots again (and fail to create them) once
+        // the section came back.
+        databaseSnapshots: config.database === undefined ? undefined : snapshots.ledger,
+        quarantineLedger: nextLedger(previous.quarantine, config, rollbackEvent, now),
     };
 }

@@ -69,10 +69,12 @@ export const defaultDeps: CliDeps = {
         const { verifierFor } = await import("../rollback/verify");
         const { notifyDestination } = await import("../rollback/notify");
         const { sagemakerStatusReader } = await import("../rollback/endpointSettle");
+        const { awsRdsPorts } = await import("../database/rdsPorts");
         return {
             openStack: defaultDeps.openStack,
             verifierFor,
             endpointStatus: sagemakerStatusReader,
+            rds: (region) => awsRdsPorts(region === undefined ? {} : { region }),
             notify: notifyDestination,
             confirm: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
             stdout: io.stdout,
@@ -259,13 +261,17 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 "--expect-from <version>",
                 "refuse (exit 2, nothing changed) unless the version rolled back from is this one, in the stack file and as last deployed (the trigger passes the version its alarm was about)",
             )
+            .option(
+                "--restore-database",
+                "also restore the database snapshot taken when the version rolled back from went live into a NEW database, and point the model at it (mlops:database.addressEnv); the current database and every snapshot are kept untouched. The dry run names the snapshot, its time and the data it will not have",
+            )
             .option("--stack <name>", "the stack (default: the selected one); its config is stacks/Pulumi.<name>.yaml")
             .option("--yes", "do not ask for confirmation")
             .option("--dry-run", "preview the update only; the stack file is restored afterwards")
             .option("--json", "print the result as JSON on stdout")
             .addHelpText(
                 "after",
-                `${EXIT_CODES}\n\nExamples:\n  mlops rollback --stack prod --reason "5xx after v4" --yes\n  mlops rollback --stack prod --version 2 --dry-run`,
+                `${EXIT_CODES}\n\nExamples:\n  mlops rollback --stack prod --reason "5xx after v4" --yes\n  mlops rollback --stack prod --version 2 --dry-run\n  mlops rollback --stack prod --version 2 --restore-database --dry-run`,
             ),
     );
 

@@ -14,6 +14,17 @@ import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { editStackFile, replaceFile } from "../config/stackFileEdit";
 import { loadStackConfig } from "../config/sources";
+import {
+    checkRestorable,
+    describeRestore,
+    planRestore,
+    restoreTags,
+    runRestore,
+    type RdsPorts,
+    type RestorePlan,
+    type SnapshotState,
+} from "../database/restore";
+import { snapshotLedgerFromOutput } from "../database/snapshots";
 import { StackBusyError, type OpenStack, type StackSession, type UpSummary } from "../rollback/automation";
 import { decideDeploy, decideRollback, type Decision, type PinChange } from "../rollback/decisions";
 import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
@@ -38,6 +49,8 @@ export interface PinChangeOptions {
     readonly afterFastPath?: boolean;
     /** Refuse unless the version rolled back from (in the file and as deployed) is this one. */
     readonly expectFrom?: string;
+    /** Restore the database snapshot taken when the version rolled back from went live into a new database, and point the model at it. */
+    readonly restoreDatabase?: boolean;
 }
 
 /** What the flow needs from outside; tests stand in for each. */
@@ -53,6 +66,8 @@ export interface PinChangeDeps {
     /** DescribeEndpoint's status, for `--after-fast-path`. */
     readonly endpointStatus?: (region: string | undefined) => EndpointStatusReader;
     readonly sleep?: (milliseconds: number) => Promise<void>;
+    /** RDS, for `--restore-database`. */
+    readonly rds?: (region: string | undefined) => RdsPorts;
 }
 
 export interface PinChangeResult {
@@ -66,6 +81,8 @@ export interface PinChangeResult {
     readonly verification?: string;
     readonly changes?: Record<string, number>;
     readonly error?: string;
+    /** With `--restore-database`: the snapshot restored and the new database (planned only, on a dry run). */
+    readonly database?: { readonly snapshot: string; readonly restoredInto: string; readonly replaced: string };
 }
 
 /** Exit code 1 with a result to report: the operation ran and failed. */
@@ -80,9 +97,46 @@ export function decide(kind: PinChange["kind"], config: StackConfig, options: Pi
 }
 
 /** The raw config the change produces; validated before anything is written. */
-export function configAfter(raw: Record<string, unknown>, change: PinChange): Record<string, unknown> {
+export function configAfter(raw: Record<string, unknown>, change: PinChange, restoredInto?: string): Record<string, unknown> {
     const rollback = (raw.rollback as Record<string, unknown> | undefined) ?? {};
-    return { ...raw, pinned: change.to, quarantined: change.quarantined, rollback: { ...rollback, allowRedeploy: change.allowRedeploy } };
+    const database = restoredInto === undefined ? {} : { database: { ...(raw.database as Record<string, unknown> | undefined), restoredInto } };
+    return { ...raw, pinned: change.to, quarantined: change.quarantined, rollback: { ...rollback, allowRedeploy: change.allowRedeploy }, ...database };
+}
+
+interface PreparedRestore {
+    readonly plan: RestorePlan;
+    readonly snapshot: SnapshotState;
+    readonly rds: RdsPorts;
+}
+
+/** `--restore-database`, decided and checked against RDS before anything changes: every refusal is exit 2. */
+async function prepareRestore(
+    kind: PinChange["kind"],
+    config: StackConfig,
+    outputs: Record<string, unknown>,
+    change: PinChange,
+    awsRegion: string | undefined,
+    deps: PinChangeDeps,
+    now: Date,
+): Promise<PreparedRestore> {
+    if (kind !== "rollback") throw new BadInputError("--restore-database is for mlops rollback only");
+    const plan = planRestore(config.database, snapshotLedgerFromOutput(outputs.databaseSnapshots), change.from, now.toISOString());
+    if (deps.rds === undefined) throw new Error("--restore-database needs RDS access, which this build of mlops lacks");
+    const rds = deps.rds(awsRegion);
+    return { plan, snapshot: await checkRestorable(plan, rds), rds };
+}
+
+/** Restore into the new database and wait for it; the database it replaces is never called with anything but reads. */
+async function restoreDatabase(restore: PreparedRestore, model: string, stack: string, deps: PinChangeDeps): Promise<void> {
+    const { plan } = restore;
+    deps.stderr(`Restoring ${plan.snapshot.identifier} into ${plan.restoredDatabase} (RDS takes minutes for a small database, longer for a large one)...\n`);
+    const state = await runRestore(plan, restore.rds, restoreTags(plan, model, stack), {
+        sleep: deps.sleep,
+        onWait: (status, waited) => deps.stderr(`${plan.restoredDatabase} is ${status} (${waited} s)...\n`),
+    });
+    deps.stderr(
+        `${plan.restoredDatabase} is available${state.address === undefined ? "" : ` at ${state.address}`}; ${plan.replacedDatabase} is kept as it is.\n`,
+    );
 }
 
 export async function runPinChange(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
@@ -119,8 +173,11 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
             `--expect-from ${options.expectFrom}: the stack file pins ${change.from} and the stack last deployed ${deployedPin ?? "nothing"}; the alarm was about ${options.expectFrom}, so nothing was changed. Roll back by hand after checking what serves.`,
         );
     }
+    // aws:region and kubernetes:kubeconfig: where the update goes, and so what the checks ask.
+    const providerSettings = providerSettingsOf(options.file);
+    const restore = options.restoreDatabase === true ? await prepareRestore(kind, config, outputs, change, providerSettings.awsRegion, deps, now()) : undefined;
     try {
-        parseStackConfig(configAfter(raw, change));
+        parseStackConfig(configAfter(raw, change, restore?.plan.restoredDatabase));
     } catch (error) {
         if (!(error instanceof StackConfigError)) throw error;
         throw new BadInputError(`the config after this ${kind} would be invalid: ${error.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
@@ -128,6 +185,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
 
     // 3. Confirmation.
     deps.stderr(`${describeChange(config, change, options)}\n`);
+    if (restore !== undefined) deps.stderr(`${describeRestore(restore.plan, restore.snapshot, now(), config.database?.addressEnv)}\n`);
     if (!options.yes && !options.dryRun && deps.confirm !== undefined) {
         if (!(await deps.confirm(`${kind === "rollback" ? "Roll back" : "Deploy"} ${config.model} on stack ${options.stack} to ${change.to}?`))) {
             throw new BadInputError("not confirmed; nothing changed");
@@ -151,12 +209,27 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         if (line !== undefined) deps.stderr(`${line}\n`);
     };
     const edit = { pinned: change.to, quarantined: change.quarantined, allowRedeploy: change.allowRedeploy };
-    const base = { kind, stack: options.stack, from: change.from, to: change.to };
+    const base = {
+        kind,
+        stack: options.stack,
+        from: change.from,
+        to: change.to,
+        ...(restore === undefined
+            ? {}
+            : {
+                  database: {
+                      snapshot: restore.plan.snapshot.identifier,
+                      restoredInto: restore.plan.restoredDatabase,
+                      replaced: restore.plan.replacedDatabase,
+                  },
+              }),
+    };
     const seconds = () => Math.round((now().getTime() - startedAt.getTime()) / 100) / 10;
 
     if (options.dryRun) {
         // The engine reads the stack file, so the preview needs the new pin
-        // in it; the original bytes go back whatever happens.
+        // in it; the original bytes go back whatever happens. A restore is
+        // not previewed: its database does not exist yet.
         const original = editStackFile(options.file, edit);
         const restore = () => replaceFile(options.file, original);
         // Ctrl-C during the preview must not leave the new pin behind.
@@ -176,11 +249,24 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         }
     }
 
-    // aws:region and kubernetes:kubeconfig: where the update goes, and so what the checks ask.
-    const providerSettings = providerSettingsOf(options.file);
     if (afterFastPath) await reconcileWithFastPath(stack, outputs, providerSettings.awsRegion, deps, onEvent);
+    if (restore !== undefined) {
+        try {
+            await restoreDatabase(restore, config.model, options.stack, deps);
+        } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            const failed: PinChangeResult = { ...base, dryRun: false, result: "failed", durationSeconds: seconds(), error: firstLines(message) };
+            await notifyTeam(config, failed, change, deps);
+            throw Object.assign(
+                new OperationFailedError(
+                    `the database restore failed, so the ${kind} did not run: ${firstLines(message)}\n${restore.plan.replacedDatabase} and every snapshot are untouched, and the stack file is unchanged; run again, or roll back without --restore-database.`,
+                ),
+                { result: failed },
+            );
+        }
+    }
 
-    const original = editStackFile(options.file, edit);
+    const original = editStackFile(options.file, { ...edit, restoredInto: restore?.plan.restoredDatabase });
     deps.stderr(`${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. Running the update...\n`);
     let summary: UpSummary;
     try {
@@ -301,7 +387,11 @@ export function renderResult(result: PinChangeResult): string {
     if (result.result === "previewed") {
         return `Preview of ${result.kind} ${result.from} -> ${result.to} on ${result.stack}: ${changeSummary(result.changes ?? {})}. Nothing was changed.`;
     }
-    return `${result.kind === "rollback" ? "Rolled back" : "Deployed"} ${result.stack} ${result.from} -> ${result.to} in ${result.durationSeconds}s (${changeSummary(result.changes ?? {})}); ${result.verification}.`;
+    const database =
+        result.database === undefined
+            ? ""
+            : ` The database was restored into ${result.database.restoredInto}; ${result.database.replaced} is kept untouched until you remove it.`;
+    return `${result.kind === "rollback" ? "Rolled back" : "Deployed"} ${result.stack} ${result.from} -> ${result.to} in ${result.durationSeconds}s (${changeSummary(result.changes ?? {})}); ${result.verification}.${database}`;
 }
 
 function firstLines(text: string): string {

@@ -3,6 +3,7 @@
  * its pinned version, result and reason, from the stack's outputs and
  * `stack.history()`.
  */
+import { snapshotLedgerFromOutput, type SnapshotRecord } from "../database/snapshots";
 import type { StackSession, UpdateRecord } from "../rollback/automation";
 import { parseUpdateMessage } from "../rollback/decisions";
 import { ledgerFromOutput, type QuarantineLedger } from "../rollback/ledger";
@@ -16,6 +17,8 @@ export interface StackStatus {
     /** SageMaker endpoint name, or namespace/Service. */
     readonly endpoint?: string;
     readonly quarantined: QuarantineLedger;
+    /** With `mlops:database`: the database the model uses, and the snapshots taken at pin changes, oldest first. */
+    readonly database?: { readonly serving?: string; readonly snapshots: SnapshotRecord[] };
     readonly lastUpdate?: HistoryEntry;
 }
 
@@ -59,6 +62,14 @@ export function statusFrom(stack: string, outputs: Record<string, unknown>, hist
         warmVersions: Array.isArray(outputs.warmVersions) ? outputs.warmVersions.filter((v): v is string => typeof v === "string") : [],
         endpoint,
         quarantined: ledgerFromOutput(outputs.quarantineLedger),
+        ...(outputs.databaseSnapshots === undefined
+            ? {}
+            : {
+                  database: {
+                      serving: asString((outputs.database as { servingIdentifier?: unknown } | undefined)?.servingIdentifier),
+                      snapshots: snapshotLedgerFromOutput(outputs.databaseSnapshots),
+                  },
+              }),
         ...(history.length === 0 ? {} : { lastUpdate: historyEntry(history[0]) }),
     };
 }
@@ -73,6 +84,14 @@ export function renderStatus(status: StackStatus): string {
     const quarantined = Object.entries(status.quarantined);
     if (quarantined.length > 0) {
         lines.push(`  quarantined:   ${quarantined.map(([id, entry]) => `${id} (${entry.reason}, ${entry.at})`).join("; ")}`);
+    }
+    if (status.database !== undefined) {
+        const latest = status.database.snapshots.at(-1);
+        const snapshot =
+            latest === undefined
+                ? "no snapshot yet"
+                : `last snapshot ${latest.identifier} (${latest.from ?? "none"} -> ${latest.to}, ${latest.at}), ${status.database.snapshots.length} in all`;
+        lines.push(`  database:      ${status.database.serving ?? "?"}; ${snapshot}`);
     }
     if (status.lastUpdate !== undefined) {
         const last = status.lastUpdate;

@@ -23,6 +23,10 @@ export interface KubernetesModelEndpointArgs {
     readonly quarantined?: readonly string[];
     /** Namespace, replicas, ports, probes, resources. */
     readonly settings: KubernetesSettings;
+    /** Extra environment of every version's container, e.g. the database's address; a change rolls the pods. @default {} */
+    readonly environment?: Record<string, pulumi.Input<string>>;
+    /** What the Service's switch to the pinned version waits for, e.g. the database snapshot of this pin change. @default [] */
+    readonly switchDependsOn?: pulumi.Resource[];
 }
 
 /** The label that tells one version's pods from another's; the Service selects on it. */
@@ -59,7 +63,7 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
                 kubernetesDeploymentLogicalName(name, id),
                 {
                     metadata: { name: kubernetesDeploymentName(model, id), namespace, labels: versionLabels(model, id) },
-                    spec: deploymentSpecFor(model, versionById(args.versions, id), settings, id === args.pinned ? "serving" : "standby"),
+                    spec: deploymentSpecFor(model, versionById(args.versions, id), settings, id === args.pinned ? "serving" : "standby", args.environment),
                 },
                 // The provider waits for the rollout to be ready; give a new
                 // version its startup budget plus room for scheduling.
@@ -80,7 +84,7 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
             // The selector moves only once the pinned Deployment is ready: a
             // version that never gets ready fails `pulumi up` with traffic
             // still on the version that was serving.
-            { parent: this, dependsOn: [pinnedDeployment] },
+            { parent: this, dependsOn: [pinnedDeployment, ...(args.switchDependsOn ?? [])] },
         );
 
         new k8s.policy.v1.PodDisruptionBudget(
@@ -149,8 +153,10 @@ export function deploymentSpecFor(
     version: ModelVersion,
     settings: KubernetesSettings,
     role: "serving" | "standby",
+    environment: Record<string, pulumi.Input<string>> = {},
 ): k8s.types.input.apps.v1.DeploymentSpec {
     const env = [
+        ...Object.entries(environment).map(([name, value]) => ({ name, value })),
         { name: "MLOPS_MODEL", value: model },
         { name: "MLOPS_MODEL_VERSION", value: version.version },
         ...(version.artifact === undefined ? [] : [{ name: "MLOPS_MODEL_ARTIFACT", value: version.artifact }]),

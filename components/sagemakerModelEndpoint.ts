@@ -38,6 +38,15 @@ export interface SageMakerModelEndpointArgs {
      * @default false
      */
     readonly keepLiveDeploymentConfig?: boolean;
+    /**
+     * Extra environment of every version's container, e.g. the database's
+     * address. A change replaces every Model (SageMaker updates only their
+     * tags), so the endpoint moves to new configs.
+     * @default {}
+     */
+    readonly environment?: Record<string, pulumi.Input<string>>;
+    /** What the endpoint's switch to the pinned config waits for, e.g. the database snapshot of this pin change. @default [] */
+    readonly switchDependsOn?: pulumi.Resource[];
     /** Extra tags on every child. @default {} */
     readonly tags?: Record<string, string>;
 }
@@ -114,7 +123,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                     primaryContainer: {
                         image: version.image,
                         modelDataUrl: version.artifact,
-                        environment: { MLOPS_MODEL: args.model, MLOPS_MODEL_VERSION: version.version },
+                        environment: { ...args.environment, MLOPS_MODEL: args.model, MLOPS_MODEL_VERSION: version.version },
                     },
                     enableNetworkIsolation: true,
                     vpcConfig: settings.vpc && { subnets: settings.vpc.subnetIds, securityGroupIds: settings.vpc.securityGroupIds },
@@ -153,7 +162,11 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
             // No dependsOn on the role policy: a warm target's Model already
             // exists, and a cold one's Model waits for the policy itself, so
             // the policy update stays off a warm rollback's critical path.
-            { parent: this, ignoreChanges: args.keepLiveDeploymentConfig ? ["deploymentConfig"] : undefined },
+            {
+                parent: this,
+                dependsOn: args.switchDependsOn,
+                ignoreChanges: args.keepLiveDeploymentConfig ? ["deploymentConfig"] : undefined,
+            },
         );
 
         this.endpointName = endpoint.name;

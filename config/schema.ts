@@ -60,6 +60,12 @@ export const DEFAULTS = {
         busyRecheckSeconds: 20,
         logRetentionDays: 30,
     },
+    database: {
+        // RDS allows 0..35; below 7 days a bad model found late has no point-in-time restore left.
+        backupRetentionDays: 7,
+        username: "mlops",
+        multiAz: false,
+    },
 } as const;
 
 /** Version ids: short, and safe to derive resource names from. */
@@ -368,6 +374,77 @@ const triggerSchema = z
     })
     .strict();
 
+/**
+ * RDS DB instance and cluster identifiers: 1-63 letters, digits or hyphens,
+ * starting with a letter, no `--`, no trailing hyphen (CreateDBInstance).
+ * RDS stores them lowercase, so only lowercase is accepted here.
+ */
+export const RDS_IDENTIFIER_PATTERN = /^[a-z](?!.*--)(?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const rdsIdentifier = z.string().regex(RDS_IDENTIFIER_PATTERN, {
+    message: "an RDS identifier: 1-63 lowercase letters, digits or '-', starting with a letter, no '--', not ending with '-', e.g. fraud-features",
+});
+const SECURITY_GROUP_ID_PATTERN = /^sg-[0-9a-f]{8}([0-9a-f]{9})?$/;
+
+/** A database this stack creates: the settings that are the user's call; the safety settings are not optional. */
+const managedDatabaseSchema = z
+    .object({
+        /** postgres, mysql, mariadb (instance) or aurora-postgresql, aurora-mysql (cluster). */
+        engine: z.enum(["postgres", "mysql", "mariadb", "aurora-postgresql", "aurora-mysql"], {
+            message: "one of postgres, mysql, mariadb (kind: instance) or aurora-postgresql, aurora-mysql (kind: cluster)",
+        }),
+        engineVersion: z
+            .string()
+            .regex(/^\d+(\.\d+)*$/, { message: "an engine version such as 16.4" })
+            .optional(),
+        /** e.g. db.t4g.medium; for a cluster, its writer instance. */
+        instanceClass: z.string().regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, { message: "an RDS instance class such as db.t4g.medium" }),
+        /** Instance only: storage in GiB (20..65536). */
+        allocatedStorageGiB: z.number().int().min(20, { message: "20..65536 GiB" }).max(65_536, { message: "20..65536 GiB" }).optional(),
+        username: z
+            .string()
+            .regex(/^[A-Za-z][A-Za-z0-9_]{0,15}$/, { message: "1-16 letters, digits or '_', starting with a letter" })
+            .default(DEFAULTS.database.username),
+        databaseName: z
+            .string()
+            .regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, { message: "1-63 letters, digits or '_', starting with a letter" })
+            .optional(),
+        /** Automated backups kept this many days: 7..35. @default 7 */
+        backupRetentionDays: z
+            .number()
+            .int()
+            .min(7, { message: "7..35 days: a shorter retention leaves too little point-in-time recovery behind a bad model" })
+            .max(35, { message: "7..35 days (the RDS maximum)" })
+            .default(DEFAULTS.database.backupRetentionDays),
+        subnetGroupName: z.string().min(1).max(255).optional(),
+        securityGroupIds: z.array(z.string().regex(SECURITY_GROUP_ID_PATTERN, { message: "a security group id, sg-..." })).optional(),
+        /** Storage is always encrypted; this picks the key (default: the RDS AWS-managed key). */
+        kmsKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN, { message: "expected a KMS key ARN" }).optional(),
+        multiAz: z.boolean().default(DEFAULTS.database.multiAz),
+    })
+    .strict();
+
+const databaseSchema = z
+    .object({
+        /** instance: an RDS DB instance; cluster: an Aurora DB cluster. */
+        kind: z.enum(["instance", "cluster"], { message: "'instance' (an RDS DB instance) or 'cluster' (an Aurora DB cluster)" }),
+        /** The database the model uses, snapshotted before each pin change. Managed elsewhere unless `manage` is set. */
+        identifier: rdsIdentifier,
+        /** Create the database in this stack, with deletion protection, encryption and backups that cannot be turned off here. */
+        manage: managedDatabaseSchema.optional(),
+        /** The environment variable the model's containers get the database's address in. Unset: the serving side is not told. */
+        addressEnv: z
+            .string()
+            .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: "an environment variable name: A-Z, 0-9 and '_', not starting with a digit" })
+            .optional(),
+        /**
+         * Written by `mlops rollback --restore-database`: the database restored
+         * from a snapshot, which the model now uses and later snapshots are
+         * taken of. `identifier` stays as it is, untouched.
+         */
+        restoredInto: rdsIdentifier.optional(),
+    })
+    .strict();
+
 const stackConfigShape = z
     .object({
         target: z.enum(["sagemaker", "kubernetes"], { message: "set mlops:target to 'sagemaker' or 'kubernetes'" }),
@@ -387,6 +464,7 @@ const stackConfigShape = z
         rollback: rollbackSchema.default({ allowRedeploy: [] }),
         alarms: alarmsSchema.optional(),
         trigger: triggerSchema.optional(),
+        database: databaseSchema.optional(),
     })
     .strict();
 
@@ -399,6 +477,8 @@ export type Target = StackConfig["target"];
 export type AlarmSettings = NonNullable<StackConfig["alarms"]>;
 export type CustomAlarm = AlarmSettings["custom"][number];
 export type TriggerSettings = NonNullable<StackConfig["trigger"]>;
+export type DatabaseSettings = NonNullable<StackConfig["database"]>;
+export type ManagedDatabaseSettings = NonNullable<DatabaseSettings["manage"]>;
 
 /** One problem with the config, named by its config path. */
 export interface ConfigProblem {
@@ -604,6 +684,7 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
     }
 
     problems.push(...alarmProblems(target, config.alarms, config.sagemaker, config.trigger));
+    problems.push(...databaseProblems(config.database));
 
     if (target !== undefined && config[target] === undefined) {
         problems.push({ path: [target], message: `required when mlops:target is '${target}': add the mlops:${target} section` });
@@ -675,6 +756,35 @@ function alarmProblems(target: Target | undefined, alarmsValue: unknown, sagemak
                 message: `the endpoint's guardrails would watch ${userAlarms + ours} alarms; SageMaker accepts at most 10: drop custom alarms, rollbackAlarmNames, or set feedGuardrails: false`,
             });
         }
+    }
+    return problems;
+}
+
+/** Cross-field rules of `mlops:database`. */
+function databaseProblems(value: unknown): PathedProblem[] {
+    if (typeof value !== "object" || value === null) return [];
+    const database = value as Record<string, unknown>;
+    const problems: PathedProblem[] = [];
+    if (database.restoredInto !== undefined && database.restoredInto === database.identifier) {
+        problems.push({ path: ["database", "restoredInto"], message: "names the original database itself; a restore always goes into a new one" });
+    }
+    const manage = database.manage as Record<string, unknown> | undefined;
+    if (typeof manage !== "object" || manage === null) return problems;
+    const aurora = typeof manage.engine === "string" && manage.engine.startsWith("aurora-");
+    if (database.kind === "cluster" && typeof manage.engine === "string" && !aurora) {
+        problems.push({
+            path: ["database", "manage", "engine"],
+            message: "a cluster runs aurora-postgresql or aurora-mysql; for this engine use kind: instance",
+        });
+    }
+    if (database.kind === "instance" && aurora) {
+        problems.push({ path: ["database", "manage", "engine"], message: "an Aurora engine runs as a cluster; use kind: cluster" });
+    }
+    if (database.kind === "instance" && manage.allocatedStorageGiB === undefined) {
+        problems.push({ path: ["database", "manage", "allocatedStorageGiB"], message: "required for an instance: its storage in GiB (20..65536)" });
+    }
+    if (database.kind === "cluster" && manage.allocatedStorageGiB !== undefined) {
+        problems.push({ path: ["database", "manage", "allocatedStorageGiB"], message: "Aurora storage grows by itself; remove it" });
     }
     return problems;
 }

@@ -10,6 +10,8 @@ export interface PinEdit {
     readonly pinned: string;
     readonly quarantined: readonly string[];
     readonly allowRedeploy: readonly string[];
+    /** `mlops:database.restoredInto`, written by `mlops rollback --restore-database`. */
+    readonly restoredInto?: string;
 }
 
 /**
@@ -27,8 +29,10 @@ export function editStackFileText(text: string, edit: PinEdit): string {
     // allowRedeploy is written only when it has entries or is already there:
     // a rollback should change two lines, not add an empty list.
     const writeAllowRedeploy = edit.allowRedeploy.length > 0 || hasAllowRedeploy;
+    const database = config.get("mlops:database");
+    if (edit.restoredInto !== undefined && !isMap(database)) throw new StackFileError("the stack file has no 'mlops:database:' map to record the restore in");
 
-    const splices: { range: [number, number]; value: unknown }[] = [];
+    const splices: { range: [number, number]; text: string }[] = [];
     const inPlace = (map: unknown, key: string, value: unknown): boolean => {
         const node: unknown = isMap(map) ? map.get(key, true) : undefined;
         const range = (node as { range?: [number, number, number] } | undefined)?.range;
@@ -39,17 +43,34 @@ export function editStackFileText(text: string, edit: PinEdit): string {
         // A block scalar (`>-`, `|`) or an empty value is not one line of text either.
         const original = text.slice(range[0], range[1]);
         if (original.trim() === "" || original.includes("\n")) return false;
-        splices.push({ range: [range[0], range[1]], value });
+        splices.push({ range: [range[0], range[1]], text: renderFlow(value) });
+        return true;
+    };
+    // A key the map lacks: one more line after its last entry, at the same indentation.
+    const appendToBlockMap = (map: unknown, key: string, value: string): boolean => {
+        if (!isMap(map) || map.flow === true || map.items.length === 0) return false;
+        const first = map.items[0].key as { range?: [number, number, number] } | undefined;
+        const last = map.items[map.items.length - 1].value;
+        const lastRange = (last as { range?: [number, number, number] } | null)?.range;
+        if (first?.range === undefined || lastRange === undefined || !isScalar(last)) return false;
+        if (text.slice(lastRange[0], lastRange[1]).includes("\n")) return false;
+        const indent = first.range[0] - (text.lastIndexOf("\n", first.range[0]) + 1);
+        // After the whole line of the last value, so that a comment on it stays with it.
+        const lineEnd = text.indexOf("\n", lastRange[1]) === -1 ? text.length : text.indexOf("\n", lastRange[1]);
+        splices.push({ range: [lineEnd, lineEnd], text: `\n${" ".repeat(indent)}${key}: ${renderFlow(value)}` });
         return true;
     };
     const allInPlace =
         inPlace(config, "mlops:pinned", edit.pinned) &&
         inPlace(config, "mlops:quarantined", [...edit.quarantined]) &&
-        (!writeAllowRedeploy || inPlace(rollback, "allowRedeploy", [...edit.allowRedeploy]));
+        (!writeAllowRedeploy || inPlace(rollback, "allowRedeploy", [...edit.allowRedeploy])) &&
+        (edit.restoredInto === undefined ||
+            inPlace(database, "restoredInto", edit.restoredInto) ||
+            appendToBlockMap(database, "restoredInto", edit.restoredInto));
     if (allInPlace) {
         let edited = text;
-        for (const { range, value } of splices.sort((a, b) => b.range[0] - a.range[0])) {
-            edited = edited.slice(0, range[0]) + renderFlow(value) + edited.slice(range[1]);
+        for (const splice of splices.sort((a, b) => b.range[0] - a.range[0])) {
+            edited = edited.slice(0, splice.range[0]) + splice.text + edited.slice(splice.range[1]);
         }
         // Belt and braces: keep the splice only if it reads back as the edit.
         if (readsBackAs(edited, edit, writeAllowRedeploy)) return edited;
@@ -62,6 +83,7 @@ export function editStackFileText(text: string, edit: PinEdit): string {
         if (isMap(rollback)) rollback.set("allowRedeploy", list);
         else config.set("mlops:rollback", document.createNode({ allowRedeploy: list }));
     }
+    if (edit.restoredInto !== undefined && isMap(database)) database.set("restoredInto", edit.restoredInto);
     return document.toString();
 }
 
@@ -74,7 +96,8 @@ function readsBackAs(text: string, edit: PinEdit, withAllowRedeploy: boolean): b
     return (
         same(values["mlops:pinned"], edit.pinned) &&
         same(values["mlops:quarantined"], edit.quarantined) &&
-        (!withAllowRedeploy || same((values["mlops:rollback"] as { allowRedeploy?: unknown } | undefined)?.allowRedeploy, edit.allowRedeploy))
+        (!withAllowRedeploy || same((values["mlops:rollback"] as { allowRedeploy?: unknown } | undefined)?.allowRedeploy, edit.allowRedeploy)) &&
+        (edit.restoredInto === undefined || same((values["mlops:database"] as { restoredInto?: unknown } | undefined)?.restoredInto, edit.restoredInto))
     );
 }
 

@@ -5,10 +5,11 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import type { RegisteredResource } from "./mockRuntime";
+import type { ProgramRun } from "./plan";
 
 const CHILD_ENTRY = path.join(__dirname, "mockRunMain.ts");
 
-export function recordProgramIsolated(rawConfig: Record<string, unknown>): Promise<RegisteredResource[]> {
+export function recordProgramIsolated(rawConfig: Record<string, unknown>, run: ProgramRun = {}): Promise<RegisteredResource[]> {
     return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, ["--require", require.resolve("tsx/cjs"), CHILD_ENTRY], {
             stdio: ["pipe", "pipe", "pipe"],
@@ -27,6 +28,6 @@ export function recordProgramIsolated(rawConfig: Record<string, unknown>): Promi
             }
             resolve(JSON.parse(Buffer.concat(stdout).toString("utf8")) as RegisteredResource[]);
         });
-        child.stdin.end(JSON.stringify(rawConfig));
+        child.stdin.end(JSON.stringify({ rawConfig, run }));
     });
 }

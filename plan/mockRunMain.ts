@@ -1,17 +1,18 @@
 /**
- * Child-process entry of `mlops plan`: reads a raw stack config (JSON) on
- * stdin, runs the program under the mock runtime, writes the registered
+ * Child-process entry of `mlops plan`: reads a raw stack config and what the
+ * run is told besides (JSON, `{ rawConfig, run }`) on stdin, runs the program under the mock runtime, writes the registered
  * resources (JSON) on stdout. One process per run because the runtime is
  * process-global state.
  */
 import { parseStackConfig } from "../config/schema";
 import { recordProgram } from "./mockRuntime";
+import type { ProgramRun } from "./plan";
 
 async function main(): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    const config = parseStackConfig(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-    const registered = await recordProgram(config);
+    const { rawConfig, run } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { rawConfig: unknown; run: ProgramRun };
+    const registered = await recordProgram(parseStackConfig(rawConfig), "plan", run);
     process.stdout.write(JSON.stringify(registered));
 }
 

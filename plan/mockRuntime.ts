@@ -7,7 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import { declareModelServing } from "../program";
+import { declareModelServing, type DeclareOptions } from "../program";
 
 export interface RegisteredResource {
     /** Pulumi type token, e.g. `aws:sagemaker/endpoint:Endpoint`. */
@@ -26,6 +26,7 @@ export interface RegisteredOptions {
     /** URNs this resource waits for (dependsOn and input dependencies). */
     readonly dependencies: string[];
     readonly retainOnDelete: boolean;
+    readonly protect: boolean;
     readonly customTimeouts?: { readonly create: string; readonly update: string };
 }
 
@@ -41,6 +42,24 @@ const FIXED_CALL_RESULTS: Record<string, Record<string, unknown>> = {
     },
     "aws:index/getRegion:getRegion": { id: MOCK_REGION, name: MOCK_REGION, region: MOCK_REGION, description: "mock", endpoint: "mock" },
     "aws:index/getPartition:getPartition": { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" },
+};
+
+/** A created database's address, as the look-up of its identifier answers: `aws.rds.Instance.address`, `aws.rds.Cluster.endpoint`. */
+const DATABASE_LOOKUP_BY_TYPE: Record<string, string> = {
+    "aws:rds/instance:Instance": "aws:rds/getInstance:getInstance",
+    "aws:rds/cluster:Cluster": "aws:rds/getCluster:getCluster",
+};
+
+/** Look-ups whose answer depends on what is looked up: an RDS database's address from its identifier. */
+const CALLS_BY_ARGUMENT: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
+    "aws:rds/getInstance:getInstance": (inputs) => {
+        const identifier = String(inputs.dbInstanceIdentifier ?? inputs.identifier);
+        return { dbInstanceIdentifier: identifier, address: `${identifier}.mock.${MOCK_REGION}.rds.amazonaws.com` };
+    },
+    "aws:rds/getCluster:getCluster": (inputs) => ({
+        clusterIdentifier: String(inputs.clusterIdentifier),
+        endpoint: `${String(inputs.clusterIdentifier)}.cluster-mock.${MOCK_REGION}.rds.amazonaws.com`,
+    }),
 };
 
 /**
@@ -70,10 +89,17 @@ export function recordingMocks(stackOutputs: Record<string, unknown> = {}): {
             const physicalName = typeof inputs.name === "string" ? inputs.name : `${args.name}-mock`;
             return {
                 id: `${physicalName}-id`,
-                state: { ...inputs, name: physicalName, arn: `arn:aws:mock:${MOCK_REGION}:${MOCK_ACCOUNT_ID}:${args.type}/${physicalName}` },
+                state: {
+                    ...inputs,
+                    name: physicalName,
+                    arn: `arn:aws:mock:${MOCK_REGION}:${MOCK_ACCOUNT_ID}:${args.type}/${physicalName}`,
+                    ...CALLS_BY_ARGUMENT[DATABASE_LOOKUP_BY_TYPE[args.type]]?.(inputs),
+                },
             };
         },
         call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+            const byArgument = CALLS_BY_ARGUMENT[args.token];
+            if (byArgument !== undefined) return byArgument(args.inputs as Record<string, unknown>);
             const result = FIXED_CALL_RESULTS[args.token];
             if (result === undefined) throw new Error(`unexpected provider call ${args.token} under the mock runtime`);
             return result;
@@ -89,6 +115,7 @@ interface RegisterResourceRequest {
     getParent(): string;
     getDependenciesList(): string[];
     getRetainondelete(): boolean | undefined;
+    getProtect(): boolean | undefined;
     getCustomtimeouts(): { getCreate(): string; getUpdate(): string } | undefined;
 }
 
@@ -114,6 +141,7 @@ export async function installRecordingMocks(stack = "plan", stackOutputs: Record
             parent: request.getParent(),
             dependencies: request.getDependenciesList(),
             retainOnDelete: request.getRetainondelete() === true,
+            protect: request.getProtect() === true,
             ...(timeouts === undefined || (timeouts.getCreate() === "" && timeouts.getUpdate() === "")
                 ? {}
                 : { customTimeouts: { create: timeouts.getCreate(), update: timeouts.getUpdate() } }),
@@ -128,9 +156,9 @@ export async function installRecordingMocks(stack = "plan", stackOutputs: Record
  * The mock runtime is process-global: call this once per process (or once
  * per test file), never twice in one runtime.
  */
-export async function recordProgram(config: StackConfig, stack = "plan"): Promise<RegisteredResource[]> {
+export async function recordProgram(config: StackConfig, stack = "plan", options: DeclareOptions = {}): Promise<RegisteredResource[]> {
     const registered = await installRecordingMocks(stack);
-    declareModelServing(config);
+    declareModelServing(config, options);
     // Wait for every outstanding registration, including those that waited
     // on other resources' outputs.
     await pulumi.runtime.disconnect();

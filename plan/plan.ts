@@ -6,6 +6,8 @@
 import { isWarm } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
+import { nextSnapshotLedger, servingDatabase } from "../database/snapshots";
+import type { DeclareOptions } from "../program";
 import { diffRegistrations, summarize, type PlanOperation, type PlanSummary } from "./diff";
 import { recordProgramIsolated } from "./isolatedRun";
 import type { RegisteredResource } from "./mockRuntime";
@@ -22,7 +24,10 @@ export interface PinChangePlan {
 /** Bad `--to`: exit 2, like any bad input. */
 export class PlanInputError extends BadInputError {}
 
-export type RecordProgram = (rawConfig: Record<string, unknown>) => Promise<RegisteredResource[]>;
+/** What a run of the program is told besides its config: the snapshot ledger and the time. */
+export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now">;
+
+export type RecordProgram = (rawConfig: Record<string, unknown>, run?: ProgramRun) => Promise<RegisteredResource[]>;
 
 /**
  * Validate both configs before running anything: the current one as it is,
@@ -66,12 +71,28 @@ export async function planConfigChange(
     options: PlanOptions = {},
 ): Promise<ConfigChangePlan> {
     const record = options.record ?? recordProgramIsolated;
-    parseStackConfig(beforeRaw);
-    parseStackConfig(afterRaw);
+    const beforeConfig = parseStackConfig(beforeRaw);
+    const afterConfig = parseStackConfig(afterRaw);
     options.onRun?.();
-    const [before, after] = await Promise.all([record(beforeRaw), record(afterRaw)]);
+    const [beforeRun, afterRun] = snapshotRuns(beforeConfig, afterConfig, new Date().toISOString());
+    const [before, after] = await Promise.all([record(beforeRaw, beforeRun), record(afterRaw, afterRun)]);
     const operations = diffRegistrations(before, after);
     return { summary: summarize(operations), operations };
+}
+
+/**
+ * The snapshot ledgers of both runs. Offline there is no stack to read the
+ * real ledger from, so the "before" run stands for a stack whose database
+ * was snapshotted when its pin went live, and the "after" run adds the
+ * snapshot its pin change takes. One time for both, so that nothing differs
+ * by the clock alone.
+ */
+function snapshotRuns(before: StackConfig, after: StackConfig, now: string): [ProgramRun, ProgramRun] {
+    const deployed = nextSnapshotLedger([], before, null, now).ledger;
+    return [
+        { snapshots: { ledger: deployed }, now },
+        { snapshots: nextSnapshotLedger(deployed, after, before.pinned, now), now },
+    ];
 }
 
 export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: string): string {
@@ -104,5 +125,14 @@ export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
             ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without waiting for anything to be built${plan.summary.create > 0 ? " (the creates above make the next older version warm and do not hold up the switch)" : ""}.`
             : `Version ${plan.to} is not warm: its resources are created before traffic moves (a cold rollback).`,
     );
+    if (config.database !== undefined) {
+        const order = config.versions.map((v) => v.version);
+        const forward = order.indexOf(plan.to) > order.indexOf(plan.from);
+        lines.push(
+            forward
+                ? `The database ${servingDatabase(config.database)} is snapshotted before traffic moves to ${plan.to}.`
+                : `The database ${servingDatabase(config.database)} is snapshotted alongside the switch; traffic does not wait for it. No snapshot is deleted.`,
+        );
+    }
     return lines.join("\n");
 }

@@ -119,6 +119,59 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, ReplaceRule>> = {
         replaceOn: ["name"],
         source: "internal/service/codebuild/project.go: ForceNew on name only; the rest via UpdateProject",
     },
+    // RDS, read at hashicorp/terraform-provider-aws 5f2286d6d836 (2026-06-02).
+    "aws:rds/snapshot:Snapshot": {
+        replaceOn: ["dbInstanceIdentifier", "dbSnapshotIdentifier"],
+        source: "internal/service/rds/snapshot.go: ForceNew on db_instance_identifier, db_snapshot_identifier; shared_accounts via ModifyDBSnapshotAttribute, tags in place",
+    },
+    "aws:rds/clusterSnapshot:ClusterSnapshot": {
+        replaceOn: ["dbClusterIdentifier", "dbClusterSnapshotIdentifier"],
+        source: "internal/service/rds/cluster_snapshot.go: ForceNew on db_cluster_identifier, db_cluster_snapshot_identifier; shared_accounts and tags in place",
+    },
+    "aws:rds/instance:Instance": {
+        replaceOn: [
+            "availabilityZone",
+            "backupTarget",
+            "characterSetName",
+            "customIamInstanceProfile",
+            "dbName",
+            "engine",
+            "kmsKeyId",
+            "ncharCharacterSetName",
+            "restoreToPointInTime",
+            "s3Import",
+            "snapshotIdentifier",
+            "storageEncrypted",
+            "timezone",
+            "username",
+        ],
+        source: "internal/service/rds/instance.go: ForceNew on those fields; identifier renames in place (NewDBInstanceIdentifier), db_subnet_group_name, engine_version and the rest via ModifyDBInstance",
+    },
+    "aws:rds/cluster:Cluster": {
+        replaceOn: [
+            "availabilityZones",
+            "clusterIdentifier",
+            "clusterIdentifierPrefix",
+            "clusterScalabilityType",
+            "databaseName",
+            "dbSubnetGroupName",
+            "dbSystemId",
+            "engine",
+            "engineMode",
+            "kmsKeyId",
+            "masterUsername",
+            "restoreToPointInTime",
+            "s3Import",
+            "snapshotIdentifier",
+            "sourceRegion",
+            "storageEncrypted",
+        ],
+        source: "internal/service/rds/cluster.go: ForceNew on those fields (storage_type too, for non-Aurora engines only); engine_version and the rest via ModifyDBCluster",
+    },
+    "aws:rds/clusterInstance:ClusterInstance": {
+        replaceOn: ["availabilityZone", "clusterIdentifier", "customIamInstanceProfile", "dbSubnetGroupName", "engine", "identifier", "identifierPrefix"],
+        source: "internal/service/rds/cluster_instance.go: ForceNew on those fields; instance_class, engine_version, publicly_accessible via ModifyDBInstance",
+    },
 };
 
 /** Whether a change at `changedPath` (e.g. `deploymentConfig.autoRollbackConfiguration.alarms[0]`) replaces a `type`. */

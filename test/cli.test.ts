@@ -126,7 +126,9 @@ describe("mlops plan", () => {
         expect(plan.to).toBe("2");
         // Updates: the Endpoint's pointer, the execution role's policy, and the
         // rollback trigger (its policy and environment follow the pin).
-        expect(plan.summary).toEqual({ create: 2, update: 4, replace: 0, delete: 2 });
+        // Creates: version 1's Model and config, and the database snapshot
+        // the rollback takes alongside the switch.
+        expect(plan.summary).toEqual({ create: 3, update: 4, replace: 0, delete: 2 });
         expect(plan.operations.find((o) => o.type === "aws:sagemaker/endpoint:Endpoint")).toEqual({
             type: "aws:sagemaker/endpoint:Endpoint",
             name: "fraud-detector-endpoint",
@@ -141,8 +143,9 @@ describe("mlops plan", () => {
         expect(run.code).toBe(0);
         expect(run.stdout).toContain("Plan: fraud-detector 3 -> 2 (sagemaker, warm 1)");
         expect(run.stdout).toContain("update  aws:sagemaker/endpoint:Endpoint  fraud-detector-endpoint  (endpointConfigName)");
-        expect(run.stdout).toContain("Summary: 2 create, 4 update, 0 replace, 2 delete");
+        expect(run.stdout).toContain("Summary: 3 create, 4 update, 0 replace, 2 delete");
         expect(run.stdout).toContain("Version 2 is warm");
+        expect(run.stdout).toContain("The database fraud-features is snapshotted alongside the switch; traffic does not wait for it. No snapshot is deleted.");
         expect(run.stderr).toContain("mock runtime");
     }, 60_000);
 });
@@ -278,5 +281,11 @@ describe("mlops --help", () => {
         const run = await mlops("rollback", "--help");
         expect(run.stdout).toContain("--after-fast-path");
         expect(run.stdout).toContain("--expect-from <version>");
+    });
+
+    it("explains what --restore-database restores and what it keeps", async () => {
+        const run = await mlops("rollback", "--help");
+        expect(run.stdout).toContain("--restore-database");
+        expect(run.stdout.replace(/\s+/g, " ")).toContain("the current database and every snapshot are kept untouched");
     });
 });

@@ -206,6 +206,34 @@ describe("SageMaker-specific rules", () => {
     });
 });
 
+describe("the database section", () => {
+    it("fills a managed database's defaults: a week of backups, user mlops, single-AZ", () => {
+        const config = parseStackConfig(
+            sagemakerRawConfig({
+                database: {
+                    kind: "instance",
+                    identifier: "fraud-features",
+                    manage: { engine: "postgres", instanceClass: "db.t4g.medium", allocatedStorageGiB: 20 },
+                },
+            }),
+        );
+        expect(config.database?.manage).toMatchObject({ backupRetentionDays: 7, username: "mlops", multiAz: false });
+    });
+
+    it("reports every database problem at once, each by its key", () => {
+        const problems = problemsOf(
+            sagemakerRawConfig({
+                database: { kind: "cluster", identifier: "1-bad", manage: { engine: "postgres", instanceClass: "db.t4g.medium", backupRetentionDays: 40 } },
+            }),
+        );
+        expect(problems.map((p) => p.path).sort()).toEqual([
+            "mlops:database.identifier",
+            "mlops:database.manage.backupRetentionDays",
+            "mlops:database.manage.engine",
+        ]);
+    });
+});
+
 describe("configPath", () => {
     it("renders array indexes and nested keys like the stack file", () => {
         expect(configPath(["versions", 2, "image"])).toBe("mlops:versions[2].image");
@@ -234,7 +262,7 @@ describe("rawConfigFromPulumiConfig", () => {
 describe("rawConfigFromStackFile", () => {
     it("reads only the mlops: keys of the example stack", () => {
         const raw = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
-        expect(Object.keys(raw).sort()).toEqual(["alarms", "model", "pinned", "quarantined", "sagemaker", "target", "trigger", "versions", "warm"]);
+        expect(Object.keys(raw).sort()).toEqual(["alarms", "database", "model", "pinned", "quarantined", "sagemaker", "target", "trigger", "versions", "warm"]);
         expect(parseStackConfig(raw).versions).toHaveLength(3);
     });
 });

@@ -6,46 +6,12 @@ import { BadInputError } from "../config/badInput";
 import { rawConfigFromStackFile } from "../config/sources";
 import { main, type CliDeps, type Io } from "../cli/main";
 import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
-import { StackBusyError, type OperationOptions, type StackSession, type UpdateRecord, type UpSummary } from "../rollback/automation";
+import { StackBusyError, type OperationOptions } from "../rollback/automation";
 import type { RollbackNotice } from "../rollback/notify";
 import type { ServingVerifier, VerificationResult } from "../rollback/verify";
+import { FakeStack } from "./fixtures/fakeStack";
 
 const ROOT = path.resolve(__dirname, "..");
-
-/**
- * Stands for one stack driven through the Automation API (the engine is the
- * layer below the CLI): records what the CLI asked for and answers with what
- * a test sets.
- */
-class FakeStack implements StackSession {
-    readonly calls: { op: "preview" | "up" | "refresh"; options: OperationOptions; fileText: string; type?: string }[] = [];
-    upError?: Error;
-    outputsAfterUp: Record<string, unknown> = { target: "sagemaker", pinnedVersion: "2" };
-    history_: UpdateRecord[] = [];
-    constructor(
-        readonly name: string,
-        private readonly file: string,
-    ) {}
-    preview(options: OperationOptions): Promise<{ changeSummary: Record<string, number> }> {
-        this.calls.push({ op: "preview", options, fileText: readFileSync(this.file, "utf8") });
-        return Promise.resolve({ changeSummary: { update: 1, same: 6 } });
-    }
-    up(options: OperationOptions): Promise<UpSummary> {
-        this.calls.push({ op: "up", options, fileText: readFileSync(this.file, "utf8") });
-        if (this.upError) return Promise.reject(this.upError);
-        return Promise.resolve({ result: "succeeded", resourceChanges: { update: 1, same: 6 }, outputs: this.outputsAfterUp });
-    }
-    outputs() {
-        return Promise.resolve(this.outputsAfterUp);
-    }
-    history() {
-        return Promise.resolve(this.history_);
-    }
-    refreshType(type: string) {
-        this.calls.push({ op: "refresh", options: {}, fileText: readFileSync(this.file, "utf8"), type });
-        return Promise.resolve(1);
-    }
-}
 
 let projectDir: string;
 let file: string;
@@ -439,6 +405,28 @@ describe("the CLI over the flow (exit codes and JSON)", () => {
             warmVersions: ["1", "2"],
             sagemaker: { endpointName: "fraud-detector-endpoint-abc" },
             quarantineLedger: { "3": { at: "2026-11-27T09:00:00.000Z", reason: "5xx", rolledBackTo: "2" } },
+            database: {
+                servingIdentifier: "fraud-features",
+                snapshotIdentifiers: ["fraud-detector-v2-to-v3-20261126120000", "fraud-detector-v3-to-v2-20261127090000"],
+            },
+            databaseSnapshots: [
+                {
+                    identifier: "fraud-detector-v2-to-v3-20261126120000",
+                    kind: "instance",
+                    database: "fraud-features",
+                    from: "2",
+                    to: "3",
+                    at: "2026-11-26T12:00:00.000Z",
+                },
+                {
+                    identifier: "fraud-detector-v3-to-v2-20261127090000",
+                    kind: "instance",
+                    database: "fraud-features",
+                    from: "3",
+                    to: "2",
+                    at: "2026-11-27T09:00:00.000Z",
+                },
+            ],
         };
         stack.history_ = [
             { kind: "update", startTime: new Date("2026-11-27T09:00:00Z"), result: "succeeded", message: "rollback 3 -> 2: 5xx", pinned: "2" },
@@ -448,6 +436,9 @@ describe("the CLI over the flow (exit codes and JSON)", () => {
         expect(status.code).toBe(0);
         expect(status.stdout).toContain("Stack prod: fraud-detector on sagemaker, serving version 2");
         expect(status.stdout).toContain("quarantined:   3 (5xx, 2026-11-27T09:00:00.000Z)");
+        expect(status.stdout).toContain(
+            "database:      fraud-features; last snapshot fraud-detector-v3-to-v2-20261127090000 (3 -> 2, 2026-11-27T09:00:00.000Z), 2 in all",
+        );
         expect(status.stdout).toContain("last update:   2026-11-27T09:00:00.000Z rollback succeeded: rollback 3 -> 2: 5xx");
         const history = await run("history", "--stack", "prod", "--json");
         expect(JSON.parse(history.stdout)).toEqual([

@@ -21,7 +21,7 @@ const resource = (type: string, name: string, inputs: Record<string, unknown>, r
     type,
     name,
     inputs,
-    options: { parent: "urn:pulumi:plan::mlops::mlops:test:Component::parent", dependencies: [], retainOnDelete },
+    options: { parent: "urn:pulumi:plan::mlops::mlops:test:Component::parent", dependencies: [], retainOnDelete, protect: false },
 });
 
 describe("changedPaths", () => {

@@ -29,9 +29,20 @@ function runIndex(pulumiConfig: string, previousOutputs: Record<string, unknown>
     });
 }
 
+/** The example's database snapshot from when 3 went live, as a deployed stack's outputs hold it. */
+const WENT_LIVE_3 = {
+    identifier: "fraud-detector-v2-to-v3-20261120100000",
+    kind: "instance",
+    database: "fraud-features",
+    from: "2",
+    to: "3",
+    at: "2026-11-20T10:00:00.000Z",
+};
+
 describe("index.ts, the program the engine runs", () => {
     it("reads the example stack's config as the engine passes it and declares the warm versions", async () => {
-        const result = await runIndex(engineConfig(rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml")));
+        const deployed = { pinnedVersion: "3", databaseSnapshots: [WENT_LIVE_3] };
+        const result = await runIndex(engineConfig(rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml")), deployed);
         expect(result).toEqual({
             names: [
                 "fraud-detector-alarms-5xx-rate",
@@ -41,6 +52,7 @@ describe("index.ts, the program the engine runs", () => {
                 "fraud-detector-alarms-topic-key",
                 "fraud-detector-config-2",
                 "fraud-detector-config-3",
+                "fraud-detector-database-snapshot-fraud-detector-v2-to-v3-20261120100000",
                 "fraud-detector-endpoint",
                 "fraud-detector-model-2",
                 "fraud-detector-model-3",
@@ -66,7 +78,21 @@ describe("index.ts, the program the engine runs", () => {
             pinned: "3",
             warmVersions: ["2", "3"],
             quarantineLedger: {},
+            // The same pin again: no new snapshot.
+            databaseSnapshots: [WENT_LIVE_3],
         });
+    }, 60_000);
+
+    it("snapshots the database when the pin differs from the one the stack last deployed, and keeps the ledger's earlier snapshots", async () => {
+        const example = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
+        const result = await runIndex(engineConfig({ ...example, pinned: "2", quarantined: ["3"] }), { pinnedVersion: "3", databaseSnapshots: [WENT_LIVE_3] });
+        const ledger = result.databaseSnapshots as { identifier: string; from: string; to: string }[];
+        expect(ledger).toHaveLength(2);
+        expect(ledger[0]).toEqual(WENT_LIVE_3);
+        expect(ledger[1]).toMatchObject({ kind: "instance", database: "fraud-features", from: "3", to: "2" });
+        expect(ledger[1].identifier).toMatch(/^fraud-detector-v3-to-v2-\d{14}$/);
+        expect(result.names).toContain(`fraud-detector-database-snapshot-${ledger[1].identifier}`);
+        expect(result.names).toContain(`fraud-detector-database-snapshot-${WENT_LIVE_3.identifier}`);
     }, 60_000);
 
     it("stops with a RunError naming every bad key, and declares nothing", async () => {

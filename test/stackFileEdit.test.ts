@@ -40,4 +40,28 @@ describe("editStackFileText", () => {
         const parsed = parse(editStackFileText(text, { ...edit, allowRedeploy: ["3"] })) as { config: Record<string, unknown> };
         expect(parsed.config["mlops:rollback"]).toEqual({ allowRedeploy: ["3"] });
     });
+
+    it("records a database restore as one more line of mlops:database, at its indentation, and replaces an earlier one in place", () => {
+        const text = [
+            "config:",
+            '  mlops:pinned: "3"',
+            "  mlops:quarantined: []",
+            "  # the feature store",
+            "  mlops:database:",
+            "    kind: instance",
+            "    identifier: fraud-features # managed elsewhere",
+            "  # alarms next",
+            "  mlops:alarms: {}",
+            "",
+        ].join("\n");
+        const first = editStackFileText(text, { ...edit, restoredInto: "fraud-features-restore-202611271305" });
+        expect(first).toBe(
+            text
+                .replace('"3"', '"2"')
+                .replace("[]", '[ "1", "3" ]')
+                .replace("# managed elsewhere\n", '# managed elsewhere\n    restoredInto: "fraud-features-restore-202611271305"\n'),
+        );
+        const second = editStackFileText(first, { ...edit, restoredInto: "fraud-features-restore-202612010900" });
+        expect(second).toBe(first.replace("202611271305", "202612010900"));
+    });
 });

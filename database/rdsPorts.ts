@@ -1,0 +1,145 @@
+/**
+ * The RDS calls of `mlops rollback --restore-database`, made with the AWS
+ * SDK v3. Every call reads, except `restore`, which creates the new
+ * database: nothing here modifies or deletes one.
+ */
+import {
+    CreateDBInstanceCommand,
+    DBClusterNotFoundFault,
+    DBClusterSnapshotNotFoundFault,
+    DBInstanceNotFoundFault,
+    DBSnapshotNotFoundFault,
+    DescribeDBClustersCommand,
+    DescribeDBClusterSnapshotsCommand,
+    DescribeDBInstancesCommand,
+    DescribeDBSnapshotsCommand,
+    RDSClient,
+    RestoreDBClusterFromSnapshotCommand,
+    RestoreDBInstanceFromDBSnapshotCommand,
+    type RDSClientConfig,
+    type Tag,
+} from "@aws-sdk/client-rds";
+import type { DatabasePlacement, DatabaseState, RdsPorts, RestorePlan, SnapshotState } from "./restore";
+
+const NOT_FOUND = [DBInstanceNotFoundFault, DBClusterNotFoundFault, DBSnapshotNotFoundFault, DBClusterSnapshotNotFoundFault];
+
+/** undefined for a "not found" fault; any other error goes up. */
+async function unlessNotFound<T>(call: () => Promise<T>): Promise<T | undefined> {
+    try {
+        return await call();
+    } catch (error) {
+        if (NOT_FOUND.some((fault) => error instanceof fault)) return undefined;
+        throw error;
+    }
+}
+
+const tagList = (tags: Record<string, string>): Tag[] => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+
+/** The writer instance of a restored cluster: a cluster restores without one and serves nothing until it has it. */
+export function restoredWriterIdentifier(cluster: string): string {
+    return `${cluster.slice(0, 63 - "-writer".length).replace(/-+$/, "")}-writer`;
+}
+
+export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
+    const rds = new RDSClient(config);
+    return {
+        describeSnapshot: async (kind, identifier): Promise<SnapshotState | undefined> => {
+            if (kind === "instance") {
+                const found = await unlessNotFound(() => rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: identifier })));
+                const snapshot = found?.DBSnapshots?.[0];
+                return snapshot && { status: snapshot.Status ?? "unknown", createdAt: snapshot.SnapshotCreateTime };
+            }
+            const found = await unlessNotFound(() => rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: identifier })));
+            const snapshot = found?.DBClusterSnapshots?.[0];
+            return snapshot && { status: snapshot.Status ?? "unknown", createdAt: snapshot.SnapshotCreateTime };
+        },
+        describeDatabase: async (kind, identifier): Promise<DatabaseState | undefined> => {
+            if (kind === "instance") {
+                const found = await unlessNotFound(() => rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })));
+                const instance = found?.DBInstances?.[0];
+                return instance && { status: instance.DBInstanceStatus ?? "unknown", address: instance.Endpoint?.Address };
+            }
+            const found = await unlessNotFound(() => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })));
+            const cluster = found?.DBClusters?.[0];
+            if (cluster === undefined) return undefined;
+            // A cluster is only usable once its writer is.
+            const writer = await unlessNotFound(() => rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: restoredWriterIdentifier(identifier) })));
+            const writerStatus = writer?.DBInstances?.[0]?.DBInstanceStatus;
+            const status =
+                cluster.Status === "available" && writerStatus !== undefined && writerStatus !== "available"
+                    ? `writer ${writerStatus}`
+                    : (cluster.Status ?? "unknown");
+            return { status, address: cluster.Endpoint };
+        },
+        placementOf: async (kind, identifier): Promise<DatabasePlacement> => {
+            if (kind === "instance") {
+                const instance = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }))).DBInstances?.[0];
+                return {
+                    instanceClass: instance?.DBInstanceClass,
+                    subnetGroupName: instance?.DBSubnetGroup?.DBSubnetGroupName,
+                    securityGroupIds: (instance?.VpcSecurityGroups ?? []).flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
+                    multiAz: instance?.MultiAZ,
+                    engine: instance?.Engine,
+                    deletionProtection: instance?.DeletionProtection === true,
+                };
+            }
+            const cluster = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier }))).DBClusters?.[0];
+            const writerId = cluster?.DBClusterMembers?.find((member) => member.IsClusterWriter)?.DBInstanceIdentifier;
+            const writer =
+                writerId === undefined ? undefined : (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: writerId }))).DBInstances?.[0];
+            return {
+                instanceClass: writer?.DBInstanceClass,
+                subnetGroupName: cluster?.DBSubnetGroup,
+                securityGroupIds: (cluster?.VpcSecurityGroups ?? []).flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
+                engine: cluster?.Engine,
+                deletionProtection: cluster?.DeletionProtection === true,
+            };
+        },
+        restore: async (plan: RestorePlan, placement: DatabasePlacement, tags: Record<string, string>): Promise<void> => {
+            const common = {
+                DBSubnetGroupName: placement.subnetGroupName,
+                VpcSecurityGroupIds: placement.securityGroupIds.length > 0 ? placement.securityGroupIds : undefined,
+                // The new database is as hard to delete by accident as the data it holds deserves.
+                DeletionProtection: true,
+                CopyTagsToSnapshot: true,
+                Tags: tagList(tags),
+            };
+            if (plan.kind === "instance") {
+                await rds.send(
+                    new RestoreDBInstanceFromDBSnapshotCommand({
+                        ...common,
+                        DBInstanceIdentifier: plan.restoredDatabase,
+                        DBSnapshotIdentifier: plan.snapshot.identifier,
+                        DBInstanceClass: placement.instanceClass,
+                        MultiAZ: placement.multiAz,
+                        PubliclyAccessible: false,
+                    }),
+                );
+                return;
+            }
+            if (placement.engine === undefined || placement.instanceClass === undefined) {
+                throw new Error(
+                    `cannot tell the engine and writer instance class of cluster ${plan.replacedDatabase}; restore ${plan.snapshot.identifier} by hand`,
+                );
+            }
+            await rds.send(
+                new RestoreDBClusterFromSnapshotCommand({
+                    ...common,
+                    DBClusterIdentifier: plan.restoredDatabase,
+                    SnapshotIdentifier: plan.snapshot.identifier,
+                    Engine: placement.engine,
+                }),
+            );
+            await rds.send(
+                new CreateDBInstanceCommand({
+                    DBInstanceIdentifier: restoredWriterIdentifier(plan.restoredDatabase),
+                    DBClusterIdentifier: plan.restoredDatabase,
+                    Engine: placement.engine,
+                    DBInstanceClass: placement.instanceClass,
+                    PubliclyAccessible: false,
+                    Tags: tagList(tags),
+                }),
+            );
+        },
+    };
+}
