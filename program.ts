@@ -11,7 +11,7 @@ import { EndpointAlarms, guardrailAlarmNames } from "./components/endpointAlarms
 import { KubernetesModelEndpoint } from "./components/kubernetesModelEndpoint";
 import { SageMakerModelEndpoint } from "./components/sagemakerModelEndpoint";
 import type { StackConfig } from "./config/schema";
-import { snapshotHoldsSwitch, type SnapshotRecord } from "./database/snapshots";
+import { currentSnapshot, snapshotHoldsSwitch, type SnapshotRecord } from "./database/snapshots";
 
 export interface ModelServingOutputs {
     readonly target: StackConfig["target"];
@@ -44,7 +44,6 @@ export interface ModelServingOutputs {
     /** Set when `mlops:database` is. */
     readonly database?: {
         readonly servingIdentifier: pulumi.Output<string>;
-        readonly snapshotIdentifiers: pulumi.Output<string[]>;
     };
 }
 
@@ -72,17 +71,22 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
 
     switch (config.target) {
         case "sagemaker": {
-            if (config.sagemaker === undefined) throw new Error("mlops:sagemaker is required when mlops:target is 'sagemaker'");
+            const settings = config.sagemaker;
+            if (settings === undefined) throw new Error("mlops:sagemaker is required when mlops:target is 'sagemaker'");
             // Names, not resources: the alarms watch the endpoint, so they are created after it.
             const guardrails = config.alarms === undefined ? [] : guardrailAlarmNames({ alarmNamePrefix: prefix, settings: config.alarms });
-            const endpoint = new SageMakerModelEndpoint(config.model, {
-                model: config.model,
-                ...catalog,
-                settings: config.sagemaker,
-                rollbackAlarmNames: guardrails,
-                keepLiveDeploymentConfig: options.keepLiveDeploymentConfig,
-                ...fromDatabase,
-            });
+            const endpoint = withSwitchDeclared(
+                database,
+                () =>
+                    new SageMakerModelEndpoint(config.model, {
+                        model: config.model,
+                        ...catalog,
+                        settings,
+                        rollbackAlarmNames: guardrails,
+                        keepLiveDeploymentConfig: options.keepLiveDeploymentConfig,
+                        ...fromDatabase,
+                    }),
+            );
             return {
                 ...common,
                 pinnedVersion: endpoint.pinnedVersion,
@@ -90,20 +94,24 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                 database: database?.outputs,
                 ...declareAlarming(config, stack, {
                     endpointName: endpoint.endpointName,
-                    variantName: config.sagemaker.variantName,
+                    variantName: settings.variantName,
                     trigger: {
                         endpointName: endpoint.endpointName,
                         endpointConfigNames: endpoint.endpointConfigNames,
                         modelNames: endpoint.modelNames,
                         // The endpoint's whole set, in its order: the fast path must keep it as declared.
-                        guardrailAlarmNames: [...config.sagemaker.deployment.rollbackAlarmNames, ...guardrails],
+                        guardrailAlarmNames: [...settings.deployment.rollbackAlarmNames, ...guardrails],
                     },
                 }),
             };
         }
         case "kubernetes": {
             if (config.kubernetes === undefined) throw new Error("mlops:kubernetes is required when mlops:target is 'kubernetes'");
-            const endpoint = new KubernetesModelEndpoint(config.model, { model: config.model, ...catalog, settings: config.kubernetes, ...fromDatabase });
+            const settings = config.kubernetes;
+            const endpoint = withSwitchDeclared(
+                database,
+                () => new KubernetesModelEndpoint(config.model, { model: config.model, ...catalog, settings, ...fromDatabase }),
+            );
             return {
                 ...common,
                 pinnedVersion: endpoint.pinnedVersion,
@@ -122,23 +130,52 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
  */
 function declareDatabase(config: StackConfig, stack: string, options: DeclareOptions) {
     if (config.database === undefined) return undefined;
+    const ledger = options.snapshots?.ledger ?? [];
     const taken = options.snapshots?.taken;
+    const holdsSwitch = taken !== undefined && snapshotHoldsSwitch(taken, config.versions);
+    // A rollback's snapshot waits for the switch, which is declared after
+    // this component (it takes the address from it): a promise stands for it.
+    const afterSwitch = taken !== undefined && !holdsSwitch ? deferred<pulumi.Resource>() : undefined;
     const database = new DatabaseSnapshots(`${config.model}-database`, {
         model: config.model,
         stack,
         settings: config.database,
-        snapshots: options.snapshots?.ledger ?? [],
-        takenNow: taken?.identifier,
+        snapshot: currentSnapshot(ledger, config.pinned),
+        takenNow: taken !== undefined,
+        takenAfter: afterSwitch?.promise,
         createdAt: options.now ?? new Date().toISOString(),
         needsAddress: config.database.addressEnv !== undefined,
     });
     const { addressEnv } = config.database;
-    const holdsSwitch = database.snapshotTakenNow !== undefined && taken !== undefined && snapshotHoldsSwitch(taken, config.versions);
     return {
         environment: addressEnv !== undefined && database.servingAddress !== undefined ? { [addressEnv]: database.servingAddress } : undefined,
-        switchDependsOn: holdsSwitch ? [database.snapshotTakenNow] : undefined,
-        outputs: { servingIdentifier: database.servingIdentifier, snapshotIdentifiers: database.snapshotIdentifiers },
+        switchDependsOn: holdsSwitch && database.snapshotTakenNow !== undefined ? [database.snapshotTakenNow] : undefined,
+        /** Call with the traffic switch once it is declared (or with the error that stopped it). */
+        switched: (resource: pulumi.Resource | Error) => afterSwitch?.settle(resource),
+        outputs: { servingIdentifier: database.servingIdentifier },
     };
+}
+
+/** Declare the serving side, and tell the database's rollback snapshot (if any) what switch to wait for. */
+function withSwitchDeclared<T extends { readonly trafficSwitch: pulumi.Resource }>(database: ReturnType<typeof declareDatabase>, declare: () => T): T {
+    try {
+        const endpoint = declare();
+        database?.switched(endpoint.trafficSwitch);
+        return endpoint;
+    } catch (error) {
+        // The snapshot must not wait for a switch that will never be declared.
+        database?.switched(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+    }
+}
+
+/** A promise and the function that settles it: a resource (resolve) or an error (reject). */
+function deferred<T>(): { promise: Promise<T>; settle: (value: T | Error) => void } {
+    let settle: (value: T | Error) => void = () => undefined;
+    const promise = new Promise<T>((resolve, reject) => {
+        settle = (value) => (value instanceof Error ? reject(value) : resolve(value));
+    });
+    return { promise, settle };
 }
 
 /**

@@ -9,7 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, StackConfigError, type StackConfig } from "./config/schema";
 import { rawConfigFromPulumiConfig } from "./config/sources";
-import { nextSnapshotLedger, snapshotLedgerFromOutput, type SnapshotRecord } from "./database/snapshots";
+import { nextSnapshotLedger, snapshotLedgerFromOutput, type PreviousDeploy, type SnapshotRecord } from "./database/snapshots";
 import { declareModelServing } from "./program";
 import { ledgerFromOutput, nextLedger, stickyRefusal, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "./rollback/ledger";
 
@@ -31,8 +31,7 @@ function stackConfig(): StackConfig {
 interface PreviousRun {
     readonly quarantine: QuarantineLedger;
     readonly snapshots: SnapshotRecord[];
-    /** The pin the last update deployed; null when the stack was never deployed. */
-    readonly deployedPin: string | null;
+    readonly deployed: PreviousDeploy;
 }
 
 /**
@@ -44,11 +43,15 @@ async function previousRun(): Promise<PreviousRun> {
     // The logical name predates the snapshot ledger: renaming it would replace the reference.
     const self = new pulumi.StackReference("quarantine-ledger", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
     const output = (name: string): Promise<unknown> => self.getOutputValue(name);
-    const [quarantine, snapshots, pinned] = await Promise.all([output("quarantineLedger"), output("databaseSnapshots"), output("pinnedVersion")]);
+    const [quarantine, snapshots, pinned, database] = await Promise.all(["quarantineLedger", "databaseSnapshots", "pinnedVersion", "database"].map(output));
+    const serving = (database as { servingIdentifier?: unknown } | undefined)?.servingIdentifier;
     return {
         quarantine: ledgerFromOutput(quarantine),
         snapshots: snapshotLedgerFromOutput(snapshots),
-        deployedPin: typeof pinned === "string" ? pinned : null,
+        deployed: {
+            pinned: typeof pinned === "string" ? pinned : null,
+            ...(typeof serving === "string" ? { servingDatabase: serving } : {}),
+        },
     };
 }
 
@@ -58,7 +61,7 @@ export async function runStackProgram(rollbackEvent: RollbackEvent | undefined):
     const refusal = stickyRefusal(previous.quarantine, config);
     if (refusal !== undefined) throw new pulumi.RunError(refusal);
     const now = new Date().toISOString();
-    const snapshots = nextSnapshotLedger(previous.snapshots, config, previous.deployedPin, now);
+    const snapshots = nextSnapshotLedger(previous.snapshots, config, previous.deployed, pulumi.getStack(), now);
     const serving = declareModelServing(withLedgerQuarantine(config, previous.quarantine), {
         keepLiveDeploymentConfig: rollbackEvent?.afterFastPath === true,
         snapshots,

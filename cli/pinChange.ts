@@ -231,10 +231,10 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         // in it; the original bytes go back whatever happens. A restore is
         // not previewed: its database does not exist yet.
         const original = editStackFile(options.file, edit);
-        const restore = () => replaceFile(options.file, original);
+        const putBack = () => replaceFile(options.file, original);
         // Ctrl-C during the preview must not leave the new pin behind.
         const onSignal = () => {
-            restore();
+            putBack();
             process.exit(130);
         };
         process.once("SIGINT", onSignal);
@@ -245,7 +245,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         } finally {
             process.off("SIGINT", onSignal);
             process.off("SIGTERM", onSignal);
-            restore();
+            putBack();
         }
     }
 
@@ -259,7 +259,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
             await notifyTeam(config, failed, change, deps);
             throw Object.assign(
                 new OperationFailedError(
-                    `the database restore failed, so the ${kind} did not run: ${firstLines(message)}\n${restore.plan.replacedDatabase} and every snapshot are untouched, and the stack file is unchanged; run again, or roll back without --restore-database.`,
+                    `the database restore failed, so the ${kind} did not run: ${firstLines(message)}\n${restore.plan.replacedDatabase} and every snapshot are untouched, and the stack file is unchanged; if RDS got as far as creating ${restore.plan.restoredDatabase}, it is kept for you to inspect. Run again, or roll back without --restore-database.`,
                 ),
                 { result: failed },
             );
@@ -273,6 +273,16 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         summary = await stack.up({ message: change.message, onEvent, rollbackEvent });
     } catch (error) {
         // Another update held the stack: ours never ran, so the file goes back as it was.
+        if (error instanceof StackBusyError && restore !== undefined) {
+            // The database is restored already: the file keeps the pin and
+            // restoredInto, or the restore would be lost to the next run.
+            throw Object.assign(
+                new OperationFailedError(
+                    `${error.message}. The database was already restored into ${restore.plan.restoredDatabase}, so ${options.file} keeps mlops:pinned ${change.to} and mlops:database.restoredInto; once the other update is done, run pulumi up --stack ${options.stack} to finish.`,
+                ),
+                { result: { ...base, dryRun: false, result: "failed", durationSeconds: seconds(), error: error.message } },
+            );
+        }
         if (error instanceof StackBusyError) {
             replaceFile(options.file, original);
             throw error;

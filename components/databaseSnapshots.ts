@@ -3,15 +3,16 @@
  * an RDS DB instance or an Aurora cluster, managed elsewhere (referenced by
  * identifier) or created here with defaults that keep its data safe.
  *
- * The snapshots are `aws.rds.Snapshot` / `aws.rds.ClusterSnapshot`
- * resources, one per record of the stack's snapshot ledger, all retained on
- * delete: a snapshot is the one copy of the data as it was before a version
- * went live, and neither a rollback nor an edit of the program may remove it.
+ * The snapshot is an `aws.rds.Snapshot` / `aws.rds.ClusterSnapshot`: the
+ * one taken when the current pin went live, declared until the pin changes
+ * again, and retained on delete, so that it stays in AWS when it leaves the
+ * stack. A snapshot is the one copy of the data as it was before a version
+ * went live: neither a rollback nor an edit of the program may remove it.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { DatabaseSettings, ManagedDatabaseSettings } from "../config/schema";
-import { servingDatabase, snapshotTags, type SnapshotRecord } from "../database/snapshots";
+import { compactTimestamp, servingDatabase, snapshotTags, type SnapshotRecord } from "../database/snapshots";
 
 export interface DatabaseSnapshotsArgs {
     /** The model's name, for tags. */
@@ -20,10 +21,17 @@ export interface DatabaseSnapshotsArgs {
     readonly stack: string;
     /** Kind, identifier, managed settings and the restored database, from `mlops:database`. */
     readonly settings: DatabaseSettings;
-    /** Every snapshot of the stack's ledger, oldest first; decides which snapshot resources exist. */
-    readonly snapshots: readonly SnapshotRecord[];
-    /** The identifier of the snapshot this run takes, if the pin changed. */
-    readonly takenNow?: string;
+    /** The snapshot taken when the current pin went live (see `currentSnapshot`); none declared when undefined. */
+    readonly snapshot?: SnapshotRecord;
+    /** Whether this run takes `snapshot` (the pin changed) rather than finding it taken. @default false */
+    readonly takenNow?: boolean;
+    /**
+     * What the snapshot is taken after. A rollback passes its traffic switch:
+     * a snapshot that fails (a quota, a busy database, a missing permission)
+     * must not keep traffic on the bad version.
+     * @default nothing: the snapshot starts at once
+     */
+    readonly takenAfter?: pulumi.Input<pulumi.Resource>;
     /**
      * The final snapshot's time stamp, for a database created here: fixed at
      * creation (later runs ignore it), so that a database created again
@@ -41,8 +49,6 @@ export class DatabaseSnapshots extends pulumi.ComponentResource {
     public readonly snapshotTakenNow?: pulumi.Resource;
     /** The identifier of the database the model uses. */
     public readonly servingIdentifier: pulumi.Output<string>;
-    /** Every snapshot identifier in the stack, oldest first. */
-    public readonly snapshotIdentifiers: pulumi.Output<string[]>;
     /** The serving database's host name; set when `needsAddress` is. */
     public readonly servingAddress?: pulumi.Output<string>;
 
@@ -62,11 +68,18 @@ export class DatabaseSnapshots extends pulumi.ComponentResource {
         const databaseInput = (database: string): pulumi.Input<string> =>
             managed !== undefined && database === settings.identifier ? managed.identifier : database;
 
-        for (const record of args.snapshots) {
+        const record = args.snapshot;
+        if (record !== undefined) {
             const snapshotArgs = { tags: { ...tags, ...snapshotTags(record, args.model, args.stack) } };
-            // retainOnDelete: kept in AWS when the record leaves the ledger or
-            // the program, and when a changed input would replace it.
-            const options = { parent: this, retainOnDelete: true };
+            // retainOnDelete: kept in AWS when the pin changes again (and the
+            // snapshot leaves the stack), and when a changed input would replace it.
+            const options: pulumi.CustomResourceOptions = {
+                parent: this,
+                retainOnDelete: true,
+                dependsOn: args.takenAfter,
+                // A large database takes long to snapshot; the provider's default is 20 minutes.
+                customTimeouts: { create: SNAPSHOT_CREATE_TIMEOUT },
+            };
             const snapshot =
                 record.kind === "instance"
                     ? new aws.rds.Snapshot(
@@ -79,7 +92,7 @@ export class DatabaseSnapshots extends pulumi.ComponentResource {
                           { dbClusterIdentifier: databaseInput(record.database), dbClusterSnapshotIdentifier: record.identifier, ...snapshotArgs },
                           options,
                       );
-            if (record.identifier === args.takenNow) this.snapshotTakenNow = snapshot;
+            if (args.takenNow === true) this.snapshotTakenNow = snapshot;
         }
 
         const serving = servingDatabase(settings);
@@ -94,8 +107,7 @@ export class DatabaseSnapshots extends pulumi.ComponentResource {
                       : aws.rds.getClusterOutput({ clusterIdentifier: serving }, { parent: this }).endpoint;
         }
         this.servingIdentifier = pulumi.output(databaseInput(serving));
-        this.snapshotIdentifiers = pulumi.output(args.snapshots.map((record) => record.identifier));
-        this.registerOutputs({ servingIdentifier: this.servingIdentifier, snapshotIdentifiers: this.snapshotIdentifiers });
+        this.registerOutputs({ servingIdentifier: this.servingIdentifier });
     }
 
     private declareInstance(name: string, identifier: string, manage: ManagedDatabaseSettings, createdAt: string, tags: Record<string, string>) {
@@ -107,6 +119,9 @@ export class DatabaseSnapshots extends pulumi.ComponentResource {
     }
 
     private declareCluster(name: string, identifier: string, manage: ManagedDatabaseSettings, createdAt: string, tags: Record<string, string>) {
+        const { engine } = manage;
+        // The schema allows only Aurora engines for a cluster; this keeps the type honest.
+        if (engine !== "aurora-postgresql" && engine !== "aurora-mysql") throw new pulumi.ResourceError(`a cluster runs an Aurora engine, not ${engine}`, this);
         const cluster = new aws.rds.Cluster(`${name}-cluster`, managedClusterArgs(identifier, manage, createdAt, tags), {
             parent: this,
             ...MANAGED_DATABASE_OPTIONS,
@@ -116,17 +131,19 @@ export class DatabaseSnapshots extends pulumi.ComponentResource {
             {
                 clusterIdentifier: cluster.clusterIdentifier,
                 identifier: `${identifier}-writer`,
-                engine: manage.engine as aws.rds.EngineType,
+                engine,
                 engineVersion: manage.engineVersion,
                 instanceClass: manage.instanceClass,
                 publiclyAccessible: false,
                 tags,
             },
-            { parent: this, protect: true },
+            { parent: this, protect: true, retainOnDelete: true },
         );
         return { identifier: cluster.clusterIdentifier, address: cluster.endpoint };
     }
 }
+
+export const SNAPSHOT_CREATE_TIMEOUT = "120m";
 
 /**
  * `protect`: Pulumi refuses to delete it (`pulumi destroy` included) until
@@ -142,7 +159,7 @@ export function snapshotLogicalName(name: string, record: SnapshotRecord): strin
 
 /** `fraud-features-final-20261127123456`: unique per database created under that identifier. */
 export function finalSnapshotIdentifier(identifier: string, createdAt: string): string {
-    return `${identifier}-final-${createdAt.replace(/\.\d+/, "").replace(/[^0-9]/g, "")}`;
+    return `${identifier}-final-${compactTimestamp(createdAt)}`;
 }
 
 /**

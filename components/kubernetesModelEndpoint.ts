@@ -40,6 +40,8 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
     public readonly pinnedVersion: pulumi.Output<string>;
     /** The Deployment name of each warm version. */
     public readonly deploymentNames: pulumi.Output<Record<string, string>>;
+    /** The resource whose update moves traffic (the Service), for what must come after a switch. */
+    public readonly trafficSwitch: pulumi.Resource;
 
     /**
      * A provider for another cluster (a kubeconfig) is passed the usual way,
@@ -69,7 +71,8 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
                 // version its startup budget plus room for scheduling.
                 { parent: this, customTimeouts: rolloutTimeouts(settings), dependsOn },
             );
-        const pinnedDeployment = deploymentFor(args.pinned, []);
+        // A new version's pods may migrate the data as they start: they wait for the snapshot too.
+        const pinnedDeployment = deploymentFor(args.pinned, args.switchDependsOn ?? []);
 
         const service = new k8s.core.v1.Service(
             `${name}-service`,
@@ -108,6 +111,7 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
             if (id !== args.pinned) deployments[id] = deploymentFor(id, [service]);
         }
 
+        this.trafficSwitch = service;
         this.serviceName = service.metadata.name;
         this.namespace = pulumi.output(namespace);
         this.pinnedVersion = pulumi.output(args.pinned);

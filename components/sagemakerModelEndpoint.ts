@@ -62,6 +62,8 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
     public readonly modelNames: pulumi.Output<Record<string, string>>;
     /** The role the Models run as. */
     public readonly executionRoleArn: pulumi.Output<string>;
+    /** The resource whose update moves traffic (the Endpoint), for what must come after a switch. */
+    public readonly trafficSwitch: pulumi.Resource;
 
     constructor(name: string, args: SageMakerModelEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:sagemaker:ModelEndpoint", name, {}, opts);
@@ -169,6 +171,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
             },
         );
 
+        this.trafficSwitch = endpoint;
         this.endpointName = endpoint.name;
         this.pinnedVersion = pulumi.output(args.pinned);
         this.endpointConfigNames = pulumi.output(configNames);

@@ -760,6 +760,9 @@ function alarmProblems(target: Target | undefined, alarmsValue: unknown, sagemak
     return problems;
 }
 
+/** The environment mlops gives every model container; `mlops:database.addressEnv` must not shadow it. */
+const RESERVED_ENV = ["MLOPS_MODEL", "MLOPS_MODEL_VERSION", "MLOPS_MODEL_ARTIFACT"] as const;
+
 /** Cross-field rules of `mlops:database`. */
 function databaseProblems(value: unknown): PathedProblem[] {
     if (typeof value !== "object" || value === null) return [];
@@ -768,8 +771,17 @@ function databaseProblems(value: unknown): PathedProblem[] {
     if (database.restoredInto !== undefined && database.restoredInto === database.identifier) {
         problems.push({ path: ["database", "restoredInto"], message: "names the original database itself; a restore always goes into a new one" });
     }
+    if (typeof database.addressEnv === "string" && (RESERVED_ENV as readonly string[]).includes(database.addressEnv)) {
+        problems.push({ path: ["database", "addressEnv"], message: `${database.addressEnv} is set by mlops itself; pick another name, e.g. FEATURE_DB_HOST` });
+    }
     const manage = database.manage as Record<string, unknown> | undefined;
     if (typeof manage !== "object" || manage === null) return problems;
+    if (database.kind === "cluster" && typeof database.identifier === "string" && database.identifier.length > 63 - "-writer".length) {
+        problems.push({
+            path: ["database", "identifier"],
+            message: "at most 56 characters for a cluster created here: its writer instance is named <identifier>-writer",
+        });
+    }
     const aurora = typeof manage.engine === "string" && manage.engine.startsWith("aurora-");
     if (database.kind === "cluster" && typeof manage.engine === "string" && !aurora) {
         problems.push({

@@ -19,7 +19,7 @@ import {
     type RDSClientConfig,
     type Tag,
 } from "@aws-sdk/client-rds";
-import type { DatabasePlacement, DatabaseState, RdsPorts, RestorePlan, SnapshotState } from "./restore";
+import { restoredWriterIdentifier, type DatabasePlacement, type DatabaseState, type RdsPorts, type RestorePlan, type SnapshotState } from "./restore";
 
 const NOT_FOUND = [DBInstanceNotFoundFault, DBClusterNotFoundFault, DBSnapshotNotFoundFault, DBClusterSnapshotNotFoundFault];
 
@@ -33,12 +33,12 @@ async function unlessNotFound<T>(call: () => Promise<T>): Promise<T | undefined>
     }
 }
 
-const tagList = (tags: Record<string, string>): Tag[] => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-
-/** The writer instance of a restored cluster: a cluster restores without one and serves nothing until it has it. */
-export function restoredWriterIdentifier(cluster: string): string {
-    return `${cluster.slice(0, 63 - "-writer".length).replace(/-+$/, "")}-writer`;
+/** A group of the user's own, or undefined for RDS's default one (`default.postgres16`, `default:postgres-16`), which a restore gets anyway. */
+function unlessDefault(group: string | undefined): string | undefined {
+    return group === undefined || /^default[.:]/.test(group) ? undefined : group;
 }
+
+const tagList = (tags: Record<string, string>): Tag[] => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 
 export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
     const rds = new RDSClient(config);
@@ -80,6 +80,11 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
                     securityGroupIds: (instance?.VpcSecurityGroups ?? []).flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
                     multiAz: instance?.MultiAZ,
                     engine: instance?.Engine,
+                    parameterGroupName: unlessDefault(instance?.DBParameterGroups?.[0]?.DBParameterGroupName),
+                    optionGroupName: unlessDefault(instance?.OptionGroupMemberships?.[0]?.OptionGroupName),
+                    port: instance?.Endpoint?.Port,
+                    storageType: instance?.StorageType,
+                    iamAuthentication: instance?.IAMDatabaseAuthenticationEnabled,
                     deletionProtection: instance?.DeletionProtection === true,
                 };
             }
@@ -92,6 +97,11 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
                 subnetGroupName: cluster?.DBSubnetGroup,
                 securityGroupIds: (cluster?.VpcSecurityGroups ?? []).flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
                 engine: cluster?.Engine,
+                engineVersion: cluster?.EngineVersion,
+                parameterGroupName: unlessDefault(cluster?.DBClusterParameterGroup),
+                port: cluster?.Port,
+                iamAuthentication: cluster?.IAMDatabaseAuthenticationEnabled,
+                serverlessV2: cluster?.ServerlessV2ScalingConfiguration,
                 deletionProtection: cluster?.DeletionProtection === true,
             };
         },
@@ -99,6 +109,8 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
             const common = {
                 DBSubnetGroupName: placement.subnetGroupName,
                 VpcSecurityGroupIds: placement.securityGroupIds.length > 0 ? placement.securityGroupIds : undefined,
+                Port: placement.port,
+                EnableIAMDatabaseAuthentication: placement.iamAuthentication,
                 // The new database is as hard to delete by accident as the data it holds deserves.
                 DeletionProtection: true,
                 CopyTagsToSnapshot: true,
@@ -112,6 +124,9 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
                         DBSnapshotIdentifier: plan.snapshot.identifier,
                         DBInstanceClass: placement.instanceClass,
                         MultiAZ: placement.multiAz,
+                        DBParameterGroupName: placement.parameterGroupName,
+                        OptionGroupName: placement.optionGroupName,
+                        StorageType: placement.storageType,
                         PubliclyAccessible: false,
                     }),
                 );
@@ -128,6 +143,9 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
                     DBClusterIdentifier: plan.restoredDatabase,
                     SnapshotIdentifier: plan.snapshot.identifier,
                     Engine: placement.engine,
+                    EngineVersion: placement.engineVersion,
+                    DBClusterParameterGroupName: placement.parameterGroupName,
+                    ServerlessV2ScalingConfiguration: placement.serverlessV2,
                 }),
             );
             await rds.send(

@@ -27,11 +27,24 @@ export interface RestorePlan {
 /** Restored identifiers keep RDS's limit of 63 characters: `-restore-` and a 12-digit minute stamp take 21. */
 const RESTORE_SUFFIX_LENGTH = 21;
 
-/** `fraud-features-restore-202611271305`: the original identifier, cut to fit, and the minute of the restore. */
-export function restoredIdentifier(original: string, at: string): string {
+/** A restored cluster's writer instance: the cluster's name and `-writer`. */
+export const WRITER_SUFFIX = "-writer";
+
+/**
+ * `fraud-features-restore-202611271305`: the original identifier, cut to
+ * fit, and the minute of the restore. A cluster's name leaves room for its
+ * writer's suffix, so that the writer's name keeps the whole time stamp.
+ */
+export function restoredIdentifier(original: string, at: string, kind: DatabaseSettings["kind"]): string {
     const stamp = at.replace(/[^0-9]/g, "").slice(0, 12);
-    const base = original.slice(0, 63 - RESTORE_SUFFIX_LENGTH).replace(/-+$/, "");
+    const room = 63 - RESTORE_SUFFIX_LENGTH - (kind === "cluster" ? WRITER_SUFFIX.length : 0);
+    const base = original.slice(0, room).replace(/-+$/, "");
     return `${base}-restore-${stamp}`;
+}
+
+/** The writer instance of a restored cluster: a cluster restores without one and serves nothing until it has it. */
+export function restoredWriterIdentifier(cluster: string): string {
+    return `${cluster}${WRITER_SUFFIX}`;
 }
 
 /**
@@ -62,7 +75,7 @@ export function planRestore(settings: DatabaseSettings | undefined, ledger: read
         replacedDatabase: servingDatabase(settings),
         // Named after the original, not after an earlier restore: a second
         // restore does not grow the name.
-        restoredDatabase: restoredIdentifier(settings.identifier, at),
+        restoredDatabase: restoredIdentifier(settings.identifier, at, settings.kind),
         rolledBackFrom,
     };
 }
@@ -80,6 +93,15 @@ export interface DatabasePlacement {
     readonly securityGroupIds: string[];
     readonly multiAz?: boolean;
     readonly engine?: string;
+    readonly engineVersion?: string;
+    /** DB parameter group (instance) or DB cluster parameter group (cluster): without it RDS uses the engine's default. */
+    readonly parameterGroupName?: string;
+    readonly optionGroupName?: string;
+    readonly port?: number;
+    readonly storageType?: string;
+    readonly iamAuthentication?: boolean;
+    /** Aurora Serverless v2 capacity: a `db.serverless` writer needs it on the cluster. */
+    readonly serverlessV2?: { readonly MinCapacity?: number; readonly MaxCapacity?: number };
     readonly deletionProtection: boolean;
 }
 
@@ -99,7 +121,14 @@ export interface RdsPorts {
     restore(plan: RestorePlan, placement: DatabasePlacement, tags: Record<string, string>): Promise<void>;
 }
 
-/** Refuse (exit 2) before anything changes when the snapshot is gone or the new name is taken. */
+/**
+ * A snapshot RDS created this long after its version went live is not the
+ * one taken then: most likely the program took it again (a `pulumi up`
+ * after a deleted snapshot was refreshed out of the state), with later data.
+ */
+const SNAPSHOT_LATE_AFTER_MS = 6 * 3600 * 1000;
+
+/** Refuse (exit 2) before anything changes when the snapshot is gone, is not the one of that moment, or the new name is taken. */
 export async function checkRestorable(plan: RestorePlan, rds: RdsPorts): Promise<SnapshotState> {
     const snapshot = await rds.describeSnapshot(plan.kind, plan.snapshot.identifier);
     if (snapshot === undefined) {
@@ -112,10 +141,20 @@ export async function checkRestorable(plan: RestorePlan, rds: RdsPorts): Promise
             `--restore-database: snapshot ${plan.snapshot.identifier} is ${snapshot.status}, not available; wait for it and run again (nothing was changed)`,
         );
     }
-    if ((await rds.describeDatabase(plan.kind, plan.restoredDatabase)) !== undefined) {
+    const wentLive = new Date(plan.snapshot.at);
+    if (snapshot.createdAt !== undefined && snapshot.createdAt.getTime() - wentLive.getTime() > SNAPSHOT_LATE_AFTER_MS) {
         throw new BadInputError(
-            `--restore-database: a DB ${plan.kind} named ${plan.restoredDatabase} already exists; wait a minute and run again (nothing was changed)`,
+            `--restore-database: snapshot ${plan.snapshot.identifier} was created ${snapshot.createdAt.toISOString()}, long after version ${plan.rolledBackFrom} went live (${plan.snapshot.at}), so it does not hold the data of that moment (it was probably taken again after being deleted); nothing was changed. Restore by hand to a point in time before ${plan.snapshot.at} from the automated backups.`,
         );
+    }
+    const names = [
+        { kind: plan.kind, name: plan.restoredDatabase },
+        ...(plan.kind === "cluster" ? [{ kind: "instance" as const, name: restoredWriterIdentifier(plan.restoredDatabase) }] : []),
+    ];
+    for (const { kind, name } of names) {
+        if ((await rds.describeDatabase(kind, name)) !== undefined) {
+            throw new BadInputError(`--restore-database: a DB ${kind} named ${name} already exists; wait a minute and run again (nothing was changed)`);
+        }
     }
     return snapshot;
 }
@@ -126,6 +165,7 @@ export function describeRestore(plan: RestorePlan, snapshot: SnapshotState, now:
     const minutes = Math.max(0, Math.round((now.getTime() - takenAt.getTime()) / 60_000));
     return [
         `Database: restores snapshot ${plan.snapshot.identifier} (taken ${takenAt.toISOString()}, when version ${plan.rolledBackFrom} went live) into a new DB ${plan.kind}, ${plan.restoredDatabase}.`,
+        `Traffic stays on version ${plan.rolledBackFrom} until ${plan.restoredDatabase} is available (minutes for a small database, longer for a large one); to move traffic first, roll back without --restore-database.`,
         `Data written to ${plan.replacedDatabase} since then (the last ${minutes} min) will not be in ${plan.restoredDatabase}; it stays in ${plan.replacedDatabase}, which is kept as it is, with its deletion protection, until you remove it.`,
         addressEnv === undefined
             ? `mlops:database.addressEnv is not set, so the model is not told: point it at ${plan.restoredDatabase} yourself.`
@@ -165,11 +205,11 @@ export async function runRestore(plan: RestorePlan, rds: RdsPorts, tags: Record<
         const state = await rds.describeDatabase(plan.kind, plan.restoredDatabase);
         if (state?.status === "available") return state;
         if (state !== undefined && RESTORE_FAILED_STATUSES.has(state.status)) {
-            throw new Error(`the restore into ${plan.restoredDatabase} ended ${state.status}; ${plan.replacedDatabase} is untouched`);
+            throw new Error(`the restore into ${plan.restoredDatabase} ended ${state.status}; it is kept for you to inspect (deletion protection on)`);
         }
         if (waited >= timeoutSeconds) {
             throw new Error(
-                `${plan.restoredDatabase} is still ${state?.status ?? "not visible"} after ${timeoutSeconds} s; the restore goes on in RDS. Once it is available, run the rollback again without --restore-database after setting mlops:database.restoredInto: ${plan.restoredDatabase}`,
+                `${plan.restoredDatabase} is still ${state?.status ?? "not visible"} after ${timeoutSeconds} s; the restore goes on in RDS. Once it is available, add restoredInto: ${plan.restoredDatabase} to mlops:database and run the rollback again without --restore-database`,
             );
         }
         options.onWait?.(state?.status ?? "not visible yet", waited);

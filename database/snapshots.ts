@@ -3,11 +3,13 @@
  *
  * Every time the pin changes, the database is snapshotted. The record of
  * those snapshots (the snapshot ledger) lives in the stack's own outputs,
- * like the quarantine ledger: each run reads the previous one, adds the
- * snapshot of this run's pin change if there is one, and declares every
- * snapshot in it, so that none leaves the program by accident. A snapshot
- * that does leave it (the ledger edited, `mlops:database` removed) is kept
- * in AWS all the same (`retainOnDelete`).
+ * like the quarantine ledger: each run reads the previous one and adds the
+ * snapshot of this run's pin change if there is one. The program declares
+ * only the snapshot of the current pin; when the pin changes again, that
+ * one leaves the stack and stays in AWS (`retainOnDelete`). Declaring every
+ * snapshot of the ledger instead would make Pulumi take a snapshot again,
+ * with today's data under an old name, once a deleted one is refreshed out
+ * of the state.
  */
 import { derivedNameKey } from "../catalog/names";
 import type { DatabaseSettings, StackConfig } from "../config/schema";
@@ -32,24 +34,28 @@ export function servingDatabase(settings: DatabaseSettings): string {
 }
 
 /** `2026-11-27T12:34:56.789Z` → `20261127123456`. */
-function compactTimestamp(at: string): string {
+export function compactTimestamp(at: string): string {
     return at.replace(/\.\d+/, "").replace(/[^0-9]/g, "");
 }
 
-/** A version id as it may appear in an RDS identifier: letters, digits and single hyphens. */
-function identifierKey(versionId: string): string {
-    return derivedNameKey("sagemaker", versionId).replace(/-+/g, "-").replace(/^-|-$/g, "");
+/** A version id or stack name as it may appear in an RDS identifier: lowercase letters, digits and single hyphens. */
+function identifierKey(text: string): string {
+    return derivedNameKey("sagemaker", text).replace(/-+/g, "-").replace(/^-|-$/g, "");
 }
 
 /**
- * `fraud-detector-v2-to-v3-20261127123456`: the model, both versions and
- * the time. Snapshot identifiers are 1-255 letters, digits and single
- * hyphens, starting with a letter (the model name does) and unique per
- * account and region, which the time makes them.
+ * `fraud-detector-prod-4-v2-to-v3`: the model, the stack, the snapshot's
+ * place in the stack's ledger, and both versions. No clock: a preview and
+ * its update name the same snapshot, and an update retried after a failure
+ * (whose outputs, and so whose ledger, were never written) finds the
+ * snapshot the failed one took instead of taking a new one after the new
+ * version has already served. The stack keeps staging and prod of one model
+ * apart in one account. Snapshot identifiers are 1-255 letters, digits and
+ * single hyphens, starting with a letter (the model name does).
  */
-export function snapshotIdentifier(model: string, from: string | null, to: string, at: string): string {
+export function snapshotIdentifier(model: string, stack: string, sequence: number, from: string | null, to: string): string {
     const fromPart = from === null ? "initial" : `v${identifierKey(from)}`;
-    return `${model}-${fromPart}-to-v${identifierKey(to)}-${compactTimestamp(at)}`;
+    return `${model}-${identifierKey(stack)}-${sequence}-${fromPart}-to-v${identifierKey(to)}`;
 }
 
 /** Tags on a snapshot: what it is for, readable in the console without this stack. */
@@ -63,28 +69,44 @@ export function snapshotTags(record: SnapshotRecord, model: string, stack: strin
     };
 }
 
+/** What the last update left, as far as snapshots go. */
+export interface PreviousDeploy {
+    /** The pin it deployed; null when the stack was never deployed. */
+    readonly pinned: string | null;
+    /** The database the model used then (the stack's `database.servingIdentifier` output). */
+    readonly servingDatabase?: string;
+}
+
 /**
  * The ledger after this run, and the record this run adds (if any). A run
  * whose pin is the one last deployed adds nothing: re-running a pin takes
- * no new snapshot. `deployedPin` is null when the stack was never deployed.
+ * no new snapshot. The snapshot is of the database that served until now:
+ * after `--restore-database` that is the one the restore moves away from,
+ * which holds the data written under the version rolled back from.
  */
 export function nextSnapshotLedger(
     previous: readonly SnapshotRecord[],
     config: Pick<StackConfig, "model" | "pinned" | "database">,
-    deployedPin: string | null,
+    deployed: PreviousDeploy,
+    stack: string,
     now: string,
 ): { readonly ledger: SnapshotRecord[]; readonly taken?: SnapshotRecord } {
-    if (config.database === undefined) return { ledger: [...previous] };
-    if (deployedPin === config.pinned) return { ledger: [...previous] };
+    if (config.database === undefined || deployed.pinned === config.pinned) return { ledger: [...previous] };
     const taken: SnapshotRecord = {
-        identifier: snapshotIdentifier(config.model, deployedPin, config.pinned, now),
+        identifier: snapshotIdentifier(config.model, stack, previous.length + 1, deployed.pinned, config.pinned),
         kind: config.database.kind,
-        database: servingDatabase(config.database),
-        from: deployedPin,
+        database: deployed.servingDatabase ?? servingDatabase(config.database),
+        from: deployed.pinned,
         to: config.pinned,
         at: now,
     };
-    return { ledger: [...previous.filter((record) => record.identifier !== taken.identifier), taken], taken };
+    return { ledger: [...previous, taken], taken };
+}
+
+/** The snapshot the program declares: the one taken when the current pin went live (earlier ones have left the stack, kept in AWS). */
+export function currentSnapshot(ledger: readonly SnapshotRecord[], pinned: string): SnapshotRecord | undefined {
+    const newest = ledger.at(-1);
+    return newest?.to === pinned ? newest : undefined;
 }
 
 /**

@@ -21,6 +21,9 @@ export interface PinChangePlan {
     readonly operations: PlanOperation[];
 }
 
+/** The stack name the mock runs use (`recordProgram`'s default). */
+const PLAN_STACK = "plan";
+
 /** Bad `--to`: exit 2, like any bad input. */
 export class PlanInputError extends BadInputError {}
 
@@ -88,10 +91,10 @@ export async function planConfigChange(
  * by the clock alone.
  */
 function snapshotRuns(before: StackConfig, after: StackConfig, now: string): [ProgramRun, ProgramRun] {
-    const deployed = nextSnapshotLedger([], before, null, now).ledger;
+    const deployed = nextSnapshotLedger([], before, { pinned: null }, PLAN_STACK, now).ledger;
     return [
         { snapshots: { ledger: deployed }, now },
-        { snapshots: nextSnapshotLedger(deployed, after, before.pinned, now), now },
+        { snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, PLAN_STACK, now), now },
     ];
 }
 
@@ -116,6 +119,8 @@ function operationLines(operations: readonly PlanOperation[]): string[] {
     });
 }
 
+const SNAPSHOT_KEPT = "The snapshot of the previous pin change leaves the stack and stays in AWS; no snapshot or database is deleted.";
+
 export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
     const lines = [`Plan: ${config.model} ${plan.from} -> ${plan.to} (${config.target}, warm ${config.warm})`, "", ...operationLines(plan.operations)];
     const { summary } = plan;
@@ -130,8 +135,8 @@ export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
         const forward = order.indexOf(plan.to) > order.indexOf(plan.from);
         lines.push(
             forward
-                ? `The database ${servingDatabase(config.database)} is snapshotted before traffic moves to ${plan.to}.`
-                : `The database ${servingDatabase(config.database)} is snapshotted alongside the switch; traffic does not wait for it. No snapshot is deleted.`,
+                ? `The database ${servingDatabase(config.database)} is snapshotted before traffic moves to ${plan.to}. ${SNAPSHOT_KEPT}`
+                : `The database ${servingDatabase(config.database)} is snapshotted once traffic has moved: a rollback never waits for a snapshot. ${SNAPSHOT_KEPT}`,
         );
     }
     return lines.join("\n");

@@ -40,6 +40,19 @@ export function findMotoPython(): { python: string } | { missing: string } {
     return { missing: `no Python with moto[server] (tried ${tried.join("; ") || "nothing"}); run: bash test-aws/install-moto.sh` };
 }
 
+/**
+ * For a test file: the Python to run moto with, or undefined after a visible
+ * `[SKIPPED] <what>` line when there is none. Under CI=true a missing moto
+ * fails the file instead: CI must never pass by skipping.
+ */
+export function motoPythonForTests(what: string): string | undefined {
+    const found = findMotoPython();
+    if ("python" in found) return found.python;
+    if (process.env.CI === "true") throw new Error(`CI=true and the moto tests cannot run: ${found.missing}`);
+    console.warn(`\n[SKIPPED] ${what} against moto: ${found.missing}\n`);
+    return undefined;
+}
+
 export async function startMoto(python: string): Promise<MotoServer> {
     const child = spawn(python, [SERVER_SCRIPT], { stdio: ["pipe", "pipe", "pipe"] });
     const stderr: string[] = [];

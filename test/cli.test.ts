@@ -119,7 +119,7 @@ describe("mlops plan", () => {
             from: string;
             to: string;
             summary: Record<string, number>;
-            operations: { type: string; name: string; op: string; changed: string[] }[];
+            operations: { type: string; name: string; op: string; changed: string[]; retained?: true }[];
         };
         expect(Object.keys(plan)).toEqual(["from", "to", "summary", "operations"]);
         expect(plan.from).toBe("3");
@@ -127,8 +127,10 @@ describe("mlops plan", () => {
         // Updates: the Endpoint's pointer, the execution role's policy, and the
         // rollback trigger (its policy and environment follow the pin).
         // Creates: version 1's Model and config, and the database snapshot
-        // the rollback takes alongside the switch.
-        expect(plan.summary).toEqual({ create: 3, update: 4, replace: 0, delete: 2 });
+        // the rollback takes after the switch. Deletes: version 3's Model and
+        // config and the previous pin change's snapshot, all retained in AWS.
+        expect(plan.summary).toEqual({ create: 3, update: 4, replace: 0, delete: 3 });
+        expect(plan.operations.filter((o) => o.op === "delete" && o.retained !== true)).toEqual([]);
         expect(plan.operations.find((o) => o.type === "aws:sagemaker/endpoint:Endpoint")).toEqual({
             type: "aws:sagemaker/endpoint:Endpoint",
             name: "fraud-detector-endpoint",
@@ -143,9 +145,11 @@ describe("mlops plan", () => {
         expect(run.code).toBe(0);
         expect(run.stdout).toContain("Plan: fraud-detector 3 -> 2 (sagemaker, warm 1)");
         expect(run.stdout).toContain("update  aws:sagemaker/endpoint:Endpoint  fraud-detector-endpoint  (endpointConfigName)");
-        expect(run.stdout).toContain("Summary: 3 create, 4 update, 0 replace, 2 delete");
+        expect(run.stdout).toContain("Summary: 3 create, 4 update, 0 replace, 3 delete");
         expect(run.stdout).toContain("Version 2 is warm");
-        expect(run.stdout).toContain("The database fraud-features is snapshotted alongside the switch; traffic does not wait for it. No snapshot is deleted.");
+        expect(run.stdout).toContain(
+            "The database fraud-features is snapshotted once traffic has moved: a rollback never waits for a snapshot. The snapshot of the previous pin change leaves the stack and stays in AWS; no snapshot or database is deleted.",
+        );
         expect(run.stderr).toContain("mock runtime");
     }, 60_000);
 });

@@ -28,17 +28,14 @@ import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
 import { BadInputError } from "../config/badInput";
-import { awsRdsPorts, restoredWriterIdentifier } from "../database/rdsPorts";
+import { StackBusyError } from "../rollback/automation";
+import { awsRdsPorts } from "../database/rdsPorts";
+import { restoredIdentifier, restoredWriterIdentifier } from "../database/restore";
 import { snapshotIdentifier, type SnapshotRecord } from "../database/snapshots";
-import { findMotoPython, motoClientOptions, startMoto, type MotoServer } from "../test-aws/motoServer";
+import { motoPythonForTests, motoClientOptions, startMoto, type MotoServer } from "../test-aws/motoServer";
 import { FakeStack } from "./fixtures/fakeStack";
 
-const moto = findMotoPython();
-const motoMissing = "missing" in moto ? moto.missing : undefined;
-if (motoMissing !== undefined) {
-    if (process.env.CI === "true") throw new Error(`CI=true and the moto tests cannot run: ${motoMissing}`);
-    console.warn(`\n[SKIPPED] database restore tests against moto: ${motoMissing}\n`);
-}
+const motoPython = motoPythonForTests("database restore tests");
 
 const ROOT = path.resolve(__dirname, "..");
 const DATABASE = "fraud-features";
@@ -47,27 +44,30 @@ const RESTORED = "fraud-features-restore-202611271305";
 
 /** What the stack recorded when 2, then 3, went live. */
 function ledgerOf(kind: SnapshotRecord["kind"]): SnapshotRecord[] {
-    const record = (from: string | null, to: string, at: string): SnapshotRecord => ({
-        identifier: snapshotIdentifier("fraud-detector", from, to, at),
+    const record = (sequence: number, from: string | null, to: string, at: string): SnapshotRecord => ({
+        identifier: snapshotIdentifier("fraud-detector", "prod", sequence, from, to),
         kind,
         database: DATABASE,
         from,
         to,
         at,
     });
-    return [record(null, "2", "2026-11-01T10:00:00.000Z"), record("2", "3", "2026-11-20T10:00:00.000Z")];
+    // When they went live: just before the snapshots the test seeds (RDS stamps them with the real time).
+    const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+    return [record(1, null, "2", minutesAgo(90)), record(2, "2", "3", minutesAgo(30))];
 }
 
-describe.skipIf(motoMissing !== undefined)("mlops rollback --restore-database against moto", () => {
+describe.skipIf(motoPython === undefined)("mlops rollback --restore-database against moto", () => {
     let server: MotoServer;
     let rds: RDSClient;
     let projectDir: string;
     let file: string;
     let stack: FakeStack;
     let stderr: string;
+    let now: Date;
 
     beforeAll(async () => {
-        server = await startMoto((moto as { python: string }).python);
+        server = await startMoto(motoPython as string);
         rds = new RDSClient(motoClientOptions(server));
     }, 60_000);
     afterAll(async () => server?.stop());
@@ -82,6 +82,7 @@ describe.skipIf(motoMissing !== undefined)("mlops rollback --restore-database ag
         stack = new FakeStack("prod", file);
         stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3", databaseSnapshots: ledgerOf("instance") };
         stderr = "";
+        now = NOW;
     });
 
     function deps(): PinChangeDeps {
@@ -92,7 +93,7 @@ describe.skipIf(motoMissing !== undefined)("mlops rollback --restore-database ag
             notify: () => Promise.resolve(),
             stdout: () => undefined,
             stderr: (text) => (stderr += text),
-            now: () => NOW,
+            now: () => now,
             sleep: () => Promise.resolve(),
             rds: () => awsRdsPorts(motoClientOptions(server)),
         };
@@ -177,14 +178,18 @@ describe.skipIf(motoMissing !== undefined)("mlops rollback --restore-database ag
     it("says on a dry run which snapshot, from when, and what it will not have, and creates nothing", async () => {
         await seedInstanceWithSnapshots();
         const fileBefore = readFileSync(file, "utf8");
+        // 45 minutes after the snapshot was taken (RDS stamps it with the real time).
+        now = new Date(Date.now() + 45 * 60_000);
+        const restored = restoredIdentifier(DATABASE, now.toISOString(), "instance");
 
         const result = await runPinChange("rollback", options({ dryRun: true }), deps());
 
         expect(result.result).toBe("previewed");
         expect(stderr).toContain(`restores snapshot ${ledgerOf("instance")[1].identifier} (taken `);
-        expect(stderr).toContain("when version 3 went live) into a new DB instance, fraud-features-restore-202611271305.");
-        expect(stderr).toMatch(/Data written to fraud-features since then \(the last \d+ min\) will not be in fraud-features-restore-202611271305/);
-        expect(stderr).toContain("FEATURE_DB_HOST will point at fraud-features-restore-202611271305");
+        expect(stderr).toContain(`when version 3 went live) into a new DB instance, ${restored}.`);
+        expect(stderr).toContain(`Data written to fraud-features since then (the last 45 min) will not be in ${restored}`);
+        expect(stderr).toContain(`Traffic stays on version 3 until ${restored} is available`);
+        expect(stderr).toContain(`FEATURE_DB_HOST will point at ${restored}`);
         expect((await instances()).map((i) => i.DBInstanceIdentifier)).toEqual([DATABASE]);
         expect(readFileSync(file, "utf8")).toBe(fileBefore);
         // The preview ran with the pin change only: the restored database does not exist yet.
@@ -232,6 +237,55 @@ describe.skipIf(motoMissing !== undefined)("mlops rollback --restore-database ag
         expect(stack.calls).toEqual([]);
         expect(await snapshotIds()).toHaveLength(2);
         expect((await instances()).map((i) => i.DBInstanceIdentifier)).toEqual([DATABASE]);
+    });
+
+    it("refuses (exit 2) a snapshot RDS created long after its version went live: taken again, it holds later data", async () => {
+        await seedInstanceWithSnapshots();
+        const [first, second] = ledgerOf("instance");
+        stack.outputsAfterUp = { ...stack.outputsAfterUp, databaseSnapshots: [first, { ...second, at: "2026-11-20T10:00:00.000Z" }] };
+
+        const error = await runPinChange("rollback", options(), deps()).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(BadInputError);
+        expect((error as Error).message).toContain("long after version 3 went live (2026-11-20T10:00:00.000Z)");
+        expect((await instances()).map((i) => i.DBInstanceIdentifier)).toEqual([DATABASE]);
+        expect(stack.calls).toEqual([]);
+    });
+
+    it("keeps what a restore that failed half-way created, and leaves the original, the snapshots and the stack file alone (exit 1)", async () => {
+        await seedInstanceWithSnapshots();
+        const fileBefore = readFileSync(file, "utf8");
+        // RDS accepts the restore, then the next call fails (throttling, a dropped connection).
+        const ports = awsRdsPorts(motoClientOptions(server));
+        const failingAfterRestore = {
+            ...ports,
+            restore: async (...args: Parameters<typeof ports.restore>) => {
+                await ports.restore(...args);
+                throw new Error("ThrottlingException: Rate exceeded");
+            },
+        };
+
+        const error = await runPinChange("rollback", options(), { ...deps(), rds: () => failingAfterRestore }).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(OperationFailedError);
+        expect((error as Error).message).toContain(`if RDS got as far as creating ${RESTORED}, it is kept for you to inspect`);
+        expect((await instances()).map((i) => i.DBInstanceIdentifier).sort()).toEqual([DATABASE, RESTORED]);
+        expect(await snapshotIds()).toHaveLength(2);
+        expect(readFileSync(file, "utf8")).toBe(fileBefore);
+        expect(stack.calls).toEqual([]);
+    });
+
+    it("keeps the pin and restoredInto in the stack file when another update holds the stack once the restore is done (exit 1)", async () => {
+        await seedInstanceWithSnapshots();
+        stack.upError = new StackBusyError("the stack is locked by ci@runner-7");
+
+        const error = await runPinChange("rollback", options(), deps()).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(OperationFailedError);
+        expect((error as Error).message).toContain(`The database was already restored into ${RESTORED}`);
+        expect((error as Error).message).toContain("run pulumi up --stack prod to finish");
+        expect(stackFileConfig()["mlops:pinned"]).toBe("2");
+        expect((stackFileConfig()["mlops:database"] as { restoredInto?: string }).restoredInto).toBe(RESTORED);
     });
 
     it("restores an Aurora cluster snapshot into a new cluster with a writer, and keeps the original cluster", async () => {

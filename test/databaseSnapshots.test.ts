@@ -12,8 +12,15 @@ import { finalSnapshotIdentifier, SAFE_DATABASE_SETTINGS } from "../components/d
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, RDS_IDENTIFIER_PATTERN, VERSION_ID_PATTERN, type StackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
-import { planRestore, restoredIdentifier } from "../database/restore";
-import { nextSnapshotLedger, snapshotHoldsSwitch, snapshotIdentifier, snapshotLedgerFromOutput, type SnapshotRecord } from "../database/snapshots";
+import { planRestore, restoredIdentifier, restoredWriterIdentifier } from "../database/restore";
+import {
+    currentSnapshot,
+    nextSnapshotLedger,
+    snapshotHoldsSwitch,
+    snapshotIdentifier,
+    snapshotLedgerFromOutput,
+    type SnapshotRecord,
+} from "../database/snapshots";
 import { recordProgram, type RegisteredResource } from "../plan/mockRuntime";
 import { planPinChange } from "../plan/plan";
 import { REPLACE_ON_CHANGE } from "../plan/replaceOnChange";
@@ -37,8 +44,9 @@ function config(database: Record<string, unknown>, overrides: Record<string, unk
     return parseStackConfig(sagemakerRawConfig({ database, ...overrides }));
 }
 
-const record = (from: string | null, to: string, at = NOW): SnapshotRecord => ({
-    identifier: snapshotIdentifier("fraud-detector", from, to, at),
+/** A ledger record as the program writes it: the n-th snapshot of stack "test". */
+const record = (sequence: number, from: string | null, to: string, at = NOW): SnapshotRecord => ({
+    identifier: snapshotIdentifier("fraud-detector", "test", sequence, from, to),
     kind: "instance",
     database: "fraud-features",
     from,
@@ -47,11 +55,11 @@ const record = (from: string | null, to: string, at = NOW): SnapshotRecord => ({
 });
 
 describe("the snapshot ledger", () => {
-    it("takes a snapshot when the pin changes, named and recorded with both versions", () => {
-        const previous = [record(null, "2", "2026-11-01T00:00:00.000Z")];
-        const { ledger, taken } = nextSnapshotLedger(previous, config(EXTERNAL_DATABASE), "2", NOW);
+    it("takes a snapshot when the pin changes, named after the model, the stack, its place in the ledger and both versions", () => {
+        const previous = [record(1, null, "2", "2026-11-01T00:00:00.000Z")];
+        const { ledger, taken } = nextSnapshotLedger(previous, config(EXTERNAL_DATABASE), { pinned: "2" }, "prod", NOW);
         expect(taken).toEqual({
-            identifier: "fraud-detector-v2-to-v3-20261127123456",
+            identifier: "fraud-detector-prod-2-v2-to-v3",
             kind: "instance",
             database: "fraud-features",
             from: "2",
@@ -62,56 +70,72 @@ describe("the snapshot ledger", () => {
     });
 
     it("takes no new snapshot when the same pin runs again", () => {
-        const previous = [record("2", "3")];
-        expect(nextSnapshotLedger(previous, config(EXTERNAL_DATABASE), "3", "2026-11-28T00:00:00.000Z")).toEqual({ ledger: previous });
+        const previous = [record(1, "2", "3")];
+        expect(nextSnapshotLedger(previous, config(EXTERNAL_DATABASE), { pinned: "3" }, "test", "2026-11-28T00:00:00.000Z")).toEqual({ ledger: previous });
+    });
+
+    it("names the same snapshot when an update is retried after one that failed before writing its outputs", () => {
+        const previous = [record(1, null, "2")];
+        const first = nextSnapshotLedger(previous, config(EXTERNAL_DATABASE), { pinned: "2" }, "test", NOW);
+        const retry = nextSnapshotLedger(previous, config(EXTERNAL_DATABASE), { pinned: "2" }, "test", "2026-11-27T15:00:00.000Z");
+        expect(retry.taken?.identifier).toBe(first.taken?.identifier);
     });
 
     it("snapshots before the stack's first deploy, from no version", () => {
-        const { taken } = nextSnapshotLedger([], config(EXTERNAL_DATABASE), null, NOW);
-        expect(taken).toMatchObject({ identifier: "fraud-detector-initial-to-v3-20261127123456", from: null, to: "3" });
+        const { taken } = nextSnapshotLedger([], config(EXTERNAL_DATABASE), { pinned: null }, "test", NOW);
+        expect(taken).toMatchObject({ identifier: "fraud-detector-test-1-initial-to-v3", from: null, to: "3" });
     });
 
-    it("snapshots the restored database once mlops:database.restoredInto names one", () => {
+    it("snapshots the database that served until now: on a restore, the one it moves away from", () => {
         const restored = config({ ...EXTERNAL_DATABASE, restoredInto: "fraud-features-restore-202611271300" }, { pinned: "2" });
-        expect(nextSnapshotLedger([], restored, "3", NOW).taken?.database).toBe("fraud-features-restore-202611271300");
+        expect(nextSnapshotLedger([], restored, { pinned: "3", servingDatabase: "fraud-features" }, "test", NOW).taken?.database).toBe("fraud-features");
+        expect(nextSnapshotLedger([], restored, { pinned: "3" }, "test", NOW).taken?.database).toBe("fraud-features-restore-202611271300");
     });
 
     it("takes nothing without mlops:database", () => {
-        expect(nextSnapshotLedger([], parseStackConfig(sagemakerRawConfig()), "2", NOW)).toEqual({ ledger: [] });
+        expect(nextSnapshotLedger([], parseStackConfig(sagemakerRawConfig()), { pinned: "2" }, "test", NOW)).toEqual({ ledger: [] });
+    });
+
+    it("declares only the snapshot of the current pin", () => {
+        const ledger = [record(1, null, "2"), record(2, "2", "3")];
+        expect(currentSnapshot(ledger, "3")).toEqual(ledger[1]);
+        expect(currentSnapshot(ledger, "2")).toBeUndefined();
+        expect(currentSnapshot([], "3")).toBeUndefined();
     });
 
     it("holds the switch for a move forward and the first deploy, not for a rollback", () => {
         const versions = [{ version: "1" }, { version: "2" }, { version: "3" }];
-        expect(snapshotHoldsSwitch(record("2", "3"), versions)).toBe(true);
-        expect(snapshotHoldsSwitch(record(null, "3"), versions)).toBe(true);
-        expect(snapshotHoldsSwitch(record("3", "2"), versions)).toBe(false);
+        expect(snapshotHoldsSwitch(record(1, "2", "3"), versions)).toBe(true);
+        expect(snapshotHoldsSwitch(record(1, null, "3"), versions)).toBe(true);
+        expect(snapshotHoldsSwitch(record(1, "3", "2"), versions)).toBe(false);
     });
 
-    it("names every snapshot validly for RDS, whatever the version ids", () => {
+    it("names every snapshot validly for RDS, whatever the stack and version ids", () => {
         const versionId = fc.stringMatching(VERSION_ID_PATTERN);
+        const stackName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/);
         fc.assert(
-            fc.property(
-                fc.option(versionId, { nil: null }),
-                versionId,
-                fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }),
-                (from, to, at) => {
-                    const identifier = snapshotIdentifier("fraud-detector", from, to, at.toISOString());
-                    expect(identifier).toMatch(RDS_SNAPSHOT_ID);
-                    expect(identifier.length).toBeLessThanOrEqual(255);
-                },
-            ),
+            fc.property(stackName, fc.integer({ min: 1, max: 1e6 }), fc.option(versionId, { nil: null }), versionId, (stack, sequence, from, to) => {
+                const identifier = snapshotIdentifier("fraud-detector", stack, sequence, from, to);
+                expect(identifier).toMatch(RDS_SNAPSHOT_ID);
+                expect(identifier.length).toBeLessThanOrEqual(255);
+            }),
         );
     });
 
     it("reads back only well-formed records from the stack's outputs", () => {
-        const good = record("2", "3");
+        const good = record(1, "2", "3");
         expect(snapshotLedgerFromOutput([good, { ...good, kind: "table" }, { identifier: "x" }, null, "text"])).toEqual([good]);
         expect(snapshotLedgerFromOutput(undefined)).toEqual([]);
     });
 });
 
 describe("the restore plan", () => {
-    const ledger = [record(null, "2", "2026-11-01T00:00:00.000Z"), record("2", "3", "2026-11-10T00:00:00.000Z"), record("3", "2"), record("2", "3")];
+    const ledger = [
+        record(1, null, "2", "2026-11-01T00:00:00.000Z"),
+        record(2, "2", "3", "2026-11-10T00:00:00.000Z"),
+        record(3, "3", "2"),
+        record(4, "2", "3"),
+    ];
 
     it("restores the newest snapshot taken when the rolled-back-from version went live, into a new database", () => {
         const plan = planRestore(config(EXTERNAL_DATABASE).database, ledger, "3", "2026-11-27T13:05:00.000Z");
@@ -127,7 +151,7 @@ describe("the restore plan", () => {
     it("refuses, naming the version, when no snapshot was taken when it went live", () => {
         let error: unknown;
         try {
-            planRestore(config(EXTERNAL_DATABASE).database, [record(null, "2")], "3", NOW);
+            planRestore(config(EXTERNAL_DATABASE).database, [record(1, null, "2")], "3", NOW);
         } catch (caught) {
             error = caught;
         }
@@ -139,11 +163,18 @@ describe("the restore plan", () => {
         expect(() => planRestore(undefined, ledger, "3", NOW)).toThrow(/no mlops:database section/);
     });
 
-    it("keeps restored names within RDS's 63 characters, valid, and named after the original on a second restore", () => {
+    it("keeps restored names (and a cluster's writer) within RDS's 63 characters, valid, with the whole time stamp", () => {
         const long = `a${"-b".repeat(31)}`;
-        const name = restoredIdentifier(long, NOW);
-        expect(name.length).toBeLessThanOrEqual(63);
-        expect(name).toMatch(RDS_IDENTIFIER_PATTERN);
+        for (const kind of ["instance", "cluster"] as const) {
+            const name = restoredIdentifier(long, NOW, kind);
+            const longest = kind === "cluster" ? restoredWriterIdentifier(name) : name;
+            expect(longest.length).toBeLessThanOrEqual(63);
+            expect(longest).toMatch(RDS_IDENTIFIER_PATTERN);
+            expect(longest).toContain("-restore-202611271234");
+        }
+    });
+
+    it("names a second restore after the original, not after the first restore", () => {
         const again = planRestore(config({ ...EXTERNAL_DATABASE, restoredInto: "fraud-features-restore-202611010000" }).database, ledger, "3", NOW);
         expect(again.replacedDatabase).toBe("fraud-features-restore-202611010000");
         expect(again.restoredDatabase).toBe("fraud-features-restore-202611271234");
@@ -152,7 +183,10 @@ describe("the restore plan", () => {
 
 describe("DatabaseSnapshots under the mock runtime", () => {
     const urnOf = (resource: RegisteredResource) => `urn:pulumi:test::mlops::mlops:aws:DatabaseSnapshots$${resource.type}::${resource.name}`;
+    const FORWARD_SNAPSHOT = "fraud-detector-database-snapshot-fraud-detector-test-2-v2-to-v3";
+    const ROLLBACK_SNAPSHOT = "fraud-detector-database-snapshot-fraud-detector-test-3-v3-to-v2";
     let forward: RegisteredResource[];
+    let rerun: RegisteredResource[];
     let rollback: RegisteredResource[];
     let kubernetesManaged: RegisteredResource[];
     let cluster: RegisteredResource[];
@@ -160,23 +194,26 @@ describe("DatabaseSnapshots under the mock runtime", () => {
     beforeAll(async () => {
         // GIVEN a stack that deployed 2 (snapshotted when 2 went live) and now pins 3
         const external = config(EXTERNAL_DATABASE);
-        const wentLive2 = [record(null, "2", "2026-11-01T00:00:00.000Z")];
-        forward = await recordProgram(external, "test", { snapshots: nextSnapshotLedger(wentLive2, external, "2", NOW), now: NOW });
+        const wentLive2 = [record(1, null, "2", "2026-11-01T00:00:00.000Z")];
+        const deploying3 = nextSnapshotLedger(wentLive2, external, { pinned: "2" }, "test", NOW);
+        forward = await recordProgram(external, "test", { snapshots: deploying3, now: NOW });
+        // ... the same pin run again
+        rerun = await recordProgram(external, "test", { snapshots: nextSnapshotLedger(deploying3.ledger, external, { pinned: "3" }, "test", NOW), now: NOW });
         // ... and one that rolls 3 back to 2
         const back = config(EXTERNAL_DATABASE, { pinned: "2" });
-        rollback = await recordProgram(back, "test", { snapshots: nextSnapshotLedger([...wentLive2, record("2", "3")], back, "3", NOW), now: NOW });
+        rollback = await recordProgram(back, "test", { snapshots: nextSnapshotLedger(deploying3.ledger, back, { pinned: "3" }, "test", NOW), now: NOW });
         const kubernetes = parseStackConfig({ ...rawConfigFromStackFile("stacks/Pulumi.kubernetes-example.yaml"), database: MANAGED_INSTANCE });
-        kubernetesManaged = await recordProgram(kubernetes, "test", { snapshots: nextSnapshotLedger([], kubernetes, "2", NOW), now: NOW });
+        kubernetesManaged = await recordProgram(kubernetes, "test", { snapshots: nextSnapshotLedger([], kubernetes, { pinned: "2" }, "test", NOW), now: NOW });
         const aurora = config(MANAGED_CLUSTER);
-        cluster = await recordProgram(aurora, "test", { snapshots: nextSnapshotLedger([], aurora, "2", NOW), now: NOW });
+        cluster = await recordProgram(aurora, "test", { snapshots: nextSnapshotLedger([], aurora, { pinned: "2" }, "test", NOW), now: NOW });
     }, 60_000);
 
     it("declares the snapshot of the pin change with the model, both versions and the stack in its tags, retained on delete", () => {
-        const snapshot = findChild(forward, "fraud-detector-database-snapshot-fraud-detector-v2-to-v3-20261127123456");
+        const snapshot = findChild(forward, FORWARD_SNAPSHOT);
         expect(snapshot.type).toBe(SNAPSHOT);
         expect(snapshot.inputs).toEqual({
             dbInstanceIdentifier: "fraud-features",
-            dbSnapshotIdentifier: "fraud-detector-v2-to-v3-20261127123456",
+            dbSnapshotIdentifier: "fraud-detector-test-2-v2-to-v3",
             tags: {
                 "mlops:model": "fraud-detector",
                 "mlops:stack": "test",
@@ -185,26 +222,34 @@ describe("DatabaseSnapshots under the mock runtime", () => {
                 "mlops:managed-by": "mlops-rollback",
             },
         });
-        expect(snapshot.options?.retainOnDelete).toBe(true);
-        expect(snapshot.options?.parent).toBe("urn:pulumi:test::mlops::mlops:aws:DatabaseSnapshots::fraud-detector-database");
+        expect(snapshot.options).toMatchObject({
+            retainOnDelete: true,
+            parent: "urn:pulumi:test::mlops::mlops:aws:DatabaseSnapshots::fraud-detector-database",
+            customTimeouts: { create: "120m", update: "" },
+        });
     });
 
-    it("keeps declaring every earlier snapshot of the ledger", () => {
-        expect(forward.filter((r) => r.type === SNAPSHOT).map((r) => r.inputs.dbSnapshotIdentifier)).toEqual([
-            "fraud-detector-initial-to-v2-20261101000000",
-            "fraud-detector-v2-to-v3-20261127123456",
-        ]);
+    it("declares only the current pin's snapshot: the earlier one has left the stack (retained in AWS)", () => {
+        expect(forward.filter((r) => r.type === SNAPSHOT).map((r) => r.name)).toEqual([FORWARD_SNAPSHOT]);
+    });
+
+    it("keeps declaring the same snapshot, and takes no other, when the same pin runs again", () => {
+        expect(rerun.filter((r) => r.type === SNAPSHOT).map((r) => r.name)).toEqual([FORWARD_SNAPSHOT]);
+        expect(findChild(rerun, "fraud-detector-endpoint").options?.dependencies).not.toContain(urnOf(findChild(rerun, FORWARD_SNAPSHOT)));
     });
 
     it("makes the endpoint's switch wait for the snapshot when the pin moves forward", () => {
-        const snapshot = findChild(forward, "fraud-detector-database-snapshot-fraud-detector-v2-to-v3-20261127123456");
-        expect(findChild(forward, "fraud-detector-endpoint").options?.dependencies).toContain(urnOf(snapshot));
+        expect(findChild(forward, "fraud-detector-endpoint").options?.dependencies).toContain(urnOf(findChild(forward, FORWARD_SNAPSHOT)));
     });
 
-    it("does not make a rollback wait for its snapshot, which is taken alongside", () => {
-        const snapshot = findChild(rollback, "fraud-detector-database-snapshot-fraud-detector-v3-to-v2-20261127123456");
+    it("takes a rollback's snapshot after the switch, so that it can never hold traffic on the bad version", () => {
+        const snapshot = findChild(rollback, ROLLBACK_SNAPSHOT);
         expect(snapshot.inputs.tags).toMatchObject({ "mlops:from-version": "3", "mlops:to-version": "2" });
-        expect(findChild(rollback, "fraud-detector-endpoint").options?.dependencies).not.toContain(urnOf(snapshot));
+        const endpoint = findChild(rollback, "fraud-detector-endpoint");
+        expect(endpoint.options?.dependencies).not.toContain(urnOf(snapshot));
+        expect(snapshot.options?.dependencies).toContain(
+            "urn:pulumi:test::mlops::mlops:sagemaker:ModelEndpoint$aws:sagemaker/endpoint:Endpoint::fraud-detector-endpoint",
+        );
     });
 
     it("gives every version's container the database's address in mlops:database.addressEnv", () => {
@@ -214,9 +259,11 @@ describe("DatabaseSnapshots under the mock runtime", () => {
         }
     });
 
-    it("makes a Kubernetes Service's switch wait for the snapshot", () => {
+    it("on Kubernetes, makes the new version's Deployment and the Service's switch wait for the snapshot", () => {
         const snapshot = kubernetesManaged.find((r) => r.type === SNAPSHOT) as RegisteredResource;
         expect(findChild(kubernetesManaged, "fraud-detector-service").options?.dependencies).toContain(urnOf(snapshot));
+        // Its pods may migrate the data as they start.
+        expect(findChild(kubernetesManaged, "fraud-detector-deployment-3").options?.dependencies).toContain(urnOf(snapshot));
     });
 
     it("creates a managed instance protected, with deletion protection, encryption, kept backups and a unique final snapshot", () => {
@@ -255,9 +302,9 @@ describe("DatabaseSnapshots under the mock runtime", () => {
         });
         expect(auroraCluster.options).toMatchObject({ protect: true, retainOnDelete: true });
         expect(findChild(cluster, "fraud-detector-database-writer").inputs).toMatchObject({ identifier: "fraud-features-writer", publiclyAccessible: false });
-        expect(findChild(cluster, "fraud-detector-database-writer").options?.protect).toBe(true);
+        expect(findChild(cluster, "fraud-detector-database-writer").options).toMatchObject({ protect: true, retainOnDelete: true });
         const snapshot = cluster.find((r) => r.type === CLUSTER_SNAPSHOT) as RegisteredResource;
-        expect(snapshot.inputs).toMatchObject({ dbClusterIdentifier: "fraud-features", dbClusterSnapshotIdentifier: "fraud-detector-v2-to-v3-20261127123456" });
+        expect(snapshot.inputs).toMatchObject({ dbClusterIdentifier: "fraud-features", dbClusterSnapshotIdentifier: "fraud-detector-test-1-v2-to-v3" });
         expect(snapshot.options?.retainOnDelete).toBe(true);
     });
 
@@ -278,7 +325,7 @@ describe("DatabaseSnapshots under the mock runtime", () => {
     });
 });
 
-describe("mlops plan: no rollback path replaces or deletes a database or a snapshot", () => {
+describe("mlops plan: no rollback path replaces or deletes a database, or deletes a snapshot from AWS", () => {
     const cases = [
         { name: "SageMaker, database managed elsewhere", raw: sagemakerRawConfig({ database: EXTERNAL_DATABASE, warm: 1 }) },
         { name: "SageMaker, managed instance", raw: sagemakerRawConfig({ database: MANAGED_INSTANCE, warm: 1 }) },
@@ -295,13 +342,18 @@ describe("mlops plan: no rollback path replaces or deletes a database or a snaps
             expect(targets.length).toBeGreaterThanOrEqual(2);
             for (const to of targets) {
                 const plan = await planPinChange(raw, to);
+                const snapshotType = current.database?.kind === "cluster" ? CLUSTER_SNAPSHOT : SNAPSHOT;
                 const database = plan.operations.filter((o) => o.type.startsWith("aws:rds/"));
+                // Nothing happens to the database itself.
                 expect(
-                    database.filter((o) => o.op !== "create"),
+                    database.filter((o) => o.type !== snapshotType),
                     `rollback to ${to}`,
                 ).toEqual([]);
-                // The one create is the snapshot the rollback takes alongside.
-                expect(database.map((o) => o.type)).toEqual([current.database?.kind === "cluster" ? CLUSTER_SNAPSHOT : SNAPSHOT]);
+                // The rollback takes a snapshot, and the previous pin's leaves the stack but stays in AWS.
+                expect(database.map((o) => [o.op, o.retained === true])).toEqual([
+                    ["delete", true],
+                    ["create", false],
+                ]);
             }
         }, 120_000);
     }

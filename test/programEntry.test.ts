@@ -31,7 +31,7 @@ function runIndex(pulumiConfig: string, previousOutputs: Record<string, unknown>
 
 /** The example's database snapshot from when 3 went live, as a deployed stack's outputs hold it. */
 const WENT_LIVE_3 = {
-    identifier: "fraud-detector-v2-to-v3-20261120100000",
+    identifier: "fraud-detector-entry-1-v2-to-v3",
     kind: "instance",
     database: "fraud-features",
     from: "2",
@@ -52,7 +52,7 @@ describe("index.ts, the program the engine runs", () => {
                 "fraud-detector-alarms-topic-key",
                 "fraud-detector-config-2",
                 "fraud-detector-config-3",
-                "fraud-detector-database-snapshot-fraud-detector-v2-to-v3-20261120100000",
+                "fraud-detector-database-snapshot-fraud-detector-entry-1-v2-to-v3",
                 "fraud-detector-endpoint",
                 "fraud-detector-model-2",
                 "fraud-detector-model-3",
@@ -83,16 +83,17 @@ describe("index.ts, the program the engine runs", () => {
         });
     }, 60_000);
 
-    it("snapshots the database when the pin differs from the one the stack last deployed, and keeps the ledger's earlier snapshots", async () => {
+    it("snapshots the database when the pin differs from the one the stack last deployed, and declares only that snapshot", async () => {
         const example = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
-        const result = await runIndex(engineConfig({ ...example, pinned: "2", quarantined: ["3"] }), { pinnedVersion: "3", databaseSnapshots: [WENT_LIVE_3] });
+        const deployed = { pinnedVersion: "3", databaseSnapshots: [WENT_LIVE_3], database: { servingIdentifier: "fraud-features" } };
+        const result = await runIndex(engineConfig({ ...example, pinned: "2", quarantined: ["3"] }), deployed);
         const ledger = result.databaseSnapshots as { identifier: string; from: string; to: string }[];
         expect(ledger).toHaveLength(2);
         expect(ledger[0]).toEqual(WENT_LIVE_3);
-        expect(ledger[1]).toMatchObject({ kind: "instance", database: "fraud-features", from: "3", to: "2" });
-        expect(ledger[1].identifier).toMatch(/^fraud-detector-v3-to-v2-\d{14}$/);
-        expect(result.names).toContain(`fraud-detector-database-snapshot-${ledger[1].identifier}`);
-        expect(result.names).toContain(`fraud-detector-database-snapshot-${WENT_LIVE_3.identifier}`);
+        expect(ledger[1]).toMatchObject({ identifier: "fraud-detector-entry-2-v3-to-v2", kind: "instance", database: "fraud-features", from: "3", to: "2" });
+        const snapshots = (result.names as string[]).filter((name) => name.startsWith("fraud-detector-database-snapshot-"));
+        // The earlier snapshot leaves the stack (retained in AWS) and stays in the ledger.
+        expect(snapshots).toEqual(["fraud-detector-database-snapshot-fraud-detector-entry-2-v3-to-v2"]);
     }, 60_000);
 
     it("stops with a RunError naming every bad key, and declares nothing", async () => {

@@ -25,32 +25,27 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { bundledTriggerHandler } from "../components/alarmRollbackTrigger";
-import { findMotoPython, MOTO_ACCOUNT, MOTO_REGION, motoClientOptions, startMoto, type MotoServer } from "../test-aws/motoServer";
+import { motoPythonForTests, MOTO_ACCOUNT, MOTO_REGION, motoClientOptions, startMoto, type MotoServer } from "../test-aws/motoServer";
 import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
 import { handleAlarmEvent, handleTriggerEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
 import { triggerEnvironment, triggerSettingsFromEnv, type TriggerSettings } from "../trigger/settings";
 import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
 
-const moto = findMotoPython();
-const motoMissing = "missing" in moto ? moto.missing : undefined;
-if (motoMissing !== undefined) {
-    if (process.env.CI === "true") throw new Error(`CI=true and the moto tests cannot run: ${motoMissing}`);
-    console.warn(`\n[SKIPPED] trigger handler tests against moto: ${motoMissing}\n`);
-}
+const motoPython = motoPythonForTests("trigger handler tests");
 
 const ALARM = "fraud-detector-prod-rollback";
 const ENDPOINT = "fraud-detector-endpoint-1a2b3c4";
 const CONFIG = { "2": "fraud-detector-2-config-aaaa111", "3": "fraud-detector-3-config-bbbb222" };
 const REPOSITORY = "fraud-detector";
 
-describe.skipIf(motoMissing !== undefined)("alarm-triggered rollback against moto", () => {
+describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto", () => {
     let server: MotoServer;
     let clients: ReturnType<typeof makeClients>;
     let images: Record<"2" | "3", string>;
     let queueUrl: string;
 
     beforeAll(async () => {
-        server = await startMoto((moto as { python: string }).python);
+        server = await startMoto(motoPython as string);
         clients = makeClients(server);
     }, 60_000);
     afterAll(async () => server?.stop());
