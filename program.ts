@@ -66,6 +66,8 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
     const common = { target: config.target, model: config.model, warmVersions: warmVersions(config) };
     const stack = pulumi.getStack();
     const prefix = alarmNamePrefix(config.model, stack);
+    // Checked before anything is declared: a rollback's snapshot waits for the switch declared below.
+    if (config[config.target] === undefined) throw new Error(`mlops:${config.target} is required when mlops:target is '${config.target}'`);
     const database = declareDatabase(config, stack, options);
     const fromDatabase = { environment: database?.environment, switchDependsOn: database?.switchDependsOn };
 

@@ -12,7 +12,7 @@ import { finalSnapshotIdentifier, SAFE_DATABASE_SETTINGS } from "../components/d
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, RDS_IDENTIFIER_PATTERN, VERSION_ID_PATTERN, type StackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
-import { planRestore, restoredIdentifier, restoredWriterIdentifier } from "../database/restore";
+import { planRestore, restoredIdentifier, restoredWriterIdentifier, runRestore, type RdsPorts } from "../database/restore";
 import {
     currentSnapshot,
     nextSnapshotLedger,
@@ -178,6 +178,49 @@ describe("the restore plan", () => {
         const again = planRestore(config({ ...EXTERNAL_DATABASE, restoredInto: "fraud-features-restore-202611010000" }).database, ledger, "3", NOW);
         expect(again.replacedDatabase).toBe("fraud-features-restore-202611010000");
         expect(again.restoredDatabase).toBe("fraud-features-restore-202611271234");
+    });
+});
+
+describe("waiting for the restored database", () => {
+    const plan = planRestore(config(EXTERNAL_DATABASE).database, [record(1, "2", "3")], "3", NOW);
+    /** Stands for RDS: the new database's statuses, one per DescribeDBInstances. */
+    function rdsAnswering(statuses: (string | undefined)[]): RdsPorts & { restored: number } {
+        const ports = {
+            restored: 0,
+            describeSnapshot: () => Promise.resolve({ status: "available" }),
+            describeDatabase: () => {
+                const status = statuses.length > 1 ? statuses.shift() : statuses[0];
+                return Promise.resolve(status === undefined ? undefined : { status, address: "restored.example" });
+            },
+            placementOf: () => Promise.resolve({ securityGroupIds: [], deletionProtection: true }),
+            restore: () => {
+                ports.restored += 1;
+                return Promise.resolve();
+            },
+        };
+        return ports;
+    }
+    const noSleep = { sleep: () => Promise.resolve(), pollSeconds: 30 };
+
+    it("restores once, reports each wait and returns the address once available", async () => {
+        const rds = rdsAnswering([undefined, "creating", "backing-up", "available"]);
+        const waits: string[] = [];
+        const state = await runRestore(plan, rds, {}, { ...noSleep, onWait: (status, waited) => waits.push(`${status}@${waited}`) });
+        expect(state).toEqual({ status: "available", address: "restored.example" });
+        expect(rds.restored).toBe(1);
+        expect(waits).toEqual(["not visible yet@0", "creating@30", "backing-up@60"]);
+    });
+
+    it("stops on a failed restore, saying the new database is kept", async () => {
+        await expect(runRestore(plan, rdsAnswering(["creating", "incompatible-restore"]), {}, noSleep)).rejects.toThrow(
+            "ended incompatible-restore; it is kept for you to inspect",
+        );
+    });
+
+    it("stops waiting after the timeout, saying how to finish once RDS is done", async () => {
+        await expect(runRestore(plan, rdsAnswering(["creating"]), {}, { ...noSleep, timeoutSeconds: 90 })).rejects.toThrow(
+            `still creating after 90 s; the restore goes on in RDS. Once it is available, add restoredInto: ${plan.restoredDatabase}`,
+        );
     });
 });
 
