@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { configPath, parseStackConfig, quantityValue, StackConfigError, type ConfigProblem } from "../config/schema";
 import { rawConfigFromPulumiConfig, rawConfigFromStackFile, valueAsProgramSeesIt } from "../config/sources";
@@ -218,6 +221,20 @@ describe("the database section", () => {
             }),
         );
         expect(config.database?.manage).toMatchObject({ backupRetentionDays: 7, username: "mlops", multiAz: false });
+    });
+
+    it("accepts the commented mlops:database example of the Kubernetes stack once uncommented", () => {
+        const text = readFileSync("stacks/Pulumi.kubernetes-example.yaml", "utf8");
+        const block = text.slice(text.indexOf("  # mlops:database:"));
+        const uncommented = block.replace(/^ {2}# (mlops:database:| {2})/gm, "  $1");
+        const file = path.join(mkdtempSync(path.join(tmpdir(), "mlops-example-")), "Pulumi.k8s.yaml");
+        writeFileSync(file, text.replace(block, uncommented));
+        const config = parseStackConfig(rawConfigFromStackFile(file));
+        expect(config.database).toMatchObject({
+            kind: "cluster",
+            identifier: "fraud-features",
+            manage: { engine: "aurora-postgresql", backupRetentionDays: 14 },
+        });
     });
 
     it("reports every database problem at once, each by its key", () => {
