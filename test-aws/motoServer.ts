@@ -22,6 +22,8 @@ export interface MotoServer {
     reset(): Promise<void>;
     /** Put a SageMaker endpoint in a status moto never enters by itself, e.g. Updating. */
     setEndpointStatus(name: string, status: string): Promise<void>;
+    /** Every UpdateEndpoint SageMaker (moto) accepted since the last reset, in order. */
+    updateEndpointCalls(): Promise<{ readonly name: string; readonly config: string }[]>;
     stop(): Promise<void>;
 }
 
@@ -82,6 +84,8 @@ export async function startMoto(python: string): Promise<MotoServer> {
         endpoint,
         reset: () => post("/moto-api/reset"),
         setEndpointStatus: (name, status) => post("/_mlops/sagemaker/endpoint-status", { region: MOTO_REGION, name, status }),
+        updateEndpointCalls: async () =>
+            (await (await fetch(`${endpoint}/_mlops/sagemaker/update-endpoint-calls`)).json()) as { name: string; config: string }[],
         stop: () => stopChild(child),
     };
 }

@@ -16,7 +16,9 @@ ignores `idempotencyToken`; this wrapper answers epoch seconds and returns
 the first build again for a repeated token, as CodeBuild does.
 
 A test may set an endpoint's status (e.g. Updating) through
-POST /_mlops/sagemaker/endpoint-status {"region", "name", "status"}.
+POST /_mlops/sagemaker/endpoint-status {"region", "name", "status"}, and
+read every UpdateEndpoint that SageMaker accepted, in order, from
+GET /_mlops/sagemaker/update-endpoint-calls: a count no handler report can fake.
 """
 
 import json
@@ -35,6 +37,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 ACCOUNT = "123456789012"
+_update_endpoint_calls = []
 
 
 def _update_endpoint(self):
@@ -53,6 +56,7 @@ def _update_endpoint(self):
     endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
     endpoint.last_deployment_config = self._get_param("DeploymentConfig")
     endpoint.last_modified_time = utcnow()
+    _update_endpoint_calls.append({"name": name, "config": config_name})
     return ActionResult({"EndpointArn": endpoint.arn})
 
 
@@ -91,6 +95,9 @@ def control_app(moto_app):
     def app(environ, start_response):
         if environ.get("PATH_INFO") == "/moto-api/reset":
             _builds_by_token.clear()
+            _update_endpoint_calls.clear()
+        if environ.get("PATH_INFO") == "/_mlops/sagemaker/update-endpoint-calls":
+            return Response(json.dumps(_update_endpoint_calls), content_type="application/json")(environ, start_response)
         if environ.get("PATH_INFO") == "/_mlops/sagemaker/endpoint-status":
             body = json.loads(Request(environ).get_data(as_text=True))
             endpoint = sagemaker_backends[ACCOUNT][body["region"]].endpoints[body["name"]]

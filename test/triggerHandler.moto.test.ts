@@ -234,6 +234,30 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(await queuedNotificationCount()).toBe(1);
     });
 
+    it("a storm of 50 events for one incident, out of order and all at once, makes one UpdateEndpoint, one build and one message", async () => {
+        const s = settings();
+        const incidentStart = Date.now();
+        // 30 deliveries of the incident's ALARM (as its child alarms flap), 10
+        // redeliveries of one of them, 5 OK transitions arriving early, and 5
+        // ALARMs of an unrelated alarm.
+        const alarms = Array.from({ length: 30 }, (_, i) => compositeAlarmEvent({ alarmName: ALARM, firedAt: new Date(incidentStart - i * 1000) }));
+        const redelivered = Array.from({ length: 10 }, () => alarms[7]);
+        const early = Array.from({ length: 5 }, (_, i) =>
+            compositeAlarmEvent({ alarmName: ALARM, state: "OK", previousState: "ALARM", firedAt: new Date(incidentStart - 40_000 - i * 1000) }),
+        );
+        const unrelated = Array.from({ length: 5 }, () => compositeAlarmEvent({ alarmName: "someone-elses-alarm" }));
+        const storm = shuffled([...alarms, ...redelivered, ...early, ...unrelated], 20261127);
+        expect(storm).toHaveLength(50);
+
+        await Promise.all(storm.map((event) => handleAlarmEvent(event, s, ports(s))));
+
+        // Read back from AWS, not from the handler's outcomes.
+        expect(await server.updateEndpointCalls()).toEqual([{ name: ENDPOINT, config: CONFIG["2"] }]);
+        expect(await servedConfig()).toBe(CONFIG["2"]);
+        expect(await buildCount()).toBe(1);
+        expect(await queuedNotificationCount()).toBe(1);
+    });
+
     it("10 concurrent deliveries of the same event restore once; the rest are redeliveries", async () => {
         const s = settings();
         const event = compositeAlarmEvent({ alarmName: ALARM });
@@ -436,4 +460,16 @@ async function seedTriggerResources(clients: ReturnType<typeof makeClients>): Pr
     const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
     await clients.sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: Attributes?.QueueArn }));
     return QueueUrl!;
+}
+
+/** A deterministic shuffle (Fisher-Yates over a small LCG): the same "out of order" on every run. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+    const result = [...items];
+    let state = seed;
+    for (let i = result.length - 1; i > 0; i--) {
+        state = (state * 1103515245 + 12345) % 2 ** 31;
+        const j = state % (i + 1);
+        [result[i], result[j]] = [result[j], result[i]];
+    }
+    return result;
 }
