@@ -204,6 +204,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             const { raw: againstRaw } = loadStackConfig(againstFile, `--against ${againstFile}`);
             const plan = await planConfigChange(againstRaw, raw, {
                 onRun: () => io.stderr("Running the program under Pulumi's mock runtime for both configs...\n"),
+                stack: options.stack,
             });
             io.stdout(
                 options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file)}\n`,
@@ -213,6 +214,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         const to = options.to as string;
         const plan = await planPinChange(raw, to, {
             onRun: () => io.stderr(`Running the program under Pulumi's mock runtime for pin ${config.pinned} and pin ${to}...\n`),
+            stack: options.stack,
         });
         if (options.json) {
             const { from, summary, operations } = plan;

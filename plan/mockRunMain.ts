@@ -12,7 +12,8 @@ async function main(): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     const { rawConfig, run } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { rawConfig: unknown; run: ProgramRun };
-    const registered = await recordProgram(parseStackConfig(rawConfig), "plan", run);
+    const { stack = "plan", ...options } = run;
+    const registered = await recordProgram(parseStackConfig(rawConfig), stack, options);
     process.stdout.write(JSON.stringify(registered));
 }
 

@@ -21,14 +21,14 @@ export interface PinChangePlan {
     readonly operations: PlanOperation[];
 }
 
-/** The stack name the mock runs use (`recordProgram`'s default). */
+/** The stack name the mock runs use when the plan is of a config file, not of a stack. */
 const PLAN_STACK = "plan";
 
 /** Bad `--to`: exit 2, like any bad input. */
 export class PlanInputError extends BadInputError {}
 
-/** What a run of the program is told besides its config: the snapshot ledger and the time. */
-export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now">;
+/** What a run of the program is told besides its config: the stack's name, the snapshot ledger and the time. */
+export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now"> & { readonly stack?: string };
 
 export type RecordProgram = (rawConfig: Record<string, unknown>, run?: ProgramRun) => Promise<RegisteredResource[]>;
 
@@ -42,6 +42,8 @@ export interface PlanOptions {
     readonly record?: RecordProgram;
     /** Called once the input checks pass, before the (slow) runs start. */
     readonly onRun?: () => void;
+    /** The stack planned for (`--stack`): names derived from it (alarms, snapshots) come out as they will. @default "plan" */
+    readonly stack?: string;
 }
 
 export async function planPinChange(rawConfig: Record<string, unknown>, to: string, options: PlanOptions = {}): Promise<PinChangePlan> {
@@ -77,7 +79,7 @@ export async function planConfigChange(
     const beforeConfig = parseStackConfig(beforeRaw);
     const afterConfig = parseStackConfig(afterRaw);
     options.onRun?.();
-    const [beforeRun, afterRun] = snapshotRuns(beforeConfig, afterConfig, new Date().toISOString());
+    const [beforeRun, afterRun] = snapshotRuns(beforeConfig, afterConfig, options.stack ?? PLAN_STACK, new Date().toISOString());
     const [before, after] = await Promise.all([record(beforeRaw, beforeRun), record(afterRaw, afterRun)]);
     const operations = diffRegistrations(before, after);
     return { summary: summarize(operations), operations };
@@ -90,11 +92,11 @@ export async function planConfigChange(
  * snapshot its pin change takes. One time for both, so that nothing differs
  * by the clock alone.
  */
-function snapshotRuns(before: StackConfig, after: StackConfig, now: string): [ProgramRun, ProgramRun] {
-    const deployed = nextSnapshotLedger([], before, { pinned: null }, PLAN_STACK, now).ledger;
+function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, now: string): [ProgramRun, ProgramRun] {
+    const deployed = nextSnapshotLedger([], before, { pinned: null }, stack, now).ledger;
     return [
-        { snapshots: { ledger: deployed }, now },
-        { snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, PLAN_STACK, now), now },
+        { stack, snapshots: { ledger: deployed }, now },
+        { stack, snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, stack, now), now },
     ];
 }
 

@@ -147,6 +147,8 @@ describe("mlops plan", () => {
         expect(run.stdout).toContain("update  aws:sagemaker/endpoint:Endpoint  fraud-detector-endpoint  (endpointConfigName)");
         expect(run.stdout).toContain("Summary: 3 create, 4 update, 0 replace, 3 delete");
         expect(run.stdout).toContain("Version 2 is warm");
+        // Names derived from the stack come out as they will on that stack.
+        expect(run.stdout).toContain("create  aws:rds/snapshot:Snapshot  fraud-detector-database-snapshot-fraud-detector-sagemaker-example-2-v3-to-v2");
         expect(run.stdout).toContain(
             "The database fraud-features is snapshotted once traffic has moved: a rollback never waits for a snapshot. The snapshot of the previous pin change leaves the stack and stays in AWS; no snapshot or database is deleted.",
         );
