@@ -68,6 +68,9 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
     const prefix = alarmNamePrefix(config.model, stack);
     // Checked before anything is declared: a rollback's snapshot waits for the switch declared below.
     if (config[config.target] === undefined) throw new Error(`mlops:${config.target} is required when mlops:target is '${config.target}'`);
+    // Names, not resources: the alarms watch the endpoint, so they are created after it.
+    const guardrails =
+        config.target === "sagemaker" && config.alarms !== undefined ? guardrailAlarmNames({ alarmNamePrefix: prefix, settings: config.alarms }) : [];
     const database = declareDatabase(config, stack, options);
     const fromDatabase = { environment: database?.environment, switchDependsOn: database?.switchDependsOn };
 
@@ -75,8 +78,6 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
         case "sagemaker": {
             const settings = config.sagemaker;
             if (settings === undefined) throw new Error("mlops:sagemaker is required when mlops:target is 'sagemaker'");
-            // Names, not resources: the alarms watch the endpoint, so they are created after it.
-            const guardrails = config.alarms === undefined ? [] : guardrailAlarmNames({ alarmNamePrefix: prefix, settings: config.alarms });
             const endpoint = withSwitchDeclared(
                 database,
                 () =>

@@ -84,6 +84,7 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
                     optionGroupName: unlessDefault(instance?.OptionGroupMemberships?.[0]?.OptionGroupName),
                     port: instance?.Endpoint?.Port,
                     storageType: instance?.StorageType,
+                    provisionedIops: instance?.StorageType === "io1" || instance?.StorageType === "io2" ? instance.Iops : undefined,
                     iamAuthentication: instance?.IAMDatabaseAuthenticationEnabled,
                     deletionProtection: instance?.DeletionProtection === true,
                 };
@@ -127,6 +128,8 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
                         DBParameterGroupName: placement.parameterGroupName,
                         OptionGroupName: placement.optionGroupName,
                         StorageType: placement.storageType,
+                        // io1 and io2 need their IOPS with the storage type.
+                        Iops: placement.provisionedIops,
                         PubliclyAccessible: false,
                     }),
                 );

@@ -99,6 +99,8 @@ export interface DatabasePlacement {
     readonly optionGroupName?: string;
     readonly port?: number;
     readonly storageType?: string;
+    /** Provisioned IOPS of io1 / io2 storage (required with them). gp3 restores at its baseline. */
+    readonly provisionedIops?: number;
     readonly iamAuthentication?: boolean;
     /** Aurora Serverless v2 capacity: a `db.serverless` writer needs it on the cluster. */
     readonly serverlessV2?: { readonly MinCapacity?: number; readonly MaxCapacity?: number };
