@@ -18,6 +18,7 @@ import {
     RestoreDBInstanceFromDBSnapshotCommand,
     type RDSClientConfig,
     type Tag,
+    type VpcSecurityGroupMembership,
 } from "@aws-sdk/client-rds";
 import { restoredWriterIdentifier, type DatabasePlacement, type DatabaseState, type RdsPorts, type RestorePlan, type SnapshotState } from "./restore";
 
@@ -36,6 +37,11 @@ async function unlessNotFound<T>(call: () => Promise<T>): Promise<T | undefined>
 /** A group of the user's own, or undefined for RDS's default one (`default.postgres16`, `default:postgres-16`), which a restore gets anyway. */
 function unlessDefault(group: string | undefined): string | undefined {
     return group === undefined || /^default[.:]/.test(group) ? undefined : group;
+}
+
+/** The ids of an instance's or a cluster's VPC security groups. */
+function securityGroupIdsOf(groups: VpcSecurityGroupMembership[] | undefined): string[] {
+    return (groups ?? []).flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : []));
 }
 
 const tagList = (tags: Record<string, string>): Tag[] => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
@@ -77,7 +83,7 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
                 return {
                     instanceClass: instance?.DBInstanceClass,
                     subnetGroupName: instance?.DBSubnetGroup?.DBSubnetGroupName,
-                    securityGroupIds: (instance?.VpcSecurityGroups ?? []).flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
+                    securityGroupIds: securityGroupIdsOf(instance?.VpcSecurityGroups),
                     multiAz: instance?.MultiAZ,
                     engine: instance?.Engine,
                     parameterGroupName: unlessDefault(instance?.DBParameterGroups?.[0]?.DBParameterGroupName),
@@ -96,7 +102,7 @@ export function awsRdsPorts(config: RDSClientConfig = {}): RdsPorts {
             return {
                 instanceClass: writer?.DBInstanceClass,
                 subnetGroupName: cluster?.DBSubnetGroup,
-                securityGroupIds: (cluster?.VpcSecurityGroups ?? []).flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
+                securityGroupIds: securityGroupIdsOf(cluster?.VpcSecurityGroups),
                 engine: cluster?.Engine,
                 engineVersion: cluster?.EngineVersion,
                 parameterGroupName: unlessDefault(cluster?.DBClusterParameterGroup),

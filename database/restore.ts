@@ -11,7 +11,7 @@
  */
 import { BadInputError } from "../config/badInput";
 import type { DatabaseSettings } from "../config/schema";
-import { servingDatabase, snapshotWhenLive, type SnapshotRecord } from "./snapshots";
+import { compactTimestamp, servingDatabase, snapshotWhenLive, type SnapshotRecord } from "./snapshots";
 
 export interface RestorePlan {
     readonly kind: DatabaseSettings["kind"];
@@ -36,7 +36,7 @@ export const WRITER_SUFFIX = "-writer";
  * writer's suffix, so that the writer's name keeps the whole time stamp.
  */
 export function restoredIdentifier(original: string, at: string, kind: DatabaseSettings["kind"]): string {
-    const stamp = at.replace(/[^0-9]/g, "").slice(0, 12);
+    const stamp = compactTimestamp(at).slice(0, 12);
     const room = 63 - RESTORE_SUFFIX_LENGTH - (kind === "cluster" ? WRITER_SUFFIX.length : 0);
     const base = original.slice(0, room).replace(/-+$/, "");
     return `${base}-restore-${stamp}`;
