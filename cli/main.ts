@@ -249,7 +249,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         program
             .command("rollback")
             .description(
-                "Pin an earlier version and run the update: by default the newest warm, non-quarantined version before the pin. The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told.",
+                "Pin an earlier version and run the update: by default the newest warm, non-quarantined version before the pin. The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told. After a rollback that did not finish (the stack file pins a version the stack does not run yet), runs that rollback again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
             )
             .option("--version <version>", "the version to roll back to (default: the newest warm one before the pin)")
             .option("--reason <text>", "why; recorded as 'rollback <from> -> <to>: <reason>' in the stack's history")
@@ -281,7 +281,9 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         "deploy",
         program
             .command("deploy")
-            .description("Pin a later version from the catalog and run the update; what serves is verified afterwards.")
+            .description(
+                "Pin a later version from the catalog and run the update; what serves is verified afterwards. With the pinned version, runs an update to it that did not finish again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
+            )
             .requiredOption("--version <version>", "the version to pin (after the current one in mlops:versions)")
             .option("--reason <text>", "recorded in the update message")
             .option("--force", "pin a quarantined version again (releases it from the quarantine)")
@@ -294,7 +296,9 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
 
     program
         .command("status")
-        .description("What serves now: the pinned and warm versions, the endpoint, quarantined versions and the last update.")
+        .description(
+            "What serves now: the pinned and warm versions, the endpoint, quarantined versions, the last update, and what an update that was cut short left unfinished.",
+        )
         .option("--stack <name>", "the stack (default: the selected one)")
         .option("--json", "print JSON on stdout")
         .addHelpText("after", "\nExit codes: 0 ok, 1 the backend could not be read, 2 bad input.")

@@ -25,8 +25,9 @@ import {
     type SnapshotState,
 } from "../database/restore";
 import { snapshotLedgerFromOutput } from "../database/snapshots";
-import { StackBusyError, type OpenStack, type StackSession, type UpSummary } from "../rollback/automation";
-import { decideDeploy, decideRollback, type Decision, type PinChange } from "../rollback/decisions";
+import { acquireStackLock, thisProcess, type LockEnvironment } from "./stackLock";
+import { StackBusyError, type OpenStack, type PendingOperation, type StackSession, type UpSummary } from "../rollback/automation";
+import { decideDeploy, decideRollback, decideUnfinishedRollback, type Decision, type PinChange } from "../rollback/decisions";
 import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
 import type { Notify, RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
@@ -68,6 +69,8 @@ export interface PinChangeDeps {
     readonly sleep?: (milliseconds: number) => Promise<void>;
     /** RDS, for `--restore-database`. */
     readonly rds?: (region: string | undefined) => RdsPorts;
+    /** Who takes the stack file's lock; this process unless a test says otherwise. */
+    readonly lockEnvironment?: LockEnvironment;
 }
 
 export interface PinChangeResult {
@@ -140,6 +143,30 @@ async function restoreDatabase(restore: PreparedRestore, model: string, stack: s
 }
 
 export async function runPinChange(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
+    // A missing or invalid stack file is bad input, refused before any lock.
+    loadStackConfig(options.file);
+    // One run per stack file, from its first read to its last write (cli/stackLock.ts).
+    const lock = acquireStackLock(
+        options.file,
+        [kind, ...(options.version === undefined ? [] : ["--version", options.version])].join(" "),
+        deps.lockEnvironment,
+    );
+    if (lock.tookOverFrom !== undefined) {
+        const gone = lock.tookOverFrom;
+        deps.stderr(`${lock.file}: took over the lock of mlops ${gone.command} (pid ${gone.pid}, since ${gone.startedAt}), which is no longer running.\n`);
+    }
+    // process.exit (a signal during a dry run) skips `finally`; the lock must still go.
+    const releaseOnExit = () => lock.release();
+    process.once("exit", releaseOnExit);
+    try {
+        return await runPinChangeLocked(kind, options, deps);
+    } finally {
+        process.off("exit", releaseOnExit);
+        lock.release();
+    }
+}
+
+async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
     const now = deps.now ?? (() => new Date());
     const { raw, config: fileConfig } = loadStackConfig(options.file);
     // 1. Offline: every refusal the stack file alone can decide, before the
@@ -148,7 +175,10 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     // A deploy of the pinned version is refused offline, unless the stack has
     // never been deployed: only the backend can tell, so that one waits.
     const maybeFirstDeploy = kind === "deploy" && options.version === fileConfig.pinned;
-    if (!offline.ok && !maybeFirstDeploy) throw new BadInputError(offline.refusal);
+    // So is a rollback the file records but the stack may never have finished.
+    const maybeUnfinishedRollback =
+        kind === "rollback" && fileConfig.quarantined.length > 0 && (options.version === undefined || options.version === fileConfig.pinned);
+    if (!offline.ok && !maybeFirstDeploy && !maybeUnfinishedRollback) throw new BadInputError(offline.refusal);
     if (!options.yes && !options.dryRun && deps.confirm === undefined) {
         throw new BadInputError(`no terminal to confirm on; pass --yes to ${kind} without a prompt (or --dry-run to preview)`);
     }
@@ -160,7 +190,8 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     const ledger = ledgerFromOutput(outputs.quarantineLedger);
     const config = withLedgerQuarantine(fileConfig, ledger);
     const deployedPin = typeof outputs.pinnedVersion === "string" ? outputs.pinnedVersion : null;
-    const decision = decide(kind, config, options, deployedPin);
+    const unfinishedRollback = kind === "rollback" ? decideUnfinishedRollback(fileConfig, deployedPin, Object.keys(ledger), options) : undefined;
+    const decision = unfinishedRollback ?? decide(kind, config, options, deployedPin);
     if (!decision.ok) {
         // Name the ledger only when it is what changed the answer.
         throw new BadInputError(offline.ok ? `${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})` : decision.refusal);
@@ -183,8 +214,10 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         throw new BadInputError(`the config after this ${kind} would be invalid: ${error.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
     }
 
-    // 3. Confirmation.
+    // 3. Confirmation, with what an interrupted update left behind.
+    const interrupted = await stack.pendingOperations();
     deps.stderr(`${describeChange(config, change, options)}\n`);
+    if (interrupted.length > 0) deps.stderr(`${describeInterrupted(options.stack, interrupted, options.dryRun === true)}\n`);
     if (restore !== undefined) deps.stderr(`${describeRestore(restore.plan, restore.snapshot, now(), config.database?.addressEnv)}\n`);
     if (!options.yes && !options.dryRun && deps.confirm !== undefined) {
         if (!(await deps.confirm(`${kind === "rollback" ? "Roll back" : "Deploy"} ${config.model} on stack ${options.stack} to ${change.to}?`))) {
@@ -249,6 +282,12 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         }
     }
 
+    // An update cut short (engine killed, API server gone) left operations
+    // pending and perhaps its lock: read those resources back first.
+    if (interrupted.length > 0) {
+        deps.stderr("Repairing the state the interrupted update left...\n");
+        await withStaleLockRecovery(stack, () => stack.repairInterrupted(interrupted, onEvent), deps);
+    }
     if (afterFastPath) await reconcileWithFastPath(stack, outputs, providerSettings.awsRegion, deps, onEvent);
     if (restore !== undefined) {
         try {
@@ -270,7 +309,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     deps.stderr(`${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. Running the update...\n`);
     let summary: UpSummary;
     try {
-        summary = await stack.up({ message: change.message, onEvent, rollbackEvent });
+        summary = await withStaleLockRecovery(stack, () => stack.up({ message: change.message, onEvent, rollbackEvent }), deps);
     } catch (error) {
         // Another update held the stack: ours never ran, so the file goes back as it was.
         if (error instanceof StackBusyError && restore !== undefined) {
@@ -292,7 +331,7 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         await notifyTeam(config, failed, change, deps);
         throw Object.assign(
             new OperationFailedError(
-                `the ${kind} to ${change.to} failed: ${firstLines(message)}\nThe stack file still pins ${change.to}: once the cause is fixed, run pulumi up --stack ${options.stack} to finish it, or go back with mlops rollback --stack ${options.stack}.`,
+                `the ${kind} to ${change.to} failed: ${firstLines(message)}\nThe stack file still pins ${change.to}: once the cause is fixed, finish it with ${finishCommand(kind, options.stack, change.to)} (or pulumi up --stack ${options.stack})${kind === "rollback" ? `; or roll back elsewhere with mlops rollback --stack ${options.stack} --version <v>, or pin again what served before with mlops deploy --stack ${options.stack} --version ${change.from} --force` : `, or go back with mlops rollback --stack ${options.stack}`}.`,
             ),
             { result: failed },
         );
@@ -361,11 +400,52 @@ function describeLedger(ledger: QuarantineLedger): string {
     return entries.length === 0 ? "empty" : entries.map(([id, entry]) => `${id} rolled back at ${entry.at}`).join(", ");
 }
 
+function describeInterrupted(stackName: string, pending: readonly PendingOperation[], dryRun: boolean): string {
+    const listed = pending.map((operation) => `${operation.operation} ${operation.type} ${operation.name}`).join("; ");
+    const creates = pending.some((operation) => operation.operation === "creating");
+    return [
+        `The last update of stack ${stackName} was cut short: ${pending.length} operation${pending.length === 1 ? "" : "s"} never finished (${listed}).`,
+        dryRun
+            ? "A dry run changes nothing, so the preview works from that state; the real run repairs it first."
+            : `Before this update, mlops reads ${pending.length === 1 ? "that resource" : "those resources"} back from the cloud so that the state says what exists${creates ? ", and drops the unfinished creates from the state: this update creates them again (Kubernetes adopts an object that exists by name)" : ""}. Nothing is deleted.`,
+    ].join("\n");
+}
+
+/**
+ * Run `operation`; if a self-managed backend's lock stops it and that lock's
+ * engine is gone from this host (killed mid-update), remove the lock with
+ * `pulumi cancel` and run it once more. A live holder, or one on another
+ * host, is never cancelled.
+ */
+async function withStaleLockRecovery<T>(stack: StackSession, operation: () => Promise<T>, deps: PinChangeDeps): Promise<T> {
+    try {
+        return await operation();
+    } catch (error) {
+        const holder = error instanceof StackBusyError ? error.holder : undefined;
+        const here = deps.lockEnvironment ?? thisProcess();
+        if (holder === undefined || holder.host !== here.host || here.isRunning(holder.pid)) throw error;
+        deps.stderr(
+            `The stack's lock belongs to an engine that is no longer running (pid ${holder.pid} on ${holder.host}, since ${holder.at}): its update was cut short. Removing that lock (pulumi cancel)...\n`,
+        );
+        await stack.cancel();
+        return await operation();
+    }
+}
+
+/** The command that runs an unfinished change again (see decideUnfinishedRollback and decideDeploy). */
+const finishCommand = (kind: PinChange["kind"], stack: string, to: string): string =>
+    kind === "rollback" ? `mlops rollback --stack ${stack}` : `mlops deploy --stack ${stack} --version ${to}`;
+
 function describeChange(config: StackConfig, change: PinChange, options: PinChangeOptions): string {
     const how = change.warm ? "warm: a pointer move, nothing to build first" : "cold: the version's resources are built before traffic moves";
     const lines = [
         `${change.kind === "rollback" ? "Rollback" : "Deploy"} of ${config.model} on stack ${options.stack}: ${change.from} -> ${change.to} (${how}).`,
     ];
+    if (change.from !== config.pinned) {
+        lines.push(
+            `The stack file already pins ${change.to}, but the stack still runs ${change.from}: an update to ${change.to} did not finish, and this runs it again.`,
+        );
+    }
     if (change.kind === "rollback") lines.push(`Version ${change.from} will be quarantined. Update message: "${change.message}".`);
     if (options.dryRun) lines.push("Dry run: previewing only; the stack file is restored afterwards.");
     return lines.join("\n");

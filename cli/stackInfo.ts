@@ -4,7 +4,7 @@
  * `stack.history()`.
  */
 import { snapshotLedgerFromOutput, type SnapshotRecord } from "../database/snapshots";
-import type { StackSession, UpdateRecord } from "../rollback/automation";
+import type { PendingOperation, StackSession, UpdateRecord } from "../rollback/automation";
 import { parseUpdateMessage } from "../rollback/decisions";
 import { ledgerFromOutput, type QuarantineLedger } from "../rollback/ledger";
 
@@ -20,6 +20,8 @@ export interface StackStatus {
     /** With `mlops:database`: the database the model uses, and the snapshots taken at pin changes, oldest first. */
     readonly database?: { readonly serving?: string; readonly snapshots: SnapshotRecord[] };
     readonly lastUpdate?: HistoryEntry;
+    /** Operations an update that was cut short left pending; the next mlops deploy or rollback repairs them. */
+    readonly interrupted?: PendingOperation[];
 }
 
 export interface HistoryEntry {
@@ -44,7 +46,7 @@ export function historyEntry(record: UpdateRecord): HistoryEntry {
     };
 }
 
-export function statusFrom(stack: string, outputs: Record<string, unknown>, history: UpdateRecord[]): StackStatus {
+export function statusFrom(stack: string, outputs: Record<string, unknown>, history: UpdateRecord[], pending: PendingOperation[] = []): StackStatus {
     const sagemaker = outputs.sagemaker as { endpointName?: string } | undefined;
     const kubernetes = outputs.kubernetes as { namespace?: string; serviceName?: string } | undefined;
     const endpoint =
@@ -71,6 +73,7 @@ export function statusFrom(stack: string, outputs: Record<string, unknown>, hist
                   },
               }),
         ...(history.length === 0 ? {} : { lastUpdate: historyEntry(history[0]) }),
+        ...(pending.length === 0 ? {} : { interrupted: pending }),
     };
 }
 
@@ -97,6 +100,10 @@ export function renderStatus(status: StackStatus): string {
         const last = status.lastUpdate;
         lines.push(`  last update:   ${last.time} ${last.kind} ${last.result}${last.message ? `: ${last.message}` : ""}`);
     }
+    if (status.interrupted !== undefined) {
+        const listed = status.interrupted.map((operation) => `${operation.operation} ${operation.name}`).join(", ");
+        lines.push(`  interrupted:   an update was cut short with ${listed} unfinished; the next mlops deploy or rollback repairs that first`);
+    }
     return lines.join("\n");
 }
 
@@ -109,6 +116,6 @@ export function renderHistory(entries: HistoryEntry[]): string {
 }
 
 export async function loadStatus(session: StackSession): Promise<StackStatus> {
-    const [outputs, history] = await Promise.all([session.outputs(), session.history()]);
-    return statusFrom(session.name, outputs, history);
+    const [outputs, history, pending] = await Promise.all([session.outputs(), session.history(), session.pendingOperations()]);
+    return statusFrom(session.name, outputs, history, pending);
 }

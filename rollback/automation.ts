@@ -41,16 +41,52 @@ export interface StackSession {
     history(): Promise<UpdateRecord[]>;
     /** Refresh only the stack's resources of `type` (e.g. the endpoint); returns how many there were. */
     refreshType(type: string, onEvent?: (event: EngineEvent) => void): Promise<number>;
+    /** What an update that was cut short left pending in the stack's state. */
+    pendingOperations(): Promise<PendingOperation[]>;
+    /**
+     * Read the resources of `pending` back from the cloud and drop the
+     * pending creates from the state (the next update creates them again).
+     */
+    repairInterrupted(pending: readonly PendingOperation[], onEvent?: (event: EngineEvent) => void): Promise<void>;
+    /** `pulumi cancel`: remove the lock of an update whose engine is gone. */
+    cancel(): Promise<void>;
+}
+
+/** An operation the engine started and never recorded as finished (the update was cut short). */
+export interface PendingOperation {
+    /** The engine's word: creating, updating, deleting, reading, importing. */
+    readonly operation: string;
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
 }
 
 /** Open an existing stack of the project in `projectDir`. */
 export type OpenStack = (stackName: string, projectDir: string) => Promise<StackSession>;
 
-/** Another update holds the stack. mlops never cancels it. */
+/** Who holds a self-managed backend's lock, from the engine's "created by user@host (pid N) at T". */
+export interface BackendLockHolder {
+    readonly user: string;
+    readonly host: string;
+    readonly pid: number;
+    readonly at: string;
+}
+
+export function backendLockHolder(detail: string): BackendLockHolder | undefined {
+    const holders = [...detail.matchAll(/created by (\S+?)@(\S+) \(pid (\d+)\) at (\S+)/g)];
+    // `pulumi cancel` removes every lock of the stack: name a holder only when it is the only one.
+    if (holders.length !== 1) return undefined;
+    const [, user, host, pid, at] = holders[0];
+    return { user, host, pid: Number(pid), at };
+}
+
+/** Another update holds the stack. mlops never cancels a live one. */
 export class StackBusyError extends Error {
+    readonly holder?: BackendLockHolder;
     constructor(public readonly detail: string) {
         super(`another update holds the stack${detail ? `: ${detail}` : ""}; mlops never cancels it: wait for it to finish, then run again`);
         this.name = "StackBusyError";
+        this.holder = backendLockHolder(detail);
     }
 }
 
@@ -62,7 +98,7 @@ export function lockHolder(errorText: string): string {
     return errorText
         .split("\n")
         .map((line) => line.trim())
-        .filter((line) => /locked by|created by|in progress|Conflict/i.test(line))
+        .filter((line, index, lines) => /locked by|created by|in progress|Conflict/i.test(line) && lines.indexOf(line) === index)
         .join(" ");
 }
 
@@ -94,7 +130,7 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
         if (previous !== undefined && previous.name !== stackName) await stack.workspace.selectStack(previous.name);
     } catch (error) {
         if (error instanceof StackNotFoundError) throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
-        if (error instanceof Error && /ENOENT/.test(error.message) && /pulumi/.test(error.message)) {
+        if (error instanceof Error && /spawn \S*pulumi ENOENT/.test(error.message)) {
             throw new Error(
                 "the pulumi CLI is not on PATH; an update needs it (mlops validate, mlops plan and every refusal do not). Install it and run again.",
             );
@@ -128,6 +164,19 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             if (urns.length > 0) await stack.refresh({ target: urns, onEvent }).catch(translate);
             return urns.length;
         },
+        pendingOperations: async () => pendingOperationsOf((await stack.exportStack()).deployment),
+        repairInterrupted: async (pending, onEvent) => {
+            const deployment = (await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined;
+            const resources = deployment?.resources ?? [];
+            const inState = new Set(resources.map((resource) => resource.urn));
+            // Refresh only what was pending; with only creates pending, the
+            // stack resource alone, so that the refresh still drops them.
+            const targets = pending.filter((operation) => inState.has(operation.urn)).map((operation) => operation.urn);
+            const root = resources.find((resource) => resource.type === "pulumi:pulumi:Stack")?.urn;
+            const target = targets.length > 0 ? targets : root === undefined ? [] : [root];
+            await stack.refresh({ target, clearPendingCreates: true, onEvent, message: "mlops: repair an update that was cut short" }).catch(translate);
+        },
+        cancel: () => stack.cancel(),
         history: async () =>
             (await stack.history()).map((update) => ({
                 kind: update.kind,
@@ -139,3 +188,14 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             })),
     };
 };
+
+/** The pending operations of an exported deployment (`pending_operations`), in the engine's order. */
+export function pendingOperationsOf(deployment: unknown): PendingOperation[] {
+    const operations = (deployment as { pending_operations?: unknown } | undefined)?.pending_operations;
+    if (!Array.isArray(operations)) return [];
+    return operations.flatMap((entry: { type?: unknown; resource?: { urn?: unknown; type?: unknown } }) => {
+        const urn = entry.resource?.urn;
+        if (typeof urn !== "string" || typeof entry.type !== "string") return [];
+        return [{ operation: entry.type, type: typeof entry.resource?.type === "string" ? entry.resource.type : "", name: urn.split("::").at(-1) ?? urn, urn }];
+    });
+}

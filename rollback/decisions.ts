@@ -98,14 +98,16 @@ export function decideRollback(config: StackConfig, request: RollbackRequest): D
 }
 
 export function decideDeploy(config: StackConfig, request: DeployRequest): Decision {
-    const from = config.pinned;
     const to = request.version;
     const order = config.versions.map((v) => v.version);
     if (!order.includes(to)) return refuse(`--version ${to}: not in mlops:versions (known: ${order.join(", ")}); add it to the catalog first`);
-    const firstDeploy = to === from && request.deployedPin === null;
-    if (to === from && !firstDeploy) return refuse(`--version ${to}: already the pinned version; nothing to deploy`);
-    if (order.indexOf(to) < order.indexOf(from))
-        return refuse(`--version ${to}: comes before the pinned ${from}; use mlops rollback --version ${to} to go back`);
+    // The pinned version again is allowed only where the stack does not run
+    // it yet: never deployed (null), or an update to it that did not finish.
+    const unfinished = to === config.pinned && request.deployedPin !== undefined && request.deployedPin !== to;
+    if (to === config.pinned && !unfinished) return refuse(`--version ${to}: already the pinned version; nothing to deploy`);
+    const from = unfinished && typeof request.deployedPin === "string" ? request.deployedPin : config.pinned;
+    if (order.indexOf(to) < order.indexOf(config.pinned))
+        return refuse(`--version ${to}: comes before the pinned ${config.pinned}; use mlops rollback --version ${to} to go back`);
     if (config.quarantined.includes(to) && request.force !== true) {
         return refuse(`--version ${to}: quarantined (a rollback left it); pass --force if it is safe again`);
     }
@@ -120,6 +122,41 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
             warm: isWarm(config, to),
             message: updateMessage("deploy", from, to, request.reason),
             ...(request.reason === undefined ? {} : { reason: request.reason }),
+        },
+    };
+}
+
+/**
+ * A rollback the stack file records but the stack never finished: the file
+ * pins `to` and quarantines `deployedPin`, while the stack still runs
+ * `deployedPin` and its ledger has no rollback from it (the engine was killed,
+ * the API server went away, the target never got ready). `mlops rollback`
+ * without `--version`, or with the pinned one, finishes that rollback rather
+ * than starting another one from a version that never served.
+ */
+export function decideUnfinishedRollback(
+    fileConfig: StackConfig,
+    deployedPin: string | null,
+    ledgerVersions: readonly string[],
+    request: RollbackRequest,
+): Decision | undefined {
+    const to = fileConfig.pinned;
+    if (deployedPin === null || deployedPin === to || ledgerVersions.includes(deployedPin) || !fileConfig.quarantined.includes(deployedPin)) return undefined;
+    if (request.version !== undefined && request.version !== to) return undefined;
+    const order = fileConfig.versions.map((v) => v.version);
+    if (!order.includes(deployedPin) || order.indexOf(to) > order.indexOf(deployedPin)) return undefined;
+    const reason = request.reason ?? "finishing a rollback that did not complete";
+    return {
+        ok: true,
+        change: {
+            kind: "rollback",
+            from: deployedPin,
+            to,
+            quarantined: [...fileConfig.quarantined],
+            allowRedeploy: [...fileConfig.rollback.allowRedeploy],
+            warm: isWarm(fileConfig, to),
+            message: updateMessage("rollback", deployedPin, to, reason),
+            reason,
         },
     };
 }

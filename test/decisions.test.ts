@@ -1,7 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../config/schema";
-import { decideDeploy, decideRollback, parseUpdateMessage, updateMessage, type Decision, type PinChange } from "../rollback/decisions";
+import {
+    decideDeploy,
+    decideRollback,
+    decideUnfinishedRollback,
+    parseUpdateMessage,
+    updateMessage,
+    type Decision,
+    type PinChange,
+} from "../rollback/decisions";
 import { nextLedger, stickyRefusal, withLedgerQuarantine, ledgerFromOutput, rollbackEventFrom } from "../rollback/ledger";
 import { sagemakerRawConfig } from "./helpers";
 
@@ -157,5 +165,43 @@ describe("the quarantine ledger", () => {
         expect(ledgerFromOutput({ "4": entry, bad: { at: 1 } })).toEqual({ "4": entry });
         expect(rollbackEventFrom("not json")).toBeUndefined();
         expect(rollbackEventFrom(JSON.stringify({ from: "4", to: "3" }))).toBeUndefined();
+    });
+});
+
+describe("an update the stack file records but the stack never finished", () => {
+    // The file after `mlops rollback` 4 -> 3 wrote it; the stack still runs 4.
+    const rolledBackFile = () => config({ pinned: "3", quarantined: ["4"] });
+
+    it("mlops rollback (no --version, or the pinned one) runs that rollback again, from what the stack runs", () => {
+        for (const version of [undefined, "3"]) {
+            expect(decideUnfinishedRollback(rolledBackFile(), "4", [], { version })).toEqual({
+                ok: true,
+                change: {
+                    kind: "rollback",
+                    from: "4",
+                    to: "3",
+                    quarantined: ["4"],
+                    allowRedeploy: [],
+                    warm: true,
+                    message: "rollback 4 -> 3: finishing a rollback that did not complete",
+                    reason: "finishing a rollback that did not complete",
+                },
+            });
+        }
+    });
+
+    it("does not apply once the rollback finished, to another --version, to a stack never deployed or to a version the file does not quarantine", () => {
+        expect(decideUnfinishedRollback(rolledBackFile(), "3", [], {})).toBeUndefined(); // the stack runs the pin
+        expect(decideUnfinishedRollback(rolledBackFile(), "4", ["4"], {})).toBeUndefined(); // the ledger has the rollback
+        expect(decideUnfinishedRollback(rolledBackFile(), "4", [], { version: "2" })).toBeUndefined();
+        expect(decideUnfinishedRollback(rolledBackFile(), null, [], {})).toBeUndefined();
+        expect(decideUnfinishedRollback(config({ pinned: "3" }), "4", [], {})).toBeUndefined(); // a failed deploy 4 -> 3 is no rollback
+    });
+
+    it("mlops deploy --version <the pin> runs a deploy again when the stack runs an earlier version, from that version", () => {
+        const change = accepted(decideDeploy(config({ pinned: "4" }), { version: "4", deployedPin: "3" }));
+        expect(change).toMatchObject({ from: "3", to: "4", message: "deploy 3 -> 4" });
+        expect(refused(decideDeploy(config({ pinned: "4" }), { version: "4", deployedPin: "4" }))).toContain("already the pinned version");
+        expect(refused(decideDeploy(config({ pinned: "4" }), { version: "4" }))).toContain("already the pinned version");
     });
 });

@@ -1,4 +1,16 @@
-import { chmodSync, copyFileSync, lstatSync, mkdtempSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+    chmodSync,
+    copyFileSync,
+    existsSync,
+    lstatSync,
+    mkdtempSync,
+    mkdirSync,
+    readFileSync,
+    renameSync,
+    statSync,
+    symlinkSync,
+    writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -6,6 +18,7 @@ import { BadInputError } from "../config/badInput";
 import { rawConfigFromStackFile } from "../config/sources";
 import { main, type CliDeps, type Io } from "../cli/main";
 import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
+import { StackFileLockedError } from "../cli/stackLock";
 import { StackBusyError, type OperationOptions } from "../rollback/automation";
 import type { RollbackNotice } from "../rollback/notify";
 import type { ServingVerifier, VerificationResult } from "../rollback/verify";
@@ -246,14 +259,136 @@ describe("mlops rollback", () => {
         expect(readFileSync(file).equals(before)).toBe(true);
     });
 
+    it("refuses a second rollback while the first runs (exit 1, the first named), and the file ends as the first left it", async () => {
+        // The first run's update stays in the engine until released.
+        let finishFirst = () => {};
+        const upStarted = new Promise<void>((started) => {
+            const up = stack.up.bind(stack);
+            stack.up = (upOptions) => {
+                started();
+                return new Promise((resolve) => (finishFirst = () => resolve(up(upOptions))));
+            };
+        });
+        const first = runPinChange("rollback", options({ reason: "first" }), deps());
+        await upStarted;
+        const duringFirst = readFileSync(file, "utf8");
+
+        const other = { pid: process.pid + 1, host: "vm", user: "bob", now: () => new Date(), isRunning: () => true };
+        const second = await runPinChange("rollback", options({ reason: "second" }), deps({ lockEnvironment: other })).catch((e: unknown) => e);
+        expect(second).toBeInstanceOf(StackFileLockedError);
+        expect((second as Error).message).toContain(`mlops rollback (pid ${process.pid}`);
+        expect(readFileSync(file, "utf8")).toBe(duringFirst);
+
+        finishFirst();
+        expect((await first).result).toBe("succeeded");
+        expect(stack.calls.filter((call) => call.op === "up").map((call) => call.options.message)).toEqual(["rollback 3 -> 2: first"]);
+        expect(rawConfigFromStackFile(file)).toMatchObject({ pinned: "2", quarantined: ["3"] });
+        expect(existsSync(`${file}.lock`)).toBe(false);
+    });
+
+    describe("after an update that was cut short (the engine killed mid-update)", () => {
+        const servicePending = {
+            operation: "updating",
+            type: "kubernetes:core/v1:Service",
+            name: "fraud-detector-service",
+            urn: "urn:pulumi:prod::mlops::x$kubernetes:core/v1:Service::fraud-detector-service",
+        };
+        const deadEngineLock = () =>
+            new StackBusyError(
+                "the stack is currently locked by 1 lock(s). file:///state/.pulumi/locks/x.json: created by root@vm (pid 4242) at 2026-11-27T08:59:00Z",
+            );
+        /** This host is `vm`; pid 4242 runs only where a test says so. */
+        const host = (running: boolean, name = "vm") => ({
+            pid: process.pid,
+            host: name,
+            user: "root",
+            now: () => new Date(),
+            isRunning: (pid: number) => pid === process.pid || running,
+        });
+
+        it("names the unfinished operations, removes the dead engine's lock, reads them back, then runs the update", async () => {
+            stack.pending = [servicePending];
+            stack.repairErrors.push(deadEngineLock());
+            const result = await runPinChange("rollback", options(), deps({ lockEnvironment: host(false) }));
+            expect(result.result).toBe("succeeded");
+            expect(stack.calls.map((call) => call.op)).toEqual(["repair", "cancel", "repair", "up"]);
+            expect(stack.calls[0].urns).toEqual([servicePending.urn]);
+            // The file changes only after the repair.
+            expect(rawConfigFromStackFile(file).pinned).toBe("2");
+            expect(stack.calls[2].fileText).toContain('mlops:pinned: "3"');
+            expect(output.stderr).toContain("1 operation never finished (updating kubernetes:core/v1:Service fraud-detector-service)");
+            expect(output.stderr).toContain("is no longer running (pid 4242 on vm, since 2026-11-27T08:59:00Z)");
+        });
+
+        it("removes a dead engine's lock in front of the update too", async () => {
+            stack.upErrors.push(deadEngineLock());
+            const result = await runPinChange("rollback", options(), deps({ lockEnvironment: host(false) }));
+            expect(result.result).toBe("succeeded");
+            expect(stack.calls.map((call) => call.op)).toEqual(["up", "cancel", "up"]);
+        });
+
+        it("never cancels a lock whose engine still runs, or one from another host; the file stays as it was", async () => {
+            for (const environment of [host(true), host(false, "laptop")]) {
+                stack.calls.length = 0;
+                stack.pending = [servicePending];
+                stack.repairErrors.push(deadEngineLock());
+                const before = readFileSync(file);
+                const error = await runPinChange("rollback", options(), deps({ lockEnvironment: environment })).catch((e: unknown) => e);
+                expect(error).toBeInstanceOf(StackBusyError);
+                expect(stack.calls.map((call) => call.op)).toEqual(["repair"]);
+                expect(readFileSync(file).equals(before)).toBe(true);
+            }
+        });
+
+        it("a dry run reports the unfinished operations and repairs nothing", async () => {
+            stack.pending = [servicePending];
+            await runPinChange("rollback", options({ dryRun: true }), deps({ lockEnvironment: host(false) }));
+            expect(stack.calls.map((call) => call.op)).toEqual(["preview"]);
+            expect(output.stderr).toContain("A dry run changes nothing");
+        });
+    });
+
     it("reports a failed update as a failure (exit 1), keeps the new pin to finish later, and tells the team", async () => {
         stack.upError = new Error("kubernetes:apps/v1:Deployment fraud-detector-2: the Deployment did not become ready");
         const error = await runPinChange("rollback", options(), deps()).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(OperationFailedError);
-        expect((error as Error).message).toContain("run pulumi up --stack prod to finish it");
+        expect((error as Error).message).toContain("finish it with mlops rollback --stack prod (or pulumi up --stack prod)");
         expect(rawConfigFromStackFile(file).pinned).toBe("2");
         expect(notices.map((n) => n.notice.result)).toEqual(["failed"]);
         expect(notices[0].notice.detail).toContain("did not become ready");
+    });
+
+    it("finishes a rollback that did not complete when run again, rather than rolling back from a version that never served", async () => {
+        // The stack still runs 3 and its ledger never saw the rollback: the update was cut short.
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3" };
+        stack.upError = new Error("Command was killed with SIGKILL (Forced termination): pulumi up");
+        await runPinChange("rollback", options({ reason: "5xx" }), deps()).catch(() => undefined);
+        const afterFailure = readFileSync(file, "utf8");
+        expect(rawConfigFromStackFile(file)).toMatchObject({ pinned: "2", quarantined: ["3"] });
+
+        stack.upError = undefined;
+        const result = await runPinChange("rollback", options(), deps());
+        expect(result).toMatchObject({ kind: "rollback", from: "3", to: "2", result: "succeeded" });
+        const up = stack.calls.filter((call) => call.op === "up").at(-1);
+        expect(up?.options.message).toBe("rollback 3 -> 2: finishing a rollback that did not complete");
+        expect(up?.options.rollbackEvent).toMatchObject({ from: "3", to: "2" });
+        expect(output.stderr).toContain("The stack file already pins 2, but the stack still runs 3");
+        expect(readFileSync(file, "utf8")).toBe(afterFailure);
+    });
+
+    it("rolls back from the pin as usual once the stack runs it, even with versions quarantined", async () => {
+        stack.outputsAfterUp = {
+            target: "sagemaker",
+            pinnedVersion: "2",
+            quarantineLedger: { "3": { rolledBackTo: "2", at: "2026-11-27T08:00:00.000Z", reason: "x" } },
+        };
+        writeFileSync(
+            file,
+            readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"').replace("mlops:quarantined: []", 'mlops:quarantined: ["3"]'),
+        );
+        const result = await runPinChange("rollback", options(), deps());
+        expect(result).toMatchObject({ from: "2", to: "1", result: "succeeded" });
+        expect(output.stderr).not.toContain("did not finish");
     });
 
     it("fails loudly when what serves is not what is pinned", async () => {

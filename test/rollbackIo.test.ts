@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { DescribeEndpointCommand } from "@aws-sdk/client-sagemaker";
 import { describe, expect, it } from "vitest";
-import { lockHolder } from "../rollback/automation";
+import { lockHolder, pendingOperationsOf, StackBusyError } from "../rollback/automation";
 import { noticeSubject, postToWebhook, publishToSns, type RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
 import { checkKubernetesService, checkSageMakerEndpoint, readyEndpointsOf, SageMakerVerifier } from "../rollback/verify";
@@ -156,5 +156,43 @@ describe("progress and engine messages", () => {
         ].join("\n");
         expect(lockHolder(stderr)).toContain("created by alice@ci-7 (pid 4242) at 2026-11-27T08:59:00Z");
         expect(lockHolder("something unrelated")).toBe("");
+        // The engine prints its error twice (its log and its result): each line once.
+        expect(lockHolder(`${stderr}\n${stderr}`).match(/created by/g)).toHaveLength(1);
+        expect(new StackBusyError(lockHolder(stderr)).holder).toEqual({ user: "alice", host: "ci-7", pid: 4242, at: "2026-11-27T08:59:00Z" });
+        expect(new StackBusyError("locked by a Pulumi Cloud update").holder).toBeUndefined();
+        // Two locks: cancelling would remove both, so neither is named.
+        const twoLocks = `${lockHolder(stderr)} file:///b.json: created by bob@ci-8 (pid 7) at 2026-11-27T09:00:00Z`;
+        expect(new StackBusyError(twoLocks).holder).toBeUndefined();
+    });
+
+    it("reads the operations an interrupted update left in the exported state", () => {
+        const deployment = {
+            resources: [],
+            pending_operations: [
+                {
+                    type: "creating",
+                    resource: {
+                        urn: "urn:pulumi:s::mlops::m$kubernetes:apps/v1:Deployment::fraud-detector-deployment-3",
+                        type: "kubernetes:apps/v1:Deployment",
+                    },
+                },
+                {
+                    type: "updating",
+                    resource: { urn: "urn:pulumi:s::mlops::m$kubernetes:core/v1:Service::fraud-detector-service", type: "kubernetes:core/v1:Service" },
+                },
+                { type: "updating" },
+            ],
+        };
+        expect(pendingOperationsOf(deployment)).toEqual([
+            {
+                operation: "creating",
+                type: "kubernetes:apps/v1:Deployment",
+                name: "fraud-detector-deployment-3",
+                urn: deployment.pending_operations[0].resource?.urn,
+            },
+            { operation: "updating", type: "kubernetes:core/v1:Service", name: "fraud-detector-service", urn: deployment.pending_operations[1].resource?.urn },
+        ]);
+        expect(pendingOperationsOf({ resources: [] })).toEqual([]);
+        expect(pendingOperationsOf(undefined)).toEqual([]);
     });
 });

@@ -1,0 +1,101 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { acquireStackLock, lockFileFor, StackFileLockedError, type LockEnvironment } from "../cli/stackLock";
+
+let dir: string;
+let stackFile: string;
+
+beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "mlops-lock-"));
+    stackFile = path.join(dir, "Pulumi.prod.yaml");
+    writeFileSync(stackFile, "config: {}\n");
+});
+
+/** A process on host `vm`; `running` stands for the host's process table. */
+const on = (pid: number, running: number[] = [], host = "vm"): LockEnvironment => ({
+    pid,
+    host,
+    user: "alice",
+    now: () => new Date("2026-11-27T09:00:00.000Z"),
+    isRunning: (candidate) => candidate === pid || running.includes(candidate),
+});
+
+describe("the stack file's lock", () => {
+    it("lets one run hold it, names that run to the next, and is free again after release", () => {
+        const first = acquireStackLock(stackFile, "rollback", on(100));
+        expect(JSON.parse(readFileSync(lockFileFor(stackFile), "utf8"))).toMatchObject({ pid: 100, host: "vm", user: "alice", command: "rollback" });
+
+        const error = (() => {
+            try {
+                acquireStackLock(stackFile, "deploy --version 3", on(200, [100]));
+            } catch (e) {
+                return e;
+            }
+            return undefined;
+        })();
+        expect(error).toBeInstanceOf(StackFileLockedError);
+        expect((error as Error).message).toContain("mlops rollback (pid 100 on vm, user alice, since 2026-11-27T09:00:00.000Z)");
+
+        first.release();
+        expect(existsSync(lockFileFor(stackFile))).toBe(false);
+        acquireStackLock(stackFile, "deploy --version 3", on(200)).release();
+        // No private files left behind.
+        expect(readdirSync(dir)).toEqual(["Pulumi.prod.yaml"]);
+    });
+
+    it("takes over the lock of a run that is gone from this host (kill -9), and says whose", () => {
+        acquireStackLock(stackFile, "rollback", on(100)); // never released: the process died
+        const second = acquireStackLock(stackFile, "rollback", on(200, []));
+        expect(second.tookOverFrom).toMatchObject({ pid: 100, command: "rollback" });
+        expect(JSON.parse(readFileSync(lockFileFor(stackFile), "utf8"))).toMatchObject({ pid: 200 });
+        second.release();
+        expect(readdirSync(dir)).toEqual(["Pulumi.prod.yaml"]);
+    });
+
+    it("never takes over a lock from another host, where it cannot tell whether the holder runs", () => {
+        acquireStackLock(stackFile, "rollback", on(100, [], "ci-7"));
+        expect(() => acquireStackLock(stackFile, "rollback", on(200, [], "vm"))).toThrow(/pid 100 on ci-7.*delete .*Pulumi\.prod\.yaml\.lock/);
+    });
+
+    it("refuses when the lock file cannot be read, and names it", () => {
+        writeFileSync(lockFileFor(stackFile), "not json");
+        expect(() => acquireStackLock(stackFile, "rollback", on(200))).toThrow(/Pulumi\.prod\.yaml\.lock exists but cannot be read/);
+        expect(readFileSync(lockFileFor(stackFile), "utf8")).toBe("not json");
+    });
+
+    it("release leaves alone a lock that is no longer its own", () => {
+        const first = acquireStackLock(stackFile, "rollback", on(100));
+        const other = JSON.stringify({ pid: 300, host: "vm", user: "bob", command: "deploy", startedAt: "x", token: "someone-else" });
+        writeFileSync(lockFileFor(stackFile), other);
+        first.release();
+        expect(readFileSync(lockFileFor(stackFile), "utf8")).toBe(other);
+    });
+
+    it("gives it to exactly one of six processes that ask at the same moment", async () => {
+        // Real processes, racing on the real file system.
+        const script = `
+            const { acquireStackLock } = require(${JSON.stringify(path.join(__dirname, "..", "cli", "stackLock.ts"))});
+            const start = Number(process.argv[1]);
+            while (Date.now() < start) {}
+            try { acquireStackLock(${JSON.stringify(stackFile)}, "rollback"); console.log("won"); setTimeout(() => {}, 1500); }
+            catch (e) { console.log(e.name); }`;
+        const start = Date.now() + 3000;
+        const runs = Array.from(
+            { length: 6 },
+            () =>
+                new Promise<string>((resolve, reject) => {
+                    const child = spawn(process.execPath, ["--import", "tsx", "-e", script, String(start)], { stdio: ["ignore", "pipe", "inherit"] });
+                    let out = "";
+                    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+                    child.on("error", reject);
+                    child.on("close", () => resolve(out.trim()));
+                }),
+        );
+        const results = await Promise.all(runs);
+        expect(results.filter((r) => r === "won")).toHaveLength(1);
+        expect(results.filter((r) => r === "StackFileLockedError")).toHaveLength(5);
+    }, 30_000);
+});
