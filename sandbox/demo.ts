@@ -11,6 +11,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { kubectl, PROJECT_DIR, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "./sandbox";
 
 const MLOPS = path.join(PROJECT_DIR, "bin", "mlops.js");
@@ -37,15 +38,46 @@ export interface MlopsRun {
     readonly seconds: number;
 }
 
-export function runMlops(state: SandboxState, projectDir: string, args: string[]): MlopsRun {
+export const MLOPS_BIN = MLOPS;
+
+export function runMlops(state: SandboxState, projectDir: string, args: string[], env: Record<string, string> = {}): MlopsRun {
     const started = Date.now();
     const run = spawnSync(process.execPath, [MLOPS, ...args], {
         cwd: projectDir,
-        env: { ...process.env, ...state.env },
+        env: { ...process.env, ...state.env, ...env },
         encoding: "utf8",
         timeout: 15 * 60_000,
     });
     return { code: run.status ?? -1, stdout: run.stdout, stderr: run.stderr, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The backend's record of the stack's updates, newest first (`pulumi stack history`). */
+export function backendHistory(state: SandboxState, projectDir: string): { message: string; result: string; resourceChanges?: Record<string, number> }[] {
+    const json = execFileSync(path.join(state.bin, "pulumi"), ["stack", "history", "--stack", STACK, "--json"], {
+        cwd: projectDir,
+        env: { ...process.env, ...state.env },
+        encoding: "utf8",
+    });
+    return JSON.parse(json) as { message: string; result: string; resourceChanges?: Record<string, number> }[];
+}
+
+/**
+ * The sandbox stack through the Automation API, in this process, with the
+ * sandbox's pulumi, backend and cluster: what a plain `pulumi up` does,
+ * minus the Node.js language host (not buildable here).
+ */
+export async function withSandboxStack<T>(state: SandboxState, projectDir: string, use: (stack: Stack) => Promise<T>): Promise<T> {
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    const { runStackProgram } = await import("../stackProgram");
+    const saved = { ...process.env };
+    Object.assign(process.env, state.env);
+    try {
+        return await use(
+            await LocalWorkspace.selectStack({ stackName: STACK, projectName: "mlops", program: () => runStackProgram(undefined) }, { workDir: projectDir }),
+        );
+    } finally {
+        process.env = saved;
+    }
 }
 
 /** The Deployment whose pods the Service's EndpointSlices list, as kubectl reports it (pod names are <deployment>-<hash>-<suffix>). */

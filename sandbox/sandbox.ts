@@ -326,6 +326,47 @@ export async function sandboxUp(): Promise<SandboxState> {
     return state;
 }
 
+/**
+ * Kill the kube-apiserver (SIGKILL: a crash, not a drain, which waits for
+ * every watch to end) and start it again with the same arguments (read from
+ * /proc), for the failure tests: clients see refused connections for
+ * `downSeconds`, then the same cluster (etcd keeps every object).
+ */
+export async function restartApiServer(state: SandboxState, downSeconds: number): Promise<SandboxState> {
+    const pid = state.pids["kube-apiserver"];
+    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+        .split("\0")
+        .filter((arg) => arg !== "")
+        .slice(1);
+    process.kill(pid, "SIGKILL");
+    await waitFor("the kube-apiserver to stop", () => !isAlive(pid), 30);
+    log(`kube-apiserver stopped (pid ${pid}); starting it again in ${downSeconds}s`);
+    await new Promise((resolve) => setTimeout(resolve, downSeconds * 1000));
+    const restarted: SandboxState = { ...state, pids: { ...state.pids, "kube-apiserver": start("kube-apiserver", state.bin, args, state.dir) } };
+    writeFileSync(STATE_FILE, JSON.stringify(restarted, null, 2));
+    await waitFor(
+        "kube-apiserver",
+        () => {
+            try {
+                return kubectl(restarted, ["get", "--raw", "/readyz"]).trim() === "ok";
+            } catch {
+                return false;
+            }
+        },
+        120,
+    );
+    return restarted;
+}
+
+export function isAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 export async function sandboxDown(): Promise<void> {
     const state = readState();
     if (state === undefined) {
@@ -341,16 +382,8 @@ export async function sandboxDown(): Promise<void> {
             // Already gone.
         }
     }
-    const alive = (pid: number) => {
-        try {
-            process.kill(pid, 0);
-            return true;
-        } catch {
-            return false;
-        }
-    };
-    await waitFor("the sandbox processes to stop", () => names.every((name) => !alive(state.pids[name])), 20).catch(() => {
-        for (const name of names) if (alive(state.pids[name])) process.kill(state.pids[name], "SIGKILL");
+    await waitFor("the sandbox processes to stop", () => names.every((name) => !isAlive(state.pids[name])), 20).catch(() => {
+        for (const name of names) if (isAlive(state.pids[name])) process.kill(state.pids[name], "SIGKILL");
     });
     rmSync(STATE_FILE, { force: true });
     log(`stopped ${names.join(", ")}`);

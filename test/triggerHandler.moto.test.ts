@@ -15,6 +15,8 @@ import {
     CreateModelCommand,
     DeleteEndpointConfigCommand,
     DescribeEndpointCommand,
+    DescribeEndpointConfigCommand,
+    DescribeModelCommand,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
@@ -30,6 +32,7 @@ import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
 import { handleAlarmEvent, handleTriggerEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
 import { triggerEnvironment, triggerSettingsFromEnv, type TriggerSettings } from "../trigger/settings";
 import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
+import { recordFault } from "../test-e2e/faultSummary";
 
 const motoPython = motoPythonForTests("trigger handler tests");
 
@@ -234,7 +237,20 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(await queuedNotificationCount()).toBe(1);
     });
 
-    it("a storm of 50 events for one incident, out of order and all at once, makes one UpdateEndpoint, one build and one message", async () => {
+    /** What a rollback needs in SageMaker, either way: both versions' Models and EndpointConfigs. Returns those that are gone. */
+    async function rollbackResourcesGone(): Promise<string[]> {
+        const gone: string[] = [];
+        for (const version of ["2", "3"] as const) {
+            const model = `fraud-detector-${version}-model`;
+            await clients.sagemaker.send(new DescribeModelCommand({ ModelName: model })).catch(() => gone.push(`Model ${model}`));
+            await clients.sagemaker
+                .send(new DescribeEndpointConfigCommand({ EndpointConfigName: CONFIG[version] }))
+                .catch(() => gone.push(`EndpointConfig ${CONFIG[version]}`));
+        }
+        return gone;
+    }
+
+    it("a storm of 50 events for one incident, out of order and all at once, makes one UpdateEndpoint, one build and one message", async ({ task }) => {
         const s = settings();
         const incidentStart = Date.now();
         // 30 deliveries of the incident's ALARM (as its child alarms flap), 10
@@ -256,6 +272,9 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(await servedConfig()).toBe(CONFIG["2"]);
         expect(await buildCount()).toBe(1);
         expect(await queuedNotificationCount()).toBe(1);
+        const lost = await rollbackResourcesGone();
+        recordFault(task, { scenario: "alarm storm (moto): 1 UpdateEndpoint, 1 build", injected: storm.length, kind: "alarm event", lost, checked: 4 });
+        expect(lost).toEqual([]);
     });
 
     it("10 concurrent deliveries of the same event restore once; the rest are redeliveries", async () => {
@@ -386,6 +405,36 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(outcome.why).toContain("runs mlops rollback --version 2");
         expect(await buildCount()).toBe(1);
         expect(await servedConfig()).toBe(CONFIG["3"]);
+    });
+
+    it("kubernetes, a rollback target that never gets ready: the failed build is reported once, and no second automatic rollback follows", async ({ task }) => {
+        const s = settings({ target: "kubernetes", endpointName: "", pinnedConfigName: "", rollbackConfigName: "", rollbackImage: "" });
+        expect((await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s))).action).toBe("rolled-back");
+        await notifications();
+        // The reconcile build's mlops rollback timed out on 2's pods: the build fails.
+        const failed = await handleTriggerEvent(
+            buildStateChangeEvent({ projectName: "fraud-detector-prod-rollback-runner", status: "FAILED", from: "3", to: "2" }),
+            s,
+            ports(s),
+        );
+        expect(failed.why).toContain("nothing changed: traffic is still on 3; finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3");
+
+        // The alarm goes OK and fires again, and another alarm fires: still one build.
+        const again = [compositeAlarmEvent({ alarmName: ALARM }), compositeAlarmEvent({ alarmName: "fraud-detector-prod-latency" })];
+        for (const event of again) expect((await handleAlarmEvent(event, s, ports(s))).action).not.toBe("rolled-back");
+        expect(await buildCount()).toBe(1);
+        const subjects = (await notifications()).map((m) => m.Subject);
+        expect(subjects[0]).toBe("mlops reconcile failed: fraud-detector (prod) 3 -> 2");
+        expect(subjects.filter((subject) => subject?.startsWith("mlops rolled back"))).toEqual([]);
+        const lost = await rollbackResourcesGone();
+        recordFault(task, {
+            scenario: "failed reconcile, then more alarms (moto): no 2nd rollback",
+            injected: 3,
+            kind: "build failure + alarms",
+            lost,
+            checked: 4,
+        });
+        expect(lost).toEqual([]);
     });
 });
 
