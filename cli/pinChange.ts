@@ -3,8 +3,10 @@
  *
  * Order matters. Everything that can refuse (the config, the decision, the
  * config the change would produce, the prompt) runs before the engine starts
- * and before the stack file changes, so a refusal needs no `pulumi` binary
- * and touches no state. Only then is the pin written and the update run, and
+ * and before the stack file changes, so a refusal touches no state, and one
+ * the stack file alone decides needs no `pulumi` binary (those that need the
+ * backend's word: a pin never deployed, an update that did not finish, the
+ * quarantine ledger). Only then is the pin written and the update run, and
  * what serves is checked against what is pinned.
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
@@ -143,18 +145,15 @@ async function restoreDatabase(restore: PreparedRestore, model: string, stack: s
 }
 
 export async function runPinChange(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
-    // A missing or invalid stack file is bad input, refused before any lock.
-    loadStackConfig(options.file);
+    // Bad input the stack file alone shows is refused before the lock, so that
+    // it exits 2 even while another run holds the stack.
+    refuseOffline(kind, options, loadStackConfig(options.file).config, deps);
     // One run per stack file, from its first read to its last write (cli/stackLock.ts).
     const lock = acquireStackLock(
         options.file,
         [kind, ...(options.version === undefined ? [] : ["--version", options.version])].join(" "),
         deps.lockEnvironment,
     );
-    if (lock.tookOverFrom !== undefined) {
-        const gone = lock.tookOverFrom;
-        deps.stderr(`${lock.file}: took over the lock of mlops ${gone.command} (pid ${gone.pid}, since ${gone.startedAt}), which is no longer running.\n`);
-    }
     // process.exit (a signal during a dry run) skips `finally`; the lock must still go.
     const releaseOnExit = () => lock.release();
     process.once("exit", releaseOnExit);
@@ -166,22 +165,31 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     }
 }
 
-async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
-    const now = deps.now ?? (() => new Date());
-    const { raw, config: fileConfig } = loadStackConfig(options.file);
-    // 1. Offline: every refusal the stack file alone can decide, before the
-    //    pulumi binary is needed and before anything is touched.
+/**
+ * 1. Offline: every refusal the stack file alone can decide, before the
+ * pulumi binary is needed and before anything is touched. Returns the
+ * offline decision, which may still be a refusal the backend can lift:
+ * a deploy of the pinned version (first deploy, or one that did not finish),
+ * or a rollback with nothing before the pin while the file quarantines a
+ * version (a rollback that did not finish).
+ */
+function refuseOffline(kind: PinChange["kind"], options: PinChangeOptions, fileConfig: StackConfig, deps: PinChangeDeps): Decision {
     const offline = decide(kind, fileConfig, options);
-    // A deploy of the pinned version is refused offline, unless the stack has
-    // never been deployed: only the backend can tell, so that one waits.
-    const maybeFirstDeploy = kind === "deploy" && options.version === fileConfig.pinned;
-    // So is a rollback the file records but the stack may never have finished.
+    const maybeUnfinishedDeploy = kind === "deploy" && options.version === fileConfig.pinned;
     const maybeUnfinishedRollback =
         kind === "rollback" && fileConfig.quarantined.length > 0 && (options.version === undefined || options.version === fileConfig.pinned);
-    if (!offline.ok && !maybeFirstDeploy && !maybeUnfinishedRollback) throw new BadInputError(offline.refusal);
+    if (!offline.ok && !maybeUnfinishedDeploy && !maybeUnfinishedRollback) throw new BadInputError(offline.refusal);
     if (!options.yes && !options.dryRun && deps.confirm === undefined) {
         throw new BadInputError(`no terminal to confirm on; pass --yes to ${kind} without a prompt (or --dry-run to preview)`);
     }
+    return offline;
+}
+
+async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
+    const now = deps.now ?? (() => new Date());
+    // Read again under the lock: another run may have changed it just before.
+    const { raw, config: fileConfig } = loadStackConfig(options.file);
+    const offline = refuseOffline(kind, options, fileConfig, deps);
 
     // 2. The stack's quarantine ledger: the file may be a stale copy that
     //    never saw a rollback, so decide again with what the stack recorded.
@@ -190,8 +198,27 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     const ledger = ledgerFromOutput(outputs.quarantineLedger);
     const config = withLedgerQuarantine(fileConfig, ledger);
     const deployedPin = typeof outputs.pinnedVersion === "string" ? outputs.pinnedVersion : null;
-    const unfinishedRollback = kind === "rollback" ? decideUnfinishedRollback(fileConfig, deployedPin, Object.keys(ledger), options) : undefined;
-    const decision = unfinishedRollback ?? decide(kind, config, options, deployedPin);
+    // What an update cut short left behind, and whether the last update at
+    // the pin the stack records finished (a plain `pulumi up` that failed
+    // there, say): then a rollback without --version must not guess.
+    const interrupted = await stack.pendingOperations();
+    const atPinUnfinished =
+        deployedPin !== null &&
+        deployedPin === fileConfig.pinned &&
+        (options.version === undefined || options.version === fileConfig.pinned) &&
+        (interrupted.length > 0 || (await stack.history())[0]?.result === "failed");
+    if (kind === "rollback" && options.version === undefined && atPinUnfinished) {
+        // Finish it, or roll back further? Only the user knows.
+        throw new BadInputError(
+            `the last update of stack ${options.stack} did not finish${interrupted.length > 0 ? ` (${interrupted.length} operation${interrupted.length === 1 ? "" : "s"} left pending)` : " (it failed)"}, and the stack already runs ${deployedPin}, the pinned version; nothing was changed. To finish that update, run mlops deploy --stack ${options.stack} --version ${deployedPin}; to roll back further from ${deployedPin}, name the target: mlops rollback --stack ${options.stack} --version <v>.`,
+        );
+    }
+    const unfinishedRollback = kind === "rollback" ? decideUnfinishedRollback(fileConfig, deployedPin, ledger, options) : undefined;
+    const decision =
+        unfinishedRollback ??
+        (kind === "deploy" && options.version !== undefined
+            ? decideDeploy(config, { version: options.version, reason: options.reason, force: options.force, deployedPin, rerun: atPinUnfinished })
+            : decide(kind, config, options, deployedPin));
     if (!decision.ok) {
         // Name the ledger only when it is what changed the answer.
         throw new BadInputError(offline.ok ? `${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})` : decision.refusal);
@@ -215,7 +242,6 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     }
 
     // 3. Confirmation, with what an interrupted update left behind.
-    const interrupted = await stack.pendingOperations();
     deps.stderr(`${describeChange(config, change, options)}\n`);
     if (interrupted.length > 0) deps.stderr(`${describeInterrupted(options.stack, interrupted, options.dryRun === true)}\n`);
     if (restore !== undefined) deps.stderr(`${describeRestore(restore.plan, restore.snapshot, now(), config.database?.addressEnv)}\n`);
@@ -286,7 +312,11 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     // pending and perhaps its lock: read those resources back first.
     if (interrupted.length > 0) {
         deps.stderr("Repairing the state the interrupted update left...\n");
-        await withStaleLockRecovery(stack, () => stack.repairInterrupted(interrupted, onEvent), deps);
+        const onRepairEvent = (engineEvent: EngineEvent) => {
+            const line = progressLine(engineEvent, startedAt.getTime(), now().getTime(), true);
+            if (line !== undefined) deps.stderr(`${line}\n`);
+        };
+        await withStaleLockRecovery(stack, () => stack.repairInterrupted(interrupted, onRepairEvent), deps);
     }
     if (afterFastPath) await reconcileWithFastPath(stack, outputs, providerSettings.awsRegion, deps, onEvent);
     if (restore !== undefined) {
@@ -407,15 +437,15 @@ function describeInterrupted(stackName: string, pending: readonly PendingOperati
         `The last update of stack ${stackName} was cut short: ${pending.length} operation${pending.length === 1 ? "" : "s"} never finished (${listed}).`,
         dryRun
             ? "A dry run changes nothing, so the preview works from that state; the real run repairs it first."
-            : `Before this update, mlops reads ${pending.length === 1 ? "that resource" : "those resources"} back from the cloud so that the state says what exists${creates ? ", and drops the unfinished creates from the state: this update creates them again (Kubernetes adopts an object that exists by name)" : ""}. Nothing is deleted.`,
+            : `Before this update, mlops reads ${pending.length === 1 ? "that resource" : "those resources"} back from the cloud so that the state says what exists${creates ? ", and drops the unfinished creates from the state: this update creates them again (Kubernetes adopts an object that exists by name)" : ""}. The repair deletes nothing in the cloud; a resource found gone is dropped from the state.`,
     ].join("\n");
 }
 
 /**
- * Run `operation`; if a self-managed backend's lock stops it and that lock's
- * engine is gone from this host (killed mid-update), remove the lock with
- * `pulumi cancel` and run it once more. A live holder, or one on another
- * host, is never cancelled.
+ * Run `operation`; if a local (file://) backend's lock stops it and that
+ * lock's engine is gone from this host (killed mid-update), remove that one
+ * lock file and run it once more. A live holder, one on another host, or a
+ * lock in any other backend is never removed.
  */
 async function withStaleLockRecovery<T>(stack: StackSession, operation: () => Promise<T>, deps: PinChangeDeps): Promise<T> {
     try {
@@ -424,10 +454,10 @@ async function withStaleLockRecovery<T>(stack: StackSession, operation: () => Pr
         const holder = error instanceof StackBusyError ? error.holder : undefined;
         const here = deps.lockEnvironment ?? thisProcess();
         if (holder === undefined || holder.host !== here.host || here.isRunning(holder.pid)) throw error;
+        if (!(await stack.removeDeadLock(holder))) throw error;
         deps.stderr(
-            `The stack's lock belongs to an engine that is no longer running (pid ${holder.pid} on ${holder.host}, since ${holder.at}): its update was cut short. Removing that lock (pulumi cancel)...\n`,
+            `Removed the stack's lock ${holder.file ?? ""}: it belonged to an engine that is no longer running (pid ${holder.pid} on ${holder.host}, since ${holder.at}), whose update was cut short.\n`,
         );
-        await stack.cancel();
         return await operation();
     }
 }
@@ -445,6 +475,8 @@ function describeChange(config: StackConfig, change: PinChange, options: PinChan
         lines.push(
             `The stack file already pins ${change.to}, but the stack still runs ${change.from}: an update to ${change.to} did not finish, and this runs it again.`,
         );
+    } else if (change.from === change.to) {
+        lines.push(`The last update to ${change.to} did not finish; this runs it again.`);
     }
     if (change.kind === "rollback") lines.push(`Version ${change.from} will be quarantined. Update message: "${change.message}".`);
     if (options.dryRun) lines.push("Dry run: previewing only; the stack file is restored afterwards.");

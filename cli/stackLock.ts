@@ -8,12 +8,13 @@
  * putting back the bytes it read after the winner wrote). This lock covers the
  * whole run, from the first read of the file to the last write.
  *
- * The lock is a file beside the stack file, created with O_EXCL. A lock whose
- * holder is gone (same host, pid no longer running: a crash or `kill -9`) is
- * taken over; one held by a live process, or by another host, is reported.
+ * The lock is a file beside the stack file, created atomically. A lock whose
+ * holder is gone (same host, pid no longer running: `kill -9`) is reported as
+ * such, with the file to delete; a live holder, or one on another host, is
+ * reported with how to reach it.
  */
 import { randomUUID } from "node:crypto";
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 
 export interface LockHolder {
@@ -32,12 +33,17 @@ export class StackFileLockedError extends Error {
     constructor(
         public readonly lockFile: string,
         public readonly holder: LockHolder | undefined,
+        /** The holder ran on this host and its pid is gone: killed before it could release the lock. */
+        public readonly holderGone = false,
     ) {
         super(
             holder === undefined
                 ? `${lockFile} exists but cannot be read; if no mlops deploy or rollback runs for this stack, delete it and run again`
-                : `another mlops run holds this stack: mlops ${holder.command} (pid ${holder.pid} on ${holder.host}, user ${holder.user}, since ${holder.startedAt}). ` +
-                      `Wait for it to finish, then run again; if that process is gone (another host, so mlops cannot tell), delete ${lockFile}.`,
+                : holderGone
+                  ? `${lockFile} is held by mlops ${holder.command} (pid ${holder.pid} on ${holder.host}, user ${holder.user}, since ${holder.startedAt}), which is no longer running: it was stopped before it could release the lock. ` +
+                    `If no mlops run is under way for this stack, delete ${lockFile} and run again (mlops status shows whether the update it ran finished).`
+                  : `another mlops run holds this stack: mlops ${holder.command} (pid ${holder.pid} on ${holder.host}, user ${holder.user}, since ${holder.startedAt}). ` +
+                    `Wait for it to finish, then run again; if that process is gone (another host, so mlops cannot tell), delete ${lockFile}.`,
         );
         this.name = "StackFileLockedError";
     }
@@ -47,8 +53,6 @@ export interface StackLock {
     readonly file: string;
     /** Remove the lock if it is still ours; safe to call more than once. */
     release(): void;
-    /** The dead holder whose lock was taken over, to report. */
-    readonly tookOverFrom?: LockHolder;
 }
 
 export interface LockEnvironment {
@@ -102,7 +106,12 @@ const isErrno = (error: unknown, code: string) => (error as NodeJS.ErrnoExceptio
 /**
  * Take the lock for `stackFile`, or throw StackFileLockedError naming the
  * holder. The lock is written to a private file and linked into place, so it
- * appears whole or not at all.
+ * appears whole or not at all (where hard links are not supported, it is
+ * created with O_EXCL and written after).
+ *
+ * A holder that is gone (same host, pid no longer running) is reported, not
+ * taken over: taking a lock over safely needs a second lock, and a run killed
+ * with `kill -9` is rare enough for a person to delete one file.
  */
 export function acquireStackLock(stackFile: string, command: string, environment: LockEnvironment = thisProcess()): StackLock {
     const file = lockFileFor(stackFile);
@@ -114,59 +123,37 @@ export function acquireStackLock(stackFile: string, command: string, environment
         startedAt: environment.now().toISOString(),
         token: randomUUID(),
     };
-    const mine = `${file}.${holder.token}`;
-    writeFileSync(mine, `${JSON.stringify(holder)}\n`, { mode: 0o644 });
-    let tookOverFrom: LockHolder | undefined;
+    const content = `${JSON.stringify(holder)}\n`;
     try {
-        // Two rounds at most: the second follows the removal of a dead holder's lock.
-        for (let round = 0; round < 2; round++) {
-            try {
-                linkSync(mine, file);
-                let released = false;
-                const release = () => {
-                    if (released) return;
-                    released = true;
-                    // Only our own lock: never one that another run took over after us.
-                    if (readHolder(file)?.token === holder.token) unlinkSync(file);
-                };
-                return { file, release, ...(tookOverFrom === undefined ? {} : { tookOverFrom }) };
-            } catch (error) {
-                if (!isErrno(error, "EEXIST")) throw error;
-            }
-            const current = readHolder(file);
-            const dead = current !== undefined && current.host === environment.host && !environment.isRunning(current.pid);
-            if (!dead || round === 1) throw new StackFileLockedError(file, current);
-            if (!removeIfStillHeldBy(file, current)) throw new StackFileLockedError(file, readHolder(file));
-            tookOverFrom = current;
-        }
-        throw new StackFileLockedError(file, readHolder(file));
-    } finally {
-        unlinkSync(mine);
+        createExclusively(file, content, holder.token);
+    } catch (error) {
+        if (!isErrno(error, "EEXIST")) throw error;
+        const current = readHolder(file);
+        const gone = current !== undefined && current.host === environment.host && !environment.isRunning(current.pid);
+        throw new StackFileLockedError(file, current, gone);
     }
+    let released = false;
+    return {
+        file,
+        release: () => {
+            if (released) return;
+            released = true;
+            // Nobody else removes or replaces a live run's lock, so this one is ours; checked all the same.
+            if (readHolder(file)?.token === holder.token) rmSync(file, { force: true });
+        },
+    };
 }
 
-/**
- * Remove a dead holder's lock, but only that one: the lock is first moved
- * aside, and if what was moved is a live run's lock (a race with another
- * taker), it is linked back.
- */
-function removeIfStillHeldBy(file: string, dead: LockHolder): boolean {
-    // A name of this taker's own, so that two takers never share it.
-    const aside = `${file}.${randomUUID()}.stale`;
+function createExclusively(file: string, content: string, token: string): void {
+    const mine = `${file}.${token}`;
+    writeFileSync(mine, content, { mode: 0o644 });
     try {
-        renameSync(file, aside);
+        linkSync(mine, file);
     } catch (error) {
-        if (isErrno(error, "ENOENT")) return true; // Someone else removed it: try again.
-        throw error;
-    }
-    if (readHolder(aside)?.token === dead.token) {
-        unlinkSync(aside);
-        return true;
-    }
-    try {
-        linkSync(aside, file);
+        if (!isErrno(error, "EPERM") && !isErrno(error, "ENOTSUP") && !isErrno(error, "EXDEV")) throw error;
+        // No hard links here: O_EXCL, then the content.
+        writeFileSync(file, content, { flag: "wx", mode: 0o644 });
     } finally {
-        unlinkSync(aside);
+        rmSync(mine, { force: true });
     }
-    return false;
 }

@@ -3,8 +3,9 @@
  * (`LocalWorkspace` on the project directory). Kept to the few calls the CLI
  * makes so that tests can stand in for the engine with a plain object.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { BadInputError } from "../config/badInput";
 import type { RollbackEvent } from "./ledger";
@@ -48,8 +49,12 @@ export interface StackSession {
      * pending creates from the state (the next update creates them again).
      */
     repairInterrupted(pending: readonly PendingOperation[], onEvent?: (event: EngineEvent) => void): Promise<void>;
-    /** `pulumi cancel`: remove the lock of an update whose engine is gone. */
-    cancel(): Promise<void>;
+    /**
+     * Remove the lock of an update whose engine is gone: only a local
+     * backend's lock file, only that one, and only if it still names that
+     * engine. Returns whether it did.
+     */
+    removeDeadLock(holder: BackendLockHolder): Promise<boolean>;
 }
 
 /** An operation the engine started and never recorded as finished (the update was cut short). */
@@ -64,27 +69,32 @@ export interface PendingOperation {
 /** Open an existing stack of the project in `projectDir`. */
 export type OpenStack = (stackName: string, projectDir: string) => Promise<StackSession>;
 
-/** Who holds a self-managed backend's lock, from the engine's "created by user@host (pid N) at T". */
+/** Who holds a self-managed backend's lock, from the engine's "<lock URL>: created by user@host (pid N) at T". */
 export interface BackendLockHolder {
     readonly user: string;
     readonly host: string;
     readonly pid: number;
     readonly at: string;
+    /** The lock's file, when the backend is a local directory (file://). */
+    readonly file?: string;
 }
 
 export function backendLockHolder(detail: string): BackendLockHolder | undefined {
-    const holders = [...detail.matchAll(/created by (\S+?)@(\S+) \(pid (\d+)\) at (\S+)/g)];
-    // `pulumi cancel` removes every lock of the stack: name a holder only when it is the only one.
+    const holders = [...detail.matchAll(/(?:(\S+?)(?:\?\S*)?: )?created by (\S+?)@(\S+) \(pid (\d+)\) at (\S+)/g)];
+    // Name a holder only when it is the only one: with two, which is which?
     if (holders.length !== 1) return undefined;
-    const [, user, host, pid, at] = holders[0];
-    return { user, host, pid: Number(pid), at };
+    const [, url, user, host, pid, at] = holders[0];
+    const file = url?.startsWith("file://") === true ? fileURLToPath(url) : undefined;
+    return { user, host, pid: Number(pid), at, ...(file === undefined ? {} : { file }) };
 }
 
 /** Another update holds the stack. mlops never cancels a live one. */
 export class StackBusyError extends Error {
     readonly holder?: BackendLockHolder;
     constructor(public readonly detail: string) {
-        super(`another update holds the stack${detail ? `: ${detail}` : ""}; mlops never cancels it: wait for it to finish, then run again`);
+        super(
+            `another update holds the stack${detail ? `: ${detail}` : ""}; mlops never cancels it: wait for it to finish, then run again (if you are sure none runs, say its machine restarted, pulumi cancel removes the lock)`,
+        );
         this.name = "StackBusyError";
         this.holder = backendLockHolder(detail);
     }
@@ -176,7 +186,7 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             const target = targets.length > 0 ? targets : root === undefined ? [] : [root];
             await stack.refresh({ target, clearPendingCreates: true, onEvent, message: "mlops: repair an update that was cut short" }).catch(translate);
         },
-        cancel: () => stack.cancel(),
+        removeDeadLock: (holder) => Promise.resolve(removeLockFile(holder)),
         history: async () =>
             (await stack.history()).map((update) => ({
                 kind: update.kind,
@@ -198,4 +208,23 @@ export function pendingOperationsOf(deployment: unknown): PendingOperation[] {
         if (typeof urn !== "string" || typeof entry.type !== "string") return [];
         return [{ operation: entry.type, type: typeof entry.resource?.type === "string" ? entry.resource.type : "", name: urn.split("::").at(-1) ?? urn, urn }];
     });
+}
+
+/**
+ * A file backend's lock is `{"pid":N,"username":..,"hostname":..,"timestamp":..}`
+ * (with a `.attrs` file beside it). Not `pulumi cancel`, which removes every
+ * lock of the stack: a live update's included.
+ */
+export function removeLockFile(holder: BackendLockHolder): boolean {
+    if (holder.file === undefined) return false;
+    let content: { pid?: unknown; hostname?: unknown };
+    try {
+        content = JSON.parse(readFileSync(holder.file, "utf8")) as { pid?: unknown; hostname?: unknown };
+    } catch {
+        return false;
+    }
+    if (content.pid !== holder.pid || content.hostname !== holder.host) return false;
+    rmSync(holder.file, { force: true });
+    rmSync(`${holder.file}.attrs`, { force: true });
+    return true;
 }

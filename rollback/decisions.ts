@@ -7,6 +7,7 @@
 import { defaultRollbackTarget, isWarm } from "../catalog/catalog";
 import { kubernetesDeploymentName, sagemakerChildNames } from "../catalog/names";
 import type { StackConfig } from "../config/schema";
+import type { QuarantineLedger } from "./ledger";
 
 export type PinChangeKind = "deploy" | "rollback";
 
@@ -48,6 +49,8 @@ export interface DeployRequest {
     readonly reason?: string;
     /** `--force`: pin a quarantined version again (releases it from the quarantine). */
     readonly force?: boolean;
+    /** The last update, at the pinned version the stack runs, did not finish: the pinned version may be deployed again. */
+    readonly rerun?: boolean;
 }
 
 const refuse = (refusal: string): Decision => ({ ok: false, refusal });
@@ -101,11 +104,14 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
     const to = request.version;
     const order = config.versions.map((v) => v.version);
     if (!order.includes(to)) return refuse(`--version ${to}: not in mlops:versions (known: ${order.join(", ")}); add it to the catalog first`);
-    // The pinned version again is allowed only where the stack does not run
-    // it yet: never deployed (null), or an update to it that did not finish.
-    const unfinished = to === config.pinned && request.deployedPin !== undefined && request.deployedPin !== to;
+    // The pinned version again is allowed only where an update to it is owed:
+    // never deployed (null), an earlier version still running (a deploy that
+    // did not finish), or the last update at it cut short or failed.
+    const deployedPin = request.deployedPin;
+    const behind = typeof deployedPin === "string" && order.includes(deployedPin) && order.indexOf(deployedPin) < order.indexOf(to);
+    const unfinished = to === config.pinned && (deployedPin === null || behind || (deployedPin === to && request.rerun === true));
     if (to === config.pinned && !unfinished) return refuse(`--version ${to}: already the pinned version; nothing to deploy`);
-    const from = unfinished && typeof request.deployedPin === "string" ? request.deployedPin : config.pinned;
+    const from = unfinished && typeof deployedPin === "string" ? deployedPin : config.pinned;
     if (order.indexOf(to) < order.indexOf(config.pinned))
         return refuse(`--version ${to}: comes before the pinned ${config.pinned}; use mlops rollback --version ${to} to go back`);
     if (config.quarantined.includes(to) && request.force !== true) {
@@ -120,7 +126,12 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
             quarantined: config.quarantined.filter((id) => id !== to),
             allowRedeploy: releasedFromQuarantine(config, to, request.force === true),
             warm: isWarm(config, to),
-            message: updateMessage("deploy", from, to, request.reason),
+            message: updateMessage(
+                "deploy",
+                from,
+                to,
+                request.reason ?? (from === to && deployedPin === to ? "finishing an update that did not complete" : undefined),
+            ),
             ...(request.reason === undefined ? {} : { reason: request.reason }),
         },
     };
@@ -137,11 +148,13 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
 export function decideUnfinishedRollback(
     fileConfig: StackConfig,
     deployedPin: string | null,
-    ledgerVersions: readonly string[],
+    ledger: QuarantineLedger,
     request: RollbackRequest,
 ): Decision | undefined {
     const to = fileConfig.pinned;
-    if (deployedPin === null || deployedPin === to || ledgerVersions.includes(deployedPin) || !fileConfig.quarantined.includes(deployedPin)) return undefined;
+    if (deployedPin === null || deployedPin === to || ledger[deployedPin] !== undefined || !fileConfig.quarantined.includes(deployedPin)) return undefined;
+    // A target the stack's ledger holds (a stale file) gets the normal refusal.
+    if (ledger[to] !== undefined && request.force !== true) return undefined;
     if (request.version !== undefined && request.version !== to) return undefined;
     const order = fileConfig.versions.map((v) => v.version);
     if (!order.includes(deployedPin) || order.indexOf(to) > order.indexOf(deployedPin)) return undefined;

@@ -28,14 +28,23 @@ function elapsed(startedAt: number, now: number): string {
 /** The stack itself and provider instances are bookkeeping, not something the operator waits for. */
 const isBookkeeping = (type: string): boolean => type === "pulumi:pulumi:Stack" || type.startsWith("pulumi:providers:");
 
-/** A progress line for an engine event, or undefined for events nobody needs to see. */
-export function progressLine(event: EngineEvent, startedAt: number, now: number): string | undefined {
+/**
+ * A progress line for an engine event, or undefined for events nobody needs
+ * to see. In a refresh (`refreshing`), the engine reports what the refresh
+ * did to the state as update or delete: said as such, since it touches
+ * nothing in the cloud.
+ */
+export function progressLine(event: EngineEvent, startedAt: number, now: number, refreshing = false): string | undefined {
     const pre = event.resourcePreEvent?.metadata;
     if (pre !== undefined && pre.op !== "same" && VERB[pre.op] !== undefined && !isBookkeeping(pre.type)) {
         return `${elapsed(startedAt, now)}  ${VERB[pre.op]} ${pre.type} ${resourceName(pre.urn)}`;
     }
     const done = event.resOutputsEvent?.metadata;
     if (done !== undefined && done.op !== "same" && VERB[done.op] !== undefined && !isBookkeeping(done.type)) {
+        if (refreshing) {
+            const what = done.op === "delete" ? "gone from the cloud, dropped from the state" : "read back into the state";
+            return `${elapsed(startedAt, now)}  done refresh ${done.type} ${resourceName(done.urn)}: ${what}`;
+        }
         return `${elapsed(startedAt, now)}  done ${done.op} ${done.type} ${resourceName(done.urn)}`;
     }
     const failed = event.resOpFailedEvent?.metadata;

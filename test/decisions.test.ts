@@ -174,7 +174,7 @@ describe("an update the stack file records but the stack never finished", () => 
 
     it("mlops rollback (no --version, or the pinned one) runs that rollback again, from what the stack runs", () => {
         for (const version of [undefined, "3"]) {
-            expect(decideUnfinishedRollback(rolledBackFile(), "4", [], { version })).toEqual({
+            expect(decideUnfinishedRollback(rolledBackFile(), "4", {}, { version })).toEqual({
                 ok: true,
                 change: {
                     kind: "rollback",
@@ -191,11 +191,14 @@ describe("an update the stack file records but the stack never finished", () => 
     });
 
     it("does not apply once the rollback finished, to another --version, to a stack never deployed or to a version the file does not quarantine", () => {
-        expect(decideUnfinishedRollback(rolledBackFile(), "3", [], {})).toBeUndefined(); // the stack runs the pin
-        expect(decideUnfinishedRollback(rolledBackFile(), "4", ["4"], {})).toBeUndefined(); // the ledger has the rollback
-        expect(decideUnfinishedRollback(rolledBackFile(), "4", [], { version: "2" })).toBeUndefined();
-        expect(decideUnfinishedRollback(rolledBackFile(), null, [], {})).toBeUndefined();
-        expect(decideUnfinishedRollback(config({ pinned: "3" }), "4", [], {})).toBeUndefined(); // a failed deploy 4 -> 3 is no rollback
+        const entry = { at: "2026-11-27T08:00:00.000Z", reason: "5xx", rolledBackTo: "3" };
+        expect(decideUnfinishedRollback(rolledBackFile(), "3", {}, {})).toBeUndefined(); // the stack runs the pin
+        expect(decideUnfinishedRollback(rolledBackFile(), "4", { "4": entry }, {})).toBeUndefined(); // the ledger has the rollback
+        expect(decideUnfinishedRollback(rolledBackFile(), "4", {}, { version: "2" })).toBeUndefined();
+        expect(decideUnfinishedRollback(rolledBackFile(), null, {}, {})).toBeUndefined();
+        expect(decideUnfinishedRollback(config({ pinned: "3" }), "4", {}, {})).toBeUndefined(); // a failed deploy 4 -> 3 is no rollback
+        // A stale file whose pin the stack's ledger holds: the normal refusal decides, not this.
+        expect(decideUnfinishedRollback(rolledBackFile(), "4", { "3": { ...entry, rolledBackTo: "2" } }, {})).toBeUndefined();
     });
 
     it("mlops deploy --version <the pin> runs a deploy again when the stack runs an earlier version, from that version", () => {
@@ -203,5 +206,15 @@ describe("an update the stack file records but the stack never finished", () => 
         expect(change).toMatchObject({ from: "3", to: "4", message: "deploy 3 -> 4" });
         expect(refused(decideDeploy(config({ pinned: "4" }), { version: "4", deployedPin: "4" }))).toContain("already the pinned version");
         expect(refused(decideDeploy(config({ pinned: "4" }), { version: "4" }))).toContain("already the pinned version");
+        // A stale file pinning 3 while the stack runs 4 is no unfinished deploy: no silent downgrade.
+        expect(refused(decideDeploy(config({ pinned: "3" }), { version: "3", deployedPin: "4" }))).toContain("already the pinned version");
+    });
+
+    it("mlops deploy --version <the pin> runs the last update again when it was cut short or failed at the version the stack runs", () => {
+        expect(accepted(decideDeploy(config({ pinned: "4" }), { version: "4", deployedPin: "4", rerun: true }))).toMatchObject({
+            from: "4",
+            to: "4",
+            message: "deploy 4 -> 4: finishing an update that did not complete",
+        });
     });
 });

@@ -313,6 +313,7 @@ describe("mlops rollback", () => {
             expect(result.result).toBe("succeeded");
             expect(stack.calls.map((call) => call.op)).toEqual(["repair", "cancel", "repair", "up"]);
             expect(stack.calls[0].urns).toEqual([servicePending.urn]);
+            expect(stack.calls[1].urns).toEqual(["/state/.pulumi/locks/x.json"]); // that lock file only
             // The file changes only after the repair.
             expect(rawConfigFromStackFile(file).pinned).toBe("2");
             expect(stack.calls[2].fileText).toContain('mlops:pinned: "3"');
@@ -320,11 +321,53 @@ describe("mlops rollback", () => {
             expect(output.stderr).toContain("is no longer running (pid 4242 on vm, since 2026-11-27T08:59:00Z)");
         });
 
+        it("asks, changing nothing, when a rollback was cut short after the stack recorded its pin (finish it, or roll back further?)", async () => {
+            // The outputs are written before the deletes: the engine died deleting the old version.
+            writeFileSync(
+                file,
+                readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"').replace("mlops:quarantined: []", 'mlops:quarantined: ["3"]'),
+            );
+            stack.outputsAfterUp = {
+                target: "sagemaker",
+                pinnedVersion: "2",
+                quarantineLedger: { "3": { rolledBackTo: "2", at: "2026-11-27T08:00:00.000Z", reason: "5xx" } },
+            };
+            stack.pending = [{ ...servicePending, operation: "deleting" }];
+            const before = readFileSync(file);
+            const error = await runPinChange("rollback", options(), deps({ lockEnvironment: host(false) })).catch((e: unknown) => e);
+            expect(error).toBeInstanceOf(BadInputError);
+            expect((error as Error).message).toContain("did not finish (1 operation left pending), and the stack already runs 2");
+            expect((error as Error).message).toContain("run mlops deploy --stack prod --version 2");
+            expect(stack.calls).toEqual([]);
+            expect(readFileSync(file).equals(before)).toBe(true);
+
+            // The same after a failed update with nothing pending.
+            stack.pending = [];
+            stack.history_ = [{ kind: "update", startTime: new Date(), result: "failed", message: "rollback 3 -> 2: 5xx" }];
+            expect(String(await runPinChange("rollback", options(), deps()).catch((e: unknown) => e))).toContain("did not finish (it failed)");
+
+            // The way the message gives: the update at 2 runs again, after the repair.
+            stack.pending = [{ ...servicePending, operation: "deleting" }];
+            const result = await runPinChange("deploy", options({ version: "2" }), deps({ lockEnvironment: host(false) }));
+            expect(result).toMatchObject({ kind: "deploy", from: "2", to: "2", result: "succeeded" });
+            expect(stack.calls.map((call) => call.op)).toEqual(["repair", "up"]);
+            expect(stack.calls[1].options.message).toBe("deploy 2 -> 2: finishing an update that did not complete");
+        });
+
         it("removes a dead engine's lock in front of the update too", async () => {
             stack.upErrors.push(deadEngineLock());
             const result = await runPinChange("rollback", options(), deps({ lockEnvironment: host(false) }));
             expect(result.result).toBe("succeeded");
             expect(stack.calls.map((call) => call.op)).toEqual(["up", "cancel", "up"]);
+        });
+
+        it("leaves a dead engine's lock alone in a backend other than a local directory (pulumi cancel would remove every lock)", async () => {
+            stack.upErrors.push(new StackBusyError("s3://bucket/.pulumi/locks/x.json: created by root@vm (pid 4242) at 2026-11-27T08:59:00Z"));
+            stack.lockRemovable = false;
+            const error = await runPinChange("rollback", options(), deps({ lockEnvironment: host(false) })).catch((e: unknown) => e);
+            expect(error).toBeInstanceOf(StackBusyError);
+            expect((error as Error).message).toContain("pulumi cancel removes the lock");
+            expect(stack.calls.map((call) => call.op)).toEqual(["up", "cancel"]);
         });
 
         it("never cancels a lock whose engine still runs, or one from another host; the file stays as it was", async () => {

@@ -1,9 +1,12 @@
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { DescribeEndpointCommand } from "@aws-sdk/client-sagemaker";
 import { describe, expect, it } from "vitest";
-import { lockHolder, pendingOperationsOf, StackBusyError } from "../rollback/automation";
+import { lockHolder, pendingOperationsOf, removeLockFile, StackBusyError } from "../rollback/automation";
 import { noticeSubject, postToWebhook, publishToSns, type RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
 import { checkKubernetesService, checkSageMakerEndpoint, readyEndpointsOf, SageMakerVerifier } from "../rollback/verify";
@@ -143,6 +146,19 @@ describe("progress and engine messages", () => {
         );
     });
 
+    it("says what a refresh did to the state, not update or delete, which it does not do in the cloud", () => {
+        const urn = "urn:pulumi:prod::mlops::m$kubernetes:apps/v1:Deployment::fraud-detector-deployment-3";
+        const done = (op: string) =>
+            ({ sequence: 5, timestamp: 0, resOutputsEvent: { metadata: { op, urn, type: "kubernetes:apps/v1:Deployment" } } }) as never;
+        expect(progressLine(done("delete"), 0, 2100, true)).toBe(
+            "   2.1s  done refresh kubernetes:apps/v1:Deployment fraud-detector-deployment-3: gone from the cloud, dropped from the state",
+        );
+        expect(progressLine(done("update"), 0, 2100, true)).toContain(
+            "done refresh kubernetes:apps/v1:Deployment fraud-detector-deployment-3: read back into the state",
+        );
+        expect(progressLine(done("delete"), 0, 2100)).toBe("   2.1s  done delete kubernetes:apps/v1:Deployment fraud-detector-deployment-3");
+    });
+
     it("summarizes resource changes", () => {
         expect(changeSummary({ update: 2, create: 1, same: 5, delete: 0 })).toBe("2 updated, 1 created, 5 unchanged");
         expect(changeSummary({})).toBe("no changes");
@@ -158,11 +174,34 @@ describe("progress and engine messages", () => {
         expect(lockHolder("something unrelated")).toBe("");
         // The engine prints its error twice (its log and its result): each line once.
         expect(lockHolder(`${stderr}\n${stderr}`).match(/created by/g)).toHaveLength(1);
-        expect(new StackBusyError(lockHolder(stderr)).holder).toEqual({ user: "alice", host: "ci-7", pid: 4242, at: "2026-11-27T08:59:00Z" });
+        expect(new StackBusyError(lockHolder(stderr)).holder).toEqual({
+            user: "alice",
+            host: "ci-7",
+            pid: 4242,
+            at: "2026-11-27T08:59:00Z",
+            file: "/state/.pulumi/locks/organization/mlops/prod/abc.json",
+        });
+        // The engine adds a query to a file lock's URL; an S3 lock has no file to name.
+        expect(new StackBusyError("file:///s/locks/a.json?no_tmp_dir=true: created by a@b (pid 1) at T").holder?.file).toBe("/s/locks/a.json");
+        expect(new StackBusyError("s3://bucket/locks/a.json: created by a@b (pid 1) at T").holder).not.toHaveProperty("file");
         expect(new StackBusyError("locked by a Pulumi Cloud update").holder).toBeUndefined();
         // Two locks: cancelling would remove both, so neither is named.
         const twoLocks = `${lockHolder(stderr)} file:///b.json: created by bob@ci-8 (pid 7) at 2026-11-27T09:00:00Z`;
         expect(new StackBusyError(twoLocks).holder).toBeUndefined();
+    });
+
+    it("removes a dead engine's lock file only while it still names that engine, with its .attrs", () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "mlops-locks-"));
+        const file = path.join(dir, "abc.json");
+        const holder = { user: "root", host: "vm", pid: 4242, at: "T", file };
+        writeFileSync(file, JSON.stringify({ pid: 4242, username: "root", hostname: "vm", timestamp: "T" }));
+        writeFileSync(`${file}.attrs`, "{}");
+        expect(removeLockFile({ ...holder, pid: 4243 })).toBe(false); // another engine's lock now
+        expect(existsSync(file)).toBe(true);
+        expect(removeLockFile(holder)).toBe(true);
+        expect(readdirSync(dir)).toEqual([]);
+        expect(removeLockFile(holder)).toBe(false); // gone already
+        expect(removeLockFile({ user: "root", host: "vm", pid: 4242, at: "T" })).toBe(false); // no file: not a local backend
     });
 
     it("reads the operations an interrupted update left in the exported state", () => {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -46,18 +46,24 @@ describe("the stack file's lock", () => {
         expect(readdirSync(dir)).toEqual(["Pulumi.prod.yaml"]);
     });
 
-    it("takes over the lock of a run that is gone from this host (kill -9), and says whose", () => {
+    it("names a holder that is gone from this host (kill -9) as gone, with the file to delete, and never deletes it itself", () => {
         acquireStackLock(stackFile, "rollback", on(100)); // never released: the process died
-        const second = acquireStackLock(stackFile, "rollback", on(200, []));
-        expect(second.tookOverFrom).toMatchObject({ pid: 100, command: "rollback" });
-        expect(JSON.parse(readFileSync(lockFileFor(stackFile), "utf8"))).toMatchObject({ pid: 200 });
-        second.release();
+        const lockBefore = readFileSync(lockFileFor(stackFile), "utf8");
+        expect(() => acquireStackLock(stackFile, "rollback", on(200, []))).toThrow(
+            /held by mlops rollback \(pid 100 on vm.*no longer running.*delete .*Pulumi\.prod\.yaml\.lock and run again/,
+        );
+        expect(readFileSync(lockFileFor(stackFile), "utf8")).toBe(lockBefore);
+        // Once a person deletes it, the next run goes ahead.
+        rmSync(lockFileFor(stackFile));
+        acquireStackLock(stackFile, "rollback", on(200)).release();
         expect(readdirSync(dir)).toEqual(["Pulumi.prod.yaml"]);
     });
 
-    it("never takes over a lock from another host, where it cannot tell whether the holder runs", () => {
+    it("reports a lock from another host as held, since it cannot tell whether the holder runs", () => {
         acquireStackLock(stackFile, "rollback", on(100, [], "ci-7"));
-        expect(() => acquireStackLock(stackFile, "rollback", on(200, [], "vm"))).toThrow(/pid 100 on ci-7.*delete .*Pulumi\.prod\.yaml\.lock/);
+        expect(() => acquireStackLock(stackFile, "rollback", on(200, [], "vm"))).toThrow(
+            /another mlops run holds this stack.*pid 100 on ci-7.*delete .*Pulumi\.prod\.yaml\.lock/,
+        );
     });
 
     it("refuses when the lock file cannot be read, and names it", () => {
