@@ -33,22 +33,28 @@ export function recordFault(task: { meta: { fault?: FaultRecord } }, record: Fau
 export default class FaultSummaryReporter implements Reporter {
     onTestRunEnd(testModules: readonly TestModule[]): void {
         const rows: { record: FaultRecord; state: string }[] = [];
+        // A test that failed before recording its figures, or was skipped, is listed as not measured.
+        const unmeasured: string[] = [];
         for (const module of testModules) {
             for (const test of module.children.allTests()) {
                 const record = test.meta().fault;
-                if (record !== undefined) rows.push({ record, state: test.result().state });
+                const state = test.result().state;
+                if (record !== undefined) rows.push({ record, state });
+                else if (state === "failed") unmeasured.push(`  FAIL ${test.fullName} (failed before its figures were recorded)`);
+                else if (state === "skipped") unmeasured.push(`  skip ${test.fullName} (not run, not measured)`);
             }
         }
         const lost = rows.reduce((sum, row) => sum + row.record.lost.length, 0);
-        const failed = rows.filter((row) => row.state !== "passed").length;
+        const failed = rows.filter((row) => row.state !== "passed").length + unmeasured.filter((line) => line.startsWith("  FAIL")).length;
         const lines = [
             "",
-            "Fault summary",
+            "Fault summary (lost: what a rollback may need that each scenario's own checks found gone)",
             ...rows.map(
                 ({ record, state }) =>
-                    `  ${state === "passed" ? "ok  " : "FAIL"} ${record.scenario.padEnd(58)} ${String(record.injected).padStart(3)} × ${record.kind.padEnd(24)} checked ${String(record.checked).padStart(3)}, lost ${record.lost.length}${record.lost.length > 0 ? `: ${record.lost.join(", ")}` : ""}`,
+                    `  ${state === "passed" ? "ok  " : "FAIL"} ${record.scenario.padEnd(64)} ${String(record.injected).padStart(3)} × ${record.kind.padEnd(24)} checked ${String(record.checked).padStart(3)}, lost ${record.lost.length}${record.lost.length > 0 ? `: ${record.lost.join(", ")}` : ""}`,
             ),
-            `  scenarios run: ${rows.length} (${failed} failed); faults injected: ${rows.reduce((sum, row) => sum + row.record.injected, 0)}; data lost: ${lost}`,
+            ...unmeasured,
+            `  scenarios run: ${rows.length} (${failed} failed${unmeasured.length > 0 ? `, ${unmeasured.length} not measured` : ""}); faults injected: ${rows.reduce((sum, row) => sum + row.record.injected, 0)}; data lost: ${lost}`,
             "",
         ];
         process.stdout.write(`${lines.join("\n")}\n`);

@@ -59,7 +59,7 @@ beforeAll(async () => {
 
     // The sandbox stack, with a version whose pods never get ready first in
     // the catalog (a rollback target that is broken; quarantined, so that it
-    // is never the warm standby), versions 4 and 5 to deploy between faults,
+    // is never the warm standby), versions 4 to 6 to deploy between faults,
     // and the team's webhook.
     const document = parseDocument(readFileSync(stackFile(), "utf8"));
     const versions = document.getIn(["config", "mlops:versions"]) as YAMLSeq;
@@ -73,6 +73,7 @@ beforeAll(async () => {
     document.setIn(["config", "mlops:quarantined"], document.createNode([NEVER_READY_VERSION], { flow: true }));
     versions.add(version("4", "4"));
     versions.add(version("5", "5"));
+    versions.add(version("6", "6"));
     document.setIn(["config", "mlops:rollback"], document.createNode({ notify: `https://127.0.0.1:${port}/hooks/mlops` }));
     writeFileSync(stackFile(), document.toString());
 });
@@ -337,6 +338,25 @@ describe("bad input never touches the stack", () => {
     }, 300_000);
 });
 
+/** SIGKILL the engine (the `pulumi` process) of a running mlops; returns its pid and its provider plugins' pids. */
+function killEngine(run: RunningMlops): { enginePid: number; plugins: number[] } {
+    const engine = childrenOf(run.pid).find(([, name]) => name === "pulumi");
+    if (engine === undefined) throw new Error(`no pulumi process under mlops (pid ${run.pid}):\n${run.output()}`);
+    const [enginePid] = engine;
+    const plugins = childrenOf(enginePid).map(([pid]) => pid);
+    process.kill(enginePid, "SIGKILL");
+    return { enginePid, plugins };
+}
+
+/** After the rerun: the rollback from `from` to 2 is recorded as finished, nothing is left pending or locked, 2's pods serve from the same Deployment, and the engine sees nothing to change. */
+async function expectRollbackFinished(from: string, targetUid: string): Promise<void> {
+    expect(backendLeftovers()).toEqual({ pending: 0, locks: [] });
+    expect(backendHistory()[0]).toMatchObject({ message: `rollback ${from} -> 2: finishing a rollback that did not complete`, result: "succeeded" });
+    expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+    expect(kept().deployments["fraud-detector-2"]).toBe(targetUid);
+    expect(await pendingChanges()).toEqual({});
+}
+
 describe("interrupted and broken rollbacks", () => {
     it("the engine killed (SIGKILL) mid-rollback: the next mlops rollback reports it, removes the dead lock, repairs and finishes", async ({ task }) => {
         expect((await mlops("deploy", "--stack", STACK, "--version", "4", "--yes")).code).toBe(0);
@@ -346,18 +366,14 @@ describe("interrupted and broken rollbacks", () => {
         const run = startMlops(["rollback", "--stack", STACK, "--reason", "killed", "--yes"]);
         // The Service switch is the rollback's step that waits (for its endpoints): kill the engine there.
         await waitForOutput(run, /updating kubernetes:core\/v1:Service/, 120);
-        const engine = childrenOf(run.pid).find(([, name]) => name === "pulumi");
-        expect(engine).toBeDefined();
-        const [enginePid] = engine as [number, string];
-        const plugins = childrenOf(enginePid).map(([pid]) => pid);
-        process.kill(enginePid, "SIGKILL");
+        const { enginePid, plugins } = killEngine(run);
         const killed = await run.done;
         expect(killed.code).toBe(1);
         expect(killed.stderr).toContain("the rollback to 2 failed");
         expect(killed.stderr).toContain("finish it with mlops rollback --stack sandbox");
-        // The engine's provider plugins outlive it (the engine cannot stop them once killed): stop them here.
+        // The engine's provider plugins outlive it (the engine cannot stop them
+        // once killed); the rerun must work with them still there. Stopped at the end.
         const orphans = plugins.filter(isAlive);
-        for (const pid of orphans) process.kill(pid, "SIGTERM");
 
         // What the kill left: the engine's lock and an unfinished operation.
         expect(backendLeftovers().locks).toHaveLength(1);
@@ -370,16 +386,12 @@ describe("interrupted and broken rollbacks", () => {
             /The last update of stack sandbox was cut short: \d+ operations? never finished \(updating kubernetes:core\/v1:Service fraud-detector-service/,
         );
         expect(rerun.stderr).toContain(`is no longer running (pid ${enginePid} on`);
+        for (const pid of orphans.filter(isAlive)) process.kill(pid, "SIGTERM");
 
-        expect(backendLeftovers()).toEqual({ pending: 0, locks: [] });
-        expect(backendHistory()[0]).toMatchObject({ message: "rollback 4 -> 2: finishing a rollback that did not complete", result: "succeeded" });
-        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
-        expect(kept().deployments["fraud-detector-2"]).toBe(targetUid);
-        expect(await pendingChanges()).toEqual({});
-
+        await expectRollbackFinished("4", targetUid);
         const { lost, checked } = lostBetween(before, kept());
         recordFault(task, {
-            scenario: `engine SIGKILL mid-rollback (${orphans.length} orphaned plugins stopped)`,
+            scenario: `engine SIGKILL mid-rollback, at the switch (${orphans.length} orphaned plugin)`,
             injected: 1,
             kind: "SIGKILL",
             lost,
@@ -394,6 +406,8 @@ describe("interrupted and broken rollbacks", () => {
 
         const run = startMlops(["rollback", "--stack", STACK, "--reason", "api server restart", "--yes"]);
         await waitForOutput(run, /updating kubernetes:core\/v1:Service/, 120);
+        // The restart must land inside the update, not after it.
+        expect(isAlive(run.pid) && !/Rolled back/.test(run.output())).toBe(true);
         state = await restartApiServer(state, 5);
         const first = await run.done;
         // Either outcome is allowed; a crash or a hang is not.
@@ -414,6 +428,43 @@ describe("interrupted and broken rollbacks", () => {
             scenario: `API server restart mid-rollback (first run exit ${first.code})`,
             injected: 1,
             kind: "kube-apiserver restart",
+            lost,
+            checked,
+        });
+        expect(lost).toEqual([]);
+    });
+
+    it("the engine killed while a rollback deletes the old version: the next mlops rollback finishes it once the old version can go", async ({ task }) => {
+        expect((await mlops("deploy", "--stack", STACK, "--version", "6", "--yes")).code).toBe(0);
+        // A finalizer holds the old version's Deployment in deletion, so that the engine is surely inside the delete when killed.
+        kubectl(state, ["patch", "deployment", "fraud-detector-6", "-n", "fraud", "--type", "merge", "-p", '{"metadata":{"finalizers":["mlops-test/hold"]}}']);
+        const before = kept();
+        const targetUid = before.deployments["fraud-detector-2"];
+
+        const run = startMlops(["rollback", "--stack", STACK, "--reason", "killed while deleting", "--yes"]);
+        await waitForOutput(run, /deleting kubernetes:apps\/v1:Deployment fraud-detector-deployment-6/, 120);
+        const { enginePid, plugins } = killEngine(run);
+        expect((await run.done).code).toBe(1);
+        const orphans = plugins.filter(isAlive);
+        // Traffic moved before the delete; the stack has not recorded the rollback yet (its outputs come last).
+        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+        kubectl(state, ["patch", "deployment", "fraud-detector-6", "-n", "fraud", "--type", "json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]']);
+
+        const rerun = await mlops("rollback", "--stack", STACK, "--yes");
+        expect(rerun.code, rerun.stderr).toBe(0);
+        expect(rerun.stderr).toContain("The stack file already pins 2, but the stack still runs 6");
+        expect(rerun.stderr).toContain("never finished (deleting kubernetes:apps/v1:Deployment fraud-detector-deployment-6)");
+        expect(rerun.stderr).toMatch(/Removed the stack's lock \S+\.json: it belonged to an engine that is no longer running/);
+        expect(rerun.stderr).toContain(`is no longer running (pid ${enginePid} on`);
+        for (const pid of orphans.filter(isAlive)) process.kill(pid, "SIGTERM");
+
+        await expectRollbackFinished("6", targetUid);
+        expect(Object.keys(kept().deployments)).not.toContain("fraud-detector-6");
+        const { lost, checked } = lostBetween(before, kept());
+        recordFault(task, {
+            scenario: `engine SIGKILL mid-rollback, at the delete (${orphans.length} orphaned plugin)`,
+            injected: 1,
+            kind: "SIGKILL",
             lost,
             checked,
         });
