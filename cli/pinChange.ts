@@ -206,7 +206,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         deployedPin !== null &&
         deployedPin === fileConfig.pinned &&
         (options.version === undefined || options.version === fileConfig.pinned) &&
-        (interrupted.length > 0 || (await stack.history())[0]?.result === "failed");
+        (interrupted.length > 0 || (await stack.history(1))[0]?.result === "failed");
     if (kind === "rollback" && options.version === undefined && atPinUnfinished) {
         // Finish it, or roll back further? Only the user knows.
         throw new BadInputError(

@@ -116,6 +116,6 @@ export function renderHistory(entries: HistoryEntry[]): string {
 }
 
 export async function loadStatus(session: StackSession): Promise<StackStatus> {
-    const [outputs, history, pending] = await Promise.all([session.outputs(), session.history(), session.pendingOperations()]);
+    const [outputs, history, pending] = await Promise.all([session.outputs(), session.history(1), session.pendingOperations()]);
     return statusFrom(session.name, outputs, history, pending);
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { BadInputError } from "../config/badInput";
 import type { RollbackEvent } from "./ledger";
+import { resourceName } from "./progress";
 import { ConcurrentUpdateError, LocalWorkspace, StackNotFoundError, type EngineEvent } from "@pulumi/pulumi/automation";
 
 export interface UpdateRecord {
@@ -39,7 +40,8 @@ export interface StackSession {
     preview(options: OperationOptions): Promise<{ readonly changeSummary: Record<string, number> }>;
     up(options: OperationOptions): Promise<UpSummary>;
     outputs(): Promise<Record<string, unknown>>;
-    history(): Promise<UpdateRecord[]>;
+    /** The stack's updates, newest first; only the newest `limit` when given. */
+    history(limit?: number): Promise<UpdateRecord[]>;
     /** Refresh only the stack's resources of `type` (e.g. the endpoint); returns how many there were. */
     refreshType(type: string, onEvent?: (event: EngineEvent) => void): Promise<number>;
     /** What an update that was cut short left pending in the stack's state. */
@@ -147,6 +149,8 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
         }
         throw error;
     }
+    /** The resources in the stack's state (`pulumi stack export`), by URN and type. */
+    const stateResources = async () => ((await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined)?.resources ?? [];
     const translate = (error: unknown): never => {
         if (error instanceof ConcurrentUpdateError) throw new StackBusyError(lockHolder(error.message));
         throw error;
@@ -169,15 +173,13 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
         },
         outputs: async () => plainOutputs(await stack.outputs()),
         refreshType: async (type, onEvent) => {
-            const deployment = (await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined;
-            const urns = (deployment?.resources ?? []).filter((resource) => resource.type === type).map((resource) => resource.urn);
+            const urns = (await stateResources()).filter((resource) => resource.type === type).map((resource) => resource.urn);
             if (urns.length > 0) await stack.refresh({ target: urns, onEvent }).catch(translate);
             return urns.length;
         },
         pendingOperations: async () => pendingOperationsOf((await stack.exportStack()).deployment),
         repairInterrupted: async (pending, onEvent) => {
-            const deployment = (await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined;
-            const resources = deployment?.resources ?? [];
+            const resources = await stateResources();
             const inState = new Set(resources.map((resource) => resource.urn));
             // Refresh only what was pending; with only creates pending, the
             // stack resource alone, so that the refresh still drops them.
@@ -187,8 +189,8 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             await stack.refresh({ target, clearPendingCreates: true, onEvent, message: "mlops: repair an update that was cut short" }).catch(translate);
         },
         removeDeadLock: (holder) => Promise.resolve(removeLockFile(holder)),
-        history: async () =>
-            (await stack.history()).map((update) => ({
+        history: async (limit) =>
+            (await stack.history(limit, limit === undefined ? undefined : 1)).map((update) => ({
                 kind: update.kind,
                 startTime: update.startTime,
                 endTime: update.endTime,
@@ -206,7 +208,7 @@ export function pendingOperationsOf(deployment: unknown): PendingOperation[] {
     return operations.flatMap((entry: { type?: unknown; resource?: { urn?: unknown; type?: unknown } }) => {
         const urn = entry.resource?.urn;
         if (typeof urn !== "string" || typeof entry.type !== "string") return [];
-        return [{ operation: entry.type, type: typeof entry.resource?.type === "string" ? entry.resource.type : "", name: urn.split("::").at(-1) ?? urn, urn }];
+        return [{ operation: entry.type, type: typeof entry.resource?.type === "string" ? entry.resource.type : "", name: resourceName(urn), urn }];
     });
 }
 

@@ -17,7 +17,7 @@ const VERB: Record<string, string> = {
 };
 
 /** The short name in a URN: `urn:pulumi:s::p::a$b:c/d:E::name` → `name`. */
-function resourceName(urn: string): string {
+export function resourceName(urn: string): string {
     return urn.split("::").pop() ?? urn;
 }
 

@@ -345,6 +345,8 @@ describe("mlops rollback", () => {
             stack.pending = [];
             stack.history_ = [{ kind: "update", startTime: new Date(), result: "failed", message: "rollback 3 -> 2: 5xx" }];
             expect(String(await runPinChange("rollback", options(), deps()).catch((e: unknown) => e))).toContain("did not finish (it failed)");
+            // Only the newest update is read: a rollback does not page through the whole history.
+            expect(stack.historyLimits).toEqual([1]);
 
             // The way the message gives: the update at 2 runs again, after the repair.
             stack.pending = [{ ...servicePending, operation: "deleting" }];
