@@ -102,6 +102,7 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                         endpointName: endpoint.endpointName,
                         endpointConfigNames: endpoint.endpointConfigNames,
                         modelNames: endpoint.modelNames,
+                        storageKeyArn: endpoint.storageKeyArn,
                         // The endpoint's whole set, in its order: the fast path must keep it as declared.
                         guardrailAlarmNames: [...settings.deployment.rollbackAlarmNames, ...guardrails],
                     },

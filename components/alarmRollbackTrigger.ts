@@ -42,6 +42,8 @@ export interface AlarmRollbackTriggerArgs {
         readonly rollbackImage?: string;
         /** The endpoint's guardrail alarms, kept unchanged by the fast path. */
         readonly guardrailAlarmNames: readonly string[];
+        /** The KMS key (or alias) ARN of the endpoint configs' storage volumes: the fast path's UpdateEndpoint needs a grant on it. */
+        readonly storageKeyArn?: pulumi.Input<string | undefined>;
     };
     /** Extra tags on every child. @default {} */
     readonly tags?: Record<string, string>;
@@ -367,14 +369,20 @@ function sagemakerPolicyArgs(
 ): pulumi.Output<TriggerRolePolicyArgs["sagemaker"]> {
     if (sagemaker === undefined) return pulumi.output(undefined);
     return pulumi
-        .all([pulumi.output(sagemaker.endpointName), pulumi.output(sagemaker.endpointConfigNames), pulumi.output(sagemaker.modelNames)])
-        .apply(([endpointName, configNames, modelNames]) => ({
+        .all([
+            pulumi.output(sagemaker.endpointName),
+            pulumi.output(sagemaker.endpointConfigNames),
+            pulumi.output(sagemaker.modelNames),
+            pulumi.output(sagemaker.storageKeyArn),
+        ])
+        .apply(([endpointName, configNames, modelNames, storageKeyArn]) => ({
             endpointName,
             endpointConfigNames: Object.values(configNames),
             rollbackConfigName: rollbackVersion === undefined ? undefined : configNames[rollbackVersion],
             rollbackModelName: rollbackVersion === undefined ? undefined : modelNames[rollbackVersion],
             rollbackImage: sagemaker.rollbackImage,
             guardrailAlarmNames: sagemaker.guardrailAlarmNames,
+            storageKeyArn,
         }));
 }
 
@@ -404,6 +412,8 @@ export interface TriggerRolePolicyArgs {
         readonly rollbackImage?: string;
         /** The endpoint's guardrail alarms, which the fast path's UpdateEndpoint names. */
         readonly guardrailAlarmNames?: readonly string[];
+        /** The KMS key or alias ARN the endpoint configs encrypt their storage volumes with. */
+        readonly storageKeyArn?: string;
     };
 }
 
@@ -452,6 +462,7 @@ export function triggerRolePolicy(args: TriggerRolePolicyArgs): { Version: strin
                 Resource: guardrails.map((alarm) => `arn:${partition}:cloudwatch:${region}:${accountId}:alarm:${alarm}`),
             });
         }
+        if (sagemaker.storageKeyArn !== undefined) statements.push(...storageKeyStatements(partition, sagemaker.storageKeyArn));
         if (sagemaker.rollbackConfigName && sagemaker.rollbackModelName) {
             statements.push({
                 Sid: "CheckRollbackTarget",
@@ -471,6 +482,34 @@ export function triggerRolePolicy(args: TriggerRolePolicyArgs): { Version: strin
         }
     }
     return { Version: "2012-10-17", Statement: statements };
+}
+
+/**
+ * The caller of UpdateEndpoint must be allowed to use the config's storage key
+ * (SageMaker's CreateEndpointConfig reference, KmsKeyId): SageMaker creates a
+ * grant on it for the new instances. A key named by alias is matched by its
+ * alias, since IAM authorizes key use against the key's ARN, not the alias's.
+ */
+export function storageKeyStatements(partition: string, keyOrAliasArn: string): PolicyStatement[] {
+    const alias = /^arn:[a-z-]+:kms:(?<region>[a-z0-9-]+):(?<account>\d{12}):(?<alias>alias\/.+)$/.exec(keyOrAliasArn)?.groups;
+    const resource = alias === undefined ? [keyOrAliasArn] : [`arn:${partition}:kms:${alias.region}:${alias.account}:key/*`];
+    const byAlias = alias === undefined ? {} : { "ForAnyValue:StringEquals": { "kms:ResourceAliases": alias.alias } };
+    return [
+        {
+            Sid: "GrantEndpointStorageKey",
+            Effect: "Allow",
+            Action: ["kms:CreateGrant"],
+            Resource: resource,
+            Condition: { Bool: { "kms:GrantIsForAWSResource": "true" }, ...byAlias },
+        },
+        {
+            Sid: "DescribeEndpointStorageKey",
+            Effect: "Allow",
+            Action: ["kms:DescribeKey"],
+            Resource: resource,
+            ...(alias === undefined ? {} : { Condition: byAlias }),
+        },
+    ];
 }
 
 let bundle: string | undefined;

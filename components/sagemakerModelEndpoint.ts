@@ -7,7 +7,14 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { warmVersions, type CatalogView } from "../catalog/catalog";
 import { sagemakerChildNames } from "../catalog/names";
-import { ECR_IMAGE_PATTERN, S3_OBJECT_PATTERN, type DeploymentSettings, type ModelVersion, type SageMakerSettings } from "../config/schema";
+import {
+    ECR_IMAGE_PATTERN,
+    hasLocalNvmeStorage,
+    S3_OBJECT_PATTERN,
+    type DeploymentSettings,
+    type ModelVersion,
+    type SageMakerSettings,
+} from "../config/schema";
 
 export interface SageMakerModelEndpointArgs {
     /** The model's name, used in tags and container env. */
@@ -62,6 +69,8 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
     public readonly modelNames: pulumi.Output<Record<string, string>>;
     /** The role the Models run as. */
     public readonly executionRoleArn: pulumi.Output<string>;
+    /** The KMS key of the endpoint's storage volumes (given, or created here); undefined on instance types with local NVMe storage. */
+    public readonly storageKeyArn: pulumi.Output<string | undefined>;
     /** The resource whose update moves traffic (the Endpoint), for what must come after a switch. */
     public readonly trafficSwitch: pulumi.Resource;
 
@@ -109,6 +118,24 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
             roleReady.push(policy);
         }
 
+        // The storage volumes are encrypted with a key of the account's own
+        // (CKV_AWS_98). retainOnDelete: every retained config names this key,
+        // and SageMaker cannot start a config whose key is gone.
+        const storageKeyArn: pulumi.Input<string> | undefined =
+            settings.kmsKeyArn ??
+            (createsStorageKey(settings)
+                ? new aws.kms.Key(
+                      `${name}-storage-key`,
+                      {
+                          description: `Encrypts the endpoint storage volumes of model ${args.model} (managed by mlops-rollback)`,
+                          enableKeyRotation: true,
+                          deletionWindowInDays: 30,
+                          tags,
+                      },
+                      { parent: this, retainOnDelete: true },
+                  ).arn
+                : undefined);
+
         // retainOnDelete: a Model and an EndpointConfiguration cost nothing
         // while unused, and SageMaker may roll an endpoint back to a config
         // the program no longer declares (terraform-provider-aws #48997);
@@ -145,7 +172,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                             initialVariantWeight: 1,
                         },
                     ],
-                    kmsKeyArn: settings.kmsKeyArn,
+                    kmsKeyArn: storageKeyArn,
                     tags: versionTags,
                 },
                 { parent: this, retainOnDelete: true },
@@ -177,14 +204,25 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
         this.endpointConfigNames = pulumi.output(configNames);
         this.modelNames = pulumi.output(modelNames);
         this.executionRoleArn = roleArn;
+        this.storageKeyArn = pulumi.output(storageKeyArn);
         this.registerOutputs({
             endpointName: this.endpointName,
             pinnedVersion: this.pinnedVersion,
             endpointConfigNames: this.endpointConfigNames,
             modelNames: this.modelNames,
             executionRoleArn: this.executionRoleArn,
+            storageKeyArn: this.storageKeyArn,
         });
     }
+}
+
+/**
+ * Whether the component creates the storage volumes' KMS key: when none is
+ * given and the instance type has volumes to encrypt (SageMaker encrypts local
+ * NVMe storage itself and rejects a key for it).
+ */
+export function createsStorageKey(settings: Pick<SageMakerSettings, "kmsKeyArn" | "instanceType">): boolean {
+    return settings.kmsKeyArn === undefined && !hasLocalNvmeStorage(settings.instanceType);
 }
 
 function versionById(versions: readonly ModelVersion[], id: string): ModelVersion {

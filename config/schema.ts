@@ -172,7 +172,7 @@ const deploymentSchema = z
 
 const sagemakerSchema = z
     .object({
-        instanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, {
+        instanceType: z.string().regex(/^ml\.[a-z0-9]+(?:-[a-z0-9]+)?\.[a-z0-9]+$/, {
             message: "a SageMaker instance type starts with 'ml.', e.g. ml.m5.large",
         }),
         instanceCount: z.number().int().min(1, { message: "instanceCount must be at least 1" }).default(DEFAULTS.sagemaker.instanceCount),
@@ -633,8 +633,7 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
 
     const sagemaker = config.sagemaker as { instanceType?: unknown; kmsKeyArn?: unknown } | undefined;
     if (typeof sagemaker?.instanceType === "string" && sagemaker.kmsKeyArn !== undefined) {
-        const family = sagemaker.instanceType.split(".")[1];
-        if (LOCAL_NVME_FAMILIES.has(family)) {
+        if (hasLocalNvmeStorage(sagemaker.instanceType)) {
             problems.push({
                 path: ["sagemaker", "kmsKeyArn"],
                 message: `${sagemaker.instanceType} has local NVMe storage, which SageMaker encrypts itself and for which it rejects a KMS key; remove kmsKeyArn or pick another instance type`,
@@ -808,29 +807,49 @@ function guardrailAlarmCount(alarms: Record<string, unknown>, customCount: numbe
     return 2 + (alarms.clientErrorRatePercent === undefined ? 0 : 1) + customCount;
 }
 
+/** Does this SageMaker instance type (`ml.g5.xlarge`) have local NVMe storage? */
+export function hasLocalNvmeStorage(instanceType: string): boolean {
+    return LOCAL_NVME_FAMILIES.has(instanceType.split(".")[1] ?? "");
+}
+
 /**
  * SageMaker hosting instance families with local NVMe instance storage: for
- * these CreateEndpointConfig rejects a KmsKeyId (the AWS docs on host
- * instance storage volumes list them).
+ * these CreateEndpointConfig rejects a KmsKeyId (its reference points to the
+ * EC2 instance store list). `test/config.test.ts` classifies every family of
+ * the SDK's ProductionVariantInstanceType, so a new family needs a decision
+ * here. When in doubt a family goes here: a wrong entry only leaves the
+ * volumes on AWS's own encryption, a missing one fails the deploy.
  */
-const LOCAL_NVME_FAMILIES = new Set([
+export const LOCAL_NVME_FAMILIES: ReadonlySet<string> = new Set([
     "c5d",
+    "c6gd",
     "c6id",
     "m5d",
+    "m6gd",
     "m6id",
     "r5d",
+    "r6gd",
     "r6id",
+    "r7gd",
+    "dl1",
     "g4dn",
     "g5",
     "g6",
     "g6e",
+    "g7",
+    "g7e",
     "p3dn",
     "p4d",
     "p4de",
     "p5",
     "p5e",
+    "p5en",
+    "p6-b200",
+    "p6-b300",
+    "p6e-gb200",
     "trn1",
     "trn1n",
+    "trn2",
 ]);
 
 const QUANTITY_SUFFIXES: Record<string, number> = {

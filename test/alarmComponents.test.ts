@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { alarmEventPattern, bundledTriggerHandler, runnerBuildspec, triggerRolePolicy } from "../components/alarmRollbackTrigger";
+import { alarmEventPattern, bundledTriggerHandler, runnerBuildspec, storageKeyStatements, triggerRolePolicy } from "../components/alarmRollbackTrigger";
 import { alarmSpecs, alarmTopicKeyPolicy, compositeAlarmRule, guardrailAlarmNames } from "../components/endpointAlarms";
 import { parseStackConfig } from "../config/schema";
 import { MOCK_ACCOUNT_ID, recordProgram, type RegisteredResource } from "../plan/mockRuntime";
@@ -315,6 +315,21 @@ describe("AlarmRollbackTrigger", () => {
             ),
         });
         expect(bySid.CheckRollbackImage.Resource).toEqual([`arn:aws:ecr:us-east-1:${MOCK_ACCOUNT_ID}:repository/fraud-detector`]);
+        // The fast path's UpdateEndpoint starts instances whose volumes use the endpoint's storage key (created by the endpoint here).
+        const storageKey = `arn:aws:mock:us-east-1:${MOCK_ACCOUNT_ID}:aws:kms/key:Key/fraud-detector-storage-key-mock`;
+        expect(bySid.GrantEndpointStorageKey).toEqual({
+            Sid: "GrantEndpointStorageKey",
+            Effect: "Allow",
+            Action: ["kms:CreateGrant"],
+            Resource: [storageKey],
+            Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+        });
+        expect(bySid.DescribeEndpointStorageKey).toEqual({
+            Sid: "DescribeEndpointStorageKey",
+            Effect: "Allow",
+            Action: ["kms:DescribeKey"],
+            Resource: [storageKey],
+        });
         const lower = triggerRolePolicy({
             partition: "aws",
             accountId: MOCK_ACCOUNT_ID,
@@ -328,6 +343,25 @@ describe("AlarmRollbackTrigger", () => {
             sagemaker: { endpointName: "Fraud-Endpoint", endpointConfigNames: ["Fraud-Config-2"] },
         }).Statement.find((s) => s.Sid === "RestoreWarmConfig");
         expect(lower?.Resource).toEqual([sagemakerArn("endpoint", "fraud-endpoint"), sagemakerArn("endpoint-config", "fraud-config-2")]);
+    });
+
+    it("matches a storage key given by alias ARN by its alias: IAM authorizes key use against the key's ARN", () => {
+        expect(storageKeyStatements("aws", `arn:aws:kms:us-east-1:${MOCK_ACCOUNT_ID}:alias/models`)).toEqual([
+            {
+                Sid: "GrantEndpointStorageKey",
+                Effect: "Allow",
+                Action: ["kms:CreateGrant"],
+                Resource: [`arn:aws:kms:us-east-1:${MOCK_ACCOUNT_ID}:key/*`],
+                Condition: { Bool: { "kms:GrantIsForAWSResource": "true" }, "ForAnyValue:StringEquals": { "kms:ResourceAliases": "alias/models" } },
+            },
+            {
+                Sid: "DescribeEndpointStorageKey",
+                Effect: "Allow",
+                Action: ["kms:DescribeKey"],
+                Resource: [`arn:aws:kms:us-east-1:${MOCK_ACCOUNT_ID}:key/*`],
+                Condition: { "ForAnyValue:StringEquals": { "kms:ResourceAliases": "alias/models" } },
+            },
+        ]);
     });
 
     it("no IAM policy in the stack grants '*' actions, or '*' resources where a resource can be named", () => {

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { configPath, parseStackConfig, quantityValue, StackConfigError, type ConfigProblem } from "../config/schema";
+import { ProductionVariantInstanceType } from "@aws-sdk/client-sagemaker";
+import { configPath, LOCAL_NVME_FAMILIES, parseStackConfig, quantityValue, StackConfigError, type ConfigProblem } from "../config/schema";
 import { rawConfigFromPulumiConfig, rawConfigFromStackFile, valueAsProgramSeesIt } from "../config/sources";
 import { digestFor, ECR_REPOSITORY, sagemakerRawConfig } from "./helpers";
 
@@ -194,6 +195,20 @@ describe("SageMaker-specific rules", () => {
             { path: "mlops:sagemaker.kmsKeyArn", message: expect.stringContaining("ml.g5.xlarge has local NVMe storage") },
         ]);
         expect(parseStackConfig(withSagemaker({ instanceType: "ml.m5.xlarge", kmsKeyArn })).sagemaker?.kmsKeyArn).toBe(kmsKeyArn);
+    });
+
+    it("classifies every instance family the SageMaker SDK knows as with or without local NVMe storage", () => {
+        // EBS-only families: a key is created for them (CKV_AWS_98). A new SDK family fails here until it is classified.
+        const ebsOnly = ["c4", "c5", "c6g", "c6gn", "c6i", "c6in", "c7g", "c7i", "c8g", "inf1", "inf2", "m4", "m5", "m6g", "m6i", "m7i", "m8g"];
+        const ebsOnlyMore = ["p2", "p3", "r5", "r6g", "r6i", "r7i", "r8g", "t2"];
+        const families = [...new Set(Object.values(ProductionVariantInstanceType).map((type) => type.split(".")[1]))];
+        const unclassified = families.filter((family) => !LOCAL_NVME_FAMILIES.has(family) && ![...ebsOnly, ...ebsOnlyMore].includes(family));
+        expect(unclassified).toEqual([]);
+        for (const family of [...ebsOnly, ...ebsOnlyMore]) expect(LOCAL_NVME_FAMILIES.has(family), family).toBe(false);
+        // Every SDK instance type passes the schema, hyphenated families (ml.p6-b200.48xlarge) included.
+        for (const instanceType of Object.values(ProductionVariantInstanceType)) {
+            expect(parseStackConfig(withSagemaker({ instanceType })).sagemaker?.instanceType).toBe(instanceType);
+        }
     });
 
     it("keeps the execution timeout within what the provider accepts, 600..14400", () => {

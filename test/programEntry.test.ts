@@ -58,6 +58,7 @@ describe("index.ts, the program the engine runs", () => {
                 "fraud-detector-model-3",
                 "fraud-detector-role",
                 "fraud-detector-role-policy",
+                "fraud-detector-storage-key",
                 "fraud-detector-trigger-build-invoke",
                 "fraud-detector-trigger-build-rule",
                 "fraud-detector-trigger-build-target",

@@ -40,6 +40,7 @@ async function declare(args: SageMakerModelEndpointArgs) {
         pinnedVersion: await outputValue(component.pinnedVersion),
         endpointConfigNames: await outputValue(component.endpointConfigNames),
         executionRoleArn: await outputValue(component.executionRoleArn),
+        storageKeyArn: await outputValue(component.storageKeyArn),
     };
     await pulumi.runtime.disconnect();
     const byName = (name: string): RegisteredResource => findChild(registered, name);
@@ -150,6 +151,34 @@ describe("SageMakerModelEndpoint", () => {
         }
     });
 
+    it("without a key given, creates a rotating storage key kept in AWS when it leaves the program, and every config uses it", async () => {
+        const { registered, byName, outputs } = await declare(argsFrom(parseStackConfig(sagemakerRawConfig())));
+        const key = byName("fraud-detector-storage-key");
+        expect(key.type).toBe("aws:kms/key:Key");
+        expect(key.inputs).toEqual({
+            description: "Encrypts the endpoint storage volumes of model fraud-detector (managed by mlops-rollback)",
+            enableKeyRotation: true,
+            deletionWindowInDays: 30,
+            tags: { "mlops:model": "fraud-detector" },
+        });
+        // Retained configs name this key: SageMaker could not start one without it.
+        expect(key.options?.retainOnDelete).toBe(true);
+        const keyArn = `arn:aws:mock:us-east-1:${MOCK_ACCOUNT_ID}:aws:kms/key:Key/fraud-detector-storage-key-mock`;
+        const configs = registered.filter((r) => r.type === ENDPOINT_CONFIG);
+        expect(configs.map((config) => config.name).sort()).toEqual(["fraud-detector-config-2", "fraud-detector-config-3"]);
+        for (const config of configs) expect(config.inputs.kmsKeyArn, config.name).toBe(keyArn);
+        expect(outputs.storageKeyArn).toBe(keyArn);
+    });
+
+    it("creates no key on an instance type with local NVMe storage (SageMaker rejects one there), and the configs name none", async () => {
+        const { registered, outputs } = await declare(argsFrom(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.g5.xlarge" } }))));
+        expect(registered.filter((r) => r.type === "aws:kms/key:Key")).toEqual([]);
+        const configs = registered.filter((r) => r.type === ENDPOINT_CONFIG);
+        expect(configs).toHaveLength(2);
+        for (const config of configs) expect(config.inputs.kmsKeyArn, config.name).toBeUndefined();
+        expect(outputs.storageKeyArn).toBeUndefined();
+    });
+
     it("points the Endpoint at the pinned config with a blue/green canary policy and the rollback alarms", async () => {
         const extraAlarm = pulumi.output("fraud-detector-latency-p99");
         const { byName, outputs } = await declare(argsFrom(canaryConfig, { rollbackAlarmNames: [extraAlarm] }));
@@ -170,6 +199,8 @@ describe("SageMakerModelEndpoint", () => {
             pinnedVersion: "4",
             endpointConfigNames: { "1": "fraud-detector-config-1-mock", "3": "fraud-detector-config-3-mock", "4": "fraud-detector-config-4-mock" },
             executionRoleArn: `arn:aws:mock:us-east-1:${MOCK_ACCOUNT_ID}:${ROLE}/fraud-detector-role-mock`,
+            // The key given in config: no key is created.
+            storageKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         });
     });
 
