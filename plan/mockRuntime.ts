@@ -28,6 +28,8 @@ export interface RegisteredOptions {
     readonly retainOnDelete: boolean;
     readonly protect: boolean;
     readonly customTimeouts?: { readonly create: string; readonly update: string };
+    /** Property paths the engine is told to ignore changes to; absent when none. */
+    readonly ignoreChanges?: string[];
 }
 
 export const MOCK_ACCOUNT_ID = "123456789012";
@@ -117,6 +119,7 @@ interface RegisterResourceRequest {
     getRetainondelete(): boolean | undefined;
     getProtect(): boolean | undefined;
     getCustomtimeouts(): { getCreate(): string; getUpdate(): string } | undefined;
+    getIgnorechangesList(): string[];
 }
 
 interface HookableMonitor {
@@ -126,8 +129,8 @@ interface HookableMonitor {
 /**
  * Install recording mocks as the process's Pulumi runtime. Newresource mocks
  * do not see resource options, so the mock monitor (standing for the engine)
- * is hooked to record parent, dependencies, retainOnDelete and custom
- * timeouts, which tests and `mlops plan` need.
+ * is hooked to record parent, dependencies, retainOnDelete, custom timeouts
+ * and ignoreChanges, which tests, `mlops plan` and the policy pack's tests need.
  */
 export async function installRecordingMocks(stack = "plan", stackOutputs: Record<string, unknown> = {}): Promise<RegisteredResource[]> {
     const { mocks, registered, optionsByKey } = recordingMocks(stackOutputs);
@@ -137,6 +140,7 @@ export async function installRecordingMocks(stack = "plan", stackOutputs: Record
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (request, callback) => {
         const timeouts = request.getCustomtimeouts();
+        const ignoreChanges = request.getIgnorechangesList();
         optionsByKey.set(`${request.getType()}::${request.getName()}`, {
             parent: request.getParent(),
             dependencies: request.getDependenciesList(),
@@ -145,6 +149,7 @@ export async function installRecordingMocks(stack = "plan", stackOutputs: Record
             ...(timeouts === undefined || (timeouts.getCreate() === "" && timeouts.getUpdate() === "")
                 ? {}
                 : { customTimeouts: { create: timeouts.getCreate(), update: timeouts.getUpdate() } }),
+            ...(ignoreChanges.length === 0 ? {} : { ignoreChanges }),
         });
         return register(request, callback);
     };

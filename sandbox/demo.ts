@@ -11,7 +11,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
-import type { Stack } from "@pulumi/pulumi/automation";
+import type { PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { kubectl, PROJECT_DIR, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "./sandbox";
 
 const MLOPS = path.join(PROJECT_DIR, "bin", "mlops.js");
@@ -69,12 +69,28 @@ export function backendHistory(state: SandboxState, projectDir: string): { messa
 export async function withSandboxStack<T>(state: SandboxState, projectDir: string, use: (stack: Stack) => Promise<T>): Promise<T> {
     const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
     const { runStackProgram } = await import("../stackProgram");
+    // selectStack, not createOrSelect: a test that lost its stack must fail, not start a new one.
+    return withSandboxEnv(state, async () =>
+        use(await LocalWorkspace.selectStack({ stackName: STACK, projectName: "mlops", program: () => runStackProgram(undefined) }, { workDir: projectDir })),
+    );
+}
+
+/** Any inline program as a stack on the sandbox's backend and cluster, created on first use. */
+export async function withInlineStack<T>(
+    state: SandboxState,
+    stackArgs: { readonly projectDir: string; readonly projectName: string; readonly stackName: string; readonly program: PulumiFn },
+    use: (stack: Stack) => Promise<T>,
+): Promise<T> {
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    return withSandboxEnv(state, async () => use(await LocalWorkspace.createOrSelectStack({ ...stackArgs }, { workDir: stackArgs.projectDir })));
+}
+
+/** The Automation API reads pulumi, the backend and the cluster from the environment: the sandbox's, for the duration of `run`. */
+async function withSandboxEnv<T>(state: SandboxState, run: () => Promise<T>): Promise<T> {
     const saved = { ...process.env };
     Object.assign(process.env, state.env);
     try {
-        return await use(
-            await LocalWorkspace.selectStack({ stackName: STACK, projectName: "mlops", program: () => runStackProgram(undefined) }, { workDir: projectDir }),
-        );
+        return await run();
     } finally {
         process.env = saved;
     }

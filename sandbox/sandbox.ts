@@ -19,6 +19,12 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 export const SANDBOX_DIR = process.env.MLOPS_SANDBOX_DIR ?? path.join(PROJECT_DIR, ".sandbox");
+/**
+ * Plugins kept in the repo: pulumi-analyzer-policy-nodejs, which runs the
+ * policy pack where the engine has no Node.js language host (the engine falls
+ * back to it by name).
+ */
+export const SANDBOX_PLUGINS_DIR = path.join(PROJECT_DIR, "sandbox", "plugins");
 const STATE_FILE = path.join(SANDBOX_DIR, "state.json");
 /** The token kubectl and the Pulumi provider use; the sandbox is loopback-only and thrown away. */
 const ADMIN_TOKEN = "mlops-sandbox-admin";
@@ -312,7 +318,7 @@ export async function sandboxUp(): Promise<SandboxState> {
         PULUMI_HOME: path.join(dir, "pulumi-home"),
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
-        PATH: `${bin}:${process.env.PATH ?? ""}`,
+        PATH: `${bin}:${SANDBOX_PLUGINS_DIR}:${process.env.PATH ?? ""}`,
     };
     const state: SandboxState = { bin, dir, kubeconfig, apiServerPort, pids, env };
     writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));

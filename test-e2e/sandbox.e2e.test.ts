@@ -4,13 +4,15 @@
  * kubectl or the backend's own record (`pulumi stack history`), never with
  * our code's view of things.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import type { PolicyEvent, Stack } from "@pulumi/pulumi/automation";
 import { parseDocument, type YAMLSeq } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rawConfigFromStackFile } from "../config/sources";
-import { backendHistory as backendHistoryOf, runMlops, scratchProject, servingDeployments, STACK, withSandboxStack } from "../sandbox/demo";
-import { kubectl, NEVER_READY_VERSION, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
+import { backendHistory as backendHistoryOf, runMlops, scratchProject, servingDeployments, STACK, withInlineStack, withSandboxStack } from "../sandbox/demo";
+import { kubectl, NEVER_READY_VERSION, PROJECT_DIR, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
 
 let state: SandboxState;
 let project: string;
@@ -113,6 +115,97 @@ describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
         const history = JSON.parse(mlops("history", "--stack", STACK, "--json").stdout) as { message: string; result: string }[];
         expect(history.map((h) => [h.message, h.result])).toEqual(backendHistory().map((h) => [h.message, h.result]));
     });
+});
+
+const POLICY_PACK = path.join(PROJECT_DIR, "policy");
+
+/** A preview with the policy pack, as `pulumi preview --policy-pack policy [--policy-pack-config F]` runs it. */
+async function previewWithPolicyPack(stack: Stack, policyPackConfig?: object) {
+    const violations: PolicyEvent[] = [];
+    let packsRun: Record<string, string> = {};
+    let configFile: string | undefined;
+    if (policyPackConfig !== undefined) {
+        configFile = path.join(SANDBOX_DIR, `policy-config-${Date.now()}.json`);
+        writeFileSync(configFile, JSON.stringify(policyPackConfig));
+    }
+    const error = await stack
+        .preview({
+            policyPacks: [POLICY_PACK],
+            policyPackConfigs: configFile === undefined ? undefined : [configFile],
+            onEvent: (event) => {
+                if (event.policyEvent !== undefined) violations.push(event.policyEvent);
+                // The engine sends this field as PolicyPacks (no JSON tag, kept for compatibility), not as the type's policyPacks.
+                if (event.summaryEvent !== undefined) packsRun = (event.summaryEvent as unknown as { PolicyPacks: Record<string, string> }).PolicyPacks;
+            },
+        })
+        .then(
+            () => undefined,
+            (e: unknown) => String(e),
+        );
+    return { violations, packsRun, error };
+}
+
+describe("the policy pack on the real engine", () => {
+    it("passes the sandbox stack with zero violations", async () => {
+        const updates = backendHistory().length;
+        const { violations, packsRun, error } = await withSandboxStack(state, project, (stack) => previewWithPolicyPack(stack));
+        expect(error).toBeUndefined();
+        expect(violations).toEqual([]);
+        // The pack did run: the engine's summary names it.
+        expect(Object.keys(packsRun)).toEqual([`mlops-rollback|local|${POLICY_PACK}`]);
+        expect(backendHistory()).toHaveLength(updates);
+    }, 180_000);
+
+    it("stops a test stack whose Deployment's image is a tag and ignores image changes, until each rule is exempted by name with a reason", async () => {
+        // GIVEN a team's own Deployment next to ours, with two inputs the rules forbid
+        const projectDir = path.join(SANDBOX_DIR, "policy-test");
+        mkdirSync(projectDir, { recursive: true });
+        const program = async () => {
+            new k8s.apps.v1.Deployment(
+                "tagged",
+                {
+                    metadata: { namespace: "default" },
+                    spec: {
+                        selector: { matchLabels: { app: "tagged" } },
+                        template: { metadata: { labels: { app: "tagged" } }, spec: { containers: [{ name: "model", image: "nginx:1.27" }] } },
+                    },
+                },
+                { ignoreChanges: ["spec.template.spec.containers[0].image"] },
+            );
+            return Promise.resolve();
+        };
+        await withInlineStack(state, { projectDir, projectName: "policy-test", stackName: "bad", program }, async (stack) => {
+            // WHEN previewed with the pack THEN the engine stops on both rules, for that resource, with the input named
+            const bad = await previewWithPolicyPack(stack);
+            expect(bad.error).toContain("preview failed");
+            expect(bad.violations.map((v) => [v.policyName, v.enforcementLevel, v.resourceUrn?.split("::").pop()]).sort()).toEqual([
+                ["MLOPS_IMAGE_DIGEST", "mandatory", "tagged"],
+                ["MLOPS_NO_IGNORE_CHANGES_ON_VERSION", "mandatory", "tagged"],
+            ]);
+            expect(bad.violations.map((v) => v.message).join("\n")).toContain("'nginx:1.27' is not pinned by digest");
+
+            // An exemption without a real reason is refused by the engine before the pack runs
+            const unexplained = await previewWithPolicyPack(stack, {
+                MLOPS_IMAGE_DIGEST: { exemptions: [{ resource: "tagged", reason: "because" }] },
+            });
+            expect(unexplained.error).toContain("exemptions.0.reason: String length must be greater than or equal to 10");
+
+            // Exempting one rule leaves the other
+            const oneRule = await previewWithPolicyPack(stack, {
+                MLOPS_IMAGE_DIGEST: { exemptions: [{ resource: "tagged", reason: "a public demo image, mirrored nightly" }] },
+            });
+            expect(oneRule.violations.map((v) => v.policyName)).toEqual(["MLOPS_NO_IGNORE_CHANGES_ON_VERSION"]);
+
+            const both = await previewWithPolicyPack(stack, {
+                MLOPS_IMAGE_DIGEST: { exemptions: [{ resource: "tagged", reason: "a public demo image, mirrored nightly" }] },
+                MLOPS_NO_IGNORE_CHANGES_ON_VERSION: { exemptions: [{ resource: "tagged", reason: "the image is rolled by another controller" }] },
+            });
+            expect(both.error).toBeUndefined();
+            expect(both.violations).toEqual([]);
+        });
+        // Previews only: nothing was deployed.
+        expect(kubectl(state, ["get", "deployments", "-n", "default", "-o", "name"])).toBe("");
+    }, 300_000);
 });
 
 describe("a version whose pods never become ready", () => {
