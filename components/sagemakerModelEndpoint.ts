@@ -188,9 +188,10 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                 deploymentConfig: deploymentConfigFor(settings.deployment, args.rollbackAlarmNames ?? []),
                 tags,
             },
-            // No dependsOn on the role policy: a warm target's Model already
-            // exists, and a cold one's Model waits for the policy itself, so
-            // the policy update stays off a warm rollback's critical path.
+            // No dependsOn on the role policy. The Endpoint still waits for it
+            // through the pinned config's Model (which must not start before
+            // the role may read its artifact): a rollback's policy update, one
+            // IAM call, comes before the switch (`npm run bench` shows it).
             {
                 parent: this,
                 dependsOn: args.switchDependsOn,
