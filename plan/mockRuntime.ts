@@ -5,9 +5,11 @@
  * program calls answer with a fixed test account. Any other call throws, so a
  * new invoke cannot slip into the program unnoticed.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { declareModelServing, type DeclareOptions } from "../program";
+import { changeReplaces, REPLACE_ON_CHANGE } from "./replaceOnChange";
 
 export interface RegisteredResource {
     /** Pulumi type token, e.g. `aws:sagemaker/endpoint:Endpoint`. */
@@ -69,7 +71,22 @@ const CALLS_BY_ARGUMENT: Record<string, (inputs: Record<string, unknown>) => Rec
  * deterministic physical name (logical name + `-mock`) so two runs of the
  * program differ only where the program's inputs differ.
  */
-export function recordingMocks(stackOutputs: Record<string, unknown> = {}): {
+export interface MockNaming {
+    /**
+     * How an auto-named resource's physical name is made. `logical`: its
+     * logical name + `-mock`, the same in every run. `byReplacingInputs`: also a
+     * hash of the inputs whose change replaces it (per `replaceOnChange.ts`), so
+     * that a replaced resource gets a new name as AWS gives it one, and what
+     * references that name changes too (the benchmarks' baseline needs this).
+     * @default "logical"
+     */
+    readonly physicalNames?: "logical" | "byReplacingInputs";
+}
+
+export function recordingMocks(
+    stackOutputs: Record<string, unknown> = {},
+    naming: MockNaming = {},
+): {
     mocks: pulumi.runtime.Mocks;
     registered: RegisteredResource[];
     optionsByKey: Map<string, RegisteredOptions>;
@@ -88,7 +105,12 @@ export function recordingMocks(stackOutputs: Record<string, unknown> = {}): {
                 const options = optionsByKey.get(`${args.type}::${args.name}`);
                 registered.push({ type: args.type, name: args.name, inputs, ...(options === undefined ? {} : { options }) });
             }
-            const physicalName = typeof inputs.name === "string" ? inputs.name : `${args.name}-mock`;
+            const physicalName =
+                typeof inputs.name === "string"
+                    ? inputs.name
+                    : naming.physicalNames === "byReplacingInputs" && REPLACE_ON_CHANGE[args.type] !== undefined
+                      ? `${args.name}-${replacingInputsHash(args.type, inputs)}`
+                      : `${args.name}-mock`;
             return {
                 id: `${physicalName}-id`,
                 state: {
@@ -132,8 +154,21 @@ interface HookableMonitor {
  * is hooked to record parent, dependencies, retainOnDelete, custom timeouts
  * and ignoreChanges, which tests, `mlops plan` and the policy pack's tests need.
  */
-export async function installRecordingMocks(stack = "plan", stackOutputs: Record<string, unknown> = {}): Promise<RegisteredResource[]> {
-    const { mocks, registered, optionsByKey } = recordingMocks(stackOutputs);
+/** A short hash of the inputs whose change replaces a resource of this type. */
+function replacingInputsHash(type: string, inputs: Record<string, unknown>): string {
+    const replacing = Object.keys(inputs)
+        .filter((key) => changeReplaces(type, key))
+        .sort()
+        .map((key) => [key, inputs[key]]);
+    return createHash("sha256").update(JSON.stringify(replacing)).digest("hex").slice(0, 8);
+}
+
+export async function installRecordingMocks(
+    stack = "plan",
+    stackOutputs: Record<string, unknown> = {},
+    naming: MockNaming = {},
+): Promise<RegisteredResource[]> {
+    const { mocks, registered, optionsByKey } = recordingMocks(stackOutputs, naming);
     // "organization" is what the DIY (file) backend calls every organization.
     await pulumi.runtime.setMocks(mocks, "mlops", stack, false, "organization");
     const monitor = pulumi.runtime.getMonitor() as unknown as HookableMonitor;

@@ -156,7 +156,7 @@ status:
  * that ship in the kwok module (nodes get Ready, pods get Ready at once),
  * read from the module the tools were built from.
  */
-function writeKwokStages(dir: string): string {
+function writeKwokStages(dir: string, slowImages: NonNullable<SandboxOptions["slowImages"]>): string {
     // The go command, also where a bare environment has no Go on PATH (build-tools.sh does the same).
     const go = existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : "go";
     const module = execFileSync(go, ["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], {
@@ -175,7 +175,7 @@ function writeKwokStages(dir: string): string {
     ];
     const stages = stageFiles.map((stage) => {
         const text = readFileSync(path.join(module, "kustomize", "stage", stage), "utf8");
-        return stage.endsWith("pod-ready.yaml") ? neverReady(text) : text;
+        return stage.endsWith("pod-ready.yaml") ? podReadyStages(text, slowImages) : text;
     });
     const file = path.join(dir, "kwok-stages.yaml");
     writeFileSync(file, stages.join("\n---\n"));
@@ -185,11 +185,32 @@ function writeKwokStages(dir: string): string {
 /** The catalog version whose pods never become ready: a model that never loads, for the failure tests. */
 export const NEVER_READY_VERSION = "never-ready";
 
-/** kwok's pod-ready stage, minus the pods of the never-ready version. */
-function neverReady(podReadyStage: string): string {
-    const stage = parseYaml(podReadyStage) as { spec: { selector: { matchExpressions: unknown[] } } };
-    stage.spec.selector.matchExpressions.push({ key: '.metadata.labels["mlops-rollback/version"]', operator: "NotIn", values: [NEVER_READY_VERSION] });
-    return stringifyYaml(stage);
+interface PodReadyStage {
+    metadata: { name: string };
+    spec: { selector: { matchExpressions: unknown[] }; delay?: { durationMilliseconds: number } };
+}
+
+/**
+ * kwok's pod-ready stage, minus the pods of the never-ready version; pods of
+ * a slow image get a copy of the stage that waits its delay first.
+ */
+function podReadyStages(podReadyStage: string, slowImages: NonNullable<SandboxOptions["slowImages"]>): string {
+    const parse = () => {
+        const stage = parseYaml(podReadyStage) as PodReadyStage;
+        stage.spec.selector.matchExpressions.push({ key: '.metadata.labels["mlops-rollback/version"]', operator: "NotIn", values: [NEVER_READY_VERSION] });
+        return stage;
+    };
+    const image = ".spec.containers.[0].image";
+    const immediate = parse();
+    if (slowImages.length > 0) immediate.spec.selector.matchExpressions.push({ key: image, operator: "NotIn", values: slowImages.map((slow) => slow.image) });
+    const slow = slowImages.map((slowImage, index) => {
+        const stage = parse();
+        stage.metadata.name = `pod-ready-slow-${index}`;
+        stage.spec.selector.matchExpressions.push({ key: image, operator: "In", values: [slowImage.image] });
+        stage.spec.delay = { durationMilliseconds: slowImage.readySeconds * 1000 };
+        return stage;
+    });
+    return [immediate, ...slow].map((stage) => stringifyYaml(stage)).join("\n---\n");
 }
 
 export function readState(): SandboxState | undefined {
@@ -204,7 +225,16 @@ export function kubectl(state: SandboxState, args: string[], input?: string): st
     });
 }
 
-export async function sandboxUp(): Promise<SandboxState> {
+export interface SandboxOptions {
+    /**
+     * Images whose pods become ready only this long after they are created:
+     * a model that takes that long to load (the benchmarks). Every other pod
+     * is ready at once.
+     */
+    readonly slowImages?: readonly { readonly image: string; readonly readySeconds: number }[];
+}
+
+export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxState> {
     if (readState() !== undefined) await sandboxDown();
     const bin = ensureTools();
     rmSync(SANDBOX_DIR, { recursive: true, force: true });
@@ -297,7 +327,7 @@ export async function sandboxUp(): Promise<SandboxState> {
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             `--server-address=127.0.0.1:${kwokPort}`,
-            `--config=${writeKwokStages(dir)}`,
+            `--config=${writeKwokStages(dir, options.slowImages ?? [])}`,
             "--node-lease-duration-seconds=40",
             "--node-ip=127.0.0.1",
         ],

@@ -1,0 +1,70 @@
+/**
+ * The baseline the benchmarks compare against: how a plain Pulumi program
+ * serves a pinned model today. It declares only the pinned version (one
+ * SageMaker Model and EndpointConfiguration, or one Deployment whose image is
+ * the pinned one), so a rollback rebuilds what it rolls back to.
+ */
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import type { StackConfig } from "../config/schema";
+
+/** The resource whose change moves traffic, by type token and logical name. */
+export interface TrafficSwitch {
+    readonly type: string;
+    readonly name: string;
+}
+
+export function declareNaiveServing(config: StackConfig): TrafficSwitch {
+    const pinned = config.versions.find((version) => version.version === config.pinned);
+    if (pinned === undefined) throw new Error(`version '${config.pinned}' is not in the catalog`);
+    if (config.target === "sagemaker") {
+        const settings = config.sagemaker;
+        if (settings === undefined) throw new Error("mlops:sagemaker is required");
+        const model = new aws.sagemaker.Model(`${config.model}-model`, {
+            executionRoleArn: settings.executionRoleArn ?? "arn:aws:iam::123456789012:role/sagemaker",
+            primaryContainer: { image: pinned.image, modelDataUrl: pinned.artifact },
+        });
+        const endpointConfiguration = new aws.sagemaker.EndpointConfiguration(`${config.model}-config`, {
+            productionVariants: [
+                {
+                    variantName: settings.variantName,
+                    modelName: model.name,
+                    instanceType: settings.instanceType,
+                    initialInstanceCount: settings.instanceCount,
+                },
+            ],
+        });
+        new aws.sagemaker.Endpoint(`${config.model}-endpoint`, { endpointConfigName: endpointConfiguration.name });
+        return { type: "aws:sagemaker/endpoint:Endpoint", name: `${config.model}-endpoint` };
+    }
+    const settings = config.kubernetes;
+    if (settings === undefined) throw new Error("mlops:kubernetes is required");
+    const labels = { app: config.model };
+    new k8s.apps.v1.Deployment(config.model, {
+        metadata: { name: config.model, namespace: settings.namespace },
+        spec: {
+            replicas: settings.replicas,
+            selector: { matchLabels: labels },
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            template: {
+                metadata: { labels },
+                spec: {
+                    containers: [
+                        {
+                            name: "model",
+                            image: pinned.image,
+                            ports: [{ name: "http", containerPort: settings.port }],
+                            readinessProbe: { httpGet: { path: settings.readinessPath, port: "http" }, periodSeconds: 5 },
+                        },
+                    ],
+                },
+            },
+        },
+    });
+    new k8s.core.v1.Service(`${config.model}-service`, {
+        metadata: { name: config.model, namespace: settings.namespace },
+        spec: { selector: labels, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+    });
+    // The Deployment's update is the switch: its new pods take the traffic as they become ready.
+    return { type: "kubernetes:apps/v1:Deployment", name: config.model };
+}

@@ -1,0 +1,96 @@
+/**
+ * `npm run bench`: every benchmark in one run, side by side, on this machine.
+ * Writes bench/results.json and BENCHMARKS.md (generated: edit this file or
+ * bench/report.ts, never BENCHMARKS.md).
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { rawConfigFromStackFile } from "../config/sources";
+import { runIsolated } from "../plan/isolatedRun";
+import { ensureTools, PROJECT_DIR } from "../sandbox/sandbox";
+import type { ProgramCostResult, ProgramCostRun } from "./programCostMain";
+import { renderBenchmarks, type BenchResults } from "./report";
+import { compareRollbackOperations } from "./rollbackOperations";
+import { benchSandboxRollback, MODEL_LOAD_SECONDS } from "./sandboxRollback";
+
+const ROUNDS = 5;
+const ENDPOINT_COUNTS = [1, 10, 100];
+const WARM_COUNTS = [1, 3];
+
+function log(line: string): void {
+    process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+function packageVersion(name: string): string {
+    return (JSON.parse(readFileSync(path.join(PROJECT_DIR, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+}
+
+async function main(): Promise<void> {
+    const started = Date.now();
+    const bin = ensureTools();
+    const pulumiVersion = execFileSync(path.join(bin, "pulumi"), ["version"], { encoding: "utf8" }).trim();
+    // Built from Go modules without version stamps, the Kubernetes binaries report v0.0.0: the tools directory names the version.
+    const kubernetesVersion = /k8s-(\d+\.\d+\.\d+)$/.exec(path.basename(bin))?.[1] ?? "unknown";
+
+    log("1/3 rollback operations, offline (mock runtime)");
+    const operations = [];
+    for (const [stack, to] of [
+        ["sagemaker-example", "2"],
+        ["kubernetes-example", "2"],
+        ["sandbox", "2"],
+    ] as const) {
+        const rawConfig = rawConfigFromStackFile(path.join(PROJECT_DIR, "stacks", `Pulumi.${stack}.yaml`));
+        const sandboxLike = stack === "sandbox" ? { ...rawConfig, pinned: "3" } : rawConfig;
+        operations.push({ stack, from: String(sandboxLike.pinned), to, ...(await compareRollbackOperations(sandboxLike, to)) });
+    }
+
+    log("2/3 program cost (mock runtime, one process per size)");
+    const programCost: ProgramCostResult[] = [];
+    for (const target of ["sagemaker", "kubernetes"] as const) {
+        for (const warm of WARM_COUNTS) {
+            for (const endpoints of ENDPOINT_COUNTS) {
+                const run: ProgramCostRun = { target, warm, endpoints };
+                programCost.push((await runIsolated(path.join(__dirname, "programCostMain.ts"), run)) as ProgramCostResult);
+            }
+        }
+    }
+
+    log(`3/3 rollback time on the sandbox, ${ROUNDS} rounds each, model load ${MODEL_LOAD_SECONDS} s`);
+    const sandbox = await benchSandboxRollback(ROUNDS, log);
+
+    const results: BenchResults = {
+        date: new Date().toISOString(),
+        machine: {
+            cpu: os.cpus()[0]?.model ?? "unknown",
+            cores: os.cpus().length,
+            memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+            os: `${os.type()} ${os.release()}`,
+        },
+        versions: {
+            node: process.version,
+            pulumi: pulumiVersion,
+            "@pulumi/pulumi": packageVersion("@pulumi/pulumi"),
+            "@pulumi/kubernetes": packageVersion("@pulumi/kubernetes"),
+            "@pulumi/aws": packageVersion("@pulumi/aws"),
+            kubernetes: kubernetesVersion,
+        },
+        rounds: ROUNDS,
+        modelLoadSeconds: MODEL_LOAD_SECONDS,
+        operations,
+        programCost,
+        sandbox,
+        seconds: Math.round((Date.now() - started) / 1000),
+    };
+    writeFileSync(path.join(PROJECT_DIR, "bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
+    const markdown = renderBenchmarks(results);
+    writeFileSync(path.join(PROJECT_DIR, "BENCHMARKS.md"), markdown);
+    process.stdout.write(markdown);
+    log(`done in ${results.seconds} s: bench/results.json, BENCHMARKS.md`);
+}
+
+main().catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+});

@@ -1,0 +1,96 @@
+/**
+ * The benchmarks' own logic: what counts as a rollback's critical path, the
+ * baseline program, and the report's arithmetic. The benchmarks themselves
+ * run with `npm run bench`, never here: timings in unit tests lie on a shared
+ * machine.
+ */
+import { describe, expect, it } from "vitest";
+import { rawConfigFromStackFile } from "../config/sources";
+import { growsLinearly, median, renderBenchmarks, type BenchResults } from "../bench/report";
+import { compareRollbackOperations, resourceKeyOfUrn, rollbackOperations } from "../bench/rollbackOperations";
+import type { RegisteredResource } from "../plan/mockRuntime";
+
+const resource = (type: string, name: string, inputs: Record<string, unknown>, dependencies: string[] = []): RegisteredResource => ({
+    type,
+    name,
+    inputs,
+    options: { parent: "", dependencies, retainOnDelete: false, protect: false },
+});
+
+describe("a rollback's critical path", () => {
+    it("reads a child's type and name from its URN", () => {
+        expect(resourceKeyOfUrn("urn:pulumi:s::p::mlops:k8s:ModelEndpoint$kubernetes:core/v1:Service::m-service")).toBe(
+            "kubernetes:core/v1:Service::m-service",
+        );
+    });
+
+    it("holds the switch and what it waits for, directly or transitively; not what changes beside it", () => {
+        const urn = (type: string, name: string) => `urn:pulumi:s::p::${type}::${name}`;
+        const before = [resource("t:a", "a", { v: 1 }), resource("t:b", "b", { v: 1 }), resource("t:switch", "s", { v: 1 }), resource("t:side", "c", { v: 1 })];
+        const after = [
+            resource("t:a", "a", { v: 2 }),
+            resource("t:b", "b", { v: 2 }, [urn("t:a", "a")]),
+            resource("t:switch", "s", { v: 2 }, [urn("t:b", "b")]),
+            resource("t:side", "c", { v: 2 }),
+        ];
+        const operations = rollbackOperations(before, after, { type: "t:switch", name: "s" });
+        expect(operations.criticalOperations.map((o) => o.split(" ")[2]).sort()).toEqual(["a", "b", "s"]);
+        expect(operations.all.replace + operations.all.update).toBe(4);
+    });
+
+    it("on the example stacks: ours moves one pointer, the baseline rebuilds what it rolls back to", async () => {
+        const kubernetes = await compareRollbackOperations(rawConfigFromStackFile("stacks/Pulumi.kubernetes-example.yaml"), "2");
+        expect(kubernetes.mlops.criticalOperations).toEqual(["update kubernetes:core/v1:Service fraud-detector-service"]);
+        expect(kubernetes.naive.criticalOperations).toEqual(["update kubernetes:apps/v1:Deployment fraud-detector"]);
+        const sagemaker = await compareRollbackOperations(rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml"), "2");
+        expect(sagemaker.mlops.criticalPath).toMatchObject({ create: 0, replace: 0 });
+        expect(sagemaker.mlops.criticalOperations).toContain("update aws:sagemaker/endpoint:Endpoint fraud-detector-endpoint");
+        // A replaced Model gets a new name, so the config naming it is replaced too, then the Endpoint moves.
+        expect(sagemaker.naive.criticalOperations.sort()).toEqual([
+            "replace aws:sagemaker/endpointConfiguration:EndpointConfiguration fraud-detector-config",
+            "replace aws:sagemaker/model:Model fraud-detector-model",
+            "update aws:sagemaker/endpoint:Endpoint fraud-detector-endpoint",
+        ]);
+    }, 60_000);
+});
+
+describe("the report", () => {
+    it("takes the median of odd and even counts", () => {
+        expect(median([3, 1, 2])).toBe(2);
+        expect(median([4, 1, 3, 2])).toBe(2.5);
+        expect(median([])).toBeNaN();
+    });
+
+    it("calls growth linear when the time per resource holds from the middle size to the largest", () => {
+        const run = (endpoints: number, milliseconds: number) => ({
+            target: "sagemaker" as const,
+            warm: 1,
+            endpoints,
+            resources: endpoints * 8,
+            milliseconds,
+            peakRssMiB: 200,
+        });
+        expect(growsLinearly([run(1, 100), run(10, 800), run(100, 8400)])).toEqual({ linear: true, perResourceRatio: 1.05 });
+        expect(growsLinearly([run(1, 100), run(10, 800), run(100, 16000)]).linear).toBe(false);
+    });
+
+    it("states the machine, the versions, the date and the ratio", () => {
+        const results: BenchResults = {
+            date: "2026-11-27T19:00:00.000Z",
+            machine: { cpu: "AMD EPYC", cores: 2, memoryGiB: 24, os: "Linux 6" },
+            versions: { node: "v20.20.2", pulumi: "v3.248.0" },
+            rounds: 3,
+            modelLoadSeconds: 20,
+            operations: [],
+            programCost: [],
+            sandbox: { mlops: [20, 22, 21], naive: [42, 40, 41], mlopsCommand: [30, 31, 32], naiveCommand: [43, 42, 44] },
+            seconds: 600,
+        };
+        const markdown = renderBenchmarks(results);
+        expect(markdown).toContain("Run on 2026-11-27");
+        expect(markdown).toContain("AMD EPYC, 2 cores, 24 GiB");
+        expect(markdown).toContain("node v20.20.2, pulumi v3.248.0");
+        expect(markdown).toContain("**Ratio, baseline / mlops: 1.95×.**");
+        expect(markdown).toContain("Do not edit by hand");
+    });
+});
