@@ -7,6 +7,7 @@
  * ready pods of version 2's image, as kubectl reports them.
  */
 import { execFile, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { parseStackConfig } from "../config/schema";
@@ -109,12 +110,11 @@ export async function benchSandboxRollback(rounds: number, log: (line: string) =
         kubectl(state, ["create", "namespace", naiveNamespace]);
         let naivePin = "3";
         const naiveRaw = { ...raw, kubernetes: { ...(raw.kubernetes as object), namespace: naiveNamespace, createNamespace: false } };
-        const naiveStack = { projectDir: path.join(SANDBOX_DIR, "naive"), projectName: "naive", stackName: "bench", program: () => naiveProgram() };
         const naiveProgram = () => {
             declareNaiveServing(parseStackConfig({ ...naiveRaw, pinned: naivePin }));
             return Promise.resolve();
         };
-        const { mkdirSync } = await import("node:fs");
+        const naiveStack = { projectDir: path.join(SANDBOX_DIR, "naive"), projectName: "naive", stackName: "bench", program: naiveProgram };
         mkdirSync(naiveStack.projectDir, { recursive: true });
         log("setup: the baseline program at version 3");
         await withInlineStack(state, naiveStack, (stack) => stack.up());
