@@ -14,7 +14,15 @@ export interface TrafficSwitch {
     readonly name: string;
 }
 
-export function declareNaiveServing(config: StackConfig): TrafficSwitch {
+/** The baseline's traffic switch: the Endpoint, or the Deployment, whose new pods take the traffic as they become ready. */
+export function naiveTrafficSwitch(config: Pick<StackConfig, "target" | "model">): TrafficSwitch {
+    return config.target === "sagemaker"
+        ? { type: "aws:sagemaker/endpoint:Endpoint", name: `${config.model}-endpoint` }
+        : { type: "kubernetes:apps/v1:Deployment", name: config.model };
+}
+
+export function declareNaiveServing(config: StackConfig): void {
+    const trafficSwitch = naiveTrafficSwitch(config);
     const pinned = config.versions.find((version) => version.version === config.pinned);
     if (pinned === undefined) throw new Error(`version '${config.pinned}' is not in the catalog`);
     if (config.target === "sagemaker") {
@@ -34,13 +42,13 @@ export function declareNaiveServing(config: StackConfig): TrafficSwitch {
                 },
             ],
         });
-        new aws.sagemaker.Endpoint(`${config.model}-endpoint`, { endpointConfigName: endpointConfiguration.name });
-        return { type: "aws:sagemaker/endpoint:Endpoint", name: `${config.model}-endpoint` };
+        new aws.sagemaker.Endpoint(trafficSwitch.name, { endpointConfigName: endpointConfiguration.name });
+        return;
     }
     const settings = config.kubernetes;
     if (settings === undefined) throw new Error("mlops:kubernetes is required");
     const labels = { app: config.model };
-    new k8s.apps.v1.Deployment(config.model, {
+    new k8s.apps.v1.Deployment(trafficSwitch.name, {
         metadata: { name: config.model, namespace: settings.namespace },
         spec: {
             replicas: settings.replicas,
@@ -65,6 +73,4 @@ export function declareNaiveServing(config: StackConfig): TrafficSwitch {
         metadata: { name: config.model, namespace: settings.namespace },
         spec: { selector: labels, ports: [{ name: "http", port: 80, targetPort: "http" }] },
     });
-    // The Deployment's update is the switch: its new pods take the traffic as they become ready.
-    return { type: "kubernetes:apps/v1:Deployment", name: config.model };
 }

@@ -9,7 +9,7 @@ import { parseStackConfig } from "../config/schema";
 import { diffRegistrations, summarize, type PlanOperation, type PlanSummary } from "../plan/diff";
 import { runIsolated } from "../plan/isolatedRun";
 import type { RegisteredResource } from "../plan/mockRuntime";
-import type { TrafficSwitch } from "./naiveProgram";
+import { naiveTrafficSwitch, type TrafficSwitch } from "./naiveProgram";
 
 export interface RollbackOperations {
     readonly all: PlanSummary;
@@ -61,13 +61,6 @@ export function mlopsTrafficSwitch(rawConfig: Record<string, unknown>): TrafficS
         : { type: "kubernetes:core/v1:Service", name: `${config.model}-service` };
 }
 
-export function naiveTrafficSwitch(rawConfig: Record<string, unknown>): TrafficSwitch {
-    const config = parseStackConfig(rawConfig);
-    return config.target === "sagemaker"
-        ? { type: "aws:sagemaker/endpoint:Endpoint", name: `${config.model}-endpoint` }
-        : { type: "kubernetes:apps/v1:Deployment", name: config.model };
-}
-
 const RECORD_ENTRY = path.join(__dirname, "recordMain.ts");
 
 const record = (program: "mlops" | "naive", rawConfig: Record<string, unknown>) =>
@@ -87,6 +80,6 @@ export async function compareRollbackOperations(
     ]);
     return {
         mlops: rollbackOperations(mlopsBefore, mlopsAfter, mlopsTrafficSwitch(rawConfig)),
-        naive: rollbackOperations(naiveBefore, naiveAfter, naiveTrafficSwitch(rawConfig)),
+        naive: rollbackOperations(naiveBefore, naiveAfter, naiveTrafficSwitch(parseStackConfig(rawConfig))),
     };
 }
