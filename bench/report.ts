@@ -2,6 +2,7 @@
  * BENCHMARKS.md from bench/results.json: pure, so the table and the ratios
  * are tested without running the benchmarks.
  */
+import { FIGURE_SOURCES, renderRestoreBudget, type FigureSourceId, type RestoreBudget } from "../plan/restoreBudget";
 import type { ProgramCostResult } from "./programCostMain";
 import type { RollbackOperations } from "./rollbackOperations";
 import type { SandboxRollbackResult } from "./sandboxRollback";
@@ -21,6 +22,8 @@ export interface BenchResults {
     }[];
     readonly programCost: readonly ProgramCostResult[];
     readonly sandbox: SandboxRollbackResult;
+    /** The time-to-restore budget of each example stack, as `mlops plan` prints it. */
+    readonly restoreBudgets: readonly { readonly stack: string; readonly description: string; readonly budget: RestoreBudget }[];
     readonly seconds: number;
 }
 
@@ -132,5 +135,39 @@ export function renderBenchmarks(results: BenchResults): string {
         }
     }
     push("");
+    push(...restoreBudgetSection(results));
     return lines.join("\n");
+}
+
+/** Section 4: each example's budget as `mlops plan` prints it, what this run measured of it, and every figure's source. */
+function restoreBudgetSection(results: BenchResults): string[] {
+    const lines = [
+        "## 4. Time to restore (estimates, with sources)",
+        "",
+        "`mlops plan` prints a stack config's time-to-restore budget: for each way the config restores traffic, every step from the first bad data point",
+        "to traffic restored. Each figure comes from the config (with the documented rule that turns it into seconds), from AWS's or Kubernetes'",
+        "documentation, or from user reports where AWS publishes nothing; a step with none of these is listed as not estimated, and each total says how many it leaves out.",
+        "These are estimates from the sources below, not measurements: there is no AWS account here.",
+        "",
+    ];
+    for (const { stack, description, budget } of results.restoreBudgets) {
+        lines.push(`### ${stack}`, "", description, "", "```text", ...renderRestoreBudget(budget), "```", "");
+    }
+    lines.push(
+        "What this run measured of these steps: the Pulumi update of a Kubernetes `mlops rollback` (steps `pulumiUpdate` and, with partial standby,",
+        `\`kubernetesStartup\`), on the loopback sandbox in section 2: a median of ${fixed(median(results.sandbox.mlops))} s to serve only the target,`,
+        `${results.modelLoadSeconds} s of it the target's model load. A real cluster and a remote backend add their own latency, so the budget does not use that figure.`,
+        "",
+        "### Sources",
+        "",
+        "| source | where | what the figure rests on |",
+        "|---|---|---|",
+    );
+    for (const [id, source] of Object.entries(FIGURE_SOURCES) as [FigureSourceId, (typeof FIGURE_SOURCES)[FigureSourceId]][]) {
+        const links = source.urls.map((url) => (url.startsWith("https://") ? `<${url}>` : `\`${url}\``));
+        const where = links.length === 0 ? source.title : `${source.title}: ${links.join(", ")}`;
+        lines.push(`| \`${id}\` | ${where} | ${source.says} |`);
+    }
+    lines.push("");
+    return lines;
 }

@@ -7,8 +7,10 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseStackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
 import { runIsolated } from "../plan/isolatedRun";
+import { restoreBudget } from "../plan/restoreBudget";
 import { ensureTools, PROJECT_DIR } from "../sandbox/sandbox";
 import type { ProgramCostResult, ProgramCostRun } from "./programCostMain";
 import { renderBenchmarks, type BenchResults } from "./report";
@@ -21,6 +23,38 @@ const WARM_COUNTS = [1, 3];
 
 function log(line: string): void {
     process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+function stackFile(stack: string): Record<string, unknown> {
+    return rawConfigFromStackFile(path.join(PROJECT_DIR, "stacks", `Pulumi.${stack}.yaml`));
+}
+
+/** The examples' budgets, and the Kubernetes example with the alarm its comments show and the SageMaker example's trigger (the automatic path). */
+function exampleRestoreBudgets(): BenchResults["restoreBudgets"] {
+    const sagemaker = stackFile("sagemaker-example");
+    const kubernetes = stackFile("kubernetes-example");
+    const restartsAlarm = {
+        name: "pod-restarts",
+        namespace: "ContainerInsights",
+        metricName: "pod_number_of_container_restarts",
+        dimensions: { ClusterName: "prod", Namespace: "fraud", PodName: "fraud-detector" },
+        statistic: "Maximum",
+        threshold: 3,
+    };
+    return [
+        { stack: "sagemaker-example", description: "`stacks/Pulumi.sagemaker-example.yaml` as it is.", budget: restoreBudget(parseStackConfig(sagemaker)) },
+        {
+            stack: "kubernetes-example",
+            description: "`stacks/Pulumi.kubernetes-example.yaml` as it is (its alarms are commented out).",
+            budget: restoreBudget(parseStackConfig(kubernetes)),
+        },
+        {
+            stack: "kubernetes-example with alarms and a trigger",
+            description:
+                "The Kubernetes example with its commented `pod-restarts` Container Insights alarm switched on and the SageMaker example's `mlops:trigger`.",
+            budget: restoreBudget(parseStackConfig({ ...kubernetes, alarms: { custom: [restartsAlarm] }, trigger: sagemaker.trigger })),
+        },
+    ];
 }
 
 function packageVersion(name: string): string {
@@ -41,7 +75,7 @@ async function main(): Promise<void> {
         ["kubernetes-example", "2"],
         ["sandbox", "2"],
     ] as const) {
-        const rawConfig = rawConfigFromStackFile(path.join(PROJECT_DIR, "stacks", `Pulumi.${stack}.yaml`));
+        const rawConfig = stackFile(stack);
         const sandboxLike = stack === "sandbox" ? { ...rawConfig, pinned: "3" } : rawConfig;
         operations.push({ stack, from: String(sandboxLike.pinned), to, ...(await compareRollbackOperations(sandboxLike, to)) });
     }
@@ -81,6 +115,7 @@ async function main(): Promise<void> {
         operations,
         programCost,
         sandbox,
+        restoreBudgets: exampleRestoreBudgets(),
         seconds: Math.round((Date.now() - started) / 1000),
     };
     writeFileSync(path.join(PROJECT_DIR, "bench", "results.json"), JSON.stringify(results, null, 2) + "\n");

@@ -11,6 +11,7 @@ import type { DeclareOptions } from "../program";
 import { diffRegistrations, summarize, type PlanOperation, type PlanSummary } from "./diff";
 import { recordProgramIsolated } from "./isolatedRun";
 import type { RegisteredResource } from "./mockRuntime";
+import { renderRestoreBudget, restoreBudget } from "./restoreBudget";
 
 export interface PinChangePlan {
     readonly from: string;
@@ -100,10 +101,12 @@ function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, no
     ];
 }
 
-export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: string): string {
+/** `config` is the edited config (`to`): the time-to-restore budget is its. */
+export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: string, config: StackConfig): string {
     const lines = [`Plan: ${from} -> ${to}`, "", ...operationLines(plan.operations)];
     const { summary } = plan;
     lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
+    lines.push("", ...renderRestoreBudget(restoreBudget(config)));
     return lines.join("\n");
 }
 
@@ -129,7 +132,7 @@ export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
     lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
     lines.push(
         plan.targetWarm
-            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without waiting for anything to be built${plan.summary.create > 0 ? " (the creates above make the next older version warm and do not hold up the switch)" : ""}.`
+            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without waiting for anything to be built${plan.summary.create > 0 ? " (the creates above make the next older version warm and do not hold up the switch)" : ""}.${config.target === "sagemaker" ? " SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below." : ""}`
             : `Version ${plan.to} is not warm: its resources are created before traffic moves (a cold rollback).`,
     );
     if (config.database !== undefined) {
@@ -141,5 +144,6 @@ export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
                 : `The database ${servingDatabase(config.database)} is snapshotted once traffic has moved: a rollback never waits for a snapshot. ${SNAPSHOT_KEPT}`,
         );
     }
+    lines.push("", ...renderRestoreBudget(restoreBudget(config)));
     return lines.join("\n");
 }

@@ -8,6 +8,8 @@ import { describe, expect, it } from "vitest";
 import { rawConfigFromStackFile } from "../config/sources";
 import { growsLinearly, median, renderBenchmarks, type BenchResults } from "../bench/report";
 import { compareRollbackOperations, resourceKeyOfUrn, rollbackOperations } from "../bench/rollbackOperations";
+import { parseStackConfig } from "../config/schema";
+import { FIGURE_SOURCES, restoreBudget } from "../plan/restoreBudget";
 import type { RegisteredResource } from "../plan/mockRuntime";
 
 const resource = (type: string, name: string, inputs: Record<string, unknown>, dependencies: string[] = []): RegisteredResource => ({
@@ -74,23 +76,44 @@ describe("the report", () => {
         expect(growsLinearly([run(1, 100), run(10, 800), run(100, 16000)]).linear).toBe(false);
     });
 
+    const results: BenchResults = {
+        date: "2026-11-27T19:00:00.000Z",
+        machine: { cpu: "AMD EPYC", cores: 2, memoryGiB: 24, os: "Linux 6" },
+        versions: { node: "v20.20.2", pulumi: "v3.248.0" },
+        rounds: 3,
+        modelLoadSeconds: 20,
+        operations: [],
+        programCost: [],
+        sandbox: { mlops: [20, 22, 21], naive: [42, 40, 41], mlopsCommand: [30, 31, 32], naiveCommand: [43, 42, 44] },
+        restoreBudgets: [
+            {
+                stack: "sagemaker-example",
+                description: "The example as it is.",
+                budget: restoreBudget(parseStackConfig(rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml"))),
+            },
+        ],
+        seconds: 600,
+    };
+
     it("states the machine, the versions, the date and the ratio", () => {
-        const results: BenchResults = {
-            date: "2026-11-27T19:00:00.000Z",
-            machine: { cpu: "AMD EPYC", cores: 2, memoryGiB: 24, os: "Linux 6" },
-            versions: { node: "v20.20.2", pulumi: "v3.248.0" },
-            rounds: 3,
-            modelLoadSeconds: 20,
-            operations: [],
-            programCost: [],
-            sandbox: { mlops: [20, 22, 21], naive: [42, 40, 41], mlopsCommand: [30, 31, 32], naiveCommand: [43, 42, 44] },
-            seconds: 600,
-        };
         const markdown = renderBenchmarks(results);
         expect(markdown).toContain("Run on 2026-11-27");
         expect(markdown).toContain("AMD EPYC, 2 cores, 24 GiB");
         expect(markdown).toContain("node v20.20.2, pulumi v3.248.0");
         expect(markdown).toContain("**Ratio, baseline / mlops: 1.95×.**");
         expect(markdown).toContain("Do not edit by hand");
+    });
+
+    it("prints each example's time-to-restore budget as mlops plan does, the measured sandbox figure, and a row per source", () => {
+        const markdown = renderBenchmarks(results);
+        expect(markdown).toContain("## 4. Time to restore (estimates, with sources)");
+        expect(markdown).toContain("### sagemaker-example\n\nThe example as it is.\n\n```text\nTime to restore if version 3 goes bad");
+        expect(markdown).toContain(
+            "  After the bake: the alarm trigger moves the endpoint to version 2: 9 min 31 s to 35 min 22 s, plus 2 steps not estimated",
+        );
+        expect(markdown).toContain("on the loopback sandbox in section 2: a median of 21.0 s to serve only the target,\n20 s of it the target's model load.");
+        for (const id of Object.keys(FIGURE_SOURCES)) expect(markdown).toMatch(new RegExp(`^\\| \`${id}\` \\| `, "m"));
+        expect(markdown).toContain("<https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html>");
+        expect(markdown).toContain("`trigger/handleAlarmEvent.ts`");
     });
 });

@@ -120,8 +120,17 @@ describe("mlops plan", () => {
             to: string;
             summary: Record<string, number>;
             operations: { type: string; name: string; op: string; changed: string[]; retained?: true }[];
+            restoreBudget: { pinned: string; rollbackVersion: string; paths: { title: string; steps: { source: string }[] }[] };
         };
-        expect(Object.keys(plan)).toEqual(["from", "to", "summary", "operations"]);
+        expect(Object.keys(plan)).toEqual(["from", "to", "summary", "operations", "restoreBudget"]);
+        // The budget is of the config as it is: if version 3 goes bad, the trigger restores 2.
+        expect(plan.restoreBudget.pinned).toBe("3");
+        expect(plan.restoreBudget.rollbackVersion).toBe("2");
+        expect(plan.restoreBudget.paths.map((p) => p.title)).toEqual([
+            "During a deployment's bake: SageMaker's guardrails shift traffic back to the old fleet",
+            "After the bake: the alarm trigger moves the endpoint to version 2",
+            "By hand: mlops rollback --version 2",
+        ]);
         expect(plan.from).toBe("3");
         expect(plan.to).toBe("2");
         // Updates: the Endpoint's pointer, the execution role's policy, and the
@@ -147,6 +156,11 @@ describe("mlops plan", () => {
         expect(run.stdout).toContain("update  aws:sagemaker/endpoint:Endpoint  fraud-detector-endpoint  (endpointConfigName)");
         expect(run.stdout).toContain("Summary: 3 create, 4 update, 0 replace, 3 delete");
         expect(run.stdout).toContain("Version 2 is warm");
+        expect(run.stdout).toContain("SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below.");
+        expect(run.stdout).toContain("Time to restore if version 3 goes bad (estimated; the source of every figure is in BENCHMARKS.md):");
+        expect(run.stdout).toContain(
+            "  After the bake: the alarm trigger moves the endpoint to version 2: 9 min 31 s to 35 min 22 s, plus 2 steps not estimated",
+        );
         // Names derived from the stack come out as they will on that stack.
         expect(run.stdout).toContain("create  aws:rds/snapshot:Snapshot  fraud-detector-database-snapshot-fraud-detector-sagemaker-example-2-v3-to-v2");
         expect(run.stdout).toContain(
@@ -173,6 +187,23 @@ describe("mlops plan --against (an edit of the config)", () => {
             ["fraud-detector-alarms-5xx-rate", "update", ["alarmDescription", "threshold"]],
             ["fraud-detector-alarms-latency-p99", "update", ["alarmDescription", "threshold"]],
         ]);
+    }, 60_000);
+
+    it("prints the edited config's time to restore: one breaching data point instead of two detects a minute sooner", async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "mlops-against-"));
+        const edited = path.join(dir, "Pulumi.edited.yaml");
+        const original = readFileSync(EXAMPLE, "utf8");
+        expect(original).toContain("datapointsToAlarm: 2");
+        writeFileSync(edited, original.replace("datapointsToAlarm: 2", "datapointsToAlarm: 1"));
+
+        const run = await mlops("plan", "--config-file", edited, "--against", EXAMPLE);
+
+        expect(run.code).toBe(0);
+        expect(run.stdout).toContain("fraud-detector-alarms-5xx-rate  (datapointsToAlarm)");
+        expect(run.stdout).toContain("    detect  0 s to 1 min           1 of 3 data points of 60 s breach");
+        expect(run.stdout).toContain(
+            "  After the bake: the alarm trigger moves the endpoint to version 2: 8 min 31 s to 34 min 22 s, plus 2 steps not estimated",
+        );
     }, 60_000);
 });
 
