@@ -155,7 +155,7 @@ function restoreBudgetSection(results: BenchResults): string[] {
     }
     lines.push(
         "What this run measured of these steps: the Pulumi update of a Kubernetes `mlops rollback` (steps `pulumiUpdate` and, with partial standby,",
-        `\`kubernetesStartup\`), on the loopback sandbox in section 2: a median of ${fixed(median(results.sandbox.mlops))} s to serve only the target,`,
+        `\`kubernetesRollout\`), on the loopback sandbox in section 2: a median of ${fixed(median(results.sandbox.mlops))} s to serve only the target,`,
         `${results.modelLoadSeconds} s of it the target's model load. A real cluster and a remote backend add their own latency, so the budget does not use that figure.`,
         "",
         "### Sources",

@@ -187,9 +187,10 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                     "With --against, any edit is planned: a changed alarm threshold should update the alarm and replace nothing.\n" +
                     "Exit codes: 0 planned, 1 the program failed under the mock runtime, 2 bad input (the config, --to, --against).\n" +
                     "Deletes marked 'retained' leave the stack but stay in AWS.\n" +
-                    "Both also print the config's time-to-restore budget: for each way it restores traffic (SageMaker's guardrails, the alarm trigger,\n" +
-                    "mlops rollback by hand), every step from the first bad data point to traffic restored, with a figure taken from the config, AWS's\n" +
-                    "documentation or user reports, or 'not estimated' where none is published. BENCHMARKS.md lists the sources.\n\n" +
+                    "Both also print a time-to-restore budget (of the version a rollback leaves, a deploy pins, or of the edited config): for each way\n" +
+                    "the config restores traffic (SageMaker's guardrails, the alarm trigger, mlops rollback by hand), every step from the first bad data\n" +
+                    "point to traffic restored, with a figure from the config, AWS's or Kubernetes' documentation or user reports, or 'not estimated'\n" +
+                    "where none is published. BENCHMARKS.md lists the sources.\n\n" +
                     "Examples:\n  mlops plan --stack sagemaker-example --to 2\n  mlops plan --config-file stacks/Pulumi.prod.yaml --to 2 --json\n" +
                     "  mlops plan --stack prod --against prod-as-deployed.yaml",
             ),
@@ -202,7 +203,6 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         // Loaded here, not at the top: it pulls in the Pulumi SDK and the AWS
         // provider, which would slow every other command down by seconds.
         const { planConfigChange, planPinChange, renderConfigPlan, renderPlan } = await import("../plan/plan");
-        const { restoreBudget } = await import("../plan/restoreBudget");
         if (options.against !== undefined) {
             const againstFile = path.resolve(io.cwd, options.against);
             const { raw: againstRaw } = loadStackConfig(againstFile, `--against ${againstFile}`);
@@ -211,9 +211,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 stack: options.stack,
             });
             io.stdout(
-                options.json
-                    ? `${JSON.stringify({ ...plan, restoreBudget: restoreBudget(config) }, null, 2)}\n`
-                    : `${renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file, config)}\n`,
+                options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file)}\n`,
             );
             return;
         }
@@ -223,8 +221,8 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             stack: options.stack,
         });
         if (options.json) {
-            const { from, summary, operations } = plan;
-            io.stdout(`${JSON.stringify({ from, to: plan.to, summary, operations, restoreBudget: restoreBudget(config) }, null, 2)}\n`);
+            const { from, summary, operations, restoreBudget } = plan;
+            io.stdout(`${JSON.stringify({ from, to: plan.to, summary, operations, restoreBudget }, null, 2)}\n`);
         } else {
             io.stdout(`${renderPlan(plan, config)}\n`);
         }

@@ -11,7 +11,7 @@ import type { DeclareOptions } from "../program";
 import { diffRegistrations, summarize, type PlanOperation, type PlanSummary } from "./diff";
 import { recordProgramIsolated } from "./isolatedRun";
 import type { RegisteredResource } from "./mockRuntime";
-import { renderRestoreBudget, restoreBudget } from "./restoreBudget";
+import { renderRestoreBudget, restoreBudget, type RestoreBudget } from "./restoreBudget";
 
 export interface PinChangePlan {
     readonly from: string;
@@ -20,6 +20,8 @@ export interface PinChangePlan {
     readonly targetWarm: boolean;
     readonly summary: PlanSummary;
     readonly operations: PlanOperation[];
+    /** If the version pinned after the change goes bad (the current one, for a rollback): how long until traffic is restored. */
+    readonly restoreBudget: RestoreBudget;
 }
 
 /** The stack name the mock runs use when the plan is of a config file, not of a stack. */
@@ -53,21 +55,26 @@ export async function planPinChange(rawConfig: Record<string, unknown>, to: stri
     if (!known.includes(to)) throw new PlanInputError(`--to ${to}: not in mlops:versions (known: ${known.join(", ")})`);
     if (to === current.pinned) throw new PlanInputError(`--to ${to}: already the pinned version; nothing to plan`);
     const targetRaw = { ...rawConfig, pinned: to };
+    let target: StackConfig;
     try {
-        parseStackConfig(targetRaw);
+        target = parseStackConfig(targetRaw);
     } catch (error) {
         if (!(error instanceof StackConfigError)) throw error;
         const reasons = error.problems.map((p) => (p.path === "mlops:pinned" ? p.message : `${p.path}: ${p.message}`)).join("; ");
         throw new PlanInputError(`--to ${to}: ${reasons}`);
     }
     const { summary, operations } = await planConfigChange(rawConfig, targetRaw, options);
-    return { from: current.pinned, to, targetWarm: isWarm(current, to), summary, operations };
+    // A deploy's budget is the new version's; a rollback's is that of the version it leaves, which is what the rollback restores from.
+    const forward = known.indexOf(to) > known.indexOf(current.pinned);
+    return { from: current.pinned, to, targetWarm: isWarm(current, to), summary, operations, restoreBudget: restoreBudget(forward ? target : current) };
 }
 
 /** The change from one whole config to another, e.g. a threshold edit. */
 export interface ConfigChangePlan {
     readonly summary: PlanSummary;
     readonly operations: PlanOperation[];
+    /** The edited config's. */
+    readonly restoreBudget: RestoreBudget;
 }
 
 /** Plan an edit of the config (any key, not only the pin): both configs must be valid. */
@@ -83,7 +90,7 @@ export async function planConfigChange(
     const [beforeRun, afterRun] = snapshotRuns(beforeConfig, afterConfig, options.stack ?? PLAN_STACK, new Date().toISOString());
     const [before, after] = await Promise.all([record(beforeRaw, beforeRun), record(afterRaw, afterRun)]);
     const operations = diffRegistrations(before, after);
-    return { summary: summarize(operations), operations };
+    return { summary: summarize(operations), operations, restoreBudget: restoreBudget(afterConfig) };
 }
 
 /**
@@ -101,12 +108,11 @@ function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, no
     ];
 }
 
-/** `config` is the edited config (`to`): the time-to-restore budget is its. */
-export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: string, config: StackConfig): string {
+export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: string): string {
     const lines = [`Plan: ${from} -> ${to}`, "", ...operationLines(plan.operations)];
     const { summary } = plan;
     lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
-    lines.push("", ...renderRestoreBudget(restoreBudget(config)));
+    lines.push("", ...renderRestoreBudget(plan.restoreBudget));
     return lines.join("\n");
 }
 
@@ -144,6 +150,6 @@ export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
                 : `The database ${servingDatabase(config.database)} is snapshotted once traffic has moved: a rollback never waits for a snapshot. ${SNAPSHOT_KEPT}`,
         );
     }
-    lines.push("", ...renderRestoreBudget(restoreBudget(config)));
+    lines.push("", ...renderRestoreBudget(plan.restoreBudget));
     return lines.join("\n");
 }

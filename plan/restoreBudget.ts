@@ -4,19 +4,20 @@
  * figure comes from.
  *
  * A figure is one of: derived from the config (with the documented rule
- * that turns it into seconds), documented by AWS, reported by users where
- * AWS publishes nothing, or not estimated. Nothing is guessed: a step with
- * no source is listed as not estimated, and totals say which steps they
- * leave out. `FIGURE_SOURCES` is rendered into BENCHMARKS.md by `npm run bench`.
+ * that turns it into seconds), documented by AWS or Kubernetes, reported by
+ * users where AWS publishes nothing, or not estimated. Nothing is guessed: a
+ * step with no source is listed as not estimated, and totals say how many
+ * steps they leave out. `FIGURE_SOURCES` is rendered into BENCHMARKS.md by
+ * `npm run bench`.
  */
 import { defaultRollbackTarget } from "../catalog/catalog";
-import type { StackConfig } from "../config/schema";
+import type { DeploymentSettings, KubernetesSettings, StackConfig, TriggerSettings } from "../config/schema";
 
 export type FigureBasis = "config" | "documented" | "reported" | "not estimated";
 
 export interface FigureSource {
     readonly title: string;
-    /** Where to read it; several for user reports. */
+    /** Web pages, or files of this package. */
     readonly urls: readonly string[];
     /** What the source says that the figure rests on (paraphrased or quoted briefly). */
     readonly says: string;
@@ -27,12 +28,12 @@ export const FIGURE_SOURCES = {
     alarmEvaluation: {
         title: "CloudWatch User Guide: alarm evaluation",
         urls: ["https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html"],
-        says: "An alarm goes to ALARM when Datapoints to Alarm of the last Evaluation Periods data points breach (not necessarily consecutive). An alarm with a period of a minute or more is evaluated every minute; one with a 10 or 30 s period every 10 s.",
+        says: "An alarm goes to ALARM when Datapoints to Alarm of the last Evaluation Periods data points breach (not necessarily consecutive). An alarm with a period of a minute or more is evaluated every minute; one with a 10 or 30 s period every 10 s (20 s periods are not mentioned).",
     },
     sagemakerMetrics: {
         title: "SageMaker Developer Guide: metrics in CloudWatch, endpoint invocation metrics",
         urls: ["https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html#cloudwatch-metrics-endpoint-invocation"],
-        says: "Invocations, Invocation5XXErrors and ModelLatency are available at a 1-minute frequency. No publication delay beyond that is documented.",
+        says: "Invocations, Invocation5XXErrors and ModelLatency are available at a 1-minute frequency. No delay beyond that is published, so the budget counts the interval only.",
     },
     containerInsightsInterval: {
         title: "CloudWatch User Guide: Container Insights metrics collection",
@@ -40,46 +41,53 @@ export const FIGURE_SOURCES = {
         says: "The CloudWatch agent collects Kubernetes metrics every 60 s by default. For metrics in your own namespace the interval is your publisher's.",
     },
     compositeAlarm: {
-        title: "CloudWatch User Guide: composite alarms",
-        urls: ["https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Composite_Alarm.html"],
-        says: "No figure is published for how soon a composite alarm follows its metric alarms.",
+        title: "CloudWatch User Guide: composite alarms; alarm events and EventBridge",
+        urls: [
+            "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Composite_Alarm.html",
+            "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html",
+        ],
+        says: "No figure is published for how soon a composite alarm follows its metric alarms, nor for how soon CloudWatch hands a state change to EventBridge (delivery is guaranteed, its time is not).",
     },
     eventBridgeLatency: {
         title: "Amazon SNS FAQ: how SNS differs from EventBridge",
         urls: ["https://aws.amazon.com/sns/faqs/"],
-        says: "EventBridge has 'a typical latency of about half a second' (a figure from its launch). CloudWatch guarantees delivery of alarm state changes to EventBridge but gives no time.",
+        says: "EventBridge has 'a typical latency of about half a second' (a figure from its launch): typical, not a bound.",
     },
     lambdaColdStart: {
-        title: "Lambda Developer Guide: the execution environment lifecycle, cold starts",
-        urls: ["https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#cold-start-latency"],
-        says: "A cold start takes from under 100 ms to over 1 s. The trigger runs rarely, so expect one. How long an asynchronous event waits in Lambda's queue is not published.",
+        title: "Lambda Developer Guide: the execution environment lifecycle; asynchronous invocation",
+        urls: [
+            "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#cold-start-latency",
+            "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html",
+        ],
+        says: "A cold start takes from under 100 ms to over 1 s: typical, not a bound. The trigger runs rarely, so expect one. How long an event waits in Lambda's asynchronous queue is not published.",
     },
     triggerHandler: {
-        title: "This package: the rollback trigger (trigger/handleAlarmEvent.ts)",
+        title: "This package: the rollback trigger",
         urls: ["trigger/handleAlarmEvent.ts"],
-        says: "While SageMaker is changing the endpoint the handler re-checks it busyRechecks times, busyRecheckSeconds apart, then gives up. Its checks are a handful of DynamoDB, SageMaker and ECR calls whose latency is not published.",
+        says: "Its checks are a handful of DynamoDB, SageMaker and ECR calls whose latency is not published. While SageMaker is changing the endpoint it re-checks busyRechecks times, busyRecheckSeconds apart, then restores nothing.",
     },
     sagemakerNewFleet: {
-        title: "SageMaker API Reference: UpdateEndpoint; Developer Guide: blue/green deployments; user reports of endpoints reaching InService",
+        title: "SageMaker API Reference: UpdateEndpoint; Developer Guide: blue/green deployments; user reports of CreateEndpoint",
         urls: [
             "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html",
             "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html",
             "https://github.com/aws/sagemaker-python-sdk/issues/1006",
-            "https://github.com/hashicorp/terraform-provider-aws/pull/39090",
             "https://github.com/hashicorp/terraform-provider-aws/issues/2493",
-            "https://github.com/aws/amazon-sagemaker-feedback/issues/189",
         ],
-        says: "UpdateEndpoint deploys the new config to a new fleet of instances, then shifts traffic to it: a warm version's Model and config exist, its instances do not. AWS publishes no time for this. Users report about 8.5 min for one ml.m4.xlarge (2019), 'a little over 10 minutes' (2024), 'around 15 minutes' (2019) and 'even CPU-only instances take 20-30 minutes' (2025), each with their own image pull and model load.",
+        says: "UpdateEndpoint deploys the config to a new fleet of instances, then shifts traffic to it: a warm version's Model and config exist, its instances do not. AWS publishes no time for this. Users report CreateEndpoint, which starts a fleet the same way, taking about 8.5 min (one ml.m4.xlarge, 2019) and around 15 min (2019), each with their own image and model.",
     },
     sagemakerTrafficShift: {
-        title: "SageMaker API Reference: TrafficRoutingConfig",
-        urls: ["https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html"],
-        says: "WaitIntervalInSeconds is the wait between incremental steps of turning traffic on for the new fleet: a canary waits once before the rest, a linear shift once per further step.",
+        title: "SageMaker API Reference: TrafficRoutingConfig, CapacitySize",
+        urls: [
+            "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html",
+            "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CapacitySize.html",
+        ],
+        says: "WaitIntervalInSeconds is the wait between incremental steps of turning traffic on for the new fleet: a canary waits once before the rest, a linear shift once per further step. Steps are a percentage of the instance count, and whole instances move, so the number of steps is a range when the percentage does not divide the fleet.",
     },
     sagemakerGuardrails: {
         title: "SageMaker Developer Guide: deployment guardrails, auto-rollback",
         urls: ["https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html"],
-        says: "While a blue/green deployment bakes, the old fleet still runs and an alarm makes SageMaker shift traffic back to it. No time for that shift is published.",
+        says: "While a blue/green deployment bakes, the old fleet still runs and an alarm in ALARM makes SageMaker shift traffic back to it. No time for that shift is published.",
     },
     codebuildStart: {
         title: "CodeBuild User Guide: curated images; user reports",
@@ -90,24 +98,24 @@ export const FIGURE_SOURCES = {
         says: "CodeBuild caches supported images such as standard:7.0 to shorten provisioning; no figure is published. Reports of 3-5 min provisioning concern images that were not cached, so they are not used here. Queueing depends on your account's concurrent builds.",
     },
     reconcileInstall: {
-        title: "This package: the reconcile build's buildspec (runnerBuildspec in components/alarmRollbackTrigger.ts)",
+        title: "This package: the reconcile build's buildspec (runnerBuildspec)",
         urls: ["components/alarmRollbackTrigger.ts"],
         says: "The build installs the Pulumi CLI and runs npm ci in your repository before mlops rollback: its length is your repository's.",
     },
     pulumiUpdate: {
         title: "BENCHMARKS.md, section 2 (rollback time on the sandbox)",
         urls: ["BENCHMARKS.md"],
-        says: "mlops rollback is a Pulumi update. The benchmark measures it on a loopback sandbox, which says little about a real cluster and backend, so the budget does not use that figure.",
+        says: "mlops rollback is a Pulumi update. The benchmark measures it on a loopback sandbox, which says little about a real cluster, cloud and backend, so the budget does not use that figure.",
     },
     kubeProxySync: {
         title: "Kubernetes reference: kube-proxy, --iptables-min-sync-period",
         urls: ["https://kubernetes.io/docs/reference/command-line-tools-reference/kube-proxy/", "https://github.com/kubernetes/kubernetes/issues/92836"],
-        says: "In iptables mode kube-proxy applies endpoint changes at most once per minimum sync period, 1 s by default. Other proxies and CNIs have their own figures.",
+        says: "In iptables mode kube-proxy syncs its rules at most once per minimum sync period, 1 s by default; the sync itself takes longer on large clusters (4-5 s reported in the issue). Other proxies and CNIs have their own figures.",
     },
-    kubernetesStartup: {
-        title: "This package: the model server's startup probe (components/kubernetesModelEndpoint.ts)",
+    kubernetesRollout: {
+        title: "This package: the Deployment's startup probe and rollout timeout (components/kubernetesModelEndpoint.ts)",
         urls: ["components/kubernetesModelEndpoint.ts"],
-        says: "A new pod has startupTimeoutSeconds to load its model and turn ready before it is restarted; the update fails after rolloutTimeoutSeconds.",
+        says: "New pods must be scheduled, pull the image, load the model and turn ready; the update fails after rolloutTimeoutSeconds (default startupTimeoutSeconds + 300).",
     },
     byHand: {
         title: "People",
@@ -123,8 +131,26 @@ export interface SecondsRange {
     readonly high: number;
 }
 
+// The figures taken from the sources, named so that each number sits next
+// to where it comes from. Typical figures are typical, not bounds.
+
+/** sagemakerNewFleet: CreateEndpoint reported at about 8.5 min (sagemaker-python-sdk#1006) and around 15 min (terraform-provider-aws#2493). */
+const REPORTED_NEW_FLEET_SECONDS: SecondsRange = { low: 510, high: 900 };
+/** eventBridgeLatency: "a typical latency of about half a second". */
+const TYPICAL_EVENTBRIDGE_SECONDS: SecondsRange = { low: 0.5, high: 0.5 };
+/** lambdaColdStart: "from under 100 ms to over 1 second". */
+const TYPICAL_COLD_START_SECONDS: SecondsRange = { low: 0.1, high: 1 };
+/** sagemakerMetrics, containerInsightsInterval: published once a minute. */
+const PUBLISHING_INTERVAL_SECONDS = 60;
+/** kubeProxySync: the default minimum sync period in iptables mode. */
+const KUBE_PROXY_MIN_SYNC_SECONDS = 1;
+/** alarmEvaluation: how often an alarm with a period under a minute is evaluated. */
+const HIGH_RESOLUTION_EVALUATION_SECONDS = 10;
+
+export type BudgetPhase = "start" | "detect" | "trigger" | "restore";
+
 export interface BudgetStep {
-    readonly phase: "detect" | "trigger" | "restore";
+    readonly phase: BudgetPhase;
     readonly what: string;
     /** Undefined: not estimated (the source says why). */
     readonly seconds?: SecondsRange;
@@ -132,10 +158,15 @@ export interface BudgetStep {
     readonly source: FigureSourceId;
 }
 
+export type RestorePathKind = "guardrails" | "trigger" | "byHand";
+
 export interface RestorePath {
-    /** What starts and ends the clock, e.g. "After SageMaker's bake: the alarm trigger". */
+    readonly kind: RestorePathKind;
+    /** What starts and ends the clock, e.g. "After the bake: the alarm trigger moves the endpoint to version 2". */
     readonly title: string;
     readonly steps: readonly BudgetStep[];
+    /** What the figures do not show: when this path restores nothing, or may be undone. */
+    readonly notes: readonly string[];
     /** Set when this path restores nothing for this config, with why. */
     readonly restoresNothing?: string;
 }
@@ -152,25 +183,17 @@ export interface RestoreBudget {
 
 /**
  * The budget of every way this config restores traffic: SageMaker's own
- * guardrails during a deployment, the alarm trigger after it, and a person
+ * guardrails during a deployment's bake, the alarm trigger, and a person
  * running `mlops rollback`.
  */
 export function restoreBudget(config: StackConfig): RestoreBudget {
     const rollbackVersion = defaultRollbackTarget(config);
+    const guardrails = guardrailsCanRestore(config);
     const paths: RestorePath[] = [];
-    const { alarms, trigger } = config;
-    if (config.target === "sagemaker" && alarms?.feedGuardrails === true) paths.push(guardrailPath(config));
-    if (alarms !== undefined && trigger !== undefined) paths.push(triggerPath(config, rollbackVersion));
-    paths.push(byHandPath(config, rollbackVersion));
-    const noAutomaticRestore =
-        alarms === undefined
-            ? "no mlops:alarms, so nothing watches the endpoint: add mlops:alarms (and mlops:trigger) for an automatic restore"
-            : trigger === undefined
-              ? config.target === "sagemaker"
-                  ? "without mlops:trigger the alarms restore only during a deployment (SageMaker's guardrails) and otherwise notify people"
-                  : "without mlops:trigger the alarms only notify people: add mlops:trigger for an automatic restore"
-              : undefined;
-    return { pinned: config.pinned, rollbackVersion, paths, noAutomaticRestore };
+    if (guardrails) paths.push(guardrailPath(config));
+    if (config.alarms !== undefined && config.trigger !== undefined) paths.push(triggerPath(config, config.trigger, rollbackVersion));
+    paths.push(byHandPath(config, rollbackVersion, guardrails));
+    return { pinned: config.pinned, rollbackVersion, paths, noAutomaticRestore: whyNoAutomaticRestore(config, guardrails) };
 }
 
 /** The sum of the estimated steps, and the steps the sum leaves out. */
@@ -189,13 +212,30 @@ export function pathTotal(path: RestorePath): { readonly seconds: SecondsRange; 
     return { seconds: { low, high }, notEstimated };
 }
 
+/** SageMaker's guardrails restore only when some alarm feeds them and the deployment bakes (a wait after a shift, or a final bake). */
+function guardrailsCanRestore(config: StackConfig): boolean {
+    const deployment = config.sagemaker?.deployment;
+    if (config.target !== "sagemaker" || deployment === undefined) return false;
+    const fed = config.alarms?.feedGuardrails === true || deployment.rollbackAlarmNames.length > 0;
+    return fed && (deployment.waitIntervalSeconds > 0 || deployment.bakeTimeSeconds > 0);
+}
+
+function whyNoAutomaticRestore(config: StackConfig, guardrails: boolean): string | undefined {
+    if (config.alarms !== undefined && config.trigger !== undefined) return undefined;
+    if (guardrails)
+        return "without mlops:trigger, alarms restore traffic only during a deployment's bake (SageMaker's guardrails); otherwise they notify people";
+    if (config.alarms === undefined) return "no mlops:alarms, so nothing watches the endpoint: add mlops:alarms and mlops:trigger for an automatic restore";
+    return "without mlops:trigger the alarms only notify people: add mlops:trigger for an automatic restore";
+}
+
 /** From a metric's first bad data point to the metric alarm in ALARM. */
 function detectionSteps(config: StackConfig): BudgetStep[] {
     const alarms = config.alarms;
     if (alarms === undefined) return [];
     const period = alarms.periodSeconds;
     const needed = alarms.datapointsToAlarm;
-    const steps: BudgetStep[] = [
+    const evaluationSeconds = period >= 60 ? 60 : HIGH_RESOLUTION_EVALUATION_SECONDS;
+    return [
         {
             phase: "detect",
             // A severe fault (every request failing) can make the period it starts in breach too, hence one period less at best.
@@ -206,51 +246,63 @@ function detectionSteps(config: StackConfig): BudgetStep[] {
         },
         {
             phase: "detect",
-            // Documented for 10 and 30 s periods; the 20 s period PutMetricAlarm also takes is assumed to follow them.
-            what: `CloudWatch evaluates the alarm every ${period >= 60 ? "minute" : "10 s"}`,
-            seconds: { low: 0, high: period >= 60 ? 60 : 10 },
+            what: `CloudWatch evaluates the alarm every ${evaluationSeconds === 60 ? "minute" : `${evaluationSeconds} s`}`,
+            seconds: { low: 0, high: evaluationSeconds },
             basis: "documented",
             source: "alarmEvaluation",
         },
+        config.target === "sagemaker" ? sagemakerPublishingStep() : customPublishingStep(alarms.custom.map((alarm) => alarm.namespace)),
     ];
-    steps.push(config.target === "sagemaker" ? sagemakerMetricsStep() : customMetricsStep(alarms.custom.map((alarm) => alarm.namespace)));
-    return steps;
 }
 
-function sagemakerMetricsStep(): BudgetStep {
+function detectionNotes(config: StackConfig): string[] {
+    const alarms = config.alarms;
+    if (alarms === undefined || config.target !== "kubernetes" || alarms.periodSeconds >= PUBLISHING_INTERVAL_SECONDS) return [];
+    return [
+        `A ${alarms.periodSeconds} s alarm period is shorter than Container Insights' default 60 s interval: most periods then have no data and treatMissingData decides, so detection can take longer than shown.`,
+    ];
+}
+
+function sagemakerPublishingStep(): BudgetStep {
     return {
         phase: "detect",
         what: "SageMaker publishes the endpoint's invocation metrics once a minute",
-        seconds: { low: 0, high: 60 },
+        seconds: { low: 0, high: PUBLISHING_INTERVAL_SECONDS },
         basis: "documented",
         source: "sagemakerMetrics",
     };
 }
 
-function customMetricsStep(namespaces: readonly string[]): BudgetStep {
+function customPublishingStep(namespaces: readonly string[]): BudgetStep {
     const containerInsightsOnly = namespaces.length > 0 && namespaces.every((namespace) => namespace === "ContainerInsights");
-    return containerInsightsOnly
-        ? {
-              phase: "detect",
-              what: "the CloudWatch agent publishes Container Insights metrics once a minute (its default)",
-              seconds: { low: 0, high: 60 },
-              basis: "documented",
-              source: "containerInsightsInterval",
-          }
-        : {
-              phase: "detect",
-              what: `your publisher's interval for ${[...new Set(namespaces)].join(", ")}`,
-              basis: "not estimated",
-              source: "containerInsightsInterval",
-          };
+    if (containerInsightsOnly) {
+        return {
+            phase: "detect",
+            what: "the CloudWatch agent publishes Container Insights metrics once a minute (its default)",
+            seconds: { low: 0, high: PUBLISHING_INTERVAL_SECONDS },
+            basis: "documented",
+            source: "containerInsightsInterval",
+        };
+    }
+    return {
+        phase: "detect",
+        what: `your publisher's interval for ${[...new Set(namespaces)].join(", ")}`,
+        basis: "not estimated",
+        source: "containerInsightsInterval",
+    };
 }
 
 /** SageMaker's own auto-rollback while a deployment bakes: the old fleet is still up. */
 function guardrailPath(config: StackConfig): RestorePath {
+    const detection: BudgetStep[] =
+        config.alarms?.feedGuardrails === true
+            ? detectionSteps(config)
+            : [{ phase: "detect", what: "your rollbackAlarmNames alarms go to ALARM", basis: "not estimated", source: "alarmEvaluation" }];
     return {
+        kind: "guardrails",
         title: "During a deployment's bake: SageMaker's guardrails shift traffic back to the old fleet",
         steps: [
-            ...detectionSteps(config),
+            ...detection,
             {
                 phase: "restore",
                 what: "SageMaker shifts traffic back to the old fleet, which still runs until the bake ends",
@@ -258,116 +310,158 @@ function guardrailPath(config: StackConfig): RestorePath {
                 source: "sagemakerGuardrails",
             },
         ],
+        notes: detectionNotes(config),
     };
 }
 
 /** EventBridge → the trigger Lambda → the fast path (SageMaker) or a reconcile build (Kubernetes). */
-function triggerPath(config: StackConfig, rollbackVersion: string | undefined): RestorePath {
-    const sagemaker = config.target === "sagemaker";
-    const title = sagemaker
-        ? `After the bake: the alarm trigger moves the endpoint to version ${rollbackVersion ?? "(none)"}`
-        : `The alarm trigger starts a reconcile build of mlops rollback --version ${rollbackVersion ?? "(none)"}`;
+function triggerPath(config: StackConfig, trigger: TriggerSettings, rollbackVersion: string | undefined): RestorePath {
+    const title =
+        config.target === "sagemaker"
+            ? `After the bake: the alarm trigger moves the endpoint to version ${rollbackVersion ?? "(none)"}`
+            : `The alarm trigger starts a reconcile build of mlops rollback --version ${rollbackVersion ?? "(none)"}`;
     if (rollbackVersion === undefined) {
-        return { title, steps: [], restoresNothing: `no warm version precedes ${config.pinned}, so the trigger fails closed and changes nothing` };
+        return {
+            kind: "trigger",
+            title,
+            steps: [],
+            notes: [],
+            restoresNothing: `no warm version precedes ${config.pinned}, so the trigger fails closed and changes nothing`,
+        };
     }
-    const trigger = config.trigger;
     const steps: BudgetStep[] = [
         ...detectionSteps(config),
         { phase: "detect", what: "the composite alarm follows its metric alarm", basis: "not estimated", source: "compositeAlarm" },
+        { phase: "trigger", what: "CloudWatch hands the composite alarm's state change to EventBridge", basis: "not estimated", source: "compositeAlarm" },
         {
             phase: "trigger",
-            what: "EventBridge delivers the alarm's state change",
-            seconds: { low: 0.5, high: 0.5 },
+            what: "EventBridge delivers it to the Lambda (typical)",
+            seconds: TYPICAL_EVENTBRIDGE_SECONDS,
             basis: "documented",
             source: "eventBridgeLatency",
         },
-        { phase: "trigger", what: "Lambda starts the handler (cold start)", seconds: { low: 0.1, high: 1 }, basis: "documented", source: "lambdaColdStart" },
+        { phase: "trigger", what: "the event waits in Lambda's asynchronous queue", basis: "not estimated", source: "lambdaColdStart" },
+        {
+            phase: "trigger",
+            what: "Lambda starts the handler (a typical cold start)",
+            seconds: TYPICAL_COLD_START_SECONDS,
+            basis: "documented",
+            source: "lambdaColdStart",
+        },
         { phase: "trigger", what: "the handler's checks and calls", basis: "not estimated", source: "triggerHandler" },
     ];
-    if (sagemaker) {
-        const busy = (trigger?.busyRechecks ?? 0) * (trigger?.busyRecheckSeconds ?? 0);
-        steps.push(
-            {
-                phase: "trigger",
-                what: `re-checks while SageMaker is still changing the endpoint (${trigger?.busyRechecks} × ${trigger?.busyRecheckSeconds} s at most)`,
-                seconds: { low: 0, high: busy },
-                basis: "config",
-                source: "triggerHandler",
-            },
-            newFleetStep(config, rollbackVersion),
-        );
-    } else {
-        steps.push(
+    if (config.target === "sagemaker") {
+        return {
+            kind: "trigger",
+            title,
+            steps: [...steps, newFleetStep(config, rollbackVersion, "all at once")],
+            notes: [
+                ...detectionNotes(config),
+                `If SageMaker is still changing the endpoint, the handler re-checks it ${trigger.busyRechecks} times ${trigger.busyRecheckSeconds} s apart and then restores nothing: SageMaker's own rollback, or a person, must act.`,
+            ],
+        };
+    }
+    return {
+        kind: "trigger",
+        title,
+        steps: [
+            ...steps,
             { phase: "restore", what: "CodeBuild queues and provisions the reconcile build", basis: "not estimated", source: "codebuildStart" },
             { phase: "restore", what: "the build installs the Pulumi CLI and runs npm ci", basis: "not estimated", source: "reconcileInstall" },
-            ...kubernetesRollbackSteps(config, rollbackVersion),
-        );
-    }
-    return { title, steps };
+            ...kubernetesRollbackSteps(config.kubernetes, rollbackVersion),
+        ],
+        notes: [...detectionNotes(config), KEPT_ALIVE_NOTE],
+    };
 }
 
-function newFleetStep(config: StackConfig, version: string): BudgetStep {
-    const sagemaker = config.sagemaker;
+const KEPT_ALIVE_NOTE = "Connections kept alive stay on the old pods until they close.";
+
+function newFleetStep(config: StackConfig, version: string, shift: string): BudgetStep {
+    const fleet = config.sagemaker === undefined ? "a fleet" : `${config.sagemaker.instanceCount} × ${config.sagemaker.instanceType}`;
     return {
         phase: "restore",
-        what: `SageMaker starts ${sagemaker?.instanceCount} × ${sagemaker?.instanceType} for version ${version}'s config, then moves traffic to them`,
-        seconds: { low: 510, high: 1800 },
+        what: `SageMaker starts a new fleet (${fleet}) for version ${version}'s config and shifts traffic to it ${shift} (as reported for CreateEndpoint)`,
+        seconds: REPORTED_NEW_FLEET_SECONDS,
         basis: "reported",
         source: "sagemakerNewFleet",
     };
 }
 
 /** `mlops rollback` on Kubernetes: a Pulumi update that moves the Service, after a scale-up when the standby is partial. */
-function kubernetesRollbackSteps(config: StackConfig, version: string): BudgetStep[] {
-    const kubernetes = config.kubernetes;
+function kubernetesRollbackSteps(kubernetes: KubernetesSettings | undefined, version: string): BudgetStep[] {
     const replicas = kubernetes?.replicas ?? 0;
     const standby = kubernetes?.standbyReplicas ?? replicas;
     const steps: BudgetStep[] = [];
-    if (standby < replicas) {
+    if (kubernetes !== undefined && standby < replicas) {
+        const rolloutSeconds = kubernetes.rolloutTimeoutSeconds ?? kubernetes.startupTimeoutSeconds + 300;
         steps.push({
             phase: "restore",
-            what: `version ${version} scales from ${standby} to ${replicas} pods, which load the model (at most startupTimeoutSeconds, ${kubernetes?.startupTimeoutSeconds} s)`,
-            seconds: { low: 0, high: kubernetes?.startupTimeoutSeconds ?? 0 },
+            what: `version ${version} scales from ${standby} to ${replicas} pods, which must start and load the model (the update fails after ${rolloutSeconds} s)`,
+            seconds: { low: 0, high: rolloutSeconds },
             basis: "config",
-            source: "kubernetesStartup",
+            source: "kubernetesRollout",
         });
     }
-    steps.push({
-        phase: "restore",
-        what:
-            standby < replicas
-                ? `mlops rollback's Pulumi update moves the Service to version ${version}'s pods`
-                : `mlops rollback's Pulumi update moves the Service to version ${version}'s pods, ready on hot standby (no model load)`,
-        basis: "not estimated",
-        source: "pulumiUpdate",
-    });
-    steps.push({
-        phase: "restore",
-        what: "kube-proxy applies the new endpoints on each node (iptables mode, default minimum sync period)",
-        seconds: { low: 0, high: 1 },
-        basis: "documented",
-        source: "kubeProxySync",
-    });
+    steps.push(
+        {
+            phase: "restore",
+            what:
+                standby < replicas
+                    ? `mlops rollback's Pulumi update moves the Service to version ${version}'s pods`
+                    : `mlops rollback's Pulumi update moves the Service to version ${version}'s pods, ready on hot standby (no model load)`,
+            basis: "not estimated",
+            source: "pulumiUpdate",
+        },
+        {
+            phase: "restore",
+            what: "kube-proxy's next sync on each node (iptables mode, default minimum sync period)",
+            seconds: { low: 0, high: KUBE_PROXY_MIN_SYNC_SECONDS },
+            basis: "documented",
+            source: "kubeProxySync",
+        },
+        { phase: "restore", what: "the sync itself", basis: "not estimated", source: "kubeProxySync" },
+    );
     return steps;
 }
 
-/** A person runs `mlops rollback`: the restore steps without detection and trigger. */
-function byHandPath(config: StackConfig, rollbackVersion: string | undefined): RestorePath {
+/** A person runs `mlops rollback`: the restore without detection and trigger, under the stack's own deployment policy. */
+function byHandPath(config: StackConfig, rollbackVersion: string | undefined, guardrails: boolean): RestorePath {
     const title = `By hand: mlops rollback${rollbackVersion === undefined ? "" : ` --version ${rollbackVersion}`}`;
     if (rollbackVersion === undefined) {
         const older = olderVersions(config);
         return {
+            kind: "byHand",
             title,
             steps: [],
+            notes: [],
             restoresNothing:
                 older.length === 0
                     ? `no version precedes ${config.pinned} that may be pinned, so there is nothing to roll back to`
                     : `no warm version precedes ${config.pinned}: a rollback to ${older[older.length - 1]} builds it first (a cold rollback, not budgeted here)`,
         };
     }
-    const start: BudgetStep = { phase: "trigger", what: "someone decides and runs it", basis: "not estimated", source: "byHand" };
-    if (config.target === "kubernetes") return { title, steps: [start, ...kubernetesRollbackSteps(config, rollbackVersion)] };
-    return { title, steps: [start, newFleetStep(config, rollbackVersion), ...trafficShiftSteps(config)] };
+    const start: BudgetStep = { phase: "start", what: "someone decides and runs it", basis: "not estimated", source: "byHand" };
+    if (config.target === "kubernetes") {
+        return { kind: "byHand", title, steps: [start, ...kubernetesRollbackSteps(config.kubernetes, rollbackVersion)], notes: [KEPT_ALIVE_NOTE] };
+    }
+    const deployment = config.sagemaker?.deployment;
+    const update: BudgetStep = {
+        phase: "restore",
+        what: "mlops rollback's Pulumi update reaches UpdateEndpoint",
+        basis: "not estimated",
+        source: "pulumiUpdate",
+    };
+    const shift = deployment === undefined || deployment.strategy === "allAtOnce" ? "all at once" : `by its ${deployment.strategy} policy`;
+    return {
+        kind: "byHand",
+        title,
+        steps: [start, update, newFleetStep(config, rollbackVersion, shift), ...trafficShiftSteps(deployment, config.sagemaker?.instanceCount ?? 1)],
+        notes: guardrails
+            ? [
+                  `The stack's deployment policy applies, guardrails included: while its alarms are still in ALARM because of version ${config.pinned}, SageMaker can roll this update back during the bake, and mlops rollback then fails, saying what serves. The alarm trigger's fast path avoids that by shifting all at once without a bake.`,
+              ]
+            : [],
+    };
 }
 
 /** The versions before the pin that may be pinned again, oldest first. */
@@ -376,22 +470,35 @@ function olderVersions(config: StackConfig): string[] {
     return ids.slice(0, ids.indexOf(config.pinned)).filter((id) => !config.quarantined.includes(id));
 }
 
-/** The stack's own deployment policy governs a `pulumi up` (the fast path alone shifts all at once). */
-function trafficShiftSteps(config: StackConfig): BudgetStep[] {
-    const deployment = config.sagemaker?.deployment;
-    if (deployment === undefined || deployment.strategy === "allAtOnce") return [];
-    const step = deployment.stepPercent ?? 100;
-    const waits = deployment.strategy === "canary" ? 1 : Math.ceil(100 / step) - 1;
-    const seconds = waits * deployment.waitIntervalSeconds;
+/**
+ * The waits of a canary or linear shift before all traffic is on the new
+ * fleet. Steps are a percentage of the instances, and whole instances move;
+ * SageMaker does not document how it rounds, so the count is a range.
+ */
+function trafficShiftSteps(deployment: DeploymentSettings | undefined, instanceCount: number): BudgetStep[] {
+    if (deployment === undefined || deployment.strategy === "allAtOnce" || deployment.stepPercent === undefined) return [];
+    const waits = shiftWaits(deployment.strategy, deployment.stepPercent, instanceCount);
+    if (waits.most === 0) return [];
+    const wait = deployment.waitIntervalSeconds;
+    const count = waits.fewest === waits.most ? `${waits.fewest}` : `${waits.fewest}-${waits.most}`;
     return [
         {
             phase: "restore",
-            what: `the ${deployment.strategy} shift (${step}% steps) waits ${waits} × ${deployment.waitIntervalSeconds} s before all traffic is on the new fleet`,
-            seconds: { low: seconds, high: seconds },
+            what: `the ${deployment.strategy} shift (${deployment.stepPercent}% of ${instanceCount} instances per step) waits ${count} × ${wait} s before all traffic is on the new fleet`,
+            seconds: { low: waits.fewest * wait, high: waits.most * wait },
             basis: "config",
             source: "sagemakerTrafficShift",
         },
     ];
+}
+
+/** How many times a shift waits: a canary once (perhaps not at all on one instance); a linear shift once per step after the first. */
+function shiftWaits(strategy: "canary" | "linear", stepPercent: number, instanceCount: number): { readonly fewest: number; readonly most: number } {
+    if (strategy === "canary") return instanceCount >= 2 ? { fewest: 1, most: 1 } : { fewest: 0, most: 1 };
+    const instancesPerStep = (instanceCount * stepPercent) / 100;
+    const fewestSteps = Math.ceil(instanceCount / Math.max(1, Math.ceil(instancesPerStep)));
+    const mostSteps = Math.ceil(instanceCount / Math.max(1, Math.floor(instancesPerStep)));
+    return { fewest: fewestSteps - 1, most: mostSteps - 1 };
 }
 
 /** `45 s`, `2 min`, `8 min 30 s`, `1 h 5 min`. */
@@ -409,7 +516,7 @@ function formatRange(range: SecondsRange): string {
     return range.low === range.high ? `~${formatSeconds(range.low)}` : `${formatSeconds(range.low)} to ${formatSeconds(range.high)}`;
 }
 
-/** The budget as text: one block per path, every step with its figure, basis and source id. */
+/** The budget as text: one block per path, every step with its figure, basis and source id, then the path's notes. */
 export function renderRestoreBudget(budget: RestoreBudget): string[] {
     const lines = [`Time to restore if version ${budget.pinned} goes bad (estimated; the source of every figure is in BENCHMARKS.md):`];
     if (budget.noAutomaticRestore !== undefined) lines.push(`  No automatic restore: ${budget.noAutomaticRestore}.`);
@@ -425,6 +532,7 @@ export function renderRestoreBudget(budget: RestoreBudget): string[] {
             const figure = step.seconds === undefined ? "not estimated" : formatRange(step.seconds);
             lines.push(`    ${step.phase.padEnd(7)} ${figure.padEnd(22)} ${step.what}  [${step.basis}; ${step.source}]`);
         }
+        for (const note of path.notes) lines.push(`    Note: ${note}`);
     }
     return lines;
 }

@@ -128,6 +128,20 @@ describe("planPinChange input checks (before anything runs)", () => {
     });
 });
 
+describe("planPinChange: whose time to restore", () => {
+    // The mock runs stand for the layer below the budget: they return nothing, the budget reads only the config.
+    const noResources: RecordProgram = () => Promise.resolve([]);
+
+    it("a rollback's is the version it leaves (3, restored to 2); a deploy's is the version it pins (3 from 2, restored to 2)", async () => {
+        const rollback = await planPinChange(sagemakerRawConfig(), "2", { record: noResources });
+        expect([rollback.restoreBudget.pinned, rollback.restoreBudget.rollbackVersion]).toEqual(["3", "2"]);
+        const deploy = await planPinChange(sagemakerRawConfig({ pinned: "2" }), "3", { record: noResources });
+        expect([deploy.restoreBudget.pinned, deploy.restoreBudget.rollbackVersion]).toEqual(["3", "2"]);
+        const deployFromOne = await planPinChange(sagemakerRawConfig({ pinned: "1" }), "2", { record: noResources });
+        expect([deployFromOne.restoreBudget.pinned, deployFromOne.restoreBudget.rollbackVersion]).toEqual(["2", "1"]);
+    });
+});
+
 describe("mlops plan on the example stack (isolated mock runs, one process each)", () => {
     const example = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
 

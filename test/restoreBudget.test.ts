@@ -11,6 +11,7 @@ import {
     type BudgetStep,
     type RestoreBudget,
     type RestorePath,
+    type RestorePathKind,
 } from "../plan/restoreBudget";
 import { sagemakerRawConfig } from "./helpers";
 
@@ -29,9 +30,9 @@ function kubernetesConfig(overrides: Record<string, unknown> = {}): StackConfig 
 
 const containerInsightsAlarm = { name: "restarts", namespace: "ContainerInsights", metricName: "pod_number_of_container_restarts", threshold: 3 };
 
-function pathTitled(budget: RestoreBudget, start: string): RestorePath {
-    const found = budget.paths.find((p) => p.title.startsWith(start));
-    if (found === undefined) throw new Error(`no path starting '${start}' in ${budget.paths.map((p) => p.title).join(" | ")}`);
+function pathOf(budget: RestoreBudget, kind: RestorePathKind): RestorePath {
+    const found = budget.paths.find((p) => p.kind === kind);
+    if (found === undefined) throw new Error(`no ${kind} path in ${budget.paths.map((p) => p.kind).join(", ")}`);
     return found;
 }
 
@@ -52,101 +53,79 @@ describe("restoreBudget: the SageMaker example", () => {
         ]);
     });
 
-    it("times the trigger path from the config (2 of 3 × 60 s, 4 × 20 s re-checks), AWS's documents and user reports", () => {
-        const trigger = pathTitled(budget, "After the bake");
+    it("times the trigger path from the config (2 of 3 × 60 s), AWS's documents and user reports, and counts what it leaves out", () => {
+        const trigger = pathOf(budget, "trigger");
         expect(figures(trigger.steps)).toEqual([
             ["detect", [60, 120], "config", "alarmEvaluation"],
             ["detect", [0, 60], "documented", "alarmEvaluation"],
             ["detect", [0, 60], "documented", "sagemakerMetrics"],
             ["detect", null, "not estimated", "compositeAlarm"],
+            ["trigger", null, "not estimated", "compositeAlarm"],
             ["trigger", [0.5, 0.5], "documented", "eventBridgeLatency"],
+            ["trigger", null, "not estimated", "lambdaColdStart"],
             ["trigger", [0.1, 1], "documented", "lambdaColdStart"],
             ["trigger", null, "not estimated", "triggerHandler"],
-            ["trigger", [0, 80], "config", "triggerHandler"],
-            ["restore", [510, 1800], "reported", "sagemakerNewFleet"],
+            ["restore", [510, 900], "reported", "sagemakerNewFleet"],
         ]);
         const total = pathTotal(trigger);
         expect(total.seconds.low).toBeCloseTo(570.6);
-        expect(total.seconds.high).toBeCloseTo(2121.5);
-        expect(total.notEstimated.map((s) => s.source)).toEqual(["compositeAlarm", "triggerHandler"]);
-        expect(trigger.steps.at(-1)?.what).toBe("SageMaker starts 2 × ml.m5.large for version 2's config, then moves traffic to them");
+        expect(total.seconds.high).toBeCloseTo(1141.5);
+        expect(total.notEstimated.map((s) => s.source)).toEqual(["compositeAlarm", "compositeAlarm", "lambdaColdStart", "triggerHandler"]);
+        expect(trigger.steps.at(-1)?.what).toBe(
+            "SageMaker starts a new fleet (2 × ml.m5.large) for version 2's config and shifts traffic to it all at once (as reported for CreateEndpoint)",
+        );
     });
 
-    it("adds the example's canary wait (one 300 s wait) to a rollback by hand, which starts with a person", () => {
-        const byHand = pathTitled(budget, "By hand");
+    it("does not count the busy re-checks: after them the trigger restores nothing, and the note says so", () => {
+        expect(pathOf(budget, "trigger").notes).toEqual([
+            "If SageMaker is still changing the endpoint, the handler re-checks it 4 times 20 s apart and then restores nothing: SageMaker's own rollback, or a person, must act.",
+        ]);
+    });
+
+    it("by hand: a person, the Pulumi update, the new fleet and the example's canary wait (one 300 s wait on 2 instances), with the guardrails' risk noted", () => {
+        const byHand = pathOf(budget, "byHand");
         expect(figures(byHand.steps)).toEqual([
-            ["trigger", null, "not estimated", "byHand"],
-            ["restore", [510, 1800], "reported", "sagemakerNewFleet"],
+            ["start", null, "not estimated", "byHand"],
+            ["restore", null, "not estimated", "pulumiUpdate"],
+            ["restore", [510, 900], "reported", "sagemakerNewFleet"],
             ["restore", [300, 300], "config", "sagemakerTrafficShift"],
+        ]);
+        expect(byHand.notes).toEqual([
+            "The stack's deployment policy applies, guardrails included: while its alarms are still in ALARM because of version 3, SageMaker can roll this update back during the bake, and mlops rollback then fails, saying what serves. The alarm trigger's fast path avoids that by shifting all at once without a bake.",
         ]);
     });
 
     it("leaves SageMaker's own shift back to the old fleet unestimated, and has no composite alarm step (guardrails watch the metric alarms)", () => {
-        const guardrails = pathTitled(budget, "During a deployment's bake");
+        const guardrails = pathOf(budget, "guardrails");
         expect(guardrails.steps.map((s) => s.source)).toEqual(["alarmEvaluation", "alarmEvaluation", "sagemakerMetrics", "sagemakerGuardrails"]);
         expect(guardrails.steps.at(-1)?.seconds).toBeUndefined();
     });
 });
 
 describe("restoreBudget: detection follows the alarm settings", () => {
-    it("a 10 s high-resolution period with 1 data point: 0-10 s of data, evaluated every 10 s", () => {
+    it("a 10 s period with 1 data point: 0-10 s of data, evaluated every 10 s; a note that Container Insights publishes once a minute", () => {
         const alarms = { periodSeconds: 10, evaluationPeriods: 3, datapointsToAlarm: 1, custom: [containerInsightsAlarm] };
-        const detect = restoreBudget(kubernetesConfig({ alarms, trigger: TRIGGER })).paths[0].steps.filter((s) => s.phase === "detect");
-        expect(figures(detect)).toEqual([
+        const trigger = pathOf(restoreBudget(kubernetesConfig({ alarms, trigger: TRIGGER })), "trigger");
+        expect(figures(trigger.steps.filter((s) => s.phase === "detect"))).toEqual([
             ["detect", [0, 10], "config", "alarmEvaluation"],
             ["detect", [0, 10], "documented", "alarmEvaluation"],
             ["detect", [0, 60], "documented", "containerInsightsInterval"],
             ["detect", null, "not estimated", "compositeAlarm"],
         ]);
-        expect(detect[1].what).toBe("CloudWatch evaluates the alarm every 10 s");
+        expect(trigger.steps[1].what).toBe("CloudWatch evaluates the alarm every 10 s");
+        expect(trigger.notes[0]).toBe(
+            "A 10 s alarm period is shorter than Container Insights' default 60 s interval: most periods then have no data and treatMissingData decides, so detection can take longer than shown.",
+        );
     });
 
     it("5 of 5 periods of 300 s take 20 to 25 min of bad data", () => {
         const config = parseStackConfig(sagemakerRawConfig({ alarms: { periodSeconds: 300, evaluationPeriods: 5, datapointsToAlarm: 5 } }));
-        expect(restoreBudget(config).paths[0].steps[0].seconds).toEqual({ low: 1200, high: 1500 });
-    });
-});
-
-describe("restoreBudget: Kubernetes", () => {
-    it("with a trigger: a reconcile build whose start and install are not estimated; hot standby loads no model", () => {
-        const config = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 3 }, alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER });
-        const budget = restoreBudget(config);
-        expect(budget.paths.map((p) => p.title)).toEqual([
-            "The alarm trigger starts a reconcile build of mlops rollback --version 2",
-            "By hand: mlops rollback --version 2",
-        ]);
-        expect(figures(budget.paths[0].steps)).toEqual([
-            ["detect", [60, 120], "config", "alarmEvaluation"],
-            ["detect", [0, 60], "documented", "alarmEvaluation"],
-            ["detect", [0, 60], "documented", "containerInsightsInterval"],
-            ["detect", null, "not estimated", "compositeAlarm"],
-            ["trigger", [0.5, 0.5], "documented", "eventBridgeLatency"],
-            ["trigger", [0.1, 1], "documented", "lambdaColdStart"],
-            ["trigger", null, "not estimated", "triggerHandler"],
-            ["restore", null, "not estimated", "codebuildStart"],
-            ["restore", null, "not estimated", "reconcileInstall"],
-            ["restore", null, "not estimated", "pulumiUpdate"],
-            ["restore", [0, 1], "documented", "kubeProxySync"],
-        ]);
-        expect(budget.paths[0].steps[9].what).toContain("ready on hot standby (no model load)");
-    });
-
-    it("with partial standby (1 of 3) the target's new pods load the model: at most startupTimeoutSeconds", () => {
-        const config = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1, startupTimeoutSeconds: 120 } });
-        const byHand = pathTitled(restoreBudget(config), "By hand");
-        expect(figures(byHand.steps)).toEqual([
-            ["trigger", null, "not estimated", "byHand"],
-            ["restore", [0, 120], "config", "kubernetesStartup"],
-            ["restore", null, "not estimated", "pulumiUpdate"],
-            ["restore", [0, 1], "documented", "kubeProxySync"],
-        ]);
-        expect(byHand.steps[1].what).toBe("version 2 scales from 1 to 3 pods, which load the model (at most startupTimeoutSeconds, 120 s)");
+        expect(pathOf(restoreBudget(config), "guardrails").steps[0].seconds).toEqual({ low: 1200, high: 1500 });
     });
 
     it("alarms on a namespace of your own: the publishing interval is not estimated", () => {
         const alarm = { ...containerInsightsAlarm, name: "latency", namespace: "Acme/FraudDetector" };
-        const config = kubernetesConfig({ alarms: { custom: [containerInsightsAlarm, alarm] }, trigger: TRIGGER });
-        const publish = restoreBudget(config).paths[0].steps[2];
+        const publish = pathOf(restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm, alarm] }, trigger: TRIGGER })), "trigger").steps[2];
         expect([publish.seconds, publish.basis, publish.what]).toEqual([
             undefined,
             "not estimated",
@@ -155,106 +134,204 @@ describe("restoreBudget: Kubernetes", () => {
     });
 });
 
-describe("restoreBudget: what restores nothing", () => {
+describe("restoreBudget: SageMaker's guardrails", () => {
+    /** `alarms: null` leaves mlops:alarms out. */
+    const withDeployment = (deployment: Record<string, unknown>, alarms: Record<string, unknown> | null = {}) =>
+        restoreBudget(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", deployment }, ...(alarms === null ? {} : { alarms }) })));
+
+    it("restore only when the deployment bakes: a wait after the shift (the default 300 s) or a final bake", () => {
+        expect(withDeployment({}).paths.map((p) => p.kind)).toEqual(["guardrails", "byHand"]);
+        expect(withDeployment({ waitIntervalSeconds: 0, bakeTimeSeconds: 600 }).paths.map((p) => p.kind)).toEqual(["guardrails", "byHand"]);
+        const noBake = withDeployment({ waitIntervalSeconds: 0, bakeTimeSeconds: 0 });
+        expect(noBake.paths.map((p) => p.kind)).toEqual(["byHand"]);
+        expect(noBake.noAutomaticRestore).toBe("without mlops:trigger the alarms only notify people: add mlops:trigger for an automatic restore");
+    });
+
+    it("are fed by your own rollbackAlarmNames too, whose detection is not estimated", () => {
+        const budget = withDeployment({ rollbackAlarmNames: ["fraud-detector-business-kpi"] }, null);
+        expect(figures(pathOf(budget, "guardrails").steps)).toEqual([
+            ["detect", null, "not estimated", "alarmEvaluation"],
+            ["restore", null, "not estimated", "sagemakerGuardrails"],
+        ]);
+        expect(budget.noAutomaticRestore).toBe(
+            "without mlops:trigger, alarms restore traffic only during a deployment's bake (SageMaker's guardrails); otherwise they notify people",
+        );
+    });
+
+    it("with feedGuardrails false and no alarm names of yours, nothing feeds them: the alarms only notify", () => {
+        const budget = withDeployment({}, { feedGuardrails: false });
+        expect(budget.paths.map((p) => p.kind)).toEqual(["byHand"]);
+        expect(budget.noAutomaticRestore).toBe("without mlops:trigger the alarms only notify people: add mlops:trigger for an automatic restore");
+        expect(pathOf(budget, "byHand").notes).toEqual([]);
+    });
+});
+
+describe("restoreBudget: Kubernetes", () => {
+    it("with a trigger: a reconcile build whose start and install are not estimated; the default standby is hot and loads no model", () => {
+        const config = kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER });
+        expect(config.kubernetes?.standbyReplicas).toBeUndefined();
+        const budget = restoreBudget(config);
+        expect(budget.paths.map((p) => [p.kind, p.title])).toEqual([
+            ["trigger", "The alarm trigger starts a reconcile build of mlops rollback --version 2"],
+            ["byHand", "By hand: mlops rollback --version 2"],
+        ]);
+        expect(figures(budget.paths[0].steps)).toEqual([
+            ["detect", [60, 120], "config", "alarmEvaluation"],
+            ["detect", [0, 60], "documented", "alarmEvaluation"],
+            ["detect", [0, 60], "documented", "containerInsightsInterval"],
+            ["detect", null, "not estimated", "compositeAlarm"],
+            ["trigger", null, "not estimated", "compositeAlarm"],
+            ["trigger", [0.5, 0.5], "documented", "eventBridgeLatency"],
+            ["trigger", null, "not estimated", "lambdaColdStart"],
+            ["trigger", [0.1, 1], "documented", "lambdaColdStart"],
+            ["trigger", null, "not estimated", "triggerHandler"],
+            ["restore", null, "not estimated", "codebuildStart"],
+            ["restore", null, "not estimated", "reconcileInstall"],
+            ["restore", null, "not estimated", "pulumiUpdate"],
+            ["restore", [0, 1], "documented", "kubeProxySync"],
+            ["restore", null, "not estimated", "kubeProxySync"],
+        ]);
+        expect(budget.paths[0].steps[11].what).toContain("ready on hot standby (no model load)");
+        expect(budget.paths[0].notes).toEqual(["Connections kept alive stay on the old pods until they close."]);
+    });
+
+    it("with partial standby (1 of 3) the target's new pods must start and load the model, bounded by the rollout timeout", () => {
+        const config = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1, startupTimeoutSeconds: 120 } });
+        const byHand = pathOf(restoreBudget(config), "byHand");
+        expect(figures(byHand.steps)).toEqual([
+            ["start", null, "not estimated", "byHand"],
+            ["restore", [0, 420], "config", "kubernetesRollout"],
+            ["restore", null, "not estimated", "pulumiUpdate"],
+            ["restore", [0, 1], "documented", "kubeProxySync"],
+            ["restore", null, "not estimated", "kubeProxySync"],
+        ]);
+        expect(byHand.steps[1].what).toBe("version 2 scales from 1 to 3 pods, which must start and load the model (the update fails after 420 s)");
+        const explicit = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 0, rolloutTimeoutSeconds: 90 } });
+        expect(pathOf(restoreBudget(explicit), "byHand").steps[1].seconds).toEqual({ low: 0, high: 90 });
+    });
+});
+
+describe("restoreBudget: which version, and what restores nothing", () => {
     it("says why there is no automatic restore: no alarms; alarms without a trigger", () => {
         expect(restoreBudget(kubernetesConfig()).noAutomaticRestore).toBe(
-            "no mlops:alarms, so nothing watches the endpoint: add mlops:alarms (and mlops:trigger) for an automatic restore",
+            "no mlops:alarms, so nothing watches the endpoint: add mlops:alarms and mlops:trigger for an automatic restore",
         );
         expect(restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] } })).noAutomaticRestore).toBe(
             "without mlops:trigger the alarms only notify people: add mlops:trigger for an automatic restore",
         );
-        const sagemaker = restoreBudget(parseStackConfig(sagemakerRawConfig({ alarms: {} })));
-        expect(sagemaker.noAutomaticRestore).toBe(
-            "without mlops:trigger the alarms restore only during a deployment (SageMaker's guardrails) and otherwise notify people",
-        );
-        expect(sagemaker.paths.map((p) => p.title)).toEqual([
-            "During a deployment's bake: SageMaker's guardrails shift traffic back to the old fleet",
-            "By hand: mlops rollback --version 2",
-        ]);
-        const unfed = restoreBudget(parseStackConfig(sagemakerRawConfig({ alarms: { feedGuardrails: false } })));
-        expect(unfed.paths.map((p) => p.title)).toEqual(["By hand: mlops rollback --version 2"]);
+    });
+
+    it("skips a quarantined version: with 2 quarantined and warm 2 the trigger restores 1", () => {
+        const budget = restoreBudget(parseStackConfig(sagemakerRawConfig({ warm: 2, quarantined: ["2"], alarms: {}, trigger: TRIGGER })));
+        expect(budget.rollbackVersion).toBe("1");
+        expect(pathOf(budget, "trigger").title).toBe("After the bake: the alarm trigger moves the endpoint to version 1");
     });
 
     it("warm 0: the trigger fails closed, and by hand the rollback is cold", () => {
         const budget = restoreBudget(parseStackConfig(sagemakerRawConfig({ warm: 0, alarms: {}, trigger: TRIGGER })));
         expect(budget.rollbackVersion).toBeUndefined();
-        const trigger = pathTitled(budget, "After the bake");
+        const trigger = pathOf(budget, "trigger");
         expect([trigger.steps, trigger.restoresNothing]).toEqual([[], "no warm version precedes 3, so the trigger fails closed and changes nothing"]);
-        expect(pathTitled(budget, "By hand").restoresNothing).toBe(
+        expect(pathOf(budget, "byHand").restoresNothing).toBe(
             "no warm version precedes 3: a rollback to 2 builds it first (a cold rollback, not budgeted here)",
         );
     });
 
     it("the first version pinned: nothing to roll back to", () => {
-        const budget = restoreBudget(example("sandbox"));
-        expect(budget.paths).toEqual([
-            { title: "By hand: mlops rollback", steps: [], restoresNothing: "no version precedes 1 that may be pinned, so there is nothing to roll back to" },
+        expect(restoreBudget(example("sandbox")).paths).toEqual([
+            {
+                kind: "byHand",
+                title: "By hand: mlops rollback",
+                steps: [],
+                notes: [],
+                restoresNothing: "no version precedes 1 that may be pinned, so there is nothing to roll back to",
+            },
         ]);
     });
 });
 
-describe("restoreBudget: traffic shifts of a rollback by hand on SageMaker", () => {
-    const shift = (deployment: Record<string, unknown>) =>
-        pathTitled(restoreBudget(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", deployment } }))), "By hand").steps.slice(2);
+describe("restoreBudget: the traffic shift of a rollback by hand on SageMaker", () => {
+    const shift = (deployment: Record<string, unknown>, instanceCount = 1) =>
+        pathOf(
+            restoreBudget(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", instanceCount, deployment } }))),
+            "byHand",
+        ).steps.slice(3);
 
     it("all at once: no wait after the fleet is up", () => {
-        expect(shift({ strategy: "allAtOnce", waitIntervalSeconds: 600 })).toEqual([]);
+        expect(shift({ strategy: "allAtOnce", waitIntervalSeconds: 600 }, 4)).toEqual([]);
     });
 
-    it("linear in 20% steps: four waits between five steps", () => {
-        expect(figures(shift({ strategy: "linear", stepPercent: 20, waitIntervalSeconds: 60 }))).toEqual([
-            ["restore", [240, 240], "config", "sagemakerTrafficShift"],
+    it("one instance moves in one step whatever the percentage; a canary of one instance may or may not wait", () => {
+        expect(shift({ strategy: "linear", stepPercent: 20, waitIntervalSeconds: 60 })).toEqual([]);
+        expect(figures(shift({ strategy: "canary", stepPercent: 10, waitIntervalSeconds: 60 }))).toEqual([
+            ["restore", [0, 60], "config", "sagemakerTrafficShift"],
         ]);
     });
 
-    it("linear in 30% steps: four steps (30, 60, 90, 100), three waits", () => {
-        expect(shift({ strategy: "linear", stepPercent: 30, waitIntervalSeconds: 100 })[0].seconds).toEqual({ low: 300, high: 300 });
+    it("linear: 20% of 5 instances is one per step, four waits; 30% of 10 is three per step, three waits", () => {
+        expect(figures(shift({ strategy: "linear", stepPercent: 20, waitIntervalSeconds: 60 }, 5))).toEqual([
+            ["restore", [240, 240], "config", "sagemakerTrafficShift"],
+        ]);
+        expect(shift({ strategy: "linear", stepPercent: 30, waitIntervalSeconds: 100 }, 10)[0].seconds).toEqual({ low: 300, high: 300 });
+    });
+
+    it("linear 50% of 3 instances rounds one way or the other: one or two waits", () => {
+        const [step] = shift({ strategy: "linear", stepPercent: 50, waitIntervalSeconds: 100 }, 3);
+        expect([step.seconds, step.what]).toEqual([
+            { low: 100, high: 200 },
+            "the linear shift (50% of 3 instances per step) waits 1-2 × 100 s before all traffic is on the new fleet",
+        ]);
     });
 });
 
 describe("FIGURE_SOURCES", () => {
-    const budgets = [
-        restoreBudget(example("sagemaker-example")),
-        restoreBudget(kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1 }, alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER })),
-    ];
-    const cited = new Set(budgets.flatMap((budget) => budget.paths.flatMap((p) => p.steps.map((s) => s.source))));
-
-    it("every source is cited by some step, and every cited source exists", () => {
+    it("every source is cited by some step of the budgets of these configs", () => {
+        const budgets = [
+            restoreBudget(example("sagemaker-example")),
+            restoreBudget(
+                kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1 }, alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER }),
+            ),
+        ];
+        const cited = new Set(budgets.flatMap((budget) => budget.paths.flatMap((p) => p.steps.map((s) => s.source))));
         expect([...cited].sort()).toEqual(Object.keys(FIGURE_SOURCES).sort());
     });
 
-    it("every figure that is documented or reported points at a web page", () => {
-        for (const budget of budgets) {
-            for (const step of budget.paths.flatMap((p) => p.steps)) {
-                if (step.basis !== "documented" && step.basis !== "reported") continue;
-                expect(FIGURE_SOURCES[step.source].urls.length, step.source).toBeGreaterThan(0);
-                for (const url of FIGURE_SOURCES[step.source].urls) expect(url, step.source).toMatch(/^https:\/\//);
-            }
-        }
+    it("a figure that is documented or reported points at a web page", () => {
+        const budget = restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER }));
+        const steps = [...budget.paths, ...restoreBudget(example("sagemaker-example")).paths].flatMap((p) => p.steps);
+        const sourced = steps.filter((step) => step.basis === "documented" || step.basis === "reported");
+        expect(sourced.length).toBeGreaterThan(0);
+        for (const step of sourced)
+            expect(
+                FIGURE_SOURCES[step.source].urls.some((url) => url.startsWith("https://")),
+                step.source,
+            ).toBe(true);
     });
 });
 
 describe("renderRestoreBudget", () => {
-    it("prints each path's total, the steps it leaves out, and every step's figure, basis and source", () => {
+    it("prints each path's total, the steps it leaves out, every step's figure, basis and source, and the notes", () => {
         const text = renderRestoreBudget(restoreBudget(example("sagemaker-example"))).join("\n");
         expect(text).toContain("Time to restore if version 3 goes bad (estimated; the source of every figure is in BENCHMARKS.md):");
-        expect(text).toContain("  After the bake: the alarm trigger moves the endpoint to version 2: 9 min 31 s to 35 min 22 s, plus 2 steps not estimated");
+        expect(text).toContain("  After the bake: the alarm trigger moves the endpoint to version 2: 9 min 31 s to 19 min 2 s, plus 4 steps not estimated");
         expect(text).toContain(
-            "    restore 8 min 30 s to 30 min   SageMaker starts 2 × ml.m5.large for version 2's config, then moves traffic to them  [reported; sagemakerNewFleet]",
+            "    restore 8 min 30 s to 15 min   SageMaker starts a new fleet (2 × ml.m5.large) for version 2's config and shifts traffic to it all at once (as reported for CreateEndpoint)  [reported; sagemakerNewFleet]",
         );
-        expect(text).toContain("    trigger ~0.5 s                 EventBridge delivers the alarm's state change  [documented; eventBridgeLatency]");
-        expect(text).toContain("  By hand: mlops rollback --version 2: 13 min 30 s to 35 min, plus 1 step not estimated");
+        expect(text).toContain("    trigger ~0.5 s                 EventBridge delivers it to the Lambda (typical)  [documented; eventBridgeLatency]");
+        expect(text).toContain("  By hand: mlops rollback --version 2: 13 min 30 s to 20 min, plus 2 steps not estimated");
+        expect(text).toContain("    Note: If SageMaker is still changing the endpoint, the handler re-checks it 4 times 20 s apart and then restores nothing");
     });
 
-    it("says why there is no automatic restore, and counts the steps a total leaves out", () => {
-        const text = renderRestoreBudget(restoreBudget(example("kubernetes-example")));
-        expect(text).toEqual([
+    it("says why there is no automatic restore", () => {
+        expect(renderRestoreBudget(restoreBudget(example("kubernetes-example")))).toEqual([
             "Time to restore if version 3 goes bad (estimated; the source of every figure is in BENCHMARKS.md):",
-            "  No automatic restore: no mlops:alarms, so nothing watches the endpoint: add mlops:alarms (and mlops:trigger) for an automatic restore.",
-            "  By hand: mlops rollback --version 2: 0 s to 1 s, plus 2 steps not estimated",
-            "    trigger not estimated          someone decides and runs it  [not estimated; byHand]",
+            "  No automatic restore: no mlops:alarms, so nothing watches the endpoint: add mlops:alarms and mlops:trigger for an automatic restore.",
+            "  By hand: mlops rollback --version 2: 0 s to 1 s, plus 3 steps not estimated",
+            "    start   not estimated          someone decides and runs it  [not estimated; byHand]",
             "    restore not estimated          mlops rollback's Pulumi update moves the Service to version 2's pods, ready on hot standby (no model load)  [not estimated; pulumiUpdate]",
-            "    restore 0 s to 1 s             kube-proxy applies the new endpoints on each node (iptables mode, default minimum sync period)  [documented; kubeProxySync]",
+            "    restore 0 s to 1 s             kube-proxy's next sync on each node (iptables mode, default minimum sync period)  [documented; kubeProxySync]",
+            "    restore not estimated          the sync itself  [not estimated; kubeProxySync]",
+            "    Note: Connections kept alive stay on the old pods until they close.",
         ]);
     });
 });
