@@ -17,13 +17,18 @@ export interface CatalogView {
  * Rolling back to any of them changes one pointer and builds nothing.
  */
 export function warmVersions(catalog: CatalogView): string[] {
-    const ids = catalog.versions.map((v) => v.version);
-    const pinnedIndex = ids.indexOf(catalog.pinned);
-    if (pinnedIndex < 0) throw new Error(`pinned version '${catalog.pinned}' is not in the catalog`);
-    const earlier = ids.slice(0, pinnedIndex).filter((id) => !catalog.quarantined.includes(id));
+    const earlier = pinnableVersionsBefore(catalog);
     // slice(-0) would return everything, hence the explicit zero case.
     const standby = catalog.warm === 0 ? [] : earlier.slice(-catalog.warm);
     return [...standby, catalog.pinned];
+}
+
+/** The versions before the pin that may be pinned again (not quarantined), oldest first: warm or not. */
+export function pinnableVersionsBefore(catalog: CatalogView): string[] {
+    const ids = catalog.versions.map((v) => v.version);
+    const pinnedIndex = ids.indexOf(catalog.pinned);
+    if (pinnedIndex < 0) throw new Error(`pinned version '${catalog.pinned}' is not in the catalog`);
+    return ids.slice(0, pinnedIndex).filter((id) => !catalog.quarantined.includes(id));
 }
 
 /**

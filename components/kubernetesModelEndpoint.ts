@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { warmVersions } from "../catalog/catalog";
 import { kubernetesDeploymentLogicalName, kubernetesDeploymentName } from "../catalog/names";
-import type { KubernetesSettings, ModelVersion } from "../config/schema";
+import { rolloutTimeoutSeconds, type KubernetesSettings, type ModelVersion } from "../config/schema";
 
 export interface KubernetesModelEndpointArgs {
     /** The model's name: the Service's name and the `app.kubernetes.io/name` label. */
@@ -146,7 +146,7 @@ export function replicasFor(settings: KubernetesSettings, role: "serving" | "sta
 }
 
 export function rolloutTimeouts(settings: KubernetesSettings): pulumi.CustomTimeouts {
-    const seconds = `${settings.rolloutTimeoutSeconds ?? settings.startupTimeoutSeconds + 300}s`;
+    const seconds = `${rolloutTimeoutSeconds(settings)}s`;
     return { create: seconds, update: seconds };
 }
 

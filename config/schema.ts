@@ -473,6 +473,11 @@ export type ModelVersion = StackConfig["versions"][number];
 export type SageMakerSettings = NonNullable<StackConfig["sagemaker"]>;
 export type DeploymentSettings = SageMakerSettings["deployment"];
 export type KubernetesSettings = NonNullable<StackConfig["kubernetes"]>;
+
+/** How long `pulumi up` waits for a Deployment to be ready: `rolloutTimeoutSeconds`, or the startup budget plus 5 minutes. */
+export function rolloutTimeoutSeconds(settings: Pick<KubernetesSettings, "rolloutTimeoutSeconds" | "startupTimeoutSeconds">): number {
+    return settings.rolloutTimeoutSeconds ?? settings.startupTimeoutSeconds + 300;
+}
 export type Target = StackConfig["target"];
 export type AlarmSettings = NonNullable<StackConfig["alarms"]>;
 export type CustomAlarm = AlarmSettings["custom"][number];

@@ -10,8 +10,8 @@
  * steps they leave out. `FIGURE_SOURCES` is rendered into BENCHMARKS.md by
  * `npm run bench`.
  */
-import { defaultRollbackTarget } from "../catalog/catalog";
-import type { DeploymentSettings, KubernetesSettings, StackConfig, TriggerSettings } from "../config/schema";
+import { defaultRollbackTarget, pinnableVersionsBefore } from "../catalog/catalog";
+import { rolloutTimeoutSeconds, type DeploymentSettings, type KubernetesSettings, type StackConfig, type TriggerSettings } from "../config/schema";
 
 export type FigureBasis = "config" | "documented" | "reported" | "not estimated";
 
@@ -251,7 +251,9 @@ function detectionSteps(config: StackConfig): BudgetStep[] {
             basis: "documented",
             source: "alarmEvaluation",
         },
-        config.target === "sagemaker" ? sagemakerPublishingStep() : customPublishingStep(alarms.custom.map((alarm) => alarm.namespace)),
+        config.target === "sagemaker"
+            ? publishedOnceAMinute("SageMaker publishes the endpoint's invocation metrics once a minute", "sagemakerMetrics")
+            : customPublishingStep(alarms.custom.map((alarm) => alarm.namespace)),
     ];
 }
 
@@ -263,26 +265,15 @@ function detectionNotes(config: StackConfig): string[] {
     ];
 }
 
-function sagemakerPublishingStep(): BudgetStep {
-    return {
-        phase: "detect",
-        what: "SageMaker publishes the endpoint's invocation metrics once a minute",
-        seconds: { low: 0, high: PUBLISHING_INTERVAL_SECONDS },
-        basis: "documented",
-        source: "sagemakerMetrics",
-    };
+/** A metric published once a minute: its latest data point can be up to a minute late. */
+function publishedOnceAMinute(what: string, source: FigureSourceId): BudgetStep {
+    return { phase: "detect", what, seconds: { low: 0, high: PUBLISHING_INTERVAL_SECONDS }, basis: "documented", source };
 }
 
 function customPublishingStep(namespaces: readonly string[]): BudgetStep {
     const containerInsightsOnly = namespaces.length > 0 && namespaces.every((namespace) => namespace === "ContainerInsights");
     if (containerInsightsOnly) {
-        return {
-            phase: "detect",
-            what: "the CloudWatch agent publishes Container Insights metrics once a minute (its default)",
-            seconds: { low: 0, high: PUBLISHING_INTERVAL_SECONDS },
-            basis: "documented",
-            source: "containerInsightsInterval",
-        };
+        return publishedOnceAMinute("the CloudWatch agent publishes Container Insights metrics once a minute (its default)", "containerInsightsInterval");
     }
     return {
         phase: "detect",
@@ -393,7 +384,7 @@ function kubernetesRollbackSteps(kubernetes: KubernetesSettings | undefined, ver
     const standby = kubernetes?.standbyReplicas ?? replicas;
     const steps: BudgetStep[] = [];
     if (kubernetes !== undefined && standby < replicas) {
-        const rolloutSeconds = kubernetes.rolloutTimeoutSeconds ?? kubernetes.startupTimeoutSeconds + 300;
+        const rolloutSeconds = rolloutTimeoutSeconds(kubernetes);
         steps.push({
             phase: "restore",
             what: `version ${version} scales from ${standby} to ${replicas} pods, which must start and load the model (the update fails after ${rolloutSeconds} s)`,
@@ -428,7 +419,7 @@ function kubernetesRollbackSteps(kubernetes: KubernetesSettings | undefined, ver
 function byHandPath(config: StackConfig, rollbackVersion: string | undefined, guardrails: boolean): RestorePath {
     const title = `By hand: mlops rollback${rollbackVersion === undefined ? "" : ` --version ${rollbackVersion}`}`;
     if (rollbackVersion === undefined) {
-        const older = olderVersions(config);
+        const older = pinnableVersionsBefore(config);
         return {
             kind: "byHand",
             title,
@@ -462,12 +453,6 @@ function byHandPath(config: StackConfig, rollbackVersion: string | undefined, gu
               ]
             : [],
     };
-}
-
-/** The versions before the pin that may be pinned again, oldest first. */
-function olderVersions(config: StackConfig): string[] {
-    const ids = config.versions.map((v) => v.version);
-    return ids.slice(0, ids.indexOf(config.pinned)).filter((id) => !config.quarantined.includes(id));
 }
 
 /**
