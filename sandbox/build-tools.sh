@@ -7,6 +7,7 @@
 #   pulumi-resource-kubernetes  at @pulumi/kubernetes' version
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #   etcd, kwok
+#   pulumi-language-nodejs      a link to our stand-in (sandbox/plugins), not a build
 #
 # A first build takes tens of minutes on two cores; later runs find the cache.
 set -euo pipefail
@@ -69,7 +70,14 @@ else
 fi
 
 if [[ ! -f "$tools/kubernetes-provider/schema.json" ]]; then
-    module="$(cd "$tools/kubernetes-provider" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)"
+    # `go mod download` fetches the module when the cache is empty and prints
+    # where it is; `go list -m -f {{.Dir}}` prints nothing for a module that
+    # is not in the cache yet, which only an earlier build would have filled.
+    module="$(cd "$tools/kubernetes-provider" && go mod download -json github.com/pulumi/pulumi-kubernetes/provider/v4 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+    if [[ -z "$module" || ! -d "$module" ]]; then
+        echo "build-tools: could not download github.com/pulumi/pulumi-kubernetes/provider/v4 (is the Go module proxy reachable?)" >&2
+        exit 1
+    fi
     install -m 0644 "$module/cmd/pulumi-resource-kubernetes/schema.json" "$module/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$tools/kubernetes-provider/"
 fi
 build pulumi-resource-kubernetes kubernetes-provider \
@@ -80,6 +88,15 @@ for name in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
 done
 build etcd etcd go.etcd.io/etcd/server/v3
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok
+
+# The stand-in Node.js language host (test tooling, see its header) beside
+# our own pulumi build (the engine looks for a bundled plugin next to its
+# resolved executable first; found only on PATH, every command warns). A
+# pulumi of the user's own is left alone: the sandbox's PATH has the stand-in.
+pulumi_dir="$(dirname "$(readlink -f "$bin/pulumi")")"
+if [[ "$pulumi_dir" == "$root"/* ]]; then
+    ln -sfn "$here/plugins/pulumi-language-nodejs" "$pulumi_dir/pulumi-language-nodejs"
+fi
 
 step "all tools in $bin"
 echo "$bin"
