@@ -10,39 +10,45 @@ import { version as PULUMI_SDK_VERSION } from "@pulumi/pulumi/version";
 import { buildSync } from "esbuild";
 import * as path from "node:path";
 import { parseEcrImage } from "./sagemakerModelEndpoint";
-import type { Target, TriggerSettings as TriggerConfig } from "../config/schema";
+import { componentArgsMessage, parseTriggerArgs, type Target, type TriggerSettings as TriggerConfig, type TriggerSettingsInput } from "../config/schema";
 import { ALARM_STATE_CHANGE } from "../trigger/alarmEvent";
 import { BUILD_STATE_CHANGE, UNRECONCILED_BUILD_STATUSES } from "../trigger/buildEvent";
 import { triggerEnvironment, type TriggerSettings as HandlerSettings } from "../trigger/settings";
 
 export interface AlarmRollbackTriggerArgs {
+    /** The model's name (`mlops:model`), in descriptions, tags and the handler's environment. */
     readonly model: string;
     /** The stack the reconcile build runs `mlops rollback` against. */
     readonly stack: string;
+    /** What serves the model (`mlops:target`); only sagemaker has a fast path, kubernetes waits for the reconcile build. */
     readonly target: Target;
-    /** Cooldown, event age, re-checks, runner role and source from `mlops:trigger`. */
-    readonly settings: TriggerConfig;
+    /** `mlops:trigger`: `runnerRoleArn` and `source` (required), cooldown, event age, busy re-checks, log retention. */
+    readonly settings: TriggerSettingsInput;
     /** The composite alarm to act on (from `EndpointAlarms`). */
     readonly alarmName: pulumi.Input<string>;
+    /** The composite alarm's ARN, which the EventBridge rule matches. */
     readonly alarmArn: pulumi.Input<string>;
-    /** Where the handler reports, and the key that topic is encrypted with. */
+    /** The SNS topic the handler reports to. */
     readonly topicArn: pulumi.Input<string>;
+    /** The KMS key the topic is encrypted with; the handler may use it to publish. */
     readonly topicKeyArn: pulumi.Input<string>;
-    /** The version serving now, and the warm version an alarm restores (none: every alarm fails closed). */
+    /** The version serving now. */
     readonly pinnedVersion: string;
+    /** The warm version an alarm restores. @default none: every alarm fails closed */
     readonly rollbackVersion?: string;
-    /** The SageMaker fast path's resources (sagemaker target only). */
+    /** The SageMaker fast path's resources (sagemaker target only). @default no fast path */
     readonly sagemaker?: {
+        /** The endpoint the fast path switches. */
         readonly endpointName: pulumi.Input<string>;
         /** Endpoint config name per warm version. */
         readonly endpointConfigNames: pulumi.Input<Record<string, string>>;
         /** Model name per warm version. */
         readonly modelNames: pulumi.Input<Record<string, string>>;
-        /** The rollback target's image, by digest: checked in ECR before the restore. */
+        /** The rollback target's image, by digest: checked in ECR before the restore. @default not checked */
         readonly rollbackImage?: string;
         /** The endpoint's guardrail alarms, kept unchanged by the fast path. */
         readonly guardrailAlarmNames: readonly string[];
-        /** The KMS key (or alias) ARN of the endpoint configs' storage volumes: the fast path's UpdateEndpoint needs a grant on it. */
+        /** The KMS key (or alias) ARN of the endpoint configs' storage volumes: the fast path's UpdateEndpoint needs a grant on it. @default no key */
         readonly storageKeyArn?: pulumi.Input<string | undefined>;
     };
     /** Extra tags on every child. @default {} */
@@ -57,7 +63,10 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
 
     constructor(name: string, args: AlarmRollbackTriggerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:aws:AlarmRollbackTrigger", name, {}, opts);
-        const { settings } = args;
+        // Defaults and checks of the stack config's own schema: what `pulumi up` refuses, the component refuses too.
+        const parsed = parseTriggerArgs(args);
+        if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("AlarmRollbackTrigger", name, parsed.problems), this);
+        const { settings } = parsed.data;
         const tags = { ...args.tags, "mlops:model": args.model };
         const account = aws.getCallerIdentityOutput({}, { parent: this });
         const region = aws.getRegionOutput({}, { parent: this });
@@ -92,7 +101,7 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
                 // One reconcile at a time: CodeBuild refuses to start a second
                 // (it does not queue it) rather than let it race the first for the stack lock.
                 concurrentBuildLimit: 1,
-                source: { type: settings.source.type, location: settings.source.location, buildspec: runnerBuildspec(args.target) },
+                source: { type: settings.source.type, location: settings.source.location, buildspec: runnerBuildspec(args.target, settings.projectDirectory) },
                 sourceVersion: settings.source.version,
                 artifacts: { type: "NO_ARTIFACTS" },
                 environment: {
@@ -332,11 +341,16 @@ export function handlerTimeoutSeconds(settings: Pick<TriggerConfig, "busyRecheck
 /**
  * The reconcile build's one job. Fixed here, and a StartBuild that overrides
  * it is denied by the trigger's policy: whoever can start the build can
- * choose the version (an environment variable), not the commands.
+ * choose the version (an environment variable), not the commands. It runs in
+ * the user's Pulumi project (`projectDirectory` of the checked-out
+ * repository), with that project's own dependencies (`npm ci` there), so the
+ * `mlops` and the program it runs are the project's, as on a laptop.
  */
-export function runnerBuildspec(target: Target): string {
+export function runnerBuildspec(target: Target, projectDirectory = "."): string {
     // SageMaker: the handler already moved the endpoint; the run waits for it, refreshes, and keeps the live policy.
     const fastPath = target === "sagemaker" ? " --after-fast-path" : "";
+    // Absolute: CodeBuild keeps the shell's directory between commands. The schema allows no quote or '..' in it.
+    const project = projectDirectory === "." ? '"$CODEBUILD_SRC_DIR"' : `"$CODEBUILD_SRC_DIR/${projectDirectory}"`;
     return `version: 0.2
 env:
   shell: bash
@@ -345,12 +359,12 @@ phases:
     commands:
       - curl -fsSL https://get.pulumi.com | sh -s -- --version ${PULUMI_SDK_VERSION}
       - export PATH="$HOME/.pulumi/bin:$PATH"
-      - npm ci
+      - cd ${project} && npm ci
   build:
     commands:
       - test -n "$MLOPS_ROLLBACK_VERSION" && test -n "$MLOPS_ROLLBACK_FROM" || { echo "MLOPS_ROLLBACK_VERSION and MLOPS_ROLLBACK_FROM are not set: start this build from the rollback trigger" >&2; exit 2; }
       - export PATH="$HOME/.pulumi/bin:$PATH"
-      - npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes${fastPath}
+      - cd ${project} && npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes${fastPath}
 `;
 }
 
@@ -521,7 +535,8 @@ let bundle: string | undefined;
  */
 export function bundledTriggerHandler(): string {
     bundle ??= buildSync({
-        entryPoints: [path.join(__dirname, "..", "trigger", "lambda.ts")],
+        // lambda.js beside the compiled package, lambda.ts when run from source.
+        entryPoints: [path.join(__dirname, "..", "trigger", `lambda${path.extname(__filename)}`)],
         bundle: true,
         platform: "node",
         target: "node22",

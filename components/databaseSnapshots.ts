@@ -11,32 +11,23 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { DatabaseSettings, ManagedDatabaseSettings } from "../config/schema";
+import { componentArgsMessage, parseDatabaseArgs, type DatabaseSettingsInput, type ManagedDatabaseSettings } from "../config/schema";
 import { compactTimestamp, servingDatabase, snapshotTags, type SnapshotRecord } from "../database/snapshots";
 
 export interface DatabaseSnapshotsArgs {
-    /** The model's name, for tags. */
+    /** The model's name (`mlops:model`), for tags. */
     readonly model: string;
     /** The stack's name, for tags. */
     readonly stack: string;
-    /** Kind, identifier, managed settings and the restored database, from `mlops:database`. */
-    readonly settings: DatabaseSettings;
-    /** The snapshot taken when the current pin went live (see `currentSnapshot`); none declared when undefined. */
+    /** `mlops:database`: `kind` and `identifier` (required), the settings of a database created here, the restored database. */
+    readonly settings: DatabaseSettingsInput;
+    /** The snapshot taken when the current pin went live (see `currentSnapshot`). @default none declared */
     readonly snapshot?: SnapshotRecord;
     /** Whether this run takes `snapshot` (the pin changed) rather than finding it taken. @default false */
     readonly takenNow?: boolean;
-    /**
-     * What the snapshot is taken after. A rollback passes its traffic switch:
-     * a snapshot that fails (a quota, a busy database, a missing permission)
-     * must not keep traffic on the bad version.
-     * @default nothing: the snapshot starts at once
-     */
+    /** What the snapshot waits for: a rollback passes its traffic switch, so a failed snapshot never holds traffic on the bad version. @default nothing: it starts at once */
     readonly takenAfter?: pulumi.Input<pulumi.Resource>;
-    /**
-     * The final snapshot's time stamp, for a database created here: fixed at
-     * creation (later runs ignore it), so that a database created again
-     * under the same identifier gets a final snapshot of its own name.
-     */
+    /** The final snapshot's time stamp of a database created here, fixed at creation so a database re-created under the same identifier gets its own. */
     readonly createdAt: string;
     /** Look up the serving database's address, for the model's environment (`mlops:database.addressEnv`). @default false */
     readonly needsAddress?: boolean;
@@ -54,7 +45,10 @@ export class DatabaseSnapshots extends pulumi.ComponentResource {
 
     constructor(name: string, args: DatabaseSnapshotsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:aws:DatabaseSnapshots", name, {}, opts);
-        const { settings } = args;
+        // Defaults and checks of the stack config's own schema: what `pulumi up` refuses, the component refuses too.
+        const parsed = parseDatabaseArgs(args);
+        if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("DatabaseSnapshots", name, parsed.problems), this);
+        const { settings } = parsed.data;
         const tags = { ...args.tags, "mlops:model": args.model, "mlops:managed-by": "mlops-rollback" };
 
         // The managed database's identifier as an output, so that its

@@ -6,20 +6,30 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS, type AlarmSettings, type CustomAlarm, type Target } from "../config/schema";
+import { componentArgsMessage, DEFAULTS, parseAlarmArgs, type AlarmSettings, type AlarmSettingsInput, type CustomAlarm, type Target } from "../config/schema";
 
 export interface EndpointAlarmsArgs {
     /** Starts every alarm name, e.g. `fraud-detector-prod`; alarm names are the alarms' identity, so keep it stable. */
     readonly alarmNamePrefix: string;
+    /** What serves the model (`mlops:target`): on sagemaker the built-in endpoint alarms, on kubernetes only `settings.custom`. */
     readonly target: Target;
-    /** Thresholds, periods and custom metrics from `mlops:alarms`. */
-    readonly settings: AlarmSettings;
-    /** The SageMaker endpoint the built-in alarms watch (sagemaker target only). */
+    /** `mlops:alarms`: thresholds, periods and custom metrics (kubernetes needs at least one custom alarm). @default {} */
+    readonly settings?: AlarmSettingsInput;
+    /** The SageMaker endpoint the built-in alarms watch; required for the sagemaker target. */
     readonly endpointName?: pulumi.Input<string>;
     /** The endpoint's variant (sagemaker target only). @default "primary" */
     readonly variantName?: string;
     /** Extra tags on every child. @default {} */
     readonly tags?: Record<string, string>;
+}
+
+/** What `alarmSpecs` reads: the args, parsed. */
+export interface AlarmSpecArgs {
+    readonly alarmNamePrefix: string;
+    readonly target: Target;
+    readonly settings: AlarmSettings;
+    readonly endpointName?: pulumi.Input<string>;
+    readonly variantName?: string;
 }
 
 export class EndpointAlarms extends pulumi.ComponentResource {
@@ -35,6 +45,10 @@ export class EndpointAlarms extends pulumi.ComponentResource {
 
     constructor(name: string, args: EndpointAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:aws:EndpointAlarms", name, {}, opts);
+        // Defaults and checks of the stack config's own schema: what `pulumi up` refuses, the component refuses too.
+        const parsed = parseAlarmArgs(args);
+        if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("EndpointAlarms", name, parsed.problems), this);
+        const { settings } = parsed.data;
         const tags = { ...args.tags };
         const account = aws.getCallerIdentityOutput({}, { parent: this });
         const partition = aws.getPartitionOutput({}, { parent: this });
@@ -54,7 +68,7 @@ export class EndpointAlarms extends pulumi.ComponentResource {
         );
         const topic = new aws.sns.Topic(`${name}-topic`, { kmsMasterKeyId: key.arn, tags }, { parent: this });
 
-        const metricAlarms = alarmSpecs(args).map(
+        const metricAlarms = alarmSpecs({ ...args, ...parsed.data }).map(
             (spec) =>
                 new aws.cloudwatch.MetricAlarm(
                     `${name}-${spec.suffix}`,
@@ -66,8 +80,8 @@ export class EndpointAlarms extends pulumi.ComponentResource {
                         alarmDescription: spec.description,
                         comparisonOperator: spec.comparisonOperator,
                         threshold: spec.threshold,
-                        evaluationPeriods: args.settings.evaluationPeriods,
-                        datapointsToAlarm: args.settings.datapointsToAlarm,
+                        evaluationPeriods: settings.evaluationPeriods,
+                        datapointsToAlarm: settings.datapointsToAlarm,
                         treatMissingData: spec.treatMissingData,
                         ...spec.metric,
                         // The composite alarm notifies; one message per incident, not one per metric.
@@ -150,7 +164,7 @@ export function compositeAlarmName(prefix: string): string {
  * Kubernetes: the custom alarms only. Missing data counts as not breaching
  * for the built-ins: no traffic is not a failing model.
  */
-export function alarmSpecs(args: Pick<EndpointAlarmsArgs, "alarmNamePrefix" | "target" | "settings" | "endpointName" | "variantName">): AlarmSpec[] {
+export function alarmSpecs(args: AlarmSpecArgs): AlarmSpec[] {
     const { alarmNamePrefix: prefix, settings } = args;
     const specs: AlarmSpec[] = [];
     if (args.target === "sagemaker") {
@@ -223,7 +237,7 @@ function errorRateSpec(
 }
 
 /** The names the endpoint's deployment guardrails watch: every metric alarm (SageMaker takes metric alarms, not composites). */
-export function guardrailAlarmNames(args: Pick<EndpointAlarmsArgs, "alarmNamePrefix" | "settings">): string[] {
+export function guardrailAlarmNames(args: Pick<AlarmSpecArgs, "alarmNamePrefix" | "settings">): string[] {
     if (!args.settings.feedGuardrails) return [];
     return alarmSpecs({ ...args, target: "sagemaker", endpointName: "-" }).map((spec) => spec.alarmName);
 }

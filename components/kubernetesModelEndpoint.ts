@@ -8,21 +8,29 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { warmVersions } from "../catalog/catalog";
 import { kubernetesDeploymentLogicalName, kubernetesDeploymentName } from "../catalog/names";
-import { rolloutTimeoutSeconds, type KubernetesSettings, type ModelVersion } from "../config/schema";
+import {
+    componentArgsMessage,
+    parseKubernetesArgs,
+    rolloutTimeoutSeconds,
+    type KubernetesSettings,
+    type KubernetesSettingsInput,
+    type ModelVersion,
+    type ModelVersionInput,
+} from "../config/schema";
 
 export interface KubernetesModelEndpointArgs {
-    /** The model's name: the Service's name and the `app.kubernetes.io/name` label. */
+    /** The model's name (`mlops:model`): the Service's name and the `app.kubernetes.io/name` label. */
     readonly model: string;
-    /** The catalog, oldest first; decides which Deployments exist. */
-    readonly versions: readonly ModelVersion[];
-    /** The version the Service selects. */
+    /** The catalog (`mlops:versions`), oldest first: an image by digest per version; decides which Deployments exist. */
+    readonly versions: readonly ModelVersionInput[];
+    /** The version the Service selects; in `versions`, not in `quarantined`. */
     readonly pinned: string;
-    /** How many versions before the pin keep a Deployment. @default 1 */
-    readonly warm: number;
-    /** Versions never kept warm. @default [] */
+    /** How many versions before the pin keep a Deployment, ready to switch to. @default 1 */
+    readonly warm?: number;
+    /** Versions never kept warm and never pinned. @default [] */
     readonly quarantined?: readonly string[];
-    /** Namespace, replicas, ports, probes, resources. */
-    readonly settings: KubernetesSettings;
+    /** `mlops:kubernetes`: namespace, replicas, ports, probes, resources; every field has a default. @default {} */
+    readonly settings?: KubernetesSettingsInput;
     /** Extra environment of every version's container, e.g. the database's address; a change rolls the pods. @default {} */
     readonly environment?: Record<string, pulumi.Input<string>>;
     /** What the Service's switch to the pinned version waits for, e.g. the database snapshot of this pin change. @default [] */
@@ -49,8 +57,11 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
      */
     constructor(name: string, args: KubernetesModelEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:kubernetes:ModelEndpoint", name, {}, opts);
-        const { settings, model } = args;
-        const warm = warmVersions({ ...args, quarantined: args.quarantined ?? [] });
+        // Defaults and checks of the stack config's own schema: what `pulumi up` refuses, the component refuses too.
+        const parsed = parseKubernetesArgs(args);
+        if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("KubernetesModelEndpoint", name, parsed.problems), this);
+        const { model, settings, ...catalog } = parsed.data;
+        const warm = warmVersions(catalog);
 
         const namespace: pulumi.Input<string> = settings.createNamespace
             ? new k8s.core.v1.Namespace(
@@ -65,14 +76,20 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
                 kubernetesDeploymentLogicalName(name, id),
                 {
                     metadata: { name: kubernetesDeploymentName(model, id), namespace, labels: versionLabels(model, id) },
-                    spec: deploymentSpecFor(model, versionById(args.versions, id), settings, id === args.pinned ? "serving" : "standby", args.environment),
+                    spec: deploymentSpecFor(
+                        model,
+                        versionById(catalog.versions, id),
+                        settings,
+                        id === catalog.pinned ? "serving" : "standby",
+                        args.environment,
+                    ),
                 },
                 // The provider waits for the rollout to be ready; give a new
                 // version its startup budget plus room for scheduling.
                 { parent: this, customTimeouts: rolloutTimeouts(settings), dependsOn },
             );
         // A new version's pods may migrate the data as they start: they wait for the snapshot too.
-        const pinnedDeployment = deploymentFor(args.pinned, args.switchDependsOn ?? []);
+        const pinnedDeployment = deploymentFor(catalog.pinned, args.switchDependsOn ?? []);
 
         const service = new k8s.core.v1.Service(
             `${name}-service`,
@@ -80,7 +97,7 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
                 metadata: { name: model, namespace, labels: { "app.kubernetes.io/name": model } },
                 spec: {
                     type: settings.serviceType,
-                    selector: selectorLabels(model, args.pinned),
+                    selector: selectorLabels(model, catalog.pinned),
                     ports: [{ name: "http", port: settings.servicePort, targetPort: "http", protocol: "TCP" }],
                 },
             },
@@ -96,7 +113,7 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
                 metadata: { name: model, namespace, labels: { "app.kubernetes.io/name": model } },
                 // maxUnavailable rather than minAvailable: with one replica,
                 // minAvailable 1 would block every node drain.
-                spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(model, args.pinned) } },
+                spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(model, catalog.pinned) } },
             },
             { parent: this, dependsOn: [pinnedDeployment] },
         );
@@ -106,15 +123,15 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
         // standbyReplicas, perhaps 0), which must not happen while it still
         // takes the traffic. A newly warm version is likewise built after the
         // switch, off the rollback's critical path.
-        const deployments: Record<string, k8s.apps.v1.Deployment> = { [args.pinned]: pinnedDeployment };
+        const deployments: Record<string, k8s.apps.v1.Deployment> = { [catalog.pinned]: pinnedDeployment };
         for (const id of warm) {
-            if (id !== args.pinned) deployments[id] = deploymentFor(id, [service]);
+            if (id !== catalog.pinned) deployments[id] = deploymentFor(id, [service]);
         }
 
         this.trafficSwitch = service;
         this.serviceName = service.metadata.name;
         this.namespace = pulumi.output(namespace);
-        this.pinnedVersion = pulumi.output(args.pinned);
+        this.pinnedVersion = pulumi.output(catalog.pinned);
         this.deploymentNames = pulumi.output(Object.fromEntries(Object.entries(deployments).map(([id, deployment]) => [id, deployment.metadata.name])));
         this.registerOutputs({
             serviceName: this.serviceName,

@@ -8,49 +8,36 @@ import * as pulumi from "@pulumi/pulumi";
 import { warmVersions, type CatalogView } from "../catalog/catalog";
 import { sagemakerChildNames } from "../catalog/names";
 import {
+    componentArgsMessage,
     ECR_IMAGE_PATTERN,
     hasLocalNvmeStorage,
+    parseSageMakerArgs,
     S3_OBJECT_PATTERN,
     type DeploymentSettings,
     type ModelVersion,
+    type ModelVersionInput,
     type SageMakerSettings,
+    type SageMakerSettingsInput,
 } from "../config/schema";
 
 export interface SageMakerModelEndpointArgs {
-    /** The model's name, used in tags and container env. */
+    /** The model's name (`mlops:model`), used in tags and container env. */
     readonly model: string;
-    /** The catalog, oldest first; decides which Models and configs exist. */
-    readonly versions: readonly ModelVersion[];
-    /** The version the endpoint serves. */
+    /** The catalog (`mlops:versions`), oldest first: image by digest and S3 artifact per version; decides which Models and configs exist. */
+    readonly versions: readonly ModelVersionInput[];
+    /** The version the endpoint serves; in `versions`, not in `quarantined`. */
     readonly pinned: string;
-    /** How many versions before the pin stay declared. @default 1 */
-    readonly warm: number;
-    /** Versions never kept warm. @default [] */
+    /** How many versions before the pin stay declared, ready to switch to. @default 1 */
+    readonly warm?: number;
+    /** Versions never kept warm and never pinned. @default [] */
     readonly quarantined?: readonly string[];
-    /** Instance type, count, variant name, deployment policy, optional KMS key, VPC and role. */
-    readonly settings: SageMakerSettings;
-    /**
-     * Alarms that make SageMaker roll a deployment back during its bake,
-     * added to `settings.deployment.rollbackAlarmNames`. Changing this *set*
-     * replaces the endpoint, so pass stable names and vary thresholds instead.
-     * @default []
-     */
+    /** `mlops:sagemaker`: `instanceType` (required), instance count, variant name, deployment policy, optional KMS key, VPC and role. */
+    readonly settings: SageMakerSettingsInput;
+    /** Alarms that roll a deployment back during its bake, after `settings.deployment.rollbackAlarmNames`; a new set replaces the endpoint, so keep names stable. @default [] */
     readonly rollbackAlarmNames?: pulumi.Input<string>[];
-    /**
-     * Keep the endpoint's deployment policy as SageMaker has it (after a
-     * refresh) instead of the declared one. The reconcile run after the
-     * alarm trigger's all-at-once restore sets it: re-applying the declared
-     * policy would redeploy the restored config once more; the next deploy
-     * applies the declared policy with its own update.
-     * @default false
-     */
+    /** Keep the deployment policy SageMaker has (set by the reconcile run after the trigger's all-at-once restore, which must not redeploy). @default false */
     readonly keepLiveDeploymentConfig?: boolean;
-    /**
-     * Extra environment of every version's container, e.g. the database's
-     * address. A change replaces every Model (SageMaker updates only their
-     * tags), so the endpoint moves to new configs.
-     * @default {}
-     */
+    /** Extra environment of every version's container, e.g. the database's address; a change replaces every Model. @default {} */
     readonly environment?: Record<string, pulumi.Input<string>>;
     /** What the endpoint's switch to the pinned config waits for, e.g. the database snapshot of this pin change. @default [] */
     readonly switchDependsOn?: pulumi.Resource[];
@@ -76,11 +63,14 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
 
     constructor(name: string, args: SageMakerModelEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:sagemaker:ModelEndpoint", name, {}, opts);
-        const { settings } = args;
-        const warm = warmVersions({ ...args, quarantined: args.quarantined ?? [] }).map((id) => versionById(args.versions, id));
-        const tags = { ...args.tags, "mlops:model": args.model };
+        // Defaults and checks of the stack config's own schema: what `pulumi up` refuses, the component refuses too.
+        const parsed = parseSageMakerArgs(args, name);
+        if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("SageMakerModelEndpoint", name, parsed.problems), this);
+        const { model: modelName, settings, ...catalog } = parsed.data;
+        const warm = warmVersions(catalog).map((id) => versionById(catalog.versions, id));
+        const tags = { ...args.tags, "mlops:model": modelName };
 
-        const readableVersions = rolePolicyVersions({ ...args, quarantined: args.quarantined ?? [] }).map((id) => versionById(args.versions, id));
+        const readableVersions = rolePolicyVersions(catalog).map((id) => versionById(catalog.versions, id));
         let roleArn: pulumi.Output<string>;
         const roleReady: pulumi.Resource[] = [];
         if (settings.executionRoleArn !== undefined) {
@@ -89,7 +79,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
             const role = new aws.iam.Role(
                 `${name}-role`,
                 {
-                    description: `SageMaker execution role for model ${args.model} (managed by mlops-rollback)`,
+                    description: `SageMaker execution role for model ${modelName} (managed by mlops-rollback)`,
                     assumeRolePolicy: JSON.stringify(SAGEMAKER_ASSUME_ROLE_POLICY),
                     tags,
                 },
@@ -127,7 +117,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                 ? new aws.kms.Key(
                       `${name}-storage-key`,
                       {
-                          description: `Encrypts the endpoint storage volumes of model ${args.model} (managed by mlops-rollback)`,
+                          description: `Encrypts the endpoint storage volumes of model ${modelName} (managed by mlops-rollback)`,
                           enableKeyRotation: true,
                           deletionWindowInDays: 30,
                           tags,
@@ -152,7 +142,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                     primaryContainer: {
                         image: version.image,
                         modelDataUrl: version.artifact,
-                        environment: { ...args.environment, MLOPS_MODEL: args.model, MLOPS_MODEL_VERSION: version.version },
+                        environment: { ...args.environment, MLOPS_MODEL: modelName, MLOPS_MODEL_VERSION: version.version },
                     },
                     enableNetworkIsolation: true,
                     vpcConfig: settings.vpc && { subnets: settings.vpc.subnetIds, securityGroupIds: settings.vpc.securityGroupIds },
@@ -184,7 +174,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
         const endpoint = new aws.sagemaker.Endpoint(
             `${name}-endpoint`,
             {
-                endpointConfigName: configNames[args.pinned],
+                endpointConfigName: configNames[catalog.pinned],
                 deploymentConfig: deploymentConfigFor(settings.deployment, args.rollbackAlarmNames ?? []),
                 tags,
             },
@@ -201,7 +191,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
 
         this.trafficSwitch = endpoint;
         this.endpointName = endpoint.name;
-        this.pinnedVersion = pulumi.output(args.pinned);
+        this.pinnedVersion = pulumi.output(catalog.pinned);
         this.endpointConfigNames = pulumi.output(configNames);
         this.modelNames = pulumi.output(modelNames);
         this.executionRoleArn = roleArn;

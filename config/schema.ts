@@ -112,12 +112,17 @@ const IAM_ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,51
 const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[\w/-]+$/;
 const ALARM_NAME_PATTERN = /^[^\s][\x20-\x7e]{0,254}$/;
 
+/** A version id as a person writes it: a string, or a whole number as YAML reads an unquoted `3`. */
+export type VersionIdInput = string | number;
+
 /**
  * A version id as written in YAML. An unquoted `3` is read as a number; an
  * integer is safe to turn back into the string the user meant, a decimal such
- * as `2.10` is not (it reads as 2.1), so that one must be quoted.
+ * as `2.10` is not (it reads as 2.1), so that one must be quoted. `custom`
+ * only types the input: the transform checks every value, so that each wrong
+ * one gets its own message.
  */
-const versionId = z.unknown().transform((value, ctx): string => {
+const versionId = z.custom<VersionIdInput>().transform((value, ctx): string => {
     if (typeof value === "string") return value;
     if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
     ctx.addIssue({
@@ -353,6 +358,18 @@ const triggerSchema = z
                 version: z.string().min(1).optional(),
             })
             .strict(),
+        /**
+         * The Pulumi project's folder in that repository (where its Pulumi.yaml
+         * and package.json are), relative to the repository's root: the build
+         * installs that project's own dependencies and runs its mlops there.
+         * @default "."
+         */
+        projectDirectory: z
+            .string()
+            .regex(/^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]+$/, {
+                message: "a folder inside the repository, relative to its root (letters, digits, '.', '_', '-' and '/'; no '..'), e.g. infra/ml",
+            })
+            .default("."),
         /** The stack's backend when it is not Pulumi Cloud, e.g. s3://acme-pulumi-state. */
         pulumiBackendUrl: z
             .string()
@@ -445,20 +462,28 @@ const databaseSchema = z
     })
     .strict();
 
+const targetSchema = z.enum(["sagemaker", "kubernetes"], { message: "set mlops:target to 'sagemaker' or 'kubernetes'" });
+const modelNameSchema = z
+    .string()
+    .max(40, { message: "a model name is at most 40 characters (resource names are derived from it)" })
+    // Starts with a letter: it names a Kubernetes Service (an RFC 1035 label).
+    .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, {
+        message: "a model name is DNS-safe: lowercase letters, digits and '-', starting with a letter, e.g. fraud-detector",
+    });
+
+/** The catalog: which versions exist, which one serves, how many before it stay warm, which never serve again. */
+const catalogFields = {
+    pinned: versionId,
+    warm: z.number().int().min(0, { message: "warm is 0..5" }).max(5, { message: "warm is 0..5" }).default(DEFAULTS.warm),
+    quarantined: z.array(versionId).default([]),
+    versions: z.array(versionSchema).min(1, { message: "the catalog needs at least one version" }),
+};
+
 const stackConfigShape = z
     .object({
-        target: z.enum(["sagemaker", "kubernetes"], { message: "set mlops:target to 'sagemaker' or 'kubernetes'" }),
-        model: z
-            .string()
-            .max(40, { message: "a model name is at most 40 characters (resource names are derived from it)" })
-            // Starts with a letter: it names a Kubernetes Service (an RFC 1035 label).
-            .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, {
-                message: "a model name is DNS-safe: lowercase letters, digits and '-', starting with a letter, e.g. fraud-detector",
-            }),
-        pinned: versionId,
-        warm: z.number().int().min(0, { message: "warm is 0..5" }).max(5, { message: "warm is 0..5" }).default(DEFAULTS.warm),
-        quarantined: z.array(versionId).default([]),
-        versions: z.array(versionSchema).min(1, { message: "the catalog needs at least one version" }),
+        target: targetSchema,
+        model: modelNameSchema,
+        ...catalogFields,
         sagemaker: sagemakerSchema.optional(),
         kubernetes: kubernetesSchema.optional(),
         rollback: rollbackSchema.default({ allowRedeploy: [] }),
@@ -485,7 +510,20 @@ export type TriggerSettings = NonNullable<StackConfig["trigger"]>;
 export type DatabaseSettings = NonNullable<StackConfig["database"]>;
 export type ManagedDatabaseSettings = NonNullable<DatabaseSettings["manage"]>;
 
-/** One problem with the config, named by its config path. */
+// What a person writes: the schemas' input types, every field with a default
+// optional. Component args take these, and each component parses them with
+// these same schemas (parseSageMakerArgs and its siblings below).
+export type ModelVersionInput = z.input<typeof versionSchema>;
+export type SageMakerSettingsInput = z.input<typeof sagemakerSchema>;
+export type DeploymentSettingsInput = z.input<typeof deploymentSchema>;
+export type KubernetesSettingsInput = z.input<typeof kubernetesSchema>;
+export type AlarmSettingsInput = z.input<typeof alarmsSchema>;
+export type CustomAlarmInput = z.input<typeof customAlarmSchema>;
+export type TriggerSettingsInput = z.input<typeof triggerSchema>;
+export type DatabaseSettingsInput = z.input<typeof databaseSchema>;
+export type ManagedDatabaseSettingsInput = z.input<typeof managedDatabaseSchema>;
+
+/** One problem with the config, named by its path: `mlops:sagemaker.instanceCount` in stack config, `args.settings.instanceCount` in a component's args. */
 export interface ConfigProblem {
     readonly path: string;
     readonly message: string;
@@ -502,24 +540,36 @@ export class StackConfigError extends BadInputError {
 
 /** `["versions", 2, "image"]` → `mlops:versions[2].image`. */
 export function configPath(path: readonly PropertyKey[]): string {
+    return `${CONFIG_NAMESPACE}:${renderPath(path)}`;
+}
+
+/** `["versions", 2, "image"]` → `versions[2].image`. */
+function renderPath(path: readonly PropertyKey[]): string {
     let rendered = "";
     for (const segment of path) {
         if (typeof segment === "number") rendered += `[${segment}]`;
         else rendered += rendered === "" ? String(segment) : `.${String(segment)}`;
     }
-    return `${CONFIG_NAMESPACE}:${rendered}`;
+    return rendered;
 }
 
-const stackConfigSchema = stackConfigShape.superRefine(
-    (config, ctx) => {
-        for (const problem of crossFieldProblems(config)) {
-            ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
-        }
-    },
-    // Run the cross-field rules even when a field failed, so that one run
-    // reports every problem; crossFieldProblems reads the value defensively.
-    { when: () => true },
-);
+const stackConfigSchema = checkedBy(stackConfigShape, crossFieldProblems);
+
+/**
+ * `schema`, with the cross-field `rules` as well. They run even when a field
+ * failed, so that one parse reports every problem; the value may then be
+ * partly invalid, so the rules read it defensively.
+ */
+function checkedBy<S extends z.ZodObject>(schema: S, rules: (value: z.output<S>) => PathedProblem[]): S {
+    return schema.superRefine(
+        (value, ctx) => {
+            // Not an object at all: zod has said so; there is nothing to relate.
+            if (typeof value !== "object" || value === null) return;
+            for (const problem of rules(value)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+        },
+        { when: () => true },
+    );
+}
 
 interface PathedProblem {
     readonly path: (string | number)[];
@@ -527,15 +577,81 @@ interface PathedProblem {
 }
 
 /**
+ * Names another field in a problem's message: `mlops:versions[2]` in stack
+ * config, `args.versions[2]` in a component's args.
+ */
+type FieldName = (path: readonly (string | number)[]) => string;
+
+/** The problems of a section, moved under its key: `["stepPercent"]` → `["sagemaker", "deployment", "stepPercent"]`. */
+function under(prefix: readonly (string | number)[], problems: readonly PathedProblem[]): PathedProblem[] {
+    return problems.map((problem) => ({ path: [...prefix, ...problem.path], message: problem.message }));
+}
+
+/** A FieldName for fields inside the section at `prefix`. */
+function within(prefix: readonly (string | number)[], name: FieldName): FieldName {
+    return (path) => name([...prefix, ...path]);
+}
+
+/**
  * Rules that span fields. The value may be partly invalid (see `when` above),
- * so every field is type-checked before use.
+ * so every field is type-checked before use. Each section's rules are their
+ * own function, which a component applies to its args as well.
  */
 export function crossFieldProblems(value: unknown): PathedProblem[] {
     const problems: PathedProblem[] = [];
     if (typeof value !== "object" || value === null) return problems;
     const config = value as Record<string, unknown>;
-    const target = config.target === "sagemaker" || config.target === "kubernetes" ? config.target : undefined;
+    const target = asTarget(config.target);
+    const model = typeof config.model === "string" ? config.model : undefined;
+
+    problems.push(...catalogProblems(config, target, model === undefined ? undefined : { prefix: model, from: configPath(["model"]) }, configPath));
     const versions = Array.isArray(config.versions) ? (config.versions as unknown[]) : [];
+    const catalog = new Set(versions.map((v) => asVersionId((v as Record<string, unknown> | null)?.version)).filter((id) => id !== undefined));
+    const allowRedeploy = (config.rollback as { allowRedeploy?: unknown } | undefined)?.allowRedeploy;
+    (Array.isArray(allowRedeploy) ? allowRedeploy.map(asVersionId) : []).forEach((id, index) => {
+        if (id !== undefined && versions.length > 0 && !catalog.has(id)) {
+            problems.push({
+                path: ["rollback", "allowRedeploy", index],
+                message: `version '${id}' is not in ${configPath(["versions"])} (known: ${[...catalog].join(", ")})`,
+            });
+        }
+    });
+
+    problems.push(...under(["sagemaker"], sagemakerSectionProblems(config.sagemaker)));
+    if (target === "kubernetes") problems.push(...under(["kubernetes"], kubernetesSectionProblems(config.kubernetes)));
+    if (config.trigger !== undefined && config.alarms === undefined) {
+        problems.push({ path: ["trigger"], message: "the rollback trigger fires on alarms: add the mlops:alarms section, or remove mlops:trigger" });
+    }
+    const rollbackAlarmNames = (config.sagemaker as { deployment?: { rollbackAlarmNames?: unknown } } | undefined)?.deployment?.rollbackAlarmNames;
+    const userGuardrails = Array.isArray(rollbackAlarmNames) ? rollbackAlarmNames.length : 0;
+    problems.push(...under(["alarms"], alarmSectionProblems(target, config.alarms, userGuardrails, within(["alarms"], configPath))));
+    problems.push(...under(["database"], databaseSectionProblems(config.database)));
+
+    if (target !== undefined && config[target] === undefined) {
+        problems.push({ path: [target], message: `required when mlops:target is '${target}': add the mlops:${target} section` });
+    }
+    return problems;
+}
+
+/** Where the names derived from version ids start (`fraud-detector`), and the field to shorten when one is too long. */
+interface DerivedNames {
+    readonly prefix: string;
+    readonly from: string;
+}
+
+/**
+ * Rules of the catalog (`versions`, `pinned`, `quarantined`): unique ids and
+ * derived names, a new version changes what is served, the pin is a known,
+ * unquarantined version, and what each target needs of a version.
+ */
+function catalogProblems(
+    catalogValue: Record<string, unknown>,
+    target: Target | undefined,
+    derived: DerivedNames | undefined,
+    name: FieldName,
+): PathedProblem[] {
+    const problems: PathedProblem[] = [];
+    const versions = Array.isArray(catalogValue.versions) ? (catalogValue.versions as unknown[]) : [];
     const ids = versions.map((v) => asVersionId((v as Record<string, unknown> | null)?.version));
     const catalog = new Set(ids.filter((id): id is string => id !== undefined));
 
@@ -550,7 +666,7 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
             if (seen !== undefined) {
                 problems.push({
                     path: ["versions", index, "version"],
-                    message: `duplicate version id '${id}' (already at mlops:versions[${seen}]); versions are append-only and ids are unique`,
+                    message: `duplicate version id '${id}' (already at ${name(["versions", seen])}); versions are append-only and ids are unique`,
                 });
             } else {
                 firstIndexOfId.set(id, index);
@@ -560,7 +676,7 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
                     if (clash !== undefined) {
                         problems.push({
                             path: ["versions", index, "version"],
-                            message: `version '${id}' derives the same ${target} resource name '${key}' as '${ids[clash]}' at mlops:versions[${clash}]; rename one of them`,
+                            message: `version '${id}' derives the same ${target} resource name '${key}' as '${ids[clash]}' at ${name(["versions", clash])}; rename one of them`,
                         });
                     } else {
                         firstIndexOfDerivedName.set(key, index);
@@ -574,7 +690,7 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
             if (same !== undefined) {
                 problems.push({
                     path: ["versions", index],
-                    message: `same image and artifact as mlops:versions[${same}]; a new version must change what is served`,
+                    message: `same image and artifact as ${name(["versions", same])}; a new version must change what is served`,
                 });
             } else {
                 firstIndexOfContent.set(content, index);
@@ -591,117 +707,103 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
                 });
             }
         }
+        if (target === "kubernetes" && id !== undefined && VERSION_ID_PATTERN.test(id) && !/[A-Za-z0-9]$/.test(id)) {
+            problems.push({ path: ["versions", index, "version"], message: "on kubernetes a version id ends with a letter or digit (it is a label value)" });
+        }
     });
 
-    const model = typeof config.model === "string" ? config.model : undefined;
-    if (target !== undefined && model !== undefined) {
+    if (target !== undefined && derived !== undefined) {
         versions.forEach((_, index) => {
             const id = ids[index];
             if (id === undefined || !VERSION_ID_PATTERN.test(id)) return;
-            const longest = longestDerivedName(target, model, id);
+            const longest = longestDerivedName(target, derived.prefix, id);
             if (longest.length > MAX_DERIVED_NAME_LENGTH[target]) {
                 problems.push({
                     path: ["versions", index, "version"],
-                    message: `the derived resource name '${longest}' is longer than ${MAX_DERIVED_NAME_LENGTH[target]} characters; shorten mlops:model or the version id`,
+                    message: `the derived resource name '${longest}' is longer than ${MAX_DERIVED_NAME_LENGTH[target]} characters; shorten ${derived.from} or the version id`,
                 });
             }
         });
     }
 
     const knownList = [...catalog].join(", ");
-    const pinned = asVersionId(config.pinned);
-    const quarantined = Array.isArray(config.quarantined) ? config.quarantined.map(asVersionId) : [];
+    const pinned = asVersionId(catalogValue.pinned);
+    const quarantined = Array.isArray(catalogValue.quarantined) ? catalogValue.quarantined.map(asVersionId) : [];
     if (pinned !== undefined && versions.length > 0) {
         if (!catalog.has(pinned)) {
             problems.push({
                 path: ["pinned"],
-                message: `version '${pinned}' is not in mlops:versions (known: ${knownList}); add it to the catalog or pin a known version`,
+                message: `version '${pinned}' is not in ${name(["versions"])} (known: ${knownList}); add it to the catalog or pin a known version`,
             });
         } else if (quarantined.includes(pinned)) {
             problems.push({
                 path: ["pinned"],
-                message: `version '${pinned}' is quarantined (listed in mlops:quarantined); pin another version, or remove it from mlops:quarantined if it is safe again`,
+                message: `version '${pinned}' is quarantined (listed in ${name(["quarantined"])}); pin another version, or remove it from ${name(["quarantined"])} if it is safe again`,
             });
         }
     }
-    const allowRedeploy = (config.rollback as { allowRedeploy?: unknown } | undefined)?.allowRedeploy;
-    (Array.isArray(allowRedeploy) ? allowRedeploy.map(asVersionId) : []).forEach((id, index) => {
-        if (id !== undefined && versions.length > 0 && !catalog.has(id)) {
-            problems.push({ path: ["rollback", "allowRedeploy", index], message: `version '${id}' is not in mlops:versions (known: ${knownList})` });
-        }
-    });
     quarantined.forEach((id, index) => {
         if (id !== undefined && versions.length > 0 && !catalog.has(id)) {
-            problems.push({ path: ["quarantined", index], message: `version '${id}' is not in mlops:versions (known: ${knownList})` });
+            problems.push({ path: ["quarantined", index], message: `version '${id}' is not in ${name(["versions"])} (known: ${knownList})` });
         }
     });
+    return problems;
+}
 
-    const sagemaker = config.sagemaker as { instanceType?: unknown; kmsKeyArn?: unknown } | undefined;
-    if (typeof sagemaker?.instanceType === "string" && sagemaker.kmsKeyArn !== undefined) {
-        if (hasLocalNvmeStorage(sagemaker.instanceType)) {
-            problems.push({
-                path: ["sagemaker", "kmsKeyArn"],
-                message: `${sagemaker.instanceType} has local NVMe storage, which SageMaker encrypts itself and for which it rejects a KMS key; remove kmsKeyArn or pick another instance type`,
-            });
-        }
-    }
-
-    if (target === "kubernetes") {
-        ids.forEach((id, index) => {
-            if (id !== undefined && VERSION_ID_PATTERN.test(id) && !/[A-Za-z0-9]$/.test(id)) {
-                problems.push({
-                    path: ["versions", index, "version"],
-                    message: "on kubernetes a version id ends with a letter or digit (it is a label value)",
-                });
-            }
+/** Rules of `mlops:sagemaker`, by paths inside it: a KMS key the instance type can take, a deployment step that fits the strategy. */
+function sagemakerSectionProblems(value: unknown): PathedProblem[] {
+    if (typeof value !== "object" || value === null) return [];
+    const sagemaker = value as { instanceType?: unknown; kmsKeyArn?: unknown; deployment?: unknown };
+    const problems: PathedProblem[] = [];
+    if (typeof sagemaker.instanceType === "string" && sagemaker.kmsKeyArn !== undefined && hasLocalNvmeStorage(sagemaker.instanceType)) {
+        problems.push({
+            path: ["kmsKeyArn"],
+            message: `${sagemaker.instanceType} has local NVMe storage, which SageMaker encrypts itself and for which it rejects a KMS key; remove kmsKeyArn or pick another instance type`,
         });
-        const resources = (config.kubernetes as { resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> } } | undefined)
-            ?.resources;
-        for (const resource of ["cpu", "memory"] as const) {
-            const request = quantityValue(resources?.requests?.[resource]);
-            const limit = quantityValue(resources?.limits?.[resource]);
-            if (request !== undefined && limit !== undefined && request > limit) {
-                problems.push({
-                    path: ["kubernetes", "resources", "requests", resource],
-                    message: `the ${resource} request is above its limit; raise the limit or lower the request`,
-                });
-            }
-        }
     }
-
-    const deployment = (config.sagemaker as { deployment?: Record<string, unknown> } | undefined)?.deployment;
-    if (typeof deployment === "object" && deployment !== null) {
+    if (typeof sagemaker.deployment === "object" && sagemaker.deployment !== null) {
+        const deployment = sagemaker.deployment as Record<string, unknown>;
         const strategy = deployment.strategy ?? DEFAULTS.sagemaker.deployment.strategy;
         const step = deployment.stepPercent;
         if ((strategy === "canary" || strategy === "linear") && step === undefined) {
             problems.push({
-                path: ["sagemaker", "deployment", "stepPercent"],
+                path: ["deployment", "stepPercent"],
                 message: `required for the ${strategy} strategy: the percent of the fleet shifted per step`,
             });
         }
         if (strategy === "allAtOnce" && step !== undefined) {
-            problems.push({ path: ["sagemaker", "deployment", "stepPercent"], message: "only for the canary or linear strategy; remove it or set strategy" });
+            problems.push({ path: ["deployment", "stepPercent"], message: "only for the canary or linear strategy; remove it or set strategy" });
         }
         if (strategy === "linear" && typeof step === "number" && step < 10) {
-            problems.push({ path: ["sagemaker", "deployment", "stepPercent"], message: "a linear step is 10-50% of the fleet" });
+            problems.push({ path: ["deployment", "stepPercent"], message: "a linear step is 10-50% of the fleet" });
         }
-    }
-
-    problems.push(...alarmProblems(target, config.alarms, config.sagemaker, config.trigger));
-    problems.push(...databaseProblems(config.database));
-
-    if (target !== undefined && config[target] === undefined) {
-        problems.push({ path: [target], message: `required when mlops:target is '${target}': add the mlops:${target} section` });
     }
     return problems;
 }
 
-/** Cross-field rules of `mlops:alarms` and `mlops:trigger`. */
-function alarmProblems(target: Target | undefined, alarmsValue: unknown, sagemakerValue: unknown, triggerValue: unknown): PathedProblem[] {
+/** Rules of `mlops:kubernetes`, by paths inside it: no resource request above its limit. */
+function kubernetesSectionProblems(value: unknown): PathedProblem[] {
+    const resources = (value as { resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> } } | undefined)?.resources;
     const problems: PathedProblem[] = [];
-    if (triggerValue !== undefined && alarmsValue === undefined) {
-        problems.push({ path: ["trigger"], message: "the rollback trigger fires on alarms: add the mlops:alarms section, or remove mlops:trigger" });
+    for (const resource of ["cpu", "memory"] as const) {
+        const request = quantityValue(resources?.requests?.[resource]);
+        const limit = quantityValue(resources?.limits?.[resource]);
+        if (request !== undefined && limit !== undefined && request > limit) {
+            problems.push({
+                path: ["resources", "requests", resource],
+                message: `the ${resource} request is above its limit; raise the limit or lower the request`,
+            });
+        }
     }
+    return problems;
+}
+
+/**
+ * Rules of `mlops:alarms`, by paths inside it. `userGuardrails`: the alarms
+ * the endpoint's guardrails watch besides these (`rollbackAlarmNames`).
+ */
+function alarmSectionProblems(target: Target | undefined, alarmsValue: unknown, userGuardrails: number, name: FieldName): PathedProblem[] {
+    const problems: PathedProblem[] = [];
     if (typeof alarmsValue !== "object" || alarmsValue === null) return problems;
     const alarms = alarmsValue as Record<string, unknown>;
     const period = typeof alarms.periodSeconds === "number" ? alarms.periodSeconds : DEFAULTS.alarms.periodSeconds;
@@ -709,37 +811,37 @@ function alarmProblems(target: Target | undefined, alarmsValue: unknown, sagemak
     const datapoints = typeof alarms.datapointsToAlarm === "number" ? alarms.datapointsToAlarm : DEFAULTS.alarms.datapointsToAlarm;
     if (datapoints > evaluationPeriods) {
         problems.push({
-            path: ["alarms", "datapointsToAlarm"],
+            path: ["datapointsToAlarm"],
             message: `${datapoints} breaching datapoints cannot fit in ${evaluationPeriods} evaluation periods; lower datapointsToAlarm or raise evaluationPeriods`,
         });
     }
     if (period * evaluationPeriods > MAX_ALARM_EVALUATION_SECONDS) {
         problems.push({
-            path: ["alarms", "evaluationPeriods"],
+            path: ["evaluationPeriods"],
             message: `periodSeconds × evaluationPeriods is ${period * evaluationPeriods} s; CloudWatch evaluates at most one day (86400 s)`,
         });
     }
     const custom = Array.isArray(alarms.custom) ? (alarms.custom as unknown[]) : [];
     const seen = new Map<string, number>();
     custom.forEach((entry, index) => {
-        const name = (entry as { name?: unknown } | null)?.name;
-        if (typeof name !== "string") return;
-        if ((BUILT_IN_ALARM_SUFFIXES as readonly string[]).includes(name)) {
-            problems.push({ path: ["alarms", "custom", index, "name"], message: `'${name}' is the name of a built-in alarm; pick another` });
+        const alarmName = (entry as { name?: unknown } | null)?.name;
+        if (typeof alarmName !== "string") return;
+        if ((BUILT_IN_ALARM_SUFFIXES as readonly string[]).includes(alarmName)) {
+            problems.push({ path: ["custom", index, "name"], message: `'${alarmName}' is the name of a built-in alarm; pick another` });
         }
-        const first = seen.get(name);
-        if (first !== undefined) problems.push({ path: ["alarms", "custom", index, "name"], message: `already used by mlops:alarms.custom[${first}]` });
-        else seen.set(name, index);
+        const first = seen.get(alarmName);
+        if (first !== undefined) problems.push({ path: ["custom", index, "name"], message: `already used by ${name(["custom", first])}` });
+        else seen.set(alarmName, index);
     });
     if (target === "kubernetes") {
         for (const key of ["errorRatePercent", "latencyP99Ms", "clientErrorRatePercent"] as const) {
             if (alarms[key] !== undefined) {
-                problems.push({ path: ["alarms", key], message: "a SageMaker endpoint metric; on kubernetes, alarm on your metrics with mlops:alarms.custom" });
+                problems.push({ path: [key], message: `a SageMaker endpoint metric; on kubernetes, alarm on your metrics with ${name(["custom"])}` });
             }
         }
         if (custom.length === 0) {
             problems.push({
-                path: ["alarms", "custom"],
+                path: ["custom"],
                 message: "on kubernetes the alarms come from your metrics (Container Insights or your own namespace): add at least one",
             });
         }
@@ -747,17 +849,15 @@ function alarmProblems(target: Target | undefined, alarmsValue: unknown, sagemak
     if (target === "sagemaker") {
         if (period < 60) {
             problems.push({
-                path: ["alarms", "periodSeconds"],
+                path: ["periodSeconds"],
                 message: "SageMaker publishes endpoint metrics once a minute: a shorter period never has data; use 60 or a multiple of it",
             });
         }
-        const deployment = (sagemakerValue as { deployment?: { rollbackAlarmNames?: unknown } } | undefined)?.deployment;
-        const userAlarms = Array.isArray(deployment?.rollbackAlarmNames) ? deployment.rollbackAlarmNames.length : 0;
         const ours = alarms.feedGuardrails === false ? 0 : guardrailAlarmCount(alarms, custom.length);
-        if (userAlarms + ours > 10) {
+        if (userGuardrails + ours > 10) {
             problems.push({
-                path: ["alarms", "feedGuardrails"],
-                message: `the endpoint's guardrails would watch ${userAlarms + ours} alarms; SageMaker accepts at most 10: drop custom alarms, rollbackAlarmNames, or set feedGuardrails: false`,
+                path: ["feedGuardrails"],
+                message: `the endpoint's guardrails would watch ${userGuardrails + ours} alarms; SageMaker accepts at most 10: drop custom alarms, rollbackAlarmNames, or set feedGuardrails: false`,
             });
         }
     }
@@ -767,40 +867,40 @@ function alarmProblems(target: Target | undefined, alarmsValue: unknown, sagemak
 /** The environment mlops gives every model container; `mlops:database.addressEnv` must not shadow it. */
 const RESERVED_ENV = ["MLOPS_MODEL", "MLOPS_MODEL_VERSION", "MLOPS_MODEL_ARTIFACT"] as const;
 
-/** Cross-field rules of `mlops:database`. */
-function databaseProblems(value: unknown): PathedProblem[] {
+/** Rules of `mlops:database`, by paths inside it. */
+function databaseSectionProblems(value: unknown): PathedProblem[] {
     if (typeof value !== "object" || value === null) return [];
     const database = value as Record<string, unknown>;
     const problems: PathedProblem[] = [];
     if (database.restoredInto !== undefined && database.restoredInto === database.identifier) {
-        problems.push({ path: ["database", "restoredInto"], message: "names the original database itself; a restore always goes into a new one" });
+        problems.push({ path: ["restoredInto"], message: "names the original database itself; a restore always goes into a new one" });
     }
     if (typeof database.addressEnv === "string" && (RESERVED_ENV as readonly string[]).includes(database.addressEnv)) {
-        problems.push({ path: ["database", "addressEnv"], message: `${database.addressEnv} is set by mlops itself; pick another name, e.g. FEATURE_DB_HOST` });
+        problems.push({ path: ["addressEnv"], message: `${database.addressEnv} is set by mlops itself; pick another name, e.g. FEATURE_DB_HOST` });
     }
     const manage = database.manage as Record<string, unknown> | undefined;
     if (typeof manage !== "object" || manage === null) return problems;
     if (database.kind === "cluster" && typeof database.identifier === "string" && database.identifier.length > 63 - "-writer".length) {
         problems.push({
-            path: ["database", "identifier"],
+            path: ["identifier"],
             message: "at most 56 characters for a cluster created here: its writer instance is named <identifier>-writer",
         });
     }
     const aurora = typeof manage.engine === "string" && manage.engine.startsWith("aurora-");
     if (database.kind === "cluster" && typeof manage.engine === "string" && !aurora) {
         problems.push({
-            path: ["database", "manage", "engine"],
+            path: ["manage", "engine"],
             message: "a cluster runs aurora-postgresql or aurora-mysql; for this engine use kind: instance",
         });
     }
     if (database.kind === "instance" && aurora) {
-        problems.push({ path: ["database", "manage", "engine"], message: "an Aurora engine runs as a cluster; use kind: cluster" });
+        problems.push({ path: ["manage", "engine"], message: "an Aurora engine runs as a cluster; use kind: cluster" });
     }
     if (database.kind === "instance" && manage.allocatedStorageGiB === undefined) {
-        problems.push({ path: ["database", "manage", "allocatedStorageGiB"], message: "required for an instance: its storage in GiB (20..65536)" });
+        problems.push({ path: ["manage", "allocatedStorageGiB"], message: "required for an instance: its storage in GiB (20..65536)" });
     }
     if (database.kind === "cluster" && manage.allocatedStorageGiB !== undefined) {
-        problems.push({ path: ["database", "manage", "allocatedStorageGiB"], message: "Aurora storage grows by itself; remove it" });
+        problems.push({ path: ["manage", "allocatedStorageGiB"], message: "Aurora storage grows by itself; remove it" });
     }
     return problems;
 }
@@ -909,31 +1009,136 @@ export function parseStackConfig(raw: unknown): StackConfig {
     // reportInput: to tell a missing key ("required") from a value of the wrong type.
     const result = stackConfigSchema.safeParse(raw, { reportInput: true });
     if (result.success) return result.data;
-    throw new StackConfigError(problemsFromIssues(result.error.issues));
+    throw new StackConfigError(problemsFromIssues(result.error.issues, stackConfigShape, configPath));
 }
 
-function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+/**
+ * The args of a component, parsed. A component's config args (its catalog,
+ * its `settings` section) are parsed with the schemas of the stack config
+ * and checked by the same cross-field rules, so that a component refuses
+ * exactly what `parseStackConfig` refuses, and a value parsed once parses to
+ * itself again. Every problem is named by its path in the args.
+ */
+export type ArgsParse<T> = { readonly success: true; readonly data: T } | { readonly success: false; readonly problems: readonly ConfigProblem[] };
+
+/** `["settings", "deployment", "stepPercent"]` → `args.settings.deployment.stepPercent`. */
+export function argsPath(path: readonly PropertyKey[]): string {
+    const rendered = renderPath(path);
+    return rendered === "" || rendered.startsWith("[") ? `args${rendered}` : `args.${rendered}`;
+}
+
+/** `SageMakerModelEndpoint fraud: args.settings.instanceCount: ...`; with several problems, one line each under that heading. */
+export function componentArgsMessage(component: string, name: string, problems: readonly ConfigProblem[]): string {
+    if (problems.length === 1) return `${component} ${name}: ${problems[0].path}: ${problems[0].message}`;
+    return `${component} ${name}: ${problems.length} problems with its args:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`;
+}
+
+/** The args of a SageMakerModelEndpoint that come from config: the model, the catalog and `settings` (`mlops:sagemaker`). */
+export type SageMakerArgs = z.output<ReturnType<typeof sagemakerArgsSchema>>;
+export type KubernetesArgs = z.output<typeof kubernetesArgsSchema>;
+export type AlarmArgs = z.output<typeof alarmArgsSchema>;
+export type TriggerArgs = z.output<typeof triggerArgsSchema>;
+export type DatabaseArgs = z.output<typeof databaseArgsSchema>;
+
+/** `name`: the component's, which its child names (and their length) derive from. */
+function sagemakerArgsSchema(name: string) {
+    return checkedBy(z.object({ model: modelNameSchema, ...catalogFields, settings: sagemakerSchema }), (args) => [
+        ...catalogProblems(args, "sagemaker", { prefix: name, from: `the component name '${name}'` }, argsPath),
+        ...under(["settings"], sagemakerSectionProblems(args.settings)),
+    ]);
+}
+
+const kubernetesArgsSchema = checkedBy(z.object({ model: modelNameSchema, ...catalogFields, settings: kubernetesSchema.prefault({}) }), (args) => [
+    ...catalogProblems(args, "kubernetes", typeof args.model === "string" ? { prefix: args.model, from: argsPath(["model"]) } : undefined, argsPath),
+    ...under(["settings"], kubernetesSectionProblems(args.settings)),
+]);
+
+const alarmArgsSchema = checkedBy(
+    z.object({ target: targetSchema, settings: alarmsSchema.prefault({}), variantName: sagemakerSchema.shape.variantName }),
+    (args) => under(["settings"], alarmSectionProblems(asTarget(args.target), args.settings, 0, within(["settings"], argsPath))),
+);
+
+const triggerArgsSchema = z.object({ model: modelNameSchema, target: targetSchema, settings: triggerSchema });
+
+const databaseArgsSchema = checkedBy(z.object({ model: modelNameSchema, settings: databaseSchema }), (args) =>
+    under(["settings"], databaseSectionProblems(args.settings)),
+);
+
+/** A SageMakerModelEndpoint's `model`, catalog and `settings`, parsed as `mlops:model`, the catalog and `mlops:sagemaker` are. */
+export function parseSageMakerArgs(args: unknown, name: string): ArgsParse<SageMakerArgs> {
+    return parseArgs(sagemakerArgsSchema(name), args);
+}
+
+/** A KubernetesModelEndpoint's `model`, catalog and `settings` (`mlops:kubernetes`, every field defaulted), parsed. */
+export function parseKubernetesArgs(args: unknown): ArgsParse<KubernetesArgs> {
+    return parseArgs(kubernetesArgsSchema, args);
+}
+
+/** EndpointAlarms' `target`, `settings` (`mlops:alarms`) and `variantName`, parsed; the sagemaker alarms need the endpoint's name. */
+export function parseAlarmArgs(args: unknown): ArgsParse<AlarmArgs> {
+    const given = (args as { target?: unknown; endpointName?: unknown } | null | undefined) ?? {};
+    const missingEndpoint: PathedProblem[] =
+        given.target === "sagemaker" && given.endpointName === undefined
+            ? [{ path: ["endpointName"], message: "required for the sagemaker target: the endpoint the alarms watch" }]
+            : [];
+    return parseArgs(alarmArgsSchema, args, missingEndpoint);
+}
+
+/** An AlarmRollbackTrigger's `model`, `target` and `settings` (`mlops:trigger`), parsed. */
+export function parseTriggerArgs(args: unknown): ArgsParse<TriggerArgs> {
+    return parseArgs(triggerArgsSchema, args);
+}
+
+/** DatabaseSnapshots' `model` and `settings` (`mlops:database`), parsed. */
+export function parseDatabaseArgs(args: unknown): ArgsParse<DatabaseArgs> {
+    return parseArgs(databaseArgsSchema, args);
+}
+
+/**
+ * Parse the config args with `schema` (a plain object schema: the other
+ * args, such as resources and Outputs, are neither read nor copied).
+ * `extra`: problems of the other args, found by the caller.
+ */
+function parseArgs<S extends z.ZodObject>(schema: S, args: unknown, extra: readonly PathedProblem[] = []): ArgsParse<z.output<S>> {
+    const result = schema.safeParse(args, { reportInput: true });
+    const problems = [
+        ...(result.success ? [] : problemsFromIssues(result.error.issues, schema, argsPath)),
+        ...extra.map((problem) => ({ path: argsPath(problem.path), message: problem.message })),
+    ];
+    if (result.success && problems.length === 0) return { success: true, data: result.data };
+    return { success: false, problems: byPath(problems) };
+}
+
+function asTarget(value: unknown): Target | undefined {
+    return value === "sagemaker" || value === "kubernetes" ? value : undefined;
+}
+
+function problemsFromIssues(issues: readonly z.core.$ZodIssue[], root: z.ZodType, name: (path: readonly PropertyKey[]) => string): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
     for (const issue of issues) {
         if (issue.code === "unrecognized_keys") {
             for (const key of issue.keys) {
-                problems.push({ path: configPath([...issue.path, key]), message: `unknown key; ${allowedKeysHint(issue.path)}` });
+                problems.push({ path: name([...issue.path, key]), message: `unknown key; ${allowedKeysHint(root, issue.path)}` });
             }
             continue;
         }
         if (issue.code === "invalid_type") {
             const message = issue.input === undefined ? "required" : `expected ${issue.expected}, got ${describeValue(issue.input)}`;
-            problems.push({ path: configPath(issue.path), message });
+            problems.push({ path: name(issue.path), message });
             continue;
         }
-        problems.push({ path: configPath(issue.path), message: issue.message });
+        problems.push({ path: name(issue.path), message: issue.message });
     }
-    // zod reports in schema order; sort by path so related problems sit together.
+    return byPath(problems);
+}
+
+/** zod reports in schema order; sorted by path, related problems sit together. */
+function byPath(problems: ConfigProblem[]): ConfigProblem[] {
     return problems.sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
 }
 
-function allowedKeysHint(path: readonly PropertyKey[]): string {
-    let schema: z.ZodType = stackConfigShape;
+function allowedKeysHint(root: z.ZodType, path: readonly PropertyKey[]): string {
+    let schema: z.ZodType = root;
     for (const segment of path) {
         schema = unwrap(schema);
         if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
@@ -947,6 +1152,6 @@ function allowedKeysHint(path: readonly PropertyKey[]): string {
 
 function unwrap(schema: z.ZodType): z.ZodType {
     let current = schema;
-    while (current instanceof z.ZodOptional || current instanceof z.ZodDefault) current = current.unwrap() as z.ZodType;
+    while (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodPrefault) current = current.unwrap() as z.ZodType;
     return current;
 }

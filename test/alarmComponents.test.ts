@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { alarmEventPattern, bundledTriggerHandler, runnerBuildspec, storageKeyStatements, triggerRolePolicy } from "../components/alarmRollbackTrigger";
 import { alarmSpecs, alarmTopicKeyPolicy, compositeAlarmRule, guardrailAlarmNames } from "../components/endpointAlarms";
-import { parseStackConfig } from "../config/schema";
+import { parseStackConfig, type StackConfigError } from "../config/schema";
 import { MOCK_ACCOUNT_ID, recordProgram, type RegisteredResource } from "../plan/mockRuntime";
 import { findChild, sagemakerRawConfig } from "./helpers";
 
@@ -280,6 +280,9 @@ describe("AlarmRollbackTrigger", () => {
             'npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes --after-fast-path\n',
         );
         expect(runnerBuildspec("kubernetes")).toContain('(event $MLOPS_EVENT_ID)" --yes\n');
+        // The user's project, with its own dependencies: by default the repository's root.
+        expect(runnerBuildspec("kubernetes")).toContain('      - cd "$CODEBUILD_SRC_DIR" && npm ci\n');
+        expect(runnerBuildspec("kubernetes")).toContain('      - cd "$CODEBUILD_SRC_DIR" && npx mlops rollback --stack');
         expect(runner.environment.privilegedMode).toBe(false);
         expect(runner.environment.environmentVariables).toEqual([
             { name: "MLOPS_STACK", value: "test", type: "PLAINTEXT" },
@@ -406,5 +409,31 @@ describe("AlarmRollbackTrigger", () => {
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("the reconcile build in a project that is not at the repository's root", () => {
+    it("installs and runs mlops in mlops:trigger.projectDirectory", () => {
+        const buildspec = runnerBuildspec("kubernetes", "infra/ml");
+        expect(buildspec).toContain('      - cd "$CODEBUILD_SRC_DIR/infra/ml" && npm ci\n');
+        expect(buildspec).toContain('      - cd "$CODEBUILD_SRC_DIR/infra/ml" && npx mlops rollback --stack "$MLOPS_STACK"');
+    });
+
+    it("refuses a folder outside the repository or one that could change the commands", () => {
+        const base = { ...alarmsAndTrigger.trigger };
+        for (const projectDirectory of ["../other", "/abs", "infra/../..", 'infra"; rm -rf /', "a b"]) {
+            const problems = (() => {
+                try {
+                    parseStackConfig({ ...sagemakerRawConfig(), alarms: {}, trigger: { ...base, projectDirectory } });
+                } catch (error) {
+                    return (error as StackConfigError).problems;
+                }
+                return [];
+            })();
+            expect(problems.map((p) => p.path)).toContain("mlops:trigger.projectDirectory");
+        }
+        expect(
+            parseStackConfig({ ...sagemakerRawConfig(), alarms: {}, trigger: { ...base, projectDirectory: "infra/ml-serving.v2" } }).trigger?.projectDirectory,
+        ).toBe("infra/ml-serving.v2");
     });
 });
