@@ -1,8 +1,10 @@
 /**
- * The entry point `pulumi up` runs. `mlops rollback` passes the rollback it
- * runs in MLOPS_ROLLBACK_EVENT when the program runs in its own process.
+ * This repository's own Pulumi program (the `mlops` project, its stacks in
+ * stacks/), written as a user writes theirs: only the public entry point.
  */
-import { ROLLBACK_EVENT_ENV, rollbackEventFrom } from "./rollback/ledger";
-import { runStackProgram } from "./stackProgram";
+import { serveModelFromStackConfig } from "./api";
 
-export = () => runStackProgram(rollbackEventFrom(process.env[ROLLBACK_EVENT_ENV]));
+export = async () => {
+    const serving = await serveModelFromStackConfig();
+    return { mlops: serving.stackOutput };
+};

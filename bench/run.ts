@@ -25,8 +25,10 @@ function log(line: string): void {
     process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
+/** The repository's stacks/, and the sandbox stack of the example user project. */
 function stackFile(stack: string): Record<string, unknown> {
-    return rawConfigFromStackFile(path.join(PROJECT_DIR, "stacks", `Pulumi.${stack}.yaml`));
+    const dir = stack === "sandbox" ? path.join(PROJECT_DIR, "examples", "kubernetes") : path.join(PROJECT_DIR, "stacks");
+    return rawConfigFromStackFile(path.join(dir, `Pulumi.${stack}.yaml`));
 }
 
 /** The examples' budgets, and the Kubernetes example with the alarm its comments show and the SageMaker example's trigger (the automatic path). */

@@ -12,8 +12,8 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { parseStackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
-import { MLOPS_BIN, runMlops, scratchProject, STACK, withInlineStack } from "../sandbox/demo";
-import { kubectl, PROJECT_DIR, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
+import { EXAMPLE_PROJECT, MLOPS_BIN, runMlops, scratchProject, STACK, withInlineStack } from "../sandbox/demo";
+import { kubectl, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
 import { declareNaiveServing } from "./naiveProgram";
 
 export const MODEL_LOAD_SECONDS = 20;
@@ -97,7 +97,7 @@ function mustMlops(state: SandboxState, projectDir: string, args: string[]): voi
 
 /** Both rollbacks, `rounds` times each, alternating so that a slow moment of the machine hits both. */
 export async function benchSandboxRollback(rounds: number, log: (line: string) => void): Promise<SandboxRollbackResult> {
-    const raw = rawConfigFromStackFile(path.join(PROJECT_DIR, "stacks", `Pulumi.${STACK}.yaml`));
+    const raw = rawConfigFromStackFile(path.join(EXAMPLE_PROJECT, `Pulumi.${STACK}.yaml`));
     const config = parseStackConfig(raw);
     const imageOf = (version: string) => config.versions.find((v) => v.version === version)?.image ?? "";
     const state = await sandboxUp({ slowImages: [{ image: imageOf("2"), readySeconds: MODEL_LOAD_SECONDS }] });

@@ -1,20 +1,22 @@
 #!/usr/bin/env node
 "use strict";
-// The CLI runs from its TypeScript sources through tsx, so `npm ci` is all
-// it takes to get a working `mlops` (no build step to forget). Both of tsx's
-// hooks are registered: require() for the CLI's modules, and import() for
-// the heavy ones a command loads only when it needs them.
-require("tsx/cjs/api").register();
+// The CLI runs from the compiled package (dist/, made by `npm run build`,
+// which `npm ci` runs through `prepare`): no TypeScript loader at run time.
+const path = require("node:path");
+const entry = path.join(__dirname, "..", "dist", "cli", "main.js");
+let cli;
+try {
+    cli = require(entry);
+} catch (error) {
+    if (error.code !== "MODULE_NOT_FOUND" || !String(error.message).includes(entry)) throw error;
+    process.stderr.write(`mlops: ${entry} is missing: the package is not built. In a clone of mlops-rollback, run npm run build.\n`);
+    process.exit(1);
+}
 // `mlops plan --json | head` closes stdout early: that is the reader's choice, not a crash.
 process.stdout.on("error", (error) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
 });
-import("tsx/esm/api")
-    .then(({ register }) => {
-        register();
-        return require("../cli/main.ts").main(process.argv);
-    })
-    .then((code) => {
-        process.exitCode = code;
-    });
+cli.main(process.argv).then((code) => {
+    process.exitCode = code;
+});

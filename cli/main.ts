@@ -26,13 +26,13 @@ interface ConfigSourceOptions {
 }
 
 /** The stack file a command reads: `--config-file F`, or `--stack S` → `stacks/Pulumi.S.yaml`. */
-export function resolveConfigFile(options: ConfigSourceOptions, projectDir: string): string {
+export function resolveConfigFile(options: ConfigSourceOptions, projectDir: string, cwd = projectDir): string {
     if (options.stack !== undefined && options.configFile !== undefined) {
         throw new UsageError("pass either --stack or --config-file, not both");
     }
     if (options.configFile !== undefined) return options.configFile;
-    // Relative to the project directory, so messages show the path the user knows.
-    if (options.stack !== undefined) return path.relative(projectDir, stackFilePath(projectDir, options.stack)) || ".";
+    // Relative to where mlops runs, so messages show the path the user knows.
+    if (options.stack !== undefined) return path.relative(cwd, stackFilePath(projectDir, options.stack)) || ".";
     throw new UsageError("no config to read: pass --stack <name> (reads stacks/Pulumi.<name>.yaml) or --config-file <path>");
 }
 
@@ -70,6 +70,8 @@ export const defaultDeps: CliDeps = {
         const { notifyDestination } = await import("../rollback/notify");
         const { sagemakerStatusReader } = await import("../rollback/endpointSettle");
         const { awsRdsPorts } = await import("../database/rdsPorts");
+        const { programOutputNames } = await import("../plan/isolatedRun");
+        const { userProgramIn } = await import("../plan/userProgram");
         return {
             openStack: defaultDeps.openStack,
             verifierFor,
@@ -77,6 +79,10 @@ export const defaultDeps: CliDeps = {
             rds: (region) => awsRdsPorts(region === undefined ? {} : { region }),
             notify: notifyDestination,
             confirm: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
+            programOutputNames: async (projectDir, file, stack, rawConfig) => {
+                const program = userProgramIn(projectDir, file);
+                return program === undefined ? undefined : programOutputNames(program, rawConfig, stack);
+            },
             stdout: io.stdout,
             stderr: io.stderr,
         };
@@ -121,17 +127,20 @@ function reportError(error: unknown, debug: boolean, json: boolean, io: Io): num
 
 function configSourceOptions(command: Command): Command {
     return command
-        .addOption(new Option("--stack <name>", "read the stack's config file, stacks/Pulumi.<name>.yaml").conflicts("configFile"))
+        .addOption(new Option("--stack <name>", "read the stack's config file, Pulumi.<name>.yaml (in the project's stackConfigDir)").conflicts("configFile"))
         .option("--config-file <path>", "read this Pulumi stack file instead")
         .option("--json", "print machine-readable JSON on stdout");
 }
 
 function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void): Command {
+    /** The user's Pulumi project: `--cwd`, or the directory mlops runs in. */
+    const projectDir = (): string => path.resolve(io.cwd, program.opts<{ cwd?: string }>().cwd ?? ".");
     const program = new Command()
         .name("mlops")
         .description(
             "Serve ML models on SageMaker or Kubernetes with the version pinned in Pulumi stack config, and roll back by re-pinning an earlier version.",
         )
+        .option("--cwd <dir>", "the Pulumi project to work on (the folder with its Pulumi.yaml); default: the current directory")
         .option("--debug", "print stack traces with errors")
         .showHelpAfterError("(run mlops <command> --help for usage)")
         .addHelpText("after", "\nExit codes: 0 ok, 1 the operation failed, 2 bad input or refused (nothing changed). --debug adds stack traces to errors.")
@@ -147,7 +156,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 "\nExit codes: 0 valid, 2 invalid (each problem named by its config key) or unreadable.\n\nExamples:\n  mlops validate --stack sagemaker-example\n  mlops validate --config-file stacks/Pulumi.prod.yaml --json",
             ),
     ).action((options: ConfigSourceOptions & { json?: boolean }) => {
-        const file = resolveConfigFile(options, io.cwd);
+        const file = resolveConfigFile(options, projectDir(), io.cwd);
         const raw = rawConfigFromStackFile(file);
         try {
             const config = parseStackConfig(raw);
@@ -198,17 +207,22 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         if ((options.to === undefined) === (options.against === undefined)) {
             throw new UsageError("give exactly one of --to <version> (plan a pin change) or --against <config-file> (plan an edit)");
         }
-        const file = resolveConfigFile(options, io.cwd);
+        const file = resolveConfigFile(options, projectDir(), io.cwd);
         const { raw, config } = loadStackConfig(file);
         // Loaded here, not at the top: it pulls in the Pulumi SDK and the AWS
         // provider, which would slow every other command down by seconds.
         const { planConfigChange, planPinChange, renderConfigPlan, renderPlan } = await import("../plan/plan");
+        const { userProgramIn } = await import("../plan/userProgram");
+        // The project's own program, as pulumi up runs it; without a project, what the mlops:* config alone declares.
+        const userProgram = userProgramIn(projectDir(), path.resolve(io.cwd, file));
+        const programLabel = userProgram === undefined ? "the mlops:* config's resources (no Pulumi.yaml here)" : `the ${userProgram.projectName} program`;
         if (options.against !== undefined) {
             const againstFile = path.resolve(io.cwd, options.against);
             const { raw: againstRaw } = loadStackConfig(againstFile, `--against ${againstFile}`);
             const plan = await planConfigChange(againstRaw, raw, {
-                onRun: () => io.stderr("Running the program under Pulumi's mock runtime for both configs...\n"),
+                onRun: () => io.stderr(`Running ${programLabel} under Pulumi's mock runtime for both configs...\n`),
                 stack: options.stack,
+                program: userProgram,
             });
             io.stdout(
                 options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file)}\n`,
@@ -217,8 +231,9 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         }
         const to = options.to as string;
         const plan = await planPinChange(raw, to, {
-            onRun: () => io.stderr(`Running the program under Pulumi's mock runtime for pin ${config.pinned} and pin ${to}...\n`),
+            onRun: () => io.stderr(`Running ${programLabel} under Pulumi's mock runtime for pin ${config.pinned} and pin ${to}...\n`),
             stack: options.stack,
+            program: userProgram,
         });
         if (options.json) {
             const { from, summary, operations, restoreBudget } = plan;
@@ -235,9 +250,9 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         command.action(async (options: PinChangeCliOptions) => {
             // Loaded here: the Automation API and the cloud SDKs are heavy.
             const { runPinChange, renderResult, OperationFailedError } = await import("./pinChange");
-            const target = await resolveStack(options.stack, io.cwd, deps);
+            const target = await resolveStack(options.stack, projectDir(), deps);
             try {
-                const result = await runPinChange(kind, { ...options, ...target, projectDir: io.cwd }, await deps.pinChange(io));
+                const result = await runPinChange(kind, { ...options, ...target, projectDir: projectDir() }, await deps.pinChange(io));
                 io.stdout(options.json ? `${JSON.stringify(result)}\n` : `${renderResult(result)}\n`);
             } catch (error) {
                 if (!(error instanceof OperationFailedError)) throw error;
@@ -271,7 +286,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 "--restore-database",
                 "also restore the database snapshot taken when the version rolled back from went live into a NEW database, and point the model at it (mlops:database.addressEnv); the current database and every snapshot are kept untouched. The dry run names the snapshot, its time and the data it will not have",
             )
-            .option("--stack <name>", "the stack (default: the selected one); its config is stacks/Pulumi.<name>.yaml")
+            .option("--stack <name>", "the stack (default: the selected one); its config is Pulumi.<name>.yaml in the project's stackConfigDir")
             .option("--yes", "do not ask for confirmation")
             .option("--dry-run", "preview the update only; the stack file is restored afterwards")
             .option("--json", "print the result as JSON on stdout")
@@ -291,7 +306,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             .requiredOption("--version <version>", "the version to pin (after the current one in mlops:versions)")
             .option("--reason <text>", "recorded in the update message")
             .option("--force", "pin a quarantined version again (releases it from the quarantine)")
-            .option("--stack <name>", "the stack (default: the selected one); its config is stacks/Pulumi.<name>.yaml")
+            .option("--stack <name>", "the stack (default: the selected one); its config is Pulumi.<name>.yaml in the project's stackConfigDir")
             .option("--yes", "do not ask for confirmation")
             .option("--dry-run", "preview the update only; the stack file is restored afterwards")
             .option("--json", "print the result as JSON on stdout")
@@ -308,8 +323,8 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         .addHelpText("after", "\nExit codes: 0 ok, 1 the backend could not be read, 2 bad input.")
         .action(async (options: { stack?: string; json?: boolean }) => {
             const { loadStatus, renderStatus } = await import("./stackInfo");
-            const { stack } = await resolveStack(options.stack, io.cwd, deps);
-            const status = await loadStatus(await deps.openStack(stack, io.cwd));
+            const { stack } = await resolveStack(options.stack, projectDir(), deps);
+            const status = await loadStatus(await deps.openStack(stack, projectDir()));
             io.stdout(options.json ? `${JSON.stringify(status)}\n` : `${renderStatus(status)}\n`);
         });
 
@@ -321,8 +336,8 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         .addHelpText("after", "\nExit codes: 0 ok, 1 the backend could not be read, 2 bad input.")
         .action(async (options: { stack?: string; json?: boolean }) => {
             const { historyEntry, renderHistory } = await import("./stackInfo");
-            const { stack } = await resolveStack(options.stack, io.cwd, deps);
-            const entries = (await (await deps.openStack(stack, io.cwd)).history()).map(historyEntry);
+            const { stack } = await resolveStack(options.stack, projectDir(), deps);
+            const entries = (await (await deps.openStack(stack, projectDir())).history()).map(historyEntry);
             io.stdout(options.json ? `${JSON.stringify(entries)}\n` : `${renderHistory(entries)}\n`);
         });
 

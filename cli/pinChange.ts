@@ -31,6 +31,7 @@ import { acquireStackLock, thisProcess, type LockEnvironment } from "./stackLock
 import { StackBusyError, type OpenStack, type PendingOperation, type StackSession, type UpSummary } from "../rollback/automation";
 import { decideDeploy, decideRollback, decideUnfinishedRollback, type Decision, type PinChange } from "../rollback/decisions";
 import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
+import { missingStackOutputAdvice, MLOPS_STACK_OUTPUT } from "../rollback/stackOutput";
 import type { Notify, RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
 import { waitForEndpointSettled, type EndpointStatusReader } from "../rollback/endpointSettle";
@@ -73,6 +74,12 @@ export interface PinChangeDeps {
     readonly rds?: (region: string | undefined) => RdsPorts;
     /** Who takes the stack file's lock; this process unless a test says otherwise. */
     readonly lockEnvironment?: LockEnvironment;
+    /**
+     * The names of the stack outputs the project's program returns (one run
+     * under the mock runtime), for a stack never deployed: undefined when
+     * there is no program to run. @default not checked
+     */
+    readonly programOutputNames?: (projectDir: string, file: string, stack: string, rawConfig: Record<string, unknown>) => Promise<string[] | undefined>;
 }
 
 export interface PinChangeResult {
@@ -185,6 +192,30 @@ function refuseOffline(kind: PinChange["kind"], options: PinChangeOptions, fileC
     return offline;
 }
 
+/**
+ * Before a stack's first update: refuse (exit 2) a program that does not
+ * return the `mlops` stack output. A program that cannot run under the mock
+ * runtime (a provider call the mocks do not answer) is not refused: the
+ * update itself then reports a missing output.
+ */
+async function refuseProgramWithoutStackOutput(options: PinChangeOptions, raw: Record<string, unknown>, deps: PinChangeDeps): Promise<void> {
+    if (deps.programOutputNames === undefined) return;
+    let names: string[] | undefined;
+    try {
+        names = await deps.programOutputNames(options.projectDir, options.file, options.stack, raw);
+    } catch (error) {
+        deps.stderr(
+            `mlops: could not check under the mock runtime that the program exports '${MLOPS_STACK_OUTPUT}' (${error instanceof Error ? error.message : String(error)}); the update will tell.\n`,
+        );
+        return;
+    }
+    if (names !== undefined && !names.includes(MLOPS_STACK_OUTPUT)) {
+        throw new BadInputError(
+            `the program in ${options.projectDir} returns no '${MLOPS_STACK_OUTPUT}' stack output${names.length > 0 ? ` (it returns ${names.join(", ")})` : ""}, so a rollback would not stick and mlops could not tell what serves; nothing was changed. ${missingStackOutputAdvice()}`,
+        );
+    }
+}
+
 async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
     const now = deps.now ?? (() => new Date());
     // Read again under the lock: another run may have changed it just before.
@@ -195,6 +226,8 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     //    never saw a rollback, so decide again with what the stack recorded.
     const stack = await deps.openStack(options.stack, options.projectDir);
     const outputs = await stack.outputs();
+    // A stack never deployed has no outputs to tell whether the program exports mlops: ask the program.
+    if (Object.keys(outputs).length === 0) await refuseProgramWithoutStackOutput(options, raw, deps);
     const ledger = ledgerFromOutput(outputs.quarantineLedger);
     const config = withLedgerQuarantine(fileConfig, ledger);
     const deployedPin = typeof outputs.pinnedVersion === "string" ? outputs.pinnedVersion : null;

@@ -167,10 +167,11 @@ export async function installRecordingMocks(
     stack = "plan",
     stackOutputs: Record<string, unknown> = {},
     naming: MockNaming = {},
+    project = "mlops",
 ): Promise<RegisteredResource[]> {
     const { mocks, registered, optionsByKey } = recordingMocks(stackOutputs, naming);
     // "organization" is what the DIY (file) backend calls every organization.
-    await pulumi.runtime.setMocks(mocks, "mlops", stack, false, "organization");
+    await pulumi.runtime.setMocks(mocks, project, stack, false, "organization");
     const monitor = pulumi.runtime.getMonitor() as unknown as HookableMonitor;
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (request, callback) => {

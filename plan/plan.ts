@@ -12,6 +12,8 @@ import { diffRegistrations, summarize, type PlanOperation, type PlanSummary } fr
 import { recordProgramIsolated } from "./isolatedRun";
 import type { RegisteredResource } from "./mockRuntime";
 import { renderRestoreBudget, restoreBudget, type RestoreBudget } from "./restoreBudget";
+import type { UserProgram } from "./userProgram";
+import { MLOPS_STACK_OUTPUT } from "../rollback/stackOutput";
 
 export interface PinChangePlan {
     readonly from: string;
@@ -30,8 +32,16 @@ const PLAN_STACK = "plan";
 /** Bad `--to`: exit 2, like any bad input. */
 export class PlanInputError extends BadInputError {}
 
-/** What a run of the program is told besides its config: the stack's name, the snapshot ledger and the time. */
-export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now"> & { readonly stack?: string };
+/**
+ * What a run of the program is told besides its config: the stack's name and
+ * the time; for the user's program, the program and the stack's outputs as
+ * deployed; for the `mlops:*` config alone, the snapshot ledger.
+ */
+export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now"> & {
+    readonly stack?: string;
+    readonly program?: UserProgram;
+    readonly previousOutputs?: Record<string, unknown>;
+};
 
 export type RecordProgram = (rawConfig: Record<string, unknown>, run?: ProgramRun) => Promise<RegisteredResource[]>;
 
@@ -47,6 +57,8 @@ export interface PlanOptions {
     readonly onRun?: () => void;
     /** The stack planned for (`--stack`): names derived from it (alarms, snapshots) come out as they will. @default "plan" */
     readonly stack?: string;
+    /** The user's program to run (see `userProgramIn`). @default what the `mlops:*` config alone declares */
+    readonly program?: UserProgram;
 }
 
 export async function planPinChange(rawConfig: Record<string, unknown>, to: string, options: PlanOptions = {}): Promise<PinChangePlan> {
@@ -87,7 +99,10 @@ export async function planConfigChange(
     const beforeConfig = parseStackConfig(beforeRaw);
     const afterConfig = parseStackConfig(afterRaw);
     options.onRun?.();
-    const [beforeRun, afterRun] = snapshotRuns(beforeConfig, afterConfig, options.stack ?? PLAN_STACK, new Date().toISOString());
+    const stack = options.stack ?? PLAN_STACK;
+    const now = new Date().toISOString();
+    const [beforeRun, afterRun] =
+        options.program === undefined ? snapshotRuns(beforeConfig, afterConfig, stack, now) : userProgramRuns(beforeConfig, options.program, stack, now);
     const [before, after] = await Promise.all([record(beforeRaw, beforeRun), record(afterRaw, afterRun)]);
     const operations = diffRegistrations(before, after);
     return { summary: summarize(operations), operations, restoreBudget: restoreBudget(afterConfig) };
@@ -106,6 +121,22 @@ function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, no
         { stack, snapshots: { ledger: deployed }, now },
         { stack, snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, stack, now), now },
     ];
+}
+
+/**
+ * The user's program reads what the stack last deployed from its own `mlops`
+ * output. Offline, both runs see a stack deployed at the current pin whose
+ * database was snapshotted when that pin went live (as `snapshotRuns`), and
+ * nothing quarantined.
+ */
+function userProgramRuns(before: StackConfig, program: UserProgram, stack: string, now: string): [ProgramRun, ProgramRun] {
+    const deployed = nextSnapshotLedger([], before, { pinned: null }, stack, now).ledger;
+    const mlops = {
+        pinnedVersion: before.pinned,
+        ...(before.database === undefined ? {} : { databaseSnapshots: deployed, database: { servingIdentifier: servingDatabase(before.database) } }),
+    };
+    const run: ProgramRun = { stack, now, program, previousOutputs: { [MLOPS_STACK_OUTPUT]: mlops } };
+    return [run, run];
 }
 
 export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: string): string {

@@ -50,6 +50,11 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, ReplaceRule>> = {
         replaceOn: ["metadata.name", "metadata.namespace"],
         source: "pulumi-kubernetes provider/pkg/provider/diff.go: no policy/v1 entry (only v1beta1 replaces on .spec), so the selector updates in place",
     },
+    // A user's program declares its own kinds next to ours; the examples' ConfigMap is one.
+    "kubernetes:core/v1:ConfigMap": {
+        replaceOn: ["metadata.name", "metadata.namespace", "data", "binaryData"],
+        source: "pulumi-kubernetes provider/pkg/provider/diff.go: forceNewProperties replaces a ConfigMap on .data and .binaryData unless the provider sets enableConfigMapMutable; metadata labels and annotations update in place",
+    },
     "kubernetes:core/v1:Namespace": {
         replaceOn: ["metadata.name"],
         source: "pulumi-kubernetes provider/pkg/provider/diff.go: forceNewProperties; a Namespace is cluster-scoped",

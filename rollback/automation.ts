@@ -4,12 +4,11 @@
  * makes so that tests can stand in for the engine with a plain object.
  */
 import { readFileSync, rmSync } from "node:fs";
-import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
 import { BadInputError } from "../config/badInput";
-import type { RollbackEvent } from "./ledger";
+import { ROLLBACK_EVENT_ENV, type RollbackEvent } from "./ledger";
 import { resourceName } from "./progress";
+import { MissingStackOutputError, MLOPS_STACK_OUTPUT, mlopsOutputOf } from "./stackOutput";
 import { ConcurrentUpdateError, LocalWorkspace, StackNotFoundError, type EngineEvent } from "@pulumi/pulumi/automation";
 
 export interface UpdateRecord {
@@ -32,6 +31,7 @@ export interface OperationOptions {
 export interface UpSummary {
     readonly result: string;
     readonly resourceChanges: Record<string, number>;
+    /** The fields of the `mlops` stack output the update left. */
     readonly outputs: Record<string, unknown>;
 }
 
@@ -39,6 +39,11 @@ export interface StackSession {
     readonly name: string;
     preview(options: OperationOptions): Promise<{ readonly changeSummary: Record<string, number> }>;
     up(options: OperationOptions): Promise<UpSummary>;
+    /**
+     * The fields of the stack's `mlops` output (see rollback/stackOutput.ts):
+     * `{}` for a stack never deployed; `MissingStackOutputError` (exit 2) when
+     * the stack has outputs but the program does not export `mlops`.
+     */
     outputs(): Promise<Record<string, unknown>>;
     /** The stack's updates, newest first; only the newest `limit` when given. */
     history(limit?: number): Promise<UpdateRecord[]>;
@@ -114,41 +119,44 @@ export function lockHolder(errorText: string): string {
         .join(" ");
 }
 
-function projectNameOf(projectDir: string): string {
-    const project = parseYaml(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name?: unknown } | null;
-    if (typeof project?.name !== "string") throw new BadInputError(`${path.join(projectDir, "Pulumi.yaml")} has no project name`);
-    return project.name;
-}
-
 const plainOutputs = (outputs: Record<string, { value: unknown }>): Record<string, unknown> =>
     Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value]));
 
 /**
- * The program runs inline, in this process, through the Automation API's own
- * language server: the same function `pulumi up` runs via index.ts, without
- * a Node.js language host process or a TypeScript compile per update.
+ * The project's own program, run by the engine as `pulumi up` runs it: a
+ * local workspace on the project directory, so the engine starts the
+ * project's language host on its Pulumi.yaml and stack file. The rollback
+ * under way reaches the program in MLOPS_ROLLBACK_EVENT (see
+ * `serveModelFromStackConfig`).
  */
 export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
-    const { runStackProgram } = await import("../stackProgram");
-    const projectName = projectNameOf(projectDir);
-    // The program closure reads the event of the operation under way.
-    let rollbackEvent: RollbackEvent | undefined;
     let stack;
     try {
         // selectStack also makes the stack the user's selected one; put the
         // previous selection back, since every later command names the stack.
         const previous = await (await LocalWorkspace.create({ workDir: projectDir })).stack().catch(() => undefined);
-        stack = await LocalWorkspace.selectStack({ stackName, projectName, program: () => runStackProgram(rollbackEvent) }, { workDir: projectDir });
+        stack = await LocalWorkspace.selectStack({ stackName, workDir: projectDir });
         if (previous !== undefined && previous.name !== stackName) await stack.workspace.selectStack(previous.name);
     } catch (error) {
         if (error instanceof StackNotFoundError) throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
         if (error instanceof Error && /spawn \S*pulumi ENOENT/.test(error.message)) {
             throw new Error(
-                "the pulumi CLI is not on PATH; an update needs it (mlops validate, mlops plan and every refusal do not). Install it and run again.",
+                "the pulumi CLI is not on PATH; mlops deploy, rollback, status and history run it (mlops validate, mlops plan and every refusal do not). Install it (https://www.pulumi.com/docs/install/) and run again.",
             );
         }
         throw error;
     }
+    const { envVars } = stack.workspace;
+    /** Run an engine operation with the rollback event (if any) in the program's environment. */
+    const withEvent = async <T>(event: RollbackEvent | undefined, operation: () => Promise<T>): Promise<T> => {
+        if (event === undefined) delete envVars[ROLLBACK_EVENT_ENV];
+        else envVars[ROLLBACK_EVENT_ENV] = JSON.stringify(event);
+        try {
+            return await operation();
+        } finally {
+            delete envVars[ROLLBACK_EVENT_ENV];
+        }
+    };
     /** The resources in the stack's state (`pulumi stack export`), by URN and type. */
     const stateResources = async () => ((await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined)?.resources ?? [];
     const translate = (error: unknown): never => {
@@ -157,21 +165,20 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
     };
     return {
         name: stackName,
-        preview: async ({ message, onEvent, rollbackEvent: event }) => {
-            rollbackEvent = event;
-            const result = await stack.preview({ message, onEvent }).catch(translate);
+        preview: async ({ message, onEvent, rollbackEvent }) => {
+            const result = await withEvent(rollbackEvent, () => stack.preview({ message, onEvent })).catch(translate);
             return { changeSummary: result.changeSummary };
         },
-        up: async ({ message, onEvent, rollbackEvent: event }) => {
-            rollbackEvent = event;
-            const result = await stack.up({ message, onEvent }).catch(translate);
-            return {
-                result: result.summary.result,
-                resourceChanges: result.summary.resourceChanges ?? {},
-                outputs: plainOutputs(result.outputs),
-            };
+        up: async ({ message, onEvent, rollbackEvent }) => {
+            const result = await withEvent(rollbackEvent, () => stack.up({ message, onEvent })).catch(translate);
+            const outputs = plainOutputs(result.outputs);
+            if (outputs[MLOPS_STACK_OUTPUT] === undefined) {
+                // Exit 1, not 2: the update did run.
+                throw new Error(`the update ran (${result.summary.result}), but ${new MissingStackOutputError(stackName).message}`);
+            }
+            return { result: result.summary.result, resourceChanges: result.summary.resourceChanges ?? {}, outputs: mlopsOutputOf(stackName, outputs) };
         },
-        outputs: async () => plainOutputs(await stack.outputs()),
+        outputs: async () => mlopsOutputOf(stackName, plainOutputs(await stack.outputs())),
         refreshType: async (type, onEvent) => {
             const urns = (await stateResources()).filter((resource) => resource.type === type).map((resource) => resource.urn);
             if (urns.length > 0) await stack.refresh({ target: urns, onEvent }).catch(translate);

@@ -1,12 +1,16 @@
 /**
  * `npm run demo`: the main job on the embedded default. Starts the sandbox,
- * deploys versions 1, 2 and 3 of stacks/Pulumi.sandbox.yaml with
- * `mlops deploy`, rolls back with `mlops rollback`, and after each step
+ * and in a copy of the example user project examples/kubernetes (its own
+ * Pulumi.yaml, index.ts and Pulumi.sandbox.yaml) deploys versions 1, 2 and 3
+ * with `mlops deploy`, rolls back with `mlops rollback`, and after each step
  * prints what serves as kubectl sees it (which Deployment's pods the
- * Service's EndpointSlices point at) and how long the step took.
+ * Service's EndpointSlices point at), the example's own ConfigMap, and how
+ * long the step took. The engine runs the project's program through the
+ * sandbox's stand-in Node.js language host (sandbox/plugins).
  *
- * It works on a scratch copy of the project files under .sandbox/project, so
- * the repository's stack file is never changed.
+ * The copy lives under .sandbox/<name>, so the repository's files are never
+ * changed; it resolves mlops-rollback and @pulumi/* from the repository's
+ * node_modules (npm workspaces), as an installed project would from its own.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -16,19 +20,28 @@ import { kubectl, PROJECT_DIR, SANDBOX_DIR, sandboxDown, sandboxUp, type Sandbox
 
 const MLOPS = path.join(PROJECT_DIR, "bin", "mlops.js");
 export const STACK = "sandbox";
+/** The example user project the demo and the real-engine tests run. */
+export const EXAMPLE_PROJECT = path.join(PROJECT_DIR, "examples", "kubernetes");
+/** Its project name (Pulumi.yaml), which names its stacks in the backend. */
+export const EXAMPLE_PROJECT_NAME = "acme-fraud-k8s";
+const EXAMPLE_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", `Pulumi.${STACK}.yaml`];
 
-/** A scratch project: Pulumi.yaml and the sandbox stack file, initialised as a stack on the sandbox's file backend. */
+/** A scratch copy of the example project, initialised as a stack on the sandbox's file backend. */
 export function scratchProject(state: SandboxState, name = "project"): string {
     const dir = path.join(SANDBOX_DIR, name);
-    mkdirSync(path.join(dir, "stacks"), { recursive: true });
-    copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-    copyFileSync(path.join(PROJECT_DIR, "stacks", `Pulumi.${STACK}.yaml`), path.join(dir, "stacks", `Pulumi.${STACK}.yaml`));
+    mkdirSync(dir, { recursive: true });
+    for (const file of EXAMPLE_FILES) copyFileSync(path.join(EXAMPLE_PROJECT, file), path.join(dir, file));
     execFileSync(path.join(state.bin, "pulumi"), ["stack", "init", STACK, "--secrets-provider", "passphrase", "--non-interactive"], {
         cwd: dir,
         env: { ...process.env, ...state.env },
         stdio: ["ignore", "ignore", "inherit"],
     });
     return dir;
+}
+
+/** The scratch project's stack file. */
+export function stackFileOf(projectDir: string): string {
+    return path.join(projectDir, `Pulumi.${STACK}.yaml`);
 }
 
 export interface MlopsRun {
@@ -62,17 +75,14 @@ export function backendHistory(state: SandboxState, projectDir: string): { messa
 }
 
 /**
- * The sandbox stack through the Automation API, in this process, with the
- * sandbox's pulumi, backend and cluster: what a plain `pulumi up` does,
- * minus the Node.js language host (not buildable here).
+ * The sandbox stack as a plain `pulumi up` runs it: the Automation API's
+ * local workspace on the project, whose program the engine runs through the
+ * project's language host, with the sandbox's pulumi, backend and cluster.
  */
 export async function withSandboxStack<T>(state: SandboxState, projectDir: string, use: (stack: Stack) => Promise<T>): Promise<T> {
     const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-    const { runStackProgram } = await import("../stackProgram");
     // selectStack, not createOrSelect: a test that lost its stack must fail, not start a new one.
-    return withSandboxEnv(state, async () =>
-        use(await LocalWorkspace.selectStack({ stackName: STACK, projectName: "mlops", program: () => runStackProgram(undefined) }, { workDir: projectDir })),
-    );
+    return withSandboxEnv(state, async () => use(await LocalWorkspace.selectStack({ stackName: STACK, workDir: projectDir })));
 }
 
 /** Any inline program as a stack on the sandbox's backend and cluster, created on first use. */
@@ -113,6 +123,23 @@ export function servingDeployments(state: SandboxState): string[] {
     return [...new Set(pods.map((pod) => pod.split("-").slice(0, -2).join("-")))].sort();
 }
 
+/** The serving version the example project's own ConfigMap records, as kubectl reads it ("" when it is missing). */
+export function releaseNoteVersion(state: SandboxState): string {
+    try {
+        return kubectl(state, [
+            "get",
+            "configmap",
+            "fraud-detector-release",
+            "-n",
+            "fraud",
+            "-o",
+            "jsonpath={.metadata.annotations.acme\\.example\\.com/serving-version}",
+        ]);
+    } catch {
+        return "";
+    }
+}
+
 async function main(): Promise<void> {
     const keep = process.argv.includes("--keep");
     const state = await sandboxUp();
@@ -132,6 +159,7 @@ async function main(): Promise<void> {
             if (run.code !== 0) throw new Error(`${label} exited ${run.code}`);
             const serving = servingDeployments(state);
             process.stdout.write(`kubectl: the Service's EndpointSlices point at ${serving.join(", ") || "nothing"}\n`);
+            process.stdout.write(`kubectl: the project's own ConfigMap says version ${releaseNoteVersion(state) || "(missing)"}\n`);
             timings.push(`${label.padEnd(18)} ${run.seconds.toFixed(1).padStart(6)}s  serving: ${serving.join(", ")}`);
         }
         process.stdout.write(`\nTimings (wall clock, including the engine):\n${timings.map((line) => `  ${line}`).join("\n")}\n`);

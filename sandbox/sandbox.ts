@@ -20,9 +20,11 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 export const SANDBOX_DIR = process.env.MLOPS_SANDBOX_DIR ?? path.join(PROJECT_DIR, ".sandbox");
 /**
- * Plugins kept in the repo: pulumi-analyzer-policy-nodejs, which runs the
- * policy pack where the engine has no Node.js language host (the engine falls
- * back to it by name).
+ * Plugins kept in the repo, test tooling for the sandbox (the module proxy
+ * refuses Pulumi's own Node.js plugins): pulumi-language-nodejs, our
+ * stand-in Node.js language host, which runs a project's program (and
+ * policy packs) as the real host does; and pulumi-analyzer-policy-nodejs,
+ * the engine's fallback for policy packs when it finds no Node.js host.
  */
 export const SANDBOX_PLUGINS_DIR = path.join(PROJECT_DIR, "sandbox", "plugins");
 const STATE_FILE = path.join(SANDBOX_DIR, "state.json");
@@ -348,6 +350,10 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxSt
         PULUMI_HOME: path.join(dir, "pulumi-home"),
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+        // The language host names the providers a program's node_modules holds
+        // (@pulumi/aws too); plugins are never downloadable here, so the
+        // engine must not spend seconds trying before every run.
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PATH: `${bin}:${SANDBOX_PLUGINS_DIR}:${process.env.PATH ?? ""}`,
     };
     const state: SandboxState = { bin, dir, kubeconfig, apiServerPort, pids, env };

@@ -16,7 +16,9 @@ import {
     backendHistory as backendHistoryOf,
     MLOPS_BIN,
     runMlops,
+    EXAMPLE_PROJECT_NAME,
     scratchProject,
+    stackFileOf,
     servingDeployments,
     STACK,
     withSandboxStack,
@@ -31,7 +33,7 @@ let webhook: Server;
 /** What mlops POSTed to the team's webhook (an HTTPS server on 127.0.0.1 with the sandbox's certificate). */
 const notices: Record<string, unknown>[] = [];
 
-const stackFile = () => path.join(project, "stacks", `Pulumi.${STACK}.yaml`);
+const stackFile = () => stackFileOf(project);
 /** mlops trusts the sandbox CA, which signed the webhook's certificate. */
 const mlopsEnv = () => ({ NODE_EXTRA_CA_CERTS: path.join(state.dir, "pki", "ca.crt") });
 /**
@@ -150,7 +152,7 @@ function kept(): Kept {
     const backend = path.join(state.dir, "state", ".pulumi");
     return {
         deployments: Object.fromEntries(items.items.map((item) => [item.metadata.name, item.metadata.uid])),
-        checkpoint: existsSync(path.join(backend, "stacks", "mlops", `${STACK}.json`)),
+        checkpoint: existsSync(path.join(backend, "stacks", EXAMPLE_PROJECT_NAME, `${STACK}.json`)),
         historyFiles: countFiles(path.join(backend, "history", "mlops", STACK)),
         backupFiles: countFiles(path.join(backend, "backups", "mlops", STACK)),
     };
@@ -182,7 +184,7 @@ async function pendingChanges(): Promise<Record<string, number>> {
 /** What the backend's checkpoint has pending, and the locks in its lock directory. */
 function backendLeftovers(): { pending: number; locks: string[] } {
     const backend = path.join(state.dir, "state", ".pulumi");
-    const checkpoint = JSON.parse(readFileSync(path.join(backend, "stacks", "mlops", `${STACK}.json`), "utf8")) as {
+    const checkpoint = JSON.parse(readFileSync(path.join(backend, "stacks", EXAMPLE_PROJECT_NAME, `${STACK}.json`), "utf8")) as {
         checkpoint: { latest?: { pending_operations?: unknown[] } };
     };
     const lockDir = path.join(backend, "locks", "organization", "mlops", STACK);

@@ -11,7 +11,17 @@ import type { PolicyEvent, Stack } from "@pulumi/pulumi/automation";
 import { parseDocument, type YAMLSeq } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rawConfigFromStackFile } from "../config/sources";
-import { backendHistory as backendHistoryOf, runMlops, scratchProject, servingDeployments, STACK, withInlineStack, withSandboxStack } from "../sandbox/demo";
+import {
+    backendHistory as backendHistoryOf,
+    releaseNoteVersion,
+    runMlops,
+    scratchProject,
+    servingDeployments,
+    STACK,
+    stackFileOf,
+    withInlineStack,
+    withSandboxStack,
+} from "../sandbox/demo";
 import { kubectl, NEVER_READY_VERSION, PROJECT_DIR, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
 
 let state: SandboxState;
@@ -26,7 +36,7 @@ afterAll(async () => {
     await sandboxDown();
 });
 
-const stackFile = () => path.join(project, "stacks", `Pulumi.${STACK}.yaml`);
+const stackFile = () => stackFileOf(project);
 
 function mlops(...args: string[]) {
     const run = runMlops(state, project, args);
@@ -64,6 +74,9 @@ describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
 
         // The stack file: 3 is quarantined.
         expect(rawConfigFromStackFile(stackFile()).quarantined).toEqual(["3"]);
+
+        // The user's own resource, declared by their program next to ours, is still there and follows the pin.
+        expect(releaseNoteVersion(state)).toBe("2");
     });
 
     it("refuses a stale stack file that still pins 3, without touching the cluster", () => {
@@ -82,9 +95,9 @@ describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
     });
 
     it("stops the engine itself on a stale stack file that pins 3: the program refuses, nothing changes", async () => {
-        // What a plain `pulumi up` does with a stale file, minus the language
-        // host (not buildable here): the engine runs the program through the
-        // Automation API's own language server, with no mlops checks in front.
+        // What a plain `pulumi up` of the user's project does with a stale
+        // file: the engine runs their program through the language host, with
+        // no mlops checks in front.
         const current = readFileSync(stackFile(), "utf8");
         writeFileSync(stackFile(), current.replace('mlops:pinned: "2"', 'mlops:pinned: "3"').replace('mlops:quarantined: [ "3" ]', "mlops:quarantined: []"));
         try {
@@ -93,6 +106,7 @@ describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
             expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
             expect(backendHistory()[0]).toMatchObject({ message: "stale config", result: "failed" });
             expect(backendHistory()[0].resourceChanges ?? {}).not.toHaveProperty("update");
+            expect(releaseNoteVersion(state)).toBe("2");
         } finally {
             writeFileSync(stackFile(), current);
         }

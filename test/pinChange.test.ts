@@ -522,6 +522,47 @@ describe("mlops deploy", () => {
         await expect(runPinChange("deploy", options({ version: "3" }), deps())).rejects.toThrow("--version 3: already the pinned version");
     });
 
+    it("before a stack's first update, refuses a program that does not return the mlops stack output, touching nothing", async () => {
+        // GIVEN a stack never deployed, and a program (run under the mock runtime, stood for here) that returns other outputs only
+        stack.outputsAfterUp = {};
+        const asked: string[] = [];
+        const programOutputNames = (dir: string, stackFile: string, stackName: string) => {
+            asked.push(`${dir} ${stackFile} ${stackName}`);
+            return Promise.resolve(["releaseNote"]);
+        };
+        const before = readFileSync(file, "utf8");
+        // WHEN deployed THEN exit 2 naming the line to add, with no update and the file unchanged
+        const run = runPinChange("deploy", options({ version: "3" }), deps({ programOutputNames }));
+        await expect(run).rejects.toThrow(BadInputError);
+        await expect(run).rejects.toThrow("returns no 'mlops' stack output (it returns releaseNote)");
+        await expect(run).rejects.toThrow("return { mlops: serving.stackOutput }");
+        expect(stack.calls).toEqual([]);
+        expect(readFileSync(file, "utf8")).toBe(before);
+        expect(asked[0]).toBe(`${projectDir} ${file} prod`);
+    });
+
+    it("before a stack's first update, goes ahead when the program returns mlops, and when the check cannot run (saying so)", async () => {
+        stack.outputsAfterUp = {};
+        await runPinChange("deploy", options({ version: "3" }), deps({ programOutputNames: () => Promise.resolve(["mlops", "releaseNote"]) }));
+        expect(stack.calls.map((call) => call.op)).toEqual(["up"]);
+        stack.calls.length = 0;
+        await runPinChange(
+            "deploy",
+            options({ version: "3" }),
+            deps({ programOutputNames: () => Promise.reject(new Error("unexpected provider call aws:ec2/getVpc:getVpc")) }),
+        );
+        expect(stack.calls.map((call) => call.op)).toEqual(["up"]);
+        expect(output.stderr).toContain(
+            "could not check under the mock runtime that the program exports 'mlops' (unexpected provider call aws:ec2/getVpc:getVpc)",
+        );
+    });
+
+    it("does not run the program again for a stack that has its mlops output", async () => {
+        const programOutputNames = () => Promise.reject(new Error("must not be asked"));
+        await runPinChange("rollback", options({ version: "2" }), deps({ programOutputNames }));
+        expect(output.stderr).not.toContain("must not be asked");
+    });
+
     it("pins forward with a deploy message and no rollback event", async () => {
         writeFileSync(file, readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"'));
         const result = await runPinChange("deploy", options({ version: "3" }), deps());

@@ -33,7 +33,7 @@ function stackConfigs(): Record<string, Record<string, unknown>> {
     return {
         "sagemaker example": sagemakerExample,
         "kubernetes example": rawConfigFromStackFile("stacks/Pulumi.kubernetes-example.yaml"),
-        "sandbox stack": rawConfigFromStackFile("stacks/Pulumi.sandbox.yaml"),
+        "sandbox stack": rawConfigFromStackFile("examples/kubernetes/Pulumi.sandbox.yaml"),
         "sagemaker, managed instance, VPC": {
             ...sagemakerExample,
             database: MANAGED_INSTANCE,

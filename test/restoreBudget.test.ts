@@ -15,7 +15,15 @@ import {
 } from "../plan/restoreBudget";
 import { sagemakerRawConfig } from "./helpers";
 
-const example = (stack: string): StackConfig => parseStackConfig(rawConfigFromStackFile(path.join(__dirname, "..", "stacks", `Pulumi.${stack}.yaml`)));
+/** The repository's stacks/, and the sandbox stack of the example user project. */
+const example = (stack: string): StackConfig =>
+    parseStackConfig(
+        rawConfigFromStackFile(
+            stack === "sandbox"
+                ? path.join(__dirname, "..", "examples", "kubernetes", "Pulumi.sandbox.yaml")
+                : path.join(__dirname, "..", "stacks", `Pulumi.${stack}.yaml`),
+        ),
+    );
 
 const TRIGGER = {
     runnerRoleArn: "arn:aws:iam::123456789012:role/pulumi-deployer",
