@@ -52,14 +52,9 @@ interface PreviousRun {
  */
 async function previousRun(): Promise<PreviousRun> {
     // The logical name predates the snapshot ledger: renaming it would replace the reference.
-    const self = new pulumi.StackReference("quarantine-ledger", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-    // A read resource: its outputs are known in a preview too.
-    const all = await new Promise<Record<string, unknown>>((resolve) => self.outputs.apply((values) => resolve(values ?? {})));
-    const outputs = all[MLOPS_STACK_OUTPUT] as Record<string, unknown> | undefined;
-    if (outputs === undefined && Object.keys(all).length > 0) {
-        // The stack ran before without exporting it: nothing of a rollback was kept.
-        void pulumi.log.warn(`this stack's last update exported no '${MLOPS_STACK_OUTPUT}' output, so rollbacks will not stick. ${missingStackOutputAdvice()}`);
-    }
+    const self = new pulumi.StackReference("quarantine-ledger", { name: `${organization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    const outputs = (await outputValue(self, MLOPS_STACK_OUTPUT)) ?? (await legacyOutputs(self));
+    if (outputs === undefined) await warnIfDeployedWithoutStackOutput(self);
     const serving = (outputs?.database as { servingIdentifier?: unknown } | undefined)?.servingIdentifier;
     return {
         quarantine: ledgerFromOutput(outputs?.quarantineLedger),
@@ -71,6 +66,47 @@ async function previousRun(): Promise<PreviousRun> {
     };
 }
 
+/** The DIY (file) backends call every organization this; unit tests' mocks often name none. */
+function organization(): string {
+    try {
+        return pulumi.getOrganization();
+    } catch {
+        return "organization";
+    }
+}
+
+/**
+ * One output's value, secret or not. getOutputDetails resolves (to
+ * undefined) when the value is unknown, as under a preview's mocks, where
+ * waiting on `outputs` would never end.
+ */
+async function outputValue(self: pulumi.StackReference, name: string): Promise<Record<string, unknown> | undefined> {
+    const details = await self.getOutputDetails(name);
+    const value: unknown = details.value ?? details.secretValue;
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** Programs of mlops-rollback before the `mlops` output returned these fields as top-level outputs: keep their ledgers. */
+async function legacyOutputs(self: pulumi.StackReference): Promise<Record<string, unknown> | undefined> {
+    const names = ["pinnedVersion", "quarantineLedger", "databaseSnapshots", "database"];
+    const values = await Promise.all(names.map(async (name) => (await self.getOutputDetails(name)).value as unknown));
+    if (values.every((value) => value === undefined)) return undefined;
+    void pulumi.log.warn(
+        `this stack's last update returned mlops-rollback's fields as top-level outputs, not as '${MLOPS_STACK_OUTPUT}'. ${missingStackOutputAdvice()}`,
+    );
+    return Object.fromEntries(names.map((name, index) => [name, values[index]]));
+}
+
+/** The stack ran before without exporting `mlops`: nothing of a rollback was kept. */
+async function warnIfDeployedWithoutStackOutput(self: pulumi.StackReference): Promise<void> {
+    // Only where the outputs are known for sure: a preview under mocks may never know them.
+    if (pulumi.runtime.isDryRun()) return;
+    const names = await new Promise<string[]>((resolve) => self.outputs.apply((values) => resolve(Object.keys(values ?? {}))));
+    if (names.length > 0) {
+        void pulumi.log.warn(`this stack's last update exported no '${MLOPS_STACK_OUTPUT}' output, so rollbacks will not stick. ${missingStackOutputAdvice()}`);
+    }
+}
+
 /** What `serveModelFromStackConfig` declared, and the stack output to export. */
 export interface ModelServing extends ModelServingOutputs {
     /**
@@ -80,6 +116,16 @@ export interface ModelServing extends ModelServingOutputs {
      * rollback does not stick and the CLI refuses to run (exit 2).
      */
     readonly stackOutput: Record<string, unknown>;
+}
+
+/**
+ * The event only counts for the rollback it describes: one left behind in a
+ * shell's environment must not quarantine a version on a later deploy.
+ */
+function rollbackEventFor(config: StackConfig, event: RollbackEvent | undefined): RollbackEvent | undefined {
+    if (event === undefined || event.to === config.pinned) return event;
+    void pulumi.log.warn(`${ROLLBACK_EVENT_ENV} describes a rollback to ${event.to}, but mlops:pinned is ${config.pinned}: ignored.`);
+    return undefined;
 }
 
 /**
@@ -101,8 +147,8 @@ export interface ModelServing extends ModelServingOutputs {
  * rollback it runs in the MLOPS_ROLLBACK_EVENT environment variable.
  */
 export async function serveModelFromStackConfig(): Promise<ModelServing> {
-    const rollbackEvent: RollbackEvent | undefined = rollbackEventFrom(process.env[ROLLBACK_EVENT_ENV]);
     const config = stackConfig();
+    const rollbackEvent = rollbackEventFor(config, rollbackEventFrom(process.env[ROLLBACK_EVENT_ENV]));
     const previous = await previousRun();
     const refusal = stickyRefusal(previous.quarantine, config);
     if (refusal !== undefined) throw new pulumi.RunError(refusal);

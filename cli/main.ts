@@ -25,7 +25,7 @@ interface ConfigSourceOptions {
     readonly configFile?: string;
 }
 
-/** The stack file a command reads: `--config-file F`, or `--stack S` → `stacks/Pulumi.S.yaml`. */
+/** The stack file a command reads: `--config-file F`, or `--stack S` → `Pulumi.S.yaml` in the project's stackConfigDir. */
 export function resolveConfigFile(options: ConfigSourceOptions, projectDir: string, cwd = projectDir): string {
     if (options.stack !== undefined && options.configFile !== undefined) {
         throw new UsageError("pass either --stack or --config-file, not both");
@@ -33,7 +33,7 @@ export function resolveConfigFile(options: ConfigSourceOptions, projectDir: stri
     if (options.configFile !== undefined) return options.configFile;
     // Relative to where mlops runs, so messages show the path the user knows.
     if (options.stack !== undefined) return path.relative(cwd, stackFilePath(projectDir, options.stack)) || ".";
-    throw new UsageError("no config to read: pass --stack <name> (reads stacks/Pulumi.<name>.yaml) or --config-file <path>");
+    throw new UsageError("no config to read: pass --stack <name> (reads Pulumi.<name>.yaml in the project's stackConfigDir) or --config-file <path>");
 }
 
 export interface Io {
@@ -153,7 +153,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             .description("Check a stack config offline. Exit 0 when valid, 2 when not, with every problem named by its config key.")
             .addHelpText(
                 "after",
-                "\nExit codes: 0 valid, 2 invalid (each problem named by its config key) or unreadable.\n\nExamples:\n  mlops validate --stack sagemaker-example\n  mlops validate --config-file stacks/Pulumi.prod.yaml --json",
+                "\nExit codes: 0 valid, 2 invalid (each problem named by its config key) or unreadable.\n\nExamples:\n  mlops validate --stack prod\n  mlops validate --config-file Pulumi.prod.yaml --json",
             ),
     ).action((options: ConfigSourceOptions & { json?: boolean }) => {
         const file = resolveConfigFile(options, projectDir(), io.cwd);
@@ -200,7 +200,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                     "the config restores traffic (SageMaker's guardrails, the alarm trigger, mlops rollback by hand), every step from the first bad data\n" +
                     "point to traffic restored, with a figure from the config, AWS's or Kubernetes' documentation or user reports, or 'not estimated'\n" +
                     "where none is published. BENCHMARKS.md lists the sources.\n\n" +
-                    "Examples:\n  mlops plan --stack sagemaker-example --to 2\n  mlops plan --config-file stacks/Pulumi.prod.yaml --to 2 --json\n" +
+                    "Examples:\n  mlops plan --stack prod --to 2\n  mlops plan --cwd infra/ml --stack prod --to 2 --json\n" +
                     "  mlops plan --stack prod --against prod-as-deployed.yaml",
             ),
     ).action(async (options: ConfigSourceOptions & { json?: boolean; to?: string; against?: string }) => {

@@ -39,7 +39,7 @@ import type { ServingVerifier, VerificationResult, VerifierSettings } from "../r
 
 export interface PinChangeOptions {
     readonly stack: string;
-    /** The stack's config file (stacks/Pulumi.<stack>.yaml). */
+    /** The stack's config file (Pulumi.<stack>.yaml in the project's stackConfigDir). */
     readonly file: string;
     readonly projectDir: string;
     readonly version?: string;

@@ -85,7 +85,7 @@ export function rawConfigFromStackFile(file: string): Record<string, unknown> {
 }
 
 /**
- * `stacks/Pulumi.<stack>.yaml`, or wherever `stackConfigDir` in the project's
+ * `Pulumi.<stack>.yaml` in the project directory, or wherever `stackConfigDir` in the project's
  * Pulumi.yaml points.
  */
 export function stackFilePath(projectDir: string, stack: string): string {

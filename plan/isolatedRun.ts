@@ -3,8 +3,10 @@
  * starts from a fresh runtime (Pulumi's runtime settings are module globals).
  */
 import { spawn } from "node:child_process";
+import { pathToFileURL } from "node:url";
 import * as path from "node:path";
 import type { RegisteredResource } from "./mockRuntime";
+import { ROLLBACK_EVENT_ENV } from "../rollback/ledger";
 import type { ProgramRun } from "./plan";
 import { engineConfigFor, type UserProgram } from "./userProgram";
 
@@ -35,10 +37,12 @@ export function programOutputNames(program: UserProgram, rawConfig: Record<strin
  */
 export function runIsolated(entry: string, payload: unknown, env: Record<string, string> = {}): Promise<unknown> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--require", require.resolve("tsx/cjs"), entry], {
+        // tsx's loader for both require() and import(): a user's program may be either.
+        const child = spawn(process.execPath, ["--import", pathToFileURL(require.resolve("tsx")).href, entry], {
             stdio: ["pipe", "pipe", "pipe"],
-            // Keep the engine's variables out: the child must use the mocks.
-            env: { ...process.env, PULUMI_MONITOR: "", PULUMI_ENGINE: "", PULUMI_CONFIG: "", PULUMI_CONFIG_SECRET_KEYS: "", ...env },
+            // Keep the engine's variables out (the child must use the mocks), and
+            // any rollback event of the caller's environment (a plan runs none).
+            env: { ...process.env, PULUMI_MONITOR: "", PULUMI_ENGINE: "", PULUMI_CONFIG: "", PULUMI_CONFIG_SECRET_KEYS: "", [ROLLBACK_EVENT_ENV]: "", ...env },
         });
         const stdout: Buffer[] = [];
         const stderr: Buffer[] = [];
@@ -46,11 +50,16 @@ export function runIsolated(entry: string, payload: unknown, env: Record<string,
         child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
         child.on("error", reject);
         child.on("close", (code) => {
+            const failure = (detail: string) => new Error(`the program failed under the mock runtime: ${detail}`);
             if (code !== 0) {
-                reject(new Error(`the program failed under the mock runtime: ${Buffer.concat(stderr).toString("utf8").trim() || `exit ${code}`}`));
+                reject(failure(Buffer.concat(stderr).toString("utf8").trim() || `exit ${code}`));
                 return;
             }
-            resolve(JSON.parse(Buffer.concat(stdout).toString("utf8")));
+            try {
+                resolve(JSON.parse(Buffer.concat(stdout).toString("utf8")));
+            } catch (error) {
+                reject(failure(`its result was not JSON (${error instanceof Error ? error.message : String(error)})`));
+            }
         });
         child.stdin.end(JSON.stringify(payload));
     });

@@ -7,11 +7,14 @@
  * with PULUMI_CONFIG in the environment as the engine sets it), or what the
  * `mlops:*` config alone declares (no project to run).
  */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig } from "../config/schema";
 import { installRecordingMocks, recordProgram } from "./mockRuntime";
 import type { ProgramRun } from "./plan";
 import { programEntry, type UserProgram } from "./userProgram";
-import * as pulumi from "@pulumi/pulumi";
 
 interface ChildInput {
     readonly rawConfig: unknown;
@@ -32,23 +35,74 @@ async function main(): Promise<void> {
         process.stdout.write(JSON.stringify(await recordProgram(parseStackConfig(rawConfig), stack, options)));
         return;
     }
+    // The program's own console output must not mix with the result: it goes to stderr.
+    const writeResult = process.stdout.write.bind(process.stdout);
+    process.stdout.write = process.stderr.write.bind(process.stderr);
     if (options.now !== undefined) freezeClock(options.now);
     // As the engine runs it: in its project directory.
     process.chdir(program.dir);
     const registered = await installRecordingMocks(stack, previousOutputs, {}, program.projectName);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const loaded = require(programEntry(program)) as unknown;
-    const exported = (loaded as { default?: unknown; __esModule?: boolean }).__esModule === true ? (loaded as { default?: unknown }).default : loaded;
-    // A function's result is the stack's outputs, as with the real engine; otherwise the module's exports are.
-    const outputs = typeof exported === "function" ? await (exported as () => unknown)() : exported;
+    const outputs = await runProgram(program);
+    const names = typeof outputs === "object" && outputs !== null ? Object.keys(outputs) : [];
+    // Exported promises (`export const mlops = serving.then(...)`) may still be
+    // declaring resources: the engine waits for them, and so does the plan.
+    await Promise.all(names.map((name) => (outputs as Record<string, unknown>)[name]).filter(isThenable));
     // Wait for every outstanding registration, including those that waited on other resources' outputs.
     await pulumi.runtime.disconnect();
-    if (outputNamesOnly === true) {
-        process.stdout.write(JSON.stringify(typeof outputs === "object" && outputs !== null ? Object.keys(outputs) : []));
-        return;
-    }
-    process.stdout.write(JSON.stringify(registered));
+    writeResult(JSON.stringify(outputNamesOnly === true ? names : registered));
 }
+
+/**
+ * Load and run the program as Pulumi's Node.js runner does
+ * (@pulumi/pulumi/cmd/run/run.js): a CommonJS program is `require`d and its
+ * module object is what it exports; an ES module (`"type": "module"`) is
+ * imported and its default export, if any, is; an exported function is
+ * called. Returns the stack's outputs, awaited.
+ */
+async function runProgram(program: UserProgram): Promise<unknown> {
+    const entry = programEntry(program);
+    let exported: unknown;
+    if (packageType(program.dir) === "module") {
+        // A real import(), which TypeScript's CommonJS output would turn into require() (Pulumi's runner does the same).
+        // eslint-disable-next-line @typescript-eslint/no-implied-eval
+        const dynamicImport = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<Record<string, unknown>>;
+        const namespace = await dynamicImport(pathToFileURL(moduleFile(entry)).href);
+        if (Object.getOwnPropertyDescriptor(namespace, "default") !== undefined) {
+            if (Object.keys(namespace).length !== 1)
+                throw new Error("expected the program's entry module to have either a default export or named exports, not both");
+            exported = namespace.default;
+        } else {
+            exported = namespace;
+        }
+    } else {
+        // A folder with a trailing slash, so that an adjacent .json file is not taken for it.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        exported = require(isDirectory(entry) ? `${entry}${path.sep}` : entry) as unknown;
+    }
+    return await (typeof exported === "function" ? (exported as () => unknown)() : exported);
+}
+
+function packageType(dir: string): string | undefined {
+    const file = path.join(dir, "package.json");
+    if (!existsSync(file)) return undefined;
+    return (JSON.parse(readFileSync(file, "utf8")) as { type?: string }).type;
+}
+
+const isDirectory = (file: string): boolean => existsSync(file) && statSync(file).isDirectory();
+
+/** An ES module program's file: a folder's package.json main, or its index. */
+function moduleFile(entry: string): string {
+    if (!isDirectory(entry)) return entry;
+    const manifest = path.join(entry, "package.json");
+    const main = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, "utf8")) as { main?: string }).main : undefined;
+    if (main !== undefined) return path.join(entry, main);
+    const index = ["index.js", "index.mjs", "index.ts", "index.mts"].find((name) => existsSync(path.join(entry, name)));
+    if (index === undefined) throw new Error(`no entry point found in ${entry}`);
+    return path.join(entry, index);
+}
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+    typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 
 /**
  * Both runs of a plan see one time (the plan's), so that nothing differs by

@@ -86,6 +86,7 @@ export interface MockNaming {
 export function recordingMocks(
     stackOutputs: Record<string, unknown> = {},
     naming: MockNaming = {},
+    self?: { readonly project: string; readonly stack: string },
 ): {
     mocks: pulumi.runtime.Mocks;
     registered: RegisteredResource[];
@@ -99,8 +100,11 @@ export function recordingMocks(
             // A StackReference reads another stack's outputs (the program
             // reads its own, for the quarantine ledger): answer with the
             // outputs given, and do not count it as a managed resource.
-            if (args.type === "pulumi:pulumi:StackReference")
-                return { id: String(inputs.name), state: { name: inputs.name, outputs: stackOutputs, secretOutputNames: [] } };
+            // Another stack's (a user's network stack, say) has no outputs offline.
+            if (args.type === "pulumi:pulumi:StackReference") {
+                const isSelf = self === undefined || String(inputs.name).endsWith(`/${self.project}/${self.stack}`);
+                return { id: String(inputs.name), state: { name: inputs.name, outputs: isSelf ? stackOutputs : {}, secretOutputNames: [] } };
+            }
             if (args.custom !== false) {
                 const options = optionsByKey.get(`${args.type}::${args.name}`);
                 registered.push({ type: args.type, name: args.name, inputs, ...(options === undefined ? {} : { options }) });
@@ -169,7 +173,7 @@ export async function installRecordingMocks(
     naming: MockNaming = {},
     project = "mlops",
 ): Promise<RegisteredResource[]> {
-    const { mocks, registered, optionsByKey } = recordingMocks(stackOutputs, naming);
+    const { mocks, registered, optionsByKey } = recordingMocks(stackOutputs, naming, { project, stack });
     // "organization" is what the DIY (file) backend calls every organization.
     await pulumi.runtime.setMocks(mocks, project, stack, false, "organization");
     const monitor = pulumi.runtime.getMonitor() as unknown as HookableMonitor;

@@ -19,9 +19,10 @@ export interface UserProgram {
     /** `main` in Pulumi.yaml (a file or folder, relative to `dir`); else the folder itself, i.e. its package.json `main` or index. */
     readonly main?: string;
     /**
-     * The stack file's config outside the `mlops:` namespace, as the engine
-     * hands it to a program: every value a string, structured values as JSON.
-     * Secrets cannot be decrypted offline: they read as a placeholder.
+     * The config outside the `mlops:` namespace, as the engine hands it to a
+     * program: Pulumi.yaml's values and defaults, overridden by the stack
+     * file's; every value a string, structured values as JSON. Secrets
+     * cannot be decrypted offline: they read as a placeholder.
      */
     readonly otherConfig: Record<string, string>;
 }
@@ -45,12 +46,28 @@ export function userProgramIn(projectDir: string, stackFile: string): UserProgra
     }
     const stack = parseYaml(readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> } | null;
     const otherConfig: Record<string, string> = {};
-    for (const [key, value] of Object.entries(stack?.config ?? {})) {
-        if (key.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
+    const projectConfig = (project as { config?: Record<string, unknown> }).config ?? {};
+    // The project's values and defaults first; the stack file's win, as with the engine.
+    for (const [key, value] of [
+        ...Object.entries(projectConfig).map(([k, v]) => [k, projectConfigValue(v)] as const),
+        ...Object.entries(stack?.config ?? {}),
+    ]) {
         // A key without a namespace belongs to the project.
-        otherConfig[key.includes(":") ? key : `${project.name}:${key}`] = engineValue(value);
+        const fullKey = key.includes(":") ? key : `${project.name}:${key}`;
+        if (value === undefined || fullKey.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
+        otherConfig[fullKey] = engineValue(value);
     }
     return { dir: projectDir, projectName: project.name, ...(typeof project.main === "string" ? { main: project.main } : {}), otherConfig };
+}
+
+/** A Pulumi.yaml `config:` entry's value: `value`, else `default`, else a plain value; undefined for a declaration alone. */
+function projectConfigValue(entry: unknown): unknown {
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return entry;
+    const declaration = entry as { value?: unknown; default?: unknown; type?: unknown; description?: unknown; items?: unknown; secret?: unknown };
+    if (declaration.value !== undefined) return declaration.value;
+    if (declaration.default !== undefined) return declaration.default;
+    const declarationKeys = new Set(["type", "description", "items", "secret"]);
+    return Object.keys(entry).every((key) => declarationKeys.has(key)) ? undefined : entry;
 }
 
 function engineValue(value: unknown): string {

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { BadInputError } from "../config/badInput";
 import { ROLLBACK_EVENT_ENV, type RollbackEvent } from "./ledger";
 import { resourceName } from "./progress";
-import { MissingStackOutputError, MLOPS_STACK_OUTPUT, mlopsOutputOf } from "./stackOutput";
+import { missingStackOutputAdvice, MLOPS_STACK_OUTPUT, mlopsOutputOf } from "./stackOutput";
 import { ConcurrentUpdateError, LocalWorkspace, StackNotFoundError, type EngineEvent } from "@pulumi/pulumi/automation";
 
 export interface UpdateRecord {
@@ -149,12 +149,13 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
     const { envVars } = stack.workspace;
     /** Run an engine operation with the rollback event (if any) in the program's environment. */
     const withEvent = async <T>(event: RollbackEvent | undefined, operation: () => Promise<T>): Promise<T> => {
-        if (event === undefined) delete envVars[ROLLBACK_EVENT_ENV];
-        else envVars[ROLLBACK_EVENT_ENV] = JSON.stringify(event);
+        // Empty, not unset, without an event: the engine's environment is mlops's own
+        // plus these, and a value left in the user's shell must not reach the program.
+        envVars[ROLLBACK_EVENT_ENV] = event === undefined ? "" : JSON.stringify(event);
         try {
             return await operation();
         } finally {
-            delete envVars[ROLLBACK_EVENT_ENV];
+            envVars[ROLLBACK_EVENT_ENV] = "";
         }
     };
     /** The resources in the stack's state (`pulumi stack export`), by URN and type. */
@@ -174,7 +175,9 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             const outputs = plainOutputs(result.outputs);
             if (outputs[MLOPS_STACK_OUTPUT] === undefined) {
                 // Exit 1, not 2: the update did run.
-                throw new Error(`the update ran (${result.summary.result}), but ${new MissingStackOutputError(stackName).message}`);
+                throw new Error(
+                    `the update of stack '${stackName}' ran (${result.summary.result}), but the program returned no '${MLOPS_STACK_OUTPUT}' stack output, so this rollback will not stick and mlops cannot tell what serves. ${missingStackOutputAdvice()}`,
+                );
             }
             return { result: result.summary.result, resourceChanges: result.summary.resourceChanges ?? {}, outputs: mlopsOutputOf(stackName, outputs) };
         },

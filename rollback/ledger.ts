@@ -22,9 +22,9 @@ export interface QuarantineEntry {
 export type QuarantineLedger = Readonly<Record<string, QuarantineEntry>>;
 
 /**
- * What `mlops rollback` tells the program about the rollback it runs: passed
- * as a value when mlops runs the program inline, or in MLOPS_ROLLBACK_EVENT
- * when the program runs in its own process (index.ts).
+ * What `mlops rollback` tells the program about the rollback it runs, in
+ * MLOPS_ROLLBACK_EVENT (JSON), which `serveModelFromStackConfig` reads; it
+ * counts only when `to` is the pin the program runs with.
  */
 export interface RollbackEvent {
     readonly from: string;

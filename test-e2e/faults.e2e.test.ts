@@ -153,8 +153,8 @@ function kept(): Kept {
     return {
         deployments: Object.fromEntries(items.items.map((item) => [item.metadata.name, item.metadata.uid])),
         checkpoint: existsSync(path.join(backend, "stacks", EXAMPLE_PROJECT_NAME, `${STACK}.json`)),
-        historyFiles: countFiles(path.join(backend, "history", "mlops", STACK)),
-        backupFiles: countFiles(path.join(backend, "backups", "mlops", STACK)),
+        historyFiles: countFiles(path.join(backend, "history", EXAMPLE_PROJECT_NAME, STACK)),
+        backupFiles: countFiles(path.join(backend, "backups", EXAMPLE_PROJECT_NAME, STACK)),
     };
 }
 
@@ -187,7 +187,7 @@ function backendLeftovers(): { pending: number; locks: string[] } {
     const checkpoint = JSON.parse(readFileSync(path.join(backend, "stacks", EXAMPLE_PROJECT_NAME, `${STACK}.json`), "utf8")) as {
         checkpoint: { latest?: { pending_operations?: unknown[] } };
     };
-    const lockDir = path.join(backend, "locks", "organization", "mlops", STACK);
+    const lockDir = path.join(backend, "locks", "organization", EXAMPLE_PROJECT_NAME, STACK);
     return {
         pending: checkpoint.checkpoint.latest?.pending_operations?.length ?? 0,
         locks: existsSync(lockDir) ? readdirSync(lockDir).filter((file) => file.endsWith(".json")) : [],

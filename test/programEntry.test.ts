@@ -139,5 +139,23 @@ describe("index.ts, the program the engine runs", () => {
             const result = await runIndex(engineConfig(config), {}, { MLOPS_ROLLBACK_EVENT: JSON.stringify(event) });
             expect(result.quarantineLedger).toEqual({ "3": { at: event.at, reason: "p99 latency", rolledBackTo: "2" } });
         }, 60_000);
+
+        it("ignores an MLOPS_ROLLBACK_EVENT left in the environment that is not about the pin (a later deploy must not quarantine anything)", async () => {
+            const config = { ...example, pinned: "3" };
+            const stale = { from: "3", to: "1", reason: "an old shell", at: "2026-11-27T09:00:00.000Z" };
+            const result = await runIndex(engineConfig(config), {}, { MLOPS_ROLLBACK_EVENT: JSON.stringify(stale) });
+            expect(result.quarantineLedger).toEqual({});
+        }, 60_000);
+
+        it("keeps the ledgers a stack's older top-level outputs hold, when its last update returned no mlops output", async () => {
+            const ledger = { "3": { at: "2026-11-20T10:00:00.000Z", reason: "5xx", rolledBackTo: "2" } };
+            const result = await runIndex(
+                engineConfig({ ...example, pinned: "3" }),
+                {},
+                { MLOPS_TEST_LEGACY_OUTPUTS: JSON.stringify({ quarantineLedger: ledger }) },
+            );
+            expect(result).toMatchObject({ error: "RunError" });
+            expect(String(result.message)).toContain("mlops:pinned is 3, but version 3 was rolled back to 2");
+        }, 60_000);
     });
 });

@@ -12,6 +12,11 @@ describe("the mlops stack output", () => {
         expect(mlopsOutputOf("dev", {})).toEqual({});
     });
 
+    it("reads the top-level fields an older program returned, until its next update exports mlops", () => {
+        const legacy = { pinnedVersion: "2", quarantineLedger: { "3": { at: "t", reason: "r" } } };
+        expect(mlopsOutputOf("dev", legacy)).toEqual(legacy);
+    });
+
     it("is bad input (exit 2) naming the line to add when the program exports other outputs but not it", () => {
         for (const outputs of [{ releaseNote: "x" }, { mlops: "not a map" }, { mlops: ["2"] }]) {
             const error = (() => {
@@ -26,6 +31,7 @@ describe("the mlops stack output", () => {
             expect(error).toBeInstanceOf(BadInputError);
             expect((error as Error).message).toContain("stack 'dev' has outputs but none named 'mlops'");
             expect((error as Error).message).toContain("return { mlops: serving.stackOutput }");
+            expect((error as Error).message).toContain("run pulumi up once");
         }
     });
 });

@@ -4,7 +4,7 @@
  * a child process under Pulumi's mock runtime, as the CLI does; they load
  * mlops-rollback from its compiled entry point (dist/, `npm run build`).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -56,6 +56,19 @@ describe("userProgramIn: the project mlops plan runs", () => {
             "mlops:pinned": "3",
             "mlops:warm": "1",
             "mlops:versions": '[{"version":"3"}]',
+        });
+    });
+
+    it("takes Pulumi.yaml's config values and defaults, which the stack file's override", () => {
+        const dir = project({
+            "Pulumi.yaml":
+                "name: acme\nruntime: nodejs\nconfig:\n  region: { type: string, default: eu-west-1 }\n  tier: { value: gold }\n  owner: { type: string }\n  aws:region: us-east-2\n",
+            "Pulumi.dev.yaml": "config:\n  acme:tier: silver\n",
+        });
+        expect(userProgramIn(dir, path.join(dir, "Pulumi.dev.yaml"))?.otherConfig).toEqual({
+            "acme:region": "eu-west-1",
+            "acme:tier": "silver",
+            "aws:region": "us-east-2",
         });
     });
 
@@ -119,5 +132,80 @@ describe("programOutputNames: whether a program exports mlops, before a stack's 
         const raw = rawConfigFromStackFile(KUBERNETES_STACK);
         expect(await programOutputNames({ dir: exportsOnly, projectName: "a", main: "index.js", otherConfig: {} }, raw, "dev")).toEqual(["endpoint"]);
         expect(await programOutputNames({ dir: nothing, projectName: "b", main: "index.js", otherConfig: {} }, raw, "dev")).toEqual([]);
+    }, 120_000);
+});
+
+describe("the user's program runs as Pulumi's Node.js runner runs it", () => {
+    /** A user project in a temporary folder whose node_modules is this repository's (mlops-rollback in it is this package). */
+    function exampleWith(index: string, extra: Record<string, string> = {}): string {
+        const dir = mkdtempSync(path.join(tmpdir(), "mlops-user-project-"));
+        symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+        writeFileSync(path.join(dir, "Pulumi.yaml"), "name: acme-scratch\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+        writeFileSync(path.join(dir, "index.ts"), index);
+        for (const [name, text] of Object.entries(extra)) writeFileSync(path.join(dir, name), text);
+        return dir;
+    }
+    const raw = () => rawConfigFromStackFile(KUBERNETES_STACK);
+    const configMapIndex = (exports: string) => `import * as k8s from "@pulumi/kubernetes";
+import { serveModelFromStackConfig } from "mlops-rollback";
+const serving = serveModelFromStackConfig();
+${exports}
+`;
+
+    it("plans a program that logs to stdout (its output goes to stderr, not into the result)", async () => {
+        const dir = exampleWith(
+            configMapIndex(`console.log("deploying the fraud model");
+export = async () => ({ mlops: (await serving).stackOutput });`),
+        );
+        try {
+            const program = userProgramIn(dir, KUBERNETES_STACK)!;
+            expect(await programOutputNames(program, raw(), "sandbox")).toEqual(["mlops"]);
+            const plan = await planPinChange(raw(), "2", { program, stack: "sandbox" });
+            expect(plan.summary.update).toBeGreaterThan(0);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    }, 120_000);
+
+    it("plans a program whose outputs are named exports holding promises, and waits for what they declare", async () => {
+        const dir = exampleWith(
+            configMapIndex(`export const mlops = serving.then((s) => s.stackOutput);
+export const note = serving.then((s) => new k8s.core.v1.ConfigMap("note", { metadata: { annotations: { v: s.pinnedVersion } } }).metadata.name);`),
+        );
+        try {
+            const program = userProgramIn(dir, KUBERNETES_STACK)!;
+            expect((await programOutputNames(program, raw(), "sandbox")).sort()).toEqual(["mlops", "note"]);
+            const plan = await planPinChange(raw(), "2", { program, stack: "sandbox" });
+            expect(plan.operations).toContainEqual({ type: "kubernetes:core/v1:ConfigMap", name: "note", op: "update", changed: ["metadata.annotations.v"] });
+            expect(plan.operations).toContainEqual(expect.objectContaining({ type: "kubernetes:core/v1:Service", op: "update" }));
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    }, 120_000);
+
+    it("awaits a program whose module exports a promise (export = main())", async () => {
+        const dir = exampleWith(
+            configMapIndex(`async function main() { return { mlops: (await serving).stackOutput, extra: 1 }; }
+export = main();`),
+        );
+        try {
+            expect((await programOutputNames(userProgramIn(dir, KUBERNETES_STACK)!, raw(), "sandbox")).sort()).toEqual(["extra", "mlops"]);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    }, 120_000);
+
+    it("imports an ES module program (package.json type: module) and takes its default export", async () => {
+        const dir = exampleWith("", {
+            "package.json": '{ "type": "module", "main": "index.mjs" }',
+            "index.mjs": `import { serveModelFromStackConfig } from "mlops-rollback";
+export default async () => ({ mlops: (await serveModelFromStackConfig()).stackOutput });
+`,
+        });
+        try {
+            expect(await programOutputNames(userProgramIn(dir, KUBERNETES_STACK)!, raw(), "sandbox")).toEqual(["mlops"]);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
     }, 120_000);
 });
