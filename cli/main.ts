@@ -63,7 +63,12 @@ export const defaultDeps: CliDeps = {
     },
     selectedStack: async (projectDir) => {
         const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-        return (await (await LocalWorkspace.create({ workDir: projectDir })).stack())?.name;
+        const { withPulumiMissingExplained } = await import("../rollback/automation");
+        try {
+            return (await (await LocalWorkspace.create({ workDir: projectDir })).stack())?.name;
+        } catch (error) {
+            throw withPulumiMissingExplained(error);
+        }
     },
     pinChange: async (io) => {
         const { verifierFor } = await import("../rollback/verify");

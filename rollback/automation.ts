@@ -139,12 +139,7 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
         if (previous !== undefined && previous.name !== stackName) await stack.workspace.selectStack(previous.name);
     } catch (error) {
         if (error instanceof StackNotFoundError) throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
-        if (error instanceof Error && /spawn \S*pulumi ENOENT/.test(error.message)) {
-            throw new Error(
-                "the pulumi CLI is not on PATH; mlops deploy, rollback, status and history run it (mlops validate, mlops plan and every refusal do not). Install it (https://www.pulumi.com/docs/install/) and run again.",
-            );
-        }
-        throw error;
+        throw withPulumiMissingExplained(error);
     }
     const { envVars } = stack.workspace;
     /** Run an engine operation with the rollback event (if any) in the program's environment. */
@@ -210,6 +205,16 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             })),
     };
 };
+
+/** A failure to start the `pulumi` CLI, as one sentence with the fix; any other error as it is. */
+export function withPulumiMissingExplained(error: unknown): unknown {
+    if (error instanceof Error && /spawn \S*pulumi ENOENT/.test(error.message)) {
+        return new Error(
+            "the pulumi CLI is not on PATH; mlops deploy, rollback, status and history run it (mlops validate, mlops plan and every refusal do not). Install it (https://www.pulumi.com/docs/install/) and run again.",
+        );
+    }
+    return error;
+}
 
 /** The pending operations of an exported deployment (`pending_operations`), in the engine's order. */
 export function pendingOperationsOf(deployment: unknown): PendingOperation[] {
