@@ -59,6 +59,16 @@ export class StackFileError extends BadInputError {}
 
 /** The `mlops:*` keys of a Pulumi stack file (`Pulumi.<stack>.yaml`). */
 export function rawConfigFromStackFile(file: string): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(stackFileConfig(file))) {
+        const key = namespacedKey(fullKey);
+        if (key !== undefined) raw[key] = valueAsProgramSeesIt(key, value);
+    }
+    return raw;
+}
+
+/** Every key of a stack file's `config:` map, as written (any namespace); `StackFileError` (exit 2) when it cannot be read as one. */
+export function stackFileConfig(file: string): Record<string, unknown> {
     let text: string;
     try {
         text = readFileSync(file, "utf8");
@@ -76,12 +86,7 @@ export function rawConfigFromStackFile(file: string): Record<string, unknown> {
     if (typeof config !== "object" || config === null || Array.isArray(config)) {
         throw new StackFileError(`${file} has no 'config:' map; a Pulumi stack file has the mlops:* keys under 'config:'`);
     }
-    const raw: Record<string, unknown> = {};
-    for (const [fullKey, value] of Object.entries(config as Record<string, unknown>)) {
-        const key = namespacedKey(fullKey);
-        if (key !== undefined) raw[key] = valueAsProgramSeesIt(key, value);
-    }
-    return raw;
+    return config as Record<string, unknown>;
 }
 
 /**

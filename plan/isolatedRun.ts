@@ -15,9 +15,8 @@ const CHILD_ENTRY = path.join(__dirname, `mockRunMain${path.extname(__filename)}
 
 export function recordProgramIsolated(rawConfig: Record<string, unknown>, run: ProgramRun = {}): Promise<RegisteredResource[]> {
     const { program, previousOutputs, ...options } = run;
-    // The user's program reads its config where the engine puts it.
-    const config: Record<string, string> = program === undefined ? {} : { PULUMI_CONFIG: JSON.stringify(engineConfigFor(program, rawConfig)) };
-    return runIsolated(CHILD_ENTRY, { rawConfig, run: options, program, previousOutputs }, config) as Promise<RegisteredResource[]>;
+    const env = program === undefined ? {} : configEnvironment(program, rawConfig);
+    return runIsolated(CHILD_ENTRY, { rawConfig, run: options, program, previousOutputs }, env) as Promise<RegisteredResource[]>;
 }
 
 /**
@@ -26,8 +25,12 @@ export function recordProgramIsolated(rawConfig: Record<string, unknown>, run: P
  * stack's first update, whether the program exports `mlops`.
  */
 export function programOutputNames(program: UserProgram, rawConfig: Record<string, unknown>, stack: string): Promise<string[]> {
-    const config = { PULUMI_CONFIG: JSON.stringify(engineConfigFor(program, rawConfig)) };
-    return runIsolated(CHILD_ENTRY, { rawConfig, run: { stack }, program, outputNamesOnly: true }, config) as Promise<string[]>;
+    return runIsolated(CHILD_ENTRY, { rawConfig, run: { stack }, program, outputNamesOnly: true }, configEnvironment(program, rawConfig)) as Promise<string[]>;
+}
+
+/** The user's program reads its config where the engine puts it: PULUMI_CONFIG. */
+function configEnvironment(program: UserProgram, rawConfig: Record<string, unknown>): Record<string, string> {
+    return { PULUMI_CONFIG: JSON.stringify(engineConfigFor(program, rawConfig)) };
 }
 
 /**

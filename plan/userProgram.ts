@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_NAMESPACE } from "../config/schema";
-import { StackFileError } from "../config/sources";
+import { StackFileError, stackFileConfig } from "../config/sources";
 
 /** A Pulumi project on disk, as `pulumi up` would run it. */
 export interface UserProgram {
@@ -44,13 +44,12 @@ export function userProgramIn(projectDir: string, stackFile: string): UserProgra
     if (runtime !== "nodejs") {
         throw new StackFileError(`${projectFile}: runtime is '${String(runtime)}'; mlops plan runs Node.js (TypeScript or JavaScript) programs only`);
     }
-    const stack = parseYaml(readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> } | null;
     const otherConfig: Record<string, string> = {};
     const projectConfig = (project as { config?: Record<string, unknown> }).config ?? {};
     // The project's values and defaults first; the stack file's win, as with the engine.
     for (const [key, value] of [
         ...Object.entries(projectConfig).map(([k, v]) => [k, projectConfigValue(v)] as const),
-        ...Object.entries(stack?.config ?? {}),
+        ...Object.entries(stackFileConfig(stackFile)),
     ]) {
         // A key without a namespace belongs to the project.
         const fullKey = key.includes(":") ? key : `${project.name}:${key}`;
