@@ -4,7 +4,7 @@
  * it under Pulumi's mock runtime with a config of their choosing.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { defaultRollbackTarget, warmVersions } from "./catalog/catalog";
+import { defaultRollbackTarget, warmSet, type CatalogView } from "./catalog/catalog";
 import { AlarmRollbackTrigger, type AlarmRollbackTriggerArgs } from "./components/alarmRollbackTrigger";
 import { DatabaseSnapshots } from "./components/databaseSnapshots";
 import { EndpointAlarms, guardrailAlarmNames } from "./components/endpointAlarms";
@@ -17,7 +17,10 @@ export interface ModelServingOutputs {
     readonly target: StackConfig["target"];
     readonly model: string;
     readonly pinnedVersion: pulumi.Output<string>;
+    /** The warm versions (besides the pinned one), the one that served most recently last (see catalog/catalog.ts). */
     readonly warmVersions: string[];
+    /** Set when the catalog's previous versions stand in for a serving record: why (see `WarmSet.standIn`). */
+    readonly warmStandIn?: string;
     /** Set for the sagemaker target. */
     readonly sagemaker?: {
         readonly endpointName: pulumi.Output<string>;
@@ -59,11 +62,25 @@ export interface DeclareOptions {
     readonly snapshots?: { readonly ledger: readonly SnapshotRecord[]; readonly taken?: SnapshotRecord };
     /** This run's time (ISO 8601), which names a created database's final snapshot. @default now */
     readonly now?: string;
+    /** The versions that served on this stack, oldest first (`CatalogView.servingHistory`). @default [] (no record: the catalog stands in) */
+    readonly servingHistory?: readonly string[];
 }
 
 export function declareModelServing(config: StackConfig, options: DeclareOptions = {}): ModelServingOutputs {
-    const catalog = { versions: config.versions, pinned: config.pinned, warm: config.warm, quarantined: config.quarantined };
-    const common = { target: config.target, model: config.model, warmVersions: warmVersions(config) };
+    const catalog = {
+        versions: config.versions,
+        pinned: config.pinned,
+        warm: config.warm,
+        quarantined: config.quarantined,
+        servingHistory: options.servingHistory ?? [],
+    };
+    const warm = warmSet(catalog);
+    const common = {
+        target: config.target,
+        model: config.model,
+        warmVersions: [...warm.versions],
+        ...(warm.standIn === undefined ? {} : { warmStandIn: warm.standIn }),
+    };
     const stack = pulumi.getStack();
     const prefix = alarmNamePrefix(config.model, stack);
     // Checked before anything is declared: a rollback's snapshot waits for the switch declared below.
@@ -95,7 +112,7 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                 pinnedVersion: endpoint.pinnedVersion,
                 sagemaker: { endpointName: endpoint.endpointName, endpointConfigNames: endpoint.endpointConfigNames },
                 database: database?.outputs,
-                ...declareAlarming(config, stack, {
+                ...declareAlarming(config, catalog, stack, {
                     endpointName: endpoint.endpointName,
                     variantName: settings.variantName,
                     trigger: {
@@ -121,7 +138,7 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                 pinnedVersion: endpoint.pinnedVersion,
                 kubernetes: { namespace: endpoint.namespace, serviceName: endpoint.serviceName, deploymentNames: endpoint.deploymentNames },
                 database: database?.outputs,
-                ...declareAlarming(config, stack),
+                ...declareAlarming(config, catalog, stack),
             };
         }
     }
@@ -189,6 +206,7 @@ function deferred<T>(): { promise: Promise<T>; settle: (value: T | Error) => voi
  */
 function declareAlarming(
     config: StackConfig,
+    catalog: CatalogView,
     stack: string,
     sagemaker?: {
         endpointName: pulumi.Output<string>;
@@ -205,7 +223,7 @@ function declareAlarming(
         variantName: sagemaker?.variantName,
     });
     if (config.trigger === undefined) return { alarms: alarmOutputs(alarms) };
-    const rollbackVersion = defaultRollbackTarget(config);
+    const rollbackVersion = defaultRollbackTarget(catalog);
     const trigger = new AlarmRollbackTrigger(`${config.model}-trigger`, {
         model: config.model,
         stack,

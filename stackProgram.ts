@@ -5,13 +5,15 @@
  * checks it against the quarantine ledger of earlier rollbacks, declares the
  * model serving stack, and returns what it serves plus `stackOutput`: the one
  * stack output (`mlops`) through which the next run and the `mlops` CLI learn
- * what this run left (the serving version, the quarantine and snapshot ledgers).
+ * what this run left (the serving version, the record of what served, the
+ * quarantine and snapshot ledgers).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, StackConfigError, type StackConfig } from "./config/schema";
 import { rawConfigFromPulumiConfig } from "./config/sources";
 import { nextSnapshotLedger, snapshotLedgerFromOutput, type PreviousDeploy, type SnapshotRecord } from "./database/snapshots";
 import { declareModelServing, type ModelServingOutputs } from "./program";
+import { nextServingRecord, servedVersions, servingRecordOf, type ServingRecord } from "./rollback/servingRecord";
 import { MLOPS_STACK_OUTPUT, missingStackOutputAdvice } from "./rollback/stackOutput";
 import {
     ledgerFromOutput,
@@ -41,6 +43,7 @@ function stackConfig(): StackConfig {
 
 interface PreviousRun {
     readonly quarantine: QuarantineLedger;
+    readonly served: ServingRecord;
     readonly snapshots: SnapshotRecord[];
     readonly deployed: PreviousDeploy;
 }
@@ -58,6 +61,7 @@ async function previousRun(): Promise<PreviousRun> {
     const serving = (outputs?.database as { servingIdentifier?: unknown } | undefined)?.servingIdentifier;
     return {
         quarantine: ledgerFromOutput(outputs?.quarantineLedger),
+        served: servingRecordOf(outputs),
         snapshots: snapshotLedgerFromOutput(outputs?.databaseSnapshots),
         deployed: {
             pinned: typeof outputs?.pinnedVersion === "string" ? outputs.pinnedVersion : null,
@@ -88,7 +92,7 @@ async function outputValue(self: pulumi.StackReference, name: string): Promise<R
 
 /** Programs of mlops-rollback before the `mlops` output returned these fields as top-level outputs: keep their ledgers. */
 async function legacyOutputs(self: pulumi.StackReference): Promise<Record<string, unknown> | undefined> {
-    const names = ["pinnedVersion", "quarantineLedger", "databaseSnapshots", "database"];
+    const names = ["pinnedVersion", "warmVersions", "quarantineLedger", "databaseSnapshots", "database"];
     const values = await Promise.all(names.map(async (name) => (await self.getOutputDetails(name)).value as unknown));
     if (values.every((value) => value === undefined)) return undefined;
     void pulumi.log.warn(
@@ -158,6 +162,7 @@ export async function serveModelFromStackConfig(): Promise<ModelServing> {
         keepLiveDeploymentConfig: rollbackEvent?.afterFastPath === true,
         snapshots,
         now,
+        servingHistory: servedVersions(previous.served),
     });
     return {
         ...serving,
@@ -166,6 +171,9 @@ export async function serveModelFromStackConfig(): Promise<ModelServing> {
             model: serving.model,
             pinnedVersion: serving.pinnedVersion,
             warmVersions: serving.warmVersions,
+            warmStandIn: serving.warmStandIn,
+            // Written only when the update succeeds (a failed one leaves the outputs as they were): a version enters it once it served.
+            servingHistory: nextServingRecord(previous.served, config.pinned, now),
             sagemaker: serving.sagemaker,
             kubernetes: serving.kubernetes,
             alarms: serving.alarms,

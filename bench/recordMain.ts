@@ -16,11 +16,14 @@ async function main(): Promise<void> {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     const { program, rawConfig } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { program: "mlops" | "naive"; rawConfig: unknown };
     const config = parseStackConfig(rawConfig);
+    // The program's own output (pulumi.log under the mocks) must not mix with the result: it goes to stderr.
+    const writeResult = process.stdout.write.bind(process.stdout);
+    process.stdout.write = process.stderr.write.bind(process.stderr);
     const registered = await installRecordingMocks("bench", {}, { physicalNames: "byReplacingInputs" });
     if (program === "mlops") declareModelServing(config);
     else declareNaiveServing(config);
     await pulumi.runtime.disconnect();
-    process.stdout.write(JSON.stringify(registered));
+    writeResult(JSON.stringify(registered));
 }
 
 main().catch((error: unknown) => {

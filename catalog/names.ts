@@ -19,8 +19,8 @@ export function derivedNameKey(target: NamingTarget, versionId: string): string 
     return target === "kubernetes" ? slug.replace(/-+$/, "") : slug;
 }
 
-/** Pulumi appends `-` and 7 random characters to an auto-named resource. */
-const AUTONAME_SUFFIX_LENGTH = 8;
+/** Pulumi appends `-` and 7 random characters to an auto-named resource (pulumi-terraform-bridge `AutoName`: `Randlen: 7`, separator `-`). */
+export const AUTONAME_SUFFIX_LENGTH = 8;
 
 /**
  * The longest logical name a version contributes, per target. SageMaker
@@ -31,6 +31,29 @@ export const MAX_DERIVED_NAME_LENGTH: Record<NamingTarget, number> = {
     sagemaker: 63 - AUTONAME_SUFFIX_LENGTH,
     kubernetes: 63,
 };
+
+/**
+ * The rollback trigger's longest auto-named child is its EventBridge target of
+ * the build rule, `<component>-build-target`, and EventBridge allows a target
+ * id of 64 characters (API Target, Id), Pulumi's suffix included. So the
+ * component's name is at most 43 characters, and `mlops:model`, which names
+ * the component `<model>-trigger`, at most 35 when `mlops:trigger` is set. A
+ * longer model name never deployed with the trigger (its target could not be
+ * created), so the bound refuses nothing that runs today; without the trigger
+ * every derived name fits the schema's 40.
+ */
+export const TRIGGER_LONGEST_CHILD = { suffix: "-build-target", limit: 64, service: "EventBridge", what: "target id" } as const;
+export const MAX_TRIGGER_COMPONENT_NAME_LENGTH = TRIGGER_LONGEST_CHILD.limit - AUTONAME_SUFFIX_LENGTH - TRIGGER_LONGEST_CHILD.suffix.length;
+export const TRIGGER_COMPONENT_SUFFIX = "-trigger";
+export const MAX_MODEL_LENGTH_WITH_TRIGGER = MAX_TRIGGER_COMPONENT_NAME_LENGTH - TRIGGER_COMPONENT_SUFFIX.length;
+
+/** Why a trigger component (or the model that names it) is too long, or undefined. */
+export function triggerNameProblem(componentName: string): string | undefined {
+    const longest = `${componentName}${TRIGGER_LONGEST_CHILD.suffix}`;
+    if (longest.length + AUTONAME_SUFFIX_LENGTH <= TRIGGER_LONGEST_CHILD.limit) return undefined;
+    const { service, what, limit } = TRIGGER_LONGEST_CHILD;
+    return `the rollback trigger's ${service} ${what} would be '${longest}' plus Pulumi's ${AUTONAME_SUFFIX_LENGTH}-character auto-name suffix, ${longest.length + AUTONAME_SUFFIX_LENGTH} characters, and ${service} allows ${limit}`;
+}
 
 export function longestDerivedName(target: NamingTarget, model: string, versionId: string): string {
     return target === "sagemaker" ? sagemakerChildNames(model, versionId).endpointConfiguration : `${model}-${derivedNameKey(target, versionId)}`;

@@ -8,7 +8,8 @@ import { Command, CommanderError, Option } from "commander";
 import * as path from "node:path";
 import { warmVersions } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
-import { parseStackConfig, StackConfigError } from "../config/schema";
+import { deploymentPolicyWarnings } from "../config/deploymentPolicy";
+import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { loadStackConfig, rawConfigFromStackFile, stackFilePath } from "../config/sources";
 import type { OpenStack } from "../rollback/automation";
 import type { PinChangeDeps, PinChangeOptions } from "./pinChange";
@@ -121,6 +122,17 @@ export async function main(argv: readonly string[], io: Io = defaultIo, deps: Cl
     return exitCode;
 }
 
+/** "Warm" as `validate` states it offline: how many, which (by rule), and what a first deploy takes. */
+function describeWarmRule(config: StackConfig, warmOnFirstDeploy: readonly string[]): string {
+    if (config.warm === 0) return "no warm version (mlops:warm is 0): a rollback builds its target first";
+    const rule =
+        config.warm === 1
+            ? `1 warm version for rollback: the last to serve on the stack before ${config.pinned} (earlier in the catalog, not quarantined)`
+            : `up to ${config.warm} warm versions for rollback: the last ${config.warm} to serve on the stack before ${config.pinned} (earlier in the catalog, not quarantined)`;
+    if (warmOnFirstDeploy.length === 0) return `${rule}; none on a first deploy: no earlier version may be pinned`;
+    return `${rule}; on a first deploy, when nothing else has served, the catalog's previous: ${warmOnFirstDeploy.join(", ")}`;
+}
+
 function reportError(error: unknown, debug: boolean, json: boolean, io: Io): number {
     const message = error instanceof Error ? error.message : String(error);
     // With --json, stdout stays machine-readable even when the command fails.
@@ -155,23 +167,31 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
     configSourceOptions(
         program
             .command("validate")
-            .description("Check a stack config offline. Exit 0 when valid, 2 when not, with every problem named by its config key.")
+            .description(
+                "Check a stack config offline. Exit 0 when valid, 2 when not, with every problem named by its config key. The summary states the warm rule (the versions that served last before the pin; offline the record is unknown) and what a first deploy keeps warm.",
+            )
             .addHelpText(
                 "after",
-                "\nExit codes: 0 valid, 2 invalid (each problem named by its config key) or unreadable.\n\nExamples:\n  mlops validate --stack prod\n  mlops validate --config-file Pulumi.prod.yaml --json",
+                "\nExit codes: 0 valid, 2 invalid (each problem named by its config key) or unreadable.\n" +
+                    "A valid config can still warn (on stderr; --json: warnings[]), e.g. alarms that feed guardrails an Inf1 instance type does not have.\n\nExamples:\n  mlops validate --stack prod\n  mlops validate --config-file Pulumi.prod.yaml --json",
             ),
     ).action((options: ConfigSourceOptions & { json?: boolean }) => {
         const file = resolveConfigFile(options, projectDir(), io.cwd);
         const raw = rawConfigFromStackFile(file);
         try {
             const config = parseStackConfig(raw);
-            const warm = warmVersions(config);
+            // Valid, but silently not doing something it seems to (e.g. guardrails on an excluded instance type): exit 0, said on stderr.
+            const warnings = [...deploymentPolicyWarnings(config), ...floorAlarmWarnings(config.alarms)];
+            if (!options.json) for (const warning of warnings) io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
+            // Offline there is no serving record: what is warm is said as a rule, plus what a first deploy takes.
+            const warmOnFirstDeploy = warmVersions({ ...config, servingHistory: [] });
             if (options.json) {
-                io.stdout(
-                    `${JSON.stringify({ valid: true, file, target: config.target, model: config.model, pinned: config.pinned, warmVersions: warm, problems: [] })}\n`,
-                );
+                const { target, model, pinned, warm } = config;
+                io.stdout(`${JSON.stringify({ valid: true, file, target, model, pinned, warm, warmOnFirstDeploy, problems: [], warnings })}\n`);
             } else {
-                io.stdout(`${file}: valid. Model ${config.model} on ${config.target}, pinned ${config.pinned}, warm versions ${warm.join(", ")}.\n`);
+                io.stdout(
+                    `${file}: valid. Model ${config.model} on ${config.target}, pinned ${config.pinned}; ${describeWarmRule(config, warmOnFirstDeploy)}.\n`,
+                );
             }
         } catch (error) {
             if (!(error instanceof StackConfigError)) throw error;
@@ -197,7 +217,9 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             .option("--against <config-file>", "instead of a pin change: compare with this stack config file (e.g. the config as deployed)")
             .addHelpText(
                 "after",
-                "\nA rollback to a warm version should show no replace and one update of the Endpoint (its endpointConfigName).\n" +
+                "\nA rollback to a warm version should show no replace and one pointer update: the Endpoint's endpointConfigName (SageMaker), the Service's selector (Kubernetes).\n" +
+                    "Which versions are warm follows the stack's serving record (the versions that served there): with --stack, read from the stack where pulumi can;\n" +
+                    "otherwise the plan assumes only the pinned version has served, and says so.\n" +
                     "With --against, any edit is planned: a changed alarm threshold should update the alarm and replace nothing.\n" +
                     "Exit codes: 0 planned, 1 the program failed under the mock runtime, 2 bad input (the config, --to, --against).\n" +
                     "Deletes marked 'retained' leave the stack but stay in AWS.\n" +
@@ -228,6 +250,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 onRun: () => io.stderr(`Running ${programLabel} under Pulumi's mock runtime for both configs...\n`),
                 stack: options.stack,
                 program: userProgram,
+                servingHistory: options.stack === undefined ? undefined : await servingHistoryOf(options.stack, projectDir(), deps, io),
             });
             io.stdout(
                 options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file)}\n`,
@@ -235,14 +258,29 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             return;
         }
         const to = options.to as string;
+        const servingHistory = options.stack === undefined ? undefined : await servingHistoryOf(options.stack, projectDir(), deps, io);
         const plan = await planPinChange(raw, to, {
             onRun: () => io.stderr(`Running ${programLabel} under Pulumi's mock runtime for pin ${config.pinned} and pin ${to}...\n`),
             stack: options.stack,
             program: userProgram,
+            servingHistory,
         });
         if (options.json) {
-            const { from, summary, operations, restoreBudget } = plan;
-            io.stdout(`${JSON.stringify({ from, to: plan.to, summary, operations, restoreBudget }, null, 2)}\n`);
+            const { from, targetWarm, targetStandIn, warmBefore, warmAfter, servingHistory: served, warmStandIn, summary, operations, restoreBudget } = plan;
+            const json = {
+                from,
+                to: plan.to,
+                targetWarm,
+                targetStandIn,
+                warmBefore,
+                warmAfter,
+                servingHistory: served,
+                warmStandIn,
+                summary,
+                operations,
+                restoreBudget,
+            };
+            io.stdout(`${JSON.stringify(json, null, 2)}\n`);
         } else {
             io.stdout(`${renderPlan(plan, config)}\n`);
         }
@@ -273,12 +311,12 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         program
             .command("rollback")
             .description(
-                "Pin an earlier version and run the update: by default the newest warm, non-quarantined version before the pin. The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told. After a rollback that did not finish (the stack file pins a version the stack does not run yet), runs that rollback again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
+                "Pin an earlier version and run the update: by default the version that served just before the pin (warm: the stack keeps a record of what served, and only versions that served, earlier in the catalog and not quarantined, are warm; on a first deploy the catalog's previous version stands in, and mlops says so). The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told. After a rollback that did not finish (the stack file pins a version the stack does not run yet), runs that rollback again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
             )
-            .option("--version <version>", "the version to roll back to (default: the newest warm one before the pin)")
+            .option("--version <version>", "the version to roll back to (default: the version that served just before the pin)")
             .option("--reason <text>", "why; recorded as 'rollback <from> -> <to>: <reason>' in the stack's history")
             .option("--force", "allow a quarantined target (and release it from the quarantine)")
-            .option("--allow-cold", "allow a target outside the warm set, whose resources must be built first")
+            .option("--allow-cold", "allow a target outside the warm set (e.g. one that never served on this stack), whose resources must be built first")
             .option(
                 "--after-fast-path",
                 "SageMaker: the alarm trigger already moved the endpoint to --version; wait until SageMaker is done with it, refresh it, and keep its deployment policy until the next deploy (the trigger's reconcile build passes this)",
@@ -347,6 +385,25 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         });
 
     return program;
+}
+
+/**
+ * The stack's serving record, which decides what is warm, read from its
+ * `mlops` output; undefined (the plan then assumes, and says so) when the
+ * stack cannot be read here: no pulumi, no backend, never deployed.
+ */
+async function servingHistoryOf(stack: string, projectDir: string, deps: CliDeps, io: Io): Promise<string[] | undefined> {
+    try {
+        const outputs = await (await deps.openStack(stack, projectDir)).outputs();
+        if (Object.keys(outputs).length === 0) return undefined;
+        const { servedVersions, servingRecordOf } = await import("../rollback/servingRecord");
+        return servedVersions(servingRecordOf(outputs));
+    } catch (error) {
+        // The first clause of the reason is enough here: the plan goes on without the stack.
+        const reason = (error instanceof Error ? error.message : String(error)).split(/[;\n]/)[0];
+        io.stderr(`mlops: could not read stack ${stack}'s serving record (${reason}); the plan assumes only the pinned version has served.\n`);
+        return undefined;
+    }
 }
 
 /** The flags as commander parses them: the flow's options, with the stack still to resolve. */

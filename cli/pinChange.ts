@@ -29,7 +29,8 @@ import {
 import { snapshotLedgerFromOutput } from "../database/snapshots";
 import { acquireStackLock, thisProcess, type LockEnvironment } from "./stackLock";
 import { StackBusyError, type OpenStack, type PendingOperation, type StackSession, type UpSummary } from "../rollback/automation";
-import { decideDeploy, decideRollback, decideUnfinishedRollback, type Decision, type PinChange } from "../rollback/decisions";
+import { decideDeploy, decideRollback, decideUnfinishedRollback, type Decision, type PinChange, type StackView } from "../rollback/decisions";
+import { servedVersions, servingRecordOf } from "../rollback/servingRecord";
 import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
 import { missingStackOutputAdvice, MLOPS_STACK_OUTPUT } from "../rollback/stackOutput";
 import type { Notify, RollbackNotice } from "../rollback/notify";
@@ -100,7 +101,7 @@ export interface PinChangeResult {
 /** Exit code 1 with a result to report: the operation ran and failed. */
 export class OperationFailedError extends Error {}
 
-export function decide(kind: PinChange["kind"], config: StackConfig, options: PinChangeOptions, deployedPin?: string | null): Decision {
+export function decide(kind: PinChange["kind"], config: StackView, options: PinChangeOptions, deployedPin?: string | null): Decision {
     if (kind === "rollback") {
         return decideRollback(config, { version: options.version, reason: options.reason, force: options.force, allowCold: options.allowCold });
     }
@@ -181,11 +182,14 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
  * version (a rollback that did not finish).
  */
 function refuseOffline(kind: PinChange["kind"], options: PinChangeOptions, fileConfig: StackConfig, deps: PinChangeDeps): Decision {
-    const offline = decide(kind, fileConfig, options);
+    // Offline there is no serving record: which versions are warm, and so the
+    // default target and whether --version is warm, only the stack can say.
+    const offline = decide(kind, { ...fileConfig, servingHistory: [] }, { ...options, allowCold: true });
     const maybeUnfinishedDeploy = kind === "deploy" && options.version === fileConfig.pinned;
+    const targetFromRecord = kind === "rollback" && options.version === undefined;
     const maybeUnfinishedRollback =
         kind === "rollback" && fileConfig.quarantined.length > 0 && (options.version === undefined || options.version === fileConfig.pinned);
-    if (!offline.ok && !maybeUnfinishedDeploy && !maybeUnfinishedRollback) throw new BadInputError(offline.refusal);
+    if (!offline.ok && !maybeUnfinishedDeploy && !maybeUnfinishedRollback && !targetFromRecord) throw new BadInputError(offline.refusal);
     if (!options.yes && !options.dryRun && deps.confirm === undefined) {
         throw new BadInputError(`no terminal to confirm on; pass --yes to ${kind} without a prompt (or --dry-run to preview)`);
     }
@@ -220,7 +224,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     const now = deps.now ?? (() => new Date());
     // Read again under the lock: another run may have changed it just before.
     const { raw, config: fileConfig } = loadStackConfig(options.file);
-    const offline = refuseOffline(kind, options, fileConfig, deps);
+    refuseOffline(kind, options, fileConfig, deps);
 
     // 2. The stack's quarantine ledger: the file may be a stale copy that
     //    never saw a rollback, so decide again with what the stack recorded.
@@ -229,7 +233,8 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     // A stack never deployed has no outputs to tell whether the program exports mlops: ask the program.
     if (Object.keys(outputs).length === 0) await refuseProgramWithoutStackOutput(options, raw, deps);
     const ledger = ledgerFromOutput(outputs.quarantineLedger);
-    const config = withLedgerQuarantine(fileConfig, ledger);
+    const servingHistory = servedVersions(servingRecordOf(outputs));
+    const config: StackView = { ...withLedgerQuarantine(fileConfig, ledger), servingHistory };
     const deployedPin = typeof outputs.pinnedVersion === "string" ? outputs.pinnedVersion : null;
     // What an update cut short left behind, and whether the last update at
     // the pin the stack records finished (a plain `pulumi up` that failed
@@ -246,7 +251,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
             `the last update of stack ${options.stack} did not finish${interrupted.length > 0 ? ` (${interrupted.length} operation${interrupted.length === 1 ? "" : "s"} left pending)` : " (it failed)"}, and the stack already runs ${deployedPin}, the pinned version; nothing was changed. To finish that update, run mlops deploy --stack ${options.stack} --version ${deployedPin}; to roll back further from ${deployedPin}, name the target: mlops rollback --stack ${options.stack} --version <v>.`,
         );
     }
-    const unfinishedRollback = kind === "rollback" ? decideUnfinishedRollback(fileConfig, deployedPin, ledger, options) : undefined;
+    const unfinishedRollback = kind === "rollback" ? decideUnfinishedRollback({ ...fileConfig, servingHistory }, deployedPin, ledger, options) : undefined;
     const decision =
         unfinishedRollback ??
         (kind === "deploy" && options.version !== undefined
@@ -254,7 +259,8 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
             : decide(kind, config, options, deployedPin));
     if (!decision.ok) {
         // Name the ledger only when it is what changed the answer.
-        throw new BadInputError(offline.ok ? `${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})` : decision.refusal);
+        const ledgerDecided = Object.keys(ledger).length > 0 && decide(kind, { ...fileConfig, servingHistory }, options, deployedPin).ok;
+        throw new BadInputError(ledgerDecided ? `${decision.refusal} (from the stack's quarantine ledger: ${describeLedger(ledger)})` : decision.refusal);
     }
     const change = decision.change;
     if (options.expectFrom !== undefined && (change.from !== options.expectFrom || (deployedPin !== null && deployedPin !== options.expectFrom))) {
@@ -510,6 +516,11 @@ function describeChange(config: StackConfig, change: PinChange, options: PinChan
         );
     } else if (change.from === change.to) {
         lines.push(`The last update to ${change.to} did not finish; this runs it again.`);
+    }
+    if (change.standIn !== undefined) {
+        lines.push(
+            change.kind === "rollback" ? `Version ${change.to} has not served on this stack: ${change.standIn}.` : `After this deploy, ${change.standIn}.`,
+        );
     }
     if (change.kind === "rollback") lines.push(`Version ${change.from} will be quarantined. Update message: "${change.message}".`);
     if (options.dryRun) lines.push("Dry run: previewing only; the stack file is restored afterwards.");

@@ -7,13 +7,19 @@ import { snapshotLedgerFromOutput, type SnapshotRecord } from "../database/snaps
 import type { PendingOperation, StackSession, UpdateRecord } from "../rollback/automation";
 import { parseUpdateMessage } from "../rollback/decisions";
 import { ledgerFromOutput, type QuarantineLedger } from "../rollback/ledger";
+import { servingRecordOf, type ServingEntry } from "../rollback/servingRecord";
 
 export interface StackStatus {
     readonly stack: string;
     readonly model?: string;
     readonly target?: string;
     readonly pinnedVersion?: string;
+    /** The versions kept warm besides the pinned one, the one that served most recently last. */
     readonly warmVersions: string[];
+    /** Set when the catalog's previous versions stand in for a serving record: why. */
+    readonly warmStandIn?: string;
+    /** The versions that served on the stack, oldest first (the record the warm set is read from). */
+    readonly servingHistory: ServingEntry[];
     /** SageMaker endpoint name, or namespace/Service. */
     readonly endpoint?: string;
     readonly quarantined: QuarantineLedger;
@@ -61,7 +67,12 @@ export function statusFrom(stack: string, outputs: Record<string, unknown>, hist
         model: asString(outputs.model),
         target: asString(outputs.target),
         pinnedVersion: asString(outputs.pinnedVersion),
-        warmVersions: Array.isArray(outputs.warmVersions) ? outputs.warmVersions.filter((v): v is string => typeof v === "string") : [],
+        // Outputs of mlops-rollback before the serving record listed the pinned version among the warm ones.
+        warmVersions: Array.isArray(outputs.warmVersions)
+            ? outputs.warmVersions.filter((v): v is string => typeof v === "string" && v !== outputs.pinnedVersion)
+            : [],
+        ...(typeof outputs.warmStandIn === "string" ? { warmStandIn: outputs.warmStandIn } : {}),
+        servingHistory: servingRecordOf(outputs),
         endpoint,
         quarantined: ledgerFromOutput(outputs.quarantineLedger),
         ...(outputs.databaseSnapshots === undefined
@@ -81,7 +92,8 @@ export function renderStatus(status: StackStatus): string {
     if (status.pinnedVersion === undefined) return `Stack ${status.stack} has not been deployed yet (no outputs).`;
     const lines = [
         `Stack ${status.stack}: ${status.model ?? "?"} on ${status.target ?? "?"}, serving version ${status.pinnedVersion}`,
-        `  warm versions: ${status.warmVersions.join(", ")}`,
+        `  warm versions: ${status.warmVersions.join(", ") || "none"}${status.warmStandIn === undefined ? "" : ` (${status.warmStandIn})`}`,
+        `  served here:   ${status.servingHistory.map((entry) => (entry.since === undefined ? entry.version : `${entry.version} (from ${entry.since})`)).join(", ")}`,
         ...(status.endpoint === undefined ? [] : [`  endpoint:      ${status.endpoint}`]),
     ];
     const quarantined = Object.entries(status.quarantined);

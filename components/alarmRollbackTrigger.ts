@@ -10,6 +10,7 @@ import { version as PULUMI_SDK_VERSION } from "@pulumi/pulumi/version";
 import { buildSync } from "esbuild";
 import * as path from "node:path";
 import { parseEcrImage } from "./sagemakerModelEndpoint";
+import { MAX_TRIGGER_COMPONENT_NAME_LENGTH, triggerNameProblem } from "../catalog/names";
 import { componentArgsMessage, parseTriggerArgs, type Target, type TriggerSettings as TriggerConfig, type TriggerSettingsInput } from "../config/schema";
 import { ALARM_STATE_CHANGE } from "../trigger/alarmEvent";
 import { BUILD_STATE_CHANGE, UNRECONCILED_BUILD_STATUSES } from "../trigger/buildEvent";
@@ -66,6 +67,11 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
         // Defaults and checks of the stack config's own schema: what `pulumi up` refuses, the component refuses too.
         const parsed = parseTriggerArgs(args);
         if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("AlarmRollbackTrigger", name, parsed.problems), this);
+        // Every child is auto-named from `name`: the longest must fit its service's limit.
+        const tooLong = triggerNameProblem(name);
+        if (tooLong !== undefined) {
+            throw new pulumi.ResourceError(`AlarmRollbackTrigger ${name}: a name of at most ${MAX_TRIGGER_COMPONENT_NAME_LENGTH} characters: ${tooLong}`, this);
+        }
         const { settings } = parsed.data;
         const tags = { ...args.tags, "mlops:model": args.model };
         const account = aws.getCallerIdentityOutput({}, { parent: this });

@@ -6,7 +6,17 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { componentArgsMessage, DEFAULTS, parseAlarmArgs, type AlarmSettings, type AlarmSettingsInput, type CustomAlarm, type Target } from "../config/schema";
+import {
+    componentArgsMessage,
+    DEFAULTS,
+    missingDataTreatment,
+    parseAlarmArgs,
+    type AlarmComparison,
+    type AlarmSettings,
+    type AlarmSettingsInput,
+    type MissingDataTreatment,
+    type Target,
+} from "../config/schema";
 
 export interface EndpointAlarmsArgs {
     /** Starts every alarm name, e.g. `fraud-detector-prod`; alarm names are the alarms' identity, so keep it stable. */
@@ -132,7 +142,7 @@ export interface AlarmSpec {
     readonly description: string;
     readonly comparisonOperator: ComparisonOperator;
     readonly threshold: number;
-    readonly treatMissingData: "missing" | "notBreaching" | "breaching" | "ignore";
+    readonly treatMissingData: MissingDataTreatment;
     /** Either a single metric or metric math (`metricQueries`). */
     readonly metric: SingleMetric | { readonly metricQueries: aws.types.input.cloudwatch.MetricAlarmMetricQuery[] };
 }
@@ -146,12 +156,21 @@ interface SingleMetric {
     readonly extendedStatistic?: string;
 }
 
-const COMPARISON: Record<CustomAlarm["comparison"], ComparisonOperator> = {
+const COMPARISON: Record<AlarmComparison, ComparisonOperator> = {
     greaterThan: "GreaterThanThreshold",
     greaterThanOrEqual: "GreaterThanOrEqualToThreshold",
     lessThan: "LessThanThreshold",
     lessThanOrEqual: "LessThanOrEqualToThreshold",
 };
+
+/**
+ * An alarm's comparison and what missing data counts as, decided together for
+ * built-in and custom alarms alike: a floor treats missing data as breaching
+ * unless the alarm says otherwise (`missingDataTreatment`).
+ */
+function thresholdRule(comparison: AlarmComparison, treatMissingData?: MissingDataTreatment): Pick<AlarmSpec, "comparisonOperator" | "treatMissingData"> {
+    return { comparisonOperator: COMPARISON[comparison], treatMissingData: missingDataTreatment({ comparison, treatMissingData }) };
+}
 
 export function compositeAlarmName(prefix: string): string {
     return `${prefix}-rollback`;
@@ -161,8 +180,9 @@ export function compositeAlarmName(prefix: string): string {
  * The metric alarms for a target. SageMaker: the 5XX error rate (metric math
  * over `Invocations`, so that a traffic spike alone never alarms), the p99
  * `ModelLatency`, the 4XX rate when asked for, then the custom alarms.
- * Kubernetes: the custom alarms only. Missing data counts as not breaching
- * for the built-ins: no traffic is not a failing model.
+ * Kubernetes: the custom alarms only. The built-ins are ceilings, so missing
+ * data does not breach them (no traffic is not a failing model); a custom
+ * floor alarm breaches on missing data unless it says otherwise.
  */
 export function alarmSpecs(args: AlarmSpecArgs): AlarmSpec[] {
     const { alarmNamePrefix: prefix, settings } = args;
@@ -177,10 +197,9 @@ export function alarmSpecs(args: AlarmSpecArgs): AlarmSpec[] {
             suffix: "latency-p99",
             alarmName: `${prefix}-latency-p99`,
             description: `p99 model latency above ${latencyMs} ms`,
-            comparisonOperator: "GreaterThanThreshold",
+            ...thresholdRule("greaterThan"),
             // ModelLatency is reported in microseconds; the config is in ms.
             threshold: latencyMs * 1000,
-            treatMissingData: "notBreaching",
             metric: { namespace: "AWS/SageMaker", metricName: "ModelLatency", dimensions, period: settings.periodSeconds, extendedStatistic: "p99" },
         });
         if (settings.clientErrorRatePercent !== undefined) {
@@ -193,9 +212,8 @@ export function alarmSpecs(args: AlarmSpecArgs): AlarmSpec[] {
             suffix: custom.name,
             alarmName: `${prefix}-${custom.name}`,
             description: `${custom.namespace} ${custom.metricName} ${custom.statistic} ${custom.comparison} ${custom.threshold}`,
-            comparisonOperator: COMPARISON[custom.comparison],
+            ...thresholdRule(custom.comparison, custom.treatMissingData),
             threshold: custom.threshold,
-            treatMissingData: custom.treatMissingData,
             metric: {
                 namespace: custom.namespace,
                 metricName: custom.metricName,
@@ -222,9 +240,8 @@ function errorRateSpec(
         suffix,
         alarmName: `${prefix}-${suffix}`,
         description: `${errorMetric} above ${percent}% of invocations`,
-        comparisonOperator: "GreaterThanThreshold",
+        ...thresholdRule("greaterThan"),
         threshold: percent,
-        treatMissingData: "notBreaching",
         metric: {
             metricQueries: [
                 { id: "errors", ...metric(errorMetric), returnData: false },

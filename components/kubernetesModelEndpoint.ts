@@ -6,7 +6,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { warmVersions } from "../catalog/catalog";
+import { warmSet } from "../catalog/catalog";
 import { kubernetesDeploymentLogicalName, kubernetesDeploymentName } from "../catalog/names";
 import {
     componentArgsMessage,
@@ -25,10 +25,17 @@ export interface KubernetesModelEndpointArgs {
     readonly versions: readonly ModelVersionInput[];
     /** The version the Service selects; in `versions`, not in `quarantined`. */
     readonly pinned: string;
-    /** How many versions before the pin keep a Deployment, ready to switch to. @default 1 */
+    /** How many versions that served before the pin keep a Deployment, ready to switch to (see `servingHistory`). @default 1 */
     readonly warm?: number;
     /** Versions never kept warm and never pinned. @default [] */
     readonly quarantined?: readonly string[];
+    /**
+     * The versions that served on this stack, in the order they last started
+     * serving (oldest first): the warm ones are the latest of these before the
+     * pin. `serveModelFromStackConfig` keeps this record in the stack's `mlops`
+     * output. @default [] (no record: the catalog's previous versions stand in, and the component logs which)
+     */
+    readonly servingHistory?: readonly string[];
     /** `mlops:kubernetes`: namespace, replicas, ports, probes, resources; every field has a default. @default {} */
     readonly settings?: KubernetesSettingsInput;
     /** Extra environment of every version's container, e.g. the database's address; a change rolls the pods. @default {} */
@@ -61,7 +68,9 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
         const parsed = parseKubernetesArgs(args);
         if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("KubernetesModelEndpoint", name, parsed.problems), this);
         const { model, settings, ...catalog } = parsed.data;
-        const warm = warmVersions(catalog);
+        const { versions: warm, standIn } = warmSet(catalog);
+        // Said on every run until another version has served: a rollback target that never took traffic is never chosen silently.
+        if (standIn !== undefined) void pulumi.log.info(`${name}: ${standIn}.`, this);
 
         const namespace: pulumi.Input<string> = settings.createNamespace
             ? new k8s.core.v1.Namespace(
@@ -124,9 +133,7 @@ export class KubernetesModelEndpoint extends pulumi.ComponentResource {
         // takes the traffic. A newly warm version is likewise built after the
         // switch, off the rollback's critical path.
         const deployments: Record<string, k8s.apps.v1.Deployment> = { [catalog.pinned]: pinnedDeployment };
-        for (const id of warm) {
-            if (id !== catalog.pinned) deployments[id] = deploymentFor(id, [service]);
-        }
+        for (const id of warm) deployments[id] = deploymentFor(id, [service]);
 
         this.trafficSwitch = service;
         this.serviceName = service.metadata.name;

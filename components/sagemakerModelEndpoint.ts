@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { warmVersions, type CatalogView } from "../catalog/catalog";
+import { declaredVersions, warmSet, type CatalogView } from "../catalog/catalog";
 import { sagemakerChildNames } from "../catalog/names";
 import {
     componentArgsMessage,
@@ -27,10 +27,17 @@ export interface SageMakerModelEndpointArgs {
     readonly versions: readonly ModelVersionInput[];
     /** The version the endpoint serves; in `versions`, not in `quarantined`. */
     readonly pinned: string;
-    /** How many versions before the pin stay declared, ready to switch to. @default 1 */
+    /** How many versions that served before the pin stay declared, ready to switch to (see `servingHistory`). @default 1 */
     readonly warm?: number;
     /** Versions never kept warm and never pinned. @default [] */
     readonly quarantined?: readonly string[];
+    /**
+     * The versions that served on this stack, in the order they last started
+     * serving (oldest first): the warm ones are the latest of these before the
+     * pin. `serveModelFromStackConfig` keeps this record in the stack's `mlops`
+     * output. @default [] (no record: the catalog's previous versions stand in, and the component logs which)
+     */
+    readonly servingHistory?: readonly string[];
     /** `mlops:sagemaker`: `instanceType` (required), instance count, variant name, deployment policy, optional KMS key, VPC and role. */
     readonly settings: SageMakerSettingsInput;
     /** Alarms that roll a deployment back during its bake, after `settings.deployment.rollbackAlarmNames`; a new set replaces the endpoint, so keep names stable. @default [] */
@@ -67,7 +74,10 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
         const parsed = parseSageMakerArgs(args, name);
         if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("SageMakerModelEndpoint", name, parsed.problems), this);
         const { model: modelName, settings, ...catalog } = parsed.data;
-        const warm = warmVersions(catalog).map((id) => versionById(catalog.versions, id));
+        const warm = declaredVersions(catalog).map((id) => versionById(catalog.versions, id));
+        const { standIn } = warmSet(catalog);
+        // Said on every run until another version has served: a rollback target that never took traffic is never chosen silently.
+        if (standIn !== undefined) void pulumi.log.info(`${name}: ${standIn}.`, this);
         const tags = { ...args.tags, "mlops:model": modelName };
 
         const readableVersions = rolePolicyVersions(catalog).map((id) => versionById(catalog.versions, id));
@@ -223,7 +233,7 @@ function versionById(versions: readonly ModelVersion[], id: string): ModelVersio
 }
 
 /**
- * The versions whose artifact and image the role may read: the warm ones,
+ * The versions whose artifact and image the role may read: the declared ones (warm and pinned),
  * plus any non-quarantined version after the pin. During a plain rollback
  * (`pulumi config set mlops:pinned 2`) the endpoint still serves version 3
  * while the role policy is updated, and a replaced instance must still be
@@ -233,7 +243,7 @@ function versionById(versions: readonly ModelVersion[], id: string): ModelVersio
 export function rolePolicyVersions(catalog: CatalogView): string[] {
     const ids = catalog.versions.map((v) => v.version);
     const later = ids.slice(ids.indexOf(catalog.pinned) + 1).filter((id) => !catalog.quarantined.includes(id));
-    return [...warmVersions(catalog), ...later];
+    return [...declaredVersions(catalog), ...later];
 }
 
 export const SAGEMAKER_ASSUME_ROLE_POLICY = {

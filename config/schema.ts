@@ -9,7 +9,16 @@
  */
 import { z } from "zod";
 import { BadInputError } from "./badInput";
-import { derivedNameKey, longestDerivedName, MAX_DERIVED_NAME_LENGTH } from "../catalog/names";
+import {
+    derivedNameKey,
+    longestDerivedName,
+    MAX_DERIVED_NAME_LENGTH,
+    MAX_MODEL_LENGTH_WITH_TRIGGER,
+    TRIGGER_COMPONENT_SUFFIX,
+    triggerNameProblem,
+} from "../catalog/names";
+import { deploymentPolicyProblems, type PolicySettings } from "./deploymentPolicy";
+import type { ConfigWarning } from "./deploymentPolicy";
 
 export const CONFIG_NAMESPACE = "mlops";
 
@@ -276,6 +285,11 @@ export const MAX_ALARM_EVALUATION_SECONDS = 86_400;
 const threshold = z.number().finite().min(0, { message: "a threshold is a finite number, 0 or more" });
 const percent = threshold.max(100, { message: "a percentage is 0..100" });
 const ALARM_SUFFIX_PATTERN = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
+const ALARM_COMPARISONS = ["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"] as const;
+export type AlarmComparison = (typeof ALARM_COMPARISONS)[number];
+/** PutMetricAlarm's `TreatMissingData` values. */
+const MISSING_DATA_TREATMENTS = ["missing", "notBreaching", "breaching", "ignore"] as const;
+export type MissingDataTreatment = (typeof MISSING_DATA_TREATMENTS)[number];
 
 const customAlarmSchema = z
     .object({
@@ -292,11 +306,81 @@ const customAlarmSchema = z
             })
             .default("Average"),
         threshold,
-        comparison: z.enum(["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]).default("greaterThan"),
-        /** What a period with no data counts as; `notBreaching` suits error counts, `breaching` a heartbeat. */
-        treatMissingData: z.enum(["missing", "notBreaching", "breaching", "ignore"]).default("notBreaching"),
+        comparison: z.enum(ALARM_COMPARISONS).default("greaterThan"),
+        /**
+         * What a period with no data counts as. @default follows `comparison`
+         * (`missingDataTreatment`): `breaching` for a floor (`lessThan`,
+         * `lessThanOrEqual`: too few pods, too few requests), `notBreaching` for a ceiling.
+         */
+        treatMissingData: z.enum(MISSING_DATA_TREATMENTS).optional(),
     })
     .strict();
+
+/**
+ * What a custom alarm does with a period that has no data: its own
+ * `treatMissingData` when set, else by its comparison. A floor alarm's metric
+ * stops exactly when the floor is hit hardest (no pods left to report a pod
+ * count, no requests to count), so there missing data breaches; otherwise an
+ * alarm on "too few" could never fire. A ceiling alarm's metric stops when
+ * there is nothing to count (no errors, no traffic), which is not a failing model.
+ *
+ *     missingDataTreatment({ comparison: "lessThan" })                                    // "breaching"
+ *     missingDataTreatment({ comparison: "lessThanOrEqual" })                             // "breaching"
+ *     missingDataTreatment({ comparison: "lessThan", treatMissingData: "notBreaching" })  // "notBreaching": explicit wins
+ *     missingDataTreatment({ comparison: "greaterThan" })                                 // "notBreaching"
+ */
+export function missingDataTreatment(alarm: { readonly comparison: AlarmComparison; readonly treatMissingData?: MissingDataTreatment }): MissingDataTreatment {
+    return alarm.treatMissingData ?? (isFloorComparison(alarm.comparison) ? "breaching" : "notBreaching");
+}
+
+/** An alarm on "too few" (fires below its threshold). */
+export function isFloorComparison(comparison: AlarmComparison): boolean {
+    return comparison === "lessThan" || comparison === "lessThanOrEqual";
+}
+
+/** What each `treatMissingData` other than `breaching` does to a floor alarm once its metric stops. */
+const FLOOR_WITHOUT_DATA: Record<Exclude<MissingDataTreatment, "breaching">, string> = {
+    notBreaching: "counts the silence as fine and stays OK",
+    ignore: "keeps the state it had, OK",
+    missing: "goes to INSUFFICIENT_DATA, which the rollback's composite alarm does not count as ALARM",
+};
+
+/** Container Insights' default publishing interval, and the finest any AWS service metric we alarm on is published at. */
+const MINUTE_METRIC_SECONDS = 60;
+
+/**
+ * Valid floor alarms that do not do what they seem to, each named by its
+ * config key:
+ * - told explicitly not to breach on missing data: when the metric stops
+ *   with the thing it counts, the alarm never fires (valid all the same: a
+ *   metric that keeps reporting zeros never goes missing);
+ * - breaching on missing data with a period shorter than a minute: a metric
+ *   published once a minute (Container Insights' default) leaves most
+ *   periods empty, and the alarm fires on a healthy service.
+ */
+export function floorAlarmWarnings(alarms: Pick<AlarmSettings, "custom" | "periodSeconds"> | undefined): ConfigWarning[] {
+    if (alarms === undefined) return [];
+    return alarms.custom.flatMap((alarm, index) => {
+        if (!isFloorComparison(alarm.comparison)) return [];
+        const floor = `${alarm.name} fires on too little ${alarm.metricName} (${alarm.comparison} ${alarm.threshold})`;
+        const treatment = missingDataTreatment(alarm);
+        if (treatment !== "breaching") {
+            return [
+                {
+                    path: `${CONFIG_NAMESPACE}:alarms.custom[${index}].treatMissingData`,
+                    message: `${floor}, but with ${treatment} it ${FLOOR_WITHOUT_DATA[treatment]} when the metric stops (every pod gone, no requests), and no rollback starts; remove treatMissingData (a floor alarm breaches on missing data by default) unless the metric reports zeros`,
+                },
+            ];
+        }
+        if (alarms.periodSeconds >= MINUTE_METRIC_SECONDS) return [];
+        return [
+            {
+                path: `${CONFIG_NAMESPACE}:alarms.periodSeconds`,
+                message: `${floor} and counts a period without data as breaching, but a ${alarms.periodSeconds} s period is shorter than the minute most metrics are published at (Container Insights' default): most periods are empty and it fires on a healthy service; use periodSeconds ${MINUTE_METRIC_SECONDS} unless ${alarm.metricName} is published every ${alarms.periodSeconds} s`,
+            },
+        ];
+    });
+}
 
 const alarmsSchema = z
     .object({
@@ -622,6 +706,11 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
     if (config.trigger !== undefined && config.alarms === undefined) {
         problems.push({ path: ["trigger"], message: "the rollback trigger fires on alarms: add the mlops:alarms section, or remove mlops:trigger" });
     }
+    // mlops:model names every resource; only the trigger's need it shorter than the schema's 40 (catalog/names.ts).
+    const triggerNames = config.trigger !== undefined && model !== undefined ? triggerNameProblem(`${model}${TRIGGER_COMPONENT_SUFFIX}`) : undefined;
+    if (triggerNames !== undefined) {
+        problems.push({ path: ["model"], message: `at most ${MAX_MODEL_LENGTH_WITH_TRIGGER} characters with mlops:trigger: ${triggerNames}` });
+    }
     const rollbackAlarmNames = (config.sagemaker as { deployment?: { rollbackAlarmNames?: unknown } } | undefined)?.deployment?.rollbackAlarmNames;
     const userGuardrails = Array.isArray(rollbackAlarmNames) ? rollbackAlarmNames.length : 0;
     problems.push(...under(["alarms"], alarmSectionProblems(target, config.alarms, userGuardrails, within(["alarms"], configPath))));
@@ -750,10 +839,13 @@ function catalogProblems(
     return problems;
 }
 
-/** Rules of `mlops:sagemaker`, by paths inside it: a KMS key the instance type can take, a deployment step that fits the strategy. */
+/**
+ * Rules of `mlops:sagemaker`, by paths inside it: a KMS key the instance type can take, a deployment step that fits the strategy,
+ * a policy the provider waits for and guardrails the instance type has (`deploymentPolicyProblems`).
+ */
 function sagemakerSectionProblems(value: unknown): PathedProblem[] {
     if (typeof value !== "object" || value === null) return [];
-    const sagemaker = value as { instanceType?: unknown; kmsKeyArn?: unknown; deployment?: unknown };
+    const sagemaker = value as { instanceType?: unknown; instanceCount?: unknown; kmsKeyArn?: unknown; deployment?: unknown };
     const problems: PathedProblem[] = [];
     if (typeof sagemaker.instanceType === "string" && sagemaker.kmsKeyArn !== undefined && hasLocalNvmeStorage(sagemaker.instanceType)) {
         problems.push({
@@ -778,7 +870,44 @@ function sagemakerSectionProblems(value: unknown): PathedProblem[] {
             problems.push({ path: ["deployment", "stepPercent"], message: "a linear step is 10-50% of the fleet" });
         }
     }
+    const policy = policySettings(sagemaker);
+    if (policy !== undefined) problems.push(...deploymentPolicyProblems(policy));
     return problems;
+}
+
+/**
+ * The section as `deploymentPolicyProblems` reads it, defaults applied; undefined
+ * while a field it reads has the wrong type (zod names that field already).
+ */
+function policySettings(sagemaker: Record<string, unknown>): PolicySettings | undefined {
+    const deployment = (sagemaker.deployment ?? {}) as Record<string, unknown>;
+    const defaults = DEFAULTS.sagemaker.deployment;
+    const strategy = deployment.strategy ?? defaults.strategy;
+    const settings = {
+        instanceType: sagemaker.instanceType,
+        instanceCount: sagemaker.instanceCount ?? DEFAULTS.sagemaker.instanceCount,
+        deployment: {
+            strategy,
+            stepPercent: deployment.stepPercent,
+            waitIntervalSeconds: deployment.waitIntervalSeconds ?? defaults.waitIntervalSeconds,
+            bakeTimeSeconds: deployment.bakeTimeSeconds ?? defaults.bakeTimeSeconds,
+            rollbackAlarmNames: deployment.rollbackAlarmNames ?? [],
+        },
+    };
+    const d = settings.deployment;
+    const typed =
+        typeof settings.instanceType === "string" &&
+        isWholeNumber(settings.instanceCount) &&
+        (strategy === "allAtOnce" || strategy === "canary" || strategy === "linear") &&
+        (d.stepPercent === undefined || isWholeNumber(d.stepPercent)) &&
+        isWholeNumber(d.waitIntervalSeconds) &&
+        isWholeNumber(d.bakeTimeSeconds) &&
+        Array.isArray(d.rollbackAlarmNames);
+    return typed ? (settings as PolicySettings) : undefined;
+}
+
+function isWholeNumber(value: unknown): value is number {
+    return typeof value === "number" && Number.isInteger(value) && value >= 0;
 }
 
 /** Rules of `mlops:kubernetes`, by paths inside it: no resource request above its limit. */
@@ -1040,18 +1169,24 @@ export type AlarmArgs = z.output<typeof alarmArgsSchema>;
 export type TriggerArgs = z.output<typeof triggerArgsSchema>;
 export type DatabaseArgs = z.output<typeof databaseArgsSchema>;
 
+/** A component's record of the versions that served (`CatalogView.servingHistory`); not stack config, so only in component args. */
+const servingHistoryField = { servingHistory: z.array(versionId).default([]) };
+
 /** `name`: the component's, which its child names (and their length) derive from. */
 function sagemakerArgsSchema(name: string) {
-    return checkedBy(z.object({ model: modelNameSchema, ...catalogFields, settings: sagemakerSchema }), (args) => [
+    return checkedBy(z.object({ model: modelNameSchema, ...catalogFields, ...servingHistoryField, settings: sagemakerSchema }), (args) => [
         ...catalogProblems(args, "sagemaker", { prefix: name, from: `the component name '${name}'` }, argsPath),
         ...under(["settings"], sagemakerSectionProblems(args.settings)),
     ]);
 }
 
-const kubernetesArgsSchema = checkedBy(z.object({ model: modelNameSchema, ...catalogFields, settings: kubernetesSchema.prefault({}) }), (args) => [
-    ...catalogProblems(args, "kubernetes", typeof args.model === "string" ? { prefix: args.model, from: argsPath(["model"]) } : undefined, argsPath),
-    ...under(["settings"], kubernetesSectionProblems(args.settings)),
-]);
+const kubernetesArgsSchema = checkedBy(
+    z.object({ model: modelNameSchema, ...catalogFields, ...servingHistoryField, settings: kubernetesSchema.prefault({}) }),
+    (args) => [
+        ...catalogProblems(args, "kubernetes", typeof args.model === "string" ? { prefix: args.model, from: argsPath(["model"]) } : undefined, argsPath),
+        ...under(["settings"], kubernetesSectionProblems(args.settings)),
+    ],
+);
 
 const alarmArgsSchema = checkedBy(
     z.object({ target: targetSchema, settings: alarmsSchema.prefault({}), variantName: sagemakerSchema.shape.variantName }),

@@ -11,6 +11,7 @@
  * with today's data under an old name, once a deleted one is refreshed out
  * of the state.
  */
+import { createHash } from "node:crypto";
 import { derivedNameKey } from "../catalog/names";
 import type { DatabaseSettings, StackConfig } from "../config/schema";
 
@@ -44,18 +45,33 @@ function identifierKey(text: string): string {
 }
 
 /**
+ * The longest snapshot identifier RDS takes: CreateDBSnapshot's
+ * DBSnapshotIdentifier is 1-255 characters, CreateDBClusterSnapshot's
+ * DBClusterSnapshotIdentifier 1-63.
+ */
+export const SNAPSHOT_IDENTIFIER_MAX_LENGTH: Record<DatabaseSettings["kind"], number> = { instance: 255, cluster: 63 };
+
+/**
  * `fraud-detector-prod-4-v2-to-v3`: the model, the stack, the snapshot's
  * place in the stack's ledger, and both versions. No clock: a preview and
  * its update name the same snapshot, and an update retried after a failure
  * (whose outputs, and so whose ledger, were never written) finds the
  * snapshot the failed one took instead of taking a new one after the new
  * version has already served. The stack keeps staging and prod of one model
- * apart in one account. Snapshot identifiers are 1-255 letters, digits and
- * single hyphens, starting with a letter (the model name does).
+ * apart in one account. Snapshot identifiers are letters, digits and single
+ * hyphens, starting with a letter (the model name does). One longer than
+ * `maxLength` (a cluster's 63 is easily passed by a long model, stack and
+ * version ids) is cut and ends with a hash of the whole, which keeps it
+ * unique and the same on every run; the snapshot's tags still name both
+ * versions. Shorter ones are as they always were.
  */
-export function snapshotIdentifier(model: string, stack: string, sequence: number, from: string | null, to: string): string {
+export function snapshotIdentifier(model: string, stack: string, sequence: number, from: string | null, to: string, maxLength = 255): string {
     const fromPart = from === null ? "initial" : `v${identifierKey(from)}`;
-    return `${model}-${identifierKey(stack)}-${sequence}-${fromPart}-to-v${identifierKey(to)}`;
+    // A stack named by punctuation alone ("_") has no key: "stack" stands for it, so that no "--" appears.
+    const whole = `${identifierKey(model)}-${identifierKey(stack) || "stack"}-${sequence}-${fromPart}-to-v${identifierKey(to)}`;
+    if (whole.length <= maxLength) return whole;
+    const hash = createHash("sha256").update(whole).digest("hex").slice(0, 8);
+    return `${whole.slice(0, maxLength - hash.length - 1).replace(/-+$/, "")}-${hash}`;
 }
 
 /** Tags on a snapshot: what it is for, readable in the console without this stack. */
@@ -93,7 +109,14 @@ export function nextSnapshotLedger(
 ): { readonly ledger: SnapshotRecord[]; readonly taken?: SnapshotRecord } {
     if (config.database === undefined || deployed.pinned === config.pinned) return { ledger: [...previous] };
     const taken: SnapshotRecord = {
-        identifier: snapshotIdentifier(config.model, stack, previous.length + 1, deployed.pinned, config.pinned),
+        identifier: snapshotIdentifier(
+            config.model,
+            stack,
+            previous.length + 1,
+            deployed.pinned,
+            config.pinned,
+            SNAPSHOT_IDENTIFIER_MAX_LENGTH[config.database.kind],
+        ),
         kind: config.database.kind,
         database: deployed.servingDatabase ?? servingDatabase(config.database),
         from: deployed.pinned,

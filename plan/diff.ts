@@ -41,12 +41,59 @@ export function diffRegistrations(before: readonly RegisteredResource[], after: 
         const op = changed.some((path) => changeReplaces(next.type, path)) ? "replace" : "update";
         operations.push({ type: next.type, name: next.name, op, changed });
     }
+    withReplacementsDraggedAlong(operations, afterByKey);
     for (const [key, previous] of beforeByKey) {
         if (afterByKey.has(key)) continue;
         const retained = previous.options?.retainOnDelete === true;
         operations.push({ type: previous.type, name: previous.name, op: "delete", changed: [], ...(retained ? { retained: true as const } : {}) });
     }
     return operations.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+}
+
+/** `fraud-detector-config-2`'s key from its URN (`urn:pulumi:stack::project::parent$type::name`). */
+function keyOfUrn(urn: string): string {
+    const parts = urn.split("::");
+    const types = parts[parts.length - 2] ?? "";
+    return `${types.slice(types.lastIndexOf("$") + 1)}::${parts[parts.length - 1]}`;
+}
+
+/**
+ * A resource whose input came from a replaced resource changes with it,
+ * whether or not the mocks renamed what it reads (a user's bucket's
+ * \`bucket\`, a ConfigMap's generated \`metadata.name\`): the plan shows it,
+ * as a replace where that input replaces, and so on down the chain. It may
+ * overstate (the input may not change), never understate.
+ */
+function withReplacementsDraggedAlong(operations: PlanOperation[], afterByKey: ReadonlyMap<string, RegisteredResource>): void {
+    const byKey = new Map(operations.map((operation, index) => [`${operation.type}::${operation.name}`, index]));
+    let grew = true;
+    while (grew) {
+        grew = false;
+        const replaced = new Set(operations.filter((o) => o.op === "replace").map((o) => `${o.type}::${o.name}`));
+        for (const [key, resource] of afterByKey) {
+            const index = byKey.get(key);
+            const current = index === undefined ? undefined : operations[index];
+            if (current?.op === "create" || current?.op === "replace") continue;
+            const inputs = Object.entries(resource.options?.propertyDependencies ?? {})
+                .filter(([input, urns]) => urns.some((urn) => replaced.has(keyOfUrn(urn))) && !coversInput(current?.changed ?? [], input))
+                .map(([input]) => input);
+            if (inputs.length === 0) continue;
+            const changed = [...(current?.changed ?? []), ...inputs].sort();
+            const op = changed.some((path) => changeReplaces(resource.type, path)) ? "replace" : "update";
+            const next: PlanOperation = { type: resource.type, name: resource.name, op, changed };
+            if (index === undefined) {
+                byKey.set(key, operations.push(next) - 1);
+            } else {
+                operations[index] = next;
+            }
+            grew = true;
+        }
+    }
+}
+
+/** Whether a changed path already is, or lies under, this top-level input. */
+function coversInput(changed: readonly string[], input: string): boolean {
+    return changed.some((path) => path === input || path.startsWith(`${input}.`) || path.startsWith(`${input}[`));
 }
 
 export function summarize(operations: readonly PlanOperation[]): PlanSummary {

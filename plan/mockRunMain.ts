@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig } from "../config/schema";
-import { installRecordingMocks, recordProgram } from "./mockRuntime";
+import { installRecordingMocks, PLAN_NAMING, recordProgram } from "./mockRuntime";
 import type { ProgramRun } from "./plan";
 import { programEntry, type UserProgram } from "./userProgram";
 
@@ -31,17 +31,17 @@ async function main(): Promise<void> {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     const { rawConfig, run, program, previousOutputs, outputNamesOnly } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ChildInput;
     const { stack = "plan", ...options } = run;
-    if (program === undefined) {
-        process.stdout.write(JSON.stringify(await recordProgram(parseStackConfig(rawConfig), stack, options)));
-        return;
-    }
-    // The program's own console output must not mix with the result: it goes to stderr.
+    // The program's own output (console, pulumi.log under the mocks) must not mix with the result: it goes to stderr.
     const writeResult = process.stdout.write.bind(process.stdout);
     process.stdout.write = process.stderr.write.bind(process.stderr);
+    if (program === undefined) {
+        writeResult(JSON.stringify(await recordProgram(parseStackConfig(rawConfig), stack, options, PLAN_NAMING)));
+        return;
+    }
     if (options.now !== undefined) freezeClock(options.now);
     // As the engine runs it: in its project directory.
     process.chdir(program.dir);
-    const registered = await installRecordingMocks(stack, previousOutputs, {}, program.projectName);
+    const registered = await installRecordingMocks(stack, previousOutputs, PLAN_NAMING, program.projectName);
     const outputs = await runProgram(program);
     const names = typeof outputs === "object" && outputs !== null ? Object.keys(outputs) : [];
     // Exported promises (`export const mlops = serving.then(...)`) may still be

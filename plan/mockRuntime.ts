@@ -9,7 +9,8 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { declareModelServing, type DeclareOptions } from "../program";
-import { changeReplaces, REPLACE_ON_CHANGE } from "./replaceOnChange";
+import { explicitName } from "./physicalNames";
+import { replacingInputs } from "./replaceOnChange";
 
 export interface RegisteredResource {
     /** Pulumi type token, e.g. `aws:sagemaker/endpoint:Endpoint`. */
@@ -32,6 +33,8 @@ export interface RegisteredOptions {
     readonly customTimeouts?: { readonly create: string; readonly update: string };
     /** Property paths the engine is told to ignore changes to; absent when none. */
     readonly ignoreChanges?: string[];
+    /** Input name -> URNs of the resources its value came from; absent when none (what a replacement drags along, see plan/diff.ts). */
+    readonly propertyDependencies?: Record<string, string[]>;
 }
 
 export const MOCK_ACCOUNT_ID = "123456789012";
@@ -68,20 +71,27 @@ const CALLS_BY_ARGUMENT: Record<string, (inputs: Record<string, unknown>) => Rec
 
 /**
  * Mocks that record every custom resource. Auto-named resources get a
- * deterministic physical name (logical name + `-mock`) so two runs of the
- * program differ only where the program's inputs differ.
+ * deterministic physical name so two runs of the program differ only where
+ * the program's inputs differ.
  */
 export interface MockNaming {
     /**
      * How an auto-named resource's physical name is made. `logical`: its
-     * logical name + `-mock`, the same in every run. `byReplacingInputs`: also a
-     * hash of the inputs whose change replaces it (per `replaceOnChange.ts`), so
-     * that a replaced resource gets a new name as AWS gives it one, and what
-     * references that name changes too (the benchmarks' baseline needs this).
+     * logical name + `-mock`, the same in every run (what component tests
+     * pin). `byReplacingInputs`: its logical name + a hash of the inputs whose
+     * change replaces it (`replacingInputs` in `replaceOnChange.ts`), so that
+     * a replaced resource gets a new name, as Pulumi's auto-naming gives it
+     * one, and whatever references that name changes too: a replaced Model
+     * shows its EndpointConfiguration replaced and the Endpoint updated. A
+     * resource whose replacing inputs are unchanged keeps its name. `mlops
+     * plan` and the benchmarks name this way.
      * @default "logical"
      */
     readonly physicalNames?: "logical" | "byReplacingInputs";
 }
+
+/** How `mlops plan` names resources: a replaced resource gets a new name, so what it drags along shows. */
+export const PLAN_NAMING: MockNaming = { physicalNames: "byReplacingInputs" };
 
 export function recordingMocks(
     stackOutputs: Record<string, unknown> = {},
@@ -109,12 +119,7 @@ export function recordingMocks(
                 const options = optionsByKey.get(`${args.type}::${args.name}`);
                 registered.push({ type: args.type, name: args.name, inputs, ...(options === undefined ? {} : { options }) });
             }
-            const physicalName =
-                typeof inputs.name === "string"
-                    ? inputs.name
-                    : naming.physicalNames === "byReplacingInputs" && REPLACE_ON_CHANGE[args.type] !== undefined
-                      ? `${args.name}-${replacingInputsHash(args.type, inputs)}`
-                      : `${args.name}-mock`;
+            const physicalName = mockPhysicalName(naming, args.type, args.name, inputs);
             return {
                 id: `${physicalName}-id`,
                 state: {
@@ -146,10 +151,28 @@ interface RegisterResourceRequest {
     getProtect(): boolean | undefined;
     getCustomtimeouts(): { getCreate(): string; getUpdate(): string } | undefined;
     getIgnorechangesList(): string[];
+    getPropertydependenciesMap(): { forEach(callback: (value: { getUrnsList(): string[] }, key: string) => void): void };
 }
 
 interface HookableMonitor {
     registerResource(request: RegisterResourceRequest, callback: (error: unknown, response: unknown) => void): Promise<void>;
+}
+
+/** The physical name the mocks give a resource (in its `name` output, and in its id and ARN). */
+export function mockPhysicalName(naming: MockNaming, type: string, name: string, inputs: Record<string, unknown>): string {
+    if (naming.physicalNames === "byReplacingInputs") return nameByReplacingInputs(type, name, inputs);
+    return typeof inputs.name === "string" ? inputs.name : `${name}-mock`;
+}
+
+/**
+ * The name the program gives it (`name`, `alarmName`, `metadata.name`, ...:
+ * `physicalNames.ts`), which a replacement keeps; else, as auto-naming would,
+ * a new name whenever it is replaced: its logical name and a short hash of
+ * its replacing inputs.
+ */
+export function nameByReplacingInputs(type: string, name: string, inputs: Record<string, unknown>): string {
+    // 12 hex digits rather than Pulumi's 7 random ones: two replacing inputs that collided would hide a replacement.
+    return explicitName(type, inputs) ?? `${name}-${createHash("sha256").update(replacingInputs(type, inputs)).digest("hex").slice(0, 12)}`;
 }
 
 /**
@@ -158,15 +181,6 @@ interface HookableMonitor {
  * is hooked to record parent, dependencies, retainOnDelete, custom timeouts
  * and ignoreChanges, which tests, `mlops plan` and the policy pack's tests need.
  */
-/** A short hash of the inputs whose change replaces a resource of this type. */
-function replacingInputsHash(type: string, inputs: Record<string, unknown>): string {
-    const replacing = Object.keys(inputs)
-        .filter((key) => changeReplaces(type, key))
-        .sort()
-        .map((key) => [key, inputs[key]]);
-    return createHash("sha256").update(JSON.stringify(replacing)).digest("hex").slice(0, 8);
-}
-
 export async function installRecordingMocks(
     stack = "plan",
     stackOutputs: Record<string, unknown> = {},
@@ -181,6 +195,11 @@ export async function installRecordingMocks(
     monitor.registerResource = (request, callback) => {
         const timeouts = request.getCustomtimeouts();
         const ignoreChanges = request.getIgnorechangesList();
+        const propertyDependencies: Record<string, string[]> = {};
+        request.getPropertydependenciesMap().forEach((value, key) => {
+            const urns = value.getUrnsList();
+            if (urns.length > 0) propertyDependencies[key] = urns;
+        });
         optionsByKey.set(`${request.getType()}::${request.getName()}`, {
             parent: request.getParent(),
             dependencies: request.getDependenciesList(),
@@ -190,6 +209,7 @@ export async function installRecordingMocks(
                 ? {}
                 : { customTimeouts: { create: timeouts.getCreate(), update: timeouts.getUpdate() } }),
             ...(ignoreChanges.length === 0 ? {} : { ignoreChanges }),
+            ...(Object.keys(propertyDependencies).length === 0 ? {} : { propertyDependencies }),
         });
         return register(request, callback);
     };
@@ -201,8 +221,8 @@ export async function installRecordingMocks(
  * The mock runtime is process-global: call this once per process (or once
  * per test file), never twice in one runtime.
  */
-export async function recordProgram(config: StackConfig, stack = "plan", options: DeclareOptions = {}): Promise<RegisteredResource[]> {
-    const registered = await installRecordingMocks(stack);
+export async function recordProgram(config: StackConfig, stack = "plan", options: DeclareOptions = {}, naming: MockNaming = {}): Promise<RegisteredResource[]> {
+    const registered = await installRecordingMocks(stack, {}, naming);
     declareModelServing(config, options);
     // Wait for every outstanding registration, including those that waited
     // on other resources' outputs.

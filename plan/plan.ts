@@ -3,9 +3,10 @@
  * mock runtime for the current pin and for the target pin, and the two
  * registrations are diffed.
  */
-import { isWarm } from "../catalog/catalog";
+import { warmSet } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
-import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
+import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
+import { deploymentChangeWarnings, deploymentPolicyWarnings, type ConfigWarning } from "../config/deploymentPolicy";
 import { nextSnapshotLedger, servingDatabase } from "../database/snapshots";
 import type { DeclareOptions } from "../program";
 import { diffRegistrations, summarize, type PlanOperation, type PlanSummary } from "./diff";
@@ -20,6 +21,15 @@ export interface PinChangePlan {
     readonly to: string;
     /** Whether the target was already declared (warm) before the change. */
     readonly targetWarm: boolean;
+    /** The serving record the runs used: which decides what is warm before and after. */
+    readonly servingHistory: ServingHistoryUsed;
+    /** Set when, after the change, the catalog stands in for the serving record: why (`WarmSet.standIn`). */
+    readonly warmStandIn?: string;
+    /** Set when the target is warm only as such a stand-in (it never served here): why. */
+    readonly targetStandIn?: string;
+    /** The warm versions before and after the change, the one that served most recently last. */
+    readonly warmBefore: readonly string[];
+    readonly warmAfter: readonly string[];
     readonly summary: PlanSummary;
     readonly operations: PlanOperation[];
     /** If the version pinned after the change goes bad (the current one, for a rollback): how long until traffic is restored. */
@@ -37,7 +47,7 @@ export class PlanInputError extends BadInputError {}
  * the time; for the user's program, the program and the stack's outputs as
  * deployed; for the `mlops:*` config alone, the snapshot ledger.
  */
-export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now"> & {
+export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now" | "servingHistory"> & {
     readonly stack?: string;
     readonly program?: UserProgram;
     readonly previousOutputs?: Record<string, unknown>;
@@ -59,6 +69,26 @@ export interface PlanOptions {
     readonly stack?: string;
     /** The user's program to run (see `userProgramIn`). @default what the `mlops:*` config alone declares */
     readonly program?: UserProgram;
+    /**
+     * The stack's serving record (`servingHistory` of its `mlops` output),
+     * which decides the warm versions. @default unknown: the plan assumes
+     * only the current pin has served, and says so (`PinChangePlan.servingHistory`)
+     */
+    readonly servingHistory?: readonly string[];
+}
+
+/** The record both runs see: the stack's, with the current pin last (it serves as the plan starts). */
+function assumedServingHistory(options: PlanOptions, pinned: string): ServingHistoryUsed {
+    const known = options.servingHistory;
+    return { versions: [...(known ?? []).filter((id) => id !== pinned), pinned], known: known !== undefined };
+}
+
+/** The serving record a plan ran with, and whether it was the stack's or assumed. */
+export interface ServingHistoryUsed {
+    /** Oldest first; the current pin last. */
+    readonly versions: readonly string[];
+    /** False when the stack could not be read and only the current pin is assumed to have served. */
+    readonly known: boolean;
 }
 
 export async function planPinChange(rawConfig: Record<string, unknown>, to: string, options: PlanOptions = {}): Promise<PinChangePlan> {
@@ -75,10 +105,28 @@ export async function planPinChange(rawConfig: Record<string, unknown>, to: stri
         const reasons = error.problems.map((p) => (p.path === "mlops:pinned" ? p.message : `${p.path}: ${p.message}`)).join("; ");
         throw new PlanInputError(`--to ${to}: ${reasons}`);
     }
-    const { summary, operations } = await planConfigChange(rawConfig, targetRaw, options);
+    const servingHistory = assumedServingHistory(options, current.pinned);
+    const { summary, operations } = await planConfigChange(rawConfig, targetRaw, { ...options, servingHistory: servingHistory.versions });
     // A deploy's budget is the new version's; a rollback's is that of the version it leaves, which is what the rollback restores from.
     const forward = known.indexOf(to) > known.indexOf(current.pinned);
-    return { from: current.pinned, to, targetWarm: isWarm(current, to), summary, operations, restoreBudget: restoreBudget(forward ? target : current) };
+    const served = servingHistory.versions;
+    const after = warmSet({ ...target, servingHistory: served });
+    const standIn = after.standIn;
+    const before = warmSet({ ...current, servingHistory: served });
+    const targetWarm = before.versions.includes(to);
+    return {
+        from: current.pinned,
+        to,
+        targetWarm,
+        warmBefore: before.versions,
+        warmAfter: after.versions,
+        servingHistory,
+        ...(standIn === undefined ? {} : { warmStandIn: standIn }),
+        ...(targetWarm && before.standIn !== undefined ? { targetStandIn: before.standIn } : {}),
+        summary,
+        operations,
+        restoreBudget: restoreBudget(forward ? target : current, served),
+    };
 }
 
 /** The change from one whole config to another, e.g. a threshold edit. */
@@ -87,6 +135,10 @@ export interface ConfigChangePlan {
     readonly operations: PlanOperation[];
     /** The edited config's. */
     readonly restoreBudget: RestoreBudget;
+    /** What the edited config, or the update to it, does unlike it says (e.g. a renamed variant deploys without guardrails). */
+    readonly warnings: readonly ConfigWarning[];
+    /** The serving record both runs used, which decides the warm versions (an edit of warm, the pin or the quarantine depends on it). */
+    readonly servingHistory: ServingHistoryUsed;
 }
 
 /** Plan an edit of the config (any key, not only the pin): both configs must be valid. */
@@ -101,11 +153,22 @@ export async function planConfigChange(
     options.onRun?.();
     const stack = options.stack ?? PLAN_STACK;
     const now = new Date().toISOString();
+    const servingHistory = assumedServingHistory(options, beforeConfig.pinned);
+    const served = servingHistory.versions;
     const [beforeRun, afterRun] =
-        options.program === undefined ? snapshotRuns(beforeConfig, afterConfig, stack, now) : userProgramRuns(beforeConfig, options.program, stack, now);
+        options.program === undefined
+            ? snapshotRuns(beforeConfig, afterConfig, stack, now, served)
+            : userProgramRuns(beforeConfig, options.program, stack, now, served);
     const [before, after] = await Promise.all([record(beforeRaw, beforeRun), record(afterRaw, afterRun)]);
     const operations = diffRegistrations(before, after);
-    return { summary: summarize(operations), operations, restoreBudget: restoreBudget(afterConfig) };
+    return {
+        summary: summarize(operations),
+        operations,
+        restoreBudget: restoreBudget(afterConfig, served, { deployedFrom: beforeConfig }),
+        // What validate warns of in the edited config, plus what only the edit shows.
+        warnings: [...deploymentPolicyWarnings(afterConfig), ...floorAlarmWarnings(afterConfig.alarms), ...deploymentChangeWarnings(beforeConfig, afterConfig)],
+        servingHistory,
+    };
 }
 
 /**
@@ -115,11 +178,11 @@ export async function planConfigChange(
  * snapshot its pin change takes. One time for both, so that nothing differs
  * by the clock alone.
  */
-function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, now: string): [ProgramRun, ProgramRun] {
+function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, now: string, servingHistory: readonly string[]): [ProgramRun, ProgramRun] {
     const deployed = nextSnapshotLedger([], before, { pinned: null }, stack, now).ledger;
     return [
-        { stack, snapshots: { ledger: deployed }, now },
-        { stack, snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, stack, now), now },
+        { stack, snapshots: { ledger: deployed }, now, servingHistory },
+        { stack, snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, stack, now), now, servingHistory },
     ];
 }
 
@@ -129,10 +192,11 @@ function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, no
  * database was snapshotted when that pin went live (as `snapshotRuns`), and
  * nothing quarantined.
  */
-function userProgramRuns(before: StackConfig, program: UserProgram, stack: string, now: string): [ProgramRun, ProgramRun] {
+function userProgramRuns(before: StackConfig, program: UserProgram, stack: string, now: string, servingHistory: readonly string[]): [ProgramRun, ProgramRun] {
     const deployed = nextSnapshotLedger([], before, { pinned: null }, stack, now).ledger;
     const mlops = {
         pinnedVersion: before.pinned,
+        servingHistory: servingHistory.map((version) => ({ version })),
         ...(before.database === undefined ? {} : { databaseSnapshots: deployed, database: { servingIdentifier: servingDatabase(before.database) } }),
     };
     const run: ProgramRun = { stack, now, program, previousOutputs: { [MLOPS_STACK_OUTPUT]: mlops } };
@@ -143,6 +207,12 @@ export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: strin
     const lines = [`Plan: ${from} -> ${to}`, "", ...operationLines(plan.operations)];
     const { summary } = plan;
     lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
+    if (!plan.servingHistory.known) {
+        lines.push(
+            `Serving record: not read, so both runs assume only ${plan.servingHistory.versions.at(-1)} has served on this stack; an edit of mlops:warm, mlops:pinned or mlops:quarantined declares what the stack's own record makes warm (mlops plan --to with --stack reads it where pulumi can).`,
+        );
+    }
+    if (plan.warnings.length > 0) lines.push("", ...plan.warnings.map((warning) => `Warning: ${warning.path}: ${warning.message}`));
     lines.push("", ...renderRestoreBudget(plan.restoreBudget));
     return lines.join("\n");
 }
@@ -163,20 +233,34 @@ function operationLines(operations: readonly PlanOperation[]): string[] {
 
 const SNAPSHOT_KEPT = "The snapshot of the previous pin change leaves the stack and stays in AWS; no snapshot or database is deleted.";
 
+/** Whether the plan pins a later version (a deploy) rather than an earlier one (a rollback). */
+function isForward(config: StackConfig, plan: Pick<PinChangePlan, "from" | "to">): boolean {
+    const order = config.versions.map((v) => v.version);
+    return order.indexOf(plan.to) > order.indexOf(plan.from);
+}
+
 export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
-    const lines = [`Plan: ${config.model} ${plan.from} -> ${plan.to} (${config.target}, warm ${config.warm})`, "", ...operationLines(plan.operations)];
+    const lines = [`Plan: ${config.model} ${plan.from} -> ${plan.to} (${config.target}, mlops:warm ${config.warm})`, "", ...operationLines(plan.operations)];
     const { summary } = plan;
     lines.push("", `Summary: ${summary.create} create, ${summary.update} update, ${summary.replace} replace, ${summary.delete} delete`);
+    const served = plan.servingHistory;
+    lines.push(
+        served.known
+            ? `Served on this stack (oldest first): ${served.versions.join(", ")}; the warm versions are the latest of these before the pin.`
+            : `Serving record: not read here (a config file, or no pulumi that can read the stack), so the plan assumes only ${plan.from} has served on this stack; the stack's own record decides which versions are warm (mlops status shows it).${plan.targetWarm ? ` If another version served here before ${plan.from}, ${plan.to} may be cold instead, and its resources are then created before traffic moves: plan with --stack where pulumi can read the stack to know.` : ""}`,
+    );
+    lines.push(
+        `Warm before the change: ${plan.warmBefore.join(", ") || "none"}; after it: ${plan.warmAfter.join(", ") || "none"}${plan.warmAfter.length === 0 ? "" : ` (the rollback target then: ${plan.warmAfter.at(-1)})`}.`,
+    );
+    if (plan.warmStandIn !== undefined) lines.push(`After the change, ${plan.warmStandIn}.`);
     lines.push(
         plan.targetWarm
-            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without waiting for anything to be built${plan.summary.create > 0 ? " (the creates above make the next older version warm and do not hold up the switch)" : ""}.${config.target === "sagemaker" ? " SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below." : ""}`
-            : `Version ${plan.to} is not warm: its resources are created before traffic moves (a cold rollback).`,
+            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without waiting for anything to be built${plan.summary.create > 0 ? " (nothing created above holds up the switch)" : ""}.${config.target === "sagemaker" ? " SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below." : ""}${plan.targetStandIn === undefined ? "" : ` It has not served on this stack: ${plan.targetStandIn}.`}`
+            : `Version ${plan.to} is not warm: its resources are created before traffic moves${isForward(config, plan) ? "" : " (a cold rollback)"}.`,
     );
     if (config.database !== undefined) {
-        const order = config.versions.map((v) => v.version);
-        const forward = order.indexOf(plan.to) > order.indexOf(plan.from);
         lines.push(
-            forward
+            isForward(config, plan)
                 ? `The database ${servingDatabase(config.database)} is snapshotted before traffic moves to ${plan.to}. ${SNAPSHOT_KEPT}`
                 : `The database ${servingDatabase(config.database)} is snapshotted once traffic has moved: a rollback never waits for a snapshot. ${SNAPSHOT_KEPT}`,
         );

@@ -192,3 +192,78 @@ export function changeReplaces(type: string, changedPath: string): boolean {
 function isAtOrBelow(changedPath: string, path: string): boolean {
     return changedPath === path || changedPath.startsWith(`${path}.`) || changedPath.startsWith(`${path}[`);
 }
+
+/**
+ * The part of `inputs` whose change replaces a `type`, as text: two inputs
+ * give the same text exactly when `changeReplaces` finds no replacing path
+ * among their `changedPaths`, so a mock that names a resource by it renames
+ * the resource exactly when the plan replaces it. Worked example, for the
+ * Endpoint (`replaceOn: name, deploymentConfig.autoRollbackConfiguration`):
+ * a new `endpointConfigName` or bake time (both update in place) keeps the
+ * text; an added alarm changes it (replace); so does a `deploymentConfig`
+ * that appears or goes, which `changeReplaces` plans as a replace (a change
+ * at an ancestor of a replacing path): a path is followed only while its
+ * ancestors are objects, and where one is not, that ancestor is taken.
+ */
+export function replacingInputs(type: string, inputs: Record<string, unknown>): string {
+    const rule = REPLACE_ON_CHANGE[type];
+    if (rule === undefined) return encode(inputs);
+    if ("replaceAllExcept" in rule) return encode(withoutPaths(inputs, rule.replaceAllExcept));
+    return [...rule.replaceOn]
+        .sort()
+        .map((path) => encodeAlong(inputs, path))
+        .join(";");
+}
+
+/**
+ * The value at `path`, or at its first ancestor that is not an object. An
+ * array there counts by its length only: `changedPaths` compares arrays of
+ * one length element by element, at paths (`a[0]`) that never replace.
+ */
+function encodeAlong(inputs: Record<string, unknown>, path: string): string {
+    const segments = path.split(".");
+    let value: unknown = inputs;
+    for (let depth = 0; depth < segments.length; depth++) {
+        if (!isPlainObject(value)) {
+            const at = JSON.stringify(segments.slice(0, depth).join("."));
+            return Array.isArray(value) ? `${at}=array(${value.length})` : `${at}=${encode(value)}`;
+        }
+        value = value[segments[depth]];
+    }
+    return `${JSON.stringify(path)}=${encode(value)}`;
+}
+
+/** `inputs` without the members at `paths` (copied along each path, never changed in place). */
+function withoutPaths(inputs: Record<string, unknown>, paths: readonly string[]): Record<string, unknown> {
+    return paths.reduce((value, path) => withoutPath(value, path.split(".")), inputs);
+}
+
+function withoutPath(value: Record<string, unknown>, [head, ...rest]: string[]): Record<string, unknown> {
+    if (!(head in value)) return value;
+    const { [head]: member, ...others } = value;
+    if (rest.length === 0) return others;
+    return isPlainObject(member) ? { ...others, [head]: withoutPath(member, rest) } : value;
+}
+
+/**
+ * Text that is equal for two values exactly when `changedPaths` finds no
+ * difference: object keys sorted and undefined members dropped (a missing key
+ * and an undefined one compare equal), an undefined array element kept apart
+ * from null, and leaves as JSON.
+ */
+function encode(value: unknown): string {
+    if (value === undefined) return "undefined";
+    if (Array.isArray(value)) return `[${value.map(encode).join(",")}]`;
+    if (isPlainObject(value)) {
+        const members = Object.keys(value)
+            .filter((key) => value[key] !== undefined)
+            .sort()
+            .map((key) => `${JSON.stringify(key)}:${encode(value[key])}`);
+        return `{${members.join(",")}}`;
+    }
+    return JSON.stringify(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}

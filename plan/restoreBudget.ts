@@ -11,7 +11,17 @@
  * `npm run bench`.
  */
 import { defaultRollbackTarget, pinnableVersionsBefore } from "../catalog/catalog";
+import {
+    guardrailsConfigured,
+    guardrailsExcludedBy,
+    guardrailsExcludedByChange,
+    REPORTED_NEW_FLEET_SECONDS,
+    waitsBeforeFullShift,
+    type SecondsRange,
+} from "../config/deploymentPolicy";
 import { rolloutTimeoutSeconds, type DeploymentSettings, type KubernetesSettings, type StackConfig, type TriggerSettings } from "../config/schema";
+
+export type { SecondsRange } from "../config/deploymentPolicy";
 
 export type FigureBasis = "config" | "documented" | "reported" | "not estimated";
 
@@ -126,16 +136,11 @@ export const FIGURE_SOURCES = {
 
 export type FigureSourceId = keyof typeof FIGURE_SOURCES;
 
-export interface SecondsRange {
-    readonly low: number;
-    readonly high: number;
-}
-
 // The figures taken from the sources, named so that each number sits next
-// to where it comes from. Typical figures are typical, not bounds.
+// to where it comes from. Typical figures are typical, not bounds. The new
+// fleet's (sagemakerNewFleet) is REPORTED_NEW_FLEET_SECONDS, shared with the
+// check that a deployment policy fits the provider's wait.
 
-/** sagemakerNewFleet: CreateEndpoint reported at about 8.5 min (sagemaker-python-sdk#1006) and around 15 min (terraform-provider-aws#2493). */
-const REPORTED_NEW_FLEET_SECONDS: SecondsRange = { low: 510, high: 900 };
 /** eventBridgeLatency: "a typical latency of about half a second". */
 const TYPICAL_EVENTBRIDGE_SECONDS: SecondsRange = { low: 0.5, high: 0.5 };
 /** lambdaColdStart: "from under 100 ms to over 1 second". */
@@ -179,21 +184,52 @@ export interface RestoreBudget {
     readonly paths: readonly RestorePath[];
     /** Set when no alarm restores anything automatically, with why. */
     readonly noAutomaticRestore?: string;
+    /**
+     * Set when the config asks for SageMaker's guardrails but AWS excludes
+     * this deployment from them (an Inf1 instance type, a renamed variant):
+     * why, and so there is no guardrail path.
+     */
+    readonly guardrailsOff?: string;
+}
+
+export interface RestoreBudgetOptions {
+    /** The config the stack runs before this one (`mlops plan --against`): a change between the two can turn the guardrails off. */
+    readonly deployedFrom?: StackConfig;
 }
 
 /**
  * The budget of every way this config restores traffic: SageMaker's own
  * guardrails during a deployment's bake, the alarm trigger, and a person
- * running `mlops rollback`.
+ * running `mlops rollback`. `servingHistory` is the stack's serving record
+ * (`CatalogView.servingHistory`), which decides the rollback target.
  */
-export function restoreBudget(config: StackConfig): RestoreBudget {
-    const rollbackVersion = defaultRollbackTarget(config);
-    const guardrails = guardrailsCanRestore(config);
+export function restoreBudget(config: StackConfig, servingHistory: readonly string[], options: RestoreBudgetOptions = {}): RestoreBudget {
+    const rollbackVersion = defaultRollbackTarget({ ...config, servingHistory });
+    const guardrailsOff = guardrailsConfigured(config) ? guardrailsExclusion(config, options.deployedFrom) : undefined;
+    const guardrails = guardrailsConfigured(config) && guardrailsOff === undefined;
+    // A rollback by hand deploys under the stack's policy again: a variant
+    // renamed by this change stays as it is then, an Inf1 fleet does not.
+    const rollbackGuardrails = guardrailsConfigured(config) && (config.sagemaker === undefined || guardrailsExcludedBy(config.sagemaker) === undefined);
     const paths: RestorePath[] = [];
     if (guardrails) paths.push(guardrailPath(config));
     if (config.alarms !== undefined && config.trigger !== undefined) paths.push(triggerPath(config, config.trigger, rollbackVersion));
-    paths.push(byHandPath(config, rollbackVersion, guardrails));
-    return { pinned: config.pinned, rollbackVersion, paths, noAutomaticRestore: whyNoAutomaticRestore(config, guardrails) };
+    paths.push(byHandPath(config, rollbackVersion, rollbackGuardrails));
+    return {
+        pinned: config.pinned,
+        rollbackVersion,
+        paths,
+        noAutomaticRestore: whyNoAutomaticRestore(config, guardrails),
+        ...(guardrailsOff === undefined ? {} : { guardrailsOff }),
+    };
+}
+
+/** Why AWS leaves this deployment without guardrails: the instance type, or a change from the config deployed before. */
+function guardrailsExclusion(config: StackConfig, deployedFrom: StackConfig | undefined): string | undefined {
+    if (config.sagemaker === undefined) return undefined;
+    return (
+        guardrailsExcludedBy(config.sagemaker) ??
+        (deployedFrom === undefined ? undefined : guardrailsExcludedByChange(deployedFrom.sagemaker, config.sagemaker))
+    );
 }
 
 /** The sum of the estimated steps, and the steps the sum leaves out. */
@@ -210,14 +246,6 @@ export function pathTotal(path: RestorePath): { readonly seconds: SecondsRange; 
         high += step.seconds.high;
     }
     return { seconds: { low, high }, notEstimated };
-}
-
-/** SageMaker's guardrails restore only when some alarm feeds them and the deployment bakes (a wait after a shift, or a final bake). */
-function guardrailsCanRestore(config: StackConfig): boolean {
-    const deployment = config.sagemaker?.deployment;
-    if (config.target !== "sagemaker" || deployment === undefined) return false;
-    const fed = config.alarms?.feedGuardrails === true || deployment.rollbackAlarmNames.length > 0;
-    return fed && (deployment.waitIntervalSeconds > 0 || deployment.bakeTimeSeconds > 0);
 }
 
 function whyNoAutomaticRestore(config: StackConfig, guardrails: boolean): string | undefined {
@@ -428,7 +456,7 @@ function byHandPath(config: StackConfig, rollbackVersion: string | undefined, gu
             restoresNothing:
                 older.length === 0
                     ? `no version precedes ${config.pinned} that may be pinned, so there is nothing to roll back to`
-                    : `no warm version precedes ${config.pinned}: a rollback to ${older[older.length - 1]} builds it first (a cold rollback, not budgeted here)`,
+                    : `no warm version to roll back to from ${config.pinned}: a rollback to ${older[older.length - 1]} builds it first (a cold rollback, not budgeted here)`,
         };
     }
     const start: BudgetStep = { phase: "start", what: "someone decides and runs it", basis: "not estimated", source: "byHand" };
@@ -457,12 +485,14 @@ function byHandPath(config: StackConfig, rollbackVersion: string | undefined, gu
 
 /**
  * The waits of a canary or linear shift before all traffic is on the new
- * fleet. Steps are a percentage of the instances, and whole instances move;
- * SageMaker does not document how it rounds, so the count is a range.
+ * fleet (`waitsBeforeFullShift`, the arithmetic that also checks a policy
+ * against the provider's wait). Steps are a percentage of the instances,
+ * and whole instances move; SageMaker does not document how it rounds, so
+ * the count is a range.
  */
 function trafficShiftSteps(deployment: DeploymentSettings | undefined, instanceCount: number): BudgetStep[] {
     if (deployment === undefined || deployment.strategy === "allAtOnce" || deployment.stepPercent === undefined) return [];
-    const waits = shiftWaits(deployment.strategy, deployment.stepPercent, instanceCount);
+    const waits = waitsBeforeFullShift(deployment, instanceCount);
     if (waits.most === 0) return [];
     const wait = deployment.waitIntervalSeconds;
     const count = waits.fewest === waits.most ? `${waits.fewest}` : `${waits.fewest}-${waits.most}`;
@@ -475,15 +505,6 @@ function trafficShiftSteps(deployment: DeploymentSettings | undefined, instanceC
             source: "sagemakerTrafficShift",
         },
     ];
-}
-
-/** How many times a shift waits: a canary once (perhaps not at all on one instance); a linear shift once per step after the first. */
-function shiftWaits(strategy: "canary" | "linear", stepPercent: number, instanceCount: number): { readonly fewest: number; readonly most: number } {
-    if (strategy === "canary") return instanceCount >= 2 ? { fewest: 1, most: 1 } : { fewest: 0, most: 1 };
-    const instancesPerStep = (instanceCount * stepPercent) / 100;
-    const fewestSteps = Math.ceil(instanceCount / Math.max(1, Math.ceil(instancesPerStep)));
-    const mostSteps = Math.ceil(instanceCount / Math.max(1, Math.floor(instancesPerStep)));
-    return { fewest: fewestSteps - 1, most: mostSteps - 1 };
 }
 
 /** `45 s`, `2 min`, `8 min 30 s`, `1 h 5 min`. */
@@ -505,6 +526,7 @@ function formatRange(range: SecondsRange): string {
 export function renderRestoreBudget(budget: RestoreBudget): string[] {
     const lines = [`Time to restore if version ${budget.pinned} goes bad (estimated; the source of every figure is in BENCHMARKS.md):`];
     if (budget.noAutomaticRestore !== undefined) lines.push(`  No automatic restore: ${budget.noAutomaticRestore}.`);
+    if (budget.guardrailsOff !== undefined) lines.push(`  No restore by SageMaker's guardrails: ${budget.guardrailsOff}.`);
     for (const path of budget.paths) {
         if (path.restoresNothing !== undefined) {
             lines.push(`  ${path.title}: restores nothing: ${path.restoresNothing}.`);

@@ -4,7 +4,7 @@
  * Pure functions over the parsed config; the driver only executes the result,
  * and every refusal here happens before the engine starts.
  */
-import { defaultRollbackTarget, isWarm } from "../catalog/catalog";
+import { defaultRollbackTarget, isWarm, warmSet, type CatalogView } from "../catalog/catalog";
 import { kubernetesDeploymentName, sagemakerChildNames } from "../catalog/names";
 import type { StackConfig } from "../config/schema";
 import type { QuarantineLedger } from "./ledger";
@@ -21,6 +21,12 @@ export interface PinChange {
     readonly allowRedeploy: string[];
     /** Whether the target is already declared (a pointer move) or must be built first. */
     readonly warm: boolean;
+    /**
+     * Set when the catalog stands in for the stack's serving record, with
+     * why: for a rollback, its target is warm only so (it never served
+     * here); for a deploy, the version kept warm after it never served here.
+     */
+    readonly standIn?: string;
     /** The update message recorded in the stack's history. */
     readonly message: string;
     readonly reason?: string;
@@ -56,18 +62,21 @@ export interface DeployRequest {
 const refuse = (refusal: string): Decision => ({ ok: false, refusal });
 
 /**
+ * The stack as a decision sees it: its config (with the quarantine ledger
+ * merged in, `withLedgerQuarantine`) and its record of the versions that
+ * served (`servingHistory` of the `mlops` output; rollback/servingRecord.ts).
+ */
+export type StackView = StackConfig & Required<Pick<CatalogView, "servingHistory">>;
+
+/**
  * `config` should already carry the stack's quarantine ledger
  * (`withLedgerQuarantine`), so that a stale stack file cannot pick a version
  * a rollback left.
  */
-export function decideRollback(config: StackConfig, request: RollbackRequest): Decision {
+export function decideRollback(config: StackView, request: RollbackRequest): Decision {
     const from = config.pinned;
     const to = request.version ?? defaultRollbackTarget(config);
-    if (to === undefined) {
-        return refuse(
-            `no warm version before ${from} to roll back to (mlops:warm is ${config.warm}, or every earlier version is quarantined); pass --version <v> --allow-cold to roll back to a version that must be built first`,
-        );
-    }
+    if (to === undefined) return refuse(noWarmTarget(config));
     const order = config.versions.map((v) => v.version);
     if (!order.includes(to)) return refuse(`--version ${to}: not in mlops:versions (known: ${order.join(", ")})`);
     if (to === from) return refuse(`--version ${to}: already the pinned version; nothing to roll back`);
@@ -76,10 +85,11 @@ export function decideRollback(config: StackConfig, request: RollbackRequest): D
     if (config.quarantined.includes(to) && request.force !== true) {
         return refuse(`--version ${to}: quarantined (a rollback left it); pass --force if it is safe again`);
     }
-    const warm = isWarm(config, to);
+    const { versions: warmVersions, standIn } = warmSet(config);
+    const warm = warmVersions.includes(to);
     if (!warm && request.allowCold !== true) {
         return refuse(
-            `--version ${to}: not warm, so the rollback would first create ${coldCreates(config, to)} and wait for it to become ready; pass --allow-cold to accept that, or pick a warm version`,
+            `--version ${to}: not warm (warm: ${warmVersions.join(", ") || "none"}, ${standIn === undefined ? `the latest versions that served here before ${from}` : `the catalog's previous, standing in: nothing but ${from} has served here`}), so the rollback would first create ${coldCreates(config, to)} and wait for it to become ready; pass --allow-cold to accept that, or pick a warm version`,
         );
     }
     const reason = request.reason ?? "manual rollback";
@@ -94,13 +104,14 @@ export function decideRollback(config: StackConfig, request: RollbackRequest): D
             // --force released: otherwise the release would outlive the rollback.
             allowRedeploy: releasedFromQuarantine(config, to, request.force === true).filter((id) => id !== from),
             warm,
+            ...(warm && standIn !== undefined ? { standIn } : {}),
             message: updateMessage("rollback", from, to, reason),
             reason,
         },
     };
 }
 
-export function decideDeploy(config: StackConfig, request: DeployRequest): Decision {
+export function decideDeploy(config: StackView, request: DeployRequest): Decision {
     const to = request.version;
     const order = config.versions.map((v) => v.version);
     if (!order.includes(to)) return refuse(`--version ${to}: not in mlops:versions (known: ${order.join(", ")}); add it to the catalog first`);
@@ -117,6 +128,8 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
     if (config.quarantined.includes(to) && request.force !== true) {
         return refuse(`--version ${to}: quarantined (a rollback left it); pass --force if it is safe again`);
     }
+    // What the deploy's own run keeps warm: the record as it is, with `to` pinned.
+    const { standIn } = warmSet({ ...config, pinned: to, quarantined: config.quarantined.filter((id) => id !== to) });
     return {
         ok: true,
         change: {
@@ -126,6 +139,7 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
             quarantined: config.quarantined.filter((id) => id !== to),
             allowRedeploy: releasedFromQuarantine(config, to, request.force === true),
             warm: isWarm(config, to),
+            ...(standIn === undefined ? {} : { standIn }),
             message: updateMessage(
                 "deploy",
                 from,
@@ -146,7 +160,7 @@ export function decideDeploy(config: StackConfig, request: DeployRequest): Decis
  * than starting another one from a version that never served.
  */
 export function decideUnfinishedRollback(
-    fileConfig: StackConfig,
+    fileConfig: StackView,
     deployedPin: string | null,
     ledger: QuarantineLedger,
     request: RollbackRequest,
@@ -167,11 +181,33 @@ export function decideUnfinishedRollback(
             to,
             quarantined: [...fileConfig.quarantined],
             allowRedeploy: [...fileConfig.rollback.allowRedeploy],
-            warm: isWarm(fileConfig, to),
+            // Warm or not while deployedPin served, which is when the rollback started.
+            warm: isWarm({ ...fileConfig, pinned: deployedPin }, to),
             message: updateMessage("rollback", deployedPin, to, reason),
             reason,
         },
     };
+}
+
+/** Why a rollback without --version has no target, and what to do instead. */
+function noWarmTarget(config: StackView): string {
+    const order = config.versions.map((v) => v.version);
+    const earlier = order.slice(0, order.indexOf(config.pinned));
+    const why =
+        config.warm === 0
+            ? "mlops:warm is 0"
+            : earlier.length === 0
+              ? `${config.pinned} is the catalog's first version`
+              : `no earlier version that served on this stack may be pinned again (${describeServed(config)})`;
+    return `no warm version to roll back to from ${config.pinned}: ${why}. Pass --version <v> --allow-cold to roll back to a version that must be built first`;
+}
+
+/** What the stack's serving record holds, for messages: `served here: 1, 3, 2 (quarantined: 3)`. */
+function describeServed(config: StackView): string {
+    const served = config.servingHistory.filter((id) => id !== config.pinned);
+    if (served.length === 0) return `nothing but ${config.pinned} has served here`;
+    const held = served.filter((id) => config.quarantined.includes(id));
+    return `served here before: ${served.join(", ")}${held.length === 0 ? "" : `; quarantined: ${held.join(", ")}`}`;
 }
 
 /** A forced pin of a quarantined version also releases it from the ledger the program keeps (see rollback/ledger.ts). */

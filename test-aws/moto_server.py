@@ -15,6 +15,12 @@ AWS JSON protocol has epoch seconds (the AWS SDK v3 rejects them), and
 ignores `idempotencyToken`; this wrapper answers epoch seconds and returns
 the first build again for a repeated token, as CodeBuild does.
 
+moto's DynamoDB checks a ConditionExpression and then writes, with no lock
+between, so under this threaded server two racing conditional writes can
+both succeed; DynamoDB makes each conditional write atomic, and the
+handler's dedupe and cooldown claims rely on that. This wrapper serializes
+DynamoDB's item writes.
+
 A test may set an endpoint's status (e.g. Updating) through
 POST /_mlops/sagemaker/endpoint-status {"region", "name", "status"}, and
 read every UpdateEndpoint that SageMaker accepted, in order, from
@@ -29,6 +35,7 @@ from datetime import datetime
 from moto.codebuild.responses import CodeBuildResponse
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import sagemaker_backends
@@ -89,6 +96,20 @@ def _start_build(self):
 
 
 CodeBuildResponse.start_build = _start_build
+
+_dynamodb_write_lock = threading.RLock()
+
+
+def _atomic(write):
+    def locked(self, *args, **kwargs):
+        with _dynamodb_write_lock:
+            return write(self, *args, **kwargs)
+
+    return locked
+
+
+for _write in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    setattr(DynamoDBBackend, _write, _atomic(getattr(DynamoDBBackend, _write)))
 
 
 def control_app(moto_app):

@@ -48,32 +48,41 @@ const backendHistory = () => backendHistoryOf(state, project);
 
 const deploymentUid = (version: string) => kubectl(state, ["get", "deployment", `fraud-detector-${version}`, "-n", "fraud", "-o", "jsonpath={.metadata.uid}"]);
 
-describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
-    it("serves each deployed version, then rolls back to 2 by moving the Service only", () => {
-        for (const version of ["1", "2", "3"]) {
-            expect(mlops("deploy", "--stack", STACK, "--version", version, "--yes").code).toBe(0);
-            expect(servingDeployments(state)).toEqual([`fraud-detector-${version}`]);
-        }
-        const standbyUidBefore = deploymentUid("2");
+describe("deploy 1 -> 3 (2 never serves), mlops rollback, deploy 2", () => {
+    it("keeps the version that served (1) warm, not the catalog's neighbour (2), and rolls back to it by moving the Service only", () => {
+        expect(mlops("deploy", "--stack", STACK, "--version", "1", "--yes").code).toBe(0);
+        expect(servingDeployments(state)).toEqual(["fraud-detector-1"]);
+        // Straight to 3: warm means "served last", so 1 stays up as the standby and nothing is built for 2.
+        expect(mlops("deploy", "--stack", STACK, "--version", "3", "--yes").code).toBe(0);
+        expect(servingDeployments(state)).toEqual(["fraud-detector-3"]);
+        const deployments = () => kubectl(state, ["get", "deployments", "-n", "fraud", "-o", "jsonpath={.items[*].metadata.name}"]).split(" ").sort();
+        expect(deployments()).toEqual(["fraud-detector-1", "fraud-detector-3"]);
+        const standbyUidBefore = deploymentUid("1");
 
         const rollback = mlops("rollback", "--stack", STACK, "--reason", "e2e: 5xx", "--yes", "--json");
         expect(rollback.code).toBe(0);
-        expect(JSON.parse(rollback.stdout)).toMatchObject({ kind: "rollback", from: "3", to: "2", result: "succeeded" });
+        expect(JSON.parse(rollback.stdout)).toMatchObject({ kind: "rollback", from: "3", to: "1", result: "succeeded" });
 
-        // kubectl: traffic is on 2's pods, and 2's Deployment is the one that was already running.
-        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
-        expect(kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"])).toBe("2");
-        expect(deploymentUid("2")).toBe(standbyUidBefore);
+        // kubectl: traffic is on 1's pods, and 1's Deployment is the one that was already running.
+        expect(servingDeployments(state)).toEqual(["fraud-detector-1"]);
+        expect(kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"])).toBe("1");
+        expect(deploymentUid("1")).toBe(standbyUidBefore);
 
-        // The backend: the rollback replaced nothing and is recorded with its reason.
+        // The backend: the rollback created and replaced nothing, and is recorded with its reason.
         const [last] = backendHistory();
-        expect(last.message).toBe("rollback 3 -> 2: e2e: 5xx");
+        expect(last.message).toBe("rollback 3 -> 1: e2e: 5xx");
         expect(last.result).toBe("succeeded");
         expect(last.resourceChanges?.replace ?? 0).toBe(0);
-        expect(last.resourceChanges?.create ?? 0).toBeLessThanOrEqual(1); // only the new standby, version 1
+        expect(last.resourceChanges?.create ?? 0).toBe(0);
 
         // The stack file: 3 is quarantined.
         expect(rawConfigFromStackFile(stackFile()).quarantined).toEqual(["3"]);
+
+        // Forward to 2: 1, which served before it, is its standby.
+        expect(mlops("deploy", "--stack", STACK, "--version", "2", "--yes").code).toBe(0);
+        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+        expect(deployments()).toEqual(["fraud-detector-1", "fraud-detector-2"]);
+        expect(deploymentUid("1")).toBe(standbyUidBefore);
 
         // The user's own resource, declared by their program next to ours, is still there and follows the pin.
         expect(releaseNoteVersion(state)).toBe("2");
@@ -102,7 +111,7 @@ describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
         writeFileSync(stackFile(), current.replace('mlops:pinned: "2"', 'mlops:pinned: "3"').replace('mlops:quarantined: [ "3" ]', "mlops:quarantined: []"));
         try {
             const error = await withSandboxStack(state, project, (stack) => stack.up({ message: "stale config" }).catch((e: unknown) => e));
-            expect(String(error)).toContain("mlops:pinned is 3, but version 3 was rolled back to 2 at");
+            expect(String(error)).toContain("mlops:pinned is 3, but version 3 was rolled back to 1 at");
             expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
             expect(backendHistory()[0]).toMatchObject({ message: "stale config", result: "failed" });
             expect(backendHistory()[0].resourceChanges ?? {}).not.toHaveProperty("update");
@@ -116,12 +125,14 @@ describe("deploy 1 -> 2 -> 3, then mlops rollback", () => {
         const status = JSON.parse(mlops("status", "--stack", STACK, "--json").stdout) as {
             pinnedVersion: string;
             warmVersions: string[];
+            servingHistory: { version: string }[];
             quarantined: Record<string, unknown>;
         };
         expect(status.pinnedVersion).toBe(
             kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"]),
         );
-        expect(status.warmVersions).toEqual(["1", "2"]);
+        expect(status.warmVersions).toEqual(["1"]);
+        expect(status.servingHistory.map((entry) => entry.version)).toEqual(["3", "1", "2"]);
         expect(Object.keys(status.quarantined)).toEqual(["3"]);
         const deployments = kubectl(state, ["get", "deployments", "-n", "fraud", "-o", "jsonpath={.items[*].metadata.name}"]).split(" ").sort();
         expect(deployments).toEqual(["fraud-detector-1", "fraud-detector-2"]);
@@ -245,5 +256,9 @@ describe("a version whose pods never become ready", () => {
         expect(run.seconds).toBeLessThan(150);
         expect(servingDeployments(state)).toEqual(serving);
         expect(kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"])).toBe("2");
+        // It never served, so it never enters the stack's serving record, and the warm set stays the versions that did.
+        const status = JSON.parse(mlops("status", "--stack", STACK, "--json").stdout) as { servingHistory: { version: string }[]; warmVersions: string[] };
+        expect(status.servingHistory.map((entry) => entry.version)).toEqual(["3", "1", "2"]);
+        expect(status.warmVersions).toEqual(["1"]);
     });
 });

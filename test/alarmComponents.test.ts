@@ -8,9 +8,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { alarmEventPattern, bundledTriggerHandler, runnerBuildspec, storageKeyStatements, triggerRolePolicy } from "../components/alarmRollbackTrigger";
-import { alarmSpecs, alarmTopicKeyPolicy, compositeAlarmRule, guardrailAlarmNames } from "../components/endpointAlarms";
-import { parseStackConfig, type StackConfigError } from "../config/schema";
-import { MOCK_ACCOUNT_ID, recordProgram, type RegisteredResource } from "../plan/mockRuntime";
+import * as pulumi from "@pulumi/pulumi";
+import { alarmSpecs, alarmTopicKeyPolicy, compositeAlarmRule, EndpointAlarms, guardrailAlarmNames } from "../components/endpointAlarms";
+import { floorAlarmWarnings, missingDataTreatment, parseStackConfig, type CustomAlarmInput, type StackConfigError } from "../config/schema";
+import { installRecordingMocks, MOCK_ACCOUNT_ID, recordProgram, type RegisteredResource } from "../plan/mockRuntime";
 import { findChild, sagemakerRawConfig } from "./helpers";
 
 const RUNNER_ROLE = `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/pulumi-deployer`;
@@ -162,6 +163,137 @@ describe("EndpointAlarms", () => {
         expect(specs[1].metric).toMatchObject({ statistic: undefined, extendedStatistic: "p95" });
         expect(compositeAlarmRule(specs.map((s) => s.alarmName))).toBe('ALARM("fraud-prod-pod-restarts") OR ALARM("fraud-prod-p95-latency")');
         expect(guardrailAlarmNames({ alarmNamePrefix: "x", settings: { ...settings, feedGuardrails: false } })).toEqual([]);
+    });
+});
+
+describe("EndpointAlarms: what missing data counts as", () => {
+    /** EndpointAlarms under mocks, alone; returns every MetricAlarm child's inputs by child name. */
+    async function metricAlarmInputs(args: ConstructorParameters<typeof EndpointAlarms>[1]): Promise<Record<string, Record<string, unknown>>> {
+        const recorded = await installRecordingMocks("test");
+        new EndpointAlarms("fraud-alarms", args);
+        await pulumi.runtime.disconnect();
+        return Object.fromEntries(recorded.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.name, r.inputs]));
+    }
+    const runningPods: CustomAlarmInput = {
+        name: "running-pods",
+        namespace: "ContainerInsights",
+        metricName: "service_number_of_running_pods",
+        dimensions: { ClusterName: "prod", Namespace: "default", Service: "fraud-detector" },
+        statistic: "Minimum",
+        threshold: 1,
+        comparison: "lessThan",
+    };
+
+    it("a floor alarm (running pods below 1) breaches when its metric stops: every pod gone must fire the rollback", async () => {
+        // GIVEN the issue's alarm, with no treatMissingData
+        // WHEN the component declares it
+        const alarms = await metricAlarmInputs({ alarmNamePrefix: "fraud-prod", target: "kubernetes", settings: { custom: [runningPods] } });
+        // THEN CloudWatch is told that a period without data breaches
+        expect(alarms["fraud-alarms-running-pods"]).toMatchObject({
+            name: "fraud-prod-running-pods",
+            namespace: "ContainerInsights",
+            metricName: "service_number_of_running_pods",
+            statistic: "Minimum",
+            comparisonOperator: "LessThanThreshold",
+            threshold: 1,
+            treatMissingData: "breaching",
+        });
+    });
+
+    it("follows the comparison unless the alarm says: lessThanOrEqual breaches, an explicit notBreaching stays, a ceiling does not breach", async () => {
+        const alarms = await metricAlarmInputs({
+            alarmNamePrefix: "fraud-prod",
+            target: "kubernetes",
+            settings: {
+                custom: [
+                    { ...runningPods, name: "no-pods", threshold: 0, comparison: "lessThanOrEqual" },
+                    { ...runningPods, name: "pods-quiet-ok", treatMissingData: "notBreaching" },
+                    {
+                        ...runningPods,
+                        name: "pod-restarts",
+                        metricName: "pod_number_of_container_restarts",
+                        statistic: "Maximum",
+                        threshold: 3,
+                        comparison: "greaterThan",
+                    },
+                ],
+            },
+        });
+        const rule = (name: string) => [alarms[`fraud-alarms-${name}`].comparisonOperator, alarms[`fraud-alarms-${name}`].treatMissingData];
+        expect(rule("no-pods")).toEqual(["LessThanOrEqualToThreshold", "breaching"]);
+        expect(rule("pods-quiet-ok")).toEqual(["LessThanThreshold", "notBreaching"]);
+        expect(rule("pod-restarts")).toEqual(["GreaterThanThreshold", "notBreaching"]);
+    });
+
+    it("on SageMaker the built-in ceilings do not breach on missing data, and a custom floor (too few invocations) does", async () => {
+        const alarms = await metricAlarmInputs({
+            alarmNamePrefix: "fraud-prod",
+            target: "sagemaker",
+            endpointName: "fraud-ep",
+            settings: {
+                clientErrorRatePercent: 10,
+                custom: [
+                    {
+                        name: "too-few-invocations",
+                        namespace: "AWS/SageMaker",
+                        metricName: "Invocations",
+                        dimensions: { EndpointName: "fraud-ep", VariantName: "primary" },
+                        statistic: "Sum",
+                        threshold: 10,
+                        comparison: "lessThan",
+                    },
+                ],
+            },
+        });
+        const rules = Object.fromEntries(Object.entries(alarms).map(([name, inputs]) => [name, [inputs.comparisonOperator, inputs.treatMissingData]]));
+        expect(rules).toEqual({
+            "fraud-alarms-5xx-rate": ["GreaterThanThreshold", "notBreaching"],
+            "fraud-alarms-latency-p99": ["GreaterThanThreshold", "notBreaching"],
+            "fraud-alarms-4xx-rate": ["GreaterThanThreshold", "notBreaching"],
+            "fraud-alarms-too-few-invocations": ["LessThanThreshold", "breaching"],
+        });
+    });
+
+    it("warns (valid all the same) about floor alarms that would not fire, or would fire on a healthy service", () => {
+        const kubernetesAlarms = (alarms: object) =>
+            parseStackConfig({
+                ...sagemakerRawConfig(),
+                target: "kubernetes",
+                sagemaker: undefined,
+                versions: [{ version: "1", image: "registry.local/fraud@sha256:" + "a".repeat(64) }],
+                pinned: "1",
+                kubernetes: {},
+                alarms,
+            }).alarms;
+        const warned = (alarms: object) => floorAlarmWarnings(kubernetesAlarms(alarms)).map((w) => w.path);
+        const restarts = { ...runningPods, name: "pod-restarts", comparison: "greaterThan", threshold: 3 };
+        // Told not to breach: one warning per such floor, whichever non-breaching value.
+        expect(
+            warned({
+                custom: [
+                    { ...runningPods, treatMissingData: "notBreaching" },
+                    { ...runningPods, name: "b", treatMissingData: "ignore" },
+                    { ...runningPods, name: "c", treatMissingData: "missing" },
+                ],
+            }),
+        ).toEqual(["mlops:alarms.custom[0].treatMissingData", "mlops:alarms.custom[1].treatMissingData", "mlops:alarms.custom[2].treatMissingData"]);
+        // Breaching on a 10 s period of a metric published once a minute: fires on a healthy service.
+        expect(warned({ periodSeconds: 10, custom: [runningPods] })).toEqual(["mlops:alarms.periodSeconds"]);
+        // The defaults, a ceiling told notBreaching, and an explicit breaching floor: nothing to say.
+        expect(
+            warned({ custom: [runningPods, { ...restarts, treatMissingData: "notBreaching" }, { ...runningPods, name: "d", treatMissingData: "breaching" }] }),
+        ).toEqual([]);
+        expect(warned({ periodSeconds: 10, custom: [restarts] })).toEqual([]);
+        expect(floorAlarmWarnings(undefined)).toEqual([]);
+    });
+
+    it("decides in one pure function, the worked example of its doc comment", () => {
+        expect(missingDataTreatment({ comparison: "lessThan" })).toBe("breaching");
+        expect(missingDataTreatment({ comparison: "lessThanOrEqual" })).toBe("breaching");
+        expect(missingDataTreatment({ comparison: "lessThan", treatMissingData: "notBreaching" })).toBe("notBreaching");
+        expect(missingDataTreatment({ comparison: "greaterThan" })).toBe("notBreaching");
+        expect(missingDataTreatment({ comparison: "greaterThanOrEqual" })).toBe("notBreaching");
+        expect(missingDataTreatment({ comparison: "greaterThan", treatMissingData: "breaching" })).toBe("breaching");
     });
 });
 

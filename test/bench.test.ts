@@ -89,7 +89,7 @@ describe("the report", () => {
             {
                 stack: "sagemaker-example",
                 description: "The example as it is.",
-                budget: restoreBudget(parseStackConfig(rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml"))),
+                budget: restoreBudget(parseStackConfig(rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml")), []),
             },
         ],
         seconds: 600,

@@ -1,46 +1,78 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { defaultRollbackTarget, isWarm, warmVersions, type CatalogView } from "../catalog/catalog";
+import { declaredVersions, defaultRollbackTarget, isWarm, warmSet, warmVersions, type CatalogView } from "../catalog/catalog";
 import { derivedNameKey, sagemakerChildNames } from "../catalog/names";
 
-const catalogOf = (ids: string[], pinned: string, warm: number, quarantined: string[] = []): CatalogView => ({
+const catalogOf = (ids: string[], pinned: string, warm: number, quarantined: string[] = [], servingHistory: string[] = []): CatalogView => ({
     versions: ids.map((version) => ({ version })),
     pinned,
     warm,
     quarantined,
+    servingHistory,
 });
 
-describe("warmVersions", () => {
-    it("is the pin plus up to `warm` versions before it, oldest first", () => {
-        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 2))).toEqual(["2", "3", "4"]);
-        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "2", 2))).toEqual(["1", "2"]);
+describe("warmVersions: the versions that served last before the pin", () => {
+    it("is the issue's case: 1-4, 2 served after 1, deploy straight to 4 keeps 2 (which served), not 3 (which never did)", () => {
+        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 1, [], ["1", "2"]))).toEqual(["2"]);
+        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 2, [], ["1", "2"]))).toEqual(["1", "2"]);
     });
 
-    it("skips quarantined versions instead of counting them", () => {
-        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 1, ["3"]))).toEqual(["2", "4"]);
+    it("follows the order versions served in, not the catalog's", () => {
+        // 3 served, was rolled back to 1 by hand (not quarantined), then 4 was deployed.
+        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 1, [], ["2", "3", "1"]))).toEqual(["1"]);
+        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 2, [], ["2", "3", "1"]))).toEqual(["3", "1"]);
     });
 
-    it("never keeps versions after the pin", () => {
-        expect(warmVersions(catalogOf(["1", "2", "3"], "2", 5))).toEqual(["1", "2"]);
+    it("skips quarantined versions instead of counting them, and never fills up with versions that never served", () => {
+        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 1, ["3"], ["1", "3"]))).toEqual(["1"]);
+        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 3, [], ["3"]))).toEqual(["3"]);
+        expect(warmVersions(catalogOf(["1", "2", "3", "4"], "4", 1, ["3"], ["3"]))).toEqual([]);
     });
 
-    it("is the pin alone with warm 0", () => {
-        expect(warmVersions(catalogOf(["1", "2", "3"], "3", 0))).toEqual(["3"]);
+    it("never keeps a version after the pin (a rollback goes back in the catalog), nor the pin itself", () => {
+        expect(warmVersions(catalogOf(["1", "2", "3"], "2", 5, [], ["1", "3", "2"]))).toEqual(["1"]);
+    });
+
+    it("is empty with warm 0", () => {
+        expect(warmVersions(catalogOf(["1", "2", "3"], "3", 0, [], ["1", "2", "3"]))).toEqual([]);
+    });
+
+    it("lists the pin last among what is declared", () => {
+        expect(declaredVersions(catalogOf(["1", "2", "3", "4"], "4", 1, [], ["1", "2"]))).toEqual(["2", "4"]);
+    });
+});
+
+describe("warmSet without a serving record (a first deploy)", () => {
+    it("takes the catalog's previous versions and says which and why", () => {
+        const set = warmSet(catalogOf(["1", "2", "3"], "3", 1));
+        expect(set.versions).toEqual(["2"]);
+        expect(set.standIn).toBe(
+            "nothing but 3 has served on this stack yet (a first deploy, or a stack last updated before mlops-rollback kept a serving record), " +
+                "so version 2, the catalog's previous one, is kept warm as the rollback target though it has not served here",
+        );
+    });
+
+    it("counts a record that holds only the pin as no record", () => {
+        expect(warmSet(catalogOf(["1", "2", "3"], "3", 2, ["1"], ["3"]))).toMatchObject({ versions: ["2"], standIn: expect.stringContaining("version 2,") });
+    });
+
+    it("says nothing once another version has served", () => {
+        expect(warmSet(catalogOf(["1", "2", "3"], "3", 1, [], ["2", "3"])).standIn).toBeUndefined();
     });
 });
 
 describe("defaultRollbackTarget", () => {
-    it("is the newest warm version before the pin", () => {
-        expect(defaultRollbackTarget(catalogOf(["1", "2", "3", "4"], "4", 2, ["3"]))).toBe("2");
+    it("is the version that served just before the pin", () => {
+        expect(defaultRollbackTarget(catalogOf(["1", "2", "3", "4"], "4", 2, [], ["2", "1", "4"]))).toBe("1");
     });
 
-    it("is undefined when nothing is warm (warm 0, or every earlier version quarantined)", () => {
-        expect(defaultRollbackTarget(catalogOf(["1", "2"], "2", 0))).toBeUndefined();
-        expect(defaultRollbackTarget(catalogOf(["1", "2"], "2", 1, ["1"]))).toBeUndefined();
+    it("is undefined when nothing that served may be pinned again (warm 0, or all quarantined), even where the catalog has earlier versions", () => {
+        expect(defaultRollbackTarget(catalogOf(["1", "2"], "2", 0, [], ["1"]))).toBeUndefined();
+        expect(defaultRollbackTarget(catalogOf(["1", "2", "3"], "3", 1, ["2"], ["2", "3"]))).toBeUndefined();
     });
 });
 
-/** Any catalog of distinct ids, a pin that is not quarantined, and warm in 0..5. */
+/** Any catalog of distinct ids, a pin that is not quarantined, warm in 0..5, and any serving record over the catalog. */
 const catalogs = fc
     .uniqueArray(fc.stringMatching(/^[a-z0-9]{1,4}$/), { minLength: 1, maxLength: 12 })
     .chain((ids) =>
@@ -49,67 +81,55 @@ const catalogs = fc
             pinned: fc.constantFrom(...ids),
             warm: fc.integer({ min: 0, max: 5 }),
             quarantined: fc.subarray(ids),
+            // A record is an order of distinct versions: a shuffled subset.
+            servingHistory: fc.shuffledSubarray(ids),
         }),
     )
     .filter(({ pinned, quarantined }) => !quarantined.includes(pinned))
-    .map(({ ids, pinned, warm, quarantined }) => catalogOf(ids, pinned, warm, quarantined));
+    .map(({ ids, pinned, warm, quarantined, servingHistory }) => catalogOf(ids, pinned, warm, quarantined, servingHistory));
+
+const servedBeforePin = (catalog: CatalogView) => (catalog.servingHistory ?? []).filter((id) => id !== catalog.pinned);
 
 describe("catalog properties", () => {
-    it("with warm ≥ 1, the default rollback target is warm, never quarantined and never the pin", () => {
-        fc.assert(
-            fc.property(
-                catalogs.filter((c) => c.warm >= 1),
-                (catalog) => {
-                    const target = defaultRollbackTarget(catalog);
-                    const earlier = catalog.versions.slice(
-                        0,
-                        catalog.versions.findIndex((v) => v.version === catalog.pinned),
-                    );
-                    const eligible = earlier.filter((v) => !catalog.quarantined.includes(v.version));
-                    if (eligible.length === 0) return target === undefined;
-                    return (
-                        target !== undefined &&
-                        isWarm(catalog, target) &&
-                        !catalog.quarantined.includes(target) &&
-                        target !== catalog.pinned &&
-                        target === eligible[eligible.length - 1].version
-                    );
-                },
-            ),
-        );
-    });
-
-    it("the warm set holds the pin, at most warm + 1 versions, none quarantined, in catalog order", () => {
+    it("the default rollback target served on the stack (or, with no record, is named as a stand-in), is never quarantined, never the pin, and comes before it", () => {
         fc.assert(
             fc.property(catalogs, (catalog) => {
-                const warm = warmVersions(catalog);
+                const target = defaultRollbackTarget(catalog);
+                if (target === undefined) return true;
                 const order = catalog.versions.map((v) => v.version);
-                const indexes = warm.map((id) => order.indexOf(id));
-                return (
-                    warm[warm.length - 1] === catalog.pinned &&
-                    warm.length <= catalog.warm + 1 &&
-                    warm.every((id) => !catalog.quarantined.includes(id)) &&
-                    indexes.every((index, i) => i === 0 || index > indexes[i - 1])
-                );
+                const served = servedBeforePin(catalog).length > 0 ? servedBeforePin(catalog).includes(target) : warmSet(catalog).standIn !== undefined;
+                return served && !catalog.quarantined.includes(target) && target !== catalog.pinned && order.indexOf(target) < order.indexOf(catalog.pinned);
             }),
         );
     });
 
-    it("after a rollback to the default target, the target serves and only versions before it stay warm", () => {
+    it("the default target is the latest-served eligible version: no eligible version served after it", () => {
         fc.assert(
             fc.property(
-                catalogs.filter((c) => defaultRollbackTarget(c) !== undefined),
+                catalogs.filter((c) => c.warm >= 1 && servedBeforePin(c).length > 0),
                 (catalog) => {
-                    const target = defaultRollbackTarget(catalog) as string;
                     const order = catalog.versions.map((v) => v.version);
-                    const after = warmVersions({ ...catalog, pinned: target, quarantined: [...catalog.quarantined, catalog.pinned] });
-                    return (
-                        after[after.length - 1] === target &&
-                        after.slice(0, -1).every((id) => order.indexOf(id) < order.indexOf(target)) &&
-                        !after.includes(catalog.pinned)
+                    const eligible = servedBeforePin(catalog).filter(
+                        (id) => order.indexOf(id) < order.indexOf(catalog.pinned) && !catalog.quarantined.includes(id),
                     );
+                    return defaultRollbackTarget(catalog) === eligible.at(-1);
                 },
             ),
+        );
+    });
+
+    it("the warm set holds at most `warm` versions, never the pin, none quarantined, each a valid rollback target", () => {
+        fc.assert(
+            fc.property(catalogs, (catalog) => {
+                const warm = warmVersions(catalog);
+                const order = catalog.versions.map((v) => v.version);
+                return (
+                    warm.length <= catalog.warm &&
+                    !warm.includes(catalog.pinned) &&
+                    warm.every((id) => !catalog.quarantined.includes(id) && order.indexOf(id) < order.indexOf(catalog.pinned)) &&
+                    warm.every((id) => isWarm(catalog, id))
+                );
+            }),
         );
     });
 });

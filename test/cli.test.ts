@@ -45,7 +45,10 @@ describe("mlops validate", () => {
     it("accepts the example stack (exit 0)", async () => {
         const run = await mlops("validate", "--config-file", EXAMPLE);
         expect(run.code).toBe(0);
-        expect(run.stdout).toContain("valid. Model fraud-detector on sagemaker, pinned 3, warm versions 2, 3.");
+        // One meaning of "warm": the versions kept besides the pin (mlops:warm counts them), never the pin itself.
+        expect(run.stdout).toContain(
+            "valid. Model fraud-detector on sagemaker, pinned 3; 1 warm version for rollback: the last to serve on the stack before 3 (earlier in the catalog, not quarantined); on a first deploy, when nothing else has served, the catalog's previous: 2.",
+        );
     });
 
     it("reads stacks/Pulumi.<stack>.yaml with --stack and prints JSON with --json", async () => {
@@ -56,9 +59,11 @@ describe("mlops validate", () => {
             target: "sagemaker",
             model: "fraud-detector",
             pinned: "3",
-            warmVersions: ["2", "3"],
+            warm: 1,
+            warmOnFirstDeploy: ["2"],
             problems: [],
         });
+        expect(JSON.parse(run.stdout)).not.toHaveProperty("warmVersions");
     });
 
     it("has an invalid config for every class of bad input the core and Kubernetes issues name", () => {
@@ -122,7 +127,23 @@ describe("mlops plan", () => {
             operations: { type: string; name: string; op: string; changed: string[]; retained?: true }[];
             restoreBudget: { pinned: string; rollbackVersion: string; paths: { title: string; steps: { source: string }[] }[] };
         };
-        expect(Object.keys(plan)).toEqual(["from", "to", "summary", "operations", "restoreBudget"]);
+        expect(Object.keys(plan)).toEqual([
+            "from",
+            "to",
+            "targetWarm",
+            "targetStandIn",
+            "warmBefore",
+            "warmAfter",
+            "servingHistory",
+            "summary",
+            "operations",
+            "restoreBudget",
+        ]);
+        // Before: 2 stands in; after the rollback to 2, nothing that served before 2 is warm.
+        expect(plan).toMatchObject({ warmBefore: ["2"], warmAfter: [] });
+        // A config file, not a stack: the plan assumes only the pin has served, says so, and that 2 is warm only as a stand-in.
+        expect(plan).toMatchObject({ targetWarm: true, servingHistory: { versions: ["3"], known: false } });
+        expect((plan as unknown as { targetStandIn: string }).targetStandIn).toContain("so version 2, the catalog's previous one, is kept warm");
         // The budget is of the config as it is: if version 3 goes bad, the trigger restores 2.
         expect(plan.restoreBudget.pinned).toBe("3");
         expect(plan.restoreBudget.rollbackVersion).toBe("2");
@@ -133,12 +154,13 @@ describe("mlops plan", () => {
         ]);
         expect(plan.from).toBe("3");
         expect(plan.to).toBe("2");
-        // Updates: the Endpoint's pointer, the execution role's policy, and the
-        // rollback trigger (its policy and environment follow the pin).
-        // Creates: version 1's Model and config, and the database snapshot
-        // the rollback takes after the switch. Deletes: version 3's Model and
-        // config and the previous pin change's snapshot, all retained in AWS.
-        expect(plan.summary).toEqual({ create: 3, update: 4, replace: 0, delete: 3 });
+        // Updates: the Endpoint's pointer and the rollback trigger (its
+        // policy and environment follow the pin). Creates: the database
+        // snapshot the rollback takes after the switch; nothing for version 1,
+        // which never served here, so it does not become warm. Deletes:
+        // version 3's Model and config and the previous pin change's
+        // snapshot, all retained in AWS.
+        expect(plan.summary).toEqual({ create: 1, update: 3, replace: 0, delete: 3 });
         expect(plan.operations.filter((o) => o.op === "delete" && o.retained !== true)).toEqual([]);
         expect(plan.operations.find((o) => o.type === "aws:sagemaker/endpoint:Endpoint")).toEqual({
             type: "aws:sagemaker/endpoint:Endpoint",
@@ -152,9 +174,15 @@ describe("mlops plan", () => {
     it("prints a readable plan without --json", async () => {
         const run = await mlops("plan", "--stack", "sagemaker-example", "--to", "2");
         expect(run.code).toBe(0);
-        expect(run.stdout).toContain("Plan: fraud-detector 3 -> 2 (sagemaker, warm 1)");
+        expect(run.stdout).toContain("Plan: fraud-detector 3 -> 2 (sagemaker, mlops:warm 1)");
+        expect(run.stdout).toContain("Warm before the change: 2; after it: none.");
         expect(run.stdout).toContain("update  aws:sagemaker/endpoint:Endpoint  fraud-detector-endpoint  (endpointConfigName)");
-        expect(run.stdout).toContain("Summary: 3 create, 4 update, 0 replace, 3 delete");
+        expect(run.stdout).toContain("Summary: 1 create, 3 update, 0 replace, 3 delete");
+        // No pulumi here to read the stack's serving record with: the plan says what it assumed instead.
+        expect(run.stderr).toContain("could not read stack sagemaker-example's serving record");
+        expect(run.stdout).toContain(
+            "Serving record: not read here (a config file, or no pulumi that can read the stack), so the plan assumes only 3 has served on this stack",
+        );
         expect(run.stdout).toContain("Version 2 is warm");
         expect(run.stdout).toContain("SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below.");
         expect(run.stdout).toContain("Time to restore if version 3 goes bad (estimated; the source of every figure is in BENCHMARKS.md):");
@@ -205,6 +233,137 @@ describe("mlops plan --against (an edit of the config)", () => {
             "  After the bake: the alarm trigger moves the endpoint to version 2: 8 min 31 s to 18 min 2 s, plus 4 steps not estimated",
         );
     }, 60_000);
+});
+
+describe("deployment policies that do not do what they say (SageMaker guardrail exclusions, the provider's 60-minute wait)", () => {
+    /** `file` with each `[from, to]` replaced (each must be there), in a temporary directory. */
+    function editedCopy(file: string, ...replacements: [string, string][]): string {
+        let text = readFileSync(file, "utf8");
+        for (const [from, to] of replacements) {
+            expect(text).toContain(from);
+            text = text.replace(from, to);
+        }
+        const edited = path.join(mkdtempSync(path.join(tmpdir(), "mlops-policy-")), "Pulumi.edited.yaml");
+        writeFileSync(edited, text);
+        return edited;
+    }
+
+    const CANARY_WITH_BAKE = "strategy: canary\n      stepPercent: 50\n      waitIntervalSeconds: 300\n      bakeTimeSeconds: 600";
+
+    it("accepts a policy one second under the provider's wait (the just-over config with a 1499 s bake)", async () => {
+        const justUnder = editedCopy(path.join(INVALID_DIR, "deployment-just-over-provider-wait.yaml"), ["bakeTimeSeconds: 1500", "bakeTimeSeconds: 1499"]);
+        const run = await mlops("validate", "--config-file", justUnder);
+        expect([run.code, run.stderr]).toEqual([0, ""]);
+    });
+
+    it("the example validates without warnings", async () => {
+        const run = await mlops("validate", "--config-file", EXAMPLE, "--json");
+        expect([run.code, run.stderr, (JSON.parse(run.stdout) as { warnings: unknown[] }).warnings]).toEqual([0, "", []]);
+    });
+
+    it("Inf1 with the default all-at-once policy and the example's alarms: valid (exit 0), with a warning on stderr and in --json", async () => {
+        const inf1 = editedCopy(EXAMPLE, ["instanceType: ml.m5.large", "instanceType: ml.inf1.xlarge"], [CANARY_WITH_BAKE, "strategy: allAtOnce"]);
+        const run = await mlops("validate", "--config-file", inf1);
+        expect(run.code).toBe(0);
+        expect(run.stdout).toContain("valid.");
+        expect(run.stderr).toContain("warning: mlops:sagemaker.instanceType: ml.inf1.xlarge is an Inf1 (Inferentia) instance type");
+        expect(run.stderr).toContain("https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html");
+        const json = await mlops("validate", "--config-file", inf1, "--json");
+        expect(json.code).toBe(0);
+        expect((JSON.parse(json.stdout) as { warnings: unknown[] }).warnings).toEqual([
+            { path: "mlops:sagemaker.instanceType", message: expect.stringContaining("Inf1") },
+        ]);
+    });
+
+    it("the same Inf1 stack keeping the example's canary and bake is refused (exit 2)", async () => {
+        const inf1Canary = editedCopy(EXAMPLE, ["instanceType: ml.m5.large", "instanceType: ml.inf1.xlarge"]);
+        const run = await mlops("validate", "--config-file", inf1Canary);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain("  mlops:sagemaker.instanceType: ml.inf1.xlarge is an Inf1 (Inferentia) instance type");
+        expect(run.stderr).toContain("deployment.strategy canary, deployment.bakeTimeSeconds 600 would never act");
+    });
+
+    it("plan --against warns of a renamed variant, and its time to restore has no guardrail path", async () => {
+        const renamed = editedCopy(EXAMPLE, ["variantName: primary", "variantName: live"]);
+        const run = await mlops("plan", "--config-file", renamed, "--against", EXAMPLE);
+        expect(run.code).toBe(0);
+        expect(run.stdout).toContain("Warning: mlops:sagemaker.variantName: the variant name changes from 'primary' to 'live'");
+        expect(run.stdout).toContain("  No restore by SageMaker's guardrails: the variant name changes from 'primary' to 'live'");
+        expect(run.stdout).toContain("  After the bake: the alarm trigger moves the endpoint");
+        expect(run.stdout).not.toContain("During a deployment's bake: SageMaker's guardrails shift traffic back");
+    }, 60_000);
+
+    it("plan --against an unchanged variant name warns of nothing and keeps the guardrail path", async () => {
+        const run = await mlops("plan", "--config-file", EXAMPLE, "--against", EXAMPLE, "--json");
+        expect(run.code).toBe(0);
+        const json = JSON.parse(run.stdout) as { warnings: unknown[]; restoreBudget: { paths: { kind: string }[] } };
+        expect(json.warnings).toEqual([]);
+        expect(json.restoreBudget.paths.map((p) => p.kind)).toEqual(["guardrails", "trigger", "byHand"]);
+    }, 60_000);
+});
+
+describe("a floor alarm (too few pods) fires when its metric stops", () => {
+    const KUBERNETES_EXAMPLE = "stacks/Pulumi.kubernetes-example.yaml";
+    const runningPods = (name: string, rule: string) =>
+        `      - { name: ${name}, namespace: ContainerInsights, metricName: service_number_of_running_pods, statistic: Minimum, ${rule} }\n`;
+    const restarts = (extra: string) =>
+        `      - { name: pod-restarts, namespace: ContainerInsights, metricName: pod_number_of_container_restarts, statistic: Maximum, threshold: 3${extra} }\n`;
+    /** The Kubernetes example with these custom alarms, written where only this test reads it. */
+    function withAlarms(name: string, custom: string): string {
+        const file = path.join(mkdtempSync(path.join(tmpdir(), "mlops-floor-")), `Pulumi.${name}.yaml`);
+        writeFileSync(file, `${readFileSync(KUBERNETES_EXAMPLE, "utf8")}  mlops:alarms:\n    custom:\n${custom}`);
+        return file;
+    }
+    // GIVEN the issue's alarm (running pods below 1, no treatMissingData), a lessThanOrEqual one, and a ceiling
+    const byDefault = withAlarms(
+        "default",
+        runningPods("running-pods", "threshold: 1, comparison: lessThan") + runningPods("no-pods", "threshold: 0, comparison: lessThanOrEqual") + restarts(""),
+    );
+
+    it("declares by default what an explicit breaching / notBreaching declares: the plan between them changes nothing", async () => {
+        const spelledOut = withAlarms(
+            "spelled-out",
+            runningPods("running-pods", "threshold: 1, comparison: lessThan, treatMissingData: breaching") +
+                runningPods("no-pods", "threshold: 0, comparison: lessThanOrEqual, treatMissingData: breaching") +
+                restarts(", treatMissingData: notBreaching"),
+        );
+        const run = await mlops("plan", "--config-file", byDefault, "--against", spelledOut, "--json");
+        expect(run.code, run.stderr).toBe(0);
+        expect(JSON.parse(run.stdout)).toMatchObject({ summary: { create: 0, update: 0, replace: 0, delete: 0 }, operations: [] });
+    }, 60_000);
+
+    it("an explicit notBreaching on the floor still wins: the plan shows the alarm's treatMissingData change, and validate warns", async () => {
+        const quiet = withAlarms(
+            "quiet",
+            runningPods("running-pods", "threshold: 1, comparison: lessThan, treatMissingData: notBreaching") +
+                runningPods("no-pods", "threshold: 0, comparison: lessThanOrEqual") +
+                restarts(""),
+        );
+        const plan = await mlops("plan", "--config-file", byDefault, "--against", quiet, "--json");
+        expect(plan.code, plan.stderr).toBe(0);
+        expect((JSON.parse(plan.stdout) as { operations: unknown[] }).operations).toEqual([
+            { type: "aws:cloudwatch/metricAlarm:MetricAlarm", name: "fraud-detector-alarms-running-pods", op: "update", changed: ["treatMissingData"] },
+        ]);
+
+        // The edit the other way (to notBreaching) is warned of by the plan too, as validate does.
+        const toQuiet = await mlops("plan", "--config-file", quiet, "--against", byDefault, "--json");
+        expect((JSON.parse(toQuiet.stdout) as { warnings: { path: string }[] }).warnings.map((w) => w.path)).toEqual([
+            "mlops:alarms.custom[0].treatMissingData",
+        ]);
+
+        const validate = await mlops("validate", "--config-file", quiet);
+        expect(validate.code).toBe(0);
+        expect(validate.stderr).toContain(
+            "warning: mlops:alarms.custom[0].treatMissingData: running-pods fires on too little service_number_of_running_pods (lessThan 1), but with notBreaching it counts the silence as fine and stays OK when the metric stops",
+        );
+        const json = JSON.parse((await mlops("validate", "--config-file", quiet, "--json")).stdout) as { valid: boolean; warnings: { path: string }[] };
+        expect(json.valid).toBe(true);
+        expect(json.warnings.map((w) => w.path)).toEqual(["mlops:alarms.custom[0].treatMissingData"]);
+        // The defaults warn about nothing.
+        const clean = await mlops("validate", "--config-file", byDefault);
+        expect(clean.code).toBe(0);
+        expect(clean.stderr).not.toContain("treatMissingData");
+    }, 120_000);
 });
 
 describe("bad CLI input: exit 2, a clear message, no stack trace", () => {
@@ -258,10 +417,6 @@ describe("mlops rollback and deploy refuse before the engine starts", () => {
     const noPulumi = { PATH: path.dirname(process.execPath) };
 
     it.each([
-        [
-            ["rollback", "--stack", "prod", "--version", "1", "--yes"],
-            "--version 1: not warm, so the rollback would first create a SageMaker Model and EndpointConfiguration",
-        ],
         [["rollback", "--stack", "prod", "--version", "9", "--yes"], "--version 9: not in mlops:versions"],
         [["rollback", "--stack", "prod", "--version", "3", "--yes"], "--version 3: already the pinned version"],
         [["deploy", "--stack", "prod", "--version", "2", "--yes"], "--version 2: comes before the pinned 3; use mlops rollback --version 2"],

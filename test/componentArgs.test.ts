@@ -295,7 +295,14 @@ describe("a parsed value parses to itself again", () => {
 
     /** Each section of a parsed stack config, through its component's parse, as program.ts passes it. */
     function sectionsParseToThemselves(config: StackConfig): void {
-        const catalog = { model: config.model, versions: config.versions, pinned: config.pinned, warm: config.warm, quarantined: config.quarantined };
+        const catalog = {
+            model: config.model,
+            versions: config.versions,
+            pinned: config.pinned,
+            warm: config.warm,
+            quarantined: config.quarantined,
+            servingHistory: ["1", config.pinned],
+        };
         if (config.sagemaker !== undefined) {
             const args = { ...catalog, settings: config.sagemaker };
             expect(success(parseSageMakerArgs(args, config.model))).toEqual(args);

@@ -9,11 +9,21 @@ import {
     updateMessage,
     type Decision,
     type PinChange,
+    type StackView,
 } from "../rollback/decisions";
 import { nextLedger, stickyRefusal, withLedgerQuarantine, ledgerFromOutput, rollbackEventFrom } from "../rollback/ledger";
 import { sagemakerRawConfig } from "./helpers";
 
-const config = (overrides: Record<string, unknown> = {}, count = 4) => parseStackConfig(sagemakerRawConfig(overrides, count));
+/**
+ * The parsed config with the stack's serving record. By default the stack
+ * served each catalog version in turn up to the pin, so that "served last"
+ * and "the catalog's previous" agree and the tests below read as plain rules.
+ */
+function config(overrides: Record<string, unknown> = {}, count = 4, servingHistory?: string[]): StackView {
+    const parsed = parseStackConfig(sagemakerRawConfig(overrides, count));
+    const order = parsed.versions.map((v) => v.version);
+    return { ...parsed, servingHistory: servingHistory ?? order.slice(0, order.indexOf(parsed.pinned) + 1) };
+}
 
 function accepted(decision: Decision): PinChange {
     if (!decision.ok) throw new Error(`expected a change, got the refusal: ${decision.refusal}`);
@@ -52,17 +62,21 @@ describe("decideRollback", () => {
         [{}, { version: "4" }, "--version 4: already the pinned version"],
         [{ pinned: "2" }, { version: "3" }, "--version 3: comes after the pinned 2 in the catalog; use mlops deploy --version 3"],
         [{ warm: 2, quarantined: ["3"] }, { version: "3" }, "--version 3: quarantined (a rollback left it); pass --force"],
-        [{ warm: 0 }, {}, "no warm version before 4 to roll back to (mlops:warm is 0"],
-        [{ warm: 1, quarantined: ["1", "2", "3"] }, {}, "no warm version before 4"],
+        [{ warm: 0 }, {}, "no warm version to roll back to from 4: mlops:warm is 0. Pass --version <v> --allow-cold"],
+        [
+            { warm: 1, quarantined: ["1", "2", "3"] },
+            {},
+            "no warm version to roll back to from 4: no earlier version that served on this stack may be pinned again (served here before: 1, 2, 3; quarantined: 1, 2, 3)",
+        ],
     ])("refuses %j with %j", (overrides, request, message) => {
         expect(refused(decideRollback(config(overrides), request))).toContain(message);
     });
 
     it("refuses a cold target without --allow-cold and says what would be created", () => {
         expect(refused(decideRollback(config(), { version: "1" }))).toBe(
-            "--version 1: not warm, so the rollback would first create a SageMaker Model and EndpointConfiguration (fraud-detector-model-1, fraud-detector-config-1) and a new instance fleet and wait for it to become ready; pass --allow-cold to accept that, or pick a warm version",
+            "--version 1: not warm (warm: 3, the latest versions that served here before 4), so the rollback would first create a SageMaker Model and EndpointConfiguration (fraud-detector-model-1, fraud-detector-config-1) and a new instance fleet and wait for it to become ready; pass --allow-cold to accept that, or pick a warm version",
         );
-        const kubernetes = parseStackConfig(sagemakerRawConfig({ target: "kubernetes", sagemaker: undefined, kubernetes: { replicas: 3 } }, 4));
+        const kubernetes = config({ target: "kubernetes", sagemaker: undefined, kubernetes: { replicas: 3 } });
         expect(refused(decideRollback(kubernetes, { version: "1" }))).toContain("the Deployment fraud-detector-1 with 3 new pods that must load the model");
     });
 
@@ -113,6 +127,13 @@ describe("decideDeploy", () => {
         [{ pinned: "2", quarantined: ["4"] }, "4", "--version 4: quarantined (a rollback left it); pass --force if it is safe again"],
     ])("refuses %j --version %s", (overrides, version, message) => {
         expect(refused(decideDeploy(config(overrides), { version }))).toContain(message);
+    });
+
+    it("on a stack's first deploy, says which version stands in as warm and why; once a version served, says nothing", () => {
+        const first = accepted(decideDeploy(config({ pinned: "3" }, 4, []), { version: "3", deployedPin: null }));
+        expect(first.standIn).toContain("nothing but 3 has served on this stack yet");
+        expect(first.standIn).toContain("so version 2, the catalog's previous one, is kept warm");
+        expect(accepted(decideDeploy(config({ pinned: "2" }, 4, ["2"]), { version: "4" })).standIn).toBeUndefined();
     });
 
     it("with --force, deploys a quarantined version and releases it from the quarantine and the ledger", () => {

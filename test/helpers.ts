@@ -2,6 +2,8 @@
  * Shared test fixtures: a valid raw config (as a stack file would hold it)
  * and a way to await Pulumi outputs.
  */
+import { execFile } from "node:child_process";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegisteredResource } from "../plan/mockRuntime";
 
@@ -43,4 +45,26 @@ export function findChild(registered: readonly RegisteredResource[], name: strin
     const found = registered.find((r) => r.name === name);
     if (found === undefined) throw new Error(`no child named ${name}; registered: ${registered.map((r) => r.name).join(", ")}`);
     return found;
+}
+
+/** What a run of the real `mlops` bin left: its exit code (-1 when killed) and output. */
+export interface BinRun {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** Run the real `mlops` bin (bin/mlops.js, the compiled CLI), as a user would, in `cwd`. */
+export function runMlopsBin(cwd: string, args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<BinRun> {
+    const bin = path.resolve(__dirname, "..", "bin", "mlops.js");
+    return new Promise((resolve) => {
+        execFile(
+            process.execPath,
+            [bin, ...args],
+            { cwd, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 60_000 },
+            (error, stdout, stderr) => {
+                resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
+            },
+        );
+    });
 }

@@ -208,8 +208,17 @@ describe("mlops rollback", () => {
         expect(rawConfigFromStackFile(real).pinned).toBe("2");
     });
 
+    it("refuses a target that has not served here (not warm) once the stack's serving record is read, before anything changes", async () => {
+        const before = readFileSync(file);
+        const error = await runPinChange("rollback", options({ version: "1" }), deps()).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(BadInputError);
+        expect((error as Error).message).toContain("--version 1: not warm (warm: 2, the latest versions that served here before 3)");
+        // Only the stack's outputs were read: no update, no preview.
+        expect(stack.calls).toEqual([]);
+        expect(readFileSync(file).equals(before)).toBe(true);
+    });
+
     it.each([
-        [{ version: "1" }, "not warm"],
         [{ version: "9" }, "not in mlops:versions"],
         [{ version: "3" }, "already the pinned version"],
     ])("refuses %j before the engine starts: nothing opened, the file byte for byte the same", async (extra, message) => {
@@ -685,5 +694,50 @@ describe("the CLI over the flow (exit codes and JSON)", () => {
                 change: { kind: "deploy", from: "2", to: "3" },
             },
         ]);
+    });
+});
+
+describe("mlops rollback goes to the version that served before (the stack's serving record)", () => {
+    it("without --version, goes to the version that served just before the pin, skipping a catalog neighbour that never served", async () => {
+        // 1 served, then a deploy went straight to 3: 2 never took traffic.
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3", servingHistory: [{ version: "1" }, { version: "3" }] };
+        const result = await runPinChange("rollback", options(), deps());
+        expect(result).toMatchObject({ from: "3", to: "1", result: "succeeded" });
+        expect(output.stderr).toContain("Rollback of fraud-detector on stack prod: 3 -> 1 (warm: a pointer move, nothing to build first).");
+        expect(rawConfigFromStackFile(file)).toMatchObject({ pinned: "1", quarantined: ["3"] });
+    });
+
+    it("refuses --version 2, which never served here, as not warm, and changes nothing", async () => {
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3", servingHistory: [{ version: "1" }, { version: "3" }] };
+        const before = readFileSync(file);
+        await expect(runPinChange("rollback", options({ version: "2" }), deps())).rejects.toThrow(
+            "--version 2: not warm (warm: 1, the latest versions that served here before 3)",
+        );
+        expect(stack.calls).toEqual([]);
+        expect(readFileSync(file).equals(before)).toBe(true);
+    });
+
+    it("with no record beyond the pin (a first deploy), takes the catalog's previous version and says so before it runs", async () => {
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3", servingHistory: [{ version: "3" }] };
+        const result = await runPinChange("rollback", options(), deps());
+        expect(result).toMatchObject({ from: "3", to: "2" });
+        expect(output.stderr).toContain(
+            "Version 2 has not served on this stack: nothing but 3 has served on this stack yet (a first deploy, or a stack last updated before mlops-rollback kept a serving record), so version 2, the catalog's previous one, is kept warm as the rollback target though it has not served here.",
+        );
+    });
+
+    it("refuses, naming the record, when everything that served before the pin is quarantined, although the catalog has an earlier version", async () => {
+        stack.outputsAfterUp = {
+            target: "sagemaker",
+            pinnedVersion: "3",
+            servingHistory: [{ version: "2" }, { version: "3" }],
+            quarantineLedger: { "2": { at: "2026-11-20T00:00:00.000Z", reason: "5xx", rolledBackTo: "1" } },
+        };
+        const before = readFileSync(file);
+        await expect(runPinChange("rollback", options(), deps())).rejects.toThrow(
+            "no warm version to roll back to from 3: no earlier version that served on this stack may be pinned again (served here before: 2; quarantined: 2). Pass --version <v> --allow-cold",
+        );
+        expect(stack.calls).toEqual([]);
+        expect(readFileSync(file).equals(before)).toBe(true);
     });
 });

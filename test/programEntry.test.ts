@@ -77,7 +77,10 @@ describe("index.ts, the program the engine runs", () => {
                 "fraud-detector-trigger-target",
             ],
             pinned: "3",
-            warmVersions: ["2", "3"],
+            // The stack's last update predates the serving record: its pin is all it knows to have served, so the catalog stands in.
+            warmVersions: ["2"],
+            warmStandIn: expect.stringContaining("so version 2, the catalog's previous one, is kept warm as the rollback target though it has not served here"),
+            servingHistory: [{ version: "3" }],
             quarantineLedger: {},
             // The same pin again: no new snapshot.
             databaseSnapshots: [WENT_LIVE_3],
@@ -106,6 +109,54 @@ describe("index.ts, the program the engine runs", () => {
         expect(result.message).toContain("mlops:sagemaker: required when mlops:target is 'sagemaker'");
     }, 60_000);
 
+    describe("warm means served last: the program keeps the stack's serving record", () => {
+        const example = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
+
+        it("a deploy straight from 1 to 3 keeps 1 warm (it served), not 2 (it never did), and records 3 as serving from this run", async () => {
+            const result = await runIndex(engineConfig({ ...example, pinned: "3" }), {
+                pinnedVersion: "1",
+                servingHistory: [{ version: "1", since: "2026-11-01T00:00:00.000Z" }],
+            });
+            expect(result.names).toEqual(expect.arrayContaining(["fraud-detector-model-1", "fraud-detector-model-3"]));
+            expect(result.names).not.toContain("fraud-detector-model-2");
+            expect(result.warmVersions).toEqual(["1"]);
+            expect(result.warmStandIn).toBeUndefined();
+            expect(result.servingHistory).toEqual([
+                { version: "1", since: "2026-11-01T00:00:00.000Z" },
+                { version: "3", since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+            ]);
+        }, 60_000);
+
+        it("upgrading a stack whose last update predates the record keeps its warm versions (taken as served) instead of deleting them", async () => {
+            const result = await runIndex(engineConfig({ ...example, pinned: "3", warm: 2 }), { pinnedVersion: "3", warmVersions: ["1", "2", "3"] });
+            expect(result.warmVersions).toEqual(["1", "2"]);
+            expect(result.warmStandIn).toBeUndefined();
+            expect(result.servingHistory).toEqual([{ version: "1" }, { version: "2" }, { version: "3" }]);
+        }, 60_000);
+
+        it("with warm 2, keeps the two that served last, in the order they served", async () => {
+            const servingHistory = [{ version: "2" }, { version: "1" }, { version: "3" }];
+            const result = await runIndex(engineConfig({ ...example, pinned: "3", warm: 2 }), { pinnedVersion: "3", servingHistory });
+            expect(result.warmVersions).toEqual(["2", "1"]);
+            // The pin did not change: the record stays as it was.
+            expect(result.servingHistory).toEqual(servingHistory);
+        }, 60_000);
+
+        it("after a rollback to 2 the version left is quarantined, so nothing that served before 2 is warm unless it came earlier", async () => {
+            const servingHistory = [{ version: "1" }, { version: "2" }, { version: "3" }];
+            const event = { from: "3", to: "2", reason: "5xx", at: "2026-11-27T09:00:00.000Z" };
+            const result = await runIndex(
+                engineConfig({ ...example, pinned: "2", quarantined: ["3"] }),
+                { pinnedVersion: "3", servingHistory },
+                {
+                    MLOPS_ROLLBACK_EVENT: JSON.stringify(event),
+                },
+            );
+            expect(result.warmVersions).toEqual(["1"]);
+            expect((result.servingHistory as { version: string }[]).map((e) => e.version)).toEqual(["1", "3", "2"]);
+        }, 60_000);
+    });
+
     describe("a rollback sticks, even against a stale config", () => {
         const example = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
         const rolledBack = { quarantineLedger: { "3": { at: "2026-11-27T08:00:00.000Z", reason: "alarm fraud-detector-5xx", rolledBackTo: "2" } } };
@@ -129,7 +180,7 @@ describe("index.ts, the program the engine runs", () => {
             const result = await runIndex(engineConfig(config), {
                 quarantineLedger: { "1": { at: "2026-11-01T00:00:00.000Z", reason: "bad", rolledBackTo: "0" } },
             });
-            expect(result.warmVersions).toEqual(["2", "3"]);
+            expect(result.warmVersions).toEqual(["2"]);
             expect(result.quarantineLedger).toEqual({ "1": { at: "2026-11-01T00:00:00.000Z", reason: "bad", rolledBackTo: "0" } });
         }, 60_000);
 

@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { deploymentDuration } from "../config/deploymentPolicy";
 import { parseStackConfig, type StackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
 import {
@@ -14,6 +15,9 @@ import {
     type RestorePathKind,
 } from "../plan/restoreBudget";
 import { sagemakerRawConfig } from "./helpers";
+
+/** No serving record (a first deploy): the catalog's previous version is the rollback target, as these budgets assume. */
+const FIRST_DEPLOY: readonly string[] = [];
 
 /** The repository's stacks/, and the sandbox stack of the example user project. */
 const example = (stack: string): StackConfig =>
@@ -48,7 +52,7 @@ const figures = (steps: readonly BudgetStep[]) =>
     steps.map((s) => [s.phase, s.seconds === undefined ? null : [s.seconds.low, s.seconds.high], s.basis, s.source]);
 
 describe("restoreBudget: the SageMaker example", () => {
-    const budget = restoreBudget(example("sagemaker-example"));
+    const budget = restoreBudget(example("sagemaker-example"), FIRST_DEPLOY);
 
     it("has the guardrail, trigger and by-hand paths, restoring version 2", () => {
         expect(budget.pinned).toBe("3");
@@ -113,7 +117,7 @@ describe("restoreBudget: the SageMaker example", () => {
 describe("restoreBudget: detection follows the alarm settings", () => {
     it("a 10 s period with 1 data point: 0-10 s of data, evaluated every 10 s; a note that Container Insights publishes once a minute", () => {
         const alarms = { periodSeconds: 10, evaluationPeriods: 3, datapointsToAlarm: 1, custom: [containerInsightsAlarm] };
-        const trigger = pathOf(restoreBudget(kubernetesConfig({ alarms, trigger: TRIGGER })), "trigger");
+        const trigger = pathOf(restoreBudget(kubernetesConfig({ alarms, trigger: TRIGGER }), FIRST_DEPLOY), "trigger");
         expect(figures(trigger.steps.filter((s) => s.phase === "detect"))).toEqual([
             ["detect", [0, 10], "config", "alarmEvaluation"],
             ["detect", [0, 10], "documented", "alarmEvaluation"],
@@ -128,12 +132,15 @@ describe("restoreBudget: detection follows the alarm settings", () => {
 
     it("5 of 5 periods of 300 s take 20 to 25 min of bad data", () => {
         const config = parseStackConfig(sagemakerRawConfig({ alarms: { periodSeconds: 300, evaluationPeriods: 5, datapointsToAlarm: 5 } }));
-        expect(pathOf(restoreBudget(config), "guardrails").steps[0].seconds).toEqual({ low: 1200, high: 1500 });
+        expect(pathOf(restoreBudget(config, FIRST_DEPLOY), "guardrails").steps[0].seconds).toEqual({ low: 1200, high: 1500 });
     });
 
     it("alarms on a namespace of your own: the publishing interval is not estimated", () => {
         const alarm = { ...containerInsightsAlarm, name: "latency", namespace: "Acme/FraudDetector" };
-        const publish = pathOf(restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm, alarm] }, trigger: TRIGGER })), "trigger").steps[2];
+        const publish = pathOf(
+            restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm, alarm] }, trigger: TRIGGER }), FIRST_DEPLOY),
+            "trigger",
+        ).steps[2];
         expect([publish.seconds, publish.basis, publish.what]).toEqual([
             undefined,
             "not estimated",
@@ -145,7 +152,10 @@ describe("restoreBudget: detection follows the alarm settings", () => {
 describe("restoreBudget: SageMaker's guardrails", () => {
     /** `alarms: null` leaves mlops:alarms out. */
     const withDeployment = (deployment: Record<string, unknown>, alarms: Record<string, unknown> | null = {}) =>
-        restoreBudget(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", deployment }, ...(alarms === null ? {} : { alarms }) })));
+        restoreBudget(
+            parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", deployment }, ...(alarms === null ? {} : { alarms }) })),
+            FIRST_DEPLOY,
+        );
 
     it("restore only when the deployment bakes: a wait after the shift (the default 300 s) or a final bake", () => {
         expect(withDeployment({}).paths.map((p) => p.kind)).toEqual(["guardrails", "byHand"]);
@@ -178,7 +188,7 @@ describe("restoreBudget: Kubernetes", () => {
     it("with a trigger: a reconcile build whose start and install are not estimated; the default standby is hot and loads no model", () => {
         const config = kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER });
         expect(config.kubernetes?.standbyReplicas).toBeUndefined();
-        const budget = restoreBudget(config);
+        const budget = restoreBudget(config, FIRST_DEPLOY);
         expect(budget.paths.map((p) => [p.kind, p.title])).toEqual([
             ["trigger", "The alarm trigger starts a reconcile build of mlops rollback --version 2"],
             ["byHand", "By hand: mlops rollback --version 2"],
@@ -205,7 +215,7 @@ describe("restoreBudget: Kubernetes", () => {
 
     it("with partial standby (1 of 3) the target's new pods must start and load the model, bounded by the rollout timeout", () => {
         const config = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1, startupTimeoutSeconds: 120 } });
-        const byHand = pathOf(restoreBudget(config), "byHand");
+        const byHand = pathOf(restoreBudget(config, FIRST_DEPLOY), "byHand");
         expect(figures(byHand.steps)).toEqual([
             ["start", null, "not estimated", "byHand"],
             ["restore", [0, 420], "config", "kubernetesRollout"],
@@ -215,38 +225,38 @@ describe("restoreBudget: Kubernetes", () => {
         ]);
         expect(byHand.steps[1].what).toBe("version 2 scales from 1 to 3 pods, which must start and load the model (the update fails after 420 s)");
         const explicit = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 0, rolloutTimeoutSeconds: 90 } });
-        expect(pathOf(restoreBudget(explicit), "byHand").steps[1].seconds).toEqual({ low: 0, high: 90 });
+        expect(pathOf(restoreBudget(explicit, FIRST_DEPLOY), "byHand").steps[1].seconds).toEqual({ low: 0, high: 90 });
     });
 });
 
 describe("restoreBudget: which version, and what restores nothing", () => {
     it("says why there is no automatic restore: no alarms; alarms without a trigger", () => {
-        expect(restoreBudget(kubernetesConfig()).noAutomaticRestore).toBe(
+        expect(restoreBudget(kubernetesConfig(), FIRST_DEPLOY).noAutomaticRestore).toBe(
             "no mlops:alarms, so nothing watches the endpoint: add mlops:alarms and mlops:trigger for an automatic restore",
         );
-        expect(restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] } })).noAutomaticRestore).toBe(
+        expect(restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] } }), FIRST_DEPLOY).noAutomaticRestore).toBe(
             "without mlops:trigger the alarms only notify people: add mlops:trigger for an automatic restore",
         );
     });
 
     it("skips a quarantined version: with 2 quarantined and warm 2 the trigger restores 1", () => {
-        const budget = restoreBudget(parseStackConfig(sagemakerRawConfig({ warm: 2, quarantined: ["2"], alarms: {}, trigger: TRIGGER })));
+        const budget = restoreBudget(parseStackConfig(sagemakerRawConfig({ warm: 2, quarantined: ["2"], alarms: {}, trigger: TRIGGER })), FIRST_DEPLOY);
         expect(budget.rollbackVersion).toBe("1");
         expect(pathOf(budget, "trigger").title).toBe("After the bake: the alarm trigger moves the endpoint to version 1");
     });
 
     it("warm 0: the trigger fails closed, and by hand the rollback is cold", () => {
-        const budget = restoreBudget(parseStackConfig(sagemakerRawConfig({ warm: 0, alarms: {}, trigger: TRIGGER })));
+        const budget = restoreBudget(parseStackConfig(sagemakerRawConfig({ warm: 0, alarms: {}, trigger: TRIGGER })), FIRST_DEPLOY);
         expect(budget.rollbackVersion).toBeUndefined();
         const trigger = pathOf(budget, "trigger");
         expect([trigger.steps, trigger.restoresNothing]).toEqual([[], "no warm version precedes 3, so the trigger fails closed and changes nothing"]);
         expect(pathOf(budget, "byHand").restoresNothing).toBe(
-            "no warm version precedes 3: a rollback to 2 builds it first (a cold rollback, not budgeted here)",
+            "no warm version to roll back to from 3: a rollback to 2 builds it first (a cold rollback, not budgeted here)",
         );
     });
 
     it("the first version pinned: nothing to roll back to", () => {
-        expect(restoreBudget(example("sandbox")).paths).toEqual([
+        expect(restoreBudget(example("sandbox"), FIRST_DEPLOY).paths).toEqual([
             {
                 kind: "byHand",
                 title: "By hand: mlops rollback",
@@ -261,7 +271,7 @@ describe("restoreBudget: which version, and what restores nothing", () => {
 describe("restoreBudget: the traffic shift of a rollback by hand on SageMaker", () => {
     const shift = (deployment: Record<string, unknown>, instanceCount = 1) =>
         pathOf(
-            restoreBudget(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", instanceCount, deployment } }))),
+            restoreBudget(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", instanceCount, deployment } })), FIRST_DEPLOY),
             "byHand",
         ).steps.slice(3);
 
@@ -292,12 +302,68 @@ describe("restoreBudget: the traffic shift of a rollback by hand on SageMaker", 
     });
 });
 
+describe("restoreBudget: no guardrail path where AWS excludes the deployment from guardrails", () => {
+    const sagemaker = (settings: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+        parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", instanceCount: 2, ...settings }, alarms: {}, ...extra }));
+
+    it("Inf1: alarms and the default wait would feed the guardrails, but the path is dropped, says why, and no rollback note warns of them", () => {
+        const budget = restoreBudget(sagemaker({ instanceType: "ml.inf1.xlarge" }), FIRST_DEPLOY);
+        expect(budget.paths.map((p) => p.kind)).toEqual(["byHand"]);
+        expect(budget.guardrailsOff).toContain("ml.inf1.xlarge is an Inf1 (Inferentia) instance type");
+        expect(budget.noAutomaticRestore).toBe("without mlops:trigger the alarms only notify people: add mlops:trigger for an automatic restore");
+        expect(pathOf(budget, "byHand").notes).toEqual([]);
+        expect(renderRestoreBudget(budget)).toContain(`  No restore by SageMaker's guardrails: ${budget.guardrailsOff}.`);
+    });
+
+    it("the same config on Inf2 keeps the guardrail path", () => {
+        const budget = restoreBudget(sagemaker({ instanceType: "ml.inf2.xlarge" }), FIRST_DEPLOY);
+        expect(budget.paths.map((p) => p.kind)).toEqual(["guardrails", "byHand"]);
+        expect(budget.guardrailsOff).toBeUndefined();
+    });
+
+    it("a renamed variant (plan --against): this deployment has no guardrail path, a later rollback by hand still runs under them", () => {
+        const policy = { deployment: { strategy: "canary", stepPercent: 50, bakeTimeSeconds: 600 } };
+        const renamed = restoreBudget(sagemaker({ ...policy, variantName: "live" }), FIRST_DEPLOY, {
+            deployedFrom: sagemaker({ ...policy, variantName: "primary" }),
+        });
+        expect(renamed.paths.map((p) => p.kind)).toEqual(["byHand"]);
+        expect(renamed.guardrailsOff).toContain("the variant name changes from 'primary' to 'live'");
+        expect(pathOf(renamed, "byHand").notes[0]).toContain("The stack's deployment policy applies, guardrails included");
+        const kept = restoreBudget(sagemaker({ ...policy, variantName: "live" }), FIRST_DEPLOY, {
+            deployedFrom: sagemaker({ ...policy, variantName: "live" }),
+        });
+        expect(kept.paths.map((p) => p.kind)).toEqual(["guardrails", "byHand"]);
+        expect(kept.guardrailsOff).toBeUndefined();
+    });
+
+    it("says nothing of exclusions when nothing asked for guardrails", () => {
+        expect(restoreBudget(sagemaker({ instanceType: "ml.inf1.xlarge" }, { alarms: undefined }), FIRST_DEPLOY).guardrailsOff).toBeUndefined();
+    });
+});
+
+describe("restoreBudget and the provider-wait check count a shift the same way", () => {
+    it.each([
+        ["linear", 20, 5],
+        ["linear", 50, 3],
+        ["canary", 50, 1],
+        ["canary", 25, 4],
+    ] as const)("%s, step %s, on %s instances: the by-hand shift waits one wait less than the deployment's steps", (strategy, stepPercent, instanceCount) => {
+        const deployment = { strategy, stepPercent, waitIntervalSeconds: 60, bakeTimeSeconds: 0 };
+        const config = parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", instanceCount, deployment } }));
+        const byHand = pathOf(restoreBudget(config, FIRST_DEPLOY), "byHand");
+        const shift = byHand.steps.find((s) => s.source === "sagemakerTrafficShift")?.seconds ?? { low: 0, high: 0 };
+        const { steps } = deploymentDuration(deployment, instanceCount);
+        expect(shift).toEqual({ low: (steps.fewest - 1) * 60, high: (steps.most - 1) * 60 });
+    });
+});
+
 describe("FIGURE_SOURCES", () => {
     it("every source is cited by some step of the budgets of these configs", () => {
         const budgets = [
-            restoreBudget(example("sagemaker-example")),
+            restoreBudget(example("sagemaker-example"), FIRST_DEPLOY),
             restoreBudget(
                 kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1 }, alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER }),
+                FIRST_DEPLOY,
             ),
         ];
         const cited = new Set(budgets.flatMap((budget) => budget.paths.flatMap((p) => p.steps.map((s) => s.source))));
@@ -305,8 +371,8 @@ describe("FIGURE_SOURCES", () => {
     });
 
     it("a figure that is documented or reported points at a web page", () => {
-        const budget = restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER }));
-        const steps = [...budget.paths, ...restoreBudget(example("sagemaker-example")).paths].flatMap((p) => p.steps);
+        const budget = restoreBudget(kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER }), FIRST_DEPLOY);
+        const steps = [...budget.paths, ...restoreBudget(example("sagemaker-example"), FIRST_DEPLOY).paths].flatMap((p) => p.steps);
         const sourced = steps.filter((step) => step.basis === "documented" || step.basis === "reported");
         expect(sourced.length).toBeGreaterThan(0);
         for (const step of sourced)
@@ -319,7 +385,7 @@ describe("FIGURE_SOURCES", () => {
 
 describe("renderRestoreBudget", () => {
     it("prints each path's total, the steps it leaves out, every step's figure, basis and source, and the notes", () => {
-        const text = renderRestoreBudget(restoreBudget(example("sagemaker-example"))).join("\n");
+        const text = renderRestoreBudget(restoreBudget(example("sagemaker-example"), FIRST_DEPLOY)).join("\n");
         expect(text).toContain("Time to restore if version 3 goes bad (estimated; the source of every figure is in BENCHMARKS.md):");
         expect(text).toContain("  After the bake: the alarm trigger moves the endpoint to version 2: 9 min 31 s to 19 min 2 s, plus 4 steps not estimated");
         expect(text).toContain(
@@ -331,7 +397,7 @@ describe("renderRestoreBudget", () => {
     });
 
     it("says why there is no automatic restore", () => {
-        expect(renderRestoreBudget(restoreBudget(example("kubernetes-example")))).toEqual([
+        expect(renderRestoreBudget(restoreBudget(example("kubernetes-example"), FIRST_DEPLOY))).toEqual([
             "Time to restore if version 3 goes bad (estimated; the source of every figure is in BENCHMARKS.md):",
             "  No automatic restore: no mlops:alarms, so nothing watches the endpoint: add mlops:alarms and mlops:trigger for an automatic restore.",
             "  By hand: mlops rollback --version 2: 0 s to 1 s, plus 3 steps not estimated",

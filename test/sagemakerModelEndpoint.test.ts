@@ -290,6 +290,8 @@ describe("rolePolicyVersions", () => {
         pinned,
         warm: 1,
         quarantined,
+        // No record: the catalog's previous version stands in, as on a first deploy.
+        servingHistory: [],
     });
 
     it("covers the warm versions and keeps a later, non-quarantined version readable while the endpoint may still serve it", () => {

@@ -346,6 +346,129 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(await queuedNotificationCount()).toBe(0);
     });
 
+    describe("a failed reconcile build is told once per build (EventBridge delivers at least once)", () => {
+        const RUNNER = "fraud-detector-prod-rollback-runner";
+        const failedBuild = (status = "FAILED") => buildStateChangeEvent({ projectName: RUNNER, status, from: "3", to: "2" });
+        const subjects = async () => (await notifications()).map((m) => m.Subject);
+
+        it("the same build-failure event delivered twice: one notice", async () => {
+            // GIVEN one FAILED event of the runner's build
+            const s = settings();
+            const event = failedBuild();
+            // WHEN EventBridge delivers it twice
+            const first = await handleTriggerEvent(event, s, ports(s));
+            const again = await handleTriggerEvent(event, s, ports(s));
+            // THEN the topic hears it once
+            expect(first.action).toBe("failed");
+            expect(again).toEqual({
+                action: "ignored",
+                why: `the end of build ${event.detail["build-id"]} was reported before (event ${event.id}: a redelivery)`,
+            });
+            expect(await subjects()).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+        });
+
+        it("two different builds that fail: two notices, each naming its build", async () => {
+            const s = settings();
+            const [one, two] = [failedBuild(), failedBuild("STOPPED")];
+            expect((await handleTriggerEvent(one, s, ports(s))).action).toBe("failed");
+            expect((await handleTriggerEvent(two, s, ports(s))).action).toBe("failed");
+            const messages = await notifications();
+            expect(messages.map((m) => m.Subject).sort()).toEqual([
+                "mlops reconcile failed: fraud-detector (prod) 3 -> 2",
+                "mlops reconcile stopped: fraud-detector (prod) 3 -> 2",
+            ]);
+            expect(messages.map((m) => (JSON.parse(m.Message) as { buildId: string }).buildId).sort()).toEqual(
+                [one.detail["build-id"], two.detail["build-id"]].sort(),
+            );
+        });
+
+        /** A delivery that claims the event at `t0` and then hangs in SNS, as one Lambda ends at `deadline` (ms) would; resolves once it holds the claim. */
+        async function claimThenHang(event: ReturnType<typeof failedBuild>, s: TriggerSettings, t0: number, deadline: number): Promise<void> {
+            const dying = ports(s);
+            let publishStarted: () => void = () => {};
+            const claimed = new Promise<void>((resolve) => (publishStarted = resolve));
+            dying.publish = () => {
+                publishStarted();
+                return new Promise<void>(() => {});
+            };
+            void handleTriggerEvent(event, s, dying, () => new Date(t0), new Date(deadline));
+            await claimed;
+        }
+
+        it("10 concurrent deliveries of one build failure: one notice; the others wait for it, then stand down", async () => {
+            const s = settings();
+            const event = failedBuild();
+            const outcomes = await Promise.all(Array.from({ length: 10 }, () => handleTriggerEvent(event, s, ports(s))));
+            expect(outcomes.filter((o) => o.action === "failed")).toHaveLength(1);
+            expect(outcomes.filter((o) => o.why.includes("was reported before"))).toHaveLength(9);
+            expect(await queuedNotificationCount()).toBe(1);
+        });
+
+        it("a delivery that dies between its claim and its notice loses nothing: a retry waits out its claim, then tells, once", async () => {
+            const s = settings();
+            const event = failedBuild();
+            // GIVEN a delivery that claims the event, then hangs in SNS until Lambda ends it at its 140 s timeout
+            const t0 = Date.now();
+            await claimThenHang(event, s, t0, t0 + 140_000);
+
+            // WHEN Lambda's retry comes a minute later, while the dead delivery's claim still stands
+            const retry = ports(s);
+            const outcome = await handleTriggerEvent(event, s, retry, () => new Date(t0 + 60_000), new Date(t0 + 200_000));
+
+            // THEN it waited until the claim lapsed (the dead delivery's timeout), and told people
+            expect(outcome.action).toBe("failed");
+            expect(retry.sleeps.reduce((sum, ms) => sum + ms, 0)).toBeGreaterThanOrEqual(80_000);
+            expect(await subjects()).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+            // AND a later redelivery is a redelivery
+            const later = await handleTriggerEvent(event, s, ports(s), () => new Date(t0 + 300_000));
+            expect(later.why).toContain("was reported before");
+            expect(await queuedNotificationCount()).toBe(0);
+        });
+
+        it("a retry that would time out before the claim lapses fails (Lambda retries it later) instead of calling it handled", async () => {
+            const s = settings();
+            const event = failedBuild();
+            const t0 = Date.now();
+            await claimThenHang(event, s, t0, t0 + 900_000);
+
+            await expect(handleTriggerEvent(event, s, ports(s), () => new Date(t0 + 60_000), new Date(t0 + 200_000))).rejects.toThrow(
+                "is still being handled by another delivery",
+            );
+            expect(await queuedNotificationCount()).toBe(0);
+            // Lambda's next retry, after the claim lapsed, tells people.
+            expect((await handleTriggerEvent(event, s, ports(s), () => new Date(t0 + 901_000))).action).toBe("failed");
+            expect(await subjects()).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+        });
+
+        it("DynamoDB failing after the notice went out does not fail the invocation: no Lambda retry repeats the notice", async () => {
+            const s = settings();
+            const event = failedBuild();
+            const flaky = ports(s);
+            flaky.finishEvent = () =>
+                Promise.reject(Object.assign(new Error("Throughput exceeds the current capacity"), { name: "ProvisionedThroughputExceededException" }));
+
+            const outcome = await handleTriggerEvent(event, s, flaky);
+
+            expect(outcome.action).toBe("failed");
+            expect(outcome.why).toContain("not recorded as handled: Throughput exceeds the current capacity");
+            expect(await subjects()).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+        });
+
+        it("SNS failing is retried, not lost: the claim is dropped, and the retry tells people once", async () => {
+            const s = settings();
+            const event = failedBuild();
+            const flaky = ports(s);
+            flaky.publish = () => Promise.reject(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+            await expect(handleTriggerEvent(event, s, flaky)).rejects.toThrow("Rate exceeded");
+
+            // The failed delivery let go of its claim: the retry does not wait for it.
+            const retry = ports(s);
+            expect((await handleTriggerEvent(event, s, retry)).action).toBe("failed");
+            expect(retry.sleeps).toEqual([]);
+            expect(await subjects()).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+        });
+    });
+
     it("ignores an alarm that fired before the stack last updated the trigger (a new pin since)", async () => {
         // The trigger's Lambda, updated just now (as a deploy of a new pin would).
         const { Role } = await clients.iam.send(new CreateRoleCommand({ RoleName: "trigger", AssumeRolePolicyDocument: "{}" }));
@@ -367,11 +490,11 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(await buildCount()).toBe(0);
     });
 
-    it("the bundle that ships (what the Lambda runs) restores the endpoint through its own AWS clients", async () => {
+    /** The bundle that ships, run as Lambda runs it: its module's `handler(event, context)` in a fresh Node.js process. */
+    async function runBundle(event: object, remainingMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
         const dir = mkdtempSync(path.join(tmpdir(), "mlops-bundle-"));
         const bundle = path.join(dir, "index.js");
         writeFileSync(bundle, bundledTriggerHandler());
-        const event = compositeAlarmEvent({ alarmName: ALARM });
         // The Lambda runtime's side: its variables, and AWS_ENDPOINT_URL standing for the AWS endpoints (moto).
         const environment = {
             PATH: process.env.PATH,
@@ -381,21 +504,43 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
             AWS_SECRET_ACCESS_KEY: "testing",
             AWS_ENDPOINT_URL: server.endpoint,
         };
+        const context = remainingMs === undefined ? "undefined" : `{ getRemainingTimeInMillis: () => ${remainingMs} }`;
         const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
             execFile(
                 process.execPath,
-                ["-e", `require(${JSON.stringify(bundle)}).handler(${JSON.stringify(event)}).then(() => {}, (e) => { console.error(e); process.exit(1); })`],
+                [
+                    "-e",
+                    `require(${JSON.stringify(bundle)}).handler(${JSON.stringify(event)}, ${context}).then(() => {}, (e) => { console.error(e); process.exit(1); })`,
+                ],
                 { env: environment, timeout: 60_000 },
                 (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
             );
         });
         rmSync(dir, { recursive: true, force: true });
+        return run;
+    }
+    const lastLine = (stdout: string) => JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { eventId?: string; action?: string; why?: string };
+
+    it("the bundle that ships (what the Lambda runs) restores the endpoint through its own AWS clients", async () => {
+        const event = compositeAlarmEvent({ alarmName: ALARM });
+        const run = await runBundle(event);
 
         // (Node 20 here: the AWS SDK warns about it on stderr; Lambda runs Node 24.)
         expect(run.code, run.stderr).toBe(0);
-        expect(JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}")).toMatchObject({ eventId: event.id, action: "rolled-back" });
+        expect(lastLine(run.stdout)).toMatchObject({ eventId: event.id, action: "rolled-back" });
         expect(await servedConfig()).toBe(CONFIG["2"]);
         expect(await buildCount()).toBe(1);
+    });
+
+    it("the bundle that ships tells a failed build once when Lambda hands it the same event twice", async () => {
+        const event = buildStateChangeEvent({ projectName: "fraud-detector-prod-rollback-runner", status: "FAILED", from: "3", to: "2" });
+        const first = await runBundle(event, 140_000);
+        const again = await runBundle(event, 140_000);
+
+        expect(first.code, first.stderr).toBe(0);
+        expect(lastLine(first.stdout)).toMatchObject({ eventId: event.id, action: "failed" });
+        expect(lastLine(again.stdout)).toMatchObject({ eventId: event.id, action: "ignored" });
+        expect((await notifications()).map((m) => m.Subject)).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
     });
 
     it("kubernetes: starts the reconcile build only", async () => {

@@ -15,10 +15,16 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { randomUUID } from "node:crypto";
 import type { RollbackRecord, TriggerPorts } from "./handleAlarmEvent";
 import type { TriggerSettings } from "./settings";
 
-/** How long a dedupe record is kept: EventBridge stops retrying after 24 h. */
+/**
+ * How long a dedupe record (claimed or handled) is kept: past every
+ * redelivery. EventBridge retries a target for up to 24 h and AWS services
+ * re-send an event to EventBridge for up to 24 h; Lambda keeps an event at
+ * most 6 h. DynamoDB deletes expired items lazily, which only keeps them longer.
+ */
 const EVENT_RECORD_TTL_SECONDS = 2 * 24 * 3600;
 
 /** Client options shared by every client: the region, and in tests an endpoint on loopback. */
@@ -41,27 +47,59 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
     const rollbackKey = { pk: { S: `rollback#${settings.stack}#${settings.model}` } };
 
     return {
-        async recordEvent(eventId) {
+        async claimEvent(key, now, leaseUntil) {
+            const token = randomUUID();
             try {
                 await dynamodb.send(
                     new PutItemCommand({
                         TableName: table,
                         Item: {
-                            pk: { S: `event#${eventId}` },
-                            expiresAt: { N: String(Math.floor(Date.now() / 1000) + EVENT_RECORD_TTL_SECONDS) },
+                            pk: { S: key },
+                            claim: { S: "claimed" },
+                            token: { S: token },
+                            leaseUntil: { N: String(leaseUntil.getTime()) },
+                            expiresAt: { N: String(expiresAt()) },
                         },
-                        ConditionExpression: "attribute_not_exists(pk)",
+                        // New, or claimed by a delivery whose lease has run out (Lambda ended it).
+                        ConditionExpression: "attribute_not_exists(pk) OR (#claim = :claimed AND #leaseUntil < :now)",
+                        // Names, not words: DynamoDB reserves many words in expressions.
+                        ExpressionAttributeNames: { "#claim": "claim", "#leaseUntil": "leaseUntil" },
+                        ExpressionAttributeValues: { ":claimed": { S: "claimed" }, ":now": { N: String(now.getTime()) } },
                     }),
                 );
-                return true;
+                return { state: "claimed", token };
             } catch (error) {
-                if (error instanceof ConditionalCheckFailedException) return false;
-                throw error;
+                if (!(error instanceof ConditionalCheckFailedException)) throw error;
             }
+            const { Item } = await dynamodb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: key } }, ConsistentRead: true }));
+            // Released in between: free again; the caller looks again shortly.
+            if (Item === undefined) return { state: "in-flight", leaseUntil: now };
+            if (Item.claim?.S === "claimed") return { state: "in-flight", leaseUntil: new Date(Number(Item.leaseUntil?.N ?? 0)) };
+            // "handled", or a record of an older handler (written when it took the event).
+            return { state: "handled" };
         },
 
-        async forgetEvent(eventId) {
-            await dynamodb.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `event#${eventId}` } } }));
+        async finishEvent(key) {
+            await dynamodb.send(
+                new PutItemCommand({ TableName: table, Item: { pk: { S: key }, claim: { S: "handled" }, expiresAt: { N: String(expiresAt()) } } }),
+            );
+        },
+
+        async releaseEvent(key, token) {
+            // Only our own claim: one taken over since belongs to another delivery.
+            await dynamodb
+                .send(
+                    new DeleteItemCommand({
+                        TableName: table,
+                        Key: { pk: { S: key } },
+                        ConditionExpression: "#token = :token",
+                        ExpressionAttributeNames: { "#token": "token" },
+                        ExpressionAttributeValues: { ":token": { S: token } },
+                    }),
+                )
+                .catch((error: unknown) => {
+                    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+                });
         },
 
         async lastRollback() {
@@ -186,6 +224,10 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
 
         sleep: (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds)),
     };
+}
+
+function expiresAt(): number {
+    return Math.floor(Date.now() / 1000) + EVENT_RECORD_TTL_SECONDS;
 }
 
 function rollbackItem(record: RollbackRecord) {

@@ -7,10 +7,27 @@
  * a refusal touches nothing. The cooldown is claimed with a conditional
  * write just before the restore, so two deliveries racing past the checks
  * still restore once.
+ *
+ * Every event kind the handler acts on (an alarm, a reconcile build's end) is
+ * deduplicated the same way, because EventBridge and Lambda's own event queue
+ * both deliver at least once: claim, act (tell people), then record it
+ * handled. Claim first, so that deliveries racing each other tell people
+ * once; but a claim lasts only as long as the delivery holding it can live
+ * (its Lambda deadline), so that one dying between its claim and its notice
+ * (a timeout, an out-of-memory kill) loses nothing: its retry waits the claim
+ * out and tells people. Publishing first and recording after would tell
+ * racing deliveries twice; a claim without a lease would lose the notice of a
+ * delivery that died holding it. What is left: a delivery that dies after
+ * publishing and before recording is told again by its retry, twice rather
+ * than never. Not yet covered: an alarm delivery that dies after claiming
+ * the cooldown (rollbackOnce) and before its notice; its retry finds the
+ * cooldown taken and is ignored, so that incident's notice (and any step
+ * after the claim) is not finished on retry. Recording each step of an
+ * incident so that a retry can finish it is still to do.
  */
 import { triageAlarmEvent, type FreshAlarm } from "./alarmEvent";
 import { readWhileSettling, SETTLING_STATUSES } from "../rollback/endpointSettle";
-import { isBuildStateChange, triageBuildEvent } from "./buildEvent";
+import { isBuildStateChange, triageBuildEvent, type BuildStateChangeEvent, type FailedReconcile } from "./buildEvent";
 import type { TriggerSettings } from "./settings";
 
 /** What the endpoint reports (DescribeEndpoint). */
@@ -31,10 +48,18 @@ export interface RollbackRecord {
 
 /** The AWS calls the handler makes; `awsTriggerPorts` implements them with the AWS SDK. */
 export interface TriggerPorts {
-    /** Records an event id; false when it was recorded before (a redelivery). */
-    recordEvent(eventId: string): Promise<boolean>;
-    /** Forgets an event id whose handling failed, so that a retry handles it. */
-    forgetEvent(eventId: string): Promise<void>;
+    /**
+     * Claims an event (by its dedupe key) until `leaseUntil`, with a
+     * conditional write: "claimed" (with a token for `releaseEvent`), or
+     * "handled" when a delivery finished it before, or "in-flight" with the
+     * lease of the delivery that holds it. A claim whose lease has passed at
+     * `now` is taken over.
+     */
+    claimEvent(key: string, now: Date, leaseUntil: Date): Promise<EventClaim>;
+    /** Records a claimed event as handled: every later delivery of it is ignored. */
+    finishEvent(key: string): Promise<void>;
+    /** Drops our claim on an event whose handling failed, so that a retry handles it. */
+    releaseEvent(key: string, token: string): Promise<void>;
     lastRollback(): Promise<RollbackRecord | undefined>;
     /**
      * Conditional write: true only if no rollback is recorded at or after
@@ -61,6 +86,9 @@ export interface TriggerPorts {
     sleep(milliseconds: number): Promise<void>;
 }
 
+export type EventClaim =
+    { readonly state: "claimed"; readonly token: string } | { readonly state: "handled" } | { readonly state: "in-flight"; readonly leaseUntil: Date };
+
 export type TriggerAction =
     /** Not ours, not new, or already handled: logged, nobody told. */
     | "ignored"
@@ -79,14 +107,156 @@ export interface TriggerOutcome {
     readonly buildId?: string;
 }
 
-/** The Lambda's two event kinds: the composite alarm's state changes, and the reconcile build's end. */
+/**
+ * Lambda's longest timeout. Outside Lambda (no deadline given) a claim is
+ * held this long: whoever holds it cannot still be running after that.
+ */
+const LONGEST_INVOCATION_MS = 15 * 60_000;
+/** How often a delivery that waits for another one's claim looks again. */
+const CLAIM_POLL_MS = 5_000;
+/** How long before its deadline a delivery stops waiting for another one's claim. */
+const CLAIM_GIVE_UP_MS = 1_000;
+
+/**
+ * One event, triaged: nothing to do, or work to do once, under the key
+ * that deduplicates it. Every event kind the handler acts on comes through
+ * here, so none can act without a dedupe key.
+ */
+type EventWork =
+    | { readonly kind: "ignore"; readonly why: string }
+    | {
+          readonly kind: "act";
+          readonly dedupeKey: string;
+          /** Why a delivery finding the key handled does nothing. */
+          readonly handledBefore: string;
+          readonly act: () => Promise<TriggerOutcome>;
+      };
+
+/**
+ * The Lambda's two event kinds: the composite alarm's state changes, and the
+ * reconcile build's end. `deadline`: when Lambda ends this invocation (its
+ * timeout); a claim on an event lasts until then.
+ */
 export async function handleTriggerEvent(
     event: unknown,
     settings: TriggerSettings,
     ports: TriggerPorts,
     now: () => Date = () => new Date(),
+    deadline?: Date,
 ): Promise<TriggerOutcome> {
-    return isBuildStateChange(event) ? handleBuildEnd(event, settings, ports) : handleAlarmEvent(event, settings, ports, now);
+    const work = isBuildStateChange(event) ? buildEndWork(event, settings, ports) : alarmWork(event, settings, ports, now);
+    return handleOnce(work, ports, now, deadline);
+}
+
+/** An alarm event alone (anything else is ignored), deduplicated as `handleTriggerEvent` does. */
+export async function handleAlarmEvent(
+    event: unknown,
+    settings: TriggerSettings,
+    ports: TriggerPorts,
+    now: () => Date = () => new Date(),
+    deadline?: Date,
+): Promise<TriggerOutcome> {
+    return handleOnce(alarmWork(event, settings, ports, now), ports, now, deadline);
+}
+
+/**
+ * An alarm event, keyed by its EventBridge id: a redelivery keeps the id.
+ * (A new incident of the same alarm is a new event; the cooldown claim,
+ * not this key, keeps it from restoring twice.)
+ */
+function alarmWork(event: unknown, settings: TriggerSettings, ports: TriggerPorts, now: () => Date): EventWork {
+    const triage = triageAlarmEvent(event, settings.alarmName, settings.maxEventAgeSeconds, now());
+    if (triage.kind === "ignore") return triage;
+    const alarm = triage.alarm;
+    return {
+        kind: "act",
+        dedupeKey: `event#${alarm.eventId}`,
+        handledBefore: `event ${alarm.eventId} was handled before (EventBridge redelivery)`,
+        act: () => handleFreshAlarm(alarm, settings, ports, now),
+    };
+}
+
+/**
+ * A reconcile build's end, keyed by the build: one notice per build that
+ * failed or stopped. The build id covers every redelivery of its event
+ * (same event id, same build) and also a re-send that EventBridge gives a
+ * new event id (AWS services retry sending events for up to 24 h); a
+ * different build, even of the same rollback, is a different key.
+ */
+function buildEndWork(event: BuildStateChangeEvent, settings: TriggerSettings, ports: TriggerPorts): EventWork {
+    const triage = triageBuildEvent(event, settings.runnerProject);
+    if (triage.kind === "ignore") return triage;
+    const { build } = triage;
+    return {
+        kind: "act",
+        dedupeKey: `build#${build.buildId}`,
+        handledBefore: `the end of build ${build.buildId} was reported before (event ${event.id}: a redelivery)`,
+        act: () => reportBuildEnd(build, event.id, settings, ports),
+    };
+}
+
+/**
+ * Claim, act, record: the work of one event at most once across
+ * deliveries, and never lost. A failure releases the claim and fails the
+ * invocation, so that Lambda retries it (then its dead-letter queue).
+ */
+async function handleOnce(work: EventWork, ports: TriggerPorts, now: () => Date, deadline?: Date): Promise<TriggerOutcome> {
+    if (work.kind === "ignore") return { action: "ignored", why: work.why };
+    const claim = await claimWhenFree(work.dedupeKey, ports, now, deadline ?? new Date(now().getTime() + LONGEST_INVOCATION_MS));
+    if (claim === undefined) return { action: "ignored", why: work.handledBefore };
+    let outcome: TriggerOutcome;
+    try {
+        outcome = await work.act();
+    } catch (error) {
+        // An unexpected failure (throttling, access denied) must not turn
+        // the retries into "handled before". The cooldown claim still keeps
+        // an alarm's retry from restoring twice.
+        await ports.releaseEvent(work.dedupeKey, claim.token);
+        throw error;
+    }
+    try {
+        await ports.finishEvent(work.dedupeKey);
+    } catch (error) {
+        // The work is done and told: failing now would only make Lambda
+        // repeat it. A redelivery before the claim lapses waits for it; one
+        // after repeats the work, twice rather than never.
+        return { ...outcome, why: `${outcome.why} (not recorded as handled: ${messageOf(error)}; a redelivery after this invocation's timeout repeats it)` };
+    }
+    return outcome;
+}
+
+/**
+ * Claims `key` until this invocation's deadline. Another delivery's claim
+ * is waited out: until it is recorded handled (undefined: nothing to do) or
+ * its lease ends (its holder's deadline, when Lambda has ended it; then it
+ * is taken over). The wait is timed by `sleep`, the handler's clock for
+ * waiting. Out of time first, it fails, and Lambda retries it later: an
+ * event is never called handled on a guess.
+ *
+ * With the function's reserved concurrency of 1 a claim found in flight is
+ * one whose holder died: every later invocation started after it, so its
+ * deadline is past that claim's lease, and it takes the claim over.
+ */
+async function claimWhenFree(key: string, ports: TriggerPorts, now: () => Date, deadline: Date): Promise<{ readonly token: string } | undefined> {
+    const start = now().getTime();
+    let waited = 0;
+    const clock = () => Math.max(now().getTime(), start + waited);
+    // Fail a moment before Lambda would end the invocation, so that the log says why.
+    const giveUpAt = deadline.getTime() - CLAIM_GIVE_UP_MS;
+    for (;;) {
+        const claim = await ports.claimEvent(key, new Date(clock()), deadline);
+        if (claim.state === "claimed") return claim;
+        if (claim.state === "handled") return undefined;
+        if (clock() >= giveUpAt) {
+            throw new Error(
+                `${key} is still being handled by another delivery (its claim lasts until ${claim.leaseUntil.toISOString()}); failing before this invocation's deadline so that Lambda retries it`,
+            );
+        }
+        // Look again a second after the lease lapses, or sooner: the holder may finish first.
+        const pause = Math.min(Math.max(claim.leaseUntil.getTime() - clock(), 0) + 1_000, CLAIM_POLL_MS, giveUpAt - clock());
+        await ports.sleep(pause);
+        waited += pause;
+    }
 }
 
 /**
@@ -95,10 +265,7 @@ export async function handleTriggerEvent(
  * quarantine it); on Kubernetes nothing changed. Either way a person must
  * finish the rollback, so say exactly how.
  */
-async function handleBuildEnd(event: Parameters<typeof triageBuildEvent>[0], settings: TriggerSettings, ports: TriggerPorts): Promise<TriggerOutcome> {
-    const triage = triageBuildEvent(event, settings.runnerProject);
-    if (triage.kind === "ignore") return { action: "ignored", why: triage.why };
-    const { build } = triage;
+async function reportBuildEnd(build: FailedReconcile, eventId: string, settings: TriggerSettings, ports: TriggerPorts): Promise<TriggerOutcome> {
     const from = build.from ?? settings.pinnedVersion;
     const to = build.to ?? settings.rollbackVersion ?? "?";
     const state =
@@ -117,7 +284,7 @@ async function handleBuildEnd(event: Parameters<typeof triageBuildEvent>[0], set
         to,
         alarm: build.alarmName ?? null,
         buildId: build.buildId,
-        eventId: event.id,
+        eventId,
     };
     await ports.publish(subject.slice(0, 100), JSON.stringify(message, null, 2));
     return { action: "failed", why };
@@ -125,29 +292,6 @@ async function handleBuildEnd(event: Parameters<typeof triageBuildEvent>[0], set
 
 /** SageMaker statuses in which SageMaker itself is changing the endpoint (or removing it): leave it alone. */
 export const BUSY_ENDPOINT_STATUSES = [...SETTLING_STATUSES, "Deleting"];
-
-export async function handleAlarmEvent(
-    event: unknown,
-    settings: TriggerSettings,
-    ports: TriggerPorts,
-    now: () => Date = () => new Date(),
-): Promise<TriggerOutcome> {
-    const triage = triageAlarmEvent(event, settings.alarmName, settings.maxEventAgeSeconds, now());
-    if (triage.kind === "ignore") return { action: "ignored", why: triage.why };
-    const alarm = triage.alarm;
-
-    if (!(await ports.recordEvent(alarm.eventId))) return { action: "ignored", why: `event ${alarm.eventId} was handled before (EventBridge redelivery)` };
-    try {
-        return await handleFreshAlarm(alarm, settings, ports, now);
-    } catch (error) {
-        // An unexpected failure (throttling, access denied) must not turn the
-        // retries Lambda and EventBridge make into "handled before": forget
-        // the event so that a retry handles it again. The cooldown claim
-        // still keeps a retry from restoring twice.
-        await ports.forgetEvent(alarm.eventId);
-        throw error;
-    }
-}
 
 /**
  * Whether the last rollback still holds off another one: while it is being

@@ -1,8 +1,8 @@
 /**
  * The Lambda entry point (bundled by `AlarmRollbackTrigger` with esbuild).
  * Settings and clients are made once per container; each event is handled
- * by `handleTriggerEvent` (an alarm, or the reconcile build's end), and its
- * outcome logged as one JSON line.
+ * by `handleTriggerEvent` (an alarm, or the reconcile build's end, each
+ * deduplicated), and its outcome logged as one JSON line.
  */
 import { awsTriggerPorts } from "./awsTriggerPorts";
 import { handleTriggerEvent, type TriggerOutcome } from "./handleAlarmEvent";
@@ -11,8 +11,15 @@ import { triggerSettingsFromEnv } from "./settings";
 const settings = triggerSettingsFromEnv(process.env);
 const ports = awsTriggerPorts(settings);
 
-export async function handler(event: unknown): Promise<TriggerOutcome> {
-    const outcome = await handleTriggerEvent(event, settings, ports);
+/** The part of Lambda's context object the handler reads. */
+interface InvocationContext {
+    getRemainingTimeInMillis(): number;
+}
+
+export async function handler(event: unknown, context?: InvocationContext): Promise<TriggerOutcome> {
+    // When Lambda ends this invocation: a claim on the event is held until then, and no longer.
+    const deadline = context === undefined ? undefined : new Date(Date.now() + context.getRemainingTimeInMillis());
+    const outcome = await handleTriggerEvent(event, settings, ports, () => new Date(), deadline);
     console.log(JSON.stringify({ eventId: (event as { id?: unknown } | null)?.id, ...outcome }));
     return outcome;
 }
