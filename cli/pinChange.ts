@@ -31,6 +31,7 @@ import { acquireStackLock, thisProcess, type LockEnvironment } from "./stackLock
 import { StackBusyError, type OpenStack, type PendingOperation, type StackSession, type UpSummary } from "../rollback/automation";
 import { decideDeploy, decideRollback, decideUnfinishedRollback, type Decision, type PinChange, type StackView } from "../rollback/decisions";
 import { servedVersions, servingRecordOf } from "../rollback/servingRecord";
+import { pinnableVersionsBefore } from "../catalog/catalog";
 import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
 import { missingStackOutputAdvice, MLOPS_STACK_OUTPUT } from "../rollback/stackOutput";
 import type { Notify, RollbackNotice } from "../rollback/notify";
@@ -186,7 +187,8 @@ function refuseOffline(kind: PinChange["kind"], options: PinChangeOptions, fileC
     // default target and whether --version is warm, only the stack can say.
     const offline = decide(kind, { ...fileConfig, servingHistory: [] }, { ...options, allowCold: true });
     const maybeUnfinishedDeploy = kind === "deploy" && options.version === fileConfig.pinned;
-    const targetFromRecord = kind === "rollback" && options.version === undefined;
+    // Unless nothing could be warm whatever the record says: warm 0, or no earlier version that may be pinned.
+    const targetFromRecord = kind === "rollback" && options.version === undefined && fileConfig.warm > 0 && pinnableVersionsBefore(fileConfig).length > 0;
     const maybeUnfinishedRollback =
         kind === "rollback" && fileConfig.quarantined.length > 0 && (options.version === undefined || options.version === fileConfig.pinned);
     if (!offline.ok && !maybeUnfinishedDeploy && !maybeUnfinishedRollback && !targetFromRecord) throw new BadInputError(offline.refusal);

@@ -208,6 +208,16 @@ describe("mlops rollback", () => {
         expect(rawConfigFromStackFile(real).pinned).toBe("2");
     });
 
+    it("refuses a rollback with nothing that could be warm (mlops:warm 0) before the engine starts: nothing opened", async () => {
+        writeFileSync(file, readFileSync(file, "utf8").replace("mlops:warm: 1", "mlops:warm: 0"));
+        const before = readFileSync(file);
+        const error = await runPinChange("rollback", options(), deps()).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(BadInputError);
+        expect((error as Error).message).toContain("no warm version to roll back to from 3: mlops:warm is 0");
+        expect(opened).toEqual([]);
+        expect(readFileSync(file).equals(before)).toBe(true);
+    });
+
     it("refuses a target that has not served here (not warm) once the stack's serving record is read, before anything changes", async () => {
         const before = readFileSync(file);
         const error = await runPinChange("rollback", options({ version: "1" }), deps()).catch((e: unknown) => e);

@@ -239,12 +239,12 @@ describe("rollback property (in-process mock runs)", () => {
                 // The stack serves the pin: it is last in its own record.
                 const servingHistory = [...servedSeed.filter((id) => Number(id) <= count && id !== pinned), pinned];
                 return { target, raw, pinned, quarantined, servingHistory, rollbackTo: defaultRollbackTarget({ ...parseStackConfig(raw), servingHistory }) };
-            });
-        let rolledBack = 0;
+            })
+            // Every run exercises a rollback; that no target is also right is the catalog properties' job (test/catalog.test.ts).
+            .filter((scenario) => scenario.rollbackTo !== undefined);
         await fc.assert(
             fc.asyncProperty(scenarios, async ({ target, raw, pinned, quarantined, servingHistory, rollbackTo }) => {
-                if (rollbackTo === undefined) return;
-                rolledBack += 1;
+                if (rollbackTo === undefined) throw new Error("filtered out above");
                 // Served on this stack, or, where nothing but the pin has served, a stand-in that says so; never quarantined.
                 if (servingHistory.length > 1) expect(servingHistory.slice(0, -1)).toContain(rollbackTo);
                 else
@@ -273,9 +273,7 @@ describe("rollback property (in-process mock runs)", () => {
                     ]);
                 }
             }),
-            { numRuns: 60 },
+            { numRuns: 40 },
         );
-        // The generator must reach the case under test often enough to mean something.
-        expect(rolledBack).toBeGreaterThan(15);
     }, 180_000);
 });
