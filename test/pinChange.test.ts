@@ -13,6 +13,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import type { DescribeEndpointCommand } from "@aws-sdk/client-sagemaker";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BadInputError } from "../config/badInput";
 import { rawConfigFromStackFile } from "../config/sources";
@@ -21,7 +22,7 @@ import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeO
 import { StackFileLockedError } from "../cli/stackLock";
 import { StackBusyError, type OperationOptions } from "../rollback/automation";
 import type { RollbackNotice } from "../rollback/notify";
-import type { ServingVerifier, VerificationResult } from "../rollback/verify";
+import { SageMakerVerifier, type ServingVerifier, type VerificationResult } from "../rollback/verify";
 import { FakeStack } from "./fixtures/fakeStack";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -609,17 +610,18 @@ describe("mlops deploy", () => {
 });
 
 describe("the CLI over the flow (exit codes and JSON)", () => {
-    const cliDeps = (): CliDeps => ({
+    const cliDeps = (overrides: Partial<PinChangeDeps> = {}): CliDeps => ({
         openStack: deps().openStack,
         selectedStack: () => Promise.resolve("prod"),
-        pinChange: (io: Io) => Promise.resolve(deps({ stdout: io.stdout, stderr: io.stderr })),
+        pinChange: (io: Io) => Promise.resolve(deps({ stdout: io.stdout, stderr: io.stderr, ...overrides })),
     });
-    const run = async (...args: string[]) => {
+    const runWith = async (overrides: Partial<PinChangeDeps>, ...args: string[]) => {
         const captured = { stdout: "", stderr: "" };
         const io: Io = { stdout: (t) => (captured.stdout += t), stderr: (t) => (captured.stderr += t), cwd: projectDir };
-        const code = await main(["node", "mlops", ...args], io, cliDeps());
+        const code = await main(["node", "mlops", ...args], io, cliDeps(overrides));
         return { code, ...captured };
     };
+    const run = (...args: string[]) => runWith({}, ...args);
 
     it("exits 0 with the result as JSON, using the selected stack when --stack is absent", async () => {
         const { code, stdout, stderr } = await run("rollback", "--yes", "--json", "--reason", "p99");
@@ -640,6 +642,34 @@ describe("the CLI over the flow (exit codes and JSON)", () => {
         const { code, stdout } = await run("rollback", "--stack", "prod", "--yes", "--json");
         expect(code).toBe(1);
         expect(JSON.parse(stdout)).toMatchObject({ result: "failed", verification: "the Service selects version 3, not 2" });
+    });
+
+    it("exits 1 and prints why when the real SageMaker check finds the endpoint back on the config it left", async () => {
+        stack.outputsAfterUp = {
+            ...stack.outputsAfterUp,
+            sagemaker: {
+                endpointName: "fraud-detector-endpoint-1a2b3c4",
+                endpointConfigNames: { "2": "fraud-detector-config-2-abc", "3": "fraud-detector-config-3-def" },
+            },
+        };
+        // Stands for the SageMaker API's DescribeEndpoint: SageMaker rolled the update back to version 3's config.
+        const asked: unknown[] = [];
+        const describeEndpoint = {
+            send: (command: DescribeEndpointCommand) => {
+                asked.push(command.input);
+                return Promise.resolve({ EndpointStatus: "InService", EndpointConfigName: "fraud-detector-config-3-def" });
+            },
+        };
+        const reason =
+            "the endpoint serves config fraud-detector-config-3-def, not fraud-detector-config-2-abc of version 2; SageMaker may have rolled the update back";
+
+        const { code, stdout, stderr } = await runWith({ verifierFor: () => new SageMakerVerifier(describeEndpoint) }, "rollback", "--stack", "prod", "--yes");
+
+        expect(code, stderr).toBe(1);
+        expect(asked).toEqual([{ EndpointName: "fraud-detector-endpoint-1a2b3c4" }]);
+        expect(stderr).toContain(`mlops: the update finished, but what serves is not what is pinned: ${reason}\n`);
+        expect(stdout).toBe("");
+        expect(notices.map((n) => [n.notice.result, n.notice.detail])).toEqual([["failed", reason]]);
     });
 
     it("shows status and history from the stack's outputs and updates", async () => {

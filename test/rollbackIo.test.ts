@@ -4,12 +4,10 @@ import * as path from "node:path";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PublishCommand } from "@aws-sdk/client-sns";
-import { DescribeEndpointCommand } from "@aws-sdk/client-sagemaker";
 import { describe, expect, it } from "vitest";
 import { lockHolder, pendingOperationsOf, removeLockFile, StackBusyError } from "../rollback/automation";
 import { noticeSubject, postToWebhook, publishToSns, type RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
-import { checkKubernetesService, checkSageMakerEndpoint, readyEndpointsOf, SageMakerVerifier } from "../rollback/verify";
 
 const notice: RollbackNotice = {
     stack: "prod",
@@ -22,68 +20,6 @@ const notice: RollbackNotice = {
     durationSeconds: 12.5,
     detail: "the endpoint is InService on fraud-detector-config-3-abc (version 3)",
 };
-
-describe("verification", () => {
-    it("passes only when the endpoint is InService on the pinned version's config", () => {
-        expect(checkSageMakerEndpoint({ EndpointStatus: "InService", EndpointConfigName: "c3" }, "c3", "3")).toEqual({
-            ok: true,
-            detail: "the endpoint is InService on c3 (version 3)",
-        });
-        expect(checkSageMakerEndpoint({ EndpointStatus: "InService", EndpointConfigName: "c4" }, "c3", "3").detail).toBe(
-            "the endpoint serves config c4, not c3 of version 3; SageMaker may have rolled the update back",
-        );
-        expect(checkSageMakerEndpoint({ EndpointStatus: "Updating", EndpointConfigName: "c3" }, "c3", "3")).toEqual({
-            ok: false,
-            detail: "the endpoint is Updating, not InService",
-        });
-    });
-
-    it("asks SageMaker for the endpoint named in the stack outputs", async () => {
-        // Stands for the SageMaker API: answers DescribeEndpoint for the endpoint asked about.
-        const sent: unknown[] = [];
-        const client = {
-            send: (command: DescribeEndpointCommand) => {
-                sent.push(command.input);
-                return Promise.resolve({ EndpointStatus: "InService", EndpointConfigName: "fraud-detector-config-3-abc" });
-            },
-        };
-        const verifier = new SageMakerVerifier(client);
-        const result = await verifier.verify(
-            { sagemaker: { endpointName: "fraud-detector-endpoint-xyz", endpointConfigNames: { "3": "fraud-detector-config-3-abc" } } },
-            "3",
-        );
-        expect(sent).toEqual([{ EndpointName: "fraud-detector-endpoint-xyz" }]);
-        expect(result.ok).toBe(true);
-        expect((await verifier.verify({}, "3")).detail).toBe("the stack outputs name no endpoint config for version 3");
-    });
-
-    it("passes only when the Service selects the pinned version and has ready endpoints", () => {
-        const selector = (version: string) => ({ "app.kubernetes.io/name": "fraud-detector", "mlops-rollback/version": version });
-        expect(checkKubernetesService({ selector: selector("3"), readyEndpoints: 2 }, "3")).toEqual({
-            ok: true,
-            detail: "the Service selects version 3 with 2 ready endpoints",
-        });
-        expect(checkKubernetesService({ selector: selector("4"), readyEndpoints: 2 }, "3").detail).toBe("the Service selects version 4, not 3");
-        expect(checkKubernetesService({ selector: selector("3"), readyEndpoints: 0 }, "3").detail).toBe(
-            "the Service selects version 3 but has no ready endpoints",
-        );
-    });
-});
-
-describe("ready endpoints of the pinned version", () => {
-    it("counts ready (or unset, which means ready) endpoints of the pinned Deployment's pods only", () => {
-        const endpoint = (name: string, ready?: boolean) => ({ targetRef: { kind: "Pod", name }, conditions: ready === undefined ? {} : { ready } });
-        const endpoints = [
-            endpoint("fraud-detector-2-7c9f8-abcde", true),
-            endpoint("fraud-detector-2-7c9f8-fghij"),
-            endpoint("fraud-detector-2-7c9f8-klmno", false),
-            // A lagging slice still listing the old version's pods, and a Deployment whose name extends ours.
-            endpoint("fraud-detector-3-5d6e7-pqrst", true),
-            endpoint("fraud-detector-20-5d6e7-uvwxy", true),
-        ];
-        expect(readyEndpointsOf(endpoints, "fraud-detector-2")).toBe(2);
-    });
-});
 
 describe("notification", () => {
     it("posts the notice as JSON to a webhook (a real HTTP server on 127.0.0.1)", async () => {
