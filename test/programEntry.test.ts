@@ -84,6 +84,8 @@ describe("index.ts, the program the engine runs", () => {
             quarantineLedger: {},
             // The same pin again: no new snapshot.
             databaseSnapshots: [WENT_LIVE_3],
+            // A plain pulumi up keeps no live setting against the config.
+            ignoreChanges: {},
         });
     }, 60_000);
 
@@ -191,6 +193,19 @@ describe("index.ts, the program the engine runs", () => {
             expect(result.quarantineLedger).toEqual({ "3": { at: event.at, reason: "p99 latency", rolledBackTo: "2" } });
         }, 60_000);
 
+        it("on the reconcile run after the alarm's fast path (afterFastPath in MLOPS_ROLLBACK_EVENT), keeps the endpoint's live deployment policy, and ignores nothing on any other run", async () => {
+            const config = { ...example, pinned: "2", quarantined: ["3"] };
+            const event = { from: "3", to: "2", reason: "alarm fraud-detector-5xx", at: "2026-11-27T09:00:00.000Z" };
+            // The fast path has already pointed the endpoint at 2 with an all-at-once policy; the reconcile run must not undo it.
+            const reconcile = await runIndex(engineConfig(config), {}, { MLOPS_ROLLBACK_EVENT: JSON.stringify({ ...event, afterFastPath: true }) });
+            expect(reconcile.ignoreChanges).toEqual({ "fraud-detector-endpoint": ["deploymentConfig"] });
+            // mlops rollback by hand (no fast path before it) and a plain pulumi up ignore nothing.
+            const byHand = await runIndex(engineConfig(config), {}, { MLOPS_ROLLBACK_EVENT: JSON.stringify(event) });
+            expect(byHand.ignoreChanges).toEqual({});
+            const plain = await runIndex(engineConfig(config));
+            expect(plain.ignoreChanges).toEqual({});
+        }, 120_000);
+
         it("ignores an MLOPS_ROLLBACK_EVENT left in the environment that is not about the pin (a later deploy must not quarantine anything)", async () => {
             const config = { ...example, pinned: "3" };
             const stale = { from: "3", to: "1", reason: "an old shell", at: "2026-11-27T09:00:00.000Z" };
@@ -207,6 +222,7 @@ describe("index.ts, the program the engine runs", () => {
             );
             expect(result).toMatchObject({ error: "RunError" });
             expect(String(result.message)).toContain("mlops:pinned is 3, but version 3 was rolled back to 2");
+            expect(result.names).toEqual([]);
         }, 60_000);
     });
 });

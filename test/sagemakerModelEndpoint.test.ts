@@ -204,6 +204,19 @@ describe("SageMakerModelEndpoint", () => {
         });
     });
 
+    it("on the reconcile run after the fast path, tells the engine to ignore the Endpoint's deploymentConfig, and nothing else", async () => {
+        // The trigger restored the endpoint all at once; updating it to the canary policy in config would redeploy it.
+        const { registered } = await declare(argsFrom(canaryConfig, { keepLiveDeploymentConfig: true }));
+        const ignoring = registered.filter((r) => r.options?.ignoreChanges !== undefined).map((r) => [r.name, r.options?.ignoreChanges]);
+        expect(ignoring).toEqual([["fraud-detector-endpoint", ["deploymentConfig"]]]);
+    });
+
+    it.each([false, undefined])("with keepLiveDeploymentConfig %s, ignores no change: the policy in config applies", async (keepLiveDeploymentConfig) => {
+        const { registered, byName } = await declare(argsFrom(canaryConfig, { keepLiveDeploymentConfig }));
+        expect(byName("fraud-detector-endpoint").options).toBeDefined();
+        expect(registered.filter((r) => r.options?.ignoreChanges !== undefined).map((r) => r.name)).toEqual([]);
+    });
+
     it("scopes the role to exactly the warm versions' artifact objects and image repositories", async () => {
         const { byName } = await declare(argsFrom(canaryConfig));
         const role = byName("fraud-detector-role").inputs;
