@@ -1,9 +1,10 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { acquireStackLock, lockFileFor, StackFileLockedError, type LockEnvironment } from "../cli/stackLock";
+import { BARRIER_ABORT } from "./fixtures/lockRaceBarrier";
 
 let dir: string;
 let stackFile: string;
@@ -22,6 +23,20 @@ const on = (pid: number, running: number[] = [], host = "vm"): LockEnvironment =
     now: () => new Date("2026-11-27T09:00:00.000Z"),
     isRunning: (candidate) => candidate === pid || running.includes(candidate),
 });
+
+/** The JSON line a race contender (fixtures/lockRaceContender.ts) prints. */
+interface ContenderReport {
+    readonly pid: number;
+    /** `won`, or the name of the error acquireStackLock threw. */
+    readonly outcome: string;
+    readonly barrierPassed: boolean;
+    /** The node:fs call it paused after, e.g. `linkSync`. */
+    readonly pausedAfter?: string;
+}
+interface ContenderRun extends Partial<ContenderReport> {
+    readonly code: number | null;
+    readonly stderr: string;
+}
 
 describe("the stack file's lock", () => {
     it("lets one run hold it, names that run to the next, and is free again after release", () => {
@@ -81,27 +96,54 @@ describe("the stack file's lock", () => {
     });
 
     it("gives it to exactly one of six processes that ask at the same moment", async () => {
-        // Real processes, racing on the real file system.
-        const script = `
-            const { acquireStackLock } = require(${JSON.stringify(path.join(__dirname, "..", "cli", "stackLock.ts"))});
-            const start = Number(process.argv[1]);
-            while (Date.now() < start) {}
-            try { acquireStackLock(${JSON.stringify(stackFile)}, "rollback"); console.log("won"); setTimeout(() => {}, 1500); }
-            catch (e) { console.log(e.name); }`;
-        const start = Date.now() + 3000;
+        // Real processes on the real file system, each paused right after its
+        // first call on the lock path until all six have made theirs (see
+        // fixtures/lockRaceBarrier.ts): the moment no scheduler reliably
+        // produces. An atomic claim lets one through; check-then-write lets
+        // all six through, on every run.
+        const contenders = 6;
+        const barrierDir = mkdtempSync(path.join(tmpdir(), "mlops-lock-barrier-"));
+        const contender = path.join(__dirname, "fixtures", "lockRaceContender.ts");
+        const children: ChildProcess[] = [];
         const runs = Array.from(
-            { length: 6 },
+            { length: contenders },
             () =>
-                new Promise<string>((resolve, reject) => {
-                    const child = spawn(process.execPath, ["--import", "tsx", "-e", script, String(start)], { stdio: ["ignore", "pipe", "inherit"] });
-                    let out = "";
-                    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+                new Promise<ContenderRun>((resolve, reject) => {
+                    const child = spawn(process.execPath, ["--import", "tsx", contender, stackFile, barrierDir, String(contenders)], {
+                        cwd: path.join(__dirname, ".."),
+                        stdio: ["ignore", "pipe", "pipe"],
+                    });
+                    children.push(child);
+                    let stdout = "";
+                    let stderr = "";
+                    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+                    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
                     child.on("error", reject);
-                    child.on("close", () => resolve(out.trim()));
+                    child.on("close", (code) => {
+                        // Died before reaching the lock: the others would wait for it forever.
+                        if (!existsSync(path.join(barrierDir, String(child.pid)))) writeFileSync(path.join(barrierDir, BARRIER_ABORT), "");
+                        const report = stdout.trim().split("\n").pop() ?? "";
+                        resolve({ code, stderr, ...(report.startsWith("{") ? (JSON.parse(report) as ContenderReport) : {}) });
+                    });
                 }),
         );
-        const results = await Promise.all(runs);
-        expect(results.filter((r) => r === "won")).toHaveLength(1);
-        expect(results.filter((r) => r === "StackFileLockedError")).toHaveLength(5);
-    }, 30_000);
+        let results: ContenderRun[];
+        try {
+            results = await Promise.all(runs);
+        } finally {
+            for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
+            rmSync(barrierDir, { recursive: true, force: true });
+        }
+
+        // The barrier held: each contender paused after a call on the lock path (else this would be a plain race again).
+        expect(
+            results.map((r) => r.barrierPassed),
+            JSON.stringify(results, null, 2),
+        ).toEqual(Array<boolean>(contenders).fill(true));
+        const winners = results.filter((r) => r.outcome === "won");
+        expect(winners, JSON.stringify(results, null, 2)).toHaveLength(1);
+        expect(results.filter((r) => r.outcome === "StackFileLockedError")).toHaveLength(contenders - 1);
+        // And the lock on disk is the winner's.
+        expect((JSON.parse(readFileSync(lockFileFor(stackFile), "utf8")) as { pid: number }).pid).toBe(winners[0].pid);
+    }, 120_000);
 });
