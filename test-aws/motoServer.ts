@@ -24,7 +24,15 @@ export interface MotoServer {
     setEndpointStatus(name: string, status: string): Promise<void>;
     /** Every UpdateEndpoint SageMaker (moto) accepted since the last reset, in order. */
     updateEndpointCalls(): Promise<{ readonly name: string; readonly config: string }[]>;
+    /** Every AWS call the server received since the last reset, in order: `service` as in SigV4 (sagemaker, dynamodb, sns, ...), `operation` as in the API reference. */
+    calls(): Promise<AwsCall[]>;
     stop(): Promise<void>;
+}
+
+/** One AWS API call, as the moto server received it. */
+export interface AwsCall {
+    readonly service: string;
+    readonly operation: string;
 }
 
 /** A Python that can run moto's server, or why there is none. */
@@ -86,6 +94,7 @@ export async function startMoto(python: string): Promise<MotoServer> {
         setEndpointStatus: (name, status) => post("/_mlops/sagemaker/endpoint-status", { region: MOTO_REGION, name, status }),
         updateEndpointCalls: async () =>
             (await (await fetch(`${endpoint}/_mlops/sagemaker/update-endpoint-calls`)).json()) as { name: string; config: string }[],
+        calls: async () => (await (await fetch(`${endpoint}/_mlops/calls`)).json()) as AwsCall[],
         stop: () => stopChild(child),
     };
 }

@@ -25,9 +25,15 @@ A test may set an endpoint's status (e.g. Updating) through
 POST /_mlops/sagemaker/endpoint-status {"region", "name", "status"}, and
 read every UpdateEndpoint that SageMaker accepted, in order, from
 GET /_mlops/sagemaker/update-endpoint-calls: a count no handler report can fake.
+GET /_mlops/calls lists every AWS call the server received since the last
+reset, in order, as {"service", "operation"}: the service from the request's
+SigV4 credential scope, the operation from X-Amz-Target (JSON protocols) or
+the form's Action (query protocol), else the method and path (REST).
 """
 
+import io
 import json
+import re
 import sys
 import threading
 from datetime import datetime
@@ -112,11 +118,38 @@ for _write in ("put_item", "update_item", "delete_item", "transact_write_items")
     setattr(DynamoDBBackend, _write, _atomic(getattr(DynamoDBBackend, _write)))
 
 
+_calls = []
+_calls_lock = threading.Lock()
+
+
+def _record_call(environ):
+    """Appends the request's service and operation to _calls; leaves the body readable for moto."""
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    if scope is None:
+        return
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target is not None:
+        operation = target.rsplit(".", 1)[-1]
+    else:
+        body = Request(environ).get_data(cache=False)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        action = re.search(r"(?:^|&)Action=([A-Za-z]+)", body.decode("utf-8", "replace") + "&" + environ.get("QUERY_STRING", ""))
+        operation = action.group(1) if action else f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    with _calls_lock:
+        _calls.append({"service": scope.group(1), "operation": operation})
+
+
 def control_app(moto_app):
     def app(environ, start_response):
         if environ.get("PATH_INFO") == "/moto-api/reset":
             _builds_by_token.clear()
             _update_endpoint_calls.clear()
+            with _calls_lock:
+                _calls.clear()
+        if environ.get("PATH_INFO") == "/_mlops/calls":
+            with _calls_lock:
+                return Response(json.dumps(_calls), content_type="application/json")(environ, start_response)
         if environ.get("PATH_INFO") == "/_mlops/sagemaker/update-endpoint-calls":
             return Response(json.dumps(_update_endpoint_calls), content_type="application/json")(environ, start_response)
         if environ.get("PATH_INFO") == "/_mlops/sagemaker/endpoint-status":
@@ -124,6 +157,7 @@ def control_app(moto_app):
             endpoint = sagemaker_backends[ACCOUNT][body["region"]].endpoints[body["name"]]
             endpoint.endpoint_status = body["status"]
             return Response("ok")(environ, start_response)
+        _record_call(environ)
         return moto_app(environ, start_response)
 
     return app

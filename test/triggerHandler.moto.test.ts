@@ -15,8 +15,6 @@ import {
     CreateModelCommand,
     DeleteEndpointConfigCommand,
     DescribeEndpointCommand,
-    DescribeEndpointConfigCommand,
-    DescribeModelCommand,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
@@ -27,18 +25,17 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { bundledTriggerHandler } from "../components/alarmRollbackTrigger";
-import { motoPythonForTests, MOTO_ACCOUNT, MOTO_REGION, motoClientOptions, startMoto, type MotoServer } from "../test-aws/motoServer";
+import { motoPythonForTests, MOTO_ACCOUNT, MOTO_REGION, motoClientOptions, startMoto, type AwsCall, type MotoServer } from "../test-aws/motoServer";
 import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
 import { handleAlarmEvent, handleTriggerEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
-import { triggerEnvironment, triggerSettingsFromEnv, type TriggerSettings } from "../trigger/settings";
+import { triggerEnvironment, type TriggerSettings } from "../trigger/settings";
 import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
+import { PROD_ALARM, PROD_CONFIG, PROD_ENDPOINT, prodTriggerSettings } from "./fixtures/triggerSettings";
 import { recordFault } from "../test-e2e/faultSummary";
 
 const motoPython = motoPythonForTests("trigger handler tests");
 
-const ALARM = "fraud-detector-prod-rollback";
-const ENDPOINT = "fraud-detector-endpoint-1a2b3c4";
-const CONFIG = { "2": "fraud-detector-2-config-aaaa111", "3": "fraud-detector-3-config-bbbb222" };
+const [ALARM, ENDPOINT, CONFIG] = [PROD_ALARM, PROD_ENDPOINT, PROD_CONFIG];
 const REPOSITORY = "fraud-detector";
 
 describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto", () => {
@@ -59,31 +56,7 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         queueUrl = await seedTriggerResources(clients);
     });
 
-    function settings(overrides: Partial<TriggerSettings> = {}): TriggerSettings {
-        return {
-            ...triggerSettingsFromEnv({
-                MLOPS_TARGET: "sagemaker",
-                MLOPS_MODEL: "fraud-detector",
-                MLOPS_STACK: "prod",
-                MLOPS_ALARM_NAME: ALARM,
-                MLOPS_PINNED_VERSION: "3",
-                MLOPS_ROLLBACK_VERSION: "2",
-                MLOPS_ENDPOINT_NAME: ENDPOINT,
-                MLOPS_PINNED_CONFIG_NAME: CONFIG["3"],
-                MLOPS_ROLLBACK_CONFIG_NAME: CONFIG["2"],
-                MLOPS_ROLLBACK_IMAGE: images["2"],
-                MLOPS_GUARDRAIL_ALARMS: JSON.stringify(["fraud-detector-prod-5xx-rate", "fraud-detector-prod-latency-p99"]),
-                MLOPS_STATE_TABLE: "mlops-trigger-state",
-                MLOPS_RUNNER_PROJECT: "fraud-detector-prod-rollback-runner",
-                MLOPS_TOPIC_ARN: `arn:aws:sns:${MOTO_REGION}:${MOTO_ACCOUNT}:fraud-detector-prod-alarms`,
-                MLOPS_COOLDOWN_SECONDS: "1800",
-                MLOPS_MAX_EVENT_AGE_SECONDS: "900",
-                MLOPS_BUSY_RECHECKS: "2",
-                MLOPS_BUSY_RECHECK_SECONDS: "20",
-            }),
-            ...overrides,
-        };
-    }
+    const settings = (overrides: Partial<TriggerSettings> = {}): TriggerSettings => prodTriggerSettings(images["2"], overrides);
 
     /** The real ports against moto; `sleep` only counts (the layer below: time). */
     function ports(forSettings: TriggerSettings): TriggerPorts & { sleeps: number[] } {
@@ -161,9 +134,11 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(await queuedNotificationCount()).toBe(0);
     });
 
+    // A new incident of this stack's own alarm (a new event id, fresh, OK -> ALARM): it passes triage and dedupe,
+    // so what holds it off is the cooldown, and the outcome's why must say so.
     it("skips a new incident inside the cooldown, says why, and changes nothing", async () => {
         const s = settings();
-        await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
+        expect((await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s))).action).toBe("rolled-back");
         await notifications();
         // The stack is reconciled to v2 (v1 now warm) and v2 fails too.
         const onV2 = settings({ pinnedVersion: "2", rollbackVersion: "1", pinnedConfigName: CONFIG["2"], rollbackConfigName: CONFIG["3"] });
@@ -171,11 +146,31 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), onV2, ports(onV2));
 
         expect(outcome.action).toBe("skipped");
-        expect(outcome.why).toContain("no rollback of a rollback within the 1800 s cooldown");
+        expect(outcome.why).toMatch(
+            /^version 2 was restored by a rollback \d+ s ago and is failing too; no rollback of a rollback within the 1800 s cooldown; roll back by hand/,
+        );
+        // Read back from AWS: only the first incident's UpdateEndpoint and build; every message since is the one notice.
+        expect(await server.updateEndpointCalls()).toEqual([{ name: ENDPOINT, config: CONFIG["2"] }]);
         expect(await servedConfig()).toBe(CONFIG["2"]);
         expect(await buildCount()).toBe(1);
-        const messages = await notifications();
-        expect(messages.map((m) => m.Subject)).toEqual(["mlops rollback skipped: fraud-detector (prod) 2 -> 1"]);
+        expect((await notifications()).map((m) => m.Subject)).toEqual(["mlops rollback skipped: fraud-detector (prod) 2 -> 1"]);
+        expect(await queuedNotificationCount()).toBe(0);
+    });
+
+    it("holds off a new incident of the same alarm while the rollback is being reconciled, quietly", async () => {
+        const s = settings();
+        expect((await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s))).action).toBe("rolled-back");
+        await notifications();
+        // The stack still pins v3 (the reconcile build has not finished) when the alarm goes OK and fires again.
+
+        const outcome = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
+
+        expect(outcome.action).toBe("ignored");
+        expect(outcome.why).toMatch(/^the rollback 3 -> 2 of \d+ s ago is still being reconciled$/);
+        expect(await server.updateEndpointCalls()).toEqual([{ name: ENDPOINT, config: CONFIG["2"] }]);
+        expect(await buildCount()).toBe(1);
+        // People were told about the incident once, by the first rollback.
+        expect(await queuedNotificationCount()).toBe(0);
     });
 
     it("fails closed, touching nothing, when the target's endpoint config is gone", async () => {
@@ -237,17 +232,14 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(await queuedNotificationCount()).toBe(1);
     });
 
-    /** What a rollback needs in SageMaker, either way: both versions' Models and EndpointConfigs. Returns those that are gone. */
-    async function rollbackResourcesGone(): Promise<string[]> {
-        const gone: string[] = [];
-        for (const version of ["2", "3"] as const) {
-            const model = `fraud-detector-${version}-model`;
-            await clients.sagemaker.send(new DescribeModelCommand({ ModelName: model })).catch(() => gone.push(`Model ${model}`));
-            await clients.sagemaker
-                .send(new DescribeEndpointConfigCommand({ EndpointConfigName: CONFIG[version] }))
-                .catch(() => gone.push(`EndpointConfig ${CONFIG[version]}`));
-        }
-        return gone;
+    /**
+     * The AWS calls the handler made while `handle` ran, as moto received
+     * them (the tests' own calls come before and after, never during).
+     */
+    async function callsDuring(handle: () => Promise<unknown>): Promise<AwsCall[]> {
+        const before = (await server.calls()).length;
+        await handle();
+        return (await server.calls()).slice(before);
     }
 
     it("a storm of 50 events for one incident, out of order and all at once, makes one UpdateEndpoint, one build and one message", async ({ task }) => {
@@ -265,15 +257,24 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         const storm = shuffled([...alarms, ...redelivered, ...early, ...unrelated], 20261127);
         expect(storm).toHaveLength(50);
 
-        await Promise.all(storm.map((event) => handleAlarmEvent(event, s, ports(s))));
+        const calls = await callsDuring(() => Promise.all(storm.map((event) => handleAlarmEvent(event, s, ports(s)))));
 
         // Read back from AWS, not from the handler's outcomes.
         expect(await server.updateEndpointCalls()).toEqual([{ name: ENDPOINT, config: CONFIG["2"] }]);
         expect(await servedConfig()).toBe(CONFIG["2"]);
         expect(await buildCount()).toBe(1);
         expect(await queuedNotificationCount()).toBe(1);
-        const lost = await rollbackResourcesGone();
-        recordFault(task, { scenario: "alarm storm (moto): 1 UpdateEndpoint, 1 build", injected: storm.length, kind: "alarm event", lost, checked: 4 });
+        // What a rollback may need (the versions' Models, EndpointConfigs and images, the runner, the topic) can only be lost
+        // through a call that removes or rewrites it: the handler made none beyond its one UpdateEndpoint.
+        const lost = callsThatCouldLoseData(calls);
+        recordFault(task, {
+            scenario: "alarm storm (moto): 1 UpdateEndpoint, 1 build",
+            injected: storm.length,
+            kind: "alarm event",
+            lost,
+            checked: calls.length,
+        });
+        expect(calls.length).toBeGreaterThan(storm.length);
         expect(lost).toEqual([]);
     });
 
@@ -554,35 +555,74 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
 
     it("kubernetes, a rollback target that never gets ready: the failed build is reported once, and no second automatic rollback follows", async ({ task }) => {
         const s = settings({ target: "kubernetes", endpointName: "", pinnedConfigName: "", rollbackConfigName: "", rollbackImage: "" });
-        expect((await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s))).action).toBe("rolled-back");
+        const calls: AwsCall[] = [];
+        const handled = async <T>(handle: () => Promise<T>): Promise<T> => {
+            let result: T | undefined;
+            calls.push(...(await callsDuring(async () => (result = await handle()))));
+            return result as T;
+        };
+        expect((await handled(() => handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s)))).action).toBe("rolled-back");
         await notifications();
         // The reconcile build's mlops rollback timed out on 2's pods: the build fails.
-        const failed = await handleTriggerEvent(
-            buildStateChangeEvent({ projectName: "fraud-detector-prod-rollback-runner", status: "FAILED", from: "3", to: "2" }),
-            s,
-            ports(s),
+        const failed = await handled(() =>
+            handleTriggerEvent(
+                buildStateChangeEvent({ projectName: "fraud-detector-prod-rollback-runner", status: "FAILED", from: "3", to: "2" }),
+                s,
+                ports(s),
+            ),
         );
         expect(failed.why).toContain("nothing changed: traffic is still on 3; finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3");
 
-        // The alarm goes OK and fires again, and another alarm fires: still one build.
-        const again = [compositeAlarmEvent({ alarmName: ALARM }), compositeAlarmEvent({ alarmName: "fraud-detector-prod-latency" })];
-        for (const event of again) expect((await handleAlarmEvent(event, s, ports(s))).action).not.toBe("rolled-back");
+        // The alarm goes OK and fires again: a new incident of this stack's alarm, past triage, held off by the cooldown
+        // (the stack still pins 3: the rollback is not reconciled).
+        const refired = await handled(() => handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s)));
+        expect(refired.action).toBe("ignored");
+        expect(refired.why).toMatch(/^the rollback 3 -> 2 of \d+ s ago is still being reconciled$/);
+        // Another alarm fires: not this stack's, dropped at triage.
+        const other = await handled(() => handleAlarmEvent(compositeAlarmEvent({ alarmName: "fraud-detector-prod-latency" }), s, ports(s)));
+        expect(other.action).toBe("ignored");
+        expect(other.why).toContain("is not this stack's alarm");
+        // Still one build, and every message since the rollback's is the failed build's one notice.
         expect(await buildCount()).toBe(1);
-        const subjects = (await notifications()).map((m) => m.Subject);
-        expect(subjects[0]).toBe("mlops reconcile failed: fraud-detector (prod) 3 -> 2");
-        expect(subjects.filter((subject) => subject?.startsWith("mlops rolled back"))).toEqual([]);
-        // The Kubernetes path has nothing in AWS to lose; what it must not do is touch the (SageMaker) endpoint either.
-        const touched = (await servedConfig()) === CONFIG["3"] ? [] : ["the endpoint's config"];
+        expect((await notifications()).map((m) => m.Subject)).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+        expect(await queuedNotificationCount()).toBe(0);
+        expect(await server.updateEndpointCalls()).toEqual([]);
+        // On Kubernetes the handler's only writes are its claims, the one build and the one notice: no call could lose data,
+        // and none reaches SageMaker at all (the cluster is the reconcile build's to change).
+        const lost = callsThatCouldLoseData(calls);
         recordFault(task, {
             scenario: "failed reconcile, then 2 alarms (moto): no 2nd rollback",
             injected: 3,
             kind: "build failure + alarms",
-            lost: touched,
-            checked: 1,
+            lost,
+            checked: calls.length,
         });
-        expect(touched).toEqual([]);
+        // moto's log did record this scenario's calls (the one build among them), so the two checks below are about something.
+        expect(calls.map((call) => `${call.service} ${call.operation}`)).toContain("codebuild StartBuild");
+        expect(calls.filter((call) => call.service === "sagemaker")).toEqual([]);
+        expect(lost).toEqual([]);
     });
 });
+
+/**
+ * Of the calls a handler made, those that could remove or rewrite what a
+ * rollback may need: any delete, removal or stop, and any SageMaker, ECR or
+ * CodeBuild write other than the rollback's own UpdateEndpoint and
+ * StartBuild. DynamoDB item writes are the handler's own claims (its dedupe
+ * and cooldown records) and SNS Publish is the notice: neither holds what a
+ * rollback restores.
+ */
+function callsThatCouldLoseData(calls: readonly AwsCall[]): string[] {
+    const own = new Set(["sagemaker UpdateEndpoint", "codebuild StartBuild", "sns Publish"]);
+    const reads = /^(Describe|Get|List|BatchGet|Query|Scan)/;
+    return calls
+        .map((call) => `${call.service} ${call.operation}`)
+        .filter((call) => {
+            if (own.has(call) || reads.test(call.split(" ")[1])) return false;
+            if (/^dynamodb (PutItem|UpdateItem|DeleteItem)$/.test(call)) return false;
+            return true;
+        });
+}
 
 function makeClients(server: MotoServer) {
     const options = motoClientOptions(server);

@@ -318,7 +318,8 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
             return { action: "ignored", why: `stale: the alarm fired before the last automatic rollback (${last.at.toISOString()})` };
         }
         const sinceSeconds = (now().getTime() - last.at.getTime()) / 1000;
-        if (sinceSeconds < settings.cooldownSeconds && cooldownCovers(last, settings.pinnedVersion)) {
+        // At or inside the cooldown, as claimRollback counts it (a rollback at notBefore still covers).
+        if (sinceSeconds <= settings.cooldownSeconds && cooldownCovers(last, settings.pinnedVersion)) {
             if (last.to === settings.pinnedVersion) {
                 return rollback.tell(
                     "skipped",

@@ -1,0 +1,617 @@
+/**
+ * The alarm trigger's decisions (trigger/handleAlarmEvent.ts) over an
+ * in-memory AWS: every refusal, every boundary of the cooldown and the
+ * event claim, and every failure after the checks, each with its exact
+ * outcome, the calls it made and the notice it published.
+ * triggerHandler.moto.test.ts runs the same handler through the real ports
+ * against emulated AWS; this file is the fast, exhaustive one.
+ */
+import { describe, expect, it } from "vitest";
+import { handleAlarmEvent, handleTriggerEvent, type RollbackRecord, type TriggerAction } from "../trigger/handleAlarmEvent";
+import type { TriggerSettings } from "../trigger/settings";
+import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
+import { InMemoryTriggerPorts } from "./fixtures/inMemoryTriggerPorts";
+import { PROD_ALARM, PROD_CONFIG, PROD_ENDPOINT, PROD_GUARDRAILS, PROD_RUNNER, prodTriggerSettings } from "./fixtures/triggerSettings";
+
+const [ALARM, RUNNER, ENDPOINT, CONFIG] = [PROD_ALARM, PROD_RUNNER, PROD_ENDPOINT, PROD_CONFIG];
+const IMAGE_2 = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud-detector@sha256:0000000000000000000000000000000000000000000000000000000000000002";
+const GUARDRAILS = PROD_GUARDRAILS;
+/** Now, for every test: the alarm fires a minute before. */
+const T0 = Date.parse("2026-11-27T09:00:00.000Z");
+const FIRED_AT = T0 - 60_000;
+const DAY = 86_400_000;
+
+/** The trigger's settings as `AlarmRollbackTrigger` writes them: pinned 3, 2 warm, a 30-minute cooldown. */
+const settings = (overrides: Partial<TriggerSettings> = {}): TriggerSettings => prodTriggerSettings(IMAGE_2, overrides);
+
+const KUBERNETES: Partial<TriggerSettings> = { target: "kubernetes", endpointName: "", pinnedConfigName: "", rollbackConfigName: "", rollbackImage: "" };
+
+/** AWS at T0: the endpoint in service on v3 since yesterday, the trigger last updated yesterday, no rollback recorded. */
+function aws(endpoint: { status?: string; configName?: string; lastModified?: Date } = {}): InMemoryTriggerPorts {
+    return new InMemoryTriggerPorts(T0, {
+        endpoint: { status: "InService", configName: CONFIG["3"], lastModified: new Date(T0 - DAY), ...endpoint },
+        triggerUpdated: new Date(T0 - DAY),
+    });
+}
+
+/** A fresh OK -> ALARM of this stack's alarm, fired at `firedAt`. */
+function alarmEvent(firedAt = FIRED_AT, id = "alarm-event-1") {
+    return compositeAlarmEvent({ alarmName: ALARM, firedAt: new Date(firedAt), id });
+}
+
+/** The notice `IncidentReport` publishes about `event`. */
+function incidentNotice(
+    event: ReturnType<typeof alarmEvent>,
+    action: Exclude<TriggerAction, "ignored">,
+    why: string,
+    versions = { from: "3", to: "2" as string | null },
+) {
+    return {
+        action,
+        why,
+        model: "fraud-detector",
+        stack: "prod",
+        from: versions.from,
+        to: versions.to,
+        alarm: ALARM,
+        alarmReason: event.detail.state.reason,
+        firedAt: new Date(event.detail.state.timestamp).toISOString(),
+        eventId: event.id,
+    };
+}
+
+/** A last rollback of 3 -> 2 taken `agoMs` before T0. */
+function rollbackOf3(agoMs: number): RollbackRecord {
+    return { at: new Date(T0 - agoMs), alarmName: ALARM, eventId: "earlier-alarm-event", from: "3", to: "2" };
+}
+
+describe("events that are not ours to act on", () => {
+    it.each([
+        ["a non-event", null, "not a CloudWatch Alarm State Change event"],
+        [
+            "an OK transition",
+            compositeAlarmEvent({ alarmName: ALARM, state: "OK", previousState: "ALARM", firedAt: new Date(FIRED_AT) }),
+            "alarm state is OK, not ALARM",
+        ],
+        [
+            "another stack's alarm",
+            compositeAlarmEvent({ alarmName: "someone-elses-alarm", firedAt: new Date(FIRED_AT) }),
+            `alarm 'someone-elses-alarm' is not this stack's alarm '${ALARM}'`,
+        ],
+        ["a succeeded reconcile build", buildStateChangeEvent({ projectName: RUNNER, status: "SUCCEEDED" }), "build status SUCCEEDED"],
+        [
+            "another project's failed build",
+            buildStateChangeEvent({ projectName: "someone-elses-project", status: "FAILED" }),
+            `build of project 'someone-elses-project', not '${RUNNER}'`,
+        ],
+    ])("ignores %s without a single AWS call, not even a claim", async (_, event, why) => {
+        const ports = aws();
+
+        const outcome = await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why });
+        expect(ports.calls).toEqual([]);
+    });
+
+    it("handleAlarmEvent takes alarms alone: a failed build's event is ignored, untold", async () => {
+        const ports = aws();
+
+        const outcome = await handleAlarmEvent(buildStateChangeEvent({ projectName: RUNNER, status: "FAILED" }), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "not a CloudWatch Alarm State Change event" });
+        expect(ports.calls).toEqual([]);
+    });
+});
+
+describe("an alarm that passes every check", () => {
+    it("SageMaker: claims the event until the longest Lambda timeout, restores v2 with the guardrails kept, starts one build, tells people once", async () => {
+        const ports = aws();
+        const event = alarmEvent();
+
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        const why = `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack`;
+        expect(outcome).toEqual({ action: "rolled-back", why, buildId: `${RUNNER}:build-1` });
+        expect(ports.methods()).toEqual([
+            "claimEvent",
+            "lastRollback",
+            "triggerLastUpdated",
+            "describeEndpoint",
+            "rollbackTargetProblem",
+            "claimRollback",
+            "updateEndpoint",
+            "startReconcile",
+            "publish",
+            "finishEvent",
+        ]);
+        expect(ports.argsOf("claimEvent")).toEqual([["event#alarm-event-1", new Date(T0), new Date(T0 + 15 * 60_000)]]);
+        expect(ports.argsOf("rollbackTargetProblem")).toEqual([[CONFIG["2"], IMAGE_2]]);
+        const record = { at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "3", to: "2" };
+        expect(ports.argsOf("claimRollback")).toEqual([[record, new Date(T0 - 1_800_000)]]);
+        expect(ports.argsOf("updateEndpoint")).toEqual([[ENDPOINT, CONFIG["2"], GUARDRAILS]]);
+        expect(ports.argsOf("startReconcile")).toEqual([[{ version: "2", alarmName: ALARM, eventId: "alarm-event-1" }]]);
+        expect(ports.published).toEqual([{ subject: "mlops rolled back: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "rolled-back", why) }]);
+        expect(ports.events.get("event#alarm-event-1")).toEqual({ claim: "handled" });
+    });
+
+    it("Kubernetes: starts the reconcile build and reads no endpoint", async () => {
+        const ports = aws();
+        const event = alarmEvent();
+
+        const outcome = await handleAlarmEvent(event, settings(KUBERNETES), ports, ports.now);
+
+        const why = `reconcile build ${RUNNER}:build-1 runs mlops rollback --version 2`;
+        expect(outcome).toEqual({ action: "rolled-back", why, buildId: `${RUNNER}:build-1` });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "claimRollback", "startReconcile", "publish", "finishEvent"]);
+        expect(ports.published).toEqual([{ subject: "mlops rolled back: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "rolled-back", why) }]);
+    });
+
+    it("cuts a notice's subject to SNS's 100 characters", async () => {
+        const ports = aws();
+        const model = "fraud-detector-with-a-model-name-long-enough-to-push-the-subject-past-what-sns-accepts";
+
+        await handleAlarmEvent(alarmEvent(), settings({ model }), ports, ports.now);
+
+        const subject = `mlops rolled back: ${model} (prod) 3 -> 2`;
+        expect(subject.length).toBeGreaterThan(100);
+        expect(ports.published.map((notice) => notice.subject)).toEqual([subject.slice(0, 100)]);
+    });
+});
+
+describe("refusals before anything changes", () => {
+    it("no warm version precedes the pin: fails closed without reading any state, and the notice names no target", async () => {
+        const ports = aws();
+        const event = alarmEvent();
+
+        const outcome = await handleAlarmEvent(event, settings({ rollbackVersion: undefined }), ports, ports.now);
+
+        const why = "no warm version precedes 3, so there is nothing to restore instantly; roll back by hand";
+        expect(outcome).toEqual({ action: "failed-closed", why });
+        expect(ports.methods()).toEqual(["claimEvent", "publish", "finishEvent"]);
+        expect(ports.published).toEqual([
+            {
+                subject: "mlops rollback refused: fraud-detector (prod) 3 -> none",
+                message: incidentNotice(event, "failed-closed", why, { from: "3", to: null }),
+            },
+        ]);
+    });
+
+    it("ignores, quietly, an alarm that fired before the stack last updated the trigger (a new pin since)", async () => {
+        const ports = aws();
+        ports.triggerUpdated = new Date(FIRED_AT + 1);
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({
+            action: "ignored",
+            why: "stale: the alarm fired before the stack last updated this trigger (2026-11-27T08:59:00.001Z), e.g. for a new pin",
+        });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "finishEvent"]);
+    });
+
+    it("acts on an alarm that fired at the very moment the stack updated the trigger: only an older one is stale", async () => {
+        const ports = aws();
+        ports.triggerUpdated = new Date(FIRED_AT);
+
+        expect((await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now)).action).toBe("rolled-back");
+    });
+
+    it("acts on the alarm when the trigger's last update is unknown (outside Lambda)", async () => {
+        const ports = aws();
+        ports.triggerUpdated = undefined;
+
+        expect((await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now)).action).toBe("rolled-back");
+    });
+});
+
+describe("the cooldown after an automatic rollback", () => {
+    it("ignores, quietly, an alarm that fired before the last automatic rollback", async () => {
+        const ports = aws();
+        ports.rollback = rollbackOf3(T0 - FIRED_AT - 1);
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "stale: the alarm fired before the last automatic rollback (2026-11-27T08:59:00.001Z)" });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "finishEvent"]);
+    });
+
+    it("an alarm that fired at the very moment of the last rollback is not older than it: the cooldown decides", async () => {
+        const ports = aws();
+        ports.rollback = rollbackOf3(T0 - FIRED_AT);
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "the rollback 3 -> 2 of 60 s ago is still being reconciled" });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "finishEvent"]);
+    });
+
+    it("holds off the same incident, quietly, while its rollback is being reconciled (the pin is still the version it left)", async () => {
+        const ports = aws();
+        ports.rollback = rollbackOf3(600_000);
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "the rollback 3 -> 2 of 600 s ago is still being reconciled" });
+        expect(ports.published).toEqual([]);
+    });
+
+    it("skips a rollback of a rollback (the pin is the version it restored), and tells people", async () => {
+        const ports = aws({ configName: CONFIG["2"] });
+        ports.rollback = rollbackOf3(600_000);
+        const event = alarmEvent();
+        const onV2 = settings({ pinnedVersion: "2", rollbackVersion: "1", pinnedConfigName: CONFIG["2"], rollbackConfigName: "fraud-detector-1-config" });
+
+        const outcome = await handleAlarmEvent(event, onV2, ports, ports.now);
+
+        const why =
+            "version 2 was restored by a rollback 600 s ago and is failing too; no rollback of a rollback within the 1800 s cooldown; roll back by hand (mlops rollback) if it must go";
+        expect(outcome).toEqual({ action: "skipped", why });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "publish", "finishEvent"]);
+        expect(ports.published).toEqual([
+            { subject: "mlops rollback skipped: fraud-detector (prod) 2 -> 1", message: incidentNotice(event, "skipped", why, { from: "2", to: "1" }) },
+        ]);
+    });
+
+    it("a release deployed after the last rollback gets its own rollback, inside the cooldown", async () => {
+        // 3 -> 2 ten minutes ago; 3 quarantined by the reconcile; 4 deployed five minutes ago, and it fails.
+        const ports = aws({ configName: CONFIG["4"], lastModified: new Date(T0 - 300_000) });
+        ports.rollback = rollbackOf3(600_000);
+        const on4 = settings({ pinnedVersion: "4", pinnedConfigName: CONFIG["4"] });
+
+        const outcome = await handleAlarmEvent(alarmEvent(), on4, ports, ports.now);
+
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.argsOf("updateEndpoint")).toEqual([[ENDPOINT, CONFIG["2"], GUARDRAILS]]);
+        expect(ports.rollback).toEqual({ at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "4", to: "2" });
+    });
+
+    it("once the cooldown has passed, the same pin rolls back again", async () => {
+        const ports = aws();
+        ports.rollback = rollbackOf3(1_800_001);
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.argsOf("updateEndpoint")).toEqual([[ENDPOINT, CONFIG["2"], GUARDRAILS]]);
+    });
+
+    it("at exactly the cooldown's end still holds the alarm off, as the conditional write would (a rollback at notBefore still counts), saying why", async () => {
+        const ports = aws();
+        ports.rollback = rollbackOf3(1_800_000);
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "the rollback 3 -> 2 of 1800 s ago is still being reconciled" });
+        expect(ports.methods()).not.toContain("claimRollback");
+        expect(ports.methods()).not.toContain("updateEndpoint");
+        expect(ports.published).toEqual([]);
+    });
+
+    it("one millisecond after the cooldown's end, rolls back again", async () => {
+        const ports = aws();
+        ports.rollback = rollbackOf3(1_800_001);
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toMatchObject({ action: "rolled-back" });
+        expect(ports.argsOf("updateEndpoint")).toHaveLength(1);
+    });
+
+    it("two events of one incident racing past the checks restore once: the one that loses the cooldown claim stands down quietly", async () => {
+        const ports = aws();
+        const [first, second] = [alarmEvent(FIRED_AT, "alarm-event-1"), alarmEvent(FIRED_AT + 500, "alarm-event-2")];
+
+        const outcomes = await Promise.all([first, second].map((event) => handleAlarmEvent(event, settings(), ports, ports.now)));
+
+        expect(outcomes).toEqual([
+            { action: "rolled-back", why: expect.stringMatching(/^endpoint .* moved to version 2/), buildId: `${RUNNER}:build-1` },
+            { action: "ignored", why: "another delivery of this incident claimed the rollback first" },
+        ]);
+        expect(ports.argsOf("claimRollback")).toHaveLength(2);
+        expect(ports.argsOf("updateEndpoint")).toHaveLength(1);
+        expect(ports.argsOf("startReconcile")).toHaveLength(1);
+        expect(ports.published.map((notice) => notice.subject)).toEqual(["mlops rolled back: fraud-detector (prod) 3 -> 2"]);
+        expect(ports.events.get("event#alarm-event-2")).toEqual({ claim: "handled" });
+    });
+});
+
+describe("the endpoint's state (SageMaker)", () => {
+    it.each(["Updating", "Deleting"])(
+        "leaves an endpoint that stays %s through every re-check alone, says how often it looked, and tells people",
+        async (status) => {
+            const ports = aws({ status });
+            const event = alarmEvent();
+
+            const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+            const why = `endpoint ${ENDPOINT} is ${status}: SageMaker is already changing it (its guardrails may be rolling back); checked 3 times`;
+            expect(outcome).toEqual({ action: "skipped", why });
+            expect(ports.argsOf("describeEndpoint")).toEqual([[ENDPOINT], [ENDPOINT], [ENDPOINT]]);
+            expect(ports.argsOf("sleep")).toEqual([[20_000], [20_000]]);
+            expect(ports.methods()).not.toContain("claimRollback");
+            expect(ports.published).toEqual([
+                { subject: "mlops rollback skipped: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "skipped", why) },
+            ]);
+        },
+    );
+
+    it("ignores, quietly, an alarm that fired before the endpoint last changed", async () => {
+        const ports = aws({ lastModified: new Date(FIRED_AT + 1) });
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "stale: the alarm fired before the endpoint last changed (2026-11-27T08:59:00.001Z)" });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "describeEndpoint", "finishEvent"]);
+    });
+
+    it("acts on an alarm that fired at the very moment the endpoint last changed: only an older one is stale", async () => {
+        const ports = aws({ lastModified: new Date(FIRED_AT) });
+
+        expect((await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now)).action).toBe("rolled-back");
+    });
+
+    it("ignores, quietly, an alarm when the endpoint already serves the rollback version", async () => {
+        const ports = aws({ configName: CONFIG["2"] });
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: `endpoint ${ENDPOINT} already serves version 2` });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "describeEndpoint", "finishEvent"]);
+    });
+
+    it("fails closed, touching nothing, when someone pointed the endpoint at a config outside the stack", async () => {
+        const ports = aws({ configName: "fraud-detector-hand-made-config" });
+        const event = alarmEvent();
+
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        const why = `endpoint ${ENDPOINT} serves config fraud-detector-hand-made-config, not the pinned version's ${CONFIG["3"]}: someone changed it outside the stack; not touching it`;
+        expect(outcome).toEqual({ action: "failed-closed", why });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "describeEndpoint", "publish", "finishEvent"]);
+        expect(ports.published).toEqual([
+            { subject: "mlops rollback refused: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "failed-closed", why) },
+        ]);
+    });
+
+    it("fails closed, claiming no cooldown, when the rollback target cannot serve", async () => {
+        const ports = aws();
+        ports.targetProblem = `model fraud-detector-2-model does not exist`;
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "failed-closed", why: "version 2 cannot serve: model fraud-detector-2-model does not exist; nothing was changed" });
+        expect(ports.methods()).not.toContain("claimRollback");
+        expect(ports.rollback).toBeUndefined();
+    });
+});
+
+describe("failures after the checks", () => {
+    it("UpdateEndpoint failing gives the cooldown back, starts no build, and tells people the endpoint still serves the pin", async () => {
+        const ports = aws();
+        ports.failing.set("updateEndpoint", new Error("Cannot update in-progress endpoint"));
+        const event = alarmEvent();
+
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        const why = "UpdateEndpoint to version 2 failed (Cannot update in-progress endpoint); the endpoint still serves 3";
+        expect(outcome).toEqual({ action: "failed", why });
+        const record = { at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "3", to: "2" };
+        expect(ports.argsOf("releaseRollback")).toEqual([[record]]);
+        expect(ports.rollback).toBeUndefined();
+        expect(ports.methods().slice(-4)).toEqual(["updateEndpoint", "releaseRollback", "publish", "finishEvent"]);
+        expect(ports.published).toEqual([{ subject: "mlops rollback failed: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "failed", why) }]);
+    });
+
+    it.each([
+        ["SageMaker", {}, "traffic is on 2, but the reconcile build did not start (Rate exceeded); run mlops rollback --version 2 by hand"],
+        [
+            "Kubernetes",
+            KUBERNETES,
+            "nothing changed: traffic is still on 3; the reconcile build did not start (Rate exceeded); run mlops rollback --version 2 by hand",
+        ],
+    ])("%s: the reconcile build not starting keeps the cooldown and tells people where traffic is", async (_, target, why) => {
+        const ports = aws();
+        ports.failing.set("startReconcile", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+        const event = alarmEvent();
+
+        const outcome = await handleAlarmEvent(event, settings(target), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "failed", why });
+        expect(ports.methods()).not.toContain("releaseRollback");
+        expect(ports.rollback?.eventId).toBe("alarm-event-1");
+        expect(ports.published).toEqual([{ subject: "mlops rollback failed: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "failed", why) }]);
+    });
+
+    it("a port throwing drops this delivery's own claim and fails the invocation, so that Lambda's retry handles the event at once", async () => {
+        const ports = aws();
+        ports.failing.set("describeEndpoint", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+        const event = alarmEvent();
+
+        await expect(handleAlarmEvent(event, settings(), ports, ports.now)).rejects.toThrow("Rate exceeded");
+        expect(ports.argsOf("releaseEvent")).toEqual([["event#alarm-event-1", "token-1"]]);
+        expect(ports.events.has("event#alarm-event-1")).toBe(false);
+        expect(ports.published).toEqual([]);
+
+        ports.failing.delete("describeEndpoint");
+        expect((await handleAlarmEvent(event, settings(), ports, ports.now)).action).toBe("rolled-back");
+        expect(ports.methods()).not.toContain("sleep");
+    });
+
+    it("the work done and told, DynamoDB failing to record it handled does not fail the invocation (a Lambda retry would tell people again)", async () => {
+        const ports = aws();
+        ports.failing.set("finishEvent", new Error("Throughput exceeds the current capacity"));
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({
+            action: "rolled-back",
+            why: `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack (not recorded as handled: Throughput exceeds the current capacity; a redelivery after this invocation's timeout repeats it)`,
+            buildId: `${RUNNER}:build-1`,
+        });
+        expect(ports.methods()).not.toContain("releaseEvent");
+        expect(ports.published).toHaveLength(1);
+    });
+});
+
+describe("waiting for another delivery's claim on the event", () => {
+    const KEY = "event#alarm-event-1";
+
+    it("waits out a dead delivery's claim, looking again a second after its lease ends, then takes it over", async () => {
+        const ports = aws();
+        ports.events.set(KEY, { claim: "claimed", token: "dead-delivery", leaseUntil: new Date(T0 + 3_000) });
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now, new Date(T0 + 60_000));
+
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.argsOf("sleep")).toEqual([[4_000]]);
+        expect(ports.argsOf("claimEvent")).toEqual([
+            [KEY, new Date(T0), new Date(T0 + 60_000)],
+            [KEY, new Date(T0 + 4_000), new Date(T0 + 60_000)],
+        ]);
+    });
+
+    it("looks again every 5 s while a live delivery holds the claim, and stands down once that one records the event handled", async () => {
+        const ports = aws();
+        ports.events.set(KEY, { claim: "claimed", token: "live-delivery", leaseUntil: new Date(T0 + 60_000) });
+        ports.when(T0 + 8_000, () => ports.events.set(KEY, { claim: "handled" }));
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now, new Date(T0 + 120_000));
+
+        expect(outcome).toEqual({ action: "ignored", why: "event alarm-event-1 was handled before (EventBridge redelivery)" });
+        expect(ports.argsOf("sleep")).toEqual([[5_000], [5_000]]);
+        expect(ports.methods()).toEqual(["claimEvent", "sleep", "claimEvent", "sleep", "claimEvent"]);
+    });
+
+    it("gives up a second before its own deadline, sleeping no later than that, so that Lambda retries it", async () => {
+        const ports = aws();
+        ports.events.set(KEY, { claim: "claimed", token: "live-delivery", leaseUntil: new Date(T0 + 60_000) });
+
+        await expect(handleAlarmEvent(alarmEvent(), settings(), ports, ports.now, new Date(T0 + 3_000))).rejects.toThrow(
+            `${KEY} is still being handled by another delivery (its claim lasts until 2026-11-27T09:01:00.000Z); failing before this invocation's deadline so that Lambda retries it`,
+        );
+        expect(ports.argsOf("sleep")).toEqual([[2_000]]);
+        expect(ports.methods()).not.toContain("releaseEvent");
+    });
+
+    it("times its wait by what it slept when `now` stands still: takes the claim over after the lease, gives up before the deadline", async () => {
+        // A clock that does not move while the handler sleeps (as in a test, or a frozen clock): the sleeps still count.
+        const frozen = () => new Date(T0);
+        const ports = aws();
+        ports.events.set(KEY, { claim: "claimed", token: "dead-delivery", leaseUntil: new Date(T0 + 3_000) });
+
+        expect((await handleAlarmEvent(alarmEvent(), settings(), ports, frozen, new Date(T0 + 60_000))).action).toBe("rolled-back");
+        expect(ports.argsOf("claimEvent").map(([, now]) => now)).toEqual([new Date(T0), new Date(T0 + 4_000)]);
+
+        const late = aws();
+        late.events.set(KEY, { claim: "claimed", token: "live-delivery", leaseUntil: new Date(T0 + 60_000) });
+        await expect(handleAlarmEvent(alarmEvent(), settings(), late, frozen, new Date(T0 + 12_000))).rejects.toThrow(
+            "is still being handled by another delivery",
+        );
+        expect(late.argsOf("sleep")).toEqual([[5_000], [5_000], [1_000]]);
+    });
+
+    it("with under a second left it fails at once, without waiting", async () => {
+        const ports = aws();
+        ports.events.set(KEY, { claim: "claimed", token: "live-delivery", leaseUntil: new Date(T0 + 60_000) });
+
+        await expect(handleAlarmEvent(alarmEvent(), settings(), ports, ports.now, new Date(T0 + 500))).rejects.toThrow(
+            "is still being handled by another delivery",
+        );
+        expect(ports.methods()).toEqual(["claimEvent"]);
+    });
+});
+
+describe("a reconcile build that failed or stopped", () => {
+    /** A build-end event of the runner; without `MLOPS_ALARM_NAME` in its environment when `alarm` is false. */
+    function buildEnd(options: { status: string; from?: string; to?: string; alarm?: boolean }) {
+        const event = buildStateChangeEvent({ projectName: RUNNER, ...options });
+        if (options.alarm === false) {
+            const environment = event.detail["additional-information"].environment;
+            environment["environment-variables"] = environment["environment-variables"].filter((variable) => variable.name !== "MLOPS_ALARM_NAME");
+        }
+        return event;
+    }
+
+    it("SageMaker: tells people traffic is restored but the pin is not, with the command that finishes it", async () => {
+        const ports = aws();
+        const event = buildEnd({ status: "FAILED", from: "3", to: "2" });
+        const buildId = event.detail["build-id"];
+
+        const outcome = await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        const why = `reconcile build ${buildId} failed: traffic is on 2 (restored by the alarm trigger), but the stack still pins 3 and has not quarantined it; finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3 --after-fast-path`;
+        expect(outcome).toEqual({ action: "failed", why });
+        expect(ports.methods()).toEqual(["claimEvent", "publish", "finishEvent"]);
+        expect(ports.argsOf("claimEvent")[0][0]).toBe(`build#${buildId}`);
+        expect(ports.published).toEqual([
+            {
+                subject: "mlops reconcile failed: fraud-detector (prod) 3 -> 2",
+                message: { action: "failed", why, model: "fraud-detector", stack: "prod", from: "3", to: "2", alarm: ALARM, buildId, eventId: event.id },
+            },
+        ]);
+    });
+
+    it("the same build's end delivered again is a redelivery: told once", async () => {
+        const ports = aws();
+        const event = buildEnd({ status: "FAILED", from: "3", to: "2" });
+        await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        const again = await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        expect(again).toEqual({ action: "ignored", why: `the end of build ${event.detail["build-id"]} was reported before (event ${event.id}: a redelivery)` });
+        expect(ports.published).toHaveLength(1);
+    });
+
+    it("Kubernetes, a stopped build: nothing changed, and the command has no --after-fast-path", async () => {
+        const ports = aws();
+        const event = buildEnd({ status: "STOPPED", from: "3", to: "2" });
+
+        const outcome = await handleTriggerEvent(event, settings(KUBERNETES), ports, ports.now);
+
+        expect(outcome).toEqual({
+            action: "failed",
+            why: `reconcile build ${event.detail["build-id"]} stopped: nothing changed: traffic is still on 3; finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3`,
+        });
+        expect(ports.published.map((notice) => notice.subject)).toEqual(["mlops reconcile stopped: fraud-detector (prod) 3 -> 2"]);
+    });
+
+    it("names the versions the build carried, not the trigger's settings (the pin may have moved since)", async () => {
+        const ports = aws();
+        const event = buildEnd({ status: "FAILED", from: "5", to: "4" });
+
+        const outcome = await handleTriggerEvent(event, settings(KUBERNETES), ports, ports.now);
+
+        expect(outcome.why).toBe(
+            `reconcile build ${event.detail["build-id"]} failed: nothing changed: traffic is still on 5; finish it by hand with mlops rollback --stack prod --version 4 --expect-from 5`,
+        );
+        expect(ports.published.map((notice) => notice.subject)).toEqual(["mlops reconcile failed: fraud-detector (prod) 5 -> 4"]);
+    });
+
+    it("a build that carried no versions nor alarm: the trigger's pin, '?' for a target it does not have, and no alarm", async () => {
+        const ports = aws();
+        const event = buildEnd({ status: "FAILED", alarm: false });
+        const buildId = event.detail["build-id"];
+
+        const outcome = await handleTriggerEvent(event, settings({ ...KUBERNETES, rollbackVersion: undefined }), ports, ports.now);
+
+        const why = `reconcile build ${buildId} failed: nothing changed: traffic is still on 3; finish it by hand with mlops rollback --stack prod --version ? --expect-from 3`;
+        expect(outcome).toEqual({ action: "failed", why });
+        expect(ports.published).toEqual([
+            {
+                subject: "mlops reconcile failed: fraud-detector (prod) 3 -> ?",
+                message: { action: "failed", why, model: "fraud-detector", stack: "prod", from: "3", to: "?", alarm: null, buildId, eventId: event.id },
+            },
+        ]);
+    });
+
+    it("cuts the notice's subject to SNS's 100 characters", async () => {
+        const ports = aws();
+        const model = "fraud-detector-with-a-model-name-long-enough-to-push-the-subject-past-what-sns-accepts";
+
+        await handleTriggerEvent(buildEnd({ status: "FAILED", from: "3", to: "2" }), settings({ model }), ports, ports.now);
+
+        const subject = `mlops reconcile failed: ${model} (prod) 3 -> 2`;
+        expect(subject.length).toBeGreaterThan(100);
+        expect(ports.published.map((notice) => notice.subject)).toEqual([subject.slice(0, 100)]);
+    });
+});
