@@ -187,6 +187,23 @@ function writeKwokStages(dir: string, slowImages: NonNullable<SandboxOptions["sl
 /** The catalog version whose pods never become ready: a model that never loads, for the failure tests. */
 export const NEVER_READY_VERSION = "never-ready";
 
+/**
+ * How an update to the never-ready version must fail: pulumi-kubernetes gave
+ * up waiting for the Deployment's pods to be ready within its customTimeouts
+ * ("'<name>' timed out waiting to be Ready", pulumi-kubernetes
+ * provider/pkg/await/error.go). A provider or program error fails the update
+ * too, and sooner; the failure tests check for this cause.
+ */
+export const NEVER_READY_CAUSE = /timed out waiting to be Ready/;
+
+/** `mlops:kubernetes.rolloutTimeoutSeconds` of a stack file, in seconds: how long the never-ready version's update must take at least. */
+export function rolloutTimeoutSecondsOf(stackFile: string): number {
+    const config = (parseYaml(readFileSync(stackFile, "utf8")) as { config?: Record<string, { rolloutTimeoutSeconds?: unknown } | undefined> }).config;
+    const seconds = config?.["mlops:kubernetes"]?.rolloutTimeoutSeconds;
+    if (typeof seconds !== "number") throw new Error(`${stackFile} sets no mlops:kubernetes.rolloutTimeoutSeconds`);
+    return seconds;
+}
+
 interface PodReadyStage {
     metadata: { name: string };
     spec: { selector: { matchExpressions: unknown[] }; delay?: { durationMilliseconds: number } };

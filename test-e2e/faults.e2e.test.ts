@@ -24,7 +24,17 @@ import {
     withSandboxStack,
     type MlopsRun,
 } from "../sandbox/demo";
-import { isAlive, kubectl, NEVER_READY_VERSION, restartApiServer, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
+import {
+    isAlive,
+    kubectl,
+    NEVER_READY_CAUSE,
+    NEVER_READY_VERSION,
+    restartApiServer,
+    sandboxDown,
+    rolloutTimeoutSecondsOf,
+    sandboxUp,
+    type SandboxState,
+} from "../sandbox/sandbox";
 import { recordFault } from "./faultSummary";
 
 let state: SandboxState;
@@ -135,7 +145,45 @@ function childrenOf(pid: number): [number, string][] {
     }
 }
 
+/** The base name of a process's executable as it was started, or undefined once it is gone. */
+function executableOf(pid: number): string | undefined {
+    try {
+        return path.basename(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]);
+    } catch {
+        return undefined;
+    }
+}
+
+/** Running: alive and not a zombie waiting to be reaped (kill(pid, 0) succeeds for both). */
+function isRunning(pid: number): boolean {
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return false;
+    }
+}
+
 const selector = () => kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"]);
+
+/**
+ * Every object of the stack's namespace, and the namespace itself, as
+ * `kind/name` → resourceVersion: the API server bumps an object's
+ * resourceVersion on every write, so equal maps mean nothing was written.
+ */
+function clusterObjects(): Record<string, string> {
+    const namespaced = "deployments,replicasets,pods,services,endpointslices,configmaps,secrets,serviceaccounts,poddisruptionbudgets";
+    const list = (args: string[]) =>
+        (JSON.parse(kubectl(state, [...args, "-o", "json"])) as { items?: { kind: string; metadata: { name: string; resourceVersion: string } }[] }).items ??
+        [];
+    // A field selector, not namespaces/fraud: kubectl prints one named object bare, not as a List.
+    const items = [...list(["get", namespaced, "-n", "fraud"]), ...list(["get", "namespaces", "--field-selector", "metadata.name=fraud"])];
+    const objects = Object.fromEntries(items.map((item) => [`${item.kind}/${item.metadata.name}`, item.metadata.resourceVersion]));
+    if (objects["Namespace/fraud"] === undefined || objects["Service/fraud-detector"] === undefined) {
+        throw new Error(`the cluster listing misses the namespace or the Service: ${Object.keys(objects).join(", ")}`);
+    }
+    return objects;
+}
 
 /** What a rollback may need, as the cluster and the backend's files have it. */
 interface Kept {
@@ -289,8 +337,9 @@ describe("bad input never touches the stack", () => {
     }) => {
         const stateBefore = backendFiles();
         const stackFileBefore = readFileSync(stackFile());
-        const servingBefore = servingDeployments(state);
+        const clusterBefore = clusterObjects();
         expect(stateBefore.size).toBeGreaterThan(0);
+        expect(Object.keys(clusterBefore).filter((key) => key.startsWith("Deployment/")).length).toBeGreaterThan(0);
 
         for (const [args, fragment] of BAD_INVOCATIONS) {
             const run = runMlops(state, project, args);
@@ -310,7 +359,8 @@ describe("bad input never touches the stack", () => {
         expect(changed).toEqual([]);
         expect(backendFiles()).toEqual(stateBefore);
         expect(readFileSync(stackFile()).equals(stackFileBefore)).toBe(true);
-        expect(servingDeployments(state)).toEqual(servingBefore);
+        // The cluster: not one object written, let alone the ones that serve.
+        expect(clusterObjects()).toEqual(clusterBefore);
     });
 
     it("refuses every invalid stack config of test/configs/invalid as the stack's file (exit 2, the key named), touching nothing", ({ task }) => {
@@ -318,6 +368,7 @@ describe("bad input never touches the stack", () => {
         const files = readdirSync(invalidDir).filter((file) => file.endsWith(".yaml"));
         expect(files.length).toBeGreaterThanOrEqual(40);
         const stateBefore = backendFiles();
+        const clusterBefore = clusterObjects();
         const original = readFileSync(stackFile());
         try {
             for (const file of files) {
@@ -337,15 +388,19 @@ describe("bad input never touches the stack", () => {
         recordFault(task, { scenario: "invalid stack configs", injected: files.length, kind: "invalid config", lost: changed, checked: stateBefore.size });
         expect(changed).toEqual([]);
         expect(backendFiles()).toEqual(stateBefore);
+        expect(clusterObjects()).toEqual(clusterBefore);
     }, 300_000);
 });
 
-/** SIGKILL the engine (the `pulumi` process) of a running mlops; returns its pid and its provider plugins' pids. */
+/** SIGKILL the engine (the `pulumi` process) of a running mlops; returns its pid and the pids of its Kubernetes provider plugins. */
 function killEngine(run: RunningMlops): { enginePid: number; plugins: number[] } {
     const engine = childrenOf(run.pid).find(([, name]) => name === "pulumi");
     if (engine === undefined) throw new Error(`no pulumi process under mlops (pid ${run.pid}):\n${run.output()}`);
     const [enginePid] = engine;
-    const plugins = childrenOf(enginePid).map(([pid]) => pid);
+    // By the executable's name in /proc/<pid>/cmdline: ps truncates comm to 15 characters.
+    const plugins = childrenOf(enginePid)
+        .map(([pid]) => pid)
+        .filter((pid) => executableOf(pid) === "pulumi-resource-kubernetes");
     process.kill(enginePid, "SIGKILL");
     return { enginePid, plugins };
 }
@@ -375,7 +430,8 @@ describe("interrupted and broken rollbacks", () => {
         expect(killed.stderr).toContain("finish it with mlops rollback --stack sandbox");
         // The engine's provider plugins outlive it (the engine cannot stop them
         // once killed); the rerun must work with them still there. Stopped at the end.
-        const orphans = plugins.filter(isAlive);
+        const orphans = plugins.filter(isRunning);
+        expect(orphans.length, "the killed engine's Kubernetes provider plugin is still running when the rerun starts").toBeGreaterThan(0);
 
         // What the kill left: the engine's lock and an unfinished operation.
         expect(backendLeftovers().locks).toHaveLength(1);
@@ -447,7 +503,8 @@ describe("interrupted and broken rollbacks", () => {
         await waitForOutput(run, /deleting kubernetes:apps\/v1:Deployment fraud-detector-deployment-6/, 120);
         const { enginePid, plugins } = killEngine(run);
         expect((await run.done).code).toBe(1);
-        const orphans = plugins.filter(isAlive);
+        const orphans = plugins.filter(isRunning);
+        expect(orphans.length, "the killed engine's Kubernetes provider plugin is still running when the rerun starts").toBeGreaterThan(0);
         // Traffic moved before the delete; the stack has not recorded the rollback yet (its outputs come last).
         expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
         kubectl(state, ["patch", "deployment", "fraud-detector-6", "-n", "fraud", "--type", "json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]']);
@@ -491,7 +548,13 @@ describe("interrupted and broken rollbacks", () => {
         );
         expect(run.code).toBe(1);
         expect(run.stderr).toContain(`the rollback to ${NEVER_READY_VERSION} failed`);
-        // rolloutTimeoutSeconds is 60 in the sandbox stack; the rest is the engine starting and stopping.
+        // Failed for the right reason: pulumi-kubernetes gave up waiting for the
+        // Deployment's pods to be ready (its await logic, provider/pkg/await),
+        // not a provider or program error, and only once the rollout timeout
+        // (rolloutTimeoutSeconds) had passed; the rest is the engine starting
+        // and stopping (rolloutTimeoutSeconds is 60 in the sandbox stack).
+        expect(run.stderr).toMatch(NEVER_READY_CAUSE);
+        expect(run.seconds).toBeGreaterThanOrEqual(rolloutTimeoutSecondsOf(stackFile()));
         expect(run.seconds).toBeLessThan(150);
         expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
         expect(selector()).toBe("2");

@@ -22,7 +22,17 @@ import {
     withInlineStack,
     withSandboxStack,
 } from "../sandbox/demo";
-import { kubectl, NEVER_READY_VERSION, PROJECT_DIR, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
+import {
+    kubectl,
+    NEVER_READY_CAUSE,
+    NEVER_READY_VERSION,
+    PROJECT_DIR,
+    SANDBOX_DIR,
+    sandboxDown,
+    rolloutTimeoutSecondsOf,
+    sandboxUp,
+    type SandboxState,
+} from "../sandbox/sandbox";
 
 let state: SandboxState;
 let project: string;
@@ -252,7 +262,13 @@ describe("a version whose pods never become ready", () => {
         const run = mlops("deploy", "--stack", STACK, "--version", NEVER_READY_VERSION, "--yes");
         expect(run.code).toBe(1);
         expect(run.stderr).toContain("the deploy to never-ready failed");
-        // rolloutTimeoutSeconds is 60 in the sandbox stack; the rest is the engine starting and stopping.
+        // Failed for the right reason: pulumi-kubernetes gave up waiting for the
+        // Deployment's pods to be ready (its await logic, provider/pkg/await),
+        // not a provider or program error, and only once the rollout timeout
+        // (rolloutTimeoutSeconds) had passed; the rest is the engine starting
+        // and stopping (rolloutTimeoutSeconds is 60 in the sandbox stack).
+        expect(run.stderr).toMatch(NEVER_READY_CAUSE);
+        expect(run.seconds).toBeGreaterThanOrEqual(rolloutTimeoutSecondsOf(stackFile()));
         expect(run.seconds).toBeLessThan(150);
         expect(servingDeployments(state)).toEqual(serving);
         expect(kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"])).toBe("2");
