@@ -5,7 +5,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/**", "bin/**", "dist/**", "eslint.config.mjs"] },
+    { ignores: ["node_modules/**", "bin/**", "dist/**", ".stryker-tmp*/**", "reports/**", "eslint.config.mjs", "stryker.config.mjs"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { declaredVersions, defaultRollbackTarget, isWarm, warmSet, warmVersions, type CatalogView } from "../catalog/catalog";
+import { declaredVersions, defaultRollbackTarget, isWarm, pinnableVersionsBefore, warmSet, warmVersions, type CatalogView } from "../catalog/catalog";
 import { derivedNameKey, sagemakerChildNames } from "../catalog/names";
 
 const catalogOf = (ids: string[], pinned: string, warm: number, quarantined: string[] = [], servingHistory: string[] = []): CatalogView => ({
@@ -52,12 +52,38 @@ describe("warmSet without a serving record (a first deploy)", () => {
         );
     });
 
+    it("reads a catalog with no servingHistory at all (the field is optional in the public CatalogView) as one with an empty record", () => {
+        const noRecord: CatalogView = { versions: [{ version: "1" }, { version: "2" }, { version: "3" }], pinned: "3", warm: 1, quarantined: [] };
+        expect(warmSet(noRecord)).toStrictEqual(warmSet(catalogOf(["1", "2", "3"], "3", 1, [], [])));
+        expect(warmVersions(noRecord)).toEqual(["2"]);
+    });
+
     it("counts a record that holds only the pin as no record", () => {
         expect(warmSet(catalogOf(["1", "2", "3"], "3", 2, ["1"], ["3"]))).toMatchObject({ versions: ["2"], standIn: expect.stringContaining("version 2,") });
     });
 
     it("says nothing once another version has served", () => {
         expect(warmSet(catalogOf(["1", "2", "3"], "3", 1, [], ["2", "3"])).standIn).toBeUndefined();
+    });
+
+    it("names two or more stand-ins in the plural", () => {
+        expect(warmSet(catalogOf(["1", "2", "3"], "3", 2)).standIn).toBe(
+            "nothing but 3 has served on this stack yet (a first deploy, or a stack last updated before mlops-rollback kept a serving record), " +
+                "so versions 1, 2, the catalog's previous ones, are kept warm as the rollback target though they have not served here",
+        );
+    });
+
+    it("claims nothing stands in when no earlier version may be pinned: the pin is the first version, or every earlier one is quarantined", () => {
+        expect(warmSet(catalogOf(["1", "2", "3"], "1", 1))).toStrictEqual({ versions: [] });
+        expect(warmSet(catalogOf(["1", "2", "3"], "3", 2, ["1", "2"]))).toStrictEqual({ versions: [] });
+    });
+});
+
+describe("a pin the catalog does not list", () => {
+    it("is an error, whatever the serving record holds, rather than an empty warm set", () => {
+        expect(() => warmSet(catalogOf(["1", "2"], "9", 1, [], ["1"]))).toThrow("pinned version '9' is not in the catalog");
+        expect(() => warmSet(catalogOf(["1", "2"], "9", 1))).toThrow("pinned version '9' is not in the catalog");
+        expect(() => pinnableVersionsBefore(catalogOf(["1", "2"], "9", 1))).toThrow("pinned version '9' is not in the catalog");
     });
 });
 

@@ -1,58 +1,41 @@
 /**
  * Database snapshots tied to model versions: the ledger's pure functions,
- * the restore plan, and what the program declares under Pulumi's mock
- * runtime (standing for the engine and the AWS provider) — the snapshot
- * with its tags, the switch waiting on it, the managed database's safe
- * defaults — and that no rollback `mlops plan` shows replaces or deletes a
- * database or a snapshot.
+ * the restore plan, and the restore's checks and wait against a stand-in
+ * for RDS. What the program declares under Pulumi's mock runtime, and what
+ * `mlops plan` shows of it, is in databaseSnapshotsProgram.test.ts; the
+ * restore against emulated RDS in databaseRestore.moto.test.ts.
  */
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
-import { finalSnapshotIdentifier, SAFE_DATABASE_SETTINGS } from "../components/databaseSnapshots";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { BadInputError } from "../config/badInput";
-import { parseStackConfig, RDS_IDENTIFIER_PATTERN, VERSION_ID_PATTERN, type StackConfig } from "../config/schema";
-import { rawConfigFromStackFile } from "../config/sources";
-import { planRestore, restoredIdentifier, restoredWriterIdentifier, runRestore, type RdsPorts } from "../database/restore";
+import { parseStackConfig, RDS_IDENTIFIER_PATTERN, VERSION_ID_PATTERN } from "../config/schema";
 import {
+    checkRestorable,
+    describeRestore,
+    planRestore,
+    restoredIdentifier,
+    restoredWriterIdentifier,
+    restoreTags,
+    runRestore,
+    type RdsPorts,
+    type RestorePlan,
+    type SnapshotState,
+} from "../database/restore";
+import {
+    compactTimestamp,
     currentSnapshot,
     nextSnapshotLedger,
     snapshotHoldsSwitch,
     snapshotIdentifier,
     snapshotLedgerFromOutput,
+    snapshotTags,
     type SnapshotRecord,
 } from "../database/snapshots";
-import { recordProgram, type RegisteredResource } from "../plan/mockRuntime";
-import { planPinChange } from "../plan/plan";
-import { REPLACE_ON_CHANGE } from "../plan/replaceOnChange";
-import { findChild, sagemakerRawConfig } from "./helpers";
+import { sagemakerRawConfig } from "./helpers";
+import { configWithDatabase as config, EXTERNAL_DATABASE, NOW, snapshotRecord as record } from "./fixtures/databaseSnapshots";
 
-const SNAPSHOT = "aws:rds/snapshot:Snapshot";
-const CLUSTER_SNAPSHOT = "aws:rds/clusterSnapshot:ClusterSnapshot";
-const NOW = "2026-11-27T12:34:56.789Z";
 /** RDS snapshot identifiers: a letter first, then letters, digits and single hyphens, at most 255. */
 const RDS_SNAPSHOT_ID = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-
-const EXTERNAL_DATABASE = { kind: "instance", identifier: "fraud-features", addressEnv: "FEATURE_DB_HOST" };
-const MANAGED_INSTANCE = {
-    kind: "instance",
-    identifier: "fraud-features",
-    manage: { engine: "postgres", instanceClass: "db.t4g.medium", allocatedStorageGiB: 50, backupRetentionDays: 14 },
-};
-const MANAGED_CLUSTER = { kind: "cluster", identifier: "fraud-features", manage: { engine: "aurora-postgresql", instanceClass: "db.r6g.large" } };
-
-function config(database: Record<string, unknown>, overrides: Record<string, unknown> = {}): StackConfig {
-    return parseStackConfig(sagemakerRawConfig({ database, ...overrides }));
-}
-
-/** A ledger record as the program writes it: the n-th snapshot of stack "test". */
-const record = (sequence: number, from: string | null, to: string, at = NOW): SnapshotRecord => ({
-    identifier: snapshotIdentifier("fraud-detector", "test", sequence, from, to),
-    kind: "instance",
-    database: "fraud-features",
-    from,
-    to,
-    at,
-});
 
 describe("the snapshot ledger", () => {
     it("takes a snapshot when the pin changes, named after the model, the stack, its place in the ledger and both versions", () => {
@@ -122,20 +105,92 @@ describe("the snapshot ledger", () => {
         );
     });
 
-    it("reads back only well-formed records from the stack's outputs", () => {
+    it("reads back only well-formed records from the stack's outputs, skipping any entry that is no object (even undefined) without throwing", () => {
         const good = record(1, "2", "3");
         expect(snapshotLedgerFromOutput([good, { ...good, kind: "table" }, { identifier: "x" }, null, "text"])).toEqual([good]);
+        expect(snapshotLedgerFromOutput([undefined, 5, true, good])).toEqual([good]);
         expect(snapshotLedgerFromOutput(undefined)).toEqual([]);
+    });
+
+    it("takes the time of a run to the second, without its fraction: the final snapshot and the restored database are named by it", () => {
+        expect(compactTimestamp("2026-11-27T12:34:56.789Z")).toBe("20261127123456");
+        expect(compactTimestamp("2026-11-27T12:34:56Z")).toBe("20261127123456");
+    });
+
+    it("names a snapshot from the ids as RDS takes them: lowercase, dots and underscores as hyphens, and 'stack' for a stack named by punctuation alone", () => {
+        expect(snapshotIdentifier("fraud-detector", "Prod_EU", 1, "V2.1_rc", "3")).toBe("fraud-detector-prod-eu-1-vv2-1-rc-to-v3");
+        expect(snapshotIdentifier("fraud-detector", "_", 1, "2", "3")).toBe("fraud-detector-stack-1-v2-to-v3");
+    });
+
+    it("cuts an identifier longer than RDS takes and ends it with a hash of the whole, the same on every run; one that fits is kept whole", () => {
+        // GIVEN ids whose whole identifier (91 characters) fits a DB snapshot's 255 but not a cluster snapshot's 63
+        const [model, stack, from, to] = ["fraud-detector-for-card-payments", "production-eu-west-1", "2026.11.27-rc1", "2026.12.01-rc2"];
+        const whole = "fraud-detector-for-card-payments-production-eu-west-1-12-v2026-11-27-rc1-to-v2026-12-01-rc2";
+        expect(snapshotIdentifier(model, stack, 12, from, to)).toBe(whole);
+        // THEN cut to 63, the cut's trailing hyphen dropped, and the hash pinned: a retried update must find the same snapshot
+        expect(snapshotIdentifier(model, stack, 12, from, to, 63)).toBe("fraud-detector-for-card-payments-production-eu-west-1-9ee8730c");
+        // At exactly the limit nothing is cut; one less and the hash takes the end.
+        expect(snapshotIdentifier("m", "s", 1, "2", "3", 14)).toBe("m-s-1-v2-to-v3");
+        expect(snapshotIdentifier("m", "s", 1, "2", "3", 13)).toBe("m-s-eb7af6eb");
+    });
+
+    it("keeps a cluster snapshot's identifier within 63 characters and an instance snapshot's within 255", () => {
+        const long = { model: "fraud-detector-for-card-payments", pinned: "2026.12.01-rc2" };
+        const cluster = { ...long, database: parseStackConfig(sagemakerRawConfig({ database: { kind: "cluster", identifier: "fraud-features" } })).database };
+        const instance = { ...long, database: config(EXTERNAL_DATABASE).database };
+        const deployed = { pinned: "2026.11.27-rc1" };
+        expect(nextSnapshotLedger([], cluster, deployed, "production-eu-west-1", NOW).taken).toMatchObject({
+            identifier: "fraud-detector-for-card-payments-production-eu-west-1-b2408758",
+            kind: "cluster",
+        });
+        expect(nextSnapshotLedger([], instance, deployed, "production-eu-west-1", NOW).taken?.identifier).toBe(
+            "fraud-detector-for-card-payments-production-eu-west-1-1-v2026-11-27-rc1-to-v2026-12-01-rc2",
+        );
+    });
+
+    it("tags a snapshot with the model, the stack and both versions ('none' before the first deploy), as managed by mlops-rollback", () => {
+        expect(snapshotTags(record(1, null, "2"), "fraud-detector", "prod")).toEqual({
+            "mlops:model": "fraud-detector",
+            "mlops:stack": "prod",
+            "mlops:from-version": "none",
+            "mlops:to-version": "2",
+            "mlops:managed-by": "mlops-rollback",
+        });
+        expect(snapshotTags(record(2, "2", "3"), "fraud-detector", "prod")["mlops:from-version"]).toBe("2");
+    });
+
+    it("declares no snapshot once the pin changed again, even when an older record took the pin live (a rollback to it)", () => {
+        // 2 went live, then 3, then 2 again: the program declares the newest record's snapshot, and only while its version is pinned.
+        const ledger = [record(1, null, "2"), record(2, "2", "3"), record(3, "3", "2")];
+        expect(currentSnapshot(ledger, "2")).toEqual(ledger[2]);
+        expect(currentSnapshot(ledger, "3")).toBeUndefined();
+    });
+
+    it("reads back each field as the program wrote it: non-empty text, a known kind, and from null or a version", () => {
+        const good = record(1, "2", "3");
+        const first = { ...record(2, null, "2"), kind: "cluster" };
+        expect(snapshotLedgerFromOutput([good, first])).toEqual([good, first]);
+        for (const field of ["identifier", "database", "to", "at"] as const) {
+            expect(snapshotLedgerFromOutput([{ ...good, [field]: "" }]), `empty ${field}`).toEqual([]);
+            expect(snapshotLedgerFromOutput([{ ...good, [field]: 7 }]), `${field} not text`).toEqual([]);
+        }
+        expect(
+            snapshotLedgerFromOutput([
+                { ...good, from: "" },
+                { ...good, from: 2 },
+                { ...good, from: undefined },
+            ]),
+        ).toEqual([]);
+        expect(snapshotLedgerFromOutput([{ ...good, kind: undefined }, 42, "fraud-detector-test-1-v2-to-v3"])).toEqual([]);
     });
 });
 
 describe("the restore plan", () => {
-    const ledger = [
-        record(1, null, "2", "2026-11-01T00:00:00.000Z"),
-        record(2, "2", "3", "2026-11-10T00:00:00.000Z"),
-        record(3, "3", "2"),
-        record(4, "2", "3"),
-    ];
+    // Built per test, not once for the describe block: `npm run test:mutation` can then tell which test covers which line.
+    let ledger: SnapshotRecord[];
+    beforeEach(() => {
+        ledger = [record(1, null, "2", "2026-11-01T00:00:00.000Z"), record(2, "2", "3", "2026-11-10T00:00:00.000Z"), record(3, "3", "2"), record(4, "2", "3")];
+    });
 
     it("restores the newest snapshot taken when the rolled-back-from version went live, into a new database", () => {
         const plan = planRestore(config(EXTERNAL_DATABASE).database, ledger, "3", "2026-11-27T13:05:00.000Z");
@@ -179,10 +234,164 @@ describe("the restore plan", () => {
         expect(again.replacedDatabase).toBe("fraud-features-restore-202611010000");
         expect(again.restoredDatabase).toBe("fraud-features-restore-202611271234");
     });
+
+    it("refuses when the stack has taken no snapshot at all, and says what to do instead", () => {
+        expect(() => planRestore(config(EXTERNAL_DATABASE).database, [], "3", NOW)).toThrow(
+            "--restore-database: the stack has no snapshot from when version 3 went live (it has no snapshots yet); " +
+                "roll back without --restore-database, and restore by hand from an automated backup if the data needs it",
+        );
+        expect(() => planRestore(config(EXTERNAL_DATABASE).database, [record(1, null, "1"), record(2, "1", "2"), record(3, "2", "1")], "3", NOW)).toThrow(
+            "(it has snapshots for version 1, 2)",
+        );
+    });
+
+    it("refuses a snapshot of another kind of database than mlops:database is now, leaving the restore to a person", () => {
+        const clusterSnapshot = { ...record(1, "2", "3"), kind: "cluster" as const };
+        expect(() => planRestore(config(EXTERNAL_DATABASE).database, [clusterSnapshot], "3", NOW)).toThrow(
+            new BadInputError(
+                `--restore-database: snapshot ${clusterSnapshot.identifier} is of a DB cluster, but mlops:database.kind is now instance; restore it by hand`,
+            ),
+        );
+    });
+
+    it("leaves a cluster's name room for its writer's suffix, and an instance's name all of RDS's 63 characters", () => {
+        const longest = "a".repeat(63);
+        expect(restoredIdentifier(longest, NOW, "instance")).toBe(`${"a".repeat(42)}-restore-202611271234`);
+        expect(restoredIdentifier(longest, NOW, "cluster")).toBe(`${"a".repeat(35)}-restore-202611271234`);
+        expect(restoredWriterIdentifier("fraud-features-restore-202611271234")).toBe("fraud-features-restore-202611271234-writer");
+    });
+});
+
+/** Stands for RDS before a restore: the snapshot as DescribeDB*Snapshots reports it, and the databases that exist. */
+function rdsBeforeRestore(snapshot: SnapshotState | undefined, existing: readonly string[] = []): RdsPorts & { asked: string[] } {
+    const asked: string[] = [];
+    return {
+        asked,
+        describeSnapshot: () => Promise.resolve(snapshot),
+        describeDatabase: (kind, identifier) => {
+            asked.push(`${kind} ${identifier}`);
+            return Promise.resolve(existing.includes(`${kind} ${identifier}`) ? { status: "available" } : undefined);
+        },
+        placementOf: () => Promise.reject(new Error("a check must not read the placement")),
+        restore: () => Promise.reject(new Error("a check must not restore")),
+    };
+}
+
+describe("the restore's checks, before anything changes", () => {
+    // 3 went live at NOW; the restore runs the next day.
+    const wentLive = new Date(NOW);
+    const hours = (n: number) => new Date(wentLive.getTime() + n * 3600_000);
+    let instancePlan: RestorePlan;
+    let clusterPlan: RestorePlan;
+    beforeEach(() => {
+        instancePlan = planRestore(config(EXTERNAL_DATABASE).database, [record(1, "2", "3")], "3", "2026-11-28T09:00:00.000Z");
+        clusterPlan = planRestore(
+            config({ kind: "cluster", identifier: "fraud-features" }).database,
+            [{ ...record(1, "2", "3"), kind: "cluster" }],
+            "3",
+            "2026-11-28T09:00:00.000Z",
+        );
+    });
+
+    it("passes a snapshot that is available and was taken when the version went live, and returns what RDS says of it", async () => {
+        const snapshot = { status: "available", createdAt: hours(0.1) };
+        await expect(checkRestorable(instancePlan, rdsBeforeRestore(snapshot))).resolves.toEqual(snapshot);
+        // RDS may not report the time yet: nothing says it is late.
+        await expect(checkRestorable(instancePlan, rdsBeforeRestore({ status: "available" }))).resolves.toEqual({ status: "available" });
+    });
+
+    it("refuses when the snapshot is gone from RDS, or is not available yet", async () => {
+        await expect(checkRestorable(instancePlan, rdsBeforeRestore(undefined))).rejects.toThrow(
+            new BadInputError(
+                `--restore-database: snapshot ${instancePlan.snapshot.identifier} (taken when version 3 went live) is not in RDS any more; nothing was changed`,
+            ),
+        );
+        await expect(checkRestorable(instancePlan, rdsBeforeRestore({ status: "creating" }))).rejects.toThrow(
+            new BadInputError(
+                `--restore-database: snapshot ${instancePlan.snapshot.identifier} is creating, not available; wait for it and run again (nothing was changed)`,
+            ),
+        );
+    });
+
+    it("refuses a snapshot RDS created more than 6 hours after the version went live: it holds later data", async () => {
+        await expect(checkRestorable(instancePlan, rdsBeforeRestore({ status: "available", createdAt: hours(5) }))).resolves.toBeDefined();
+        await expect(checkRestorable(instancePlan, rdsBeforeRestore({ status: "available", createdAt: hours(6) }))).resolves.toBeDefined();
+        const late = new Date(hours(6).getTime() + 1);
+        await expect(checkRestorable(instancePlan, rdsBeforeRestore({ status: "available", createdAt: late }))).rejects.toThrow(
+            `was created ${late.toISOString()}, long after version 3 went live (${NOW}), so it does not hold the data of that moment`,
+        );
+    });
+
+    it("refuses when the new database's name is taken; for a cluster, its writer's name too", async () => {
+        const available = { status: "available", createdAt: hours(0) };
+        // An instance has no writer: only its own name is asked for, and an instance named like a writer does not stand in the way.
+        const instanceFree = rdsBeforeRestore(available, ["instance fraud-features-restore-202611280900-writer"]);
+        await expect(checkRestorable(instancePlan, instanceFree)).resolves.toEqual(available);
+        expect(instanceFree.asked).toEqual(["instance fraud-features-restore-202611280900"]);
+        const instance = rdsBeforeRestore(available, ["instance fraud-features-restore-202611280900"]);
+        await expect(checkRestorable(instancePlan, instance)).rejects.toThrow(
+            new BadInputError(
+                "--restore-database: a DB instance named fraud-features-restore-202611280900 already exists; wait a minute and run again (nothing was changed)",
+            ),
+        );
+        const free = rdsBeforeRestore(available);
+        await checkRestorable(clusterPlan, free);
+        expect(free.asked).toEqual(["cluster fraud-features-restore-202611280900", "instance fraud-features-restore-202611280900-writer"]);
+        await expect(checkRestorable(clusterPlan, rdsBeforeRestore(available, ["instance fraud-features-restore-202611280900-writer"]))).rejects.toThrow(
+            "a DB instance named fraud-features-restore-202611280900-writer already exists",
+        );
+        await expect(checkRestorable(clusterPlan, rdsBeforeRestore(available, ["cluster fraud-features-restore-202611280900"]))).rejects.toThrow(
+            "a DB cluster named fraud-features-restore-202611280900 already exists",
+        );
+    });
+});
+
+describe("what a restore says before it runs, and how it tags the new database", () => {
+    let plan: RestorePlan;
+    beforeEach(() => {
+        plan = planRestore(config(EXTERNAL_DATABASE).database, [record(1, "2", "3")], "3", "2026-11-27T13:05:00.000Z");
+    });
+
+    it("names the snapshot, when it was taken, the new database, and how much data it leaves out", () => {
+        const snapshot = { status: "available", createdAt: new Date("2026-11-27T12:35:00.000Z") };
+        expect(describeRestore(plan, snapshot, new Date("2026-11-27T13:05:00.000Z"), "FEATURE_DB_HOST").split("\n")).toEqual([
+            `Database: restores snapshot ${plan.snapshot.identifier} (taken 2026-11-27T12:35:00.000Z, when version 3 went live) into a new DB instance, fraud-features-restore-202611271305.`,
+            "Traffic stays on version 3 until fraud-features-restore-202611271305 is available (minutes for a small database, longer for a large one); to move traffic first, roll back without --restore-database.",
+            "Data written to fraud-features since then (the last 30 min) will not be in fraud-features-restore-202611271305; it stays in fraud-features, which is kept as it is, with its deletion protection, until you remove it.",
+            "The model's FEATURE_DB_HOST will point at fraud-features-restore-202611271305 (on SageMaker that means new Models and endpoint configs: a new fleet, not a warm switch).",
+        ]);
+    });
+
+    it("counts from when the version went live while RDS reports no time, never below 0 min, and says when the model is not told", () => {
+        const text = describeRestore(plan, { status: "available" }, new Date("2026-11-27T13:34:56.789Z"), undefined);
+        expect(text).toContain(`(taken ${NOW}, when version 3 went live)`);
+        expect(text).toContain("(the last 60 min)");
+        expect(text.split("\n").at(-1)).toBe(
+            "mlops:database.addressEnv is not set, so the model is not told: point it at fraud-features-restore-202611271305 yourself.",
+        );
+        // A clock behind RDS's.
+        expect(describeRestore(plan, { status: "available", createdAt: new Date("2026-11-27T14:00:00.000Z") }, new Date(NOW), undefined)).toContain(
+            "(the last 0 min)",
+        );
+    });
+
+    it("tags the restored database with where it came from, readable in the console without the stack", () => {
+        expect(restoreTags(plan, "fraud-detector", "prod")).toEqual({
+            "mlops:model": "fraud-detector",
+            "mlops:stack": "prod",
+            "mlops:restored-from-snapshot": plan.snapshot.identifier,
+            "mlops:replaces-database": "fraud-features",
+            "mlops:rolled-back-from-version": "3",
+            "mlops:managed-by": "mlops-rollback",
+        });
+    });
 });
 
 describe("waiting for the restored database", () => {
-    const plan = planRestore(config(EXTERNAL_DATABASE).database, [record(1, "2", "3")], "3", NOW);
+    let plan: RestorePlan;
+    beforeEach(() => {
+        plan = planRestore(config(EXTERNAL_DATABASE).database, [record(1, "2", "3")], "3", NOW);
+    });
     /** Stands for RDS: the new database's statuses, one per DescribeDBInstances. */
     function rdsAnswering(statuses: (string | undefined)[]): RdsPorts & { restored: number } {
         const ports = {
@@ -222,182 +431,49 @@ describe("waiting for the restored database", () => {
             `still creating after 90 s; the restore goes on in RDS. Once it is available, add restoredInto: ${plan.restoredDatabase}`,
         );
     });
-});
 
-describe("DatabaseSnapshots under the mock runtime", () => {
-    const urnOf = (resource: RegisteredResource) => `urn:pulumi:test::mlops::mlops:aws:DatabaseSnapshots$${resource.type}::${resource.name}`;
-    const FORWARD_SNAPSHOT = "fraud-detector-database-snapshot-fraud-detector-test-2-v2-to-v3";
-    const ROLLBACK_SNAPSHOT = "fraud-detector-database-snapshot-fraud-detector-test-3-v3-to-v2";
-    let forward: RegisteredResource[];
-    let rerun: RegisteredResource[];
-    let rollback: RegisteredResource[];
-    let kubernetesManaged: RegisteredResource[];
-    let cluster: RegisteredResource[];
+    it.each(["failed", "incompatible-restore", "incompatible-parameters", "incompatible-network", "inaccessible-encryption-credentials"])(
+        "stops waiting when RDS reports %s, a state a restore does not leave",
+        async (status) => {
+            const rds = rdsAnswering(["creating", status]);
+            await expect(runRestore(plan, rds, {}, noSleep)).rejects.toThrow(`ended ${status}; it is kept for you to inspect (deletion protection on)`);
+        },
+    );
 
-    beforeAll(async () => {
-        // GIVEN a stack that deployed 2 (snapshotted when 2 went live) and now pins 3
-        const external = config(EXTERNAL_DATABASE);
-        const wentLive2 = [record(1, null, "2", "2026-11-01T00:00:00.000Z")];
-        const deploying3 = nextSnapshotLedger(wentLive2, external, { pinned: "2" }, "test", NOW);
-        forward = await recordProgram(external, "test", { snapshots: deploying3, now: NOW });
-        // ... the same pin run again
-        rerun = await recordProgram(external, "test", { snapshots: nextSnapshotLedger(deploying3.ledger, external, { pinned: "3" }, "test", NOW), now: NOW });
-        // ... and one that rolls 3 back to 2
-        const back = config(EXTERNAL_DATABASE, { pinned: "2" });
-        rollback = await recordProgram(back, "test", { snapshots: nextSnapshotLedger(deploying3.ledger, back, { pinned: "3" }, "test", NOW), now: NOW });
-        const kubernetes = parseStackConfig({ ...rawConfigFromStackFile("stacks/Pulumi.kubernetes-example.yaml"), database: MANAGED_INSTANCE });
-        kubernetesManaged = await recordProgram(kubernetes, "test", { snapshots: nextSnapshotLedger([], kubernetes, { pinned: "2" }, "test", NOW), now: NOW });
-        const aurora = config(MANAGED_CLUSTER);
-        cluster = await recordProgram(aurora, "test", { snapshots: nextSnapshotLedger([], aurora, { pinned: "2" }, "test", NOW), now: NOW });
-    }, 60_000);
-
-    it("declares the snapshot of the pin change with the model, both versions and the stack in its tags, retained on delete", () => {
-        const snapshot = findChild(forward, FORWARD_SNAPSHOT);
-        expect(snapshot.type).toBe(SNAPSHOT);
-        expect(snapshot.inputs).toEqual({
-            dbInstanceIdentifier: "fraud-features",
-            dbSnapshotIdentifier: "fraud-detector-test-2-v2-to-v3",
-            tags: {
-                "mlops:model": "fraud-detector",
-                "mlops:stack": "test",
-                "mlops:from-version": "2",
-                "mlops:to-version": "3",
-                "mlops:managed-by": "mlops-rollback",
-            },
-        });
-        expect(snapshot.options).toMatchObject({
-            retainOnDelete: true,
-            parent: "urn:pulumi:test::mlops::mlops:aws:DatabaseSnapshots::fraud-detector-database",
-            customTimeouts: { create: "120m", update: "" },
-        });
+    it("waits out the timeout to the second, and says so when the new database never showed up", async () => {
+        const waits: number[] = [];
+        await expect(
+            runRestore(plan, rdsAnswering([undefined]), {}, { ...noSleep, timeoutSeconds: 90, onWait: (_, waited) => waits.push(waited) }),
+        ).rejects.toThrow(`${plan.restoredDatabase} is still not visible after 90 s`);
+        expect(waits).toEqual([0, 30, 60]);
     });
 
-    it("declares only the current pin's snapshot: the earlier one has left the stack (retained in AWS)", () => {
-        expect(forward.filter((r) => r.type === SNAPSHOT).map((r) => r.name)).toEqual([FORWARD_SNAPSHOT]);
-    });
-
-    it("keeps declaring the same snapshot, and takes no other, when the same pin runs again", () => {
-        expect(rerun.filter((r) => r.type === SNAPSHOT).map((r) => r.name)).toEqual([FORWARD_SNAPSHOT]);
-        expect(findChild(rerun, "fraud-detector-endpoint").options?.dependencies).not.toContain(urnOf(findChild(rerun, FORWARD_SNAPSHOT)));
-    });
-
-    it("makes the endpoint's switch wait for the snapshot when the pin moves forward", () => {
-        expect(findChild(forward, "fraud-detector-endpoint").options?.dependencies).toContain(urnOf(findChild(forward, FORWARD_SNAPSHOT)));
-    });
-
-    it("takes a rollback's snapshot after the switch, so that it can never hold traffic on the bad version", () => {
-        const snapshot = findChild(rollback, ROLLBACK_SNAPSHOT);
-        expect(snapshot.inputs.tags).toMatchObject({ "mlops:from-version": "3", "mlops:to-version": "2" });
-        const endpoint = findChild(rollback, "fraud-detector-endpoint");
-        expect(endpoint.options?.dependencies).not.toContain(urnOf(snapshot));
-        expect(snapshot.options?.dependencies).toContain(
-            "urn:pulumi:test::mlops::mlops:sagemaker:ModelEndpoint$aws:sagemaker/endpoint:Endpoint::fraud-detector-endpoint",
-        );
-    });
-
-    it("gives every version's container the database's address in mlops:database.addressEnv", () => {
-        for (const name of ["fraud-detector-model-2", "fraud-detector-model-3"]) {
-            const container = findChild(forward, name).inputs.primaryContainer as { environment: Record<string, string> };
-            expect(container.environment.FEATURE_DB_HOST).toBe("fraud-features.mock.us-east-1.rds.amazonaws.com");
+    it("polls RDS every 30 s unless told otherwise, on the real clock", async () => {
+        vi.useFakeTimers();
+        try {
+            const waits: number[] = [];
+            let done = false;
+            const restore = runRestore(plan, rdsAnswering(["creating", "available"]), {}, { onWait: (_, waited) => waits.push(waited) }).then((state) => {
+                done = true;
+                return state;
+            });
+            await vi.advanceTimersByTimeAsync(29_999);
+            expect(done).toBe(false);
+            await vi.advanceTimersByTimeAsync(1);
+            await expect(restore).resolves.toEqual({ status: "available", address: "restored.example" });
+            expect(waits).toEqual([0]);
+        } finally {
+            vi.useRealTimers();
         }
     });
 
-    it("on Kubernetes, makes the new version's Deployment and the Service's switch wait for the snapshot", () => {
-        const snapshot = kubernetesManaged.find((r) => r.type === SNAPSHOT) as RegisteredResource;
-        expect(findChild(kubernetesManaged, "fraud-detector-service").options?.dependencies).toContain(urnOf(snapshot));
-        // Its pods may migrate the data as they start.
-        expect(findChild(kubernetesManaged, "fraud-detector-deployment-3").options?.dependencies).toContain(urnOf(snapshot));
+    it("sleeps pollSeconds between polls", async () => {
+        const slept: number[] = [];
+        const sleep = (milliseconds: number) => {
+            slept.push(milliseconds);
+            return Promise.resolve();
+        };
+        await runRestore(plan, rdsAnswering(["creating", "modifying", "available"]), {}, { sleep, pollSeconds: 5 });
+        expect(slept).toEqual([5_000, 5_000]);
     });
-
-    it("creates a managed instance protected, with deletion protection, encryption, kept backups and a unique final snapshot", () => {
-        const instance = findChild(kubernetesManaged, "fraud-detector-database-instance");
-        expect(instance.type).toBe("aws:rds/instance:Instance");
-        expect(instance.inputs).toMatchObject({
-            identifier: "fraud-features",
-            engine: "postgres",
-            allocatedStorage: 50,
-            backupRetentionPeriod: 14,
-            publiclyAccessible: false,
-            finalSnapshotIdentifier: "fraud-features-final-20261127123456",
-            ...SAFE_DATABASE_SETTINGS,
-        });
-        expect(SAFE_DATABASE_SETTINGS).toMatchObject({
-            deletionProtection: true,
-            skipFinalSnapshot: false,
-            deleteAutomatedBackups: false,
-            storageEncrypted: true,
-        });
-        expect(instance.options).toMatchObject({ protect: true, retainOnDelete: true });
-        // The snapshot of a database created here waits for it (the stack's first deploy).
-        const snapshot = kubernetesManaged.find((r) => r.type === SNAPSHOT) as RegisteredResource;
-        expect(snapshot.options?.dependencies).toContain(
-            "urn:pulumi:test::mlops::mlops:aws:DatabaseSnapshots$aws:rds/instance:Instance::fraud-detector-database-instance",
-        );
-    });
-
-    it("creates a managed Aurora cluster and its writer protected, and snapshots the cluster", () => {
-        const auroraCluster = findChild(cluster, "fraud-detector-database-cluster");
-        expect(auroraCluster.inputs).toMatchObject({
-            clusterIdentifier: "fraud-features",
-            engine: "aurora-postgresql",
-            backupRetentionPeriod: 7,
-            ...SAFE_DATABASE_SETTINGS,
-        });
-        expect(auroraCluster.options).toMatchObject({ protect: true, retainOnDelete: true });
-        expect(findChild(cluster, "fraud-detector-database-writer").inputs).toMatchObject({ identifier: "fraud-features-writer", publiclyAccessible: false });
-        expect(findChild(cluster, "fraud-detector-database-writer").options).toMatchObject({ protect: true, retainOnDelete: true });
-        const snapshot = cluster.find((r) => r.type === CLUSTER_SNAPSHOT) as RegisteredResource;
-        expect(snapshot.inputs).toMatchObject({ dbClusterIdentifier: "fraud-features", dbClusterSnapshotIdentifier: "fraud-detector-test-1-v2-to-v3" });
-        expect(snapshot.options?.retainOnDelete).toBe(true);
-    });
-
-    it("names a final snapshot after the database and its creation time", () => {
-        expect(finalSnapshotIdentifier("fraud-features", NOW)).toBe("fraud-features-final-20261127123456");
-    });
-
-    it("knows how every RDS type it declares is replaced, for mlops plan", () => {
-        const types = new Set([...forward, ...kubernetesManaged, ...cluster].map((r) => r.type).filter((type) => type.startsWith("aws:rds/")));
-        expect([...types].sort()).toEqual([
-            "aws:rds/cluster:Cluster",
-            "aws:rds/clusterInstance:ClusterInstance",
-            "aws:rds/clusterSnapshot:ClusterSnapshot",
-            "aws:rds/instance:Instance",
-            "aws:rds/snapshot:Snapshot",
-        ]);
-        for (const type of types) expect(REPLACE_ON_CHANGE[type], type).toBeDefined();
-    });
-});
-
-describe("mlops plan: no rollback path replaces or deletes a database, or deletes a snapshot from AWS", () => {
-    const cases = [
-        { name: "SageMaker, database managed elsewhere", raw: sagemakerRawConfig({ database: EXTERNAL_DATABASE, warm: 1 }) },
-        { name: "SageMaker, managed instance", raw: sagemakerRawConfig({ database: MANAGED_INSTANCE, warm: 1 }) },
-        {
-            name: "Kubernetes, managed Aurora cluster",
-            raw: { ...rawConfigFromStackFile("stacks/Pulumi.kubernetes-example.yaml"), database: MANAGED_CLUSTER },
-        },
-    ];
-    for (const { name, raw } of cases) {
-        it(`${name}: every rollback target, warm or cold`, async () => {
-            const current = parseStackConfig(raw);
-            const order = current.versions.map((v) => v.version);
-            const targets = order.slice(0, order.indexOf(current.pinned));
-            expect(targets.length).toBeGreaterThanOrEqual(2);
-            for (const to of targets) {
-                const plan = await planPinChange(raw, to);
-                const snapshotType = current.database?.kind === "cluster" ? CLUSTER_SNAPSHOT : SNAPSHOT;
-                const database = plan.operations.filter((o) => o.type.startsWith("aws:rds/"));
-                // Nothing happens to the database itself.
-                expect(
-                    database.filter((o) => o.type !== snapshotType),
-                    `rollback to ${to}`,
-                ).toEqual([]);
-                // The rollback takes a snapshot, and the previous pin's leaves the stack but stays in AWS.
-                expect(database.map((o) => [o.op, o.retained === true])).toEqual([
-                    ["delete", true],
-                    ["create", false],
-                ]);
-            }
-        }, 120_000);
-    }
 });

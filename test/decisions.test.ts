@@ -37,7 +37,8 @@ function refused(decision: Decision): string {
 
 describe("decideRollback", () => {
     it("by default goes to the newest warm version before the pin, quarantines the one it leaves and records why", () => {
-        expect(accepted(decideRollback(config({ warm: 2 }), { reason: "5xx rate 4%" }))).toEqual({
+        // Strictly: a change carries no key it has no value for (no standIn where the target served here).
+        expect(accepted(decideRollback(config({ warm: 2 }), { reason: "5xx rate 4%" }))).toStrictEqual({
             kind: "rollback",
             from: "4",
             to: "3",
@@ -90,6 +91,57 @@ describe("decideRollback", () => {
         expect(change).toMatchObject({ to: "3", quarantined: ["4"], allowRedeploy: ["3"] });
     });
 
+    it("lists every warm version when it refuses a cold target, or says there is none", () => {
+        expect(refused(decideRollback(config({ warm: 2 }, 5), { version: "1" }))).toContain(
+            "--version 1: not warm (warm: 3, 4, the latest versions that served here before 5), so the rollback would first create",
+        );
+        expect(refused(decideRollback(config({ warm: 0 }), { version: "2" }))).toContain(
+            "--version 2: not warm (warm: none, the latest versions that served here before 4)",
+        );
+    });
+
+    it("says when the warm version only stands in for a serving record (a first deploy): a cold target is refused with why, a warm one carries why", () => {
+        const firstDeploy = config({}, 4, []);
+        expect(refused(decideRollback(firstDeploy, { version: "1" }))).toContain(
+            "--version 1: not warm (warm: 3, the catalog's previous, standing in: nothing but 4 has served here), so the rollback would first create",
+        );
+        expect(accepted(decideRollback(firstDeploy, {})).standIn).toBe(
+            "nothing but 4 has served on this stack yet (a first deploy, or a stack last updated before mlops-rollback kept a serving record), " +
+                "so version 3, the catalog's previous one, is kept warm as the rollback target though it has not served here",
+        );
+        // Cold, the stand-in is not what the rollback goes to: nothing to say.
+        expect(accepted(decideRollback(firstDeploy, { version: "2", allowCold: true })).standIn).toBeUndefined();
+        expect(accepted(decideRollback(config(), {})).standIn).toBeUndefined();
+    });
+
+    it("with --force to a quarantined version, releases only that one: the others stay quarantined", () => {
+        expect(accepted(decideRollback(config({ warm: 2, quarantined: ["1", "3"] }), { version: "3", force: true, allowCold: true }))).toMatchObject({
+            quarantined: ["1", "4"],
+            allowRedeploy: ["3"],
+        });
+    });
+
+    it("holds the version it rolls back from again, even where an earlier --force released it, and keeps the other releases", () => {
+        expect(accepted(decideRollback(config({ rollback: { allowRedeploy: ["4", "2"] } }), {}))).toMatchObject({
+            quarantined: ["4"],
+            allowRedeploy: ["2"],
+        });
+    });
+
+    it("says why there is no target: the pin is the catalog's first version, or nothing that served before it may be pinned again", () => {
+        expect(refused(decideRollback(config({ pinned: "1" }, 4, ["1"]), {}))).toBe(
+            "no warm version to roll back to from 1: 1 is the catalog's first version. Pass --version <v> --allow-cold to roll back to a version that must be built first",
+        );
+        // Only the pin has served, and every earlier version is quarantined.
+        expect(refused(decideRollback(config({ quarantined: ["1", "2", "3"] }, 4, ["4"]), {}))).toContain(
+            "no earlier version that served on this stack may be pinned again (nothing but 4 has served here)",
+        );
+        // 5 served before 4 (rolled back from, then released): it comes after the pin, and is not quarantined.
+        expect(refused(decideRollback(config({ pinned: "4" }, 5, ["5", "4"]), {}))).toContain(
+            "no earlier version that served on this stack may be pinned again (served here before: 5). Pass --version",
+        );
+    });
+
     it("never rolls back to the pin, a quarantined version without --force, or a later version (property)", () => {
         fc.assert(
             fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 5 }), fc.nat(), fc.nat(), (count, warm, pinSeed, quarantineMask) => {
@@ -108,8 +160,8 @@ describe("decideRollback", () => {
 });
 
 describe("decideDeploy", () => {
-    it("pins a later version and records it", () => {
-        expect(accepted(decideDeploy(config({ pinned: "2" }), { version: "4" }))).toEqual({
+    it("pins a later version and records it, with no reason or stand-in when there is none", () => {
+        expect(accepted(decideDeploy(config({ pinned: "2" }), { version: "4" }))).toStrictEqual({
             kind: "deploy",
             from: "2",
             to: "4",
@@ -142,6 +194,56 @@ describe("decideDeploy", () => {
             allowRedeploy: ["4"],
         });
     });
+
+    it("names the whole catalog when it refuses a version it does not know", () => {
+        expect(refused(decideDeploy(config({ pinned: "2" }), { version: "9" }))).toBe(
+            "--version 9: not in mlops:versions (known: 1, 2, 3, 4); add it to the catalog first",
+        );
+    });
+
+    it("records a stack's first deploy as from its pin, with no reason of its own", () => {
+        expect(accepted(decideDeploy(config({ pinned: "3" }, 4, []), { version: "3", deployedPin: null }))).toMatchObject({
+            from: "3",
+            to: "3",
+            message: "deploy 3 -> 3",
+        });
+    });
+
+    it("moves forward from the pin, whatever older version the stack still runs or whichever version a stale file missed", () => {
+        // The stack runs 1 (a deploy to 2 did not finish): deploying 4 moves from the pin, 2.
+        expect(accepted(decideDeploy(config({ pinned: "2" }), { version: "4", deployedPin: "1" }))).toMatchObject({ from: "2", message: "deploy 2 -> 4" });
+        // The stack already runs 4 but this file pins 2: a plain deploy, not the end of an unfinished one.
+        expect(accepted(decideDeploy(config({ pinned: "2" }), { version: "4", deployedPin: "4" }))).toMatchObject({ from: "2", message: "deploy 2 -> 4" });
+    });
+
+    it("does not deploy the pin again when what the stack runs is unknown (offline) or a version the catalog no longer lists", () => {
+        expect(refused(decideDeploy(config({ pinned: "4" }), { version: "4", rerun: true }))).toBe(
+            "--version 4: already the pinned version; nothing to deploy",
+        );
+        expect(refused(decideDeploy(config({ pinned: "3" }), { version: "3", deployedPin: "9" }))).toBe(
+            "--version 3: already the pinned version; nothing to deploy",
+        );
+    });
+
+    it("records the reason given, in the change and its message", () => {
+        expect(accepted(decideDeploy(config({ pinned: "2" }), { version: "4", reason: "new model" }))).toMatchObject({
+            message: "deploy 2 -> 4: new model",
+            reason: "new model",
+        });
+    });
+
+    it("on a first deploy, names as the stand-in the newest earlier version that is not quarantined", () => {
+        expect(accepted(decideDeploy(config({ pinned: "3", quarantined: ["2"] }, 4, []), { version: "3", deployedPin: null })).standIn).toContain(
+            "so version 1, the catalog's previous one, is kept warm",
+        );
+    });
+
+    it("with --force, releases the version it deploys and keeps every other quarantined one", () => {
+        expect(accepted(decideDeploy(config({ pinned: "2", quarantined: ["1", "4"] }), { version: "4", force: true }))).toMatchObject({
+            quarantined: ["1"],
+            allowRedeploy: ["4"],
+        });
+    });
 });
 
 describe("update messages", () => {
@@ -149,8 +251,19 @@ describe("update messages", () => {
         const message = updateMessage("rollback", "4", "3", "alarm fired\n  at 09:00");
         expect(message).toBe("rollback 4 -> 3: alarm fired at 09:00");
         expect(parseUpdateMessage(message)).toEqual({ kind: "rollback", from: "4", to: "3", reason: "alarm fired at 09:00" });
-        expect(parseUpdateMessage("deploy 2 -> 3")).toEqual({ kind: "deploy", from: "2", to: "3" });
+        expect(parseUpdateMessage("deploy 2 -> 3")).toStrictEqual({ kind: "deploy", from: "2", to: "3" });
         expect(parseUpdateMessage("pulumi up by alice")).toBeUndefined();
+    });
+
+    it("trims a reason and leaves a blank one out", () => {
+        expect(updateMessage("rollback", "4", "3", "  5xx alarm \n")).toBe("rollback 4 -> 3: 5xx alarm");
+        expect(updateMessage("rollback", "4", "3", " \n ")).toBe("rollback 4 -> 3");
+    });
+
+    it("reads only messages that are wholly ours, with version ids of any length", () => {
+        expect(parseUpdateMessage("rollback v10 -> v9: alarm")).toEqual({ kind: "rollback", from: "v10", to: "v9", reason: "alarm" });
+        expect(parseUpdateMessage("deploy 2024.1 -> 2024.2")).toEqual({ kind: "deploy", from: "2024.1", to: "2024.2" });
+        expect(parseUpdateMessage("revert: deploy 2 -> 3")).toBeUndefined();
     });
 });
 
@@ -220,6 +333,20 @@ describe("an update the stack file records but the stack never finished", () => 
         expect(decideUnfinishedRollback(config({ pinned: "3" }), "4", {}, {})).toBeUndefined(); // a failed deploy 4 -> 3 is no rollback
         // A stale file whose pin the stack's ledger holds: the normal refusal decides, not this.
         expect(decideUnfinishedRollback(rolledBackFile(), "4", { "3": { ...entry, rolledBackTo: "2" } }, {})).toBeUndefined();
+    });
+
+    it("with --force, finishes it even where the stack's ledger holds the pin, and keeps the file's releases", () => {
+        const entry = { at: "2026-11-27T08:00:00.000Z", reason: "5xx", rolledBackTo: "2" };
+        expect(decideUnfinishedRollback(rolledBackFile(), "4", { "3": entry }, { force: true })).toMatchObject({ ok: true, change: { from: "4", to: "3" } });
+        const released = config({ pinned: "3", quarantined: ["4"], rollback: { allowRedeploy: ["2"] } });
+        expect(decideUnfinishedRollback(released, "4", {}, { reason: "5xx" })).toMatchObject({
+            ok: true,
+            change: { allowRedeploy: ["2"], message: "rollback 4 -> 3: 5xx", reason: "5xx" },
+        });
+    });
+
+    it("is no rollback when the file pins a later version than the stack runs (a deploy that did not finish)", () => {
+        expect(decideUnfinishedRollback(config({ pinned: "4", quarantined: ["3"] }), "3", {}, {})).toBeUndefined();
     });
 
     it("mlops deploy --version <the pin> runs a deploy again when the stack runs an earlier version, from that version", () => {

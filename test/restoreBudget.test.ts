@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { deploymentDuration } from "../config/deploymentPolicy";
 import { parseStackConfig, type StackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
@@ -52,7 +52,11 @@ const figures = (steps: readonly BudgetStep[]) =>
     steps.map((s) => [s.phase, s.seconds === undefined ? null : [s.seconds.low, s.seconds.high], s.basis, s.source]);
 
 describe("restoreBudget: the SageMaker example", () => {
-    const budget = restoreBudget(example("sagemaker-example"), FIRST_DEPLOY);
+    // Computed per test, not once for the describe block: `npm run test:mutation` can then tell which test covers which line.
+    let budget: RestoreBudget;
+    beforeEach(() => {
+        budget = restoreBudget(example("sagemaker-example"), FIRST_DEPLOY);
+    });
 
     it("has the guardrail, trigger and by-hand paths, restoring version 2", () => {
         expect(budget.pinned).toBe("3");
@@ -421,5 +425,137 @@ describe("formatSeconds", () => {
         [3900, "1 h 5 min"],
     ])("%s s is %s", (seconds, text) => {
         expect(formatSeconds(seconds)).toBe(text);
+    });
+});
+
+describe("restoreBudget: what each step says (mlops plan prints these words)", () => {
+    const whats = (path: RestorePath) => path.steps.map((s) => s.what);
+    const TRIGGER_STEPS = [
+        "the composite alarm follows its metric alarm",
+        "CloudWatch hands the composite alarm's state change to EventBridge",
+        "EventBridge delivers it to the Lambda (typical)",
+        "the event waits in Lambda's asynchronous queue",
+        "Lambda starts the handler (a typical cold start)",
+        "the handler's checks and calls",
+    ];
+
+    it("SageMaker: detection of a 1-minute alarm, the trigger's hops, SageMaker's own shift back, and the canary policy of a rollback by hand", () => {
+        const budget = restoreBudget(example("sagemaker-example"), FIRST_DEPLOY);
+        const detection = [
+            "2 of 3 data points of 60 s breach (a period less if the fault fails the period it starts in)",
+            "CloudWatch evaluates the alarm every minute",
+            "SageMaker publishes the endpoint's invocation metrics once a minute",
+        ];
+        expect(whats(pathOf(budget, "guardrails"))).toEqual([
+            ...detection,
+            "SageMaker shifts traffic back to the old fleet, which still runs until the bake ends",
+        ]);
+        expect(whats(pathOf(budget, "trigger"))).toEqual([
+            ...detection,
+            ...TRIGGER_STEPS,
+            "SageMaker starts a new fleet (2 × ml.m5.large) for version 2's config and shifts traffic to it all at once (as reported for CreateEndpoint)",
+        ]);
+        expect(whats(pathOf(budget, "byHand"))).toEqual([
+            "someone decides and runs it",
+            "mlops rollback's Pulumi update reaches UpdateEndpoint",
+            "SageMaker starts a new fleet (2 × ml.m5.large) for version 2's config and shifts traffic to it by its canary policy (as reported for CreateEndpoint)",
+            "the canary shift (50% of 2 instances per step) waits 1 × 300 s before all traffic is on the new fleet",
+        ]);
+    });
+
+    it("SageMaker fed by your own alarm names only: their detection, and a rollback by hand shifting all at once", () => {
+        const config = parseStackConfig(
+            sagemakerRawConfig({ alarms: { feedGuardrails: false }, sagemaker: { instanceType: "ml.m5.large", deployment: { rollbackAlarmNames: ["kpi"] } } }),
+        );
+        const budget = restoreBudget(config, FIRST_DEPLOY);
+        expect(whats(pathOf(budget, "guardrails"))[0]).toBe("your rollbackAlarmNames alarms go to ALARM");
+        expect(whats(pathOf(budget, "byHand"))[2]).toBe(
+            "SageMaker starts a new fleet (1 × ml.m5.large) for version 2's config and shifts traffic to it all at once (as reported for CreateEndpoint)",
+        );
+    });
+
+    it("Kubernetes with partial standby: Container Insights, the reconcile build, the scale-up, then the Service's move", () => {
+        const config = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1 }, alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER });
+        const trigger = pathOf(restoreBudget(config, FIRST_DEPLOY), "trigger");
+        expect(whats(trigger)).toEqual([
+            "2 of 3 data points of 60 s breach (a period less if the fault fails the period it starts in)",
+            "CloudWatch evaluates the alarm every minute",
+            "the CloudWatch agent publishes Container Insights metrics once a minute (its default)",
+            ...TRIGGER_STEPS,
+            "CodeBuild queues and provisions the reconcile build",
+            "the build installs the Pulumi CLI and runs npm ci",
+            "version 2 scales from 1 to 3 pods, which must start and load the model (the update fails after 900 s)",
+            "mlops rollback's Pulumi update moves the Service to version 2's pods",
+            "kube-proxy's next sync on each node (iptables mode, default minimum sync period)",
+            "the sync itself",
+        ]);
+    });
+
+    it("a publisher of your own is a detection step with no figure, sourced like Container Insights' interval", () => {
+        const alarm = { ...containerInsightsAlarm, name: "latency", namespace: "Acme/FraudDetector" };
+        const publish = pathOf(restoreBudget(kubernetesConfig({ alarms: { custom: [alarm] }, trigger: TRIGGER }), FIRST_DEPLOY), "trigger").steps[2];
+        expect(publish).toEqual({
+            phase: "detect",
+            what: "your publisher's interval for Acme/FraudDetector",
+            basis: "not estimated",
+            source: "containerInsightsInterval",
+        });
+    });
+
+    it("warm 0: the trigger names no version, on either target, and has no steps or notes", () => {
+        const sagemaker = pathOf(restoreBudget(parseStackConfig(sagemakerRawConfig({ warm: 0, alarms: {}, trigger: TRIGGER })), FIRST_DEPLOY), "trigger");
+        expect([sagemaker.title, sagemaker.notes]).toEqual(["After the bake: the alarm trigger moves the endpoint to version (none)", []]);
+        const kubernetes = pathOf(
+            restoreBudget(kubernetesConfig({ warm: 0, alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER }), FIRST_DEPLOY),
+            "trigger",
+        );
+        expect([kubernetes.title, kubernetes.steps, kubernetes.notes]).toEqual([
+            "The alarm trigger starts a reconcile build of mlops rollback --version (none)",
+            [],
+            [],
+        ]);
+    });
+
+    it("counts a shift's waits as one number when the rounding cannot change it", () => {
+        const config = parseStackConfig(
+            sagemakerRawConfig({
+                sagemaker: { instanceType: "ml.m5.large", instanceCount: 5, deployment: { strategy: "linear", stepPercent: 20, waitIntervalSeconds: 60 } },
+            }),
+        );
+        expect(pathOf(restoreBudget(config, FIRST_DEPLOY), "byHand").steps[3].what).toBe(
+            "the linear shift (20% of 5 instances per step) waits 4 × 60 s before all traffic is on the new fleet",
+        );
+    });
+});
+
+describe("renderRestoreBudget: paths that restore nothing, and totals", () => {
+    it("says a path restores nothing, and why, instead of a total; and says nothing of an automatic restore that exists", () => {
+        const lines = renderRestoreBudget(restoreBudget(parseStackConfig(sagemakerRawConfig({ warm: 0, alarms: {}, trigger: TRIGGER })), FIRST_DEPLOY));
+        expect(lines[1]).toBe(
+            "  During a deployment's bake: SageMaker's guardrails shift traffic back to the old fleet: 1 min to 4 min, plus 1 step not estimated",
+        );
+        expect(lines.slice(-2)).toEqual([
+            "  After the bake: the alarm trigger moves the endpoint to version (none): restores nothing: no warm version precedes 3, so the trigger fails closed and changes nothing.",
+            "  By hand: mlops rollback: restores nothing: no warm version to roll back to from 3: a rollback to 2 builds it first (a cold rollback, not budgeted here).",
+        ]);
+        expect(lines.some((line) => line.includes("No automatic restore"))).toBe(false);
+    });
+
+    it("prints a path whose every step has a figure with its total alone", () => {
+        const budget: RestoreBudget = {
+            pinned: "3",
+            paths: [
+                {
+                    kind: "byHand",
+                    title: "By hand",
+                    steps: [{ phase: "restore", what: "the switch", seconds: { low: 1, high: 2 }, basis: "config", source: "kubeProxySync" }],
+                    notes: [],
+                },
+            ],
+        };
+        expect(renderRestoreBudget(budget).slice(1)).toEqual([
+            "  By hand: 1 s to 2 s",
+            "    restore 1 s to 2 s             the switch  [config; kubeProxySync]",
+        ]);
     });
 });

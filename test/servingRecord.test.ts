@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { nextServingRecord, SERVING_RECORD_LENGTH, servedVersions, servingRecordFromOutput } from "../rollback/servingRecord";
+import { nextServingRecord, SERVING_RECORD_LENGTH, servedVersions, servingRecordFromOutput, servingRecordOf } from "../rollback/servingRecord";
 
 describe("the serving record", () => {
     it("puts a newly pinned version last, with this run's time, and moves a version that serves again", () => {
@@ -44,6 +44,26 @@ describe("the serving record", () => {
             { version: "3" },
             { version: "1", since: "t" },
         ]);
+    });
+
+    it(`cuts a record to the newest ${SERVING_RECORD_LENGTH} even when the pin did not change`, () => {
+        // A record written longer than the limit (by hand, or by a program that kept more) shrinks on the next plain pulumi up.
+        const long = Array.from({ length: SERVING_RECORD_LENGTH + 5 }, (_, i) => ({ version: String(i) }));
+        const next = nextServingRecord(long, String(SERVING_RECORD_LENGTH + 4), "t");
+        expect(next).toEqual(long.slice(5));
+    });
+
+    it("reads an older program's standbys as served only where they are version ids", () => {
+        expect(servingRecordFromOutput(undefined, "3", [2, "1", null, "3"])).toEqual([{ version: "1" }, { version: "3" }]);
+        expect(servingRecordFromOutput(undefined, "3", "1")).toEqual([{ version: "3" }]);
+    });
+
+    it("reads a stack's record from its mlops output: servingHistory, else an older program's pinnedVersion and warmVersions, else nothing", () => {
+        expect(servingRecordOf(undefined)).toEqual([]);
+        expect(servingRecordOf({ servingHistory: [{ version: "2", since: "t2" }], pinnedVersion: "3", warmVersions: ["1"] })).toEqual([
+            { version: "2", since: "t2" },
+        ]);
+        expect(servingRecordOf({ pinnedVersion: "3", warmVersions: ["2"] })).toEqual([{ version: "2" }, { version: "3" }]);
     });
 
     it("always holds each version once with the pin last, whatever it started from (property)", () => {
