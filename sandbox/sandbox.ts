@@ -16,6 +16,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { createServer } from "node:net";
 import * as path from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parseStackConfig, rolloutTimeoutSeconds } from "../config/schema";
+import { rawConfigFromStackFile } from "../config/sources";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 export const SANDBOX_DIR = process.env.MLOPS_SANDBOX_DIR ?? path.join(PROJECT_DIR, ".sandbox");
@@ -196,12 +198,15 @@ export const NEVER_READY_VERSION = "never-ready";
  */
 export const NEVER_READY_CAUSE = /timed out waiting to be Ready/;
 
-/** `mlops:kubernetes.rolloutTimeoutSeconds` of a stack file, in seconds: how long the never-ready version's update must take at least. */
+/**
+ * The rollout timeout a stack file gives the program's Deployments, in
+ * seconds (`rolloutTimeoutSeconds`, defaults included, of its parsed
+ * config): how long the never-ready version's update must take at least.
+ */
 export function rolloutTimeoutSecondsOf(stackFile: string): number {
-    const config = (parseYaml(readFileSync(stackFile, "utf8")) as { config?: Record<string, { rolloutTimeoutSeconds?: unknown } | undefined> }).config;
-    const seconds = config?.["mlops:kubernetes"]?.rolloutTimeoutSeconds;
-    if (typeof seconds !== "number") throw new Error(`${stackFile} sets no mlops:kubernetes.rolloutTimeoutSeconds`);
-    return seconds;
+    const { kubernetes } = parseStackConfig(rawConfigFromStackFile(stackFile));
+    if (kubernetes === undefined) throw new Error(`${stackFile} is not a Kubernetes stack: it has no mlops:kubernetes`);
+    return rolloutTimeoutSeconds(kubernetes);
 }
 
 interface PodReadyStage {
@@ -417,10 +422,16 @@ export async function restartApiServer(state: SandboxState, downSeconds: number)
     return restarted;
 }
 
+/**
+ * Whether a process runs: it exists and is not a zombie waiting to be reaped
+ * (its state in /proc/<pid>/stat, the field after the parenthesised name, is
+ * not Z). `kill(pid, 0)` succeeds for a zombie too.
+ */
 export function isAlive(pid: number): boolean {
     try {
-        process.kill(pid, 0);
-        return true;
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const state = stat.charAt(stat.lastIndexOf(")") + 2);
+        return state !== "Z";
     } catch {
         return false;
     }

@@ -154,16 +154,6 @@ function executableOf(pid: number): string | undefined {
     }
 }
 
-/** Running: alive and not a zombie waiting to be reaped (kill(pid, 0) succeeds for both). */
-function isRunning(pid: number): boolean {
-    try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-    } catch {
-        return false;
-    }
-}
-
 const selector = () => kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"]);
 
 /**
@@ -430,7 +420,7 @@ describe("interrupted and broken rollbacks", () => {
         expect(killed.stderr).toContain("finish it with mlops rollback --stack sandbox");
         // The engine's provider plugins outlive it (the engine cannot stop them
         // once killed); the rerun must work with them still there. Stopped at the end.
-        const orphans = plugins.filter(isRunning);
+        const orphans = plugins.filter(isAlive);
         expect(orphans.length, "the killed engine's Kubernetes provider plugin is still running when the rerun starts").toBeGreaterThan(0);
 
         // What the kill left: the engine's lock and an unfinished operation.
@@ -503,7 +493,7 @@ describe("interrupted and broken rollbacks", () => {
         await waitForOutput(run, /deleting kubernetes:apps\/v1:Deployment fraud-detector-deployment-6/, 120);
         const { enginePid, plugins } = killEngine(run);
         expect((await run.done).code).toBe(1);
-        const orphans = plugins.filter(isRunning);
+        const orphans = plugins.filter(isAlive);
         expect(orphans.length, "the killed engine's Kubernetes provider plugin is still running when the rerun starts").toBeGreaterThan(0);
         // Traffic moved before the delete; the stack has not recorded the rollback yet (its outputs come last).
         expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);

@@ -11,11 +11,16 @@ import { handleAlarmEvent, handleTriggerEvent, type RollbackRecord, type Trigger
 import type { TriggerSettings } from "../trigger/settings";
 import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
 import { InMemoryTriggerPorts } from "./fixtures/inMemoryTriggerPorts";
-import { PROD_ALARM, PROD_CONFIG, PROD_ENDPOINT, PROD_GUARDRAILS, PROD_RUNNER, prodTriggerSettings } from "./fixtures/triggerSettings";
+import {
+    PROD_ALARM as ALARM,
+    PROD_CONFIG as CONFIG,
+    PROD_ENDPOINT as ENDPOINT,
+    PROD_GUARDRAILS as GUARDRAILS,
+    PROD_RUNNER as RUNNER,
+    prodTriggerSettings,
+} from "./fixtures/triggerSettings";
 
-const [ALARM, RUNNER, ENDPOINT, CONFIG] = [PROD_ALARM, PROD_RUNNER, PROD_ENDPOINT, PROD_CONFIG];
 const IMAGE_2 = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud-detector@sha256:0000000000000000000000000000000000000000000000000000000000000002";
-const GUARDRAILS = PROD_GUARDRAILS;
 /** Now, for every test: the alarm fires a minute before. */
 const T0 = Date.parse("2026-11-27T09:00:00.000Z");
 const FIRED_AT = T0 - 60_000;

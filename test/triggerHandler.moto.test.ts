@@ -30,12 +30,11 @@ import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
 import { handleAlarmEvent, handleTriggerEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
 import { triggerEnvironment, type TriggerSettings } from "../trigger/settings";
 import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
-import { PROD_ALARM, PROD_CONFIG, PROD_ENDPOINT, prodTriggerSettings } from "./fixtures/triggerSettings";
+import { PROD_ALARM as ALARM, PROD_CONFIG as CONFIG, PROD_ENDPOINT as ENDPOINT, prodTriggerSettings } from "./fixtures/triggerSettings";
 import { recordFault } from "../test-e2e/faultSummary";
 
 const motoPython = motoPythonForTests("trigger handler tests");
 
-const [ALARM, ENDPOINT, CONFIG] = [PROD_ALARM, PROD_ENDPOINT, PROD_CONFIG];
 const REPOSITORY = "fraud-detector";
 
 describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto", () => {
