@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { acquireStackLock, lockFileFor, StackFileLockedError, type LockEnvironment } from "../cli/stackLock";
+import { acquireStackLock, lockFileFor, StackFileLockedError, thisProcess, type LockEnvironment } from "../cli/stackLock";
 import { BARRIER_ABORT } from "./fixtures/lockRaceBarrier";
 
 let dir: string;
@@ -61,17 +61,51 @@ describe("the stack file's lock", () => {
         expect(readdirSync(dir)).toEqual(["Pulumi.prod.yaml"]);
     });
 
-    it("names a holder that is gone from this host (kill -9) as gone, with the file to delete, and never deletes it itself", () => {
-        acquireStackLock(stackFile, "rollback", on(100)); // never released: the process died
-        const lockBefore = readFileSync(lockFileFor(stackFile), "utf8");
-        expect(() => acquireStackLock(stackFile, "rollback", on(200, []))).toThrow(
-            /held by mlops rollback \(pid 100 on vm.*no longer running.*delete .*Pulumi\.prod\.yaml\.lock and run again/,
-        );
-        expect(readFileSync(lockFileFor(stackFile), "utf8")).toBe(lockBefore);
-        // Once a person deletes it, the next run goes ahead.
-        rmSync(lockFileFor(stackFile));
-        acquireStackLock(stackFile, "rollback", on(200)).release();
+    it("takes over a lock whose holder is gone from this host (kill -9), says from whom, and leaves no second lock behind", () => {
+        acquireStackLock(stackFile, "rollback --version 2", on(100)); // never released: the process died
+        const lock = acquireStackLock(stackFile, "rollback", on(200, []));
+        expect(lock.tookOverFrom).toMatchObject({ pid: 100, host: "vm", command: "rollback --version 2" });
+        expect(JSON.parse(readFileSync(lockFileFor(stackFile), "utf8"))).toMatchObject({ pid: 200, command: "rollback" });
+        expect(readdirSync(dir).sort()).toEqual(["Pulumi.prod.yaml", "Pulumi.prod.yaml.lock"]);
+        // The new holder is alive: the next run is refused, and it was not a takeover.
+        expect(() => acquireStackLock(stackFile, "deploy", on(300, [200]))).toThrow(/another mlops run holds this stack: mlops rollback \(pid 200 on vm/);
+        lock.release();
         expect(readdirSync(dir)).toEqual(["Pulumi.prod.yaml"]);
+    });
+
+    it("never takes over a lock from another PID namespace or boot on the same hostname (a container sharing the volume): it reports it", () => {
+        acquireStackLock(stackFile, "rollback", { ...on(100), pidNamespace: "pid:[4026531836]", bootId: "boot-a" });
+        const lockBefore = readFileSync(lockFileFor(stackFile), "utf8");
+        for (const elsewhere of [
+            { pidNamespace: "pid:[4026532999]", bootId: "boot-a" },
+            { pidNamespace: "pid:[4026531836]", bootId: "boot-b" },
+        ]) {
+            expect(() => acquireStackLock(stackFile, "rollback", { ...on(200, []), ...elsewhere })).toThrow(
+                /another mlops run holds this stack: mlops rollback \(pid 100 on vm/,
+            );
+        }
+        expect(readFileSync(lockFileFor(stackFile), "utf8")).toBe(lockBefore);
+        // The same namespace and boot, pid gone: taken over.
+        expect(acquireStackLock(stackFile, "rollback", { ...on(200, []), pidNamespace: "pid:[4026531836]", bootId: "boot-a" }).tookOverFrom?.pid).toBe(100);
+    });
+
+    it("refuses while another run takes over the same dead lock, naming that run's second lock", () => {
+        acquireStackLock(stackFile, "rollback", on(100));
+        const guard = `${lockFileFor(stackFile)}.takeover`;
+        const takingOver = JSON.stringify({ pid: 150, host: "vm", user: "bob", command: "rollback", startedAt: "x", token: "t-150" });
+        writeFileSync(guard, takingOver);
+        const lockBefore = readFileSync(lockFileFor(stackFile), "utf8");
+        expect(() => acquireStackLock(stackFile, "rollback", on(200, [150]))).toThrow(
+            /another mlops run holds this stack: mlops rollback \(pid 150 on vm.*Pulumi\.prod\.yaml\.lock\.takeover/,
+        );
+        // Nothing replaced: the dead lock and the other run's second lock are as they were.
+        expect(readFileSync(lockFileFor(stackFile), "utf8")).toBe(lockBefore);
+        expect(readFileSync(guard, "utf8")).toBe(takingOver);
+        // A second lock whose holder died too is reported with the file to delete, never removed by mlops.
+        expect(() => acquireStackLock(stackFile, "rollback", on(200, []))).toThrow(
+            /no longer running: it was stopped while it took over a lock.*delete .*\.lock\.takeover/,
+        );
+        expect(readFileSync(guard, "utf8")).toBe(takingOver);
     });
 
     it("reports a lock from another host as held, since it cannot tell whether the holder runs", () => {
@@ -96,6 +130,25 @@ describe("the stack file's lock", () => {
     });
 
     it("gives it to exactly one of six processes that ask at the same moment", async () => {
+        await expectOneWinner();
+    }, 120_000);
+
+    it("gives a dead holder's lock to exactly one of six processes that find it at the same moment", async () => {
+        // A holder on this host (this boot, this PID namespace) whose pid no longer runs (a process that has exited).
+        const here = thisProcess();
+        const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+        writeFileSync(
+            lockFileFor(stackFile),
+            `${JSON.stringify({ pid: gone, host: hostname(), user: "alice", command: "rollback --version 2", startedAt: "2026-11-27T09:00:00.000Z", token: "dead", bootId: here.bootId, pidNamespace: here.pidNamespace })}\n`,
+        );
+        // Each pauses right after it read the dead holder, until all six have: every one of them found it dead before any took it.
+        await expectOneWinner("readFileSync");
+        expect(existsSync(`${lockFileFor(stackFile)}.takeover`)).toBe(false);
+    }, 120_000);
+});
+
+async function expectOneWinner(pauseAfter?: string): Promise<void> {
+    {
         // Real processes on the real file system, each paused right after its
         // first call on the lock path until all six have made theirs (see
         // fixtures/lockRaceBarrier.ts): the moment no scheduler reliably
@@ -109,10 +162,14 @@ describe("the stack file's lock", () => {
             { length: contenders },
             () =>
                 new Promise<ContenderRun>((resolve, reject) => {
-                    const child = spawn(process.execPath, ["--import", "tsx", contender, stackFile, barrierDir, String(contenders)], {
-                        cwd: path.join(__dirname, ".."),
-                        stdio: ["ignore", "pipe", "pipe"],
-                    });
+                    const child = spawn(
+                        process.execPath,
+                        ["--import", "tsx", contender, stackFile, barrierDir, String(contenders), ...(pauseAfter === undefined ? [] : [pauseAfter])],
+                        {
+                            cwd: path.join(__dirname, ".."),
+                            stdio: ["ignore", "pipe", "pipe"],
+                        },
+                    );
                     children.push(child);
                     let stdout = "";
                     let stderr = "";
@@ -145,5 +202,5 @@ describe("the stack file's lock", () => {
         expect(results.filter((r) => r.outcome === "StackFileLockedError")).toHaveLength(contenders - 1);
         // And the lock on disk is the winner's.
         expect((JSON.parse(readFileSync(lockFileFor(stackFile), "utf8")) as { pid: number }).pid).toBe(winners[0].pid);
-    }, 120_000);
-});
+    }
+}
