@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { defaultRollbackTarget, warmSet, type CatalogView } from "./catalog/catalog";
-import { AlarmRollbackTrigger, type AlarmRollbackTriggerArgs } from "./components/alarmRollbackTrigger";
+import { AlarmRollbackTrigger, switchGroupFor, type AlarmRollbackTriggerArgs } from "./components/alarmRollbackTrigger";
 import { DatabaseSnapshots } from "./components/databaseSnapshots";
 import { EndpointAlarms, guardrailAlarmNames } from "./components/endpointAlarms";
 import { KubernetesModelEndpoint } from "./components/kubernetesModelEndpoint";
@@ -30,6 +30,8 @@ export interface ModelServingOutputs {
     readonly kubernetes?: {
         readonly namespace: pulumi.Output<string>;
         readonly serviceName: pulumi.Output<string>;
+        /** The Service's uid: `mlops rollback`'s instant switch writes to this object only. */
+        readonly serviceUid: pulumi.Output<string>;
         readonly deploymentNames: pulumi.Output<Record<string, string>>;
     };
     /** Set when `mlops:alarms` is. */
@@ -64,6 +66,8 @@ export interface DeclareOptions {
     readonly now?: string;
     /** The versions that served on this stack, oldest first (`CatalogView.servingHistory`). @default [] (no record: the catalog stands in) */
     readonly servingHistory?: readonly string[];
+    /** Kubernetes: the versions a rollback left, kept at zero replicas (`nextRetainedVersions`). @default [] */
+    readonly retainedVersions?: readonly string[];
 }
 
 export function declareModelServing(config: StackConfig, options: DeclareOptions = {}): ModelServingOutputs {
@@ -129,16 +133,48 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
         case "kubernetes": {
             if (config.kubernetes === undefined) throw new Error("mlops:kubernetes is required when mlops:target is 'kubernetes'");
             const settings = config.kubernetes;
+            // With the EKS instant switch, the trigger's role is mapped into this group, which the model's RBAC lets patch its Service only.
+            const switchGroup = config.trigger?.eks === undefined ? undefined : switchGroupFor(config.model);
             const endpoint = withSwitchDeclared(
                 database,
-                () => new KubernetesModelEndpoint(config.model, { model: config.model, ...catalog, settings, ...fromDatabase }),
+                () =>
+                    new KubernetesModelEndpoint(config.model, {
+                        model: config.model,
+                        ...catalog,
+                        settings,
+                        switchGroup,
+                        retained: options.retainedVersions ?? [],
+                        ...fromDatabase,
+                    }),
             );
+            const rollbackVersion = defaultRollbackTarget(catalog);
             return {
                 ...common,
                 pinnedVersion: endpoint.pinnedVersion,
-                kubernetes: { namespace: endpoint.namespace, serviceName: endpoint.serviceName, deploymentNames: endpoint.deploymentNames },
+                kubernetes: {
+                    namespace: endpoint.namespace,
+                    serviceName: endpoint.serviceName,
+                    serviceUid: endpoint.serviceUid,
+                    deploymentNames: endpoint.deploymentNames,
+                },
                 database: database?.outputs,
-                ...declareAlarming(config, catalog, stack),
+                ...declareAlarming(
+                    config,
+                    catalog,
+                    stack,
+                    undefined,
+                    switchGroup === undefined || rollbackVersion === undefined
+                        ? undefined
+                        : {
+                              namespace: endpoint.namespace,
+                              serviceName: endpoint.serviceName,
+                              rollbackDeployment: endpoint.deploymentNames.apply((names) => names[rollbackVersion] ?? ""),
+                              replicas: settings.replicas,
+                              startupTimeoutSeconds: settings.startupTimeoutSeconds,
+                              atReducedCapacity: settings.rollbackAtReducedCapacity,
+                              switchGroup,
+                          },
+                ),
             };
         }
     }
@@ -213,6 +249,7 @@ function declareAlarming(
         variantName: string;
         trigger: Omit<NonNullable<AlarmRollbackTriggerArgs["sagemaker"]>, "rollbackImage">;
     },
+    kubernetes?: AlarmRollbackTriggerArgs["kubernetes"],
 ): Pick<ModelServingOutputs, "alarms" | "trigger"> {
     if (config.alarms === undefined) return {};
     const alarms = new EndpointAlarms(`${config.model}-alarms`, {
@@ -236,6 +273,7 @@ function declareAlarming(
         pinnedVersion: config.pinned,
         rollbackVersion,
         sagemaker: sagemaker && { ...sagemaker.trigger, rollbackImage: config.versions.find((v) => v.version === rollbackVersion)?.image },
+        kubernetes,
     });
     return { alarms: alarmOutputs(alarms), trigger: triggerOutputs(trigger, rollbackVersion) };
 }

@@ -13,6 +13,7 @@ import { parseStackConfig, StackConfigError, type StackConfig } from "./config/s
 import { rawConfigFromPulumiConfig } from "./config/sources";
 import { nextSnapshotLedger, snapshotLedgerFromOutput, type PreviousDeploy, type SnapshotRecord } from "./database/snapshots";
 import { declareModelServing, type ModelServingOutputs } from "./program";
+import { nextRetainedVersions } from "./catalog/catalog";
 import { nextServingRecord, servedVersions, servingRecordOf, type ServingRecord } from "./rollback/servingRecord";
 import { MLOPS_STACK_OUTPUT, missingStackOutputAdvice } from "./rollback/stackOutput";
 import {
@@ -43,6 +44,8 @@ function stackConfig(): StackConfig {
 
 interface PreviousRun {
     readonly quarantine: QuarantineLedger;
+    /** The versions a rollback left and the last run kept (see `nextRetainedVersions`). */
+    readonly retained: string[];
     readonly served: ServingRecord;
     readonly snapshots: SnapshotRecord[];
     readonly deployed: PreviousDeploy;
@@ -61,6 +64,7 @@ async function previousRun(): Promise<PreviousRun> {
     const serving = (outputs?.database as { servingIdentifier?: unknown } | undefined)?.servingIdentifier;
     return {
         quarantine: ledgerFromOutput(outputs?.quarantineLedger),
+        retained: Array.isArray(outputs?.retainedVersions) ? outputs.retainedVersions.filter((id): id is string => typeof id === "string") : [],
         served: servingRecordOf(outputs),
         snapshots: snapshotLedgerFromOutput(outputs?.databaseSnapshots),
         deployed: {
@@ -158,11 +162,13 @@ export async function serveModelFromStackConfig(): Promise<ModelServing> {
     if (refusal !== undefined) throw new pulumi.RunError(refusal);
     const now = new Date().toISOString();
     const snapshots = nextSnapshotLedger(previous.snapshots, config, previous.deployed, pulumi.getStack(), now);
+    const retainedVersions = nextRetainedVersions(previous.retained, previous.deployed.pinned, config);
     const serving = declareModelServing(withLedgerQuarantine(config, previous.quarantine), {
         keepLiveDeploymentConfig: rollbackEvent?.afterFastPath === true,
         snapshots,
         now,
         servingHistory: servedVersions(previous.served),
+        retainedVersions,
     });
     return {
         ...serving,
@@ -184,6 +190,8 @@ export async function serveModelFromStackConfig(): Promise<ModelServing> {
             // the section came back.
             databaseSnapshots: config.database === undefined ? undefined : snapshots.ledger,
             quarantineLedger: nextLedger(previous.quarantine, config, rollbackEvent, now),
+            // Kept by a rollback, retired by the next forward deploy: the next run reads it back.
+            retainedVersions,
         },
     };
 }

@@ -20,6 +20,8 @@ export default defineConfig({
             "test/verify.test.ts",
             "test/triggerHandler.moto.test.ts",
             "test/handleAlarmEvent.test.ts",
+            "test/kubernetesSwitch.test.ts",
+            "test/kubernetesFastSwitch.test.ts",
         ],
         testTimeout: 60_000,
         // Without moto the moto tests would skip, and the mutants only they

@@ -48,7 +48,10 @@ async function main(): Promise<void> {
     const registered = await installRecordingMocks("bench");
     const started = process.hrtime.bigint();
     for (const config of configs) {
-        const catalog = { versions: config.versions, pinned: config.pinned, warm: config.warm, quarantined: config.quarantined };
+        // A stack in its steady state: every version served, in catalog order (without a record the
+        // components would say on stdout, which carries this process's result, that the catalog stands in).
+        const servingHistory = config.versions.map((v) => v.version);
+        const catalog = { versions: config.versions, pinned: config.pinned, warm: config.warm, quarantined: config.quarantined, servingHistory };
         if (config.sagemaker !== undefined) new SageMakerModelEndpoint(config.model, { model: config.model, ...catalog, settings: config.sagemaker });
         if (config.kubernetes !== undefined) new KubernetesModelEndpoint(config.model, { model: config.model, ...catalog, settings: config.kubernetes });
     }

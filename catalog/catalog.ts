@@ -93,3 +93,27 @@ export function defaultRollbackTarget(catalog: CatalogView): string | undefined 
 export function isWarm(catalog: CatalogView, version: string): boolean {
     return warmSet(catalog).versions.includes(version);
 }
+
+/**
+ * The versions a rollback left, which keep their resources (on Kubernetes
+ * their Deployment, scaled to zero) so that their objects, logs and history
+ * are still there when people start to investigate: the stack's record of
+ * them (`previous`, from its `mlops` output), updated for this run's pin.
+ * A pin that moves back (a rollback, by `mlops rollback` or by hand) adds
+ * the version it leaves; a pin that moves forward (a deploy) retires them
+ * all; a pin that stays keeps them. Never the pin itself, never a version
+ * no longer in the catalog.
+ *
+ * Worked example, catalog 1..4: pinned 3, rollback to 2: [] -> [3]. Then
+ * rollback to 1: [3] -> [3, 2]. Then `mlops deploy --version 4`: [] (their
+ * Deployments go in that update). A plain `pulumi up` keeps the list.
+ */
+export function nextRetainedVersions(previous: readonly string[], previousPin: string | null, catalog: Pick<CatalogView, "pinned" | "versions">): string[] {
+    const order = catalog.versions.map((v) => v.version);
+    const pinnedIndex = order.indexOf(catalog.pinned);
+    const previousIndex = previousPin === null ? -1 : order.indexOf(previousPin);
+    let next: readonly string[] = previous;
+    if (previousIndex >= 0 && previousIndex > pinnedIndex && previousPin !== null) next = [...previous, previousPin];
+    else if (previousIndex >= 0 && previousIndex < pinnedIndex) next = [];
+    return [...new Set(next)].filter((id) => id !== catalog.pinned && order.includes(id)).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+}

@@ -3,6 +3,9 @@
  * resource in production, so these functions are pinned by tests.
  */
 
+/** The label that tells one version's pods from another's; the Service selects on it. */
+export const VERSION_SELECTOR_LABEL = "mlops-rollback/version";
+
 export type NamingTarget = "sagemaker" | "kubernetes";
 
 /**

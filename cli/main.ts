@@ -5,14 +5,17 @@
  * sentence and the fix; `--debug` adds the stack trace.
  */
 import { Command, CommanderError, Option } from "commander";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { warmVersions } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
 import { deploymentPolicyWarnings } from "../config/deploymentPolicy";
 import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
-import { loadStackConfig, rawConfigFromStackFile, stackFilePath } from "../config/sources";
+import { loadStackConfig, providerSettingsOf, rawConfigFromStackFile, stackFilePath } from "../config/sources";
 import type { OpenStack } from "../rollback/automation";
 import type { PinChangeDeps, PinChangeOptions } from "./pinChange";
+import type { TrafficSwitch } from "../rollback/kubernetesSwitch";
+import type { RdsPorts } from "../database/restore";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -54,6 +57,8 @@ export interface CliDeps {
     readonly openStack: OpenStack;
     readonly selectedStack: (projectDir: string) => Promise<string | undefined>;
     readonly pinChange: (io: Io) => Promise<PinChangeDeps>;
+    /** The cluster a Kubernetes stack serves on (`kubernetes:kubeconfig` of its stack file), for what `mlops status` reads live. @default not read */
+    readonly trafficSwitch?: (kubeconfig: string | undefined) => TrafficSwitch;
 }
 
 /** The real engine, cloud and terminal; loaded lazily so that validate and plan stay fast. */
@@ -62,6 +67,7 @@ export const defaultDeps: CliDeps = {
         const { openAutomationStack } = await import("../rollback/automation");
         return openAutomationStack(stackName, projectDir);
     },
+    trafficSwitch: lazyTrafficSwitch,
     selectedStack: async (projectDir) => {
         const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
         const { withPulumiMissingExplained } = await import("../rollback/automation");
@@ -71,29 +77,59 @@ export const defaultDeps: CliDeps = {
             throw withPulumiMissingExplained(error);
         }
     },
-    pinChange: async (io) => {
-        const { verifierFor } = await import("../rollback/verify");
-        const { notifyDestination } = await import("../rollback/notify");
-        const { sagemakerStatusReader } = await import("../rollback/endpointSettle");
-        const { awsRdsPorts } = await import("../database/rdsPorts");
-        const { programOutputNames } = await import("../plan/isolatedRun");
-        const { userProgramIn } = await import("../plan/userProgram");
-        return {
+    pinChange: (io) => {
+        // Each module is loaded when first used: a Kubernetes rollback's
+        // instant switch must not wait for the AWS SDK or the mock runtime.
+        return Promise.resolve({
             openStack: defaultDeps.openStack,
-            verifierFor,
-            endpointStatus: sagemakerStatusReader,
-            rds: (region) => awsRdsPorts(region === undefined ? {} : { region }),
-            notify: notifyDestination,
+            verifierFor: (target, settings) => ({
+                verify: async (outputs, pinned) => (await import("../rollback/verify")).verifierFor(target, settings).verify(outputs, pinned),
+            }),
+            trafficSwitch: (settings) => lazyTrafficSwitch(settings.kubeconfig),
+            endpointStatus: (region) => {
+                const reader = import("../rollback/endpointSettle").then((module) => module.sagemakerStatusReader(region));
+                reader.catch(() => undefined);
+                return async (endpointName) => (await reader)(endpointName);
+            },
+            rds: (region) => lazyRdsPorts(region),
+            notify: async (destination, notice) => (await import("../rollback/notify")).notifyDestination(destination, notice),
             confirm: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
             programOutputNames: async (projectDir, file, stack, rawConfig) => {
+                const { userProgramIn } = await import("../plan/userProgram");
                 const program = userProgramIn(projectDir, file);
-                return program === undefined ? undefined : programOutputNames(program, rawConfig, stack);
+                if (program === undefined) return undefined;
+                return (await import("../plan/isolatedRun")).programOutputNames(program, rawConfig, stack);
             },
             stdout: io.stdout,
             stderr: io.stderr,
-        };
+        });
     },
 };
+
+/** RDS on the AWS SDK, loaded on its first call. */
+function lazyRdsPorts(region: string | undefined): RdsPorts {
+    const ports = import("../database/rdsPorts").then((module) => module.awsRdsPorts(region === undefined ? {} : { region }));
+    return {
+        describeSnapshot: async (kind, identifier) => (await ports).describeSnapshot(kind, identifier),
+        describeDatabase: async (kind, identifier) => (await ports).describeDatabase(kind, identifier),
+        placementOf: async (kind, identifier) => (await ports).placementOf(kind, identifier),
+        restore: async (plan, placement, tags) => (await ports).restore(plan, placement, tags),
+    };
+}
+
+/** The cluster's API for the instant switch, loaded on its first call. */
+function lazyTrafficSwitch(kubeconfig: string | undefined): TrafficSwitch {
+    const api = import("../rollback/kubernetesSwitch").then((module) => new module.KubernetesTrafficSwitch(module.kubeConfigFrom(kubeconfig)));
+    // Not awaited by anyone until used: keep an early failure (a bad kubeconfig) from being an unhandled rejection.
+    api.catch(() => undefined);
+    return {
+        observe: async (target) => (await api).observe(target),
+        switchSelector: async (target) => (await api).switchSelector(target),
+        waitForTraffic: async (target, timeoutMs) => (await api).waitForTraffic(target, timeoutMs),
+        releaseSelector: async (namespace, serviceName, pinned) => (await api).releaseSelector(namespace, serviceName, pinned),
+        serviceState: async (namespace, serviceName) => (await api).serviceState(namespace, serviceName),
+    };
+}
 
 async function askOnTerminal(question: string): Promise<boolean> {
     const readline = await import("node:readline/promises");
@@ -311,7 +347,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         program
             .command("rollback")
             .description(
-                "Pin an earlier version and run the update: by default the version that served just before the pin (warm: the stack keeps a record of what served, and only versions that served, earlier in the catalog and not quarantined, are warm; on a first deploy the catalog's previous version stands in, and mlops says so). The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told. After a rollback that did not finish (the stack file pins a version the stack does not run yet), runs that rollback again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
+                "Pin an earlier version and run the update: by default the version that served just before the pin (warm: the stack keeps a record of what served, and only versions that served, earlier in the catalog and not quarantined, are warm; on a first deploy the catalog's previous version stands in, and mlops says so). The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told. On Kubernetes, when the target's pods are ready (hot standby; or a partial standby with mlops:kubernetes.rollbackAtReducedCapacity), traffic moves first, with one compare-and-set write on the Service's selector, and the update then records it; otherwise the update scales the target up and then moves the Service. After a rollback that did not finish (the stack file pins a version the stack does not run yet), runs that rollback again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
             )
             .option("--version <version>", "the version to roll back to (default: the version that served just before the pin)")
             .option("--reason <text>", "why; recorded as 'rollback <from> -> <to>: <reason>' in the stack's history")
@@ -366,8 +402,9 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         .addHelpText("after", "\nExit codes: 0 ok, 1 the backend could not be read, 2 bad input.")
         .action(async (options: { stack?: string; json?: boolean }) => {
             const { loadStatus, renderStatus } = await import("./stackInfo");
-            const { stack } = await resolveStack(options.stack, projectDir(), deps);
-            const status = await loadStatus(await deps.openStack(stack, projectDir()));
+            const { stack, file } = await resolveStack(options.stack, projectDir(), deps);
+            const kubeconfig = existsSync(file) ? providerSettingsOf(file).kubeconfig : undefined;
+            const status = await loadStatus(await deps.openStack(stack, projectDir()), deps.trafficSwitch?.(kubeconfig));
             io.stdout(options.json ? `${JSON.stringify(status)}\n` : `${renderStatus(status)}\n`);
         });
 

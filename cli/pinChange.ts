@@ -10,12 +10,10 @@
  * what serves is checked against what is pinned.
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { editStackFile, replaceFile } from "../config/stackFileEdit";
-import { loadStackConfig } from "../config/sources";
+import { loadStackConfig, providerSettingsOf } from "../config/sources";
 import {
     checkRestorable,
     describeRestore,
@@ -38,6 +36,8 @@ import type { Notify, RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
 import { waitForEndpointSettled, type EndpointStatusReader } from "../rollback/endpointSettle";
 import type { ServingVerifier, VerificationResult, VerifierSettings } from "../rollback/verify";
+import { kubernetesDeploymentName } from "../catalog/names";
+import { decideSwitch, type SwitchDecision, type SwitchTarget, type TrafficSwitch } from "../rollback/kubernetesSwitch";
 
 export interface PinChangeOptions {
     readonly stack: string;
@@ -74,6 +74,8 @@ export interface PinChangeDeps {
     readonly sleep?: (milliseconds: number) => Promise<void>;
     /** RDS, for `--restore-database`. */
     readonly rds?: (region: string | undefined) => RdsPorts;
+    /** The cluster's API for the instant switch of a Kubernetes rollback; undefined: every rollback goes through the update. */
+    readonly trafficSwitch?: (settings: VerifierSettings) => TrafficSwitch;
     /** Who takes the stack file's lock; this process unless a test says otherwise. */
     readonly lockEnvironment?: LockEnvironment;
     /**
@@ -93,6 +95,8 @@ export interface PinChangeResult {
     readonly result: "succeeded" | "failed" | "previewed";
     readonly durationSeconds: number;
     readonly verification?: string;
+    /** Kubernetes: seconds from the start of the change until the EndpointSlices listed only the target's ready pods, when the instant switch moved traffic before the update. */
+    readonly trafficSwitchedSeconds?: number;
     readonly changes?: Record<string, number>;
     readonly error?: string;
     /** With `--restore-database`: the snapshot restored and the new database (planned only, on a dry run). */
@@ -163,6 +167,12 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
         [kind, ...(options.version === undefined ? [] : ["--version", options.version])].join(" "),
         deps.lockEnvironment,
     );
+    if (lock.tookOverFrom !== undefined) {
+        const gone = lock.tookOverFrom;
+        deps.stderr(
+            `Took over the stack file's lock from mlops ${gone.command} (pid ${gone.pid}, since ${gone.startedAt}), which is no longer running: it was stopped before it finished; this run picks up what it left.\n`,
+        );
+    }
     // process.exit (a signal during a dry run) skips `finally`; the lock must still go.
     const releaseOnExit = () => lock.release();
     process.once("exit", releaseOnExit);
@@ -230,7 +240,12 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
 
     // 2. The stack's quarantine ledger: the file may be a stale copy that
     //    never saw a rollback, so decide again with what the stack recorded.
-    const stack = await deps.openStack(options.stack, options.projectDir);
+    const opening = deps.openStack(options.stack, options.projectDir);
+    // aws:region and kubernetes:kubeconfig: where the update goes, and so what the checks ask.
+    const providerSettings = providerSettingsOf(options.file);
+    // A Kubernetes rollback: load the cluster's client while pulumi reads the stack.
+    const trafficSwitch = fileConfig.target === "kubernetes" && options.dryRun !== true ? deps.trafficSwitch?.(providerSettings) : undefined;
+    const stack = await opening;
     const outputs = await stack.outputs();
     // A stack never deployed has no outputs to tell whether the program exports mlops: ask the program.
     if (Object.keys(outputs).length === 0) await refuseProgramWithoutStackOutput(options, raw, deps);
@@ -272,8 +287,6 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
             `--expect-from ${options.expectFrom}: the stack file pins ${change.from} and the stack last deployed ${deployedPin ?? "nothing"}; the alarm was about ${options.expectFrom}, so nothing was changed. Roll back by hand after checking what serves.`,
         );
     }
-    // aws:region and kubernetes:kubeconfig: where the update goes, and so what the checks ask.
-    const providerSettings = providerSettingsOf(options.file);
     const restore = options.restoreDatabase === true ? await prepareRestore(kind, config, outputs, change, providerSettings.awsRegion, deps, now()) : undefined;
     try {
         parseStackConfig(configAfter(raw, change, restore?.plan.restoredDatabase));
@@ -376,8 +389,23 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         }
     }
 
+    const fastSwitch =
+        kind === "rollback" && config.target === "kubernetes" && restore === undefined
+            ? await decideFastSwitch(config, outputs, change, deployedPin, trafficSwitch, deps)
+            : undefined;
+    // A switch recorded by an earlier update whose selector mlops-rollback
+    // still holds (that run stopped before giving it back) would make this
+    // update's apply conflict: give it back first.
+    if (fastSwitch === undefined && config.target === "kubernetes") {
+        // Under the lock, after every check: the version the update moves the Service away from, or the pin the stack recorded.
+        await releaseSwitchOwnership(outputs, [...new Set([change.from, ...(deployedPin === null ? [] : [deployedPin])])], trafficSwitch, deps);
+    }
     const original = editStackFile(options.file, { ...edit, restoredInto: restore?.plan.restoredDatabase });
-    deps.stderr(`${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. Running the update...\n`);
+    const switched = fastSwitch === undefined ? undefined : await switchTraffic(fastSwitch, options, original, seconds, () => stack.openEngine?.(), deps);
+    const trafficSwitchedSeconds = switched?.confirmedSeconds;
+    deps.stderr(
+        `${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. ${switched === undefined ? "Running the update..." : "Recording it in the stack (the update)..."}\n`,
+    );
     let summary: UpSummary;
     try {
         summary = await withStaleLockRecovery(stack, () => stack.up({ message: change.message, onEvent, rollbackEvent }), deps);
@@ -393,16 +421,36 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
                 { result: { ...base, dryRun: false, result: "failed", durationSeconds: seconds(), error: error.message } },
             );
         }
+        if (error instanceof StackBusyError && switched !== undefined) {
+            // Traffic has moved: the file keeps the pin that says so, or the next run would call the Service changed outside the stack.
+            throw Object.assign(
+                new OperationFailedError(
+                    `${error.message}. Traffic is on ${change.to} already (the Service was switched), so ${options.file} keeps mlops:pinned ${change.to}; once the other update is done, run mlops rollback --stack ${options.stack} to record it.`,
+                ),
+                { result: { ...base, dryRun: false, result: "failed", durationSeconds: seconds(), error: error.message } },
+            );
+        }
         if (error instanceof StackBusyError) {
             replaceFile(options.file, original);
             throw error;
         }
         const message = error instanceof Error ? error.message : String(error);
-        const failed: PinChangeResult = { ...base, dryRun: false, result: "failed", durationSeconds: seconds(), error: firstLines(message) };
+        const failed: PinChangeResult = {
+            ...base,
+            dryRun: false,
+            result: "failed",
+            durationSeconds: seconds(),
+            error: firstLines(message),
+            ...(trafficSwitchedSeconds === undefined ? {} : { trafficSwitchedSeconds }),
+        };
         await notifyTeam(config, failed, change, deps);
+        const traffic =
+            switched === undefined
+                ? ""
+                : `\nTraffic is on ${change.to} already (the Service was switched before the update); only the stack's record of it is missing.`;
         throw Object.assign(
             new OperationFailedError(
-                `the ${kind} to ${change.to} failed: ${firstLines(message)}\nThe stack file still pins ${change.to}: once the cause is fixed, finish it with ${finishCommand(kind, options.stack, change.to)} (or pulumi up --stack ${options.stack})${kind === "rollback" ? `; or roll back elsewhere with mlops rollback --stack ${options.stack} --version <v>, or pin again what served before with mlops deploy --stack ${options.stack} --version ${change.from} --force` : `, or go back with mlops rollback --stack ${options.stack}`}.`,
+                `the ${kind} to ${change.to} failed: ${firstLines(message)}${traffic}\nThe stack file still pins ${change.to}: once the cause is fixed, finish it with ${finishCommand(kind, options.stack, change.to)} (or pulumi up --stack ${options.stack})${kind === "rollback" ? `; or roll back elsewhere with mlops rollback --stack ${options.stack} --version <v>, or pin again what served before with mlops deploy --stack ${options.stack} --version ${change.from} --force` : `, or go back with mlops rollback --stack ${options.stack}`}.`,
             ),
             { result: failed },
         );
@@ -414,12 +462,16 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         // The update ran; not knowing what serves is a failure to report and notify, not a crash.
         verification = { ok: false, detail: `could not check what serves: ${error instanceof Error ? error.message : String(error)}` };
     }
+    if (verification.ok && config.target === "kubernetes") {
+        await releaseSwitchOwnership(summary.outputs, [change.to], trafficSwitch, deps);
+    }
     const result: PinChangeResult = {
         ...base,
         dryRun: false,
         result: verification.ok ? "succeeded" : "failed",
         durationSeconds: seconds(),
         verification: verification.detail,
+        ...(trafficSwitchedSeconds === undefined ? {} : { trafficSwitchedSeconds }),
         changes: summary.resourceChanges,
     };
     await notifyTeam(config, result, change, deps);
@@ -428,6 +480,174 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     }
     return result;
 }
+
+/** How long the instant switch waits for the EndpointSlices to list only the target's pods before it reports and goes on. */
+const TRAFFIC_CONFIRM_TIMEOUT_MS = 30_000;
+
+interface FastSwitch {
+    readonly target: SwitchTarget;
+    readonly decision: Extract<SwitchDecision, { kind: "switch" | "already-switched" }>;
+    readonly api: TrafficSwitch;
+}
+
+/**
+ * A Kubernetes rollback: read the Service and the target's Deployment and
+ * decide whether traffic moves now, with one write, or through the update
+ * (rollback/kubernetesSwitch.ts, decideSwitch). A Service that
+ * selects neither version is refused before anything is written.
+ */
+async function decideFastSwitch(
+    config: StackConfig,
+    outputs: Record<string, unknown>,
+    change: PinChange,
+    deployedPin: string | null,
+    api: TrafficSwitch | undefined,
+    deps: PinChangeDeps,
+): Promise<FastSwitch | undefined> {
+    const kubernetes = outputs.kubernetes as
+        { namespace?: unknown; serviceName?: unknown; serviceUid?: unknown; deploymentNames?: Record<string, unknown> } | undefined;
+    const settings = config.kubernetes;
+    if (api === undefined || settings === undefined || !change.warm) return undefined;
+    if (typeof kubernetes?.namespace !== "string" || typeof kubernetes.serviceName !== "string") return undefined;
+    if (typeof kubernetes.serviceUid !== "string") {
+        // Without it, a kubeconfig that reaches another cluster could be written to.
+        deps.stderr("No instant switch: the stack's record names no Service uid yet (its last update predates it); this update records it.\n");
+        return undefined;
+    }
+    const deployed = kubernetes.deploymentNames?.[change.to];
+    const where = {
+        namespace: kubernetes.namespace,
+        serviceName: kubernetes.serviceName,
+        to: change.to,
+        serviceUid: kubernetes.serviceUid,
+        targetDeployment: typeof deployed === "string" ? deployed : kubernetesDeploymentName(config.model, change.to),
+    };
+    let observation;
+    try {
+        observation = await api.observe({ ...where, from: change.from });
+    } catch (error) {
+        deps.stderr(`No instant switch: could not read the Service (${error instanceof Error ? error.message : String(error)}); the update moves traffic.\n`);
+        return undefined;
+    }
+    // The file's pin, or the pin the stack last recorded (they differ after an update that did not finish).
+    const leaving = [...new Set([change.from, ...(deployedPin === null ? [] : [deployedPin])])];
+    const decision = decideSwitch(
+        observation,
+        { ...where, leaving },
+        {
+            replicas: settings.replicas,
+            standbyReplicas: settings.standbyReplicas ?? settings.replicas,
+            atReducedCapacity: settings.rollbackAtReducedCapacity,
+            startupTimeoutSeconds: settings.startupTimeoutSeconds,
+        },
+    );
+    if (decision.kind === "refuse") throw new OperationFailedError(`${decision.why}. Check what serves (mlops status), then run again.`);
+    if (decision.kind === "through-update") {
+        deps.stderr(`No instant switch: ${decision.why}.\n`);
+        return undefined;
+    }
+    // The compare-and-set tests the version the Service selects now.
+    return { target: { ...where, from: observation.selected ?? change.from }, decision, api };
+}
+
+/** How the switch went: traffic moved (and whether the EndpointSlices confirmed it, how soon). */
+interface SwitchedTraffic {
+    /** Seconds from the start of the change until the EndpointSlices listed only the target's ready pods; undefined when they did not confirm it. */
+    readonly confirmedSeconds?: number;
+}
+
+/**
+ * The one write, then the data plane's word. A switch that did not happen
+ * (it lost its compare-and-set, or the API server refused it) puts the
+ * stack file back and fails: nothing else changed. A confirmation that
+ * does not come (or a watch that fails) is reported and the update still
+ * runs: the Service has moved, and only the update records it.
+ */
+async function switchTraffic(
+    fast: FastSwitch,
+    options: PinChangeOptions,
+    original: string,
+    seconds: () => number,
+    openEngine: () => void,
+    deps: PinChangeDeps,
+): Promise<SwitchedTraffic> {
+    const { target, api } = fast;
+    const giveUp = (why: string): never => {
+        replaceFile(options.file, original);
+        throw new OperationFailedError(`${why}; ${options.file} is as it was. Check what serves (mlops status), then run again.`);
+    };
+    if (fast.decision.kind === "switch") {
+        let write;
+        try {
+            write = await api.switchSelector(target);
+        } catch (error) {
+            // The write may have landed before the error (a timeout): the Service says.
+            const now = await api.observe(target).catch(() => undefined);
+            if (now?.selected !== target.to) {
+                giveUp(
+                    `the switch of Service ${target.namespace}/${target.serviceName} to ${target.to} failed (${error instanceof Error ? error.message : String(error)}), and it still selects ${now?.selected ?? "(unknown)"}`,
+                );
+            }
+            write = { kind: "switched" as const };
+        }
+        if (write.kind === "conflict" && write.selected !== target.to) {
+            giveUp(
+                `the Service stopped selecting version ${target.from} while this rollback ran (it selects ${write.selected ?? "(none)"} now): another change moved it; nothing was written`,
+            );
+        }
+        deps.stderr(
+            write.kind === "switched"
+                ? `Switched Service ${target.namespace}/${target.serviceName} from ${target.from} to ${target.to} (one compare-and-set write; ${fast.decision.why}).\n`
+                : `The Service came to select version ${target.to} while this rollback ran (another run or the alarm trigger switched it); nothing was written.\n`,
+        );
+    } else {
+        deps.stderr(`${capitalized(fast.decision.why)}.\n`);
+    }
+    let confirmation;
+    try {
+        confirmation = await api.waitForTraffic(target, TRAFFIC_CONFIRM_TIMEOUT_MS);
+    } catch (error) {
+        deps.stderr(
+            `warning: could not watch the EndpointSlices (${error instanceof Error ? error.message : String(error)}); the Service selects ${target.to}, and the check after the update says what serves.\n`,
+        );
+    }
+    const at = seconds();
+    // The update that records the switch comes next: start opening its workspace (not before: loading it holds this process for a moment).
+    openEngine();
+    if (confirmation === undefined) return {};
+    if (!confirmation.confirmed) {
+        deps.stderr(
+            `warning: ${confirmation.seconds} s after the switch the EndpointSlices still list ${confirmation.view.otherReady} ready pod(s) of other versions and ${confirmation.view.targetReady} of ${target.to}; recording the rollback anyway, and the check after the update says what serves.\n`,
+        );
+        return {};
+    }
+    deps.stderr(
+        `Traffic is on ${target.to}: its ${confirmation.view.targetReady} ready pod(s) are the only endpoints of the Service, ${at} s after the rollback began.\n`,
+    );
+    return { confirmedSeconds: at };
+}
+
+/** After a verified update (or before one mlops runs): the switch's field manager gives the selector back, so that the update applies without a conflict. */
+async function releaseSwitchOwnership(
+    outputs: Record<string, unknown>,
+    releasable: readonly string[],
+    api: TrafficSwitch | undefined,
+    deps: PinChangeDeps,
+): Promise<void> {
+    const kubernetes = outputs.kubernetes as { namespace?: unknown; serviceName?: unknown } | undefined;
+    if (api === undefined || typeof kubernetes?.namespace !== "string" || typeof kubernetes.serviceName !== "string") return;
+    try {
+        const said = await api.releaseSelector(kubernetes.namespace, kubernetes.serviceName, releasable);
+        if (said !== "") deps.stderr(`${said}.\n`);
+    } catch (error) {
+        // Left held, a later update of the selector reports a field conflict naming mlops-rollback; the next mlops deploy or rollback gives it back first.
+        deps.stderr(
+            `warning: could not give the Service's selector back to the stack's updates (${error instanceof Error ? error.message : String(error)}); the next mlops deploy or rollback does.\n`,
+        );
+    }
+}
+
+const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
 /**
  * After the alarm trigger's fast path: wait until SageMaker is done with the
@@ -456,15 +676,6 @@ async function reconcileWithFastPath(
 }
 
 const SAGEMAKER_ENDPOINT_TYPE = "aws:sagemaker/endpoint:Endpoint";
-
-/** `aws:region` and `kubernetes:kubeconfig` from the stack file: the verification asks where the update went. */
-function providerSettingsOf(file: string): VerifierSettings {
-    const config = (parseYaml(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
-    const text = (value: unknown) => (typeof value === "string" ? value : undefined);
-    const awsRegion = text(config["aws:region"]);
-    const kubeconfig = text(config["kubernetes:kubeconfig"]);
-    return { ...(awsRegion === undefined ? {} : { awsRegion }), ...(kubeconfig === undefined ? {} : { kubeconfig }) };
-}
 
 function describeLedger(ledger: QuarantineLedger): string {
     const entries = Object.entries(ledger);

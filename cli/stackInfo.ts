@@ -8,6 +8,7 @@ import type { PendingOperation, StackSession, UpdateRecord } from "../rollback/a
 import { parseUpdateMessage } from "../rollback/decisions";
 import { ledgerFromOutput, type QuarantineLedger } from "../rollback/ledger";
 import { servingRecordOf, type ServingEntry } from "../rollback/servingRecord";
+import type { ServiceState, TrafficSwitch } from "../rollback/kubernetesSwitch";
 
 export interface StackStatus {
     readonly stack: string;
@@ -28,6 +29,8 @@ export interface StackStatus {
     readonly lastUpdate?: HistoryEntry;
     /** Operations an update that was cut short left pending; the next mlops deploy or rollback repairs them. */
     readonly interrupted?: PendingOperation[];
+    /** Kubernetes: the Service as the cluster has it now, or why it could not be read. */
+    readonly live?: ServiceState | { readonly error: string };
 }
 
 export interface HistoryEntry {
@@ -91,7 +94,8 @@ export function statusFrom(stack: string, outputs: Record<string, unknown>, hist
 export function renderStatus(status: StackStatus): string {
     if (status.pinnedVersion === undefined) return `Stack ${status.stack} has not been deployed yet (no outputs).`;
     const lines = [
-        `Stack ${status.stack}: ${status.model ?? "?"} on ${status.target ?? "?"}, serving version ${status.pinnedVersion}`,
+        `Stack ${status.stack}: ${status.model ?? "?"} on ${status.target ?? "?"}, serving version ${servingVersion(status)}`,
+        ...liveLines(status),
         `  warm versions: ${status.warmVersions.join(", ") || "none"}${status.warmStandIn === undefined ? "" : ` (${status.warmStandIn})`}`,
         `  served here:   ${status.servingHistory.map((entry) => (entry.since === undefined ? entry.version : `${entry.version} (from ${entry.since})`)).join(", ")}`,
         ...(status.endpoint === undefined ? [] : [`  endpoint:      ${status.endpoint}`]),
@@ -119,6 +123,13 @@ export function renderStatus(status: StackStatus): string {
     return lines.join("\n");
 }
 
+/** The version that takes traffic: the live Service's when read, else the stack's record. */
+function servingVersion(status: StackStatus): string {
+    const live = status.live;
+    if (live === undefined || "error" in live || live.selected === undefined || live.selected === status.pinnedVersion) return status.pinnedVersion ?? "?";
+    return `${live.selected} (the stack records ${status.pinnedVersion ?? "nothing"})`;
+}
+
 export function renderHistory(entries: HistoryEntry[]): string {
     if (entries.length === 0) return "No updates yet.";
     const rows = entries.map((e) => [e.time, e.kind, e.pinned ?? "-", e.result, e.message]);
@@ -127,7 +138,37 @@ export function renderHistory(entries: HistoryEntry[]): string {
     return [line(["time", "kind", "pinned", "result", "message"]), ...rows.map(line)].join("\n");
 }
 
-export async function loadStatus(session: StackSession): Promise<StackStatus> {
+/**
+ * The stack's record, and on Kubernetes (with `cluster`) the Service as it
+ * is now: an instant switch whose update never ran shows up only there.
+ */
+export async function loadStatus(session: StackSession, cluster?: TrafficSwitch): Promise<StackStatus> {
     const [outputs, history, pending] = await Promise.all([session.outputs(), session.history(1), session.pendingOperations()]);
-    return statusFrom(session.name, outputs, history, pending);
+    const status = statusFrom(session.name, outputs, history, pending);
+    const kubernetes = outputs.kubernetes as { namespace?: unknown; serviceName?: unknown } | undefined;
+    if (cluster === undefined || typeof kubernetes?.namespace !== "string" || typeof kubernetes.serviceName !== "string") return status;
+    try {
+        return { ...status, live: await cluster.serviceState(kubernetes.namespace, kubernetes.serviceName) };
+    } catch (error) {
+        return { ...status, live: { error: error instanceof Error ? error.message : String(error) } };
+    }
+}
+
+/** The lines that say how the live Service differs from the stack's record (none when it does not). */
+function liveLines(status: StackStatus): string[] {
+    const live = status.live;
+    if (live === undefined) return [];
+    if ("error" in live) return [`  traffic:       could not read the Service (${live.error}); the versions above are the stack's record`];
+    if (live.selected !== status.pinnedVersion) {
+        return [
+            live.heldBySwitch
+                ? `  traffic:       the Service selects version ${live.selected ?? "(none)"}: an instant rollback switched it and its update did not finish; mlops rollback --stack ${status.stack} finishes it`
+                : `  traffic:       the Service selects version ${live.selected ?? "(none)"}, which the stack did not set: it was changed outside the stack`,
+        ];
+    }
+    return live.heldBySwitch
+        ? [
+              `  traffic:       the switch to ${live.selected} is recorded, but mlops-rollback still holds the Service's selector; the next mlops deploy or rollback gives it back`,
+          ]
+        : [];
 }

@@ -21,7 +21,7 @@ export interface AlarmRollbackTriggerArgs {
     readonly model: string;
     /** The stack the reconcile build runs `mlops rollback` against. */
     readonly stack: string;
-    /** What serves the model (`mlops:target`); only sagemaker has a fast path, kubernetes waits for the reconcile build. */
+    /** What serves the model (`mlops:target`): sagemaker's fast path is UpdateEndpoint; kubernetes has one on EKS (`kubernetes`), else waits for the reconcile build. */
     readonly target: Target;
     /** `mlops:trigger`: `runnerRoleArn` and `source` (required), cooldown, event age, busy re-checks, log retention. */
     readonly settings: TriggerSettingsInput;
@@ -52,8 +52,29 @@ export interface AlarmRollbackTriggerArgs {
         /** The KMS key (or alias) ARN of the endpoint configs' storage volumes: the fast path's UpdateEndpoint needs a grant on it. @default no key */
         readonly storageKeyArn?: pulumi.Input<string | undefined>;
     };
+    /**
+     * The Kubernetes instant switch (kubernetes target with `mlops:trigger.eks`):
+     * the Service the handler switches and what the switch needs of it.
+     * @default no instant switch: the reconcile build moves traffic
+     */
+    readonly kubernetes?: {
+        readonly namespace: pulumi.Input<string>;
+        readonly serviceName: pulumi.Input<string>;
+        /** The rollback target's Deployment name. */
+        readonly rollbackDeployment: pulumi.Input<string>;
+        readonly replicas: number;
+        readonly startupTimeoutSeconds: number;
+        readonly atReducedCapacity: boolean;
+        /** The Kubernetes group the handler's role is mapped to (its access entry); the model's Role lets it read and patch the Service only. */
+        readonly switchGroup: string;
+    };
     /** Extra tags on every child. @default {} */
     readonly tags?: Record<string, string>;
+}
+
+/** The Kubernetes group whose members may make a model's instant switch: the trigger's access entry maps its role into it, and the model's Role binds it. */
+export function switchGroupFor(model: string): string {
+    return `mlops-rollback-switch-${model}`;
 }
 
 export class AlarmRollbackTrigger extends pulumi.ComponentResource {
@@ -193,6 +214,7 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
             maxEventAgeSeconds: settings.maxEventAgeSeconds,
             busyRechecks: settings.busyRechecks,
             busyRecheckSeconds: settings.busyRecheckSeconds,
+            ...this.kubernetesSwitch(name, args, settings.eks?.clusterName, role, tags),
         };
         const handler = new aws.lambda.Function(
             `${name}-function`,
@@ -317,6 +339,41 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
             stateTableName: this.stateTableName,
             deadLetterQueueUrl: this.deadLetterQueueUrl,
         });
+    }
+
+    /**
+     * The handler's settings for the EKS instant switch, and its access:
+     * an EKS access entry that maps the handler's role into the model's
+     * switch group (no IAM permission is needed: the handler authenticates
+     * with a presigned STS GetCallerIdentity, as aws-iam-authenticator
+     * documents, and the cluster's RBAC, declared with the model's Service,
+     * lets that group read and patch that one Service). The cluster's
+     * endpoint and CA are read here, at deploy time, so the handler needs no
+     * eks:DescribeCluster either.
+     */
+    private kubernetesSwitch(name: string, args: AlarmRollbackTriggerArgs, clusterName: string | undefined, role: aws.iam.Role, tags: Record<string, string>) {
+        const kubernetes = args.kubernetes;
+        const none = {
+            kubernetes: { namespace: "", serviceName: "", rollbackDeployment: "", replicas: 1, startupTimeoutSeconds: 600, atReducedCapacity: false },
+        };
+        if (args.target !== "kubernetes" || clusterName === undefined || kubernetes === undefined || args.rollbackVersion === undefined) return none;
+        const cluster = aws.eks.getClusterOutput({ name: clusterName }, { parent: this });
+        new aws.eks.AccessEntry(
+            `${name}-access`,
+            { clusterName, principalArn: role.arn, type: "STANDARD", kubernetesGroups: [kubernetes.switchGroup], tags },
+            { parent: this },
+        );
+        return {
+            eks: { clusterName, endpoint: cluster.endpoint, caData: cluster.certificateAuthorities.apply((authorities) => authorities[0]?.data ?? "") },
+            kubernetes: {
+                namespace: kubernetes.namespace,
+                serviceName: kubernetes.serviceName,
+                rollbackDeployment: kubernetes.rollbackDeployment,
+                replicas: kubernetes.replicas,
+                startupTimeoutSeconds: kubernetes.startupTimeoutSeconds,
+                atReducedCapacity: kubernetes.atReducedCapacity,
+            },
+        };
     }
 }
 

@@ -48,6 +48,7 @@ export const DEFAULTS = {
         // Model loading is slow: the startup probe gives a new pod this long
         // before the liveness probe may restart it.
         startupTimeoutSeconds: 600,
+        rollbackAtReducedCapacity: false,
         resources: {
             requests: { cpu: "500m", memory: "1Gi" },
             limits: { cpu: "2", memory: "2Gi" },
@@ -237,6 +238,13 @@ const kubernetesSchema = z
         replicas: z.number().int().min(1, { message: "replicas must be at least 1" }).default(DEFAULTS.kubernetes.replicas),
         /** Replicas of each warm version that does not serve; defaults to `replicas` (hot standby). */
         standbyReplicas: z.number().int().min(0, { message: "standbyReplicas must be 0 or more" }).optional(),
+        /**
+         * When a rollback's target runs fewer ready pods than `replicas` (a
+         * partial standby): false (safe) scales it up first and then moves
+         * traffic, as long as its pods take to load; true moves traffic at
+         * once to the pods that are ready and scales up behind the switch.
+         */
+        rollbackAtReducedCapacity: z.boolean().default(DEFAULTS.kubernetes.rollbackAtReducedCapacity),
         port: port.default(DEFAULTS.kubernetes.port),
         servicePort: port.default(DEFAULTS.kubernetes.servicePort),
         serviceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default(DEFAULTS.kubernetes.serviceType),
@@ -472,6 +480,22 @@ const triggerSchema = z
             .int()
             .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), { message: `one of ${LOG_RETENTION_DAYS.join(", ")}` })
             .default(DEFAULTS.trigger.logRetentionDays),
+        /**
+         * Kubernetes on EKS: the cluster the model serves on, for the
+         * trigger's instant switch. The handler moves the Service's selector
+         * itself (one compare-and-set write, as `mlops rollback` does) before
+         * the reconcile build; its role gets an EKS access entry in a
+         * Kubernetes group that may only read and patch that one Service.
+         * The cluster's authentication mode must allow access entries (API or
+         * API_AND_CONFIG_MAP). @default no instant switch: the reconcile build moves traffic
+         */
+        eks: z
+            .object({
+                /** The EKS cluster's name (1-100 letters, digits, '-' or '_', starting with a letter or digit). */
+                clusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, { message: "an EKS cluster name: letters, digits, '-' and '_'" }),
+            })
+            .strict()
+            .optional(),
     })
     .strict();
 
@@ -705,6 +729,12 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
     if (target === "kubernetes") problems.push(...under(["kubernetes"], kubernetesSectionProblems(config.kubernetes)));
     if (config.trigger !== undefined && config.alarms === undefined) {
         problems.push({ path: ["trigger"], message: "the rollback trigger fires on alarms: add the mlops:alarms section, or remove mlops:trigger" });
+    }
+    if (target === "sagemaker" && (config.trigger as { eks?: unknown } | undefined)?.eks !== undefined) {
+        problems.push({
+            path: ["trigger", "eks"],
+            message: "the EKS instant switch is for mlops:target kubernetes; a SageMaker endpoint has its own fast path: remove it",
+        });
     }
     // mlops:model names every resource; only the trigger's need it shorter than the schema's 40 (catalog/names.ts).
     const triggerNames = config.trigger !== undefined && model !== undefined ? triggerNameProblem(`${model}${TRIGGER_COMPONENT_SUFFIX}`) : undefined;

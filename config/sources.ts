@@ -128,3 +128,20 @@ export function loadStackConfig(file: string, label = file): { raw: Record<strin
         throw new BadInputError(`${label} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
     }
 }
+
+/** Where a stack's updates go, from its stack file: what the checks after an update (and `mlops status`) ask. */
+export interface ProviderSettings {
+    /** `aws:region`. */
+    readonly awsRegion?: string;
+    /** `kubernetes:kubeconfig` (a path or the file's content); else KUBECONFIG, as kubectl. */
+    readonly kubeconfig?: string;
+}
+
+/** `aws:region` and `kubernetes:kubeconfig` from the stack file: the verification asks where the update went. */
+export function providerSettingsOf(file: string): ProviderSettings {
+    const config = (parseYaml(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
+    const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+    const awsRegion = text(config["aws:region"]);
+    const kubeconfig = text(config["kubernetes:kubeconfig"]);
+    return { ...(awsRegion === undefined ? {} : { awsRegion }), ...(kubeconfig === undefined ? {} : { kubeconfig }) };
+}

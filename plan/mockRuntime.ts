@@ -49,6 +49,14 @@ const FIXED_CALL_RESULTS: Record<string, Record<string, unknown>> = {
     },
     "aws:index/getRegion:getRegion": { id: MOCK_REGION, name: MOCK_REGION, region: MOCK_REGION, description: "mock", endpoint: "mock" },
     "aws:index/getPartition:getPartition": { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" },
+    // The EKS instant switch reads its cluster's endpoint and CA (mlops:trigger.eks).
+    "aws:eks/getCluster:getCluster": {
+        id: "mock",
+        name: "mock",
+        endpoint: "https://MOCK.gr7.us-east-1.eks.amazonaws.com",
+        certificateAuthorities: [{ data: "bW9jay1jYQ==" }],
+        accessConfigs: [{ authenticationMode: "API_AND_CONFIG_MAP" }],
+    },
 };
 
 /** A created database's address, as the look-up of its identifier answers: `aws.rds.Instance.address`, `aws.rds.Cluster.endpoint`. */

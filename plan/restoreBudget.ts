@@ -122,6 +122,19 @@ export const FIGURE_SOURCES = {
         urls: ["https://kubernetes.io/docs/reference/command-line-tools-reference/kube-proxy/", "https://github.com/kubernetes/kubernetes/issues/92836"],
         says: "In iptables mode kube-proxy syncs its rules at most once per minimum sync period, 1 s by default; the sync itself takes longer on large clusters (4-5 s reported in the issue). Other proxies and CNIs have their own figures.",
     },
+    instantSwitch: {
+        title: "This package: the instant switch (rollback/kubernetesSwitch.ts); BENCHMARKS.md, section 2",
+        urls: ["rollback/kubernetesSwitch.ts", "BENCHMARKS.md"],
+        says: "mlops rollback (or the alarm trigger on EKS) reads the stack's record and the Service, then moves the Service's selector with one compare-and-set write, before any Pulumi update. On the loopback sandbox that took about a second from the command's start; a remote backend and API server add their latency, so the budget does not use that figure.",
+    },
+    endpointSlices: {
+        title: "Kubernetes documentation: EndpointSlices; kube-controller-manager reference, --endpointslice-updates-batch-period",
+        urls: [
+            "https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/",
+            "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-controller-manager/",
+        ],
+        says: "The control plane's EndpointSlice controller rewrites a Service's slices when its selector changes; its updates are not batched by default (batch period 0). No latency is published.",
+    },
     kubernetesRollout: {
         title: "This package: the Deployment's startup probe and rollout timeout (components/kubernetesModelEndpoint.ts)",
         urls: ["components/kubernetesModelEndpoint.ts"],
@@ -335,10 +348,13 @@ function guardrailPath(config: StackConfig): RestorePath {
 
 /** EventBridge → the trigger Lambda → the fast path (SageMaker) or a reconcile build (Kubernetes). */
 function triggerPath(config: StackConfig, trigger: TriggerSettings, rollbackVersion: string | undefined): RestorePath {
+    const instant = config.target === "kubernetes" && trigger.eks !== undefined && switchesInstantly(config.kubernetes);
     const title =
         config.target === "sagemaker"
             ? `After the bake: the alarm trigger moves the endpoint to version ${rollbackVersion ?? "(none)"}`
-            : `The alarm trigger starts a reconcile build of mlops rollback --version ${rollbackVersion ?? "(none)"}`;
+            : instant
+              ? `The alarm trigger moves the Service to version ${rollbackVersion ?? "(none)"} (EKS instant switch)`
+              : `The alarm trigger starts a reconcile build of mlops rollback --version ${rollbackVersion ?? "(none)"}`;
     if (rollbackVersion === undefined) {
         return {
             kind: "trigger",
@@ -380,6 +396,21 @@ function triggerPath(config: StackConfig, trigger: TriggerSettings, rollbackVers
             ],
         };
     }
+    if (instant) {
+        return {
+            kind: "trigger",
+            title,
+            steps: [...steps, ...kubernetesRollbackSteps(config.kubernetes, rollbackVersion, "the handler")],
+            notes: [
+                ...detectionNotes(config),
+                ...kubernetesNotes(config.kubernetes, rollbackVersion).map((note) =>
+                    note.startsWith("A Pulumi update then records")
+                        ? "The reconcile build (CodeBuild, npm ci, mlops rollback) then records the rollback in the stack; it runs after traffic has moved, off the restore's path."
+                        : note,
+                ),
+            ],
+        };
+    }
     return {
         kind: "trigger",
         title,
@@ -389,7 +420,13 @@ function triggerPath(config: StackConfig, trigger: TriggerSettings, rollbackVers
             { phase: "restore", what: "the build installs the Pulumi CLI and runs npm ci", basis: "not estimated", source: "reconcileInstall" },
             ...kubernetesRollbackSteps(config.kubernetes, rollbackVersion),
         ],
-        notes: [...detectionNotes(config), KEPT_ALIVE_NOTE],
+        notes: [
+            ...detectionNotes(config),
+            ...(trigger.eks === undefined
+                ? ["With mlops:trigger.eks (an EKS cluster), the handler moves the Service itself, without waiting for the build."]
+                : []),
+            ...kubernetesNotes(config.kubernetes, rollbackVersion),
+        ],
     };
 }
 
@@ -406,31 +443,53 @@ function newFleetStep(config: StackConfig, version: string, shift: string): Budg
     };
 }
 
-/** `mlops rollback` on Kubernetes: a Pulumi update that moves the Service, after a scale-up when the standby is partial. */
-function kubernetesRollbackSteps(kubernetes: KubernetesSettings | undefined, version: string): BudgetStep[] {
+/**
+ * Whether a Kubernetes rollback to a warm version moves traffic with the
+ * instant switch (rollback/kubernetesSwitch.ts, decideSwitch): a hot
+ * standby, or a partial one with `rollbackAtReducedCapacity`. A partial
+ * standby without it is scaled up by the update first.
+ */
+function switchesInstantly(kubernetes: KubernetesSettings | undefined): boolean {
+    if (kubernetes === undefined) return false;
+    const standby = kubernetes.standbyReplicas ?? kubernetes.replicas;
+    return standby >= kubernetes.replicas || (standby > 0 && kubernetes.rollbackAtReducedCapacity);
+}
+
+/** A Kubernetes restore: the instant switch (`by`: mlops rollback, or the trigger's handler), or a Pulumi update that scales up, then moves the Service. */
+function kubernetesRollbackSteps(kubernetes: KubernetesSettings | undefined, version: string, by = "mlops rollback"): BudgetStep[] {
     const replicas = kubernetes?.replicas ?? 0;
     const standby = kubernetes?.standbyReplicas ?? replicas;
     const steps: BudgetStep[] = [];
-    if (kubernetes !== undefined && standby < replicas) {
-        const rolloutSeconds = rolloutTimeoutSeconds(kubernetes);
+    if (switchesInstantly(kubernetes)) {
         steps.push({
             phase: "restore",
-            what: `version ${version} scales from ${standby} to ${replicas} pods, which must start and load the model (the update fails after ${rolloutSeconds} s)`,
-            seconds: { low: 0, high: rolloutSeconds },
-            basis: "config",
-            source: "kubernetesRollout",
+            what:
+                standby >= replicas
+                    ? `${by} moves the Service's selector to version ${version} with one compare-and-set write: its ${replicas} pods are running and ready (hot standby)`
+                    : `${by} moves the Service's selector to version ${version}'s ${standby} ready pods of ${replicas} (rollbackAtReducedCapacity), one compare-and-set write`,
+            basis: "not estimated",
+            source: "instantSwitch",
+        });
+    } else {
+        if (kubernetes !== undefined && standby < replicas) {
+            const rolloutSeconds = rolloutTimeoutSeconds(kubernetes);
+            steps.push({
+                phase: "restore",
+                what: `version ${version} scales from ${standby} to ${replicas} pods, which must start and load the model (the update fails after ${rolloutSeconds} s)`,
+                seconds: { low: 0, high: rolloutSeconds },
+                basis: "config",
+                source: "kubernetesRollout",
+            });
+        }
+        steps.push({
+            phase: "restore",
+            what: `mlops rollback's Pulumi update moves the Service to version ${version}'s pods`,
+            basis: "not estimated",
+            source: "pulumiUpdate",
         });
     }
     steps.push(
-        {
-            phase: "restore",
-            what:
-                standby < replicas
-                    ? `mlops rollback's Pulumi update moves the Service to version ${version}'s pods`
-                    : `mlops rollback's Pulumi update moves the Service to version ${version}'s pods, ready on hot standby (no model load)`,
-            basis: "not estimated",
-            source: "pulumiUpdate",
-        },
+        { phase: "restore", what: `the EndpointSlice controller lists only version ${version}'s pods`, basis: "not estimated", source: "endpointSlices" },
         {
             phase: "restore",
             what: "kube-proxy's next sync on each node (iptables mode, default minimum sync period)",
@@ -441,6 +500,22 @@ function kubernetesRollbackSteps(kubernetes: KubernetesSettings | undefined, ver
         { phase: "restore", what: "the sync itself", basis: "not estimated", source: "kubeProxySync" },
     );
     return steps;
+}
+
+/** What a Kubernetes restore's figures leave out. */
+function kubernetesNotes(kubernetes: KubernetesSettings | undefined, version: string): string[] {
+    const notes = [KEPT_ALIVE_NOTE];
+    const replicas = kubernetes?.replicas ?? 0;
+    const standby = kubernetes?.standbyReplicas ?? replicas;
+    if (switchesInstantly(kubernetes)) {
+        notes.push("A Pulumi update then records the rollback in the stack; it runs after traffic has moved, off the restore's path.");
+        if (standby < replicas) notes.push(`Until the update has scaled version ${version} to ${replicas} pods, ${standby} serve all the traffic.`);
+    } else if (standby > 0 && standby < replicas) {
+        notes.push(
+            `With mlops:kubernetes.rollbackAtReducedCapacity: true, traffic would move at once to version ${version}'s ${standby} ready pods, and the update would scale up behind it.`,
+        );
+    }
+    return notes;
 }
 
 /** A person runs `mlops rollback`: the restore without detection and trigger, under the stack's own deployment policy. */
@@ -461,7 +536,12 @@ function byHandPath(config: StackConfig, rollbackVersion: string | undefined, gu
     }
     const start: BudgetStep = { phase: "start", what: "someone decides and runs it", basis: "not estimated", source: "byHand" };
     if (config.target === "kubernetes") {
-        return { kind: "byHand", title, steps: [start, ...kubernetesRollbackSteps(config.kubernetes, rollbackVersion)], notes: [KEPT_ALIVE_NOTE] };
+        return {
+            kind: "byHand",
+            title,
+            steps: [start, ...kubernetesRollbackSteps(config.kubernetes, rollbackVersion)],
+            notes: kubernetesNotes(config.kubernetes, rollbackVersion),
+        };
     }
     const deployment = config.sagemaker?.deployment;
     const update: BudgetStep = {

@@ -9,7 +9,9 @@ import { BadInputError } from "../config/badInput";
 import { ROLLBACK_EVENT_ENV, type RollbackEvent } from "./ledger";
 import { resourceName } from "./progress";
 import { missingStackOutputAdvice, MLOPS_STACK_OUTPUT, mlopsOutputOf } from "./stackOutput";
-import { ConcurrentUpdateError, LocalWorkspace, StackNotFoundError, type EngineEvent } from "@pulumi/pulumi/automation";
+import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 
 export interface UpdateRecord {
     readonly kind: string;
@@ -62,6 +64,8 @@ export interface StackSession {
      * engine. Returns whether it did.
      */
     removeDeadLock(holder: BackendLockHolder): Promise<boolean>;
+    /** Start opening what the engine operations need, in the background (after the instant switch, so that the update starts sooner). @default nothing to open */
+    openEngine?(): void;
 }
 
 /** An operation the engine started and never recorded as finished (the update was cut short). */
@@ -130,43 +134,46 @@ const plainOutputs = (outputs: Record<string, { value: unknown }>): Record<strin
  * `serveModelFromStackConfig`).
  */
 export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
-    let stack;
-    try {
-        // selectStack also makes the stack the user's selected one; put the
-        // previous selection back, since every later command names the stack.
-        const previous = await (await LocalWorkspace.create({ workDir: projectDir })).stack().catch(() => undefined);
-        stack = await LocalWorkspace.selectStack({ stackName, workDir: projectDir });
-        if (previous !== undefined && previous.name !== stackName) await stack.workspace.selectStack(previous.name);
-    } catch (error) {
-        if (error instanceof StackNotFoundError) throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
-        throw withPulumiMissingExplained(error);
-    }
-    const { envVars } = stack.workspace;
+    // What a pin change decides from (the outputs, pending operations) comes
+    // from one `pulumi stack export`, which also tells an unknown stack; the
+    // workspace the engine operations need is opened when the first of them
+    // runs (or `openEngine` asks), after a Kubernetes rollback's instant
+    // switch when nothing before it needs the engine.
+    const exported = exportedDeployment(stackName, projectDir);
+    await exported;
+    let workspaceStack: Promise<Stack> | undefined;
+    const engineStack = () => (workspaceStack ??= selectedWorkspaceStack(stackName, projectDir));
     /** Run an engine operation with the rollback event (if any) in the program's environment. */
-    const withEvent = async <T>(event: RollbackEvent | undefined, operation: () => Promise<T>): Promise<T> => {
+    const withEvent = async <T>(event: RollbackEvent | undefined, operation: (stack: Stack) => Promise<T>): Promise<T> => {
+        const stack = await engineStack();
         // Empty, not unset, without an event: the engine's environment is mlops's own
         // plus these, and a value left in the user's shell must not reach the program.
-        envVars[ROLLBACK_EVENT_ENV] = event === undefined ? "" : JSON.stringify(event);
+        stack.workspace.envVars[ROLLBACK_EVENT_ENV] = event === undefined ? "" : JSON.stringify(event);
         try {
-            return await operation();
+            return await operation(stack);
         } finally {
-            envVars[ROLLBACK_EVENT_ENV] = "";
+            stack.workspace.envVars[ROLLBACK_EVENT_ENV] = "";
         }
     };
     /** The resources in the stack's state (`pulumi stack export`), by URN and type. */
-    const stateResources = async () => ((await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined)?.resources ?? [];
-    const translate = (error: unknown): never => {
+    const stateResources = async () => {
+        const stack = await engineStack();
+        return ((await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined)?.resources ?? [];
+    };
+    const translate = async (error: unknown): Promise<never> => {
+        const { ConcurrentUpdateError } = await import("@pulumi/pulumi/automation");
         if (error instanceof ConcurrentUpdateError) throw new StackBusyError(lockHolder(error.message));
         throw error;
     };
     return {
         name: stackName,
+        openEngine: () => void engineStack().catch(() => undefined),
         preview: async ({ message, onEvent, rollbackEvent }) => {
-            const result = await withEvent(rollbackEvent, () => stack.preview({ message, onEvent })).catch(translate);
+            const result = await withEvent(rollbackEvent, (stack) => stack.preview({ message, onEvent })).catch(translate);
             return { changeSummary: result.changeSummary };
         },
         up: async ({ message, onEvent, rollbackEvent }) => {
-            const result = await withEvent(rollbackEvent, () => stack.up({ message, onEvent })).catch(translate);
+            const result = await withEvent(rollbackEvent, (stack) => stack.up({ message, onEvent })).catch(translate);
             const outputs = plainOutputs(result.outputs);
             if (outputs[MLOPS_STACK_OUTPUT] === undefined) {
                 // Exit 1, not 2: the update did run.
@@ -176,13 +183,13 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             }
             return { result: result.summary.result, resourceChanges: result.summary.resourceChanges ?? {}, outputs: mlopsOutputOf(stackName, outputs) };
         },
-        outputs: async () => mlopsOutputOf(stackName, plainOutputs(await stack.outputs())),
+        outputs: async () => mlopsOutputOf(stackName, rootOutputsOf(await exported)),
         refreshType: async (type, onEvent) => {
             const urns = (await stateResources()).filter((resource) => resource.type === type).map((resource) => resource.urn);
-            if (urns.length > 0) await stack.refresh({ target: urns, onEvent }).catch(translate);
+            if (urns.length > 0) await (await engineStack()).refresh({ target: urns, onEvent }).catch(translate);
             return urns.length;
         },
-        pendingOperations: async () => pendingOperationsOf((await stack.exportStack()).deployment),
+        pendingOperations: async () => pendingOperationsOf(await exported),
         repairInterrupted: async (pending, onEvent) => {
             const resources = await stateResources();
             const inState = new Set(resources.map((resource) => resource.urn));
@@ -191,11 +198,15 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             const targets = pending.filter((operation) => inState.has(operation.urn)).map((operation) => operation.urn);
             const root = resources.find((resource) => resource.type === "pulumi:pulumi:Stack")?.urn;
             const target = targets.length > 0 ? targets : root === undefined ? [] : [root];
-            await stack.refresh({ target, clearPendingCreates: true, onEvent, message: "mlops: repair an update that was cut short" }).catch(translate);
+            await (
+                await engineStack()
+            )
+                .refresh({ target, clearPendingCreates: true, onEvent, message: "mlops: repair an update that was cut short" })
+                .catch(translate);
         },
         removeDeadLock: (holder) => Promise.resolve(removeLockFile(holder)),
         history: async (limit) =>
-            (await stack.history(limit, limit === undefined ? undefined : 1)).map((update) => ({
+            (await (await engineStack()).history(limit, limit === undefined ? undefined : 1)).map((update) => ({
                 kind: update.kind,
                 startTime: update.startTime,
                 endTime: update.endTime,
@@ -205,6 +216,66 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             })),
     };
 };
+
+/** The stack as a `LocalWorkspace` stack, the user's selected stack left as it was. */
+async function selectedWorkspaceStack(stackName: string, projectDir: string): Promise<Stack> {
+    const { LocalWorkspace, Stack } = await import("@pulumi/pulumi/automation");
+    try {
+        const workspace = await LocalWorkspace.create({ workDir: projectDir });
+        // Stack.select runs `pulumi stack select`, which would also change the
+        // user's selected stack. Every operation of an automation Stack names
+        // its stack (--stack), and `pulumi stack export` has just shown that
+        // the stack exists, so the selection is skipped instead of made and
+        // undone: two fewer pulumi runs before the update.
+        workspace.selectStack = () => Promise.resolve();
+        return await Stack.select(stackName, workspace);
+    } catch (error) {
+        throw withPulumiMissingExplained(error);
+    }
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * `pulumi stack export --show-secrets` of the stack, run in the project
+ * directory as the engine operations run: its `deployment`. An unknown
+ * stack is bad input (exit 2).
+ */
+async function exportedDeployment(stackName: string, projectDir: string): Promise<unknown> {
+    let stdout: string;
+    try {
+        ({ stdout } = await execFileAsync("pulumi", ["stack", "export", "--show-secrets", "--stack", stackName, "--non-interactive"], {
+            cwd: projectDir,
+            maxBuffer: 512 * 1024 * 1024,
+        }));
+    } catch (error) {
+        const stderr = (error as { stderr?: unknown }).stderr;
+        if (typeof stderr === "string" && /no stack named|stack .* not found/i.test(stderr)) {
+            throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
+        }
+        throw withPulumiMissingExplained(error);
+    }
+    return (JSON.parse(stdout) as { deployment?: unknown }).deployment;
+}
+
+/** The signature key the engine marks a secret with in an exported deployment (the `plaintext` beside it is the value's JSON). */
+const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
+
+/** A value of an exported deployment with its secrets (shown by --show-secrets) replaced by their values. */
+export function revealedValue(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(revealedValue);
+    if (typeof value !== "object" || value === null) return value;
+    const record = value as Record<string, unknown>;
+    if (SECRET_SIGNATURE_KEY in record && typeof record.plaintext === "string") return revealedValue(JSON.parse(record.plaintext));
+    return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, revealedValue(item)]));
+}
+
+/** The stack's outputs (the root `pulumi:pulumi:Stack` resource's) in an exported deployment; `{}` for a stack never deployed. */
+export function rootOutputsOf(deployment: unknown): Record<string, unknown> {
+    const resources = (deployment as { resources?: { type?: string; outputs?: Record<string, unknown> }[] } | undefined)?.resources ?? [];
+    const root = resources.find((resource) => resource.type === "pulumi:pulumi:Stack");
+    return revealedValue(root?.outputs ?? {}) as Record<string, unknown>;
+}
 
 /** A failure to start the `pulumi` CLI, as one sentence with the fix; any other error as it is. */
 export function withPulumiMissingExplained(error: unknown): unknown {

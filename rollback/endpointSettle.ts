@@ -5,8 +5,6 @@
  * reconcile run waits (`waitForEndpointSettled`), the alarm trigger re-checks
  * a few times and then leaves the endpoint alone (`readWhileSettling`).
  */
-import { DescribeEndpointCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
-
 /** Statuses in which SageMaker is still changing the endpoint. */
 export const SETTLING_STATUSES = ["Creating", "Updating", "SystemUpdating", "RollingBack"];
 
@@ -24,8 +22,17 @@ export interface SettleOptions {
 export type EndpointStatusReader = (endpointName: string) => Promise<string>;
 
 export function sagemakerStatusReader(region: string | undefined): EndpointStatusReader {
-    const client = new SageMakerClient(region === undefined ? {} : { region });
-    return async (endpointName) => (await client.send(new DescribeEndpointCommand({ EndpointName: endpointName }))).EndpointStatus ?? "Unknown";
+    // Loaded on first use: the SageMaker client is a noticeable part of a
+    // second to load, which the modules importing this file for its waits
+    // (the CLI's pin change, a Kubernetes rollback included) never need.
+    const sagemaker = import("@aws-sdk/client-sagemaker").then((sdk) => ({
+        client: new sdk.SageMakerClient(region === undefined ? {} : { region }),
+        describe: (endpointName: string) => new sdk.DescribeEndpointCommand({ EndpointName: endpointName }),
+    }));
+    return async (endpointName) => {
+        const { client, describe } = await sagemaker;
+        return (await client.send(describe(endpointName))).EndpointStatus ?? "Unknown";
+    };
 }
 
 /**

@@ -3,9 +3,13 @@
  * success is not enough (SageMaker can roll an update back by itself while
  * the provider reports success), so each target asks the platform directly.
  */
-import { DescribeEndpointCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import type { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import * as k8s from "@kubernetes/client-node";
-import { VERSION_SELECTOR_LABEL } from "../components/kubernetesModelEndpoint";
+import { VERSION_SELECTOR_LABEL } from "../catalog/names";
+import type { ProviderSettings } from "../config/sources";
+import { kubeConfigFrom, readyEndpointsOf } from "./kubernetesSwitch";
+
+export { readyEndpointsOf, type SliceEndpoint } from "./kubernetesSwitch";
 
 export interface VerificationResult {
     readonly ok: boolean;
@@ -47,6 +51,8 @@ export class SageMakerVerifier implements ServingVerifier {
         const expected = sagemaker?.endpointConfigNames?.[pinned];
         if (endpointName === undefined || expected === undefined)
             return { ok: false, detail: `the stack outputs name no endpoint config for version ${pinned}` };
+        // Loaded here: the SageMaker client takes most of a second to load, which a Kubernetes stack never needs.
+        const { DescribeEndpointCommand } = await import("@aws-sdk/client-sagemaker");
         const description = await this.client.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
         return checkSageMakerEndpoint(description, expected, pinned);
     }
@@ -57,23 +63,6 @@ export interface ServiceView {
     readonly selector: Record<string, string>;
     /** Ready endpoints across the Service's EndpointSlices whose pod belongs to the pinned version's Deployment. */
     readonly readyEndpoints: number;
-}
-
-/** An EndpointSlice endpoint as the check reads it. */
-export interface SliceEndpoint {
-    readonly conditions?: { readonly ready?: boolean };
-    readonly targetRef?: { readonly kind?: string; readonly name?: string };
-}
-
-/**
- * Ready endpoints that are pods of `deploymentName` (pod names start with the
- * Deployment's name and a dash). The API says a nil `ready` means ready.
- * Counting only the pinned version's pods keeps a lagging EndpointSlice that
- * still lists the old version's pods from passing the check.
- */
-export function readyEndpointsOf(endpoints: readonly SliceEndpoint[], deploymentName: string): number {
-    return endpoints.filter((e) => e.conditions?.ready !== false && e.targetRef?.kind === "Pod" && (e.targetRef.name ?? "").startsWith(`${deploymentName}-`))
-        .length;
 }
 
 /** Pure: does the Service select the pinned version, with ready pods behind it? */
@@ -111,7 +100,8 @@ export class KubernetesVerifier implements ServingVerifier {
             const service = await core.readNamespacedService({ name: serviceName, namespace });
             const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${serviceName}` });
             const readyEndpoints = readyEndpointsOf(
-                slices.items.flatMap((slice) => slice.endpoints),
+                // A slice with no endpoints has them null (the API omits the list).
+                slices.items.flatMap((slice) => slice.endpoints ?? []),
                 deploymentName,
             );
             const result = checkKubernetesService({ selector: service.spec?.selector ?? {}, readyEndpoints }, pinned);
@@ -122,18 +112,19 @@ export class KubernetesVerifier implements ServingVerifier {
 }
 
 /** Where to verify: the stack's own provider settings, so the check asks the cluster or region the update used. */
-export interface VerifierSettings {
-    /** `aws:region` from the stack config. */
-    readonly awsRegion?: string;
-    /** `kubernetes:kubeconfig` from the stack config (a path or the file's content); else KUBECONFIG, as kubectl. */
-    readonly kubeconfig?: string;
-}
+export type VerifierSettings = ProviderSettings;
 
 export function verifierFor(target: string, settings: VerifierSettings = {}): ServingVerifier {
-    if (target === "sagemaker") return new SageMakerVerifier(new SageMakerClient(settings.awsRegion === undefined ? {} : { region: settings.awsRegion }));
-    const kubeConfig = new k8s.KubeConfig();
-    if (settings.kubeconfig === undefined) kubeConfig.loadFromDefault();
-    else if (settings.kubeconfig.includes("apiVersion")) kubeConfig.loadFromString(settings.kubeconfig);
-    else kubeConfig.loadFromFile(settings.kubeconfig);
-    return new KubernetesVerifier(kubeConfig);
+    if (target === "sagemaker") {
+        return {
+            verify: async (outputs, pinned) => {
+                const { SageMakerClient } = await import("@aws-sdk/client-sagemaker");
+                return new SageMakerVerifier(new SageMakerClient(settings.awsRegion === undefined ? {} : { region: settings.awsRegion })).verify(
+                    outputs,
+                    pinned,
+                );
+            },
+        };
+    }
+    return new KubernetesVerifier(kubeConfigFrom(settings.kubeconfig));
 }

@@ -237,6 +237,12 @@ function podReadyStages(podReadyStage: string, slowImages: NonNullable<SandboxOp
     return [immediate, ...slow].map((stage) => stringifyYaml(stage)).join("\n---\n");
 }
 
+function auditArguments(dir: string): string[] {
+    const policy = path.join(dir, "audit-policy.yaml");
+    writeFileSync(policy, AUDIT_POLICY);
+    return [`--audit-policy-file=${policy}`, `--audit-log-path=${path.join(dir, "audit.log")}`, "--audit-log-format=json", "--audit-log-mode=blocking"];
+}
+
 export function readState(): SandboxState | undefined {
     return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, "utf8")) as SandboxState) : undefined;
 }
@@ -256,7 +262,34 @@ export interface SandboxOptions {
      * is ready at once.
      */
     readonly slowImages?: readonly { readonly image: string; readonly readySeconds: number }[];
+    /**
+     * Write the API server's audit log of every write (create, update,
+     * patch, delete) at the Metadata level to <dir>/audit.log, for the
+     * benchmark's count of the writes on a rollback's critical path.
+     * @default false
+     */
+    readonly auditLog?: boolean;
+    /**
+     * More bearer tokens the API server accepts (its static token file), each
+     * a user in some groups: stands for an EKS access entry mapping an IAM
+     * role to Kubernetes groups, for tests of what those groups may do.
+     * @default none: only the admin token
+     */
+    readonly tokens?: readonly { readonly token: string; readonly user: string; readonly groups: readonly string[] }[];
 }
+
+/** The audit policy of `auditLog`: writes only, who and what, no bodies (Kubernetes docs, "Auditing"). */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    verbs: ["create", "update", "patch", "delete", "deletecollection"]
+  - level: None
+`;
+
+/** The audit log of a sandbox started with `auditLog`. */
+export const auditLogOf = (state: Pick<SandboxState, "dir">): string => path.join(state.dir, "audit.log");
 
 export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxState> {
     if (readState() !== undefined) await sandboxDown();
@@ -266,7 +299,8 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxSt
     for (const sub of ["etcd", "pki", "state"]) mkdirSync(path.join(dir, sub), { recursive: true });
     const pki = path.join(dir, "pki");
     writeCertificates(pki);
-    writeFileSync(path.join(pki, "tokens.csv"), `${ADMIN_TOKEN},admin,admin,system:masters\n`);
+    const extraTokens = (options.tokens ?? []).map(({ token, user, groups }) => `${token},${user},${user},"${groups.join(",")}"\n`);
+    writeFileSync(path.join(pki, "tokens.csv"), [`${ADMIN_TOKEN},admin,admin,system:masters\n`, ...extraTokens].join(""));
 
     const [etcdClient, etcdPeer, apiServerPort, kwokPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const pids: Record<string, number> = {};
@@ -312,6 +346,7 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxSt
             "--authorization-mode=RBAC",
             "--allow-privileged=true",
             "--enable-priority-and-fairness=false",
+            ...(options.auditLog === true ? auditArguments(dir) : []),
         ],
         dir,
     );

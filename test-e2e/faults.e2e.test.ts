@@ -52,8 +52,17 @@ const mlopsEnv = () => ({ NODE_EXTRA_CA_CERTS: path.join(state.dir, "pki", "ca.c
  */
 const mlops = (...args: string[]) => startMlops(args).done;
 
+/**
+ * How long version 2's new pods take to get ready: with a partial standby
+ * (1 of 2), a rollback to 2 scales it up before the switch (the safe
+ * default), and that wait is where the faults below strike, inside the
+ * update, every time.
+ */
+const TARGET_LOAD_SECONDS = 15;
+const VERSION_2_IMAGE = `registry.example.com/ml/fraud-detector@sha256:${"2".repeat(64)}`;
+
 beforeAll(async () => {
-    state = await sandboxUp();
+    state = await sandboxUp({ slowImages: [{ image: VERSION_2_IMAGE, readySeconds: TARGET_LOAD_SECONDS }] });
     project = scratchProject(state, "faults");
     webhook = createServer(
         { key: readFileSync(path.join(state.dir, "pki", "apiserver.key")), cert: readFileSync(path.join(state.dir, "pki", "apiserver.crt")) },
@@ -72,7 +81,8 @@ beforeAll(async () => {
     // The sandbox stack, with a version whose pods never get ready first in
     // the catalog (a rollback target that is broken; quarantined, so that it
     // is never the warm standby), versions 4 to 6 to deploy between faults,
-    // and the team's webhook.
+    // a partial standby (no instant switch: the update scales the target
+    // up, which takes TARGET_LOAD_SECONDS for version 2), and the team's webhook.
     const document = parseDocument(readFileSync(stackFile(), "utf8"));
     const versions = document.getIn(["config", "mlops:versions"]) as YAMLSeq;
     const version = (id: string, digit: string) =>
@@ -87,6 +97,7 @@ beforeAll(async () => {
     versions.add(version("5", "5"));
     versions.add(version("6", "6"));
     document.setIn(["config", "mlops:rollback"], document.createNode({ notify: `https://127.0.0.1:${port}/hooks/mlops` }));
+    document.setIn(["config", "mlops:kubernetes", "standbyReplicas"], 1);
     writeFileSync(stackFile(), document.toString());
 });
 
@@ -198,12 +209,22 @@ function kept(): Kept {
 
 /**
  * What was there before and is gone or replaced after: every Deployment of a
- * version that is not quarantined (a version left by a rollback is removed
- * by design), the state checkpoint, and the backend's history and backups.
+ * version the stack still declares after (its `mlops` output: the pinned,
+ * the warm and the retained versions, the last being the ones rollbacks
+ * left, which they must keep); a forward deploy retires, by design, a
+ * standby it no longer keeps warm and the versions rollbacks left. And the
+ * state checkpoint, and the backend's history and backups.
  */
 function lostBetween(before: Kept, after: Kept): { lost: string[]; checked: number } {
-    const quarantined = rawConfigFromStackFile(stackFile()).quarantined as string[];
-    const needed = Object.keys(before.deployments).filter((name) => !quarantined.some((version) => name === `fraud-detector-${version}`));
+    const output = JSON.parse(
+        execFileSync(path.join(state.bin, "pulumi"), ["stack", "output", "mlops", "--json", "--show-secrets", "--stack", STACK], {
+            cwd: project,
+            env: { ...process.env, ...state.env },
+            encoding: "utf8",
+        }),
+    ) as { pinnedVersion?: string; warmVersions?: string[]; retainedVersions?: string[] };
+    const declared = new Set([output.pinnedVersion, ...(output.warmVersions ?? []), ...(output.retainedVersions ?? [])].map((id) => `fraud-detector-${id}`));
+    const needed = Object.keys(before.deployments).filter((name) => declared.has(name));
     const lost = needed.filter((name) => after.deployments[name] !== before.deployments[name]).map((name) => `Deployment ${name}`);
     if (before.checkpoint && !after.checkpoint) lost.push("the state checkpoint");
     if (after.historyFiles < before.historyFiles) lost.push(`${before.historyFiles - after.historyFiles} history files`);
@@ -411,8 +432,8 @@ describe("interrupted and broken rollbacks", () => {
         const targetUid = before.deployments["fraud-detector-2"];
 
         const run = startMlops(["rollback", "--stack", STACK, "--reason", "killed", "--yes"]);
-        // The Service switch is the rollback's step that waits (for its endpoints): kill the engine there.
-        await waitForOutput(run, /updating kubernetes:core\/v1:Service/, 120);
+        // The target's scale-up is the rollback's step that waits (its new pod loads the model): kill the engine there.
+        await waitForOutput(run, /updating kubernetes:apps\/v1:Deployment fraud-detector-deployment-2/, 120);
         const { enginePid, plugins } = killEngine(run);
         const killed = await run.done;
         expect(killed.code).toBe(1);
@@ -431,7 +452,7 @@ describe("interrupted and broken rollbacks", () => {
         expect(rerun.code, rerun.stderr).toBe(0);
         expect(rerun.stderr).toContain("The stack file already pins 2, but the stack still runs 4");
         expect(rerun.stderr).toMatch(
-            /The last update of stack sandbox was cut short: \d+ operations? never finished \(updating kubernetes:core\/v1:Service fraud-detector-service/,
+            /The last update of stack sandbox was cut short: \d+ operations? never finished \(updating kubernetes:apps\/v1:Deployment fraud-detector-deployment-2/,
         );
         expect(rerun.stderr).toContain(`is no longer running (pid ${enginePid} on`);
         for (const pid of orphans.filter(isAlive)) process.kill(pid, "SIGTERM");
@@ -439,7 +460,7 @@ describe("interrupted and broken rollbacks", () => {
         await expectRollbackFinished("4", targetUid);
         const { lost, checked } = lostBetween(before, kept());
         recordFault(task, {
-            scenario: `engine SIGKILL mid-rollback, at the switch (${orphans.length} orphaned plugin)`,
+            scenario: `engine SIGKILL mid-rollback, at the target's scale-up (${orphans.length} orphaned plugin)`,
             injected: 1,
             kind: "SIGKILL",
             lost,
@@ -453,7 +474,7 @@ describe("interrupted and broken rollbacks", () => {
         const before = kept();
 
         const run = startMlops(["rollback", "--stack", STACK, "--reason", "api server restart", "--yes"]);
-        await waitForOutput(run, /updating kubernetes:core\/v1:Service/, 120);
+        await waitForOutput(run, /updating kubernetes:apps\/v1:Deployment fraud-detector-deployment-2/, 120);
         // The restart must land inside the update, not after it.
         expect(isAlive(run.pid) && !/Rolled back/.test(run.output())).toBe(true);
         state = await restartApiServer(state, 5);
@@ -482,42 +503,56 @@ describe("interrupted and broken rollbacks", () => {
         expect(lost).toEqual([]);
     });
 
-    it("the engine killed while a rollback deletes the old version: the next mlops rollback finishes it once the old version can go", async ({ task }) => {
+    it("a rollback keeps the version it leaves, at zero; the engine killed while the next deploy retires it: the next mlops deploy finishes it once it can go", async ({
+        task,
+    }) => {
         expect((await mlops("deploy", "--stack", STACK, "--version", "6", "--yes")).code).toBe(0);
-        // A finalizer holds the old version's Deployment in deletion, so that the engine is surely inside the delete when killed.
+        const rollback = await mlops("rollback", "--stack", STACK, "--reason", "6 is bad", "--yes");
+        expect(rollback.code, rollback.stderr).toBe(0);
+        // The rollback deleted nothing: 6 is kept, scaled to zero, for the investigation.
+        expect(kubectl(state, ["get", "deployment", "fraud-detector-6", "-n", "fraud", "-o", "jsonpath={.spec.replicas}"])).toBe("0");
+        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+
+        // A forward deploy retires it; a finalizer holds it in deletion, so that the engine is surely inside the delete when killed.
         kubectl(state, ["patch", "deployment", "fraud-detector-6", "-n", "fraud", "--type", "merge", "-p", '{"metadata":{"finalizers":["mlops-test/hold"]}}']);
         const before = kept();
-        const targetUid = before.deployments["fraud-detector-2"];
-
-        const run = startMlops(["rollback", "--stack", STACK, "--reason", "killed while deleting", "--yes"]);
+        const run = startMlops(["deploy", "--stack", STACK, "--version", "4", "--force", "--reason", "4 is fixed", "--yes"]);
         await waitForOutput(run, /deleting kubernetes:apps\/v1:Deployment fraud-detector-deployment-6/, 120);
         const { enginePid, plugins } = killEngine(run);
         expect((await run.done).code).toBe(1);
         const orphans = plugins.filter(isAlive);
         expect(orphans.length, "the killed engine's Kubernetes provider plugin is still running when the rerun starts").toBeGreaterThan(0);
-        // Traffic moved before the delete; the stack has not recorded the rollback yet (its outputs come last).
-        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+        // Traffic moved before the delete; the stack has not recorded the deploy yet (its outputs come last).
+        expect(servingDeployments(state)).toEqual(["fraud-detector-4"]);
         kubectl(state, ["patch", "deployment", "fraud-detector-6", "-n", "fraud", "--type", "json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]']);
 
-        const rerun = await mlops("rollback", "--stack", STACK, "--yes");
+        const rerun = await mlops("deploy", "--stack", STACK, "--version", "4", "--yes");
         expect(rerun.code, rerun.stderr).toBe(0);
-        expect(rerun.stderr).toContain("The stack file already pins 2, but the stack still runs 6");
-        expect(rerun.stderr).toContain("never finished (deleting kubernetes:apps/v1:Deployment fraud-detector-deployment-6)");
+        expect(rerun.stderr).toContain("The stack file already pins 4, but the stack still runs 2");
+        // The version retired (and the former standby, which the new pin does not keep warm) were being deleted.
+        expect(rerun.stderr).toMatch(/never finished \([^)]*deleting kubernetes:apps\/v1:Deployment fraud-detector-deployment-6[;)]/);
         expect(rerun.stderr).toMatch(/Removed the stack's lock \S+\.json: it belonged to an engine that is no longer running/);
         expect(rerun.stderr).toContain(`is no longer running (pid ${enginePid} on`);
         for (const pid of orphans.filter(isAlive)) process.kill(pid, "SIGTERM");
 
-        await expectRollbackFinished("6", targetUid);
+        expect(backendLeftovers()).toEqual({ pending: 0, locks: [] });
+        expect(backendHistory()[0]).toMatchObject({ message: "deploy 2 -> 4", result: "succeeded" });
+        expect(servingDeployments(state)).toEqual(["fraud-detector-4"]);
+        expect(await pendingChanges()).toEqual({});
         expect(Object.keys(kept().deployments)).not.toContain("fraud-detector-6");
         const { lost, checked } = lostBetween(before, kept());
         recordFault(task, {
-            scenario: `engine SIGKILL mid-rollback, at the delete (${orphans.length} orphaned plugin)`,
+            scenario: `engine SIGKILL mid-deploy, at the retired version's delete (${orphans.length} orphaned plugin)`,
             injected: 1,
             kind: "SIGKILL",
             lost,
             checked,
         });
         expect(lost).toEqual([]);
+
+        // Back to 2 for the next scenario (4 rolled back again).
+        expect((await mlops("rollback", "--stack", STACK, "--version", "2", "--reason", "back to 2", "--yes")).code).toBe(0);
+        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
     });
 
     it("a rollback target whose pods never get ready: the rollback fails, traffic stays, the team is told", async ({ task }) => {

@@ -4,6 +4,7 @@
  * kubectl or the backend's own record (`pulumi stack history`), never with
  * our code's view of things.
  */
+import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rawConfigFromStackFile } from "../config/sources";
 import {
     backendHistory as backendHistoryOf,
+    MLOPS_BIN,
     releaseNoteVersion,
     runMlops,
     scratchProject,
@@ -150,6 +152,133 @@ describe("deploy 1 -> 3 (2 never serves), mlops rollback, deploy 2", () => {
         const history = JSON.parse(mlops("history", "--stack", STACK, "--json").stdout) as { message: string; result: string }[];
         expect(history.map((h) => [h.message, h.result])).toEqual(backendHistory().map((h) => [h.message, h.result]));
     });
+});
+
+const serviceSelects = () => kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "-o", "jsonpath={.spec.selector.mlops-rollback/version}"]);
+const selectorManagers = () =>
+    (
+        JSON.parse(kubectl(state, ["get", "service", "fraud-detector", "-n", "fraud", "--show-managed-fields", "-o", "json"])) as {
+            metadata: { managedFields: { manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }[] };
+        }
+    ).metadata.managedFields
+        .filter((entry) => entry.fieldsV1?.["f:spec"] !== undefined && "f:selector" in (entry.fieldsV1["f:spec"] ?? {}))
+        .map((entry) => entry.manager.replace(/^pulumi-kubernetes-\w+$/, "pulumi-kubernetes"));
+
+/** Run mlops without blocking this process (so that a watch can run beside it). */
+function mlopsAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [MLOPS_BIN, ...args], { cwd: project, env: { ...process.env, ...state.env }, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+}
+
+/** Run mlops detached and kill its whole process group (the engine included) as soon as it reports the switch. */
+function mlopsKilledAfterSwitch(...args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [MLOPS_BIN, ...args], {
+            cwd: project,
+            env: { ...process.env, ...state.env },
+            detached: true,
+            stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => {
+            stderr += chunk.toString();
+            if (stderr.includes("Switched Service") && child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+        });
+        child.on("error", reject);
+        child.on("close", (_code, signal) => (signal === "SIGKILL" ? resolve(stderr) : reject(new Error(`not killed after the switch:\n${stderr}`))));
+    });
+}
+
+describe("the instant switch on Kubernetes, interrupted, raced by a stale copy, then finished", () => {
+    const staleProject = path.join(SANDBOX_DIR, "e2e-stale");
+
+    it("a rollback killed right after its one write leaves traffic on the target and the selector held by mlops-rollback; mlops status says so", async () => {
+        expect(serviceSelects()).toBe("2");
+        // A teammate's copy of the project, from before the rollback: it pins 2.
+        mkdirSync(staleProject, { recursive: true });
+        for (const name of ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", `Pulumi.${STACK}.yaml`]) {
+            writeFileSync(path.join(staleProject, name), readFileSync(path.join(project, name)));
+        }
+        const updatesBefore = backendHistory().length;
+
+        const stderr = await mlopsKilledAfterSwitch("rollback", "--stack", STACK, "--version", "1", "--reason", "e2e: killed after the switch", "--yes");
+        expect(stderr).toContain("Switched Service fraud/fraud-detector from 2 to 1 (one compare-and-set write");
+        expect(serviceSelects()).toBe("1");
+        expect(servingDeployments(state)).toEqual(["fraud-detector-1"]);
+        expect(selectorManagers()).toEqual(["mlops-rollback"]);
+        const file = rawConfigFromStackFile(stackFile()) as { pinned: string; quarantined: string[] };
+        expect([file.pinned, [...file.quarantined].sort()]).toEqual(["1", ["2", "3"]]);
+        // Killed before the engine recorded anything.
+        expect(backendHistory()).toHaveLength(updatesBefore);
+
+        const status = mlops("status", "--stack", STACK);
+        expect(status.stdout).toContain("serving version 1 (the stack records 2)");
+        expect(status.stdout).toContain(`an instant rollback switched it and its update did not finish; mlops rollback --stack ${STACK} finishes it`);
+    }, 120_000);
+
+    it("a stale copy's pulumi up --refresh that would move the selector back fails loudly on the field conflict, and traffic stays", async () => {
+        const error = await withSandboxStack(state, staleProject, (stack) => stack.up({ refresh: true, message: "stale copy" }).catch((e: unknown) => e));
+        expect(String(error)).toContain('conflict with "mlops-rollback"');
+        expect(String(error)).toContain(".spec.selector");
+        expect(serviceSelects()).toBe("1");
+        expect(servingDeployments(state)).toEqual(["fraud-detector-1"]);
+    }, 180_000);
+
+    it("the next mlops rollback takes over the dead run's lock, writes nothing more, records the rollback (the selector never flaps) and gives the selector back", async () => {
+        // kubectl's own watch of the Service, one selector per line, while the run records the switch.
+        const watcher = spawn(
+            path.join(state.bin, "kubectl"),
+            [
+                "--kubeconfig",
+                state.kubeconfig,
+                "get",
+                "service",
+                "fraud-detector",
+                "-n",
+                "fraud",
+                "--watch",
+                "-o",
+                'jsonpath={.spec.selector.mlops-rollback/version}{"\\n"}',
+            ],
+            { stdio: ["ignore", "pipe", "ignore"] },
+        );
+        let seen = "";
+        watcher.stdout.on("data", (chunk: Buffer) => (seen += chunk.toString()));
+        let run;
+        try {
+            run = await mlopsAsync("rollback", "--stack", STACK, "--yes", "--json");
+        } finally {
+            watcher.kill();
+        }
+        // Every version the Service selected from before the run to after it: 1, and nothing else.
+        expect(new Set(seen.trim().split("\n")), seen).toEqual(new Set(["1"]));
+        expect(run.code).toBe(0);
+        expect(run.stderr).toContain("Took over the stack file's lock from mlops rollback --version 1");
+        expect(run.stderr).toContain("The Service already selects version 1");
+        expect(run.stderr).not.toContain("Switched Service");
+        expect(JSON.parse(run.stdout)).toMatchObject({ kind: "rollback", from: "2", to: "1", result: "succeeded" });
+        expect(backendHistory()[0]).toMatchObject({ message: "rollback 2 -> 1: finishing a rollback that did not complete", result: "succeeded" });
+        expect(serviceSelects()).toBe("1");
+        expect(selectorManagers()).toEqual(["pulumi-kubernetes"]);
+        // The version rolled back from is kept, scaled to zero, for the investigation.
+        expect(kubectl(state, ["get", "deployment", "fraud-detector-2", "-n", "fraud", "-o", "jsonpath={.spec.replicas}"])).toBe("0");
+        expect(mlops("status", "--stack", STACK).stdout).not.toContain("traffic:");
+    }, 180_000);
+
+    it("after it, mlops deploy --force of the version rolled back from succeeds: no field conflict is left behind", () => {
+        const run = mlops("deploy", "--stack", STACK, "--version", "2", "--force", "--yes");
+        expect(run.code).toBe(0);
+        expect(serviceSelects()).toBe("2");
+        expect(servingDeployments(state)).toEqual(["fraud-detector-2"]);
+        expect(selectorManagers()).toEqual(["pulumi-kubernetes"]);
+    }, 180_000);
 });
 
 const POLICY_PACK = path.join(PROJECT_DIR, "policy");

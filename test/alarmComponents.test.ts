@@ -569,3 +569,77 @@ describe("the reconcile build in a project that is not at the repository's root"
         ).toBe("infra/ml-serving.v2");
     });
 });
+
+describe("AlarmRollbackTrigger on Kubernetes with mlops:trigger.eks (the instant switch)", () => {
+    const restarts = {
+        name: "pod-restarts",
+        namespace: "ContainerInsights",
+        metricName: "pod_number_of_container_restarts",
+        dimensions: { ClusterName: "prod", Namespace: "fraud", PodName: "fraud-detector" },
+        statistic: "Maximum",
+        threshold: 3,
+    };
+    let kubernetesRegistered: RegisteredResource[];
+    beforeAll(async () => {
+        const kubernetesConfig = parseStackConfig(
+            sagemakerRawConfig({
+                target: "kubernetes",
+                sagemaker: undefined,
+                kubernetes: { namespace: "fraud", replicas: 3 },
+                alarms: { custom: [restarts] },
+                trigger: { ...alarmsAndTrigger.trigger, eks: { clusterName: "prod" } },
+            }),
+        );
+        kubernetesRegistered = await recordProgram(kubernetesConfig, "test");
+    });
+
+    it("maps the handler's role into the model's switch group with an EKS access entry, and gives it no EKS permission in IAM", () => {
+        const entry = findChild(kubernetesRegistered, "fraud-detector-trigger-access");
+        expect(entry.type).toBe("aws:eks/accessEntry:AccessEntry");
+        expect(entry.inputs).toMatchObject({
+            clusterName: "prod",
+            principalArn: expect.stringContaining("fraud-detector-trigger-role"),
+            type: "STANDARD",
+            kubernetesGroups: ["mlops-rollback-switch-fraud-detector"],
+        });
+        const policy = JSON.stringify(findChild(kubernetesRegistered, "fraud-detector-trigger-policy").inputs.policy);
+        expect(policy).not.toMatch(/eks:/);
+    });
+
+    it("writes the cluster's endpoint and CA, the Service and the target's Deployment into the handler's environment", () => {
+        const fn = findChild(kubernetesRegistered, "fraud-detector-trigger-function").inputs as { environment: { variables: Record<string, string> } };
+        expect(fn.environment.variables).toMatchObject({
+            MLOPS_TARGET: "kubernetes",
+            MLOPS_PINNED_VERSION: "3",
+            MLOPS_ROLLBACK_VERSION: "2",
+            MLOPS_EKS_CLUSTER_NAME: "prod",
+            MLOPS_EKS_ENDPOINT: "https://MOCK.gr7.us-east-1.eks.amazonaws.com",
+            MLOPS_EKS_CA_DATA: "bW9jay1jYQ==",
+            MLOPS_K8S_NAMESPACE: "fraud",
+            MLOPS_K8S_SERVICE: "fraud-detector",
+            MLOPS_K8S_ROLLBACK_DEPLOYMENT: "fraud-detector-2",
+            MLOPS_K8S_REPLICAS: "3",
+            MLOPS_K8S_AT_REDUCED_CAPACITY: "false",
+        });
+    });
+
+    it("lets the switch group get and patch the model's Service and get its Deployments, by name, in its namespace only", () => {
+        const role = findChild(kubernetesRegistered, "fraud-detector-switch-role");
+        expect(role.type).toBe("kubernetes:rbac.authorization.k8s.io/v1:Role");
+        expect(role.inputs).toMatchObject({ metadata: { name: "fraud-detector-switch", namespace: "fraud" } });
+        expect(role.inputs.rules).toEqual([
+            { apiGroups: [""], resources: ["services"], resourceNames: ["fraud-detector"], verbs: ["get", "patch"] },
+            { apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["fraud-detector-2", "fraud-detector-3"], verbs: ["get"] },
+        ]);
+        expect(findChild(kubernetesRegistered, "fraud-detector-switch-binding").inputs).toMatchObject({
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "fraud-detector-switch" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "mlops-rollback-switch-fraud-detector" }],
+        });
+    });
+
+    it("refuses mlops:trigger.eks on a SageMaker stack", () => {
+        expect(() =>
+            parseStackConfig(sagemakerRawConfig({ ...alarmsAndTrigger, trigger: { ...alarmsAndTrigger.trigger, eks: { clusterName: "prod" } } })),
+        ).toThrow(/trigger\.eks: the EKS instant switch is for mlops:target kubernetes/);
+    });
+});

@@ -84,7 +84,28 @@ describe("the report", () => {
         modelLoadSeconds: 20,
         operations: [],
         programCost: [],
-        sandbox: { mlops: [20, 22, 21], naive: [42, 40, 41], mlopsCommand: [30, 31, 32], naiveCommand: [43, 42, 44] },
+        sandbox: {
+            modes: [
+                {
+                    mode: "hot",
+                    description: "hot standby",
+                    served: [1.1, 0.9, 1.0],
+                    command: [5.2, 5.0, 5.6],
+                    criticalPathWrites: [1, 1, 1],
+                    firstRoundWrites: ["patch services fraud/fraud-detector (node-fetch/1.0, 200)"],
+                },
+                {
+                    mode: "partial",
+                    description: "partial standby",
+                    served: [20, 22, 21],
+                    command: [30, 31, 32],
+                    criticalPathWrites: [6, 6, 7],
+                    firstRoundWrites: [],
+                },
+            ],
+            naive: [42, 40, 41],
+            naiveCommand: [43, 42, 44],
+        },
         restoreBudgets: [
             {
                 stack: "sagemaker-example",
@@ -100,7 +121,12 @@ describe("the report", () => {
         expect(markdown).toContain("Run on 2026-11-27");
         expect(markdown).toContain("AMD EPYC, 2 cores, 24 GiB");
         expect(markdown).toContain("node v20.20.2, pulumi v3.248.0");
-        expect(markdown).toContain("**Ratio, baseline / mlops: 1.95×.**");
+        expect(markdown).toContain(
+            "**Ratio, baseline / mlops with hot standby: 41.0× to traffic on version 2; the command returned in a median of 5.2 s, 3.4× faster than the 17.6 s measured before the instant switch (issue 21, hot standby).**",
+        );
+        expect(markdown).toContain("| mlops rollback, hot standby | 1.00 s | 1.10, 0.90, 1.00 | 5.2 s | 1, 1, 1 |");
+        expect(markdown).toContain("| mlops rollback, partial standby | 21.00 s | 20.00, 22.00, 21.00 | 31.0 s | 6, 6, 7 |");
+        expect(markdown).toContain("The writes of the first hot round: patch services fraud/fraud-detector (node-fetch/1.0, 200).");
         expect(markdown).toContain("Do not edit by hand");
     });
 
@@ -109,7 +135,9 @@ describe("the report", () => {
         expect(markdown).toContain("## 4. Time to restore (estimates, with sources)");
         expect(markdown).toContain("### sagemaker-example\n\nThe example as it is.\n\n```text\nTime to restore if version 3 goes bad");
         expect(markdown).toContain("  After the bake: the alarm trigger moves the endpoint to version 2: 9 min 31 s to 19 min 2 s, plus 4 steps not estimated");
-        expect(markdown).toContain("on the loopback sandbox in section 2: a median of 21.0 s to serve only the target,\n20 s of it the target's model load.");
+        expect(markdown).toContain(
+            "on the loopback sandbox in section 2: a median of 21.0 s to serve only the target with partial standby,\n20 s of it the target's model load.",
+        );
         for (const id of Object.keys(FIGURE_SOURCES)) expect(markdown).toMatch(new RegExp(`^\\| \`${id}\` \\| `, "m"));
         expect(markdown).toContain("<https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html>");
         expect(markdown).toContain("`trigger/handleAlarmEvent.ts`");

@@ -122,6 +122,8 @@ describe("the kubernetes section", () => {
             readinessPath: "/ready",
             livenessPath: "/healthz",
             startupTimeoutSeconds: 600,
+            // The safe default: a partial standby is scaled up before traffic moves.
+            rollbackAtReducedCapacity: false,
             resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
         });
     });

@@ -620,3 +620,109 @@ describe("a reconcile build that failed or stopped", () => {
         expect(ports.published.map((notice) => notice.subject)).toEqual([subject.slice(0, 100)]);
     });
 });
+
+describe("the Kubernetes instant switch (EKS)", () => {
+    const EKS: Partial<TriggerSettings> = {
+        ...KUBERNETES,
+        eks: { clusterName: "prod", endpoint: "https://prod.eks.example", caData: "Q0E=" },
+        kubernetes: {
+            namespace: "fraud",
+            serviceName: "fraud-detector",
+            rollbackDeployment: "fraud-detector-2",
+            replicas: 3,
+            startupTimeoutSeconds: 900,
+            atReducedCapacity: false,
+        },
+    };
+
+    /** Stands for the cluster's API server: what the Service selects, the target's ready pods, and the writes. */
+    function cluster(selected: string | undefined, targetReady: number, selectedAtWrite?: string) {
+        const writes: string[] = [];
+        return {
+            writes,
+            port: {
+                observe: () => Promise.resolve({ uid: "5b2f6c1e-0d4a-4c3e-9a57-2f0e8d1c9b10", selected, targetReady }),
+                switchSelector: (target: { from: string; to: string }) => {
+                    const current = selectedAtWrite ?? selected;
+                    if (current !== target.from) return Promise.resolve({ kind: "conflict" as const, selected: current });
+                    writes.push(`${target.from}->${target.to}`);
+                    return Promise.resolve({ kind: "switched" as const });
+                },
+            },
+        };
+    }
+
+    it("moves the Service with one write after the cooldown claim, then starts the build that records it, and tells people once", async () => {
+        const ports = aws();
+        const { port, writes } = cluster("3", 3);
+        const event = alarmEvent();
+        const outcome = await handleAlarmEvent(event, settings(EKS), Object.assign(ports, { kubernetes: port }), ports.now);
+
+        const why = `Service fraud/fraud-detector moved to version 2 (version 2 has 3 ready pods (hot standby)); reconcile build ${RUNNER}:build-1 records it in the stack`;
+        expect(outcome).toEqual({ action: "rolled-back", why, buildId: `${RUNNER}:build-1` });
+        expect(writes).toEqual(["3->2"]);
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "claimRollback", "startReconcile", "publish", "finishEvent"]);
+        expect(ports.published).toEqual([{ subject: "mlops rolled back: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "rolled-back", why) }]);
+    });
+
+    it("leaves a Service that no longer selects the pinned version alone, claims no cooldown, and says so", async () => {
+        const ports = aws();
+        const { port, writes } = cluster("1", 3);
+        const event = alarmEvent();
+        const outcome = await handleAlarmEvent(event, settings(EKS), Object.assign(ports, { kubernetes: port }), ports.now);
+        const why =
+            "Service fraud/fraud-detector: the Service selects version 1, not 3, the version this rollback leaves: it was changed outside this stack; nothing was written; left alone";
+        expect(outcome).toEqual({ action: "failed-closed", why });
+        expect(writes).toEqual([]);
+        expect(ports.methods()).not.toContain("claimRollback");
+        expect(ports.methods()).not.toContain("startReconcile");
+        expect(ports.published).toEqual([
+            { subject: "mlops rollback refused: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "failed-closed", why) },
+        ]);
+    });
+
+    it("gives the cooldown back and writes nothing when the Service moves between the read and the write", async () => {
+        const ports = aws();
+        const { port, writes } = cluster("3", 3, "1");
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(EKS), Object.assign(ports, { kubernetes: port }), ports.now);
+        expect(outcome).toEqual({
+            action: "failed-closed",
+            why: "Service fraud/fraud-detector stopped selecting version 3 before the switch (it selects 1); nothing was written",
+        });
+        expect(writes).toEqual([]);
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "claimRollback", "releaseRollback", "publish", "finishEvent"]);
+        expect(ports.rollback).toBeUndefined();
+    });
+
+    it("ignores, quietly, an alarm when the Service already selects the rollback version", async () => {
+        const ports = aws();
+        const { port, writes } = cluster("2", 3);
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(EKS), Object.assign(ports, { kubernetes: port }), ports.now);
+        expect(outcome).toEqual({ action: "ignored", why: "Service fraud/fraud-detector already selects version 2" });
+        expect(writes).toEqual([]);
+        expect(ports.published).toEqual([]);
+    });
+
+    it("with a partial standby, leaves the switch to the reconcile build (scale first) and says why", async () => {
+        const ports = aws();
+        const { port, writes } = cluster("3", 1);
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(EKS), Object.assign(ports, { kubernetes: port }), ports.now);
+        expect(writes).toEqual([]);
+        expect(outcome.action).toBe("rolled-back");
+        expect(outcome.why).toBe(
+            `reconcile build ${RUNNER}:build-1 runs mlops rollback --version 2 (no instant switch: version 2 has 1 of 3 pods ready (partial standby); the update scales version 2 to 3 pods and then moves the Service: up to 900 s (mlops:kubernetes.startupTimeoutSeconds) while its pods load the model. To switch first at reduced capacity, set mlops:kubernetes.rollbackAtReducedCapacity: true)`,
+        );
+    });
+
+    it("says traffic is on the target already when the build does not start after the switch", async () => {
+        const ports = aws();
+        ports.failing.set("startReconcile", new Error("AccessDenied"));
+        const { port, writes } = cluster("3", 3);
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(EKS), Object.assign(ports, { kubernetes: port }), ports.now);
+        expect(writes).toEqual(["3->2"]);
+        expect(outcome).toEqual({
+            action: "failed",
+            why: "traffic is on 2, but the reconcile build did not start (AccessDenied); run mlops rollback --version 2 by hand",
+        });
+    });
+});

@@ -14,7 +14,7 @@ function kubernetesConfig(kubernetes: Record<string, unknown>, overrides: Record
     return parseStackConfig(sagemakerRawConfig({ target: "kubernetes", sagemaker: undefined, kubernetes, ...overrides }, versionCount));
 }
 
-function argsFrom(config: StackConfig): KubernetesModelEndpointArgs {
+function argsFrom(config: StackConfig, servingHistory?: string[], retained?: string[]): KubernetesModelEndpointArgs {
     if (config.kubernetes === undefined) throw new Error("test config needs a kubernetes section");
     return {
         model: config.model,
@@ -23,6 +23,8 @@ function argsFrom(config: StackConfig): KubernetesModelEndpointArgs {
         warm: config.warm,
         quarantined: config.quarantined,
         settings: config.kubernetes,
+        ...(servingHistory === undefined ? {} : { servingHistory }),
+        ...(retained === undefined ? {} : { retained }),
     };
 }
 
@@ -133,6 +135,8 @@ describe("KubernetesModelEndpoint", () => {
                                     capabilities: { drop: ["ALL"] },
                                 },
                                 volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                                // Serves on while load balancers drop it, after the Service moved off it.
+                                lifecycle: { preStop: { sleep: { seconds: 5 } } },
                             },
                         ],
                         volumes: [{ name: "tmp", emptyDir: {} }],
@@ -159,7 +163,13 @@ describe("KubernetesModelEndpoint", () => {
         expect(byName("fraud-detector-service")).toEqual({
             apiVersion: "v1",
             kind: "Service",
-            metadata: { name: "fraud-detector", namespace: "fraud", labels: { "app.kubernetes.io/name": "fraud-detector" } },
+            metadata: {
+                name: "fraud-detector",
+                namespace: "fraud",
+                labels: { "app.kubernetes.io/name": "fraud-detector" },
+                // No fixed settle after the switch: mlops checks the EndpointSlices itself.
+                annotations: { "pulumi.com/skipAwait": "true" },
+            },
             spec: {
                 type: "ClusterIP",
                 selector: { "app.kubernetes.io/name": "fraud-detector", "mlops-rollback/version": "3" },
@@ -185,6 +195,37 @@ describe("KubernetesModelEndpoint", () => {
         });
     });
 
+    it("keeps the version a rollback left at zero replicas, after the switch, instead of deleting it", async () => {
+        // Rollback 3 -> 2 of a stack where 1, 2 and 3 served: 3 is quarantined and later than the pin.
+        const config = kubernetesConfig(settings, { pinned: "2", quarantined: ["3"] }, 4);
+        const { registered, byName, outputs } = await declare(argsFrom(config, ["1", "3", "2"], ["3"]));
+        expect(
+            registered
+                .filter((r) => r.type === DEPLOYMENT)
+                .map((r) => r.name)
+                .sort(),
+        ).toEqual(["fraud-detector-deployment-1", "fraud-detector-deployment-2", "fraud-detector-deployment-3"].sort());
+        const retained = byName("fraud-detector-deployment-3") as { metadata: { name: string }; spec: { replicas: number; selector: unknown } };
+        expect(retained.metadata.name).toBe("fraud-detector-3");
+        expect(retained.spec.replicas).toBe(0);
+        expect(retained.spec.selector).toEqual({ matchLabels: { "app.kubernetes.io/name": "fraud-detector", "mlops-rollback/version": "3" } });
+        // Scaled down only once the Service has moved off it.
+        const service = "urn:pulumi:test::mlops::mlops:kubernetes:ModelEndpoint$kubernetes:core/v1:Service::fraud-detector-service";
+        expect(registered.find((r) => r.name === "fraud-detector-deployment-3")?.options?.dependencies).toContain(service);
+        expect(outputs.deploymentNames).toEqual({ "1": "fraud-detector-1", "2": "fraud-detector-2", "3": "fraud-detector-3" });
+    });
+
+    it("declares no retained Deployment for a pinned or warm version, or one not in the catalog", async () => {
+        const config = kubernetesConfig(settings, { pinned: "2", quarantined: ["3"] }, 4);
+        const { registered } = await declare(argsFrom(config, ["1", "3", "2"], ["2", "1", "9"]));
+        expect(
+            registered
+                .filter((r) => r.type === DEPLOYMENT)
+                .map((r) => r.name)
+                .sort(),
+        ).toEqual(["fraud-detector-deployment-1", "fraud-detector-deployment-2"]);
+    });
+
     it("uses an existing namespace without declaring it, and leaves out the artifact env when a version has none", async () => {
         const config = kubernetesConfig({ namespace: "serving" });
         const versions = config.versions.map((v) => ({ ...v, artifact: undefined }));
@@ -201,6 +242,14 @@ describe("KubernetesModelEndpoint", () => {
 
 describe("replicas and timeouts", () => {
     const defaults = kubernetesConfig({}).kubernetes;
+
+    it("runs a retained version at zero, whatever the replicas", () => {
+        const config = kubernetesConfig({ replicas: 4, standbyReplicas: 2 });
+        if (config.kubernetes === undefined) throw new Error("no kubernetes section");
+        expect(replicasFor(config.kubernetes, "retained")).toBe(0);
+        expect(replicasFor(config.kubernetes, "standby")).toBe(2);
+        expect(replicasFor(config.kubernetes, "serving")).toBe(4);
+    });
 
     it("keeps standbys hot by default: standbyReplicas defaults to replicas", () => {
         if (defaults === undefined) throw new Error("defaults missing");

@@ -82,6 +82,7 @@ describe("index.ts, the program the engine runs", () => {
             warmStandIn: expect.stringContaining("so version 2, the catalog's previous one, is kept warm as the rollback target though it has not served here"),
             servingHistory: [{ version: "3" }],
             quarantineLedger: {},
+            retainedVersions: [],
             // The same pin again: no new snapshot.
             databaseSnapshots: [WENT_LIVE_3],
             // A plain pulumi up keeps no live setting against the config.
@@ -156,6 +157,27 @@ describe("index.ts, the program the engine runs", () => {
             );
             expect(result.warmVersions).toEqual(["1"]);
             expect((result.servingHistory as { version: string }[]).map((e) => e.version)).toEqual(["1", "3", "2"]);
+            // The version left is recorded as retained (on Kubernetes: its Deployment kept at zero).
+            expect(result.retainedVersions).toEqual(["3"]);
+        }, 60_000);
+
+        it("keeps the record of retained versions on a run at the same pin, and retires them with a forward deploy", async () => {
+            const kubernetes = rawConfigFromStackFile("examples/kubernetes/Pulumi.sandbox.yaml");
+            const servingHistory = [{ version: "1" }, { version: "3" }, { version: "2" }];
+            const same = await runIndex(engineConfig({ ...kubernetes, pinned: "2", quarantined: ["3"] }), {
+                pinnedVersion: "2",
+                servingHistory,
+                retainedVersions: ["3"],
+            });
+            expect(same.retainedVersions).toEqual(["3"]);
+            expect(same.names).toContain("fraud-detector-deployment-3");
+            const forward = await runIndex(engineConfig({ ...kubernetes, pinned: "3", rollback: { allowRedeploy: ["3"] } }), {
+                pinnedVersion: "2",
+                servingHistory,
+                retainedVersions: ["3"],
+                quarantineLedger: { "3": { at: "2026-11-27T08:00:00.000Z", reason: "5xx", rolledBackTo: "2" } },
+            });
+            expect(forward.retainedVersions).toEqual([]);
         }, 60_000);
     });
 

@@ -209,12 +209,44 @@ describe("restoreBudget: Kubernetes", () => {
             ["trigger", null, "not estimated", "triggerHandler"],
             ["restore", null, "not estimated", "codebuildStart"],
             ["restore", null, "not estimated", "reconcileInstall"],
-            ["restore", null, "not estimated", "pulumiUpdate"],
+            ["restore", null, "not estimated", "instantSwitch"],
+            ["restore", null, "not estimated", "endpointSlices"],
             ["restore", [0, 1], "documented", "kubeProxySync"],
             ["restore", null, "not estimated", "kubeProxySync"],
         ]);
-        expect(budget.paths[0].steps[11].what).toContain("ready on hot standby (no model load)");
-        expect(budget.paths[0].notes).toEqual(["Connections kept alive stay on the old pods until they close."]);
+        expect(budget.paths[0].steps[11].what).toBe(
+            "mlops rollback moves the Service's selector to version 2 with one compare-and-set write: its 3 pods are running and ready (hot standby)",
+        );
+        expect(budget.paths[0].notes).toEqual([
+            "With mlops:trigger.eks (an EKS cluster), the handler moves the Service itself, without waiting for the build.",
+            "Connections kept alive stay on the old pods until they close.",
+            "A Pulumi update then records the rollback in the stack; it runs after traffic has moved, off the restore's path.",
+        ]);
+    });
+
+    it("with mlops:trigger.eks and a hot standby: the handler moves the Service itself; the build only records it", () => {
+        const config = kubernetesConfig({ alarms: { custom: [containerInsightsAlarm] }, trigger: { ...TRIGGER, eks: { clusterName: "prod" } } });
+        const trigger = pathOf(restoreBudget(config, FIRST_DEPLOY), "trigger");
+        expect(trigger.title).toBe("The alarm trigger moves the Service to version 2 (EKS instant switch)");
+        expect(figures(trigger.steps).slice(9)).toEqual([
+            ["restore", null, "not estimated", "instantSwitch"],
+            ["restore", null, "not estimated", "endpointSlices"],
+            ["restore", [0, 1], "documented", "kubeProxySync"],
+            ["restore", null, "not estimated", "kubeProxySync"],
+        ]);
+        expect(trigger.steps[9].what).toBe(
+            "the handler moves the Service's selector to version 2 with one compare-and-set write: its 3 pods are running and ready (hot standby)",
+        );
+        expect(trigger.notes).toContain(
+            "The reconcile build (CodeBuild, npm ci, mlops rollback) then records the rollback in the stack; it runs after traffic has moved, off the restore's path.",
+        );
+        // A partial standby without rollbackAtReducedCapacity: the handler leaves the switch to the build's update.
+        const partial = kubernetesConfig({
+            kubernetes: { replicas: 3, standbyReplicas: 1 },
+            alarms: { custom: [containerInsightsAlarm] },
+            trigger: { ...TRIGGER, eks: { clusterName: "prod" } },
+        });
+        expect(pathOf(restoreBudget(partial, FIRST_DEPLOY), "trigger").title).toBe("The alarm trigger starts a reconcile build of mlops rollback --version 2");
     });
 
     it("with partial standby (1 of 3) the target's new pods must start and load the model, bounded by the rollout timeout", () => {
@@ -224,10 +256,22 @@ describe("restoreBudget: Kubernetes", () => {
             ["start", null, "not estimated", "byHand"],
             ["restore", [0, 420], "config", "kubernetesRollout"],
             ["restore", null, "not estimated", "pulumiUpdate"],
+            ["restore", null, "not estimated", "endpointSlices"],
             ["restore", [0, 1], "documented", "kubeProxySync"],
             ["restore", null, "not estimated", "kubeProxySync"],
         ]);
         expect(byHand.steps[1].what).toBe("version 2 scales from 1 to 3 pods, which must start and load the model (the update fails after 420 s)");
+        expect(byHand.notes).toContain(
+            "With mlops:kubernetes.rollbackAtReducedCapacity: true, traffic would move at once to version 2's 1 ready pods, and the update would scale up behind it.",
+        );
+        // At reduced capacity: the instant switch to the 1 ready pod, and the scale-up is off the restore's path.
+        const reduced = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1, rollbackAtReducedCapacity: true } });
+        const reducedByHand = pathOf(restoreBudget(reduced, FIRST_DEPLOY), "byHand");
+        expect(figures(reducedByHand.steps).map((step) => step[3])).toEqual(["byHand", "instantSwitch", "endpointSlices", "kubeProxySync", "kubeProxySync"]);
+        expect(reducedByHand.steps[1].what).toBe(
+            "mlops rollback moves the Service's selector to version 2's 1 ready pods of 3 (rollbackAtReducedCapacity), one compare-and-set write",
+        );
+        expect(reducedByHand.notes).toContain("Until the update has scaled version 2 to 3 pods, 1 serve all the traffic.");
         const explicit = kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 0, rolloutTimeoutSeconds: 90 } });
         expect(pathOf(restoreBudget(explicit, FIRST_DEPLOY), "byHand").steps[1].seconds).toEqual({ low: 0, high: 90 });
     });
@@ -369,6 +413,7 @@ describe("FIGURE_SOURCES", () => {
                 kubernetesConfig({ kubernetes: { replicas: 3, standbyReplicas: 1 }, alarms: { custom: [containerInsightsAlarm] }, trigger: TRIGGER }),
                 FIRST_DEPLOY,
             ),
+            restoreBudget(kubernetesConfig(), FIRST_DEPLOY),
         ];
         const cited = new Set(budgets.flatMap((budget) => budget.paths.flatMap((p) => p.steps.map((s) => s.source))));
         expect([...cited].sort()).toEqual(Object.keys(FIGURE_SOURCES).sort());
@@ -404,12 +449,14 @@ describe("renderRestoreBudget", () => {
         expect(renderRestoreBudget(restoreBudget(example("kubernetes-example"), FIRST_DEPLOY))).toEqual([
             "Time to restore if version 3 goes bad (estimated; the source of every figure is in BENCHMARKS.md):",
             "  No automatic restore: no mlops:alarms, so nothing watches the endpoint: add mlops:alarms and mlops:trigger for an automatic restore.",
-            "  By hand: mlops rollback --version 2: 0 s to 1 s, plus 3 steps not estimated",
+            "  By hand: mlops rollback --version 2: 0 s to 1 s, plus 4 steps not estimated",
             "    start   not estimated          someone decides and runs it  [not estimated; byHand]",
-            "    restore not estimated          mlops rollback's Pulumi update moves the Service to version 2's pods, ready on hot standby (no model load)  [not estimated; pulumiUpdate]",
+            "    restore not estimated          mlops rollback moves the Service's selector to version 2 with one compare-and-set write: its 3 pods are running and ready (hot standby)  [not estimated; instantSwitch]",
+            "    restore not estimated          the EndpointSlice controller lists only version 2's pods  [not estimated; endpointSlices]",
             "    restore 0 s to 1 s             kube-proxy's next sync on each node (iptables mode, default minimum sync period)  [documented; kubeProxySync]",
             "    restore not estimated          the sync itself  [not estimated; kubeProxySync]",
             "    Note: Connections kept alive stay on the old pods until they close.",
+            "    Note: A Pulumi update then records the rollback in the stack; it runs after traffic has moved, off the restore's path.",
         ]);
     });
 });
@@ -486,6 +533,7 @@ describe("restoreBudget: what each step says (mlops plan prints these words)", (
             "the build installs the Pulumi CLI and runs npm ci",
             "version 2 scales from 1 to 3 pods, which must start and load the model (the update fails after 900 s)",
             "mlops rollback's Pulumi update moves the Service to version 2's pods",
+            "the EndpointSlice controller lists only version 2's pods",
             "kube-proxy's next sync on each node (iptables mode, default minimum sync period)",
             "the sync itself",
         ]);

@@ -95,7 +95,8 @@ describe("planPinChange on the user's program", () => {
             changed: ['metadata.annotations["acme.example.com/serving-version"]'],
         });
         expect(plan.operations.filter((operation) => operation.op === "delete" || operation.op === "replace")).toEqual([]);
-        expect(plan.summary).toEqual({ create: 1, update: 4, replace: 0, delete: 0 });
+        // Version 2's Deployment is created; the Service, the PDB and the ConfigMap move. With hot standby (the example's default) version 1 keeps its replicas.
+        expect(plan.summary).toEqual({ create: 1, update: 3, replace: 0, delete: 0 });
     }, 120_000);
 
     it("lists the SageMaker example's own SSM parameter on a rollback (a type the plan does not know: planned as a replace)", async () => {

@@ -218,11 +218,15 @@ describe("KubernetesVerifier", () => {
                         {
                             metadata: { name: `${SERVICE}-abcde`, namespace: NAMESPACE, labels: { "kubernetes.io/service-name": SERVICE } },
                             addressType: "IPv4",
-                            endpoints: state.endpoints.map((endpoint, index) => ({
-                                addresses: [`10.0.0.${index + 1}`],
-                                conditions: { ready: endpoint.ready },
-                                targetRef: { kind: "Pod", name: endpoint.pod, namespace: NAMESPACE },
-                            })),
+                            // As the API server sends a slice with no endpoints: the list is null, not [].
+                            endpoints:
+                                state.endpoints.length === 0
+                                    ? null
+                                    : state.endpoints.map((endpoint, index) => ({
+                                          addresses: [`10.0.0.${index + 1}`],
+                                          conditions: { ready: endpoint.ready },
+                                          targetRef: { kind: "Pod", name: endpoint.pod, namespace: NAMESPACE },
+                                      })),
                         },
                     ],
                 });
@@ -300,6 +304,14 @@ describe("KubernetesVerifier", () => {
 
     it("fails when the pinned version's pods are not ready", async () => {
         const { kubeConfig } = await kubernetesApi(servingVersion("2", [{ pod: "fraud-detector-2-7c9f8-abcde", ready: false }]));
+        expect(await new KubernetesVerifier(kubeConfig, 0).verify(outputs, "2")).toEqual({
+            ok: false,
+            detail: "the Service selects version 2 but has no ready endpoints",
+        });
+    });
+
+    it("fails, saying so, when the Service selects the pinned version and its slice has no endpoints at all (a null list)", async () => {
+        const { kubeConfig } = await kubernetesApi(servingVersion("2", []));
         expect(await new KubernetesVerifier(kubeConfig, 0).verify(outputs, "2")).toEqual({
             ok: false,
             detail: "the Service selects version 2 but has no ready endpoints",

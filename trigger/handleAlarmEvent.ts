@@ -29,6 +29,7 @@ import { triageAlarmEvent, type FreshAlarm } from "./alarmEvent";
 import { readWhileSettling, SETTLING_STATUSES } from "../rollback/endpointSettle";
 import { isBuildStateChange, triageBuildEvent, type BuildStateChangeEvent, type FailedReconcile } from "./buildEvent";
 import type { TriggerSettings } from "./settings";
+import { decideSwitch, type SwitchDecision, type SwitchTarget, type TrafficSwitch } from "../rollback/kubernetesSwitch";
 
 /** What the endpoint reports (DescribeEndpoint). */
 export interface EndpointState {
@@ -84,6 +85,12 @@ export interface TriggerPorts {
     startReconcile(request: { readonly version: string; readonly alarmName: string; readonly eventId: string }): Promise<string>;
     publish(subject: string, message: string): Promise<void>;
     sleep(milliseconds: number): Promise<void>;
+    /**
+     * The cluster's API, for the Kubernetes instant switch (EKS): what the
+     * Service and the target's Deployment show, and the one compare-and-set
+     * write. Undefined without `mlops:trigger.eks`: the reconcile build moves traffic.
+     */
+    readonly kubernetes?: Pick<TrafficSwitch, "observe" | "switchSelector">;
 }
 
 export type EventClaim =
@@ -98,7 +105,7 @@ export type TriggerAction =
     | "failed-closed"
     /** A step failed after the checks; people are told what state things are in. */
     | "failed"
-    /** Traffic restored (SageMaker) or the reconcile started (Kubernetes). */
+    /** Traffic restored (SageMaker; Kubernetes with the EKS instant switch), or the reconcile started (Kubernetes without it). */
     | "rolled-back";
 
 export interface TriggerOutcome {
@@ -271,7 +278,9 @@ async function reportBuildEnd(build: FailedReconcile, eventId: string, settings:
     const state =
         settings.target === "sagemaker"
             ? `traffic is on ${to} (restored by the alarm trigger), but the stack still pins ${from} and has not quarantined it`
-            : `nothing changed: traffic is still on ${from}`;
+            : settings.eks !== undefined
+              ? `traffic is on ${to} if the trigger's instant switch moved it (mlops status shows which), but the stack still pins ${from} and has not quarantined it`
+              : `nothing changed: traffic is still on ${from}`;
     const fix = `mlops rollback --stack ${settings.stack} --version ${to} --expect-from ${from}${settings.target === "sagemaker" ? " --after-fast-path" : ""}`;
     const why = `reconcile build ${build.buildId} ${build.status.toLowerCase()}: ${state}; finish it by hand with ${fix}`;
     const subject = `mlops reconcile ${build.status.toLowerCase()}: ${settings.model} (${settings.stack}) ${from} -> ${to}`;
@@ -363,6 +372,14 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
         if (problem !== undefined) return rollback.tell("failed-closed", `version ${settings.rollbackVersion} cannot serve: ${problem}; nothing was changed`);
     }
 
+    const kubernetesSwitch = await decideKubernetesSwitch(settings, ports);
+    if (kubernetesSwitch?.decision.kind === "already-switched") {
+        return { action: "ignored", why: `Service ${describeService(kubernetesSwitch.target)} already selects version ${settings.rollbackVersion}` };
+    }
+    if (kubernetesSwitch?.decision.kind === "refuse") {
+        return rollback.tell("failed-closed", `Service ${describeService(kubernetesSwitch.target)}: ${kubernetesSwitch.decision.why}; left alone`);
+    }
+
     const record: RollbackRecord = {
         at: now(),
         alarmName: alarm.alarmName,
@@ -387,12 +404,34 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
         }
     }
 
+    const switched = kubernetesSwitch?.decision.kind === "switch";
+    if (switched && kubernetesSwitch !== undefined && ports.kubernetes !== undefined) {
+        let write;
+        try {
+            write = await ports.kubernetes.switchSelector(kubernetesSwitch.target);
+        } catch (error) {
+            await ports.releaseRollback(record);
+            return rollback.tell(
+                "failed",
+                `the switch of Service ${describeService(kubernetesSwitch.target)} to version ${settings.rollbackVersion} failed (${messageOf(error)}); it still serves ${settings.pinnedVersion}`,
+            );
+        }
+        if (write.kind === "conflict") {
+            // Someone moved the Service between the read and the write: never overwrite that.
+            await ports.releaseRollback(record);
+            return rollback.tell(
+                "failed-closed",
+                `Service ${describeService(kubernetesSwitch.target)} stopped selecting version ${settings.pinnedVersion} before the switch (it selects ${write.selected ?? "(none)"}); nothing was written`,
+            );
+        }
+    }
+
     let buildId: string;
     try {
         buildId = await ports.startReconcile({ version: settings.rollbackVersion, alarmName: alarm.alarmName, eventId: alarm.eventId });
     } catch (error) {
         const traffic =
-            settings.target === "sagemaker"
+            settings.target === "sagemaker" || switched
                 ? `traffic is on ${settings.rollbackVersion}, but `
                 : `nothing changed: traffic is still on ${settings.pinnedVersion}; `;
         return rollback.tell(
@@ -403,10 +442,46 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
     const done =
         settings.target === "sagemaker"
             ? `endpoint ${settings.endpointName} moved to version ${settings.rollbackVersion}; reconcile build ${buildId} pins it in the stack`
-            : `reconcile build ${buildId} runs mlops rollback --version ${settings.rollbackVersion}`;
+            : switched && kubernetesSwitch !== undefined
+              ? `Service ${describeService(kubernetesSwitch.target)} moved to version ${settings.rollbackVersion} (${kubernetesSwitch.decision.why}); reconcile build ${buildId} records it in the stack`
+              : `reconcile build ${buildId} runs mlops rollback --version ${settings.rollbackVersion}${kubernetesSwitch === undefined ? "" : ` (no instant switch: ${kubernetesSwitch.decision.why})`}`;
     const outcome = await rollback.tell("rolled-back", done);
     return { ...outcome, buildId };
 }
+
+/**
+ * The Kubernetes instant switch's decision (rollback/kubernetesSwitch.ts,
+ * decideSwitch), made on what the cluster shows; undefined without one
+ * (SageMaker, or Kubernetes without `mlops:trigger.eks`).
+ */
+async function decideKubernetesSwitch(
+    settings: TriggerSettings,
+    ports: TriggerPorts,
+): Promise<{ readonly target: SwitchTarget; readonly decision: SwitchDecision } | undefined> {
+    if (settings.target !== "kubernetes" || settings.eks === undefined || ports.kubernetes === undefined || settings.rollbackVersion === undefined) {
+        return undefined;
+    }
+    const { kubernetes } = settings;
+    const target: SwitchTarget = {
+        namespace: kubernetes.namespace,
+        serviceName: kubernetes.serviceName,
+        from: settings.pinnedVersion,
+        to: settings.rollbackVersion,
+        targetDeployment: kubernetes.rollbackDeployment,
+    };
+    const decision = decideSwitch(
+        await ports.kubernetes.observe(target),
+        { ...target, leaving: [settings.pinnedVersion] },
+        {
+            replicas: kubernetes.replicas,
+            atReducedCapacity: kubernetes.atReducedCapacity,
+            startupTimeoutSeconds: kubernetes.startupTimeoutSeconds,
+        },
+    );
+    return { target, decision };
+}
+
+const describeService = (target: SwitchTarget): string => `${target.namespace}/${target.serviceName}`;
 
 /** DescribeEndpoint, re-checked a bounded number of times while SageMaker is busy with it. */
 function settledEndpoint(settings: TriggerSettings, ports: TriggerPorts): Promise<EndpointState> {

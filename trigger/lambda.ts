@@ -1,15 +1,21 @@
 /**
  * The Lambda entry point (bundled by `AlarmRollbackTrigger` with esbuild).
- * Settings and clients are made once per container; each event is handled
+ * Settings and clients are made once per container (the cluster's token,
+ * for the EKS instant switch, once per call); each event is handled
  * by `handleTriggerEvent` (an alarm, or the reconcile build's end, each
  * deduplicated), and its outcome logged as one JSON line.
  */
 import { awsTriggerPorts } from "./awsTriggerPorts";
+import { eksClusterSwitch } from "./clusterSwitch";
 import { handleTriggerEvent, type TriggerOutcome } from "./handleAlarmEvent";
 import { triggerSettingsFromEnv } from "./settings";
 
 const settings = triggerSettingsFromEnv(process.env);
-const ports = awsTriggerPorts(settings);
+// AWS_REGION: set by Lambda in every function's environment.
+const ports = {
+    ...awsTriggerPorts(settings),
+    ...(settings.eks === undefined ? {} : { kubernetes: eksClusterSwitch(settings.eks, process.env.AWS_REGION ?? "") }),
+};
 
 /** The part of Lambda's context object the handler reads. */
 interface InvocationContext {

@@ -24,6 +24,17 @@ const settingsSchema = z
         MLOPS_ROLLBACK_IMAGE: z.string().default(""),
         /** JSON list: the endpoint's guardrail alarms, kept in the fast path's deployment config. */
         MLOPS_GUARDRAIL_ALARMS: z.string().default("[]"),
+        /** Kubernetes on EKS: the cluster, its API endpoint and CA (base64 PEM), for the instant switch; empty: no instant switch. */
+        MLOPS_EKS_CLUSTER_NAME: z.string().default(""),
+        MLOPS_EKS_ENDPOINT: z.string().default(""),
+        MLOPS_EKS_CA_DATA: z.string().default(""),
+        /** The Service, its namespace, the rollback target's Deployment, and what a switch needs of it (mlops:kubernetes). */
+        MLOPS_K8S_NAMESPACE: z.string().default(""),
+        MLOPS_K8S_SERVICE: z.string().default(""),
+        MLOPS_K8S_ROLLBACK_DEPLOYMENT: z.string().default(""),
+        MLOPS_K8S_REPLICAS: count.default(1),
+        MLOPS_K8S_STARTUP_TIMEOUT_SECONDS: seconds.default(600),
+        MLOPS_K8S_AT_REDUCED_CAPACITY: z.enum(["true", "false"]).default("false"),
         MLOPS_STATE_TABLE: z.string().min(1),
         MLOPS_RUNNER_PROJECT: z.string().min(1),
         MLOPS_TOPIC_ARN: z.string().min(1),
@@ -35,6 +46,17 @@ const settingsSchema = z
         AWS_LAMBDA_FUNCTION_NAME: z.string().default(""),
     })
     .superRefine((env, ctx) => {
+        if (env.MLOPS_TARGET === "kubernetes" && env.MLOPS_EKS_CLUSTER_NAME !== "" && env.MLOPS_ROLLBACK_VERSION !== "") {
+            for (const key of [
+                "MLOPS_EKS_ENDPOINT",
+                "MLOPS_EKS_CA_DATA",
+                "MLOPS_K8S_NAMESPACE",
+                "MLOPS_K8S_SERVICE",
+                "MLOPS_K8S_ROLLBACK_DEPLOYMENT",
+            ] as const) {
+                if (env[key] === "") ctx.addIssue({ code: "custom", path: [key], message: "required for the EKS instant switch" });
+            }
+        }
         if (env.MLOPS_TARGET !== "sagemaker" || env.MLOPS_ROLLBACK_VERSION === "") return;
         for (const key of ["MLOPS_ENDPOINT_NAME", "MLOPS_PINNED_CONFIG_NAME", "MLOPS_ROLLBACK_CONFIG_NAME", "MLOPS_ROLLBACK_IMAGE"] as const) {
             if (env[key] === "") ctx.addIssue({ code: "custom", path: [key], message: "required for the sagemaker fast path" });
@@ -54,6 +76,18 @@ const settingsSchema = z
         rollbackConfigName: env.MLOPS_ROLLBACK_CONFIG_NAME,
         rollbackImage: env.MLOPS_ROLLBACK_IMAGE,
         guardrailAlarmNames: isStringList(env.MLOPS_GUARDRAIL_ALARMS) ? (JSON.parse(env.MLOPS_GUARDRAIL_ALARMS) as string[]) : [],
+        eks:
+            env.MLOPS_EKS_CLUSTER_NAME === ""
+                ? undefined
+                : { clusterName: env.MLOPS_EKS_CLUSTER_NAME, endpoint: env.MLOPS_EKS_ENDPOINT, caData: env.MLOPS_EKS_CA_DATA },
+        kubernetes: {
+            namespace: env.MLOPS_K8S_NAMESPACE,
+            serviceName: env.MLOPS_K8S_SERVICE,
+            rollbackDeployment: env.MLOPS_K8S_ROLLBACK_DEPLOYMENT,
+            replicas: env.MLOPS_K8S_REPLICAS,
+            startupTimeoutSeconds: env.MLOPS_K8S_STARTUP_TIMEOUT_SECONDS,
+            atReducedCapacity: env.MLOPS_K8S_AT_REDUCED_CAPACITY === "true",
+        },
         stateTable: env.MLOPS_STATE_TABLE,
         runnerProject: env.MLOPS_RUNNER_PROJECT,
         topicArn: env.MLOPS_TOPIC_ARN,
@@ -99,6 +133,15 @@ export function triggerEnvironment(
         MLOPS_ROLLBACK_CONFIG_NAME: settings.rollbackConfigName,
         MLOPS_ROLLBACK_IMAGE: settings.rollbackImage,
         MLOPS_GUARDRAIL_ALARMS: JSON.stringify(settings.guardrailAlarmNames),
+        MLOPS_EKS_CLUSTER_NAME: settings.eks?.clusterName ?? "",
+        MLOPS_EKS_ENDPOINT: settings.eks?.endpoint ?? "",
+        MLOPS_EKS_CA_DATA: settings.eks?.caData ?? "",
+        MLOPS_K8S_NAMESPACE: settings.kubernetes.namespace,
+        MLOPS_K8S_SERVICE: settings.kubernetes.serviceName,
+        MLOPS_K8S_ROLLBACK_DEPLOYMENT: settings.kubernetes.rollbackDeployment,
+        MLOPS_K8S_REPLICAS: String(settings.kubernetes.replicas),
+        MLOPS_K8S_STARTUP_TIMEOUT_SECONDS: String(settings.kubernetes.startupTimeoutSeconds),
+        MLOPS_K8S_AT_REDUCED_CAPACITY: String(settings.kubernetes.atReducedCapacity),
         MLOPS_STATE_TABLE: settings.stateTable,
         MLOPS_RUNNER_PROJECT: settings.runnerProject,
         MLOPS_TOPIC_ARN: settings.topicArn,
