@@ -70,7 +70,12 @@ export type SwitchDecision =
     | { readonly kind: "already-switched"; readonly why: string }
     /** No fast switch: the Pulumi update scales the target up and then moves the selector, as a deploy does. */
     | { readonly kind: "through-update"; readonly why: string }
-    /** The Service selects neither version: someone moved it outside the stack. Nothing is written. */
+    /**
+     * Nothing is written, and the rollback stops: the Service selects neither
+     * version (someone moved it outside the stack), or the target's
+     * Deployment runs fewer replicas than the stack declares (the update
+     * would not scale it back and would move traffic onto nothing).
+     */
     | { readonly kind: "refuse"; readonly why: string };
 
 export interface SwitchPolicy {
@@ -100,6 +105,7 @@ export interface SwitchPolicy {
  * ready pods -> switch. Target with 1 ready -> through-update (scale to 2
  * first, up to the startup timeout), or with `atReducedCapacity` a switch
  * at 1 of 2. Selector already 2 -> already-switched. Selector 1 -> refuse.
+ * Target scaled to 0 outside the stack (standby 2 declared) -> refuse.
  * No such Service, or one whose uid is not the stack's -> through-update.
  */
 export function decideSwitch(
