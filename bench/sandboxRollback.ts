@@ -22,7 +22,7 @@ import * as k8s from "@kubernetes/client-node";
 import { parseStackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
 import { EXAMPLE_PROJECT, MLOPS_BIN, runMlops, scratchProject, STACK, stackFileOf, withInlineStack, withSandboxStack } from "../sandbox/demo";
-import { auditLogOf, kubectl, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
+import { auditEvents, kubectl, SANDBOX_DIR, sandboxDown, sandboxUp, type AuditEvent, type SandboxState } from "../sandbox/sandbox";
 import { declareNaiveServing } from "./naiveProgram";
 
 export const MODEL_LOAD_SECONDS = 20;
@@ -199,33 +199,15 @@ class TrafficWatch {
     }
 }
 
-interface AuditEvent {
-    readonly verb: string;
-    readonly userAgent?: string;
-    readonly requestReceivedTimestamp: string;
-    readonly objectRef?: { readonly resource?: string; readonly namespace?: string; readonly name?: string; readonly subresource?: string };
-    readonly responseStatus?: { readonly code?: number };
-}
-
 /** The cluster's own controllers, whose writes (pods, ReplicaSets, EndpointSlices, status) follow a rollback's and are not its own. */
 const CONTROLLER_AGENTS = /^(kube-apiserver|kube-controller-manager|kube-scheduler|kwok)\b/;
 
 /** Writes other than the controllers' that the API server received in [from, to] (ms). */
-export function writesBetween(auditLog: string, from: number, to: number): AuditEvent[] {
-    let text: string;
-    try {
-        text = readFileSync(auditLog, "utf8");
-    } catch {
-        return [];
-    }
-    return text
-        .split("\n")
-        .filter((line) => line.startsWith("{"))
-        .map((line) => JSON.parse(line) as AuditEvent)
-        .filter((event) => {
-            const at = Date.parse(event.requestReceivedTimestamp);
-            return at >= from && at <= to && !CONTROLLER_AGENTS.test(event.userAgent ?? "");
-        });
+export function writesBetween(state: SandboxState, from: number, to: number): AuditEvent[] {
+    return auditEvents(state).filter((event) => {
+        const at = Date.parse(event.requestReceivedTimestamp);
+        return at >= from && at <= to && !CONTROLLER_AGENTS.test(event.userAgent ?? "");
+    });
 }
 
 const describeWrite = (event: AuditEvent): string =>
@@ -358,7 +340,7 @@ export async function benchSandboxRollback(rounds: number, log: (line: string) =
                 const timed = await timeRollback(ours, imageOf("2"), () =>
                     mlopsAsync(state, project, ["rollback", "--stack", STACK, "--version", "2", "--reason", `benchmark ${mode} round ${round}`, "--yes"]),
                 );
-                const writes = writesBetween(auditLogOf(state), timed.started, timed.servedAt);
+                const writes = writesBetween(state, timed.started, timed.servedAt);
                 modeResult.served.push(timed.served);
                 modeResult.command.push(timed.command);
                 modeResult.criticalPathWrites.push(writes.length);

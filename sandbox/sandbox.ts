@@ -291,6 +291,30 @@ rules:
 /** The audit log of a sandbox started with `auditLog`. */
 export const auditLogOf = (state: Pick<SandboxState, "dir">): string => path.join(state.dir, "audit.log");
 
+/** One write as the audit log records it (audit.k8s.io/v1 Event, Metadata level): who, what, when, and the answer. */
+export interface AuditEvent {
+    readonly verb: string;
+    readonly user: { readonly username: string };
+    readonly userAgent?: string;
+    readonly requestReceivedTimestamp: string;
+    readonly objectRef?: { readonly resource?: string; readonly namespace?: string; readonly name?: string; readonly subresource?: string };
+    readonly responseStatus?: { readonly code?: number };
+}
+
+/** Every write the API server has logged so far (one JSON event per line); none before the first. */
+export function auditEvents(state: Pick<SandboxState, "dir">): AuditEvent[] {
+    let text: string;
+    try {
+        text = readFileSync(auditLogOf(state), "utf8");
+    } catch {
+        return [];
+    }
+    return text
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as AuditEvent);
+}
+
 export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxState> {
     if (readState() !== undefined) await sandboxDown();
     const bin = ensureTools();

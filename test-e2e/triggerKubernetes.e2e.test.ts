@@ -18,7 +18,7 @@ import { KubernetesModelEndpoint } from "../components/kubernetesModelEndpoint";
 import { parseStackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
 import { EXAMPLE_PROJECT, STACK, withInlineStack } from "../sandbox/demo";
-import { auditLogOf, kubectl, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
+import { auditEvents, kubectl, SANDBOX_DIR, sandboxDown, sandboxUp, type SandboxState } from "../sandbox/sandbox";
 import { clusterSwitch } from "../trigger/clusterSwitch";
 import { handleTriggerEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
 import { triggerSettingsFromEnv, type TriggerSettings } from "../trigger/settings";
@@ -114,19 +114,7 @@ function ports(now: number): InMemoryTriggerPorts & TriggerPorts {
 
 /** The trigger user's writes to the model's Service since `since` (ms), from the audit log. */
 function triggerWrites(since: number): string[] {
-    return readFileSync(auditLogOf(state), "utf8")
-        .split("\n")
-        .filter((line) => line.startsWith("{"))
-        .map(
-            (line) =>
-                JSON.parse(line) as {
-                    verb: string;
-                    user: { username: string };
-                    requestReceivedTimestamp: string;
-                    objectRef?: { resource?: string; name?: string };
-                    responseStatus?: { code?: number };
-                },
-        )
+    return auditEvents(state)
         .filter((event) => event.user.username === TRIGGER_USER && Date.parse(event.requestReceivedTimestamp) >= since)
         .map((event) => `${event.verb} ${event.objectRef?.resource ?? ""}/${event.objectRef?.name ?? ""} ${event.responseStatus?.code ?? ""}`);
 }
