@@ -48,3 +48,14 @@ export { rawConfigFromPulumiConfig } from "./config/sources";
 
 // The decisions a program may want to show or test: which versions stay warm, where a rollback goes.
 export { defaultRollbackTarget, isWarm, warmVersions, type CatalogView } from "./catalog/catalog";
+// SageMaker hot standby: which config the endpoint runs and the weights its variants should run at; the live-weights resource.
+export {
+    desiredVariantWeights,
+    endpointVariantsFor,
+    type EndpointVariant,
+    type EndpointVariantsDecision,
+    type EndpointVariantsInput,
+    type EndpointVariantsRecord,
+    type VariantWeight,
+} from "./catalog/endpointVariants";
+export { EndpointVariantWeights, type EndpointVariantWeightsArgs } from "./components/endpointVariantWeights";

@@ -11,6 +11,7 @@ import { EndpointAlarms, guardrailAlarmNames } from "./components/endpointAlarms
 import { KubernetesModelEndpoint } from "./components/kubernetesModelEndpoint";
 import { SageMakerModelEndpoint } from "./components/sagemakerModelEndpoint";
 import type { StackConfig } from "./config/schema";
+import type { EndpointVariantsRecord } from "./catalog/endpointVariants";
 import { currentSnapshot, snapshotHoldsSwitch, type SnapshotRecord } from "./database/snapshots";
 
 export interface ModelServingOutputs {
@@ -25,6 +26,10 @@ export interface ModelServingOutputs {
     readonly sagemaker?: {
         readonly endpointName: pulumi.Output<string>;
         readonly endpointConfigNames: pulumi.Output<Record<string, string>>;
+        /** `mlops:sagemaker.standby`. */
+        readonly standby: "hot" | "cold";
+        /** Hot standby: the variants of the config the endpoint runs (the next run keeps it when the pin moves within it). */
+        readonly endpointVariants?: EndpointVariantsRecord;
     };
     /** Set for the kubernetes target. */
     readonly kubernetes?: {
@@ -68,6 +73,8 @@ export interface DeclareOptions {
     readonly servingHistory?: readonly string[];
     /** Kubernetes: the versions a rollback left, kept at zero replicas (`nextRetainedVersions`). @default [] */
     readonly retainedVersions?: readonly string[];
+    /** SageMaker hot standby: the config the endpoint runs, from the last update's record (`SageMakerModelEndpointArgs.endpointVariants`). @default none */
+    readonly endpointVariants?: EndpointVariantsRecord;
 }
 
 export function declareModelServing(config: StackConfig, options: DeclareOptions = {}): ModelServingOutputs {
@@ -108,17 +115,24 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                         settings,
                         rollbackAlarmNames: guardrails,
                         keepLiveDeploymentConfig: options.keepLiveDeploymentConfig,
+                        endpointVariants: options.endpointVariants,
                         ...fromDatabase,
                     }),
             );
             return {
                 ...common,
                 pinnedVersion: endpoint.pinnedVersion,
-                sagemaker: { endpointName: endpoint.endpointName, endpointConfigNames: endpoint.endpointConfigNames },
+                sagemaker: {
+                    endpointName: endpoint.endpointName,
+                    endpointConfigNames: endpoint.endpointConfigNames,
+                    standby: settings.standby,
+                    ...(endpoint.endpointVariants === undefined ? {} : { endpointVariants: endpoint.endpointVariants }),
+                },
                 database: database?.outputs,
                 ...declareAlarming(config, catalog, stack, {
                     endpointName: endpoint.endpointName,
-                    variantName: settings.variantName,
+                    // Under hot standby a rollback moves the serving version to the other variant: the alarms follow it.
+                    variantName: endpoint.servingVariantName,
                     trigger: {
                         endpointName: endpoint.endpointName,
                         endpointConfigNames: endpoint.endpointConfigNames,
@@ -126,6 +140,7 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                         storageKeyArn: endpoint.storageKeyArn,
                         // The endpoint's whole set, in its order: the fast path must keep it as declared.
                         guardrailAlarmNames: [...settings.deployment.rollbackAlarmNames, ...guardrails],
+                        hotStandby: endpoint.endpointVariants && { record: endpoint.endpointVariants, instanceCount: settings.instanceCount },
                     },
                 }),
             };

@@ -14,6 +14,7 @@ import { rawConfigFromPulumiConfig } from "./config/sources";
 import { nextSnapshotLedger, snapshotLedgerFromOutput, type PreviousDeploy, type SnapshotRecord } from "./database/snapshots";
 import { declareModelServing, type ModelServingOutputs } from "./program";
 import { nextRetainedVersions } from "./catalog/catalog";
+import { endpointVariantsFromOutput, type EndpointVariantsRecord } from "./catalog/endpointVariants";
 import { nextServingRecord, servedVersions, servingRecordOf, type ServingRecord } from "./rollback/servingRecord";
 import { MLOPS_STACK_OUTPUT, missingStackOutputAdvice } from "./rollback/stackOutput";
 import {
@@ -49,6 +50,8 @@ interface PreviousRun {
     readonly served: ServingRecord;
     readonly snapshots: SnapshotRecord[];
     readonly deployed: PreviousDeploy;
+    /** SageMaker hot standby: the config the endpoint runs. */
+    readonly endpointVariants?: EndpointVariantsRecord;
 }
 
 /**
@@ -67,6 +70,7 @@ async function previousRun(): Promise<PreviousRun> {
         retained: Array.isArray(outputs?.retainedVersions) ? outputs.retainedVersions.filter((id): id is string => typeof id === "string") : [],
         served: servingRecordOf(outputs),
         snapshots: snapshotLedgerFromOutput(outputs?.databaseSnapshots),
+        endpointVariants: endpointVariantsFromOutput((outputs?.sagemaker as { endpointVariants?: unknown } | undefined)?.endpointVariants),
         deployed: {
             pinned: typeof outputs?.pinnedVersion === "string" ? outputs.pinnedVersion : null,
             ...(typeof serving === "string" ? { servingDatabase: serving } : {}),
@@ -169,6 +173,7 @@ export async function serveModelFromStackConfig(): Promise<ModelServing> {
         now,
         servingHistory: servedVersions(previous.served),
         retainedVersions,
+        endpointVariants: previous.endpointVariants,
     });
     return {
         ...serving,

@@ -92,6 +92,11 @@ export const defaultDeps: CliDeps = {
                 return async (endpointName) => (await reader)(endpointName);
             },
             rds: (region) => lazyRdsPorts(region),
+            sagemakerWeights: (region) => ({
+                describe: async (endpointName) => (await import("../components/endpointVariantWeights")).describeLiveEndpoint(endpointName, region),
+                update: async (endpointName, variants) =>
+                    (await import("../components/endpointVariantWeights")).updateWeightsAndCapacities(endpointName, variants, region),
+            }),
             notify: async (destination, notice) => (await import("../rollback/notify")).notifyDestination(destination, notice),
             confirm: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
             programOutputNames: async (projectDir, file, stack, rawConfig) => {

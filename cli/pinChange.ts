@@ -38,6 +38,9 @@ import { waitForEndpointSettled, type EndpointStatusReader } from "../rollback/e
 import type { ServingVerifier, VerificationResult, VerifierSettings } from "../rollback/verify";
 import { kubernetesDeploymentName } from "../catalog/names";
 import { decideSwitch, type SwitchDecision, type SwitchTarget, type TrafficSwitch } from "../rollback/kubernetesSwitch";
+import { endpointVariantsFromOutput, variantOf } from "../catalog/endpointVariants";
+import { decideWeightsSwitch, switchWeights, type WeightsApi, type WeightsDecision, type WeightsSwitchTarget } from "../rollback/sagemakerWeightsSwitch";
+import { ENDPOINT_VARIANT_WEIGHTS_TYPE } from "../components/endpointVariantWeights";
 
 export interface PinChangeOptions {
     readonly stack: string;
@@ -76,6 +79,8 @@ export interface PinChangeDeps {
     readonly rds?: (region: string | undefined) => RdsPorts;
     /** The cluster's API for the instant switch of a Kubernetes rollback; undefined: every rollback goes through the update. */
     readonly trafficSwitch?: (settings: VerifierSettings) => TrafficSwitch;
+    /** SageMaker in the stack's region, for the weights switch of a rollback under hot standby; undefined: every rollback goes through the update. */
+    readonly sagemakerWeights?: (region: string | undefined) => WeightsApi;
     /** Who takes the stack file's lock; this process unless a test says otherwise. */
     readonly lockEnvironment?: LockEnvironment;
     /**
@@ -95,7 +100,12 @@ export interface PinChangeResult {
     readonly result: "succeeded" | "failed" | "previewed";
     readonly durationSeconds: number;
     readonly verification?: string;
-    /** Kubernetes: seconds from the start of the change until the EndpointSlices listed only the target's ready pods, when the instant switch moved traffic before the update. */
+    /**
+     * When the instant switch moved traffic before the update: seconds from
+     * the start of the change until the data plane confirmed it (Kubernetes:
+     * the EndpointSlices list only the target's ready pods; SageMaker hot
+     * standby: DescribeEndpoint shows the target variant with all the weight).
+     */
     readonly trafficSwitchedSeconds?: number;
     readonly changes?: Record<string, number>;
     readonly error?: string;
@@ -400,8 +410,17 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         // Under the lock, after every check: the version the update moves the Service away from, or the pin the stack recorded.
         await releaseSwitchOwnership(outputs, [...new Set([change.from, ...(deployedPin === null ? [] : [deployedPin])])], trafficSwitch, deps);
     }
+    const weightsSwitch =
+        kind === "rollback" && config.target === "sagemaker" && restore === undefined && !afterFastPath
+            ? await decideSageMakerSwitch(config, outputs, change, deployedPin, providerSettings.awsRegion, deps)
+            : undefined;
     const original = editStackFile(options.file, { ...edit, restoredInto: restore?.plan.restoredDatabase });
-    const switched = fastSwitch === undefined ? undefined : await switchTraffic(fastSwitch, options, original, seconds, () => stack.openEngine?.(), deps);
+    const switched =
+        fastSwitch !== undefined
+            ? await switchTraffic(fastSwitch, options, original, seconds, () => stack.openEngine?.(), deps)
+            : weightsSwitch !== undefined
+              ? await switchSageMakerWeights(weightsSwitch, options, original, seconds, deps)
+              : undefined;
     const trafficSwitchedSeconds = switched?.confirmedSeconds;
     deps.stderr(
         `${options.file}: mlops:pinned is now ${change.to}${kind === "rollback" ? `, ${change.from} quarantined` : ""}. ${switched === undefined ? "Running the update..." : "Recording it in the stack (the update)..."}\n`,
@@ -425,7 +444,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
             // Traffic has moved: the file keeps the pin that says so, or the next run would call the Service changed outside the stack.
             throw Object.assign(
                 new OperationFailedError(
-                    `${error.message}. Traffic is on ${change.to} already (the Service was switched), so ${options.file} keeps mlops:pinned ${change.to}; once the other update is done, run mlops rollback --stack ${options.stack} to record it.`,
+                    `${error.message}. Traffic is on ${change.to} already (${switchedWhat(config)}), so ${options.file} keeps mlops:pinned ${change.to}; once the other update is done, run mlops rollback --stack ${options.stack} to record it.`,
                 ),
                 { result: { ...base, dryRun: false, result: "failed", durationSeconds: seconds(), error: error.message } },
             );
@@ -447,7 +466,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         const traffic =
             switched === undefined
                 ? ""
-                : `\nTraffic is on ${change.to} already (the Service was switched before the update); only the stack's record of it is missing.`;
+                : `\nTraffic is on ${change.to} already (${switchedWhat(config)} before the update); only the stack's record of it is missing.`;
         throw Object.assign(
             new OperationFailedError(
                 `the ${kind} to ${change.to} failed: ${firstLines(message)}${traffic}\nThe stack file still pins ${change.to}: once the cause is fixed, finish it with ${finishCommand(kind, options.stack, change.to)} (or pulumi up --stack ${options.stack})${kind === "rollback" ? `; or roll back elsewhere with mlops rollback --stack ${options.stack} --version <v>, or pin again what served before with mlops deploy --stack ${options.stack} --version ${change.from} --force` : `, or go back with mlops rollback --stack ${options.stack}`}.`,
@@ -673,9 +692,137 @@ async function reconcileWithFastPath(
     });
     deps.stderr(`Endpoint ${endpointName} is ${status}. Refreshing it so that the stack's state matches what serves...\n`);
     await stack.refreshType(SAGEMAKER_ENDPOINT_TYPE, onEvent);
+    // Hot standby: the trigger moved the live weights; read them back too, so that the update finds them as it wants them.
+    if (endpointVariantsFromOutput((outputs.sagemaker as { endpointVariants?: unknown }).endpointVariants) !== undefined) {
+        await stack.refreshType(ENDPOINT_VARIANT_WEIGHTS_TYPE, onEvent);
+    }
 }
 
 const SAGEMAKER_ENDPOINT_TYPE = "aws:sagemaker/endpoint:Endpoint";
+
+/** What moved traffic before the update, for messages. */
+const switchedWhat = (config: StackConfig): string =>
+    config.target === "sagemaker" ? "the endpoint's variant weights were moved" : "the Service was switched";
+
+interface SageMakerSwitch {
+    readonly endpointName: string;
+    readonly target: WeightsSwitchTarget;
+    readonly decision: Extract<WeightsDecision, { kind: "switch" | "already-switched" }>;
+    readonly api: WeightsApi;
+}
+
+/**
+ * A SageMaker rollback under hot standby: read the endpoint and decide
+ * whether traffic moves now with UpdateEndpointWeightsAndCapacities or
+ * through the update (rollback/sagemakerWeightsSwitch.ts). An endpoint that
+ * is not as the stack recorded it is refused before anything is written;
+ * one SageMaker is busy with is waited for (bounded), then decided again.
+ */
+async function decideSageMakerSwitch(
+    config: StackConfig,
+    outputs: Record<string, unknown>,
+    change: PinChange,
+    deployedPin: string | null,
+    awsRegion: string | undefined,
+    deps: PinChangeDeps,
+): Promise<SageMakerSwitch | undefined> {
+    const sagemaker = outputs.sagemaker as { endpointName?: unknown; endpointConfigNames?: Record<string, unknown>; endpointVariants?: unknown } | undefined;
+    const record = endpointVariantsFromOutput(sagemaker?.endpointVariants);
+    if (deps.sagemakerWeights === undefined || config.sagemaker?.standby !== "hot" || record === undefined || typeof sagemaker?.endpointName !== "string") {
+        return undefined;
+    }
+    const from = deployedPin ?? change.from;
+    const configName = sagemaker.endpointConfigNames?.[from];
+    if (typeof configName !== "string" || variantOf(record, change.to) === undefined) {
+        deps.stderr(
+            `No weights switch: version ${change.to} is not a variant of the endpoint's config (only ${record.variants.map((v) => v.version).join(", ")} are); the update starts a new fleet.\n`,
+        );
+        return undefined;
+    }
+    const target: WeightsSwitchTarget = { configName, record, from, to: change.to, instanceCount: config.sagemaker.instanceCount };
+    const api = deps.sagemakerWeights(awsRegion);
+    const endpointName = sagemaker.endpointName;
+    let decision: WeightsDecision;
+    try {
+        decision = decideWeightsSwitch(await api.describe(endpointName), target);
+        for (let waited = 0; decision.kind === "busy" && waited < BUSY_WAIT_SECONDS; waited += BUSY_POLL_SECONDS) {
+            deps.stderr(`Endpoint ${endpointName}: ${decision.why}; waiting for SageMaker to finish (${waited} s)...\n`);
+            await (deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(BUSY_POLL_SECONDS * 1000);
+            decision = decideWeightsSwitch(await api.describe(endpointName), target);
+        }
+    } catch (error) {
+        deps.stderr(`No weights switch: could not read endpoint ${endpointName} (${messageOf(error)}); the update moves traffic.\n`);
+        return undefined;
+    }
+    if (decision.kind === "refuse") throw new OperationFailedError(`${decision.why}. Check what serves (mlops status), then run again.`);
+    if (decision.kind === "busy") {
+        throw new OperationFailedError(
+            `endpoint ${endpointName}: ${decision.why} after ${BUSY_WAIT_SECONDS} s; nothing was changed. Run again once it is InService.`,
+        );
+    }
+    if (decision.kind === "through-update") {
+        deps.stderr(`No weights switch: ${decision.why}.\n`);
+        return undefined;
+    }
+    return { endpointName, target, decision, api };
+}
+
+/** How long a rollback waits for SageMaker to finish with a busy endpoint before the weights switch, and how often it looks. */
+const BUSY_WAIT_SECONDS = 600;
+const BUSY_POLL_SECONDS = 15;
+
+/**
+ * The weights call(s), then DescribeEndpoint's word. A switch that did not
+ * happen (refused, failed, and the weight still on the version left) puts
+ * the stack file back and fails: nothing else changed. A confirmation that
+ * does not come is reported and the update still runs.
+ */
+async function switchSageMakerWeights(
+    fast: SageMakerSwitch,
+    options: PinChangeOptions,
+    original: string,
+    seconds: () => number,
+    deps: PinChangeDeps,
+): Promise<{ readonly confirmedSeconds?: number }> {
+    const { endpointName, target, decision, api } = fast;
+    const toVariant = variantOf(target.record, target.to) ?? "";
+    if (decision.kind === "already-switched") {
+        deps.stderr(`${capitalized(decision.why)} (the alarm trigger or another run moved it); nothing was written.\n`);
+        return { confirmedSeconds: seconds() };
+    }
+    deps.stderr(
+        `Moving endpoint ${endpointName} from ${target.from} to ${target.to} with ${decision.calls.length === 1 ? "one UpdateEndpointWeightsAndCapacities call" : `${decision.calls.length} UpdateEndpointWeightsAndCapacities calls`} (${decision.why})...\n`,
+    );
+    let result;
+    try {
+        result = await switchWeights(api, endpointName, target, {
+            sleep: deps.sleep,
+            onWait: (what, waited) => deps.stderr(`${what} (${waited} s)...\n`),
+        });
+    } catch (error) {
+        const now = await api.describe(endpointName).catch(() => undefined);
+        const onTarget = now?.variants.find((variant) => variant.variantName === toVariant)?.weight ?? 0;
+        if (onTarget === 0) {
+            replaceFile(options.file, original);
+            throw new OperationFailedError(
+                `the weights switch of endpoint ${endpointName} to ${target.to} failed (${messageOf(error)}), and the weight is still on ${target.from}; ${options.file} is as it was. Check what serves (mlops status), then run again.`,
+            );
+        }
+        deps.stderr(`warning: the weights switch reported ${messageOf(error)}, but variant ${toVariant} has weight now; recording the rollback.\n`);
+        return {};
+    }
+    if (!result.confirmed) {
+        deps.stderr(
+            `warning: after ${result.calls} call(s) DescribeEndpoint does not show variant ${toVariant} with all the weight (${JSON.stringify(result.live.variants)}); recording the rollback anyway, and the check after the update says what serves.\n`,
+        );
+        return {};
+    }
+    const at = seconds();
+    deps.stderr(`Traffic is on ${target.to}: variant ${toVariant} carries all the weight, ${at} s after the rollback began.\n`);
+    return { confirmedSeconds: at };
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 function describeLedger(ledger: QuarantineLedger): string {
     const entries = Object.entries(ledger);

@@ -4,6 +4,7 @@
  * `stack.history()`.
  */
 import { snapshotLedgerFromOutput, type SnapshotRecord } from "../database/snapshots";
+import { endpointVariantsFromOutput, type EndpointVariantsRecord } from "../catalog/endpointVariants";
 import type { PendingOperation, StackSession, UpdateRecord } from "../rollback/automation";
 import { parseUpdateMessage } from "../rollback/decisions";
 import { ledgerFromOutput, type QuarantineLedger } from "../rollback/ledger";
@@ -31,6 +32,8 @@ export interface StackStatus {
     readonly interrupted?: PendingOperation[];
     /** Kubernetes: the Service as the cluster has it now, or why it could not be read. */
     readonly live?: ServiceState | { readonly error: string };
+    /** SageMaker hot standby: the production variants of the config the endpoint runs, as the stack recorded them. */
+    readonly endpointVariants?: EndpointVariantsRecord;
 }
 
 export interface HistoryEntry {
@@ -88,7 +91,30 @@ export function statusFrom(stack: string, outputs: Record<string, unknown>, hist
               }),
         ...(history.length === 0 ? {} : { lastUpdate: historyEntry(history[0]) }),
         ...(pending.length === 0 ? {} : { interrupted: pending }),
+        ...((record) => (record === undefined ? {} : { endpointVariants: record }))(
+            endpointVariantsFromOutput((outputs.sagemaker as { endpointVariants?: unknown } | undefined)?.endpointVariants),
+        ),
     };
+}
+
+/**
+ * Hot standby, one line: each variant with its version and role, e.g.
+ * `primary: 3 (serving), standby: 2 (hot standby, weight 0)`; after a
+ * rollback within it, the version left is named as kept running at weight 0
+ * until the next deploy.
+ */
+function variantsLine(record: EndpointVariantsRecord, pinned: string | undefined): string {
+    const order = record.variants.map((variant) => variant.version);
+    const described = record.variants.map((variant) => {
+        const role =
+            variant.version === pinned
+                ? "serving"
+                : pinned !== undefined && order.includes(pinned) && record.createdFor !== pinned && variant.version === record.createdFor
+                  ? "left by a rollback, running at weight 0 until the next deploy"
+                  : "hot standby, weight 0";
+        return `${variant.variantName}: ${variant.version} (${role}, ${variant.initialInstanceCount} × ${record.instanceType} as created)`;
+    });
+    return `  variants:      ${described.join("; ")}`;
 }
 
 export function renderStatus(status: StackStatus): string {
@@ -99,6 +125,7 @@ export function renderStatus(status: StackStatus): string {
         `  warm versions: ${status.warmVersions.join(", ") || "none"}${status.warmStandIn === undefined ? "" : ` (${status.warmStandIn})`}`,
         `  served here:   ${status.servingHistory.map((entry) => (entry.since === undefined ? entry.version : `${entry.version} (from ${entry.since})`)).join(", ")}`,
         ...(status.endpoint === undefined ? [] : [`  endpoint:      ${status.endpoint}`]),
+        ...(status.endpointVariants === undefined ? [] : [variantsLine(status.endpointVariants, status.pinnedVersion)]),
     ];
     const quarantined = Object.entries(status.quarantined);
     if (quarantined.length > 0) {

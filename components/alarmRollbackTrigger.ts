@@ -15,6 +15,7 @@ import { componentArgsMessage, parseTriggerArgs, type Target, type TriggerSettin
 import { ALARM_STATE_CHANGE } from "../trigger/alarmEvent";
 import { BUILD_STATE_CHANGE, UNRECONCILED_BUILD_STATUSES } from "../trigger/buildEvent";
 import { triggerEnvironment, type TriggerSettings as HandlerSettings } from "../trigger/settings";
+import type { EndpointVariantsRecord } from "../catalog/endpointVariants";
 
 export interface AlarmRollbackTriggerArgs {
     /** The model's name (`mlops:model`), in descriptions, tags and the handler's environment. */
@@ -51,6 +52,13 @@ export interface AlarmRollbackTriggerArgs {
         readonly guardrailAlarmNames: readonly string[];
         /** The KMS key (or alias) ARN of the endpoint configs' storage volumes: the fast path's UpdateEndpoint needs a grant on it. @default no key */
         readonly storageKeyArn?: pulumi.Input<string | undefined>;
+        /**
+         * Hot standby (`mlops:sagemaker.standby: hot`): the variants of the
+         * config the endpoint runs and `instanceCount`; the fast path to a
+         * version among them is one UpdateEndpointWeightsAndCapacities call.
+         * @default cold: the fast path is UpdateEndpoint
+         */
+        readonly hotStandby?: { readonly record: EndpointVariantsRecord; readonly instanceCount: number };
     };
     /**
      * The Kubernetes instant switch (kubernetes target with `mlops:trigger.eks`):
@@ -207,6 +215,7 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
                 .apply((names) => (args.rollbackVersion === undefined ? "" : (names[args.rollbackVersion] ?? ""))),
             rollbackImage: sagemaker?.rollbackImage ?? "",
             guardrailAlarmNames: [...(sagemaker?.guardrailAlarmNames ?? [])],
+            hotStandby: sagemaker?.hotStandby,
             stateTable: stateTable.name,
             runnerProject: runner.name,
             topicArn: args.topicArn,
@@ -460,6 +469,7 @@ function sagemakerPolicyArgs(
             rollbackImage: sagemaker.rollbackImage,
             guardrailAlarmNames: sagemaker.guardrailAlarmNames,
             storageKeyArn,
+            movesWeights: sagemaker.hotStandby !== undefined,
         }));
 }
 
@@ -491,6 +501,8 @@ export interface TriggerRolePolicyArgs {
         readonly guardrailAlarmNames?: readonly string[];
         /** The KMS key or alias ARN the endpoint configs encrypt their storage volumes with. */
         readonly storageKeyArn?: string;
+        /** Hot standby: the fast path calls UpdateEndpointWeightsAndCapacities on the endpoint. @default false */
+        readonly movesWeights?: boolean;
     };
 }
 
@@ -529,6 +541,9 @@ export function triggerRolePolicy(args: TriggerRolePolicyArgs): { Version: strin
                 Resource: [endpointArn, ...sagemaker.endpointConfigNames.map((config) => sagemakerArn("endpoint-config", config))],
             },
         );
+        if (sagemaker.movesWeights === true) {
+            statements.push({ Sid: "MoveStandbyWeights", Effect: "Allow", Action: ["sagemaker:UpdateEndpointWeightsAndCapacities"], Resource: [endpointArn] });
+        }
         const guardrails = sagemaker.guardrailAlarmNames ?? [];
         if (guardrails.length > 0) {
             // SageMaker checks that the caller of UpdateEndpoint may read the auto-rollback alarms it names.

@@ -1,11 +1,17 @@
 /**
- * A SageMaker real-time endpoint whose warm versions stay declared, so that a
- * rollback to one of them moves one pointer (`endpointConfigName`) and builds
- * nothing.
+ * A SageMaker real-time endpoint whose warm versions stay declared. Cold
+ * standby (the default): a rollback to a warm version moves one pointer
+ * (`endpointConfigName`), and SageMaker starts a new fleet for it. Hot
+ * standby: the endpoint config also runs the rollback target as a weight-0
+ * production variant, and a rollback to it moves weight
+ * (`EndpointVariantWeights`, catalog/endpointVariants.ts) with no new config
+ * and no new fleet.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { declaredVersions, warmSet, type CatalogView } from "../catalog/catalog";
+import { declaredVersions, defaultRollbackTarget, warmSet, type CatalogView } from "../catalog/catalog";
+import { desiredVariantWeights, endpointVariantsFor, type EndpointVariant, type EndpointVariantsRecord } from "../catalog/endpointVariants";
+import { EndpointVariantWeights } from "./endpointVariantWeights";
 import { sagemakerChildNames } from "../catalog/names";
 import {
     componentArgsMessage,
@@ -50,6 +56,13 @@ export interface SageMakerModelEndpointArgs {
     readonly switchDependsOn?: pulumi.Resource[];
     /** Extra tags on every child. @default {} */
     readonly tags?: Record<string, string>;
+    /**
+     * Hot standby: the endpoint config the stack runs now (the
+     * `sagemaker.endpointVariants` of its `mlops` output), kept when the pin
+     * moves within it (see `endpointVariantsFor`). `serveModelFromStackConfig`
+     * passes it. @default none (a new config for the pin and its standby)
+     */
+    readonly endpointVariants?: EndpointVariantsRecord;
 }
 
 export class SageMakerModelEndpoint extends pulumi.ComponentResource {
@@ -67,6 +80,10 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
     public readonly storageKeyArn: pulumi.Output<string | undefined>;
     /** The resource whose update moves traffic (the Endpoint), for what must come after a switch. */
     public readonly trafficSwitch: pulumi.Resource;
+    /** Hot standby: the production variants of the config the endpoint runs (record it for the next run); undefined under cold standby. */
+    public readonly endpointVariants: EndpointVariantsRecord | undefined;
+    /** The production variant that serves the pinned version: what its CloudWatch metrics are dimensioned by. */
+    public readonly servingVariantName: string;
 
     constructor(name: string, args: SageMakerModelEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:sagemaker:ModelEndpoint", name, {}, opts);
@@ -74,13 +91,32 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
         const parsed = parseSageMakerArgs(args, name);
         if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("SageMakerModelEndpoint", name, parsed.problems), this);
         const { model: modelName, settings, ...catalog } = parsed.data;
-        const warm = declaredVersions(catalog).map((id) => versionById(catalog.versions, id));
+        const hot =
+            settings.standby === "hot"
+                ? endpointVariantsFor({
+                      settings,
+                      pinned: catalog.pinned,
+                      standby: defaultRollbackTarget(catalog),
+                      quarantined: catalog.quarantined,
+                      catalog: catalog.versions.map((v) => v.version),
+                      previous: args.endpointVariants,
+                  }).record
+                : undefined;
+        const hotVersions = hot?.variants.map((variant) => variant.version) ?? [];
+        // Under hot standby a version a rollback left still runs, at weight 0, in the config the endpoint keeps: its Model stays declared.
+        const warm = unique(
+            [...declaredVersions(catalog), ...hotVersions],
+            catalog.versions.map((v) => v.version),
+        ).map((id) => versionById(catalog.versions, id));
         const { standIn } = warmSet(catalog);
         // Said on every run until another version has served: a rollback target that never took traffic is never chosen silently.
         if (standIn !== undefined) void pulumi.log.info(`${name}: ${standIn}.`, this);
         const tags = { ...args.tags, "mlops:model": modelName };
 
-        const readableVersions = rolePolicyVersions(catalog).map((id) => versionById(catalog.versions, id));
+        const readableVersions = unique(
+            [...rolePolicyVersions(catalog), ...hotVersions],
+            catalog.versions.map((v) => v.version),
+        ).map((id) => versionById(catalog.versions, id));
         let roleArn: pulumi.Output<string>;
         const roleReady: pulumi.Resource[] = [];
         if (settings.executionRoleArn !== undefined) {
@@ -160,6 +196,9 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn: roleReady, retainOnDelete: true },
             );
+            modelNames[version.version] = model.name;
+            // Under hot standby the versions of the endpoint's config share it (declared below).
+            if (hotVersions.includes(version.version)) continue;
             const endpointConfiguration = new aws.sagemaker.EndpointConfiguration(
                 names.endpointConfiguration,
                 {
@@ -178,7 +217,19 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                 { parent: this, retainOnDelete: true },
             );
             configNames[version.version] = endpointConfiguration.name;
-            modelNames[version.version] = model.name;
+        }
+        if (hot !== undefined) {
+            // Named for the version it was made for, so that a rollback within it keeps the same logical (and physical) config.
+            const hotConfiguration = new aws.sagemaker.EndpointConfiguration(
+                sagemakerChildNames(name, hot.createdFor).endpointConfiguration,
+                {
+                    productionVariants: hot.variants.map((variant) => productionVariant(variant, modelNames[variant.version], settings.instanceType)),
+                    kmsKeyArn: storageKeyArn,
+                    tags: { ...tags, "mlops:version": hot.createdFor, "mlops:standby": hot.variants.map((variant) => variant.version).join(" ") },
+                },
+                { parent: this, retainOnDelete: true },
+            );
+            for (const version of hotVersions) configNames[version] = hotConfiguration.name;
         }
 
         const endpoint = new aws.sagemaker.Endpoint(
@@ -199,7 +250,22 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
             },
         );
 
+        if (hot !== undefined) {
+            // After the Endpoint: a new config resets the live weights to its initial ones, which this then finds as wanted.
+            new EndpointVariantWeights(
+                `${name}-variant-weights`,
+                {
+                    endpointName: endpoint.name,
+                    region: aws.getRegionOutput({}, { parent: this }).region,
+                    variants: desiredVariantWeights(hot, catalog.pinned, settings.instanceCount),
+                },
+                { parent: this, dependsOn: [endpoint] },
+            );
+        }
+
         this.trafficSwitch = endpoint;
+        this.endpointVariants = hot;
+        this.servingVariantName = hot?.variants.find((variant) => variant.version === catalog.pinned)?.variantName ?? settings.variantName;
         this.endpointName = endpoint.name;
         this.pinnedVersion = pulumi.output(catalog.pinned);
         this.endpointConfigNames = pulumi.output(configNames);
@@ -376,6 +442,18 @@ export function executionRolePolicy(args: ExecutionRolePolicyArgs): { Version: s
     return { Version: "2012-10-17", Statement: statements };
 }
 
-function unique(values: string[]): string[] {
-    return [...new Set(values)].sort();
+/** `values` without repeats: sorted, or in `order`'s order when given. */
+function unique(values: string[], order?: readonly string[]): string[] {
+    const distinct = [...new Set(values)];
+    return order === undefined ? distinct.sort() : distinct.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+}
+
+function productionVariant(variant: EndpointVariant, modelName: pulumi.Output<string>, instanceType: string) {
+    return {
+        variantName: variant.variantName,
+        modelName,
+        instanceType,
+        initialInstanceCount: variant.initialInstanceCount,
+        initialVariantWeight: variant.initialWeight,
+    };
 }

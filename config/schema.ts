@@ -30,6 +30,11 @@ export const DEFAULTS = {
         // One variant name for every version: SageMaker guardrails only bake
         // (blue/green) when the variant name is the same before and after.
         variantName: "primary",
+        // Cold: a warm version is its Model and config only, no instances
+        // (no cost; a rollback starts a new fleet). Hot doubles the bill of a
+        // full-size standby, so it is chosen, never assumed.
+        standby: "cold" as const,
+        standbyVariantName: "standby",
         deployment: {
             strategy: "allAtOnce" as const,
             waitIntervalSeconds: 300,
@@ -195,6 +200,28 @@ const sagemakerSchema = z
             .string()
             .regex(SAGEMAKER_NAME_PATTERN, { message: "a variant name is 1-63 letters, digits and hyphens" })
             .default(DEFAULTS.sagemaker.variantName),
+        /**
+         * `hot`: the endpoint config carries the rollback target as a second
+         * production variant at weight 0 with running instances, so that a
+         * rollback to it is one UpdateEndpointWeightsAndCapacities call
+         * (seconds) instead of a new fleet (minutes); it costs the standby's
+         * instances. `cold` (default): the rollback target is its Model and
+         * endpoint config only, no instances.
+         */
+        standby: z
+            .enum(["hot", "cold"], { message: "standby is 'hot' (a running weight-0 variant) or 'cold' (no instances)" })
+            .default(DEFAULTS.sagemaker.standby),
+        /** Hot standby: the standby variant's instance count; defaults to `instanceCount` (a full-size standby). */
+        standbyInstanceCount: z
+            .number()
+            .int()
+            .min(1, { message: "standbyInstanceCount must be at least 1 (SageMaker runs no variant on 0 instances)" })
+            .optional(),
+        /** Hot standby: the second production variant's name; with `variantName`, both stay the same across versions, as SageMaker's guardrails need. */
+        standbyVariantName: z
+            .string()
+            .regex(SAGEMAKER_NAME_PATTERN, { message: "a variant name is 1-63 letters, digits and hyphens" })
+            .default(DEFAULTS.sagemaker.standbyVariantName),
         executionRoleArn: z.string().regex(IAM_ROLE_ARN_PATTERN, { message: "expected an IAM role ARN, arn:aws:iam::<account>:role/<name>" }).optional(),
         kmsKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN, { message: "expected a KMS key or alias ARN" }).optional(),
         vpc: z
@@ -726,6 +753,7 @@ export function crossFieldProblems(value: unknown): PathedProblem[] {
     });
 
     problems.push(...under(["sagemaker"], sagemakerSectionProblems(config.sagemaker)));
+    if (target === "sagemaker") problems.push(...under(["sagemaker"], hotStandbyProblems(config.sagemaker, config.warm, configPath(["warm"]))));
     if (target === "kubernetes") problems.push(...under(["kubernetes"], kubernetesSectionProblems(config.kubernetes)));
     if (config.trigger !== undefined && config.alarms === undefined) {
         problems.push({ path: ["trigger"], message: "the rollback trigger fires on alarms: add the mlops:alarms section, or remove mlops:trigger" });
@@ -902,6 +930,36 @@ function sagemakerSectionProblems(value: unknown): PathedProblem[] {
     }
     const policy = policySettings(sagemaker);
     if (policy !== undefined) problems.push(...deploymentPolicyProblems(policy));
+    return problems;
+}
+
+/**
+ * Hot standby needs something to keep hot (`mlops:warm` at least 1), two
+ * different variant names, and says nothing about instance counts it does
+ * not use: `standbyInstanceCount` and `standbyVariantName` under cold.
+ */
+function hotStandbyProblems(sagemaker: unknown, warm: unknown, warmKey: string): PathedProblem[] {
+    if (typeof sagemaker !== "object" || sagemaker === null) return [];
+    const { standby, standbyInstanceCount, standbyVariantName, variantName } = sagemaker as Record<string, unknown>;
+    const problems: PathedProblem[] = [];
+    if (standby !== "hot") {
+        if (standbyInstanceCount !== undefined) {
+            problems.push({
+                path: ["standbyInstanceCount"],
+                message: "only for standby: hot (a cold standby runs no instances); remove it or set standby: hot",
+            });
+        }
+        return problems;
+    }
+    if (warm === 0) {
+        problems.push({
+            path: ["standby"],
+            message: `hot keeps the rollback target running, and ${warmKey} is 0 (no rollback target is kept); set warm to 1 or more, or standby: cold`,
+        });
+    }
+    if ((standbyVariantName ?? DEFAULTS.sagemaker.standbyVariantName) === (variantName ?? DEFAULTS.sagemaker.variantName)) {
+        problems.push({ path: ["standbyVariantName"], message: "must differ from variantName: the endpoint config holds both variants" });
+    }
     return problems;
 }
 
@@ -1207,6 +1265,7 @@ function sagemakerArgsSchema(name: string) {
     return checkedBy(z.object({ model: modelNameSchema, ...catalogFields, ...servingHistoryField, settings: sagemakerSchema }), (args) => [
         ...catalogProblems(args, "sagemaker", { prefix: name, from: `the component name '${name}'` }, argsPath),
         ...under(["settings"], sagemakerSectionProblems(args.settings)),
+        ...under(["settings"], hotStandbyProblems(args.settings, args.warm, argsPath(["warm"]))),
     ]);
 }
 

@@ -3,7 +3,8 @@
  * mock runtime for the current pin and for the target pin, and the two
  * registrations are diffed.
  */
-import { warmSet } from "../catalog/catalog";
+import { defaultRollbackTarget, warmSet } from "../catalog/catalog";
+import { endpointVariantsFor, type EndpointVariantsRecord } from "../catalog/endpointVariants";
 import { BadInputError } from "../config/badInput";
 import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { deploymentChangeWarnings, deploymentPolicyWarnings, type ConfigWarning } from "../config/deploymentPolicy";
@@ -12,7 +13,7 @@ import type { DeclareOptions } from "../program";
 import { diffRegistrations, summarize, type PlanOperation, type PlanSummary } from "./diff";
 import { recordProgramIsolated } from "./isolatedRun";
 import type { RegisteredResource } from "./mockRuntime";
-import { renderRestoreBudget, restoreBudget, type RestoreBudget } from "./restoreBudget";
+import { hotStandbyVersion, renderRestoreBudget, restoreBudget, type RestoreBudget } from "./restoreBudget";
 import type { UserProgram } from "./userProgram";
 import { MLOPS_STACK_OUTPUT } from "../rollback/stackOutput";
 
@@ -47,7 +48,7 @@ export class PlanInputError extends BadInputError {}
  * the time; for the user's program, the program and the stack's outputs as
  * deployed; for the `mlops:*` config alone, the snapshot ledger.
  */
-export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now" | "servingHistory"> & {
+export type ProgramRun = Pick<DeclareOptions, "snapshots" | "now" | "servingHistory" | "endpointVariants"> & {
     readonly stack?: string;
     readonly program?: UserProgram;
     readonly previousOutputs?: Record<string, unknown>;
@@ -180,9 +181,10 @@ export async function planConfigChange(
  */
 function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, now: string, servingHistory: readonly string[]): [ProgramRun, ProgramRun] {
     const deployed = nextSnapshotLedger([], before, { pinned: null }, stack, now).ledger;
+    const endpointVariants = deployedEndpointVariants(before, servingHistory);
     return [
-        { stack, snapshots: { ledger: deployed }, now, servingHistory },
-        { stack, snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, stack, now), now, servingHistory },
+        { stack, snapshots: { ledger: deployed }, now, servingHistory, endpointVariants },
+        { stack, snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, stack, now), now, servingHistory, endpointVariants },
     ];
 }
 
@@ -198,9 +200,29 @@ function userProgramRuns(before: StackConfig, program: UserProgram, stack: strin
         pinnedVersion: before.pinned,
         servingHistory: servingHistory.map((version) => ({ version })),
         ...(before.database === undefined ? {} : { databaseSnapshots: deployed, database: { servingIdentifier: servingDatabase(before.database) } }),
+        ...((endpointVariants) => (endpointVariants === undefined ? {} : { sagemaker: { endpointVariants } }))(
+            deployedEndpointVariants(before, servingHistory),
+        ),
     };
     const run: ProgramRun = { stack, now, program, previousOutputs: { [MLOPS_STACK_OUTPUT]: mlops } };
     return [run, run];
+}
+
+/**
+ * SageMaker hot standby: the endpoint config a stack deployed at `before`'s
+ * pin runs (what its `mlops` output records), so that both runs start from
+ * it and a rollback within it plans as the weights move it is.
+ */
+function deployedEndpointVariants(before: StackConfig, servingHistory: readonly string[]): EndpointVariantsRecord | undefined {
+    if (before.sagemaker?.standby !== "hot") return undefined;
+    const catalog = { ...before, servingHistory };
+    return endpointVariantsFor({
+        settings: before.sagemaker,
+        pinned: before.pinned,
+        standby: defaultRollbackTarget(catalog),
+        quarantined: before.quarantined,
+        catalog: before.versions.map((v) => v.version),
+    }).record;
 }
 
 export function renderConfigPlan(plan: ConfigChangePlan, from: string, to: string): string {
@@ -239,6 +261,24 @@ function isForward(config: StackConfig, plan: Pick<PinChangePlan, "from" | "to">
     return order.indexOf(plan.to) > order.indexOf(plan.from);
 }
 
+/**
+ * How SageMaker moves traffic to a warm target: one weights call when it is
+ * the hot standby (`hotStandbyVersion`), else a new fleet, as under cold.
+ * Empty on Kubernetes.
+ */
+function sagemakerSwitch(plan: PinChangePlan, config: StackConfig): string {
+    if (config.target !== "sagemaker") return "";
+    const standby = hotStandbyVersion(config, plan.servingHistory.versions);
+    if (standby === undefined) return " SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below.";
+    if (standby !== plan.to) {
+        return ` It is not the hot standby (version ${standby} is), so SageMaker still starts a new fleet for it before traffic moves, as under standby: cold; the time to restore below is that of a rollback to ${standby}.`;
+    }
+    const serving = config.sagemaker?.instanceCount ?? 0;
+    const standbyInstances = config.sagemaker?.standbyInstanceCount ?? serving;
+    const raise = standbyInstances < serving ? `, after raising it from ${standbyInstances} to ${serving} instances (partial standby),` : "";
+    return ` It is the hot standby (mlops:sagemaker.standby: hot): its variant already runs at weight 0, so mlops rollback moves all traffic to it${raise} with one weights call before the update runs: see the time to restore below.`;
+}
+
 export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
     const lines = [`Plan: ${config.model} ${plan.from} -> ${plan.to} (${config.target}, mlops:warm ${config.warm})`, "", ...operationLines(plan.operations)];
     const { summary } = plan;
@@ -255,7 +295,7 @@ export function renderPlan(plan: PinChangePlan, config: StackConfig): string {
     if (plan.warmStandIn !== undefined) lines.push(`After the change, ${plan.warmStandIn}.`);
     lines.push(
         plan.targetWarm
-            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without waiting for anything to be built${plan.summary.create > 0 ? " (nothing created above holds up the switch)" : ""}.${config.target === "sagemaker" ? " SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below." : ""}${plan.targetStandIn === undefined ? "" : ` It has not served on this stack: ${plan.targetStandIn}.`}`
+            ? `Version ${plan.to} is warm: its resources already exist, so traffic moves without waiting for anything to be built${plan.summary.create > 0 ? " (nothing created above holds up the switch)" : ""}.${sagemakerSwitch(plan, config)}${plan.targetStandIn === undefined ? "" : ` It has not served on this stack: ${plan.targetStandIn}.`}`
             : `Version ${plan.to} is not warm: its resources are created before traffic moves${isForward(config, plan) ? "" : " (a cold rollback)"}.`,
     );
     if (config.database !== undefined) {

@@ -35,6 +35,11 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, ReplaceRule>> = {
         replaceOn: ["name", "deploymentConfig.autoRollbackConfiguration"],
         source: "internal/service/sagemaker/endpoint.go: name and deployment_config.auto_rollback_configuration are ForceNew; resourceEndpointUpdate calls UpdateEndpoint for endpoint_config_name and deployment_config",
     },
+    // Our own dynamic provider: another endpoint replaces it; new weights are an UpdateEndpointWeightsAndCapacities call, in place.
+    "pulumi-nodejs:dynamic/sagemaker:EndpointVariantWeights": {
+        replaceOn: ["endpointName", "region"],
+        source: "components/endpointVariantWeights.ts: endpointVariantWeightsProvider.diff replaces on endpointName or region, updates the variants in place",
+    },
     // pulumi-kubernetes decides replacement in provider/pkg/provider/diff.go
     // (forceNewProperties): .metadata.name and .metadata.namespace for every
     // kind, plus a per-kind table of immutable fields.

@@ -84,7 +84,12 @@ export const FIGURE_SOURCES = {
             "https://github.com/aws/sagemaker-python-sdk/issues/1006",
             "https://github.com/hashicorp/terraform-provider-aws/issues/2493",
         ],
-        says: "UpdateEndpoint deploys the config to a new fleet of instances, then shifts traffic to it: a warm version's Model and config exist, its instances do not. AWS publishes no time for this. Users report CreateEndpoint, which starts a fleet the same way, taking about 8.5 min (one ml.m4.xlarge, 2019) and around 15 min (2019), each with their own image and model.",
+        says: "UpdateEndpoint deploys the config to a new fleet of instances, then shifts traffic to it: with standby: cold a warm version's Model and config exist but its instances do not, and with standby: hot the same holds for every version but the one on hot standby. AWS publishes no time for this. Users report CreateEndpoint, which starts a fleet the same way, taking about 8.5 min (one ml.m4.xlarge, 2019) and around 15 min (2019), each with their own image and model.",
+    },
+    sagemakerWeights: {
+        title: "SageMaker API Reference: UpdateEndpointWeightsAndCapacities",
+        urls: ["https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpointWeightsAndCapacities.html"],
+        says: "It changes the weight of one or more variants, or the instance count of one variant, of an existing endpoint: its request names the endpoint and the variants, and no endpoint config, so nothing new is deployed. SageMaker sets the endpoint to Updating and back to InService, which DescribeEndpoint shows. AWS publishes no time for a weight change or for added instances, and nobody has measured either for this package yet, so both steps are not estimated (the new-fleet reports concern CreateEndpoint, not instances added to a running variant).",
     },
     sagemakerTrafficShift: {
         title: "SageMaker API Reference: TrafficRoutingConfig, CapacitySize",
@@ -160,6 +165,8 @@ const TYPICAL_EVENTBRIDGE_SECONDS: SecondsRange = { low: 0.5, high: 0.5 };
 const TYPICAL_COLD_START_SECONDS: SecondsRange = { low: 0.1, high: 1 };
 /** sagemakerMetrics, containerInsightsInterval: published once a minute. */
 const PUBLISHING_INTERVAL_SECONDS = 60;
+/** AWS prices SageMaker instances per instance-hour; a month is counted as 730 hours (8,760 hours a year / 12). */
+export const HOURS_PER_MONTH = 730;
 /** kubeProxySync: the default minimum sync period in iptables mode. */
 const KUBE_PROXY_MIN_SYNC_SECONDS = 1;
 /** alarmEvaluation: how often an alarm with a period under a minute is evaluated. */
@@ -189,6 +196,30 @@ export interface RestorePath {
     readonly restoresNothing?: string;
 }
 
+/**
+ * What SageMaker's standby costs under `mlops:sagemaker.standby: hot`, or
+ * would cost under `cold`, so that restore time can be weighed against
+ * money. In instance-hours, not dollars: the package has no price list.
+ * E.g. hot, standbyInstanceCount 2 of ml.m5.large: 2 × 730 = 1460
+ * instance-hours a month.
+ */
+export interface StandbyCost {
+    /** `mlops:sagemaker.standby`. */
+    readonly mode: "hot" | "cold";
+    /** The version on hot standby (hot), or that hot would keep running (cold): the default rollback target. */
+    readonly version: string;
+    /** `mlops:sagemaker.instanceType`, which the standby variant runs on too. */
+    readonly instanceType: string;
+    /** Instances running at weight 0: `standbyInstanceCount` (default `instanceCount`) under hot; under cold, what hot would run by default (`instanceCount`). */
+    readonly standbyInstanceCount: number;
+    /** `mlops:sagemaker.instanceCount`, the serving variant's: a rollback raises a smaller standby to it (by hand before moving traffic, the trigger in the same call). */
+    readonly instanceCount: number;
+    /** `standbyInstanceCount` × `hoursPerMonth`, in instance-hours a month: billed under hot, what hot would add under cold. */
+    readonly instanceHoursPerMonth: number;
+    /** The hours a month is counted as (`HOURS_PER_MONTH`, 730). */
+    readonly hoursPerMonth: number;
+}
+
 export interface RestoreBudget {
     /** The version whose failure the budget is for. */
     readonly pinned: string;
@@ -203,6 +234,8 @@ export interface RestoreBudget {
      * why, and so there is no guardrail path.
      */
     readonly guardrailsOff?: string;
+    /** SageMaker with a rollback target: what the standby costs (hot) or would cost (cold). Unset on Kubernetes and when there is no rollback target. */
+    readonly standby?: StandbyCost;
 }
 
 export interface RestoreBudgetOptions {
@@ -227,12 +260,67 @@ export function restoreBudget(config: StackConfig, servingHistory: readonly stri
     if (guardrails) paths.push(guardrailPath(config));
     if (config.alarms !== undefined && config.trigger !== undefined) paths.push(triggerPath(config, config.trigger, rollbackVersion));
     paths.push(byHandPath(config, rollbackVersion, rollbackGuardrails));
+    const standby = standbyCost(config, rollbackVersion);
     return {
         pinned: config.pinned,
         rollbackVersion,
         paths,
         noAutomaticRestore: whyNoAutomaticRestore(config, guardrails),
         ...(guardrailsOff === undefined ? {} : { guardrailsOff }),
+        ...(standby === undefined ? {} : { standby }),
+    };
+}
+
+/** A SageMaker hot standby: the rollback target, running as a second variant at weight 0. */
+interface HotStandby {
+    readonly version: string;
+    readonly variantName: string;
+    readonly instanceType: string;
+    /** The standby variant's instances. */
+    readonly instances: number;
+    /** The serving variant's (`instanceCount`): a rollback raises a smaller standby to it. */
+    readonly servingInstances: number;
+}
+
+/**
+ * The version on SageMaker hot standby: with `mlops:sagemaker.standby: hot`,
+ * the default rollback target (`defaultRollbackTarget`), which runs as the
+ * second variant at weight 0. Undefined under cold, on Kubernetes, and
+ * when there is no rollback target. A rollback to it is one weights call;
+ * to any other version it is cold (a new fleet).
+ *
+ * E.g. catalog 1..3, pinned 3, served [1, 2, 3], warm 2, hot: 2 (a rollback
+ * to 1 starts a new fleet); the same under cold: undefined.
+ */
+export function hotStandbyVersion(config: StackConfig, servingHistory: readonly string[]): string | undefined {
+    return hotStandbyOf(config, defaultRollbackTarget({ ...config, servingHistory }))?.version;
+}
+
+function hotStandbyOf(config: StackConfig, rollbackVersion: string | undefined): HotStandby | undefined {
+    const sagemaker = config.sagemaker;
+    if (config.target !== "sagemaker" || sagemaker === undefined || sagemaker.standby !== "hot" || rollbackVersion === undefined) return undefined;
+    return {
+        version: rollbackVersion,
+        variantName: sagemaker.standbyVariantName,
+        instanceType: sagemaker.instanceType,
+        instances: sagemaker.standbyInstanceCount ?? sagemaker.instanceCount,
+        servingInstances: sagemaker.instanceCount,
+    };
+}
+
+/** The standby's instance-hours a month, billed (hot) or what hot would add at its default size (cold). */
+function standbyCost(config: StackConfig, rollbackVersion: string | undefined): StandbyCost | undefined {
+    const sagemaker = config.sagemaker;
+    if (config.target !== "sagemaker" || sagemaker === undefined || rollbackVersion === undefined) return undefined;
+    const standbyInstanceCount = sagemaker.standby === "hot" ? (sagemaker.standbyInstanceCount ?? sagemaker.instanceCount) : sagemaker.instanceCount;
+    return {
+        mode: sagemaker.standby,
+        version: rollbackVersion,
+        instanceType: sagemaker.instanceType,
+        standbyInstanceCount,
+        instanceCount: sagemaker.instanceCount,
+        instanceHoursPerMonth: standbyInstanceCount * HOURS_PER_MONTH,
+        hoursPerMonth: HOURS_PER_MONTH,
     };
 }
 
@@ -386,13 +474,15 @@ function triggerPath(config: StackConfig, trigger: TriggerSettings, rollbackVers
         { phase: "trigger", what: "the handler's checks and calls", basis: "not estimated", source: "triggerHandler" },
     ];
     if (config.target === "sagemaker") {
+        const hot = hotStandbyOf(config, rollbackVersion);
         return {
             kind: "trigger",
             title,
-            steps: [...steps, newFleetStep(config, rollbackVersion, "all at once")],
+            steps: [...steps, ...(hot === undefined ? [newFleetStep(config, rollbackVersion, "all at once")] : hotStandbySteps(hot, "the handler"))],
             notes: [
                 ...detectionNotes(config),
                 `If SageMaker is still changing the endpoint, the handler re-checks it ${trigger.busyRechecks} times ${trigger.busyRecheckSeconds} s apart and then restores nothing: SageMaker's own rollback, or a person, must act.`,
+                ...(hot === undefined ? [] : [...hotHandlerNotes(hot), noStandbyAfterNote(config.pinned, hot)]),
             ],
         };
     }
@@ -441,6 +531,53 @@ function newFleetStep(config: StackConfig, version: string, shift: string): Budg
         basis: "reported",
         source: "sagemakerNewFleet",
     };
+}
+
+/**
+ * A rollback to the hot standby, none of whose steps has a published time.
+ * `mlops rollback` raises a standby smaller than the serving variant first,
+ * then moves all traffic with one UpdateEndpointWeightsAndCapacities call
+ * and waits until DescribeEndpoint shows it (rollback/sagemakerWeightsSwitch.ts).
+ * The trigger's handler, a Lambda that cannot wait minutes for instances,
+ * moves the weight and raises the count in the one call (`hotHandlerNotes`).
+ */
+function hotStandbySteps(hot: HotStandby, by: "mlops rollback" | "the handler"): BudgetStep[] {
+    const partial = hot.instances < hot.servingInstances;
+    const weights = (what: string): BudgetStep => ({ phase: "restore", what, basis: "not estimated", source: "sagemakerWeights" });
+    if (by === "the handler") {
+        return [
+            weights(
+                partial
+                    ? `the handler moves all traffic to variant ${hot.variantName} (version ${hot.version}, ${hot.instances} × ${hot.instanceType} running, hot standby) and raises it to ${hot.servingInstances} instances, in one UpdateEndpointWeightsAndCapacities call (partial standby)`
+                    : `the handler moves all traffic to variant ${hot.variantName} (version ${hot.version}, ${hot.instances} × ${hot.instanceType} running, hot standby) with one UpdateEndpointWeightsAndCapacities call`,
+            ),
+        ];
+    }
+    return [
+        ...(partial
+            ? [
+                  weights(
+                      `mlops rollback raises variant ${hot.variantName} (version ${hot.version}) from ${hot.instances} to ${hot.servingInstances} instances with UpdateEndpointWeightsAndCapacities, and SageMaker adds the instances (partial standby)`,
+                  ),
+              ]
+            : []),
+        weights(
+            `mlops rollback moves all traffic to variant ${hot.variantName} (version ${hot.version}, ${Math.max(hot.instances, hot.servingInstances)} × ${hot.instanceType} running, hot standby) with one UpdateEndpointWeightsAndCapacities call, confirmed with DescribeEndpoint`,
+        ),
+    ];
+}
+
+/** What the handler's one call leaves open with a partial standby: whether the weight waits for the added instances. */
+function hotHandlerNotes(hot: HotStandby): string[] {
+    if (hot.instances >= hot.servingInstances) return [];
+    return [
+        `The handler moves the weight and raises the count in one call (a Lambda does not wait minutes for instances); AWS does not say whether the weight applies before SageMaker has added the instances, so version ${hot.version} may serve all traffic on ${hot.instances} instance${hot.instances === 1 ? "" : "s"} until then, or traffic may move only once ${hot.servingInstances} run.`,
+    ];
+}
+
+/** After a hot rollback, the version left keeps its variant at weight 0 and nothing is on hot standby until the next deploy. */
+function noStandbyAfterNote(pinned: string, hot: HotStandby): string {
+    return `After this rollback no version is on hot standby until the next deploy: version ${pinned} (quarantined) keeps running at weight 0 beside version ${hot.version} until a forward deploy replaces the endpoint config.`;
 }
 
 /**
@@ -544,6 +681,27 @@ function byHandPath(config: StackConfig, rollbackVersion: string | undefined, gu
         };
     }
     const deployment = config.sagemaker?.deployment;
+    const hot = hotStandbyOf(config, rollbackVersion);
+    if (hot !== undefined) {
+        const deploymentRules = [
+            ...(deployment !== undefined && deployment.strategy !== "allAtOnce" ? [`the stack's ${deployment.strategy} policy`] : []),
+            ...(guardrails ? ["SageMaker's guardrails"] : []),
+        ];
+        return {
+            kind: "byHand",
+            title,
+            steps: [start, ...hotStandbySteps(hot, "mlops rollback")],
+            notes: [
+                "A Pulumi update then records the rollback in the stack; it runs after traffic has moved, off the restore's path.",
+                ...(deploymentRules.length === 0
+                    ? []
+                    : [
+                          `The weights call is not a deployment (it takes no deployment config): all traffic moves in the one call, outside ${deploymentRules.join(" and ")}, which are UpdateEndpoint's.`,
+                      ]),
+                noStandbyAfterNote(config.pinned, hot),
+            ],
+        };
+    }
     const update: BudgetStep = {
         phase: "restore",
         what: "mlops rollback's Pulumi update reaches UpdateEndpoint",
@@ -614,12 +772,36 @@ export function renderRestoreBudget(budget: RestoreBudget): string[] {
         }
         const { seconds, notEstimated } = pathTotal(path);
         const leftOut = notEstimated.length === 0 ? "" : `, plus ${notEstimated.length} step${notEstimated.length === 1 ? "" : "s"} not estimated`;
-        lines.push(`  ${path.title}: ${formatRange(seconds)}${leftOut}`);
+        // A total of ~0 s would understate a path none of whose steps has a figure (a rollback to a hot standby).
+        const total =
+            path.steps.length > 0 && notEstimated.length === path.steps.length
+                ? `not estimated (none of its ${path.steps.length} steps has a figure)`
+                : `${formatRange(seconds)}${leftOut}`;
+        lines.push(`  ${path.title}: ${total}`);
         for (const step of path.steps) {
             const figure = step.seconds === undefined ? "not estimated" : formatRange(step.seconds);
             lines.push(`    ${step.phase.padEnd(7)} ${figure.padEnd(22)} ${step.what}  [${step.basis}; ${step.source}]`);
         }
         for (const note of path.notes) lines.push(`    Note: ${note}`);
     }
+    if (budget.standby !== undefined) lines.push(`  ${standbyLine(budget.standby)}`);
     return lines;
+}
+
+/**
+ * The standby's cost, in instance-hours a month at the configured type,
+ * e.g. `Hot standby: version 2 on 1 × ml.g5.xlarge running at weight 0,
+ * 730 instance-hours a month (...)`; under cold, what hot would buy and cost.
+ */
+function standbyLine(standby: StandbyCost): string {
+    const billing = `(AWS prices instances per instance-hour; a month counted as ${standby.hoursPerMonth} hours)`;
+    const fleet = `${standby.standbyInstanceCount} × ${standby.instanceType} running at weight 0, ${standby.instanceHoursPerMonth} instance-hours a month`;
+    if (standby.mode === "cold") {
+        return `Standby: cold: a rollback to version ${standby.version} starts a new fleet (the steps above). With mlops:sagemaker.standby: hot it would be one weights call, for ${fleet} ${billing}.`;
+    }
+    const partial =
+        standby.standbyInstanceCount < standby.instanceCount
+            ? `; a rollback raises it to ${standby.instanceCount} instances, as many as serve (partial standby: see the steps above)`
+            : "";
+    return `Hot standby: version ${standby.version} on ${fleet} ${billing}${partial}.`;
 }

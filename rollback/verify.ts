@@ -6,6 +6,7 @@
 import type { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import * as k8s from "@kubernetes/client-node";
 import { VERSION_SELECTOR_LABEL } from "../catalog/names";
+import { endpointVariantsFromOutput, variantOf } from "../catalog/endpointVariants";
 import type { ProviderSettings } from "../config/sources";
 import { kubeConfigFrom, readyEndpointsOf } from "./kubernetesSwitch";
 
@@ -25,10 +26,20 @@ export interface ServingVerifier {
 export interface EndpointDescription {
     readonly EndpointStatus?: string;
     readonly EndpointConfigName?: string;
+    readonly ProductionVariants?: readonly { readonly VariantName?: string; readonly CurrentWeight?: number }[];
 }
 
-/** Pure: does the described endpoint serve the pinned version's config? */
-export function checkSageMakerEndpoint(description: EndpointDescription, expectedConfigName: string, pinned: string): VerificationResult {
+/**
+ * Pure: does the described endpoint serve the pinned version's config, and
+ * under hot standby (`servingVariant` given) does that version's variant
+ * carry all the weight?
+ */
+export function checkSageMakerEndpoint(
+    description: EndpointDescription,
+    expectedConfigName: string,
+    pinned: string,
+    servingVariant?: string,
+): VerificationResult {
     if (description.EndpointStatus !== "InService") {
         return { ok: false, detail: `the endpoint is ${description.EndpointStatus ?? "in an unknown state"}, not InService` };
     }
@@ -38,6 +49,16 @@ export function checkSageMakerEndpoint(description: EndpointDescription, expecte
             detail: `the endpoint serves config ${description.EndpointConfigName ?? "(none)"}, not ${expectedConfigName} of version ${pinned}; SageMaker may have rolled the update back`,
         };
     }
+    if (servingVariant !== undefined) {
+        const weighted = (description.ProductionVariants ?? []).filter((variant) => (variant.CurrentWeight ?? 0) > 0).map((variant) => variant.VariantName);
+        if (weighted.length !== 1 || weighted[0] !== servingVariant) {
+            return {
+                ok: false,
+                detail: `the weight is on ${weighted.length === 0 ? "no variant" : weighted.join(" and ")}, not on variant ${servingVariant} of version ${pinned} alone`,
+            };
+        }
+        return { ok: true, detail: `the endpoint is InService on ${expectedConfigName} with all weight on variant ${servingVariant} (version ${pinned})` };
+    }
     return { ok: true, detail: `the endpoint is InService on ${expectedConfigName} (version ${pinned})` };
 }
 
@@ -46,7 +67,7 @@ export class SageMakerVerifier implements ServingVerifier {
     constructor(private readonly client: Pick<SageMakerClient, "send">) {}
 
     async verify(outputs: Record<string, unknown>, pinned: string): Promise<VerificationResult> {
-        const sagemaker = outputs.sagemaker as { endpointName?: string; endpointConfigNames?: Record<string, string> } | undefined;
+        const sagemaker = outputs.sagemaker as { endpointName?: string; endpointConfigNames?: Record<string, string>; endpointVariants?: unknown } | undefined;
         const endpointName = sagemaker?.endpointName;
         const expected = sagemaker?.endpointConfigNames?.[pinned];
         if (endpointName === undefined || expected === undefined)
@@ -54,7 +75,8 @@ export class SageMakerVerifier implements ServingVerifier {
         // Loaded here: the SageMaker client takes most of a second to load, which a Kubernetes stack never needs.
         const { DescribeEndpointCommand } = await import("@aws-sdk/client-sagemaker");
         const description = await this.client.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
-        return checkSageMakerEndpoint(description, expected, pinned);
+        const record = endpointVariantsFromOutput(sagemaker?.endpointVariants);
+        return checkSageMakerEndpoint(description, expected, pinned, record === undefined ? undefined : variantOf(record, pinned));
     }
 }
 

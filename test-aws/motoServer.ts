@@ -24,9 +24,23 @@ export interface MotoServer {
     setEndpointStatus(name: string, status: string): Promise<void>;
     /** Every UpdateEndpoint SageMaker (moto) accepted since the last reset, in order. */
     updateEndpointCalls(): Promise<{ readonly name: string; readonly config: string }[]>;
+    /**
+     * Make every later UpdateEndpoint / UpdateEndpointWeightsAndCapacities keep the endpoint
+     * Updating (refusing further updates) for `seconds` before it is InService with the new
+     * values, as SageMaker does for minutes. 0, the default after a reset, completes at once.
+     */
+    setUpdateDelay(seconds: number): Promise<void>;
+    /** Every UpdateEndpointWeightsAndCapacities SageMaker (moto) accepted since the last reset, in order, its variants as sent. */
+    weightsCalls(): Promise<WeightsCall[]>;
     /** Every AWS call the server received since the last reset, in order: `service` as in SigV4 (sagemaker, dynamodb, sns, ...), `operation` as in the API reference. */
     calls(): Promise<AwsCall[]>;
     stop(): Promise<void>;
+}
+
+/** One accepted UpdateEndpointWeightsAndCapacities: the endpoint and its DesiredWeightsAndCapacities. */
+export interface WeightsCall {
+    readonly name: string;
+    readonly variants: readonly { readonly VariantName: string; readonly DesiredWeight?: number; readonly DesiredInstanceCount?: number }[];
 }
 
 /** One AWS API call, as the moto server received it. */
@@ -94,6 +108,8 @@ export async function startMoto(python: string): Promise<MotoServer> {
         setEndpointStatus: (name, status) => post("/_mlops/sagemaker/endpoint-status", { region: MOTO_REGION, name, status }),
         updateEndpointCalls: async () =>
             (await (await fetch(`${endpoint}/_mlops/sagemaker/update-endpoint-calls`)).json()) as { name: string; config: string }[],
+        setUpdateDelay: (seconds) => post("/_mlops/sagemaker/update-delay", { seconds }),
+        weightsCalls: async () => (await (await fetch(`${endpoint}/_mlops/sagemaker/weights-calls`)).json()) as WeightsCall[],
         calls: async () => (await (await fetch(`${endpoint}/_mlops/calls`)).json()) as AwsCall[],
         stop: () => stopChild(child),
     };

@@ -3,13 +3,38 @@
 Prints `listening <port>` once it serves, and stops when its standard input
 closes, so it never outlives the test run that started it.
 
-moto (5.2) has no SageMaker UpdateEndpoint; this adds it on moto's own
-endpoint model, with the behaviour the handler relies on:
-  - the endpoint and the endpoint config must exist (ValidationException);
-  - an endpoint that is not InService cannot be updated
-    ("Cannot update in-progress endpoint"), as SageMaker answers;
-  - the update completes at once (real SageMaker takes minutes) and records
-    the DeploymentConfig as LastDeploymentConfig.
+SageMaker endpoints, as the handler and the tests rely on them:
+  - DescribeEndpoint shows each production variant's VariantName,
+    CurrentWeight / DesiredWeight and CurrentInstanceCount /
+    DesiredInstanceCount, a weight or count of 0 as 0 (moto drops them);
+    CreateEndpoint and UpdateEndpoint take them from the config's
+    InitialVariantWeight (unset: 1.0, as SageMaker) and InitialInstanceCount.
+  - UpdateEndpoint (moto has none): the endpoint and the endpoint config must
+    exist (ValidationException); records the DeploymentConfig as
+    LastDeploymentConfig.
+  - UpdateEndpointWeightsAndCapacities (moto's erased the fields a call left
+    out and never refused): ValidationException for a missing endpoint or an
+    unknown or repeated variant name; sets only the DesiredWeight /
+    DesiredInstanceCount each entry gives, leaving unlisted variants alone.
+  - Either update is refused with a ValidationException "Cannot update
+    in-progress endpoint" unless the endpoint is InService, as SageMaker
+    answers. It completes at once (real SageMaker takes minutes) unless a test
+    sets a delay with POST /_mlops/sagemaker/update-delay {"seconds"}: for
+    that long the endpoint is Updating, and then InService. While a weights
+    update waits, Desired* are the new values and Current* the old; while an
+    UpdateEndpoint waits, EndpointConfigName and the variants stay the old
+    config's (the old fleet serves until the switch).
+  - InvokeEndpoint (sagemaker-runtime; moto answers a canned body whatever
+    the weights) routes without TargetVariant to a variant picked at random
+    in proportion to CurrentWeight, so a weight-0 variant gets nothing and an
+    endpoint whose weights are all 0 is refused (ValidationError, the
+    runtime's error code); with TargetVariant, to that variant whatever its
+    weight (see _invoke_endpoint for why 0 included); an unknown one is a
+    ValidationError. It answers while the endpoint is Updating, by the
+    Current* weights, as SageMaker serves during an update. The answer names
+    the variant in the x-Amzn-Invoked-Production-Variant header and as the
+    body {"variant", "model"}, the model being the variant's ModelName.
+
 moto's CodeBuild StartBuild answers timestamps as ISO strings where the
 AWS JSON protocol has epoch seconds (the AWS SDK v3 rejects them), and
 ignores `idempotencyToken`; this wrapper answers epoch seconds and returns
@@ -24,56 +49,231 @@ DynamoDB's item writes.
 A test may set an endpoint's status (e.g. Updating) through
 POST /_mlops/sagemaker/endpoint-status {"region", "name", "status"}, and
 read every UpdateEndpoint that SageMaker accepted, in order, from
-GET /_mlops/sagemaker/update-endpoint-calls: a count no handler report can fake.
+GET /_mlops/sagemaker/update-endpoint-calls as {"name", "config"}, and every
+accepted UpdateEndpointWeightsAndCapacities from
+GET /_mlops/sagemaker/weights-calls as {"name", "variants"} (the
+DesiredWeightsAndCapacities as sent): counts no handler report can fake.
+Refused updates are in neither. POST /moto-api/reset empties both, forgets
+updates still waiting, and sets the update delay back to 0.
 GET /_mlops/calls lists every AWS call the server received since the last
 reset, in order, as {"service", "operation"}: the service from the request's
 SigV4 credential scope, the operation from X-Amz-Target (JSON protocols) or
 the form's Action (query protocol), else the method and path (REST).
 """
 
+import copy
 import io
 import json
+import random
 import re
 import sys
 import threading
 from datetime import datetime
+from urllib.parse import unquote
 
 from moto.codebuild.responses import CodeBuildResponse
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import sagemaker_backends
+from moto.sagemaker.models import FakeEndpoint, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 ACCOUNT = "123456789012"
+
+# One lock for every SageMaker endpoint's status and variants: requests run on
+# the server's threads and the end of a delayed update on a timer's.
+_sagemaker_lock = threading.RLock()
 _update_endpoint_calls = []
+_weights_calls = []
+_update_delay = {"seconds": 0.0}
+# The update each endpoint is waiting to finish, by id(endpoint): (endpoint, token).
+# Holding the endpoint keeps its id from being reused; a reset empties this, so
+# the timers of a forgotten endpoint find nothing to finish.
+_pending_updates = {}
+
+
+def _variants_from_config(self, production_variants):
+    """An endpoint's variants as its config starts them, Current* = Desired* = Initial*.
+
+    moto's own version tests the config's values for truth, so a weight or a
+    count of 0 vanished from DescribeEndpoint; SageMaker shows 0, and defaults
+    an unset InitialVariantWeight to 1.0.
+    """
+    variants = []
+    for config_variant in production_variants:
+        variant = {"VariantName": config_variant["VariantName"]}
+        weight = config_variant.get("InitialVariantWeight")
+        variant["CurrentWeight"] = variant["DesiredWeight"] = 1.0 if weight is None else weight
+        count = config_variant.get("InitialInstanceCount")
+        if count is not None:
+            variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = count
+        if config_variant.get("ServerlessConfig") is not None:
+            variant["CurrentServerlessConfig"] = variant["DesiredServerlessConfig"] = config_variant["ServerlessConfig"]
+        variants.append(variant)
+    return variants
+
+
+FakeEndpoint._process_production_variants = _variants_from_config
+
+
+def _refuse_unless_in_service(endpoint):
+    if endpoint.endpoint_status != "InService":
+        raise ValidationError(message=f"Cannot update in-progress endpoint \"{endpoint.arn}\".")
+
+
+def _finish_update(endpoint, finish):
+    """Runs `finish` (the update's effect on the endpoint) now, or after the
+    update delay with the endpoint Updating until then."""
+    seconds = _update_delay["seconds"]
+    if seconds <= 0:
+        finish()
+        return
+    token = object()
+    endpoint.endpoint_status = "Updating"
+    _pending_updates[id(endpoint)] = (endpoint, token)
+
+    def complete():
+        with _sagemaker_lock:
+            pending = _pending_updates.get(id(endpoint))
+            if pending is None or pending[1] is not token:
+                return
+            del _pending_updates[id(endpoint)]
+            finish()
+            endpoint.endpoint_status = "InService"
+            endpoint.last_modified_time = utcnow()
+
+    timer = threading.Timer(seconds, complete)
+    timer.daemon = True
+    timer.start()
 
 
 def _update_endpoint(self):
     backend = self.sagemaker_backend
     name = self._get_param("EndpointName")
     config_name = self._get_param("EndpointConfigName")
-    endpoint = backend.endpoints.get(name)
-    if endpoint is None:
-        raise ValidationError(message=f"Could not find endpoint '{name}'.")
-    if endpoint.endpoint_status != "InService":
-        raise ValidationError(message=f"Cannot update in-progress endpoint \"{endpoint.arn}\".")
-    config = backend.endpoint_configs.get(config_name)
-    if config is None:
-        raise ValidationError(message=f"Could not find endpoint configuration '{config_name}'.")
-    endpoint.endpoint_config_name = config_name
-    endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
-    endpoint.last_deployment_config = self._get_param("DeploymentConfig")
-    endpoint.last_modified_time = utcnow()
-    _update_endpoint_calls.append({"name": name, "config": config_name})
-    return ActionResult({"EndpointArn": endpoint.arn})
+    with _sagemaker_lock:
+        endpoint = backend.endpoints.get(name)
+        if endpoint is None:
+            raise ValidationError(message=f"Could not find endpoint '{name}'.")
+        _refuse_unless_in_service(endpoint)
+        config = backend.endpoint_configs.get(config_name)
+        if config is None:
+            raise ValidationError(message=f"Could not find endpoint configuration '{config_name}'.")
+        endpoint.last_deployment_config = self._get_param("DeploymentConfig")
+        endpoint.last_modified_time = utcnow()
+        _update_endpoint_calls.append({"name": name, "config": config_name})
+
+        def switch_config():
+            endpoint.endpoint_config_name = config_name
+            endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+
+        _finish_update(endpoint, switch_config)
+        return ActionResult({"EndpointArn": endpoint.arn})
 
 
 SageMakerResponse.update_endpoint = _update_endpoint
+
+
+def _update_endpoint_weights_and_capacities(self):
+    """moto's version sets Current* = Desired* = the value sent, so a field
+    left out became null (a weights-only call erased the instance counts),
+    and never refuses a busy endpoint."""
+    backend = self.sagemaker_backend
+    name = self._get_param("EndpointName")
+    desired = self._get_param("DesiredWeightsAndCapacities") or []
+    with _sagemaker_lock:
+        endpoint = backend.endpoints.get(name)
+        if endpoint is None:
+            raise ValidationError(message=f"Could not find endpoint \"{FakeEndpoint.arn_formatter(name, self.current_account, self.region)}\".")
+        _refuse_unless_in_service(endpoint)
+        variants = {variant["VariantName"]: variant for variant in endpoint.production_variants}
+        seen = set()
+        for entry in desired:
+            variant_name = entry.get("VariantName")
+            if variant_name in seen:
+                raise ValidationError(message=f"The variant name \"{variant_name}\" was non-unique within the request.")
+            if variant_name not in variants:
+                raise ValidationError(
+                    message=f"The variant name(s) \"{variant_name}\" is/are not present within endpoint configuration \"{endpoint.endpoint_config_name}\"."
+                )
+            seen.add(variant_name)
+        for entry in desired:
+            variant = variants[entry["VariantName"]]
+            if entry.get("DesiredWeight") is not None:
+                variant["DesiredWeight"] = entry["DesiredWeight"]
+            if entry.get("DesiredInstanceCount") is not None:
+                variant["DesiredInstanceCount"] = entry["DesiredInstanceCount"]
+        endpoint.last_modified_time = utcnow()
+        _weights_calls.append({"name": name, "variants": copy.deepcopy(desired)})
+
+        def reach_desired():
+            for variant in endpoint.production_variants:
+                if "DesiredWeight" in variant:
+                    variant["CurrentWeight"] = variant["DesiredWeight"]
+                if "DesiredInstanceCount" in variant:
+                    variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"]
+
+        _finish_update(endpoint, reach_desired)
+        return ActionResult({"EndpointArn": endpoint.arn})
+
+
+SageMakerResponse.update_endpoint_weights_and_capacities = _update_endpoint_weights_and_capacities
+
+_moto_describe_endpoint = SageMakerResponse.describe_endpoint
+
+
+def _describe_endpoint(self):
+    # A copy taken under the lock: the response is serialized after this
+    # returns, and a delayed update may finish on its timer meanwhile.
+    with _sagemaker_lock:
+        return ActionResult(copy.deepcopy(_moto_describe_endpoint(self).result))
+
+
+SageMakerResponse.describe_endpoint = _describe_endpoint
+
+
+def _invoke_endpoint(self):
+    """Routes by CurrentWeight (or to TargetVariant) and says which variant served.
+
+    moto answers a canned body whatever the endpoint's weights. This answers
+    {"variant", "model"} with the x-Amzn-Invoked-Production-Variant header.
+    TargetVariant reaches its variant whatever its weight, weight 0 included,
+    following the InvokeEndpoint reference: TargetVariant "overrides the
+    default behavior for the endpoint, which is to distribute the invocation
+    traffic based on the variant weights". That this makes a weight-0 variant
+    reachable is our inference from that sentence; AWS does not state it.
+    The refusals' messages are ours; the error code is the runtime's.
+    """
+    name = unquote(self.path.split("/")[2])
+    target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+    backend = sagemaker_backends[self.current_account][self.region]
+    with _sagemaker_lock:
+        endpoint = backend.endpoints.get(name)
+        if endpoint is None:
+            raise JsonRESTError("ValidationError", f"Endpoint {name} of account {self.current_account} not found.")
+        weights = {variant["VariantName"]: variant.get("CurrentWeight", 0) for variant in endpoint.production_variants}
+        config = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+    if target is not None:
+        if target not in weights:
+            raise JsonRESTError("ValidationError", f"Invalid target variant: {target} is not a variant of endpoint {name}.")
+        served = target
+    else:
+        routable = [(variant, weight) for variant, weight in weights.items() if weight > 0]
+        if not routable:
+            raise JsonRESTError("ValidationError", f"Endpoint {name} has no production variant with a weight above 0 to route to.")
+        served = random.choices([variant for variant, _ in routable], weights=[weight for _, weight in routable])[0]
+    models = {variant["VariantName"]: variant.get("ModelName") for variant in (config.production_variants if config else [])}
+    body = json.dumps({"variant": served, "model": models.get(served)})
+    return 200, {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": served}, body
+
+
+SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint
 
 _moto_start_build = CodeBuildResponse.start_build
 _builds_by_token = {}
@@ -144,18 +344,32 @@ def control_app(moto_app):
     def app(environ, start_response):
         if environ.get("PATH_INFO") == "/moto-api/reset":
             _builds_by_token.clear()
-            _update_endpoint_calls.clear()
+            with _sagemaker_lock:
+                _update_endpoint_calls.clear()
+                _weights_calls.clear()
+                _pending_updates.clear()
+                _update_delay["seconds"] = 0.0
             with _calls_lock:
                 _calls.clear()
         if environ.get("PATH_INFO") == "/_mlops/calls":
             with _calls_lock:
                 return Response(json.dumps(_calls), content_type="application/json")(environ, start_response)
         if environ.get("PATH_INFO") == "/_mlops/sagemaker/update-endpoint-calls":
-            return Response(json.dumps(_update_endpoint_calls), content_type="application/json")(environ, start_response)
+            with _sagemaker_lock:
+                return Response(json.dumps(_update_endpoint_calls), content_type="application/json")(environ, start_response)
+        if environ.get("PATH_INFO") == "/_mlops/sagemaker/weights-calls":
+            with _sagemaker_lock:
+                return Response(json.dumps(_weights_calls), content_type="application/json")(environ, start_response)
         if environ.get("PATH_INFO") == "/_mlops/sagemaker/endpoint-status":
             body = json.loads(Request(environ).get_data(as_text=True))
-            endpoint = sagemaker_backends[ACCOUNT][body["region"]].endpoints[body["name"]]
-            endpoint.endpoint_status = body["status"]
+            with _sagemaker_lock:
+                endpoint = sagemaker_backends[ACCOUNT][body["region"]].endpoints[body["name"]]
+                endpoint.endpoint_status = body["status"]
+            return Response("ok")(environ, start_response)
+        if environ.get("PATH_INFO") == "/_mlops/sagemaker/update-delay":
+            seconds = float(json.loads(Request(environ).get_data(as_text=True))["seconds"])
+            with _sagemaker_lock:
+                _update_delay["seconds"] = seconds
             return Response("ok")(environ, start_response)
         _record_call(environ)
         return moto_app(environ, start_response)

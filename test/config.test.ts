@@ -26,6 +26,9 @@ describe("parseStackConfig", () => {
             instanceType: "ml.m5.large",
             instanceCount: 1,
             variantName: "primary",
+            // Cold standby by default: a hot one doubles the bill and is chosen, never assumed.
+            standby: "cold",
+            standbyVariantName: "standby",
             deployment: { strategy: "allAtOnce", waitIntervalSeconds: 300, bakeTimeSeconds: 0, rollbackAlarmNames: [] },
         });
     });

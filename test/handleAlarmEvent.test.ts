@@ -7,7 +7,8 @@
  * against emulated AWS; this file is the fast, exhaustive one.
  */
 import { describe, expect, it } from "vitest";
-import { handleAlarmEvent, handleTriggerEvent, type RollbackRecord, type TriggerAction } from "../trigger/handleAlarmEvent";
+import { endpointVariantsFor } from "../catalog/endpointVariants";
+import { handleAlarmEvent, handleTriggerEvent, type EndpointState, type RollbackRecord, type TriggerAction } from "../trigger/handleAlarmEvent";
 import type { TriggerSettings } from "../trigger/settings";
 import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
 import { InMemoryTriggerPorts } from "./fixtures/inMemoryTriggerPorts";
@@ -32,7 +33,7 @@ const settings = (overrides: Partial<TriggerSettings> = {}): TriggerSettings => 
 const KUBERNETES: Partial<TriggerSettings> = { target: "kubernetes", endpointName: "", pinnedConfigName: "", rollbackConfigName: "", rollbackImage: "" };
 
 /** AWS at T0: the endpoint in service on v3 since yesterday, the trigger last updated yesterday, no rollback recorded. */
-function aws(endpoint: { status?: string; configName?: string; lastModified?: Date } = {}): InMemoryTriggerPorts {
+function aws(endpoint: Partial<EndpointState> = {}): InMemoryTriggerPorts {
     return new InMemoryTriggerPorts(T0, {
         endpoint: { status: "InService", configName: CONFIG["3"], lastModified: new Date(T0 - DAY), ...endpoint },
         triggerUpdated: new Date(T0 - DAY),
@@ -724,5 +725,118 @@ describe("the Kubernetes instant switch (EKS)", () => {
             action: "failed",
             why: "traffic is on 2, but the reconcile build did not start (AccessDenied); run mlops rollback --version 2 by hand",
         });
+    });
+});
+
+describe("SageMaker hot standby: the weights fast path", () => {
+    const HOT_CONFIG = "fraud-detector-config-3-hot1234";
+    const record = endpointVariantsFor({
+        settings: { instanceType: "ml.m5.large", instanceCount: 2, variantName: "primary", standbyVariantName: "standby", standbyInstanceCount: 1 },
+        pinned: "3",
+        standby: "2",
+        quarantined: [],
+        catalog: ["1", "2", "3"],
+    }).record;
+    const hot = (overrides: Partial<TriggerSettings> = {}) =>
+        settings({ pinnedConfigName: HOT_CONFIG, rollbackConfigName: HOT_CONFIG, hotStandby: { record, instanceCount: 2 }, ...overrides });
+    const live = (primary: number, standby: number, extra: { status?: string; configName?: string } = {}) =>
+        aws({
+            configName: HOT_CONFIG,
+            ...extra,
+            variants: [
+                { variantName: "primary", weight: primary, instanceCount: 2 },
+                { variantName: "standby", weight: standby, instanceCount: 1 },
+            ],
+        });
+
+    it("moves all weight to the standby with one call (weight and count together), starts the build and tells people; no UpdateEndpoint, no target check", async () => {
+        const ports = live(1, 0);
+        const outcome = await handleAlarmEvent(alarmEvent(), hot(), ports, ports.now);
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.argsOf("updateWeights")).toEqual([
+            [
+                ENDPOINT,
+                [
+                    { variantName: "primary", weight: 0, instanceCount: 2 },
+                    { variantName: "standby", weight: 1, instanceCount: 2 },
+                ],
+            ],
+        ]);
+        expect(ports.methods()).not.toContain("updateEndpoint");
+        expect(ports.methods()).not.toContain("rollbackTargetProblem");
+        expect(outcome.why).toBe(
+            `endpoint ${ENDPOINT} moved to version 2 with one UpdateEndpointWeightsAndCapacities call (all weight to variant standby at once, on 1 of 2 instances until SageMaker adds the rest); reconcile build ${outcome.buildId} pins it in the stack`,
+        );
+        expect(ports.published).toHaveLength(1);
+    });
+
+    it("ignores the alarm, calling nothing, when the standby carries all the weight already", async () => {
+        const ports = live(0, 1);
+        const outcome = await handleAlarmEvent(alarmEvent(), hot(), ports, ports.now);
+        expect(outcome).toEqual({ action: "ignored", why: `endpoint ${ENDPOINT}: variant standby (version 2) carries all the weight already` });
+        expect(ports.methods()).not.toContain("updateWeights");
+        expect(ports.published).toEqual([]);
+    });
+
+    it("fails closed, touching nothing, when the weight was moved outside the stack", async () => {
+        const ports = live(0.5, 0.5);
+        const outcome = await handleAlarmEvent(alarmEvent(), hot(), ports, ports.now);
+        expect(outcome.action).toBe("failed-closed");
+        expect(outcome.why).toBe(
+            `endpoint ${ENDPOINT}: the weight is on primary and standby, not on variant primary of version 3 alone: someone moved it outside the stack; not touching it`,
+        );
+        expect(ports.methods()).not.toContain("updateWeights");
+        expect(ports.methods()).not.toContain("claimRollback");
+    });
+
+    it("a call refused because SageMaker became busy in between: waits as the check does, calls once more, and succeeds", async () => {
+        const ports = live(1, 0);
+        ports.failing.set("updateWeights", new Error(`Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/x".`));
+        const describe = ports.describeEndpoint.bind(ports);
+        let reads = 0;
+        ports.describeEndpoint = (name: string) => {
+            // The second reading is the re-check after the refusal: the other change is done by then.
+            if (++reads === 2) ports.failing.delete("updateWeights");
+            return describe(name);
+        };
+        const outcome = await handleAlarmEvent(alarmEvent(), hot(), ports, ports.now);
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.argsOf("updateWeights")).toHaveLength(2);
+    });
+
+    it("a call refused twice as busy: reported as skipped, the cooldown claim released; never a third call", async () => {
+        const ports = live(1, 0);
+        ports.failing.set("updateWeights", new Error("Cannot update in-progress endpoint"));
+        const outcome = await handleAlarmEvent(alarmEvent(), hot(), ports, ports.now);
+        expect(outcome).toEqual({
+            action: "skipped",
+            why: "UpdateEndpointWeightsAndCapacities to version 2 failed (Cannot update in-progress endpoint); the endpoint still serves 3",
+        });
+        expect(ports.argsOf("updateWeights")).toHaveLength(2);
+        expect(ports.methods()).toContain("releaseRollback");
+        expect(ports.rollback).toBeUndefined();
+        expect(ports.published).toHaveLength(1);
+    });
+
+    it("another failure of the call: reported as failed, once, the claim released", async () => {
+        const ports = live(1, 0);
+        ports.failing.set("updateWeights", new Error("AccessDeniedException"));
+        const outcome = await handleAlarmEvent(alarmEvent(), hot(), ports, ports.now);
+        expect(outcome.action).toBe("failed");
+        expect(ports.argsOf("updateWeights")).toHaveLength(1);
+        expect(ports.rollback).toBeUndefined();
+    });
+
+    it("a rollback target outside the config takes the cold fast path (UpdateEndpoint to its own config)", async () => {
+        const ports = aws();
+        const outcome = await handleAlarmEvent(
+            alarmEvent(),
+            settings({ rollbackVersion: "1", hotStandby: { record, instanceCount: 2 }, rollbackConfigName: "fraud-detector-1-config" }),
+            ports,
+            ports.now,
+        );
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.argsOf("updateEndpoint")).toEqual([[ENDPOINT, "fraud-detector-1-config", GUARDRAILS]]);
+        expect(ports.methods()).not.toContain("updateWeights");
     });
 });

@@ -6,7 +6,7 @@ import { parseStackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
 import { changedPaths, diffRegistrations } from "../plan/diff";
 import { recordProgram, type RegisteredResource } from "../plan/mockRuntime";
-import { PlanInputError, planPinChange, type RecordProgram } from "../plan/plan";
+import { PlanInputError, planPinChange, renderPlan, type RecordProgram } from "../plan/plan";
 import { REPLACE_ON_CHANGE, changeReplaces } from "../plan/replaceOnChange";
 import { sagemakerRawConfig } from "./helpers";
 
@@ -142,6 +142,80 @@ describe("planPinChange: whose time to restore", () => {
     });
 });
 
+describe("planPinChange on SageMaker: hot standby or cold", () => {
+    // As above: the budget and the plan's words read only the config and the serving record.
+    const noResources: RecordProgram = () => Promise.resolve([]);
+    const SERVED = ["1", "2", "3"];
+    const raw = (sagemaker: Record<string, unknown>, warm = 1) =>
+        sagemakerRawConfig({ warm, sagemaker: { instanceType: "ml.g5.xlarge", instanceCount: 2, ...sagemaker } });
+    const planned = async (rawConfig: Record<string, unknown>, to: string) => {
+        const plan = await planPinChange(rawConfig, to, { record: noResources, servingHistory: SERVED });
+        return { plan, text: renderPlan(plan, parseStackConfig(rawConfig)) };
+    };
+
+    it("hot, rollback 3 -> 2: 2 is the hot standby, moved to with one weights call, and the text says so instead of a new fleet", async () => {
+        const { plan, text } = await planned(raw({ standby: "hot" }), "2");
+        expect(text).toContain(
+            "It is the hot standby (mlops:sagemaker.standby: hot): its variant already runs at weight 0, so mlops rollback moves all traffic to it with one weights call before the update runs: see the time to restore below.",
+        );
+        expect(text).not.toContain("still starts a new fleet");
+        expect(plan.restoreBudget.paths.find((p) => p.kind === "byHand")?.steps.map((s) => s.source)).toEqual(["byHand", "sagemakerWeights"]);
+        expect(text.split("\n").at(-1)).toBe(
+            "  Hot standby: version 2 on 2 × ml.g5.xlarge running at weight 0, 1460 instance-hours a month (AWS prices instances per instance-hour; a month counted as 730 hours).",
+        );
+    });
+
+    it("hot with a partial standby: the raise comes first", async () => {
+        const { text } = await planned(raw({ standby: "hot", standbyInstanceCount: 1 }), "2");
+        expect(text).toContain(
+            "so mlops rollback moves all traffic to it, after raising it from 1 to 2 instances (partial standby), with one weights call before the update runs",
+        );
+    });
+
+    it("hot, warm 2, rollback 3 -> 1: 1 is warm but not the hot standby, so the rollback is cold (a new fleet); the budget below is of a rollback to 2", async () => {
+        const { plan, text } = await planned(raw({ standby: "hot" }, 2), "1");
+        expect(plan.targetWarm).toBe(true);
+        expect(text).toContain(
+            "It is not the hot standby (version 2 is), so SageMaker still starts a new fleet for it before traffic moves, as under standby: cold; the time to restore below is that of a rollback to 2.",
+        );
+        expect(plan.restoreBudget.rollbackVersion).toBe("2");
+    });
+
+    it("cold (the default), rollback 3 -> 2: the new fleet, as before, and what hot would cost", async () => {
+        const { text } = await planned(raw({}), "2");
+        expect(text).toContain("SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below.");
+        expect(text).not.toContain("hot standby (mlops:sagemaker.standby: hot)");
+        expect(text.split("\n").at(-1)).toBe(
+            "  Standby: cold: a rollback to version 2 starts a new fleet (the steps above). With mlops:sagemaker.standby: hot it would be one weights call, for 2 × ml.g5.xlarge running at weight 0, 1460 instance-hours a month (AWS prices instances per instance-hour; a month counted as 730 hours).",
+        );
+    });
+
+    it("--json: restoreBudget carries standby (mode, version, instance type and counts, instance-hours a month) and the weights step", async () => {
+        const { plan } = await planned(raw({ standby: "hot", standbyInstanceCount: 1 }), "2");
+        // What `mlops plan --json` prints of it (cli/main.ts passes restoreBudget through JSON.stringify as it is).
+        const json = JSON.parse(JSON.stringify(plan.restoreBudget)) as Record<string, unknown> & {
+            paths: { kind: string; steps: Record<string, unknown>[] }[];
+        };
+        expect(Object.keys(json)).toEqual(["pinned", "rollbackVersion", "paths", "noAutomaticRestore", "standby"]);
+        expect(json.standby).toEqual({
+            mode: "hot",
+            version: "2",
+            instanceType: "ml.g5.xlarge",
+            standbyInstanceCount: 1,
+            instanceCount: 2,
+            instanceHoursPerMonth: 730,
+            hoursPerMonth: 730,
+        });
+        // A step with no figure has no seconds key.
+        expect(json.paths.find((p) => p.kind === "byHand")?.steps.at(-1)).toEqual({
+            phase: "restore",
+            what: "mlops rollback moves all traffic to variant standby (version 2, 2 × ml.g5.xlarge running, hot standby) with one UpdateEndpointWeightsAndCapacities call, confirmed with DescribeEndpoint",
+            basis: "not estimated",
+            source: "sagemakerWeights",
+        });
+    });
+});
+
 describe("mlops plan on the example stack (isolated mock runs, one process each)", () => {
     const example = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
 
@@ -170,6 +244,35 @@ describe("mlops plan on the example stack (isolated mock runs, one process each)
             ]),
         );
         expect(plan.summary.replace).toBe(0);
+    }, 60_000);
+});
+
+describe("mlops plan on the example stack with standby: hot (isolated mock runs)", () => {
+    const example = rawConfigFromStackFile("stacks/Pulumi.sagemaker-example.yaml");
+    const hot = { ...example, sagemaker: { ...(example.sagemaker as Record<string, unknown>), standby: "hot" } };
+    const WEIGHTS = "pulumi-nodejs:dynamic/sagemaker:EndpointVariantWeights";
+
+    it("rolls back 3 -> 2 by moving the live weights only: the same config, no Endpoint update, no replace", async () => {
+        const plan = await planPinChange(hot, "2");
+        expect(plan.summary.replace).toBe(0);
+        expect(plan.operations.filter((o) => o.type === ENDPOINT || o.type === ENDPOINT_CONFIG)).toEqual([]);
+        expect(plan.operations.filter((o) => o.type === WEIGHTS)).toEqual([
+            { type: WEIGHTS, name: "fraud-detector-variant-weights", op: "update", changed: ["variants[0].weight", "variants[1].weight"] },
+        ]);
+    }, 60_000);
+
+    it("a forward deploy 3 -> 4 after it declares a new config (a new fleet, through the guardrails)", async () => {
+        const catalog = example.versions as Record<string, unknown>[];
+        const withFour = { ...hot, versions: [...catalog, { ...catalog[2], version: "4", artifact: "s3://acme-ml-models/fraud-detector/4/model.tar.gz" }] };
+        const plan = await planPinChange(withFour, "4");
+        expect(plan.operations.filter((o) => o.type === ENDPOINT)).toEqual([
+            { type: ENDPOINT, name: "fraud-detector-endpoint", op: "update", changed: ["endpointConfigName"] },
+        ]);
+        expect(plan.operations).toEqual(
+            expect.arrayContaining([
+                { type: ENDPOINT_CONFIG, name: sagemakerChildNames("fraud-detector", "4").endpointConfiguration, op: "create", changed: [] },
+            ]),
+        );
     }, 60_000);
 });
 

@@ -41,6 +41,11 @@ function stackConfigs(): Record<string, Record<string, unknown>> {
         },
         "sagemaker, managed Aurora cluster, NVMe instances": { ...sagemakerExample, database: MANAGED_CLUSTER, sagemaker: { instanceType: "ml.g5.xlarge" } },
         "minimal sagemaker": sagemakerRawConfig(),
+        // Hot standby: a two-variant config, the live-weights resource, and the trigger's weights permission.
+        "sagemaker, hot standby": {
+            ...sagemakerExample,
+            sagemaker: { ...(sagemakerExample.sagemaker as Record<string, unknown>), standby: "hot", standbyInstanceCount: 1 },
+        },
     };
 }
 

@@ -6,6 +6,8 @@ import { rawConfigFromStackFile } from "../config/sources";
 import {
     FIGURE_SOURCES,
     formatSeconds,
+    HOURS_PER_MONTH,
+    hotStandbyVersion,
     pathTotal,
     renderRestoreBudget,
     restoreBudget,
@@ -414,6 +416,8 @@ describe("FIGURE_SOURCES", () => {
                 FIRST_DEPLOY,
             ),
             restoreBudget(kubernetesConfig(), FIRST_DEPLOY),
+            // standby: hot, whose rollback is a weights call (sagemakerWeights).
+            restoreBudget(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.m5.large", standby: "hot" } })), FIRST_DEPLOY),
         ];
         const cited = new Set(budgets.flatMap((budget) => budget.paths.flatMap((p) => p.steps.map((s) => s.source))));
         expect([...cited].sort()).toEqual(Object.keys(FIGURE_SOURCES).sort());
@@ -605,5 +609,213 @@ describe("renderRestoreBudget: paths that restore nothing, and totals", () => {
             "  By hand: 1 s to 2 s",
             "    restore 1 s to 2 s             the switch  [config; kubeProxySync]",
         ]);
+    });
+});
+
+describe("restoreBudget: SageMaker hot standby (mlops:sagemaker.standby)", () => {
+    /** Versions 1..3 pinned to 3, alarms and the trigger, ml.g5.xlarge × 2 under the example's canary policy; `sagemaker` adds to that section. */
+    const sagemaker = (settings: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+        parseStackConfig(
+            sagemakerRawConfig({
+                sagemaker: {
+                    instanceType: "ml.g5.xlarge",
+                    instanceCount: 2,
+                    deployment: { strategy: "canary", stepPercent: 50, waitIntervalSeconds: 300, bakeTimeSeconds: 600 },
+                    ...settings,
+                },
+                alarms: {},
+                trigger: TRIGGER,
+                ...extra,
+            }),
+        );
+    const sources = (path: RestorePath) => path.steps.map((s) => s.source);
+    const DETECTION_AND_TRIGGER = [
+        "alarmEvaluation",
+        "alarmEvaluation",
+        "sagemakerMetrics",
+        "compositeAlarm",
+        "compositeAlarm",
+        "eventBridgeLatency",
+        "lambdaColdStart",
+        "lambdaColdStart",
+        "triggerHandler",
+    ];
+
+    it("cold (the default): both paths start a new fleet, and the by-hand path waits for the canary shift", () => {
+        const budget = restoreBudget(sagemaker(), FIRST_DEPLOY);
+        expect(sources(pathOf(budget, "trigger"))).toEqual([...DETECTION_AND_TRIGGER, "sagemakerNewFleet"]);
+        expect(sources(pathOf(budget, "byHand"))).toEqual(["byHand", "pulumiUpdate", "sagemakerNewFleet", "sagemakerTrafficShift"]);
+    });
+
+    it("hot: the trigger keeps detection, alarm, EventBridge and Lambda, then one weights call instead of the new fleet; its figure is not estimated", () => {
+        const trigger = pathOf(restoreBudget(sagemaker({ standby: "hot" }), FIRST_DEPLOY), "trigger");
+        expect(trigger.title).toBe("After the bake: the alarm trigger moves the endpoint to version 2");
+        expect(figures(trigger.steps).slice(-1)).toEqual([["restore", null, "not estimated", "sagemakerWeights"]]);
+        expect(sources(trigger)).toEqual([...DETECTION_AND_TRIGGER, "sagemakerWeights"]);
+        expect(trigger.steps.at(-1)?.what).toBe(
+            "the handler moves all traffic to variant standby (version 2, 2 × ml.g5.xlarge running, hot standby) with one UpdateEndpointWeightsAndCapacities call",
+        );
+        // The weights call adds nothing to the total: only detection and the trigger's hops have figures.
+        const total = pathTotal(trigger);
+        expect(total.seconds.low).toBeCloseTo(60.6);
+        expect(total.seconds.high).toBeCloseTo(241.5);
+        expect(total.notEstimated.map((s) => s.source)).toEqual(["compositeAlarm", "compositeAlarm", "lambdaColdStart", "triggerHandler", "sagemakerWeights"]);
+        expect(trigger.notes).toEqual([
+            "If SageMaker is still changing the endpoint, the handler re-checks it 4 times 20 s apart and then restores nothing: SageMaker's own rollback, or a person, must act.",
+            "After this rollback no version is on hot standby until the next deploy: version 3 (quarantined) keeps running at weight 0 beside version 2 until a forward deploy replaces the endpoint config.",
+        ]);
+    });
+
+    it("hot by hand: a person, then the weights call; no Pulumi update, new fleet or canary wait on the restore's path, and no guardrails risk", () => {
+        const byHand = pathOf(restoreBudget(sagemaker({ standby: "hot" }), FIRST_DEPLOY), "byHand");
+        expect(figures(byHand.steps)).toEqual([
+            ["start", null, "not estimated", "byHand"],
+            ["restore", null, "not estimated", "sagemakerWeights"],
+        ]);
+        expect(byHand.steps[1].what).toBe(
+            "mlops rollback moves all traffic to variant standby (version 2, 2 × ml.g5.xlarge running, hot standby) with one UpdateEndpointWeightsAndCapacities call, confirmed with DescribeEndpoint",
+        );
+        expect(byHand.notes).toEqual([
+            "A Pulumi update then records the rollback in the stack; it runs after traffic has moved, off the restore's path.",
+            "The weights call is not a deployment (it takes no deployment config): all traffic moves in the one call, outside the stack's canary policy and SageMaker's guardrails, which are UpdateEndpoint's.",
+            "After this rollback no version is on hot standby until the next deploy: version 3 (quarantined) keeps running at weight 0 beside version 2 until a forward deploy replaces the endpoint config.",
+        ]);
+        // All at once with no bake: nothing of the policy to mention.
+        const plain = pathOf(
+            restoreBudget(sagemaker({ standby: "hot", deployment: { strategy: "allAtOnce", waitIntervalSeconds: 0, bakeTimeSeconds: 0 } }), FIRST_DEPLOY),
+            "byHand",
+        );
+        expect(plain.notes).toHaveLength(2);
+        expect(plain.notes.some((note) => note.includes("not a deployment"))).toBe(false);
+    });
+
+    it("the standby's own variant name, and the guardrail path during a deployment's bake, are as configured", () => {
+        const budget = restoreBudget(sagemaker({ standby: "hot", standbyVariantName: "fallback" }), FIRST_DEPLOY);
+        expect(pathOf(budget, "byHand").steps[1].what).toContain("moves all traffic to variant fallback (version 2,");
+        expect(sources(pathOf(budget, "guardrails")).at(-1)).toBe("sagemakerGuardrails");
+    });
+
+    it("a partial standby (1 of 2): by hand it is raised to 2 instances first; the handler raises it in its one weights call, and says what AWS leaves open", () => {
+        const budget = restoreBudget(sagemaker({ standby: "hot", standbyInstanceCount: 1 }), FIRST_DEPLOY);
+        expect(figures(pathOf(budget, "byHand").steps)).toEqual([
+            ["start", null, "not estimated", "byHand"],
+            ["restore", null, "not estimated", "sagemakerWeights"],
+            ["restore", null, "not estimated", "sagemakerWeights"],
+        ]);
+        expect(pathOf(budget, "byHand").steps.map((s) => s.what)).toEqual([
+            "someone decides and runs it",
+            "mlops rollback raises variant standby (version 2) from 1 to 2 instances with UpdateEndpointWeightsAndCapacities, and SageMaker adds the instances (partial standby)",
+            "mlops rollback moves all traffic to variant standby (version 2, 2 × ml.g5.xlarge running, hot standby) with one UpdateEndpointWeightsAndCapacities call, confirmed with DescribeEndpoint",
+        ]);
+        // A Lambda does not wait minutes for instances: weight and count go in one call (trigger/handleAlarmEvent.ts, atReducedCapacity).
+        const trigger = pathOf(budget, "trigger");
+        expect(sources(trigger)).toEqual([...DETECTION_AND_TRIGGER, "sagemakerWeights"]);
+        expect(trigger.steps.at(-1)?.what).toBe(
+            "the handler moves all traffic to variant standby (version 2, 1 × ml.g5.xlarge running, hot standby) and raises it to 2 instances, in one UpdateEndpointWeightsAndCapacities call (partial standby)",
+        );
+        expect(trigger.notes).toContain(
+            "The handler moves the weight and raises the count in one call (a Lambda does not wait minutes for instances); AWS does not say whether the weight applies before SageMaker has added the instances, so version 2 may serve all traffic on 1 instance until then, or traffic may move only once 2 run.",
+        );
+        expect(pathOf(restoreBudget(sagemaker({ standby: "hot" }), FIRST_DEPLOY), "trigger").notes).toHaveLength(2);
+        // A standby as large as the serving variant, or larger, is not raised.
+        const larger = restoreBudget(sagemaker({ standby: "hot", standbyInstanceCount: 3 }), FIRST_DEPLOY);
+        expect(sources(pathOf(larger, "byHand"))).toEqual(["byHand", "sagemakerWeights"]);
+        expect(pathOf(larger, "byHand").steps[1].what).toContain("(version 2, 3 × ml.g5.xlarge running, hot standby)");
+    });
+
+    it("warm 2: the hot standby is the default rollback target (2), never the older warm version (1), whose rollback stays cold", () => {
+        const hot = sagemaker({ standby: "hot" }, { warm: 2 });
+        const served = ["1", "2", "3"];
+        expect(hotStandbyVersion(hot, served)).toBe("2");
+        expect(restoreBudget(hot, served).rollbackVersion).toBe("2");
+        // 2 quarantined: 1 is the rollback target, so it is the one on hot standby.
+        expect(hotStandbyVersion(sagemaker({ standby: "hot" }, { warm: 2, quarantined: ["2"] }), served)).toBe("1");
+        expect(hotStandbyVersion(sagemaker(), served)).toBeUndefined();
+        expect(hotStandbyVersion(kubernetesConfig(), served)).toBeUndefined();
+    });
+
+    it("no rollback target under hot: the paths restore nothing as under cold, and there is no standby to cost", () => {
+        const budget = restoreBudget(sagemaker({ standby: "hot" }, { quarantined: ["1", "2"] }), FIRST_DEPLOY);
+        expect(budget.rollbackVersion).toBeUndefined();
+        expect(pathOf(budget, "trigger").restoresNothing).toBe("no warm version precedes 3, so the trigger fails closed and changes nothing");
+        expect(budget.standby).toBeUndefined();
+    });
+
+    it("FIGURE_SOURCES.sagemakerWeights cites the UpdateEndpointWeightsAndCapacities reference and says no time is published", () => {
+        expect(FIGURE_SOURCES.sagemakerWeights.urls).toEqual([
+            "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpointWeightsAndCapacities.html",
+        ]);
+        expect(FIGURE_SOURCES.sagemakerWeights.says).toContain("no endpoint config");
+        expect(FIGURE_SOURCES.sagemakerWeights.says).toContain("AWS publishes no time for a weight change or for added instances");
+        expect(FIGURE_SOURCES.sagemakerNewFleet.says).toContain(
+            "with standby: cold a warm version's Model and config exist but its instances do not, and with standby: hot the same holds for every version but the one on hot standby",
+        );
+    });
+});
+
+describe("restoreBudget: what the SageMaker standby costs, in instance-hours", () => {
+    const sagemaker = (settings: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+        parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.g5.xlarge", ...settings }, ...extra }));
+
+    it("hot with standbyInstanceCount 2: 2 × 730 = 1460 instance-hours a month", () => {
+        expect(HOURS_PER_MONTH).toBe(730);
+        expect(restoreBudget(sagemaker({ instanceCount: 3, standby: "hot", standbyInstanceCount: 2 }), FIRST_DEPLOY).standby).toEqual({
+            mode: "hot",
+            version: "2",
+            instanceType: "ml.g5.xlarge",
+            standbyInstanceCount: 2,
+            instanceCount: 3,
+            instanceHoursPerMonth: 1460,
+            hoursPerMonth: 730,
+        });
+    });
+
+    it("hot by default is full size: instanceCount 3 runs 3 × 730 = 2190 instance-hours a month", () => {
+        const standby = restoreBudget(sagemaker({ instanceCount: 3, standby: "hot" }), FIRST_DEPLOY).standby;
+        expect([standby?.standbyInstanceCount, standby?.instanceHoursPerMonth]).toEqual([3, 2190]);
+    });
+
+    it("cold: what hot would run at its default size, and cost", () => {
+        expect(restoreBudget(sagemaker({ instanceCount: 2 }), FIRST_DEPLOY).standby).toEqual({
+            mode: "cold",
+            version: "2",
+            instanceType: "ml.g5.xlarge",
+            standbyInstanceCount: 2,
+            instanceCount: 2,
+            instanceHoursPerMonth: 1460,
+            hoursPerMonth: 730,
+        });
+    });
+
+    it("none on Kubernetes, and none with no rollback target", () => {
+        expect(restoreBudget(kubernetesConfig(), FIRST_DEPLOY).standby).toBeUndefined();
+        expect(restoreBudget(sagemaker({}, { warm: 0 }), FIRST_DEPLOY).standby).toBeUndefined();
+        expect(restoreBudget(example("sandbox"), FIRST_DEPLOY).standby).toBeUndefined();
+    });
+});
+
+describe("renderRestoreBudget: SageMaker standby", () => {
+    const render = (settings: Record<string, unknown>) =>
+        renderRestoreBudget(
+            restoreBudget(parseStackConfig(sagemakerRawConfig({ sagemaker: { instanceType: "ml.g5.xlarge", instanceCount: 2, ...settings } })), FIRST_DEPLOY),
+        );
+
+    it("hot: the by-hand path has no figure at all, so it says so rather than a total of 0 s; the last line is the standby's cost", () => {
+        const lines = render({ standby: "hot", standbyInstanceCount: 1 });
+        expect(lines).toContain("  By hand: mlops rollback --version 2: not estimated (none of its 3 steps has a figure)");
+        expect(lines.at(-1)).toBe(
+            "  Hot standby: version 2 on 1 × ml.g5.xlarge running at weight 0, 730 instance-hours a month (AWS prices instances per instance-hour; a month counted as 730 hours); a rollback raises it to 2 instances, as many as serve (partial standby: see the steps above).",
+        );
+        expect(render({ standby: "hot" }).at(-1)).toBe(
+            "  Hot standby: version 2 on 2 × ml.g5.xlarge running at weight 0, 1460 instance-hours a month (AWS prices instances per instance-hour; a month counted as 730 hours).",
+        );
+    });
+
+    it("cold: one line saying what hot would buy and cost", () => {
+        const lines = render({});
+        expect(lines).toContain("  By hand: mlops rollback --version 2: 8 min 30 s to 15 min, plus 2 steps not estimated");
+        expect(lines.at(-1)).toBe(
+            "  Standby: cold: a rollback to version 2 starts a new fleet (the steps above). With mlops:sagemaker.standby: hot it would be one weights call, for 2 × ml.g5.xlarge running at weight 0, 1460 instance-hours a month (AWS prices instances per instance-hour; a month counted as 730 hours).",
+        );
     });
 });

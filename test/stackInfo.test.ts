@@ -44,3 +44,37 @@ describe("mlops status", () => {
         expect(statusFrom("prod", outputs, [lastUpdate], [])).not.toHaveProperty("interrupted");
     });
 });
+
+describe("mlops status under SageMaker hot standby", () => {
+    const endpointVariants = {
+        instanceType: "ml.g5.xlarge",
+        createdFor: "3",
+        variants: [
+            { variantName: "primary", version: "3", initialWeight: 1, initialInstanceCount: 2 },
+            { variantName: "standby", version: "2", initialWeight: 0, initialInstanceCount: 1 },
+        ],
+    };
+    const outputs = (pinnedVersion: string) => ({
+        model: "fraud-detector",
+        target: "sagemaker",
+        pinnedVersion,
+        servingHistory: [{ version: "2" }, { version: "3" }],
+        sagemaker: { endpointName: "fraud-ep", standby: "hot", endpointVariants },
+    });
+
+    it("names each variant's version and role", () => {
+        expect(renderStatus(statusFrom("prod", outputs("3"), []))).toContain(
+            "  variants:      primary: 3 (serving, 2 × ml.g5.xlarge as created); standby: 2 (hot standby, weight 0, 1 × ml.g5.xlarge as created)",
+        );
+    });
+
+    it("after a rollback within the config, says the version left keeps running at weight 0 until the next deploy", () => {
+        expect(renderStatus(statusFrom("prod", outputs("2"), []))).toContain(
+            "  variants:      primary: 3 (left by a rollback, running at weight 0 until the next deploy, 2 × ml.g5.xlarge as created); standby: 2 (serving, 1 × ml.g5.xlarge as created)",
+        );
+    });
+
+    it("shows no variants line under cold standby", () => {
+        expect(renderStatus(statusFrom("prod", { ...outputs("3"), sagemaker: { endpointName: "fraud-ep" } }, []))).not.toContain("variants:");
+    });
+});

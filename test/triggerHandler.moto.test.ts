@@ -29,7 +29,7 @@ import { motoPythonForTests, MOTO_ACCOUNT, MOTO_REGION, motoClientOptions, start
 import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
 import { handleAlarmEvent, handleTriggerEvent, type TriggerPorts } from "../trigger/handleAlarmEvent";
 import { triggerEnvironment, type TriggerSettings } from "../trigger/settings";
-import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
+import { alarmStorm, buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
 import { PROD_ALARM as ALARM, PROD_CONFIG as CONFIG, PROD_ENDPOINT as ENDPOINT, prodTriggerSettings } from "./fixtures/triggerSettings";
 import { recordFault } from "../test-e2e/faultSummary";
 
@@ -243,17 +243,10 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
 
     it("a storm of 50 events for one incident, out of order and all at once, makes one UpdateEndpoint, one build and one message", async ({ task }) => {
         const s = settings();
-        const incidentStart = Date.now();
-        // 30 deliveries of the incident's ALARM (as its child alarms flap), 10
-        // redeliveries of one of them, 5 OK transitions arriving early, and 5
-        // ALARMs of an unrelated alarm.
-        const alarms = Array.from({ length: 30 }, (_, i) => compositeAlarmEvent({ alarmName: ALARM, firedAt: new Date(incidentStart - i * 1000) }));
-        const redelivered = Array.from({ length: 10 }, () => alarms[7]);
-        const early = Array.from({ length: 5 }, (_, i) =>
-            compositeAlarmEvent({ alarmName: ALARM, state: "OK", previousState: "ALARM", firedAt: new Date(incidentStart - 40_000 - i * 1000) }),
-        );
-        const unrelated = Array.from({ length: 5 }, () => compositeAlarmEvent({ alarmName: "someone-elses-alarm" }));
-        const storm = shuffled([...alarms, ...redelivered, ...early, ...unrelated], 20261127);
+        // Every ALARM fires after the endpoint was created (in beforeEach), 10 ms apart: none is dropped as older than
+        // the endpoint's last change, so they all race for the cooldown claim (1 s apart, 29 of 30 were stale and never raced).
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const storm = alarmStorm(ALARM, Date.now(), 10);
         expect(storm).toHaveLength(50);
 
         const calls = await callsDuring(() => Promise.all(storm.map((event) => handleAlarmEvent(event, s, ports(s)))));
@@ -694,16 +687,4 @@ async function seedTriggerResources(clients: ReturnType<typeof makeClients>): Pr
     const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
     await clients.sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: Attributes?.QueueArn }));
     return QueueUrl!;
-}
-
-/** A deterministic shuffle (Fisher-Yates over a small LCG): the same "out of order" on every run. */
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-    const result = [...items];
-    let state = seed;
-    for (let i = result.length - 1; i > 0; i--) {
-        state = (state * 1103515245 + 12345) % 2 ** 31;
-        const j = state % (i + 1);
-        [result[i], result[j]] = [result[j], result[i]];
-    }
-    return result;
 }

@@ -12,6 +12,7 @@ import {
     DescribeModelCommand,
     SageMakerClient,
     UpdateEndpointCommand,
+    UpdateEndpointWeightsAndCapacitiesCommand,
 } from "@aws-sdk/client-sagemaker";
 import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
@@ -155,6 +156,11 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
                 status: endpoint.EndpointStatus ?? "Unknown",
                 configName: endpoint.EndpointConfigName ?? "",
                 lastModified: endpoint.LastModifiedTime ?? new Date(0),
+                variants: (endpoint.ProductionVariants ?? []).map((variant) => ({
+                    variantName: variant.VariantName ?? "",
+                    weight: variant.CurrentWeight,
+                    instanceCount: variant.CurrentInstanceCount,
+                })),
             };
         },
 
@@ -195,6 +201,19 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
                     EndpointName: endpointName,
                     EndpointConfigName: configName,
                     DeploymentConfig: fastPathDeploymentConfig(guardrailAlarmNames),
+                }),
+            );
+        },
+
+        async updateWeights(endpointName, variants) {
+            await sagemaker.send(
+                new UpdateEndpointWeightsAndCapacitiesCommand({
+                    EndpointName: endpointName,
+                    DesiredWeightsAndCapacities: variants.map((variant) => ({
+                        VariantName: variant.variantName,
+                        DesiredWeight: variant.weight,
+                        DesiredInstanceCount: variant.instanceCount,
+                    })),
                 }),
             );
         },

@@ -30,12 +30,17 @@ import { readWhileSettling, SETTLING_STATUSES } from "../rollback/endpointSettle
 import { isBuildStateChange, triageBuildEvent, type BuildStateChangeEvent, type FailedReconcile } from "./buildEvent";
 import type { TriggerSettings } from "./settings";
 import { decideSwitch, type SwitchDecision, type SwitchTarget, type TrafficSwitch } from "../rollback/kubernetesSwitch";
+import { decideWeightsSwitch, isInProgressRefusal, type WeightsDecision } from "../rollback/sagemakerWeightsSwitch";
+import { variantOf, type VariantWeight } from "../catalog/endpointVariants";
+import type { LiveVariant } from "../components/endpointVariantWeights";
 
 /** What the endpoint reports (DescribeEndpoint). */
 export interface EndpointState {
     readonly status: string;
     readonly configName: string;
     readonly lastModified: Date;
+    /** Each production variant's live weight and instance count. @default [] */
+    readonly variants?: readonly LiveVariant[];
 }
 
 /** The last automatic rollback of this stack, kept in the state table. */
@@ -81,6 +86,8 @@ export interface TriggerPorts {
     rollbackTargetProblem(configName: string, image: string): Promise<string | undefined>;
     /** Points the endpoint at `configName`, all at once, keeping the guardrail alarm set. */
     updateEndpoint(endpointName: string, configName: string, guardrailAlarmNames: readonly string[]): Promise<void>;
+    /** Hot standby: one UpdateEndpointWeightsAndCapacities call with these variants' weights and counts. */
+    updateWeights(endpointName: string, variants: readonly VariantWeight[]): Promise<void>;
     /** Starts the reconcile build (idempotent per event id); returns the build id. */
     startReconcile(request: { readonly version: string; readonly alarmName: string; readonly eventId: string }): Promise<string>;
     publish(subject: string, message: string): Promise<void>;
@@ -348,6 +355,7 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
         };
     }
 
+    let weightsSwitch: Extract<WeightsDecision, { kind: "switch" }> | undefined;
     if (settings.target === "sagemaker") {
         const endpoint = await settledEndpoint(settings, ports);
         if (BUSY_ENDPOINT_STATUSES.includes(endpoint.status)) {
@@ -359,17 +367,26 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
         if (alarm.firedAt.getTime() < endpoint.lastModified.getTime()) {
             return { action: "ignored", why: `stale: the alarm fired before the endpoint last changed (${endpoint.lastModified.toISOString()})` };
         }
-        if (endpoint.configName === settings.rollbackConfigName) {
-            return { action: "ignored", why: `endpoint ${settings.endpointName} already serves version ${settings.rollbackVersion}` };
+        const hot = hotDecision(endpoint, settings);
+        if (hot?.kind === "already-switched") return { action: "ignored", why: `endpoint ${settings.endpointName}: ${hot.why}` };
+        if (hot?.kind === "refuse") return rollback.tell("failed-closed", `endpoint ${settings.endpointName}: ${hot.why}; not touching it`);
+        if (hot?.kind === "switch") {
+            weightsSwitch = hot;
+        } else {
+            if (endpoint.configName === settings.rollbackConfigName) {
+                return { action: "ignored", why: `endpoint ${settings.endpointName} already serves version ${settings.rollbackVersion}` };
+            }
+            if (endpoint.configName !== settings.pinnedConfigName) {
+                return rollback.tell(
+                    "failed-closed",
+                    `endpoint ${settings.endpointName} serves config ${endpoint.configName}, not the pinned version's ${settings.pinnedConfigName}: someone changed it outside the stack; not touching it`,
+                );
+            }
+            // A hot standby's variant is running its model already; a cold target is checked before the endpoint is pointed at it.
+            const problem = await ports.rollbackTargetProblem(settings.rollbackConfigName, settings.rollbackImage);
+            if (problem !== undefined)
+                return rollback.tell("failed-closed", `version ${settings.rollbackVersion} cannot serve: ${problem}; nothing was changed`);
         }
-        if (endpoint.configName !== settings.pinnedConfigName) {
-            return rollback.tell(
-                "failed-closed",
-                `endpoint ${settings.endpointName} serves config ${endpoint.configName}, not the pinned version's ${settings.pinnedConfigName}: someone changed it outside the stack; not touching it`,
-            );
-        }
-        const problem = await ports.rollbackTargetProblem(settings.rollbackConfigName, settings.rollbackImage);
-        if (problem !== undefined) return rollback.tell("failed-closed", `version ${settings.rollbackVersion} cannot serve: ${problem}; nothing was changed`);
     }
 
     const kubernetesSwitch = await decideKubernetesSwitch(settings, ports);
@@ -392,7 +409,16 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
         return { action: "ignored", why: "another delivery of this incident claimed the rollback first" };
     }
 
-    if (settings.target === "sagemaker") {
+    if (weightsSwitch !== undefined) {
+        const moved = await moveWeights(weightsSwitch, settings, ports);
+        if (moved !== undefined) {
+            await ports.releaseRollback(record);
+            return rollback.tell(
+                moved.action,
+                moved.action === "failed-closed" ? moved.why : `${moved.why}; the endpoint still serves ${settings.pinnedVersion}`,
+            );
+        }
+    } else if (settings.target === "sagemaker") {
         try {
             await ports.updateEndpoint(settings.endpointName, settings.rollbackConfigName, settings.guardrailAlarmNames);
         } catch (error) {
@@ -440,11 +466,13 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
         );
     }
     const done =
-        settings.target === "sagemaker"
-            ? `endpoint ${settings.endpointName} moved to version ${settings.rollbackVersion}; reconcile build ${buildId} pins it in the stack`
-            : switched && kubernetesSwitch !== undefined
-              ? `Service ${describeService(kubernetesSwitch.target)} moved to version ${settings.rollbackVersion} (${kubernetesSwitch.decision.why}); reconcile build ${buildId} records it in the stack`
-              : `reconcile build ${buildId} runs mlops rollback --version ${settings.rollbackVersion}${kubernetesSwitch === undefined ? "" : ` (no instant switch: ${kubernetesSwitch.decision.why})`}`;
+        weightsSwitch !== undefined
+            ? `endpoint ${settings.endpointName} moved to version ${settings.rollbackVersion} with one UpdateEndpointWeightsAndCapacities call (${weightsSwitch.why}); reconcile build ${buildId} pins it in the stack`
+            : settings.target === "sagemaker"
+              ? `endpoint ${settings.endpointName} moved to version ${settings.rollbackVersion}; reconcile build ${buildId} pins it in the stack`
+              : switched && kubernetesSwitch !== undefined
+                ? `Service ${describeService(kubernetesSwitch.target)} moved to version ${settings.rollbackVersion} (${kubernetesSwitch.decision.why}); reconcile build ${buildId} records it in the stack`
+                : `reconcile build ${buildId} runs mlops rollback --version ${settings.rollbackVersion}${kubernetesSwitch === undefined ? "" : ` (no instant switch: ${kubernetesSwitch.decision.why})`}`;
     const outcome = await rollback.tell("rolled-back", done);
     return { ...outcome, buildId };
 }
@@ -482,6 +510,73 @@ async function decideKubernetesSwitch(
 }
 
 const describeService = (target: SwitchTarget): string => `${target.namespace}/${target.serviceName}`;
+
+/**
+ * Under hot standby with the rollback target a variant of the endpoint's
+ * config: the weights decision (rollback/sagemakerWeightsSwitch.ts) on what
+ * DescribeEndpoint showed. One call (weight and count together: a Lambda
+ * does not wait minutes for instances). Undefined under cold standby, or
+ * when the target is not in the config (then the cold fast path).
+ */
+function hotDecision(endpoint: EndpointState, settings: TriggerSettings): WeightsDecision | undefined {
+    const hot = settings.hotStandby;
+    if (hot === undefined || settings.rollbackVersion === undefined || variantOf(hot.record, settings.rollbackVersion) === undefined) return undefined;
+    return decideWeightsSwitch(
+        { status: endpoint.status, configName: endpoint.configName, variants: endpoint.variants ?? [] },
+        {
+            configName: settings.pinnedConfigName,
+            record: hot.record,
+            from: settings.pinnedVersion,
+            to: settings.rollbackVersion,
+            instanceCount: hot.instanceCount,
+            atReducedCapacity: true,
+        },
+    );
+}
+
+/**
+ * The weights call. Refused because SageMaker became busy with the endpoint
+ * after the check: wait as the check does (bounded), decide again on what
+ * the endpoint shows then (another config or weight moved meanwhile is
+ * refused, never overwritten with the first decision), and call once more;
+ * never a second call while one may be in flight. Undefined when the weight
+ * is on the target (moved by this call or by someone else meanwhile), else
+ * what happened: busy (skipped), refused by the fresh decision (fail
+ * closed), or another error (failed).
+ */
+async function moveWeights(
+    decided: Extract<WeightsDecision, { kind: "switch" }>,
+    settings: TriggerSettings,
+    ports: TriggerPorts,
+): Promise<{ readonly why: string; readonly action: "skipped" | "failed-closed" | "failed" } | undefined> {
+    let decision = decided;
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await ports.updateWeights(settings.endpointName, decision.calls[0]);
+            return undefined;
+        } catch (error) {
+            const why = `UpdateEndpointWeightsAndCapacities to version ${settings.rollbackVersion} failed (${messageOf(error)})`;
+            if (!isInProgressRefusal(error)) return { why, action: "failed" };
+            if (attempt > 1) return { why, action: "skipped" };
+            const endpoint = await settledEndpoint(settings, ports);
+            if (BUSY_ENDPOINT_STATUSES.includes(endpoint.status)) {
+                return {
+                    why: `${why}, and endpoint ${settings.endpointName} was still ${endpoint.status} after ${settings.busyRechecks + 1} checks`,
+                    action: "skipped",
+                };
+            }
+            const again = hotDecision(endpoint, settings);
+            if (again?.kind === "already-switched") return undefined;
+            if (again?.kind !== "switch") {
+                return {
+                    why: `${why}; then endpoint ${settings.endpointName}: ${again?.why ?? "its config no longer holds the target"}; not touching it`,
+                    action: "failed-closed",
+                };
+            }
+            decision = again;
+        }
+    }
+}
 
 /** DescribeEndpoint, re-checked a bounded number of times while SageMaker is busy with it. */
 function settledEndpoint(settings: TriggerSettings, ports: TriggerPorts): Promise<EndpointState> {

@@ -4,6 +4,7 @@
  * `pulumi up` (so it follows the pin), read and checked once at cold start.
  */
 import { z } from "zod";
+import { endpointVariantsFromOutput, type EndpointVariantsRecord } from "../catalog/endpointVariants";
 
 const count = z.coerce.number().int().min(0);
 const seconds = z.coerce.number().int().min(1);
@@ -22,6 +23,10 @@ const settingsSchema = z
         MLOPS_PINNED_CONFIG_NAME: z.string().default(""),
         MLOPS_ROLLBACK_CONFIG_NAME: z.string().default(""),
         MLOPS_ROLLBACK_IMAGE: z.string().default(""),
+        /** SageMaker hot standby: the endpoint config's variants (`EndpointVariantsRecord`, JSON); empty under cold standby. */
+        MLOPS_ENDPOINT_VARIANTS: z.string().default(""),
+        /** `mlops:sagemaker.instanceCount`: what the variant a rollback moves to serves with. */
+        MLOPS_INSTANCE_COUNT: count.default(1),
         /** JSON list: the endpoint's guardrail alarms, kept in the fast path's deployment config. */
         MLOPS_GUARDRAIL_ALARMS: z.string().default("[]"),
         /** Kubernetes on EKS: the cluster, its API endpoint and CA (base64 PEM), for the instant switch; empty: no instant switch. */
@@ -61,6 +66,9 @@ const settingsSchema = z
         for (const key of ["MLOPS_ENDPOINT_NAME", "MLOPS_PINNED_CONFIG_NAME", "MLOPS_ROLLBACK_CONFIG_NAME", "MLOPS_ROLLBACK_IMAGE"] as const) {
             if (env[key] === "") ctx.addIssue({ code: "custom", path: [key], message: "required for the sagemaker fast path" });
         }
+        if (env.MLOPS_ENDPOINT_VARIANTS !== "" && endpointVariantsFromJson(env.MLOPS_ENDPOINT_VARIANTS) === undefined) {
+            ctx.addIssue({ code: "custom", path: ["MLOPS_ENDPOINT_VARIANTS"], message: "the endpoint config's variants as JSON" });
+        }
         if (!isStringList(env.MLOPS_GUARDRAIL_ALARMS))
             ctx.addIssue({ code: "custom", path: ["MLOPS_GUARDRAIL_ALARMS"], message: "a JSON list of alarm names" });
     })
@@ -76,6 +84,10 @@ const settingsSchema = z
         rollbackConfigName: env.MLOPS_ROLLBACK_CONFIG_NAME,
         rollbackImage: env.MLOPS_ROLLBACK_IMAGE,
         guardrailAlarmNames: isStringList(env.MLOPS_GUARDRAIL_ALARMS) ? (JSON.parse(env.MLOPS_GUARDRAIL_ALARMS) as string[]) : [],
+        /** Hot standby: the config's variants and the serving instance count, for the weights fast path; undefined under cold standby. */
+        hotStandby: ((record) => (record === undefined ? undefined : { record, instanceCount: env.MLOPS_INSTANCE_COUNT }))(
+            endpointVariantsFromJson(env.MLOPS_ENDPOINT_VARIANTS),
+        ),
         eks:
             env.MLOPS_EKS_CLUSTER_NAME === ""
                 ? undefined
@@ -97,6 +109,14 @@ const settingsSchema = z
         busyRecheckSeconds: env.MLOPS_BUSY_RECHECK_SECONDS,
         functionName: env.AWS_LAMBDA_FUNCTION_NAME,
     }));
+
+function endpointVariantsFromJson(json: string): EndpointVariantsRecord | undefined {
+    try {
+        return endpointVariantsFromOutput(JSON.parse(json));
+    } catch {
+        return undefined;
+    }
+}
 
 function isStringList(json: string): boolean {
     try {
@@ -132,6 +152,8 @@ export function triggerEnvironment(
         MLOPS_PINNED_CONFIG_NAME: settings.pinnedConfigName,
         MLOPS_ROLLBACK_CONFIG_NAME: settings.rollbackConfigName,
         MLOPS_ROLLBACK_IMAGE: settings.rollbackImage,
+        MLOPS_ENDPOINT_VARIANTS: settings.hotStandby === undefined ? "" : JSON.stringify(settings.hotStandby.record),
+        MLOPS_INSTANCE_COUNT: String(settings.hotStandby?.instanceCount ?? 1),
         MLOPS_GUARDRAIL_ALARMS: JSON.stringify(settings.guardrailAlarmNames),
         MLOPS_EKS_CLUSTER_NAME: settings.eks?.clusterName ?? "",
         MLOPS_EKS_ENDPOINT: settings.eks?.endpoint ?? "",
