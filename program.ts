@@ -12,7 +12,7 @@ import { KubernetesModelEndpoint } from "./components/kubernetesModelEndpoint";
 import { SageMakerModelEndpoint } from "./components/sagemakerModelEndpoint";
 import type { StackConfig } from "./config/schema";
 import type { EndpointVariantsRecord } from "./catalog/endpointVariants";
-import { currentSnapshot, snapshotHoldsSwitch, type SnapshotRecord } from "./database/snapshots";
+import { currentSnapshot, servingDatabase, snapshotHoldsSwitch, type SnapshotRecord } from "./database/snapshots";
 
 export interface ModelServingOutputs {
     readonly target: StackConfig["target"];
@@ -116,6 +116,8 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                         rollbackAlarmNames: guardrails,
                         keepLiveDeploymentConfig: options.keepLiveDeploymentConfig,
                         endpointVariants: options.endpointVariants,
+                        // The address in the environment is an Output: the database it comes from stands for it.
+                        environmentSource: config.database?.addressEnv === undefined ? undefined : servingDatabase(config.database),
                         ...fromDatabase,
                     }),
             );
@@ -131,8 +133,9 @@ export function declareModelServing(config: StackConfig, options: DeclareOptions
                 database: database?.outputs,
                 ...declareAlarming(config, catalog, stack, {
                     endpointName: endpoint.endpointName,
-                    // Under hot standby a rollback moves the serving version to the other variant: the alarms follow it.
-                    variantName: endpoint.servingVariantName,
+                    variantName: settings.variantName,
+                    // Under hot standby the alarms watch both variants: whichever serves (after a rollback within the config, during a deploy's bake).
+                    standbyVariantName: settings.standby === "hot" ? settings.standbyVariantName : undefined,
                     trigger: {
                         endpointName: endpoint.endpointName,
                         endpointConfigNames: endpoint.endpointConfigNames,
@@ -262,6 +265,7 @@ function declareAlarming(
     sagemaker?: {
         endpointName: pulumi.Output<string>;
         variantName: string;
+        standbyVariantName?: string;
         trigger: Omit<NonNullable<AlarmRollbackTriggerArgs["sagemaker"]>, "rollbackImage">;
     },
     kubernetes?: AlarmRollbackTriggerArgs["kubernetes"],
@@ -273,6 +277,7 @@ function declareAlarming(
         settings: config.alarms,
         endpointName: sagemaker?.endpointName,
         variantName: sagemaker?.variantName,
+        standbyVariantName: sagemaker?.standbyVariantName,
     });
     if (config.trigger === undefined) return { alarms: alarmOutputs(alarms) };
     const rollbackVersion = defaultRollbackTarget(catalog);

@@ -22,6 +22,9 @@ export default defineConfig({
             "test/handleAlarmEvent.test.ts",
             "test/kubernetesSwitch.test.ts",
             "test/kubernetesFastSwitch.test.ts",
+            "test/endpointVariants.test.ts",
+            "test/sagemakerFastSwitch.test.ts",
+            "test/sagemakerHotStandby.moto.test.ts",
         ],
         testTimeout: 60_000,
         // Without moto the moto tests would skip, and the mutants only they

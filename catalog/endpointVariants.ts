@@ -35,6 +35,8 @@ export interface EndpointVariant {
  */
 export interface EndpointVariantsRecord {
     readonly instanceType: string;
+    /** What else the config and its Models were made from (`EndpointVariantsInput.madeFrom`); a change makes a new config. @default "" */
+    readonly madeFrom?: string;
     /** The version the config was created for (its logical name comes from it). */
     readonly createdFor: string;
     readonly variants: readonly EndpointVariant[];
@@ -43,8 +45,14 @@ export interface EndpointVariantsRecord {
 /** What `endpointVariantsFor` decided: the config to declare, and whether it is the one the stack runs already. */
 export interface EndpointVariantsDecision {
     readonly record: EndpointVariantsRecord;
-    /** True when `record` is the previous run's config, kept because the pin moved within it (a rollback to the standby, or back). */
+    /** True when `record` is the previous run's config, kept because the pin stayed or moved back within it. */
     readonly kept: boolean;
+    /**
+     * True when the pin is not the version the kept config was made for (a
+     * rollback moved the weight within it): a redeploy of that config (a new
+     * deployment policy) would reset the weights to the version left.
+     */
+    readonly rolledBackWithin: boolean;
 }
 
 export interface EndpointVariantsInput {
@@ -58,43 +66,65 @@ export interface EndpointVariantsInput {
     readonly catalog: readonly string[];
     /** The config the stack runs now, from its last update's `mlops` output; undefined when none is recorded. */
     readonly previous?: EndpointVariantsRecord;
+    /** The version the stack served at its last update (the serving record's last); a pin later than it is a forward deploy. @default none */
+    readonly previousPin?: string;
+    /**
+     * Everything besides the versions and counts that the config and its
+     * Models are made from (KMS key, VPC, role, the environment's sources,
+     * e.g. the database a restore points at), as one string: when it changes
+     * the config is replaced anyway, so it is made anew with the pin at weight 1. @default ""
+     */
+    readonly madeFrom?: string;
 }
 
 /**
  * The production variants to declare under hot standby.
  *
- * The previous config is kept when the pin is one of its versions and its
- * other version is either the standby this pin wants or a version a
- * rollback left (quarantined, or later than the pin in the catalog: a plain
- * `pulumi config set mlops:pinned` rollback quarantines nothing), and it was
- * made for the same instance type, variant names and counts. Otherwise a new config: the pin at weight 1
- * with `instanceCount`, its standby (if any) at weight 0 with
- * `standbyInstanceCount` (default `instanceCount`).
+ * The previous config is kept when the pin stayed or moved back (never a
+ * forward deploy, which goes through UpdateEndpoint and the guardrails),
+ * the pin is one of its versions, its other version is the standby this pin
+ * wants or one later than the pin (the version a rollback left, whether
+ * `mlops rollback` quarantined it or a plain pin edit did not), and it was
+ * made from the same instance type, variant names, counts and `madeFrom`.
+ * Otherwise a new config: the pin at weight 1 with `instanceCount`, its
+ * standby (if any) at weight 0 with `standbyInstanceCount` (default
+ * `instanceCount`).
  *
  * Worked example, instanceCount 2, standbyInstanceCount 1, catalog 1..4:
  * - deploy 3 after 2 served: new {primary: 3 w1 ×2, standby: 2 w0 ×1}.
- * - rollback to 2 (3 quarantined): 2 is in it and 3 is quarantined: kept.
- *   The live weights move (`desiredVariantWeights`): standby 2 w1 ×2, primary 3 w0 ×2.
+ * - rollback to 2 (3 quarantined): 2 is in it and 3 is later: kept, rolled
+ *   back within. The live weights move (`desiredVariantWeights`): standby 2
+ *   w1 ×2, primary 3 w0 ×2.
  * - deploy 4 after that: 4 is not in it: new {primary: 4 w1 ×2, standby: 2 w0 ×1}.
- * - change instanceCount to 3 without moving the pin: new (same versions, new counts).
+ * - instead, deploy 3 again (--force): a forward deploy: new {primary: 3, standby: 2}.
+ * - 2 quarantined by hand while 3 serves: the standby wanted is now 1: new {3, 1}.
+ * - change instanceCount to 3, or the KMS key, without moving the pin: new.
  */
 export function endpointVariantsFor(input: EndpointVariantsInput): EndpointVariantsDecision {
     const { settings, pinned, standby, previous } = input;
     const standbyCount = settings.standbyInstanceCount ?? settings.instanceCount;
-    if (previous !== undefined && keepsPrevious(input, previous, standbyCount)) return { record: previous, kept: true };
+    if (previous !== undefined && keepsPrevious(input, previous, standbyCount)) {
+        return { record: previous, kept: true, rolledBackWithin: previous.createdFor !== pinned };
+    }
     const variants: EndpointVariant[] = [
         { variantName: settings.variantName, version: pinned, initialWeight: 1, initialInstanceCount: settings.instanceCount },
     ];
     if (standby !== undefined && standby !== pinned) {
         variants.push({ variantName: settings.standbyVariantName, version: standby, initialWeight: 0, initialInstanceCount: standbyCount });
     }
-    return { record: { instanceType: settings.instanceType, createdFor: pinned, variants }, kept: false };
+    return {
+        record: { instanceType: settings.instanceType, madeFrom: input.madeFrom ?? "", createdFor: pinned, variants },
+        kept: false,
+        rolledBackWithin: false,
+    };
 }
 
 function keepsPrevious(input: EndpointVariantsInput, previous: EndpointVariantsRecord, standbyCount: number): boolean {
-    const { settings, pinned, standby, quarantined, catalog } = input;
-    if (previous.instanceType !== settings.instanceType) return false;
+    const { settings, pinned, standby, catalog, previousPin } = input;
+    const at = (version: string): number => catalog.indexOf(version);
+    if (previous.instanceType !== settings.instanceType || (previous.madeFrom ?? "") !== (input.madeFrom ?? "")) return false;
     if (!previous.variants.every((variant) => catalog.includes(variant.version))) return false;
+    if (previousPin !== undefined && catalog.includes(previousPin) && at(pinned) > at(previousPin)) return false;
     const primary = previous.variants.find((variant) => variant.initialWeight > 0);
     const secondary = previous.variants.find((variant) => variant.initialWeight === 0);
     if (primary === undefined || primary.variantName !== settings.variantName || primary.initialInstanceCount !== settings.instanceCount) return false;
@@ -102,8 +132,27 @@ function keepsPrevious(input: EndpointVariantsInput, previous: EndpointVariantsR
     if (!previous.variants.some((variant) => variant.version === pinned)) return false;
     const others = previous.variants.filter((variant) => variant.version !== pinned).map((variant) => variant.version);
     if (others.length === 0) return standby === undefined;
-    // A version after the pin was rolled back from (by mlops rollback, which quarantines it, or by a plain pin edit, which does not).
-    return others.every((other) => other === standby || quarantined.includes(other) || catalog.indexOf(other) > catalog.indexOf(pinned));
+    return others.every((other) => other === standby || at(other) > at(pinned));
+}
+
+/**
+ * `EndpointVariantsInput.madeFrom`: the settings besides versions and counts
+ * that a config or its Models are made from, and the container environment
+ * (`undefined` for a value only known later, an Output, which `source`
+ * stands for), as one comparable string.
+ */
+export function configMadeFrom(
+    settings: Pick<SageMakerSettings, "kmsKeyArn" | "executionRoleArn" | "vpc">,
+    environment: Record<string, string | undefined>,
+    source: string | undefined,
+): string {
+    return JSON.stringify({
+        kmsKeyArn: settings.kmsKeyArn ?? null,
+        executionRoleArn: settings.executionRoleArn ?? null,
+        vpc: settings.vpc ?? null,
+        environment: Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, value ?? "(output)"])),
+        source: source ?? null,
+    });
 }
 
 /** One variant's weight and instance count, as UpdateEndpointWeightsAndCapacities sets them and DescribeEndpoint shows them. */
@@ -141,8 +190,9 @@ export function variantOf(record: EndpointVariantsRecord, version: string): stri
 /** Reads a record back from the stack's `mlops` output (`sagemaker.endpointVariants`); undefined for anything else. */
 export function endpointVariantsFromOutput(value: unknown): EndpointVariantsRecord | undefined {
     if (typeof value !== "object" || value === null) return undefined;
-    const { instanceType, createdFor, variants } = value as Record<string, unknown>;
+    const { instanceType, madeFrom, createdFor, variants } = value as Record<string, unknown>;
     if (typeof instanceType !== "string" || typeof createdFor !== "string" || !Array.isArray(variants)) return undefined;
+    if (madeFrom !== undefined && typeof madeFrom !== "string") return undefined;
     const parsed: EndpointVariant[] = [];
     for (const item of variants as unknown[]) {
         const v = item as Record<string, unknown> | null;
@@ -156,5 +206,5 @@ export function endpointVariantsFromOutput(value: unknown): EndpointVariantsReco
         }
         parsed.push({ variantName: v.variantName, version: v.version, initialWeight: v.initialWeight, initialInstanceCount: v.initialInstanceCount });
     }
-    return { instanceType, createdFor, variants: parsed };
+    return { instanceType, ...(madeFrom === undefined ? {} : { madeFrom }), createdFor, variants: parsed };
 }

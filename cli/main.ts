@@ -12,6 +12,7 @@ import { BadInputError } from "../config/badInput";
 import { deploymentPolicyWarnings } from "../config/deploymentPolicy";
 import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { loadStackConfig, providerSettingsOf, rawConfigFromStackFile, stackFilePath } from "../config/sources";
+import type { EndpointVariantsRecord } from "../catalog/endpointVariants";
 import type { OpenStack } from "../rollback/automation";
 import type { PinChangeDeps, PinChangeOptions } from "./pinChange";
 import type { TrafficSwitch } from "../rollback/kubernetesSwitch";
@@ -258,7 +259,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             .option("--against <config-file>", "instead of a pin change: compare with this stack config file (e.g. the config as deployed)")
             .addHelpText(
                 "after",
-                "\nA rollback to a warm version should show no replace and one pointer update: the Endpoint's endpointConfigName (SageMaker), the Service's selector (Kubernetes).\n" +
+                "\nA rollback to a warm version should show no replace and one pointer update: the Endpoint's endpointConfigName (SageMaker), the variant weights (SageMaker, standby: hot), the Service's selector (Kubernetes).\n" +
                     "Which versions are warm follows the stack's serving record (the versions that served there): with --stack, read from the stack where pulumi can;\n" +
                     "otherwise the plan assumes only the pinned version has served, and says so.\n" +
                     "With --against, any edit is planned: a changed alarm threshold should update the alarm and replace nothing.\n" +
@@ -291,7 +292,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 onRun: () => io.stderr(`Running ${programLabel} under Pulumi's mock runtime for both configs...\n`),
                 stack: options.stack,
                 program: userProgram,
-                servingHistory: options.stack === undefined ? undefined : await servingHistoryOf(options.stack, projectDir(), deps, io),
+                ...(options.stack === undefined ? {} : await stackRecordOf(options.stack, projectDir(), deps, io)),
             });
             io.stdout(
                 options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file)}\n`,
@@ -299,12 +300,12 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             return;
         }
         const to = options.to as string;
-        const servingHistory = options.stack === undefined ? undefined : await servingHistoryOf(options.stack, projectDir(), deps, io);
+        const record = options.stack === undefined ? {} : await stackRecordOf(options.stack, projectDir(), deps, io);
         const plan = await planPinChange(raw, to, {
             onRun: () => io.stderr(`Running ${programLabel} under Pulumi's mock runtime for pin ${config.pinned} and pin ${to}...\n`),
             stack: options.stack,
             program: userProgram,
-            servingHistory,
+            ...record,
         });
         if (options.json) {
             const { from, targetWarm, targetStandIn, warmBefore, warmAfter, servingHistory: served, warmStandIn, summary, operations, restoreBudget } = plan;
@@ -352,7 +353,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         program
             .command("rollback")
             .description(
-                "Pin an earlier version and run the update: by default the version that served just before the pin (warm: the stack keeps a record of what served, and only versions that served, earlier in the catalog and not quarantined, are warm; on a first deploy the catalog's previous version stands in, and mlops says so). The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told. On Kubernetes, when the target's pods are ready (hot standby; or a partial standby with mlops:kubernetes.rollbackAtReducedCapacity), traffic moves first, with one compare-and-set write on the Service's selector, and the update then records it; otherwise the update scales the target up and then moves the Service. After a rollback that did not finish (the stack file pins a version the stack does not run yet), runs that rollback again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
+                "Pin an earlier version and run the update: by default the version that served just before the pin (warm: the stack keeps a record of what served, and only versions that served, earlier in the catalog and not quarantined, are warm; on a first deploy the catalog's previous version stands in, and mlops says so). The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told. On Kubernetes, when the target's pods are ready (hot standby; or a partial standby with mlops:kubernetes.rollbackAtReducedCapacity), traffic moves first, with one compare-and-set write on the Service's selector, and the update then records it; otherwise the update scales the target up and then moves the Service. On SageMaker with mlops:sagemaker.standby hot, a rollback to the standby version moves all weight to its variant with one UpdateEndpointWeightsAndCapacities call (its instance count raised first when it runs fewer than instanceCount), confirmed on DescribeEndpoint, and the update then records it; with standby cold (the default) SageMaker starts a new fleet for the target. After a rollback that did not finish (the stack file pins a version the stack does not run yet), runs that rollback again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
             )
             .option("--version <version>", "the version to roll back to (default: the version that served just before the pin)")
             .option("--reason <text>", "why; recorded as 'rollback <from> -> <to>: <reason>' in the stack's history")
@@ -434,17 +435,25 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
  * `mlops` output; undefined (the plan then assumes, and says so) when the
  * stack cannot be read here: no pulumi, no backend, never deployed.
  */
-async function servingHistoryOf(stack: string, projectDir: string, deps: CliDeps, io: Io): Promise<string[] | undefined> {
+/** What the plan reads of the stack's own record: the versions that served there, and under hot standby the endpoint config it runs. */
+async function stackRecordOf(
+    stack: string,
+    projectDir: string,
+    deps: CliDeps,
+    io: Io,
+): Promise<{ readonly servingHistory?: string[]; readonly endpointVariants?: EndpointVariantsRecord }> {
     try {
         const outputs = await (await deps.openStack(stack, projectDir)).outputs();
-        if (Object.keys(outputs).length === 0) return undefined;
+        if (Object.keys(outputs).length === 0) return {};
         const { servedVersions, servingRecordOf } = await import("../rollback/servingRecord");
-        return servedVersions(servingRecordOf(outputs));
+        const { endpointVariantsFromOutput } = await import("../catalog/endpointVariants");
+        const endpointVariants = endpointVariantsFromOutput((outputs.sagemaker as { endpointVariants?: unknown } | undefined)?.endpointVariants);
+        return { servingHistory: servedVersions(servingRecordOf(outputs)), ...(endpointVariants === undefined ? {} : { endpointVariants }) };
     } catch (error) {
         // The first clause of the reason is enough here: the plan goes on without the stack.
         const reason = (error instanceof Error ? error.message : String(error)).split(/[;\n]/)[0];
         io.stderr(`mlops: could not read stack ${stack}'s serving record (${reason}); the plan assumes only the pinned version has served.\n`);
-        return undefined;
+        return {};
     }
 }
 

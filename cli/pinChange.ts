@@ -754,17 +754,32 @@ async function decideSageMakerSwitch(
         deps.stderr(`No weights switch: could not read endpoint ${endpointName} (${messageOf(error)}); the update moves traffic.\n`);
         return undefined;
     }
-    if (decision.kind === "refuse") throw new OperationFailedError(`${decision.why}. Check what serves (mlops status), then run again.`);
     if (decision.kind === "busy") {
         throw new OperationFailedError(
             `endpoint ${endpointName}: ${decision.why} after ${BUSY_WAIT_SECONDS} s; nothing was changed. Run again once it is InService.`,
         );
     }
-    if (decision.kind === "through-update") {
-        deps.stderr(`No weights switch: ${decision.why}.\n`);
+    if (decision.kind === "refuse" || decision.kind === "through-update") {
+        // Not the config and weights the stack recorded (e.g. an update of this stack that changed the endpoint and then
+        // failed): the update, which declares what serves, moves traffic, as under cold standby; no weight is moved on a
+        // config this run did not decide on.
+        deps.stderr(`No weights switch: ${decision.why}; the update moves traffic (SageMaker starts a new fleet if the config changes).\n`);
         return undefined;
     }
     return { endpointName, target, decision, api };
+}
+
+/**
+ * Whether traffic is on `variant` or on its way there (current or desired
+ * weight above 0): "none" only when DescribeEndpoint says so; "unknown"
+ * when it cannot be read (then the stack file keeps the target: traffic may
+ * have moved).
+ */
+async function weightOnTarget(api: WeightsApi, endpointName: string, variant: string): Promise<"some" | "none" | "unknown"> {
+    const live = await api.describe(endpointName).catch(() => undefined);
+    if (live === undefined) return "unknown";
+    const found = live.variants.find((candidate) => candidate.variantName === variant);
+    return (found?.weight ?? 0) > 0 || (found?.desiredWeight ?? 0) > 0 ? "some" : "none";
 }
 
 /** How long a rollback waits for SageMaker to finish with a busy endpoint before the weights switch, and how often it looks. */
@@ -800,18 +815,24 @@ async function switchSageMakerWeights(
             onWait: (what, waited) => deps.stderr(`${what} (${waited} s)...\n`),
         });
     } catch (error) {
-        const now = await api.describe(endpointName).catch(() => undefined);
-        const onTarget = now?.variants.find((variant) => variant.variantName === toVariant)?.weight ?? 0;
-        if (onTarget === 0) {
+        if ((await weightOnTarget(api, endpointName, toVariant)) === "none") {
             replaceFile(options.file, original);
             throw new OperationFailedError(
-                `the weights switch of endpoint ${endpointName} to ${target.to} failed (${messageOf(error)}), and the weight is still on ${target.from}; ${options.file} is as it was. Check what serves (mlops status), then run again.`,
+                `the weights switch of endpoint ${endpointName} to ${target.to} failed (${messageOf(error)}), and no weight is on ${target.to} or on its way there; ${options.file} is as it was. Check what serves (mlops status), then run again.`,
             );
         }
-        deps.stderr(`warning: the weights switch reported ${messageOf(error)}, but variant ${toVariant} has weight now; recording the rollback.\n`);
+        deps.stderr(
+            `warning: the weights switch reported ${messageOf(error)}, but variant ${toVariant} has or is getting weight (or the endpoint could not be read); recording the rollback, and the check after the update says what serves.\n`,
+        );
         return {};
     }
     if (!result.confirmed) {
+        if ((await weightOnTarget(api, endpointName, toVariant)) === "none") {
+            replaceFile(options.file, original);
+            throw new OperationFailedError(
+                `after ${result.calls} UpdateEndpointWeightsAndCapacities call(s) SageMaker still shows no weight on variant ${toVariant} (${JSON.stringify(result.live.variants)}); ${options.file} is as it was. Check what serves (mlops status), then run again.`,
+            );
+        }
         deps.stderr(
             `warning: after ${result.calls} call(s) DescribeEndpoint does not show variant ${toVariant} with all the weight (${JSON.stringify(result.live.variants)}); recording the rollback anyway, and the check after the update says what serves.\n`,
         );

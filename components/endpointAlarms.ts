@@ -29,6 +29,13 @@ export interface EndpointAlarmsArgs {
     readonly endpointName?: pulumi.Input<string>;
     /** The endpoint's variant (sagemaker target only). @default "primary" */
     readonly variantName?: string;
+    /**
+     * Under hot standby, the endpoint config's other variant (`standbyVariantName`):
+     * the built-in alarms then watch both variants together, so that they
+     * watch whichever serves (after a rollback within the config, and during
+     * the next deploy's bake) without a change to the alarms. @default none
+     */
+    readonly standbyVariantName?: string;
     /** Extra tags on every child. @default {} */
     readonly tags?: Record<string, string>;
 }
@@ -40,6 +47,7 @@ export interface AlarmSpecArgs {
     readonly settings: AlarmSettings;
     readonly endpointName?: pulumi.Input<string>;
     readonly variantName?: string;
+    readonly standbyVariantName?: string;
 }
 
 export class EndpointAlarms extends pulumi.ComponentResource {
@@ -189,7 +197,8 @@ export function alarmSpecs(args: AlarmSpecArgs): AlarmSpec[] {
     const specs: AlarmSpec[] = [];
     if (args.target === "sagemaker") {
         if (args.endpointName === undefined) throw new Error("the sagemaker alarms need the endpoint name");
-        const dimensions = { EndpointName: args.endpointName, VariantName: args.variantName ?? DEFAULTS.sagemaker.variantName };
+        const variants = [args.variantName ?? DEFAULTS.sagemaker.variantName, ...(args.standbyVariantName === undefined ? [] : [args.standbyVariantName])];
+        const dimensions = variants.map((variantName) => ({ EndpointName: args.endpointName as pulumi.Input<string>, VariantName: variantName }));
         const errorRate = settings.errorRatePercent ?? DEFAULTS.alarms.errorRatePercent;
         specs.push(errorRateSpec(prefix, "5xx-rate", "Invocation5XXErrors", errorRate, settings.periodSeconds, dimensions));
         const latencyMs = settings.latencyP99Ms ?? DEFAULTS.alarms.latencyP99Ms;
@@ -200,7 +209,7 @@ export function alarmSpecs(args: AlarmSpecArgs): AlarmSpec[] {
             ...thresholdRule("greaterThan"),
             // ModelLatency is reported in microseconds; the config is in ms.
             threshold: latencyMs * 1000,
-            metric: { namespace: "AWS/SageMaker", metricName: "ModelLatency", dimensions, period: settings.periodSeconds, extendedStatistic: "p99" },
+            metric: latencyMetric(dimensions, settings.periodSeconds),
         });
         if (settings.clientErrorRatePercent !== undefined) {
             specs.push(errorRateSpec(prefix, "4xx-rate", "Invocation4XXErrors", settings.clientErrorRatePercent, settings.periodSeconds, dimensions));
@@ -227,15 +236,50 @@ export function alarmSpecs(args: AlarmSpecArgs): AlarmSpec[] {
     return specs;
 }
 
+/**
+ * The p99 ModelLatency of the variants: one metric for one variant; for
+ * two (hot standby), the larger of their p99s (a weight-0 variant has no
+ * data and drops out of MAX), so the alarm watches whichever serves.
+ */
+function latencyMetric(dimensions: Record<string, pulumi.Input<string>>[], period: number): AlarmSpec["metric"] {
+    if (dimensions.length === 1) {
+        return { namespace: "AWS/SageMaker", metricName: "ModelLatency", dimensions: dimensions[0], period, extendedStatistic: "p99" };
+    }
+    return {
+        metricQueries: [
+            ...dimensions.map((variant, index) => ({
+                id: `latency${index}`,
+                metric: { namespace: "AWS/SageMaker", metricName: "ModelLatency", dimensions: variant, period, stat: "p99" },
+                returnData: false,
+            })),
+            { id: "latency", expression: `MAX([${dimensions.map((_, index) => `latency${index}`).join(", ")}])`, label: "ModelLatency p99", returnData: true },
+        ],
+    };
+}
+
 function errorRateSpec(
     prefix: string,
     suffix: string,
     errorMetric: string,
     percent: number,
     period: number,
-    dimensions: Record<string, pulumi.Input<string>>,
+    dimensions: Record<string, pulumi.Input<string>>[],
 ): AlarmSpec {
-    const metric = (metricName: string) => ({ metric: { namespace: "AWS/SageMaker", metricName, dimensions, period, stat: "Sum" } });
+    const metric = (metricName: string, variant: Record<string, pulumi.Input<string>>) => ({
+        metric: { namespace: "AWS/SageMaker", metricName, dimensions: variant, period, stat: "Sum" },
+    });
+    // One variant: the rate of its metrics. Two (hot standby): of their sums, missing data (a weight-0 variant) as 0.
+    const queries =
+        dimensions.length === 1
+            ? [
+                  { id: "errors", ...metric(errorMetric, dimensions[0]), returnData: false },
+                  { id: "invocations", ...metric("Invocations", dimensions[0]), returnData: false },
+              ]
+            : dimensions.flatMap((variant, index) => [
+                  { id: `errors${index}`, ...metric(errorMetric, variant), returnData: false },
+                  { id: `invocations${index}`, ...metric("Invocations", variant), returnData: false },
+              ]);
+    const sum = (name: string) => (dimensions.length === 1 ? name : `SUM([${dimensions.map((_, index) => `FILL(${name}${index}, 0)`).join(", ")}])`);
     return {
         suffix,
         alarmName: `${prefix}-${suffix}`,
@@ -244,10 +288,14 @@ function errorRateSpec(
         threshold: percent,
         metric: {
             metricQueries: [
-                { id: "errors", ...metric(errorMetric), returnData: false },
-                { id: "invocations", ...metric("Invocations"), returnData: false },
+                ...queries,
                 // IF: no invocations is a rate of 0, not a division by zero.
-                { id: "rate", expression: "IF(invocations > 0, 100 * errors / invocations, 0)", label: `${errorMetric} %`, returnData: true },
+                {
+                    id: "rate",
+                    expression: `IF(${sum("invocations")} > 0, 100 * ${sum("errors")} / ${sum("invocations")}, 0)`,
+                    label: `${errorMetric} %`,
+                    returnData: true,
+                },
             ],
         },
     };

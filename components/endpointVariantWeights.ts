@@ -30,6 +30,13 @@ export interface EndpointVariantWeightsInputs {
     readonly variants: readonly VariantWeight[];
 }
 
+/** One variant's entry in an UpdateEndpointWeightsAndCapacities call: what to set of it (a field left out is kept). */
+export interface VariantCall {
+    readonly variantName: string;
+    readonly weight?: number;
+    readonly instanceCount?: number;
+}
+
 /** What DescribeEndpoint shows about an endpoint and its variants. */
 export interface LiveEndpoint {
     readonly status: string;
@@ -82,7 +89,7 @@ export async function describeLiveEndpoint(endpointName: string, region: string 
 /** One UpdateEndpointWeightsAndCapacities call: each listed variant's weight and instance count. */
 export async function updateWeightsAndCapacities(
     endpointName: string,
-    variants: readonly Partial<VariantWeight>[],
+    variants: readonly VariantCall[],
     region: string | undefined,
     endpoint?: string,
 ): Promise<void> {
@@ -100,11 +107,31 @@ export async function updateWeightsAndCapacities(
     );
 }
 
-/** Whether the live variants run at `wanted` (every wanted variant present with its weight and count). */
+/**
+ * Whether the live variants run at `wanted`: every wanted variant present
+ * with its weight and at least its instance count (more is not undone: a
+ * variant's own autoscaling may have added instances).
+ */
 export function runsAt(live: readonly LiveVariant[], wanted: readonly VariantWeight[]): boolean {
     return wanted.every((want) => {
         const found = live.find((variant) => variant.variantName === want.variantName);
-        return found !== undefined && (found.weight ?? 0) === want.weight && found.instanceCount === want.instanceCount;
+        return found !== undefined && (found.weight ?? 0) === want.weight && (found.instanceCount ?? 0) >= want.instanceCount;
+    });
+}
+
+/**
+ * The call that takes `live` to `wanted`: every wanted variant's weight,
+ * and its instance count only where it must rise. AWS's API reference has
+ * the call update the weight of one or more variants or the capacity of one
+ * (UpdateEndpointWeightsAndCapacities), so counts that stay are not sent,
+ * and a count above the wanted one (autoscaling's) is left alone.
+ */
+export function callFor(live: readonly LiveVariant[], wanted: readonly VariantWeight[]): VariantCall[] {
+    return wanted.map((want) => {
+        const found = live.find((variant) => variant.variantName === want.variantName);
+        return (found?.instanceCount ?? 0) >= want.instanceCount
+            ? { variantName: want.variantName, weight: want.weight }
+            : { variantName: want.variantName, weight: want.weight, instanceCount: want.instanceCount };
     });
 }
 
@@ -126,7 +153,7 @@ async function settled(endpointName: string, region: string | undefined): Promis
 async function apply(inputs: EndpointVariantWeightsInputs): Promise<EndpointVariantWeightsInputs> {
     let live = await settled(inputs.endpointName, inputs.region);
     if (!runsAt(live.variants, inputs.variants)) {
-        await updateWeightsAndCapacities(inputs.endpointName, inputs.variants, inputs.region);
+        await updateWeightsAndCapacities(inputs.endpointName, callFor(live.variants, inputs.variants), inputs.region);
         live = await settled(inputs.endpointName, inputs.region);
         if (!runsAt(live.variants, inputs.variants)) {
             throw new Error(
@@ -145,17 +172,32 @@ function liveWeights(live: LiveEndpoint, of: readonly VariantWeight[]): VariantW
     });
 }
 
+/** Two wanted states, equal in every variant's weight and count (in any order). */
 function sameWeights(a: readonly VariantWeight[], b: readonly VariantWeight[]): boolean {
-    return a.length === b.length && runsAt(a, b);
+    return (
+        a.length === b.length &&
+        b.every((want) => a.some((have) => have.variantName === want.variantName && have.weight === want.weight && have.instanceCount === want.instanceCount))
+    );
 }
 
 /** The dynamic provider. One object, so that Pulumi serializes it once per run (it caches by object). */
 export const endpointVariantWeightsProvider: pulumi.dynamic.ResourceProvider<EndpointVariantWeightsInputs, EndpointVariantWeightsInputs> = {
-    diff(_id, olds, news) {
-        // Another endpoint (the Endpoint was replaced) is another resource: its id is the endpoint's name, which read describes.
-        const replaces = olds.endpointName !== news.endpointName || olds.region !== news.region ? ["endpointName"] : [];
-        const changes = replaces.length > 0 || !sameWeights(olds.variants ?? [], news.variants);
-        return Promise.resolve({ changes, replaces, deleteBeforeReplace: false });
+    /**
+     * Another endpoint (the Endpoint was replaced) replaces this resource:
+     * its id is the endpoint's name. Otherwise a change when the wanted
+     * weights differ from the last ones, or from what the endpoint runs now:
+     * an UpdateEndpoint (a redeployed config, a new deployment policy) resets
+     * the live weights to the config's initial ones without telling this
+     * resource, so the state alone would miss it. Reading the endpoint is
+     * the only AWS call a diff makes; when it fails, the state decides.
+     */
+    async diff(_id, olds, news) {
+        if (olds.endpointName !== news.endpointName || olds.region !== news.region) {
+            return { changes: true, replaces: ["endpointName"], deleteBeforeReplace: false };
+        }
+        if (!sameWeights(olds.variants ?? [], news.variants)) return { changes: true };
+        const live = await describeLiveEndpoint(news.endpointName, news.region).catch(() => undefined);
+        return { changes: live !== undefined && !runsAt(live.variants, news.variants) };
     },
     async create(inputs) {
         return { id: inputs.endpointName, outs: await apply(inputs) };
@@ -165,12 +207,24 @@ export const endpointVariantWeightsProvider: pulumi.dynamic.ResourceProvider<End
     },
     async read(id, props) {
         const region = props?.region;
-        const live = await describeLiveEndpoint(id, region);
+        let live: LiveEndpoint;
+        try {
+            live = await describeLiveEndpoint(id, region);
+        } catch (error) {
+            // The endpoint is gone (deleted outside the stack, or with its Endpoint): so are its weights; refresh drops the resource.
+            if (isEndpointNotFound(error)) return {};
+            throw error;
+        }
         return { id, props: { endpointName: id, region, variants: liveWeights(live, props?.variants ?? live.variants.map(asWanted)) } };
     },
     // The weights go with the Endpoint; nothing of their own to delete.
     async delete() {},
 };
+
+/** SageMaker's answer for an endpoint that does not exist: ValidationException "Could not find endpoint ...". */
+function isEndpointNotFound(error: unknown): boolean {
+    return error instanceof Error && error.name === "ValidationException" && /could not find endpoint/i.test(error.message);
+}
 
 function asWanted(variant: LiveVariant): VariantWeight {
     return { variantName: variant.variantName, weight: variant.weight ?? 0, instanceCount: variant.instanceCount ?? 0 };

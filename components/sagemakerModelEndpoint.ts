@@ -10,7 +10,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { declaredVersions, defaultRollbackTarget, warmSet, type CatalogView } from "../catalog/catalog";
-import { desiredVariantWeights, endpointVariantsFor, type EndpointVariant, type EndpointVariantsRecord } from "../catalog/endpointVariants";
+import { configMadeFrom, desiredVariantWeights, endpointVariantsFor, type EndpointVariant, type EndpointVariantsRecord } from "../catalog/endpointVariants";
 import { EndpointVariantWeights } from "./endpointVariantWeights";
 import { sagemakerChildNames } from "../catalog/names";
 import {
@@ -52,6 +52,13 @@ export interface SageMakerModelEndpointArgs {
     readonly keepLiveDeploymentConfig?: boolean;
     /** Extra environment of every version's container, e.g. the database's address; a change replaces every Model. @default {} */
     readonly environment?: Record<string, pulumi.Input<string>>;
+    /**
+     * A plain string that changes whenever a value in `environment` does
+     * (an Output cannot be compared while the program runs), e.g. the
+     * database identifier its address comes from. Under hot standby a
+     * change makes a new endpoint config with the pin at weight 1. @default ""
+     */
+    readonly environmentSource?: string;
     /** What the endpoint's switch to the pinned config waits for, e.g. the database snapshot of this pin change. @default [] */
     readonly switchDependsOn?: pulumi.Resource[];
     /** Extra tags on every child. @default {} */
@@ -91,7 +98,7 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
         const parsed = parseSageMakerArgs(args, name);
         if (!parsed.success) throw new pulumi.ResourceError(componentArgsMessage("SageMakerModelEndpoint", name, parsed.problems), this);
         const { model: modelName, settings, ...catalog } = parsed.data;
-        const hot =
+        const hotDecision =
             settings.standby === "hot"
                 ? endpointVariantsFor({
                       settings,
@@ -100,8 +107,23 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
                       quarantined: catalog.quarantined,
                       catalog: catalog.versions.map((v) => v.version),
                       previous: args.endpointVariants,
-                  }).record
+                      previousPin: catalog.servingHistory.at(-1),
+                      madeFrom: configMadeFrom(
+                          settings,
+                          Object.fromEntries(
+                              Object.entries(args.environment ?? {}).map(([key, value]) => [key, typeof value === "string" ? value : undefined]),
+                          ),
+                          args.environmentSource,
+                      ),
+                  })
                 : undefined;
+        const hot = hotDecision?.record;
+        if (hotDecision?.rolledBackWithin === true) {
+            void pulumi.log.info(
+                `${name}: version ${catalog.pinned} serves from the endpoint config made for ${hotDecision.record.createdFor} (a rollback moved the weight within it); the deployment policy in mlops:sagemaker.deployment applies again from the next deploy (a redeploy of this config would reset its weights to ${hotDecision.record.createdFor}).`,
+                this,
+            );
+        }
         const hotVersions = hot?.variants.map((variant) => variant.version) ?? [];
         // Under hot standby a version a rollback left still runs, at weight 0, in the config the endpoint keeps: its Model stays declared.
         const warm = unique(
@@ -246,12 +268,14 @@ export class SageMakerModelEndpoint extends pulumi.ComponentResource {
             {
                 parent: this,
                 dependsOn: args.switchDependsOn,
-                ignoreChanges: args.keepLiveDeploymentConfig ? ["deploymentConfig"] : undefined,
+                // After a rollback within the hot config, a new deployment policy would redeploy that config, whose initial weights are the version left's.
+                ignoreChanges: args.keepLiveDeploymentConfig || hotDecision?.rolledBackWithin === true ? ["deploymentConfig"] : undefined,
             },
         );
 
         if (hot !== undefined) {
-            // After the Endpoint: a new config resets the live weights to its initial ones, which this then finds as wanted.
+            // After the Endpoint: an UpdateEndpoint resets the live weights to the config's initial ones; this then reads
+            // them (its diff asks DescribeEndpoint) and moves them where the pin wants them, with one call if they differ.
             new EndpointVariantWeights(
                 `${name}-variant-weights`,
                 {

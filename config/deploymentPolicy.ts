@@ -181,11 +181,23 @@ export function guardrailsExcludedBy(settings: Pick<SageMakerSettings, "instance
  * the same variant name as the old one.
  */
 export function guardrailsExcludedByChange(
-    before: Pick<SageMakerSettings, "variantName"> | undefined,
-    after: Pick<SageMakerSettings, "variantName"> | undefined,
+    before: Pick<SageMakerSettings, "variantName" | "standby" | "standbyVariantName"> | undefined,
+    after: Pick<SageMakerSettings, "variantName" | "standby" | "standbyVariantName"> | undefined,
 ): string | undefined {
-    if (before === undefined || after === undefined || before.variantName === after.variantName) return undefined;
-    return `the variant name changes from '${before.variantName}' to '${after.variantName}', and SageMaker's deployment guardrails need the new endpoint config to keep the old one's: this update shifts all traffic at once with no baking period, whatever mlops:sagemaker.deployment says, and no alarm rolls it back (AWS, deployment guardrails exclusions, ${GUARDRAIL_EXCLUSIONS_URL})`;
+    if (before === undefined || after === undefined) return undefined;
+    const was = variantNamesOf(before);
+    const will = variantNamesOf(after);
+    if (was.join(", ") === will.join(", ")) return undefined;
+    const what =
+        before.variantName !== after.variantName
+            ? `the variant name changes from '${before.variantName}' to '${after.variantName}'`
+            : `the endpoint config's variants change from ${was.map((name) => `'${name}'`).join(", ")} to ${will.map((name) => `'${name}'`).join(", ")}${before.standby === after.standby ? "" : ` (mlops:sagemaker.standby ${before.standby} -> ${after.standby})`}`;
+    return `${what}, and SageMaker's deployment guardrails need the new endpoint config to keep the old one's: this update shifts all traffic at once with no baking period, whatever mlops:sagemaker.deployment says, and no alarm rolls it back (AWS, deployment guardrails exclusions, ${GUARDRAIL_EXCLUSIONS_URL})`;
+}
+
+/** The production variant names of the endpoint configs a section declares: the serving one, and under hot standby the standby's. */
+function variantNamesOf(settings: Pick<SageMakerSettings, "variantName" | "standby" | "standbyVariantName">): string[] {
+    return settings.standby === "hot" ? [settings.variantName, settings.standbyVariantName] : [settings.variantName];
 }
 
 /** `ml.inf1.xlarge`: the Inf1 family, and no other (Inf2 is not excluded). */
@@ -252,10 +264,14 @@ export function deploymentChangeWarnings(before: StackConfig, after: StackConfig
     if (before.target !== "sagemaker" || after.target !== "sagemaker") return [];
     const why = guardrailsExcludedByChange(before.sagemaker, after.sagemaker);
     if (why === undefined) return [];
+    const renamed = before.sagemaker?.variantName !== after.sagemaker?.variantName;
+    const key = renamed ? "variantName" : before.sagemaker?.standby !== after.sagemaker?.standby ? "standby" : "standbyVariantName";
     return [
         {
-            path: "mlops:sagemaker.variantName",
-            message: `${why}. It also replaces every endpoint config. Keep the name, or make this update when an all-at-once switch is acceptable`,
+            path: `mlops:sagemaker.${key}`,
+            message: renamed
+                ? `${why}. It also replaces every endpoint config. Keep the name, or make this update when an all-at-once switch is acceptable`
+                : `${why}. It also replaces the endpoint's config (a new fleet). Make this update on its own, when an all-at-once switch is acceptable, not with a new model version`,
         },
     ];
 }

@@ -190,16 +190,15 @@ const deploymentSchema = z
     })
     .strict();
 
+const variantNameSchema = z.string().regex(SAGEMAKER_NAME_PATTERN, { message: "a variant name is 1-63 letters, digits and hyphens" });
+
 const sagemakerSchema = z
     .object({
         instanceType: z.string().regex(/^ml\.[a-z0-9]+(?:-[a-z0-9]+)?\.[a-z0-9]+$/, {
             message: "a SageMaker instance type starts with 'ml.', e.g. ml.m5.large",
         }),
         instanceCount: z.number().int().min(1, { message: "instanceCount must be at least 1" }).default(DEFAULTS.sagemaker.instanceCount),
-        variantName: z
-            .string()
-            .regex(SAGEMAKER_NAME_PATTERN, { message: "a variant name is 1-63 letters, digits and hyphens" })
-            .default(DEFAULTS.sagemaker.variantName),
+        variantName: variantNameSchema.default(DEFAULTS.sagemaker.variantName),
         /**
          * `hot`: the endpoint config carries the rollback target as a second
          * production variant at weight 0 with running instances, so that a
@@ -218,10 +217,7 @@ const sagemakerSchema = z
             .min(1, { message: "standbyInstanceCount must be at least 1 (SageMaker runs no variant on 0 instances)" })
             .optional(),
         /** Hot standby: the second production variant's name; with `variantName`, both stay the same across versions, as SageMaker's guardrails need. */
-        standbyVariantName: z
-            .string()
-            .regex(SAGEMAKER_NAME_PATTERN, { message: "a variant name is 1-63 letters, digits and hyphens" })
-            .default(DEFAULTS.sagemaker.standbyVariantName),
+        standbyVariantName: variantNameSchema.default(DEFAULTS.sagemaker.standbyVariantName),
         executionRoleArn: z.string().regex(IAM_ROLE_ARN_PATTERN, { message: "expected an IAM role ARN, arn:aws:iam::<account>:role/<name>" }).optional(),
         kmsKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN, { message: "expected a KMS key or alias ARN" }).optional(),
         vpc: z
@@ -957,8 +953,18 @@ function hotStandbyProblems(sagemaker: unknown, warm: unknown, warmKey: string):
             message: `hot keeps the rollback target running, and ${warmKey} is 0 (no rollback target is kept); set warm to 1 or more, or standby: cold`,
         });
     }
+    const instanceCount = (sagemaker as Record<string, unknown>).instanceCount ?? DEFAULTS.sagemaker.instanceCount;
+    if (typeof standbyInstanceCount === "number" && typeof instanceCount === "number" && standbyInstanceCount > instanceCount) {
+        problems.push({
+            path: ["standbyInstanceCount"],
+            message: `${standbyInstanceCount} is more than instanceCount (${instanceCount}): a standby larger than the fleet it stands in for costs more and serves no more; lower it, or raise instanceCount`,
+        });
+    }
     if ((standbyVariantName ?? DEFAULTS.sagemaker.standbyVariantName) === (variantName ?? DEFAULTS.sagemaker.variantName)) {
-        problems.push({ path: ["standbyVariantName"], message: "must differ from variantName: the endpoint config holds both variants" });
+        problems.push({
+            path: ["standbyVariantName"],
+            message: `must differ from variantName ('${typeof variantName === "string" ? variantName : DEFAULTS.sagemaker.variantName}'): the endpoint config holds both variants`,
+        });
     }
     return problems;
 }
@@ -1278,7 +1284,12 @@ const kubernetesArgsSchema = checkedBy(
 );
 
 const alarmArgsSchema = checkedBy(
-    z.object({ target: targetSchema, settings: alarmsSchema.prefault({}), variantName: sagemakerSchema.shape.variantName }),
+    z.object({
+        target: targetSchema,
+        settings: alarmsSchema.prefault({}),
+        variantName: sagemakerSchema.shape.variantName,
+        standbyVariantName: variantNameSchema.optional(),
+    }),
     (args) => under(["settings"], alarmSectionProblems(asTarget(args.target), args.settings, 0, within(["settings"], argsPath))),
 );
 

@@ -4,7 +4,7 @@
  * registrations are diffed.
  */
 import { defaultRollbackTarget, warmSet } from "../catalog/catalog";
-import { endpointVariantsFor, type EndpointVariantsRecord } from "../catalog/endpointVariants";
+import { configMadeFrom, endpointVariantsFor, type EndpointVariantsRecord } from "../catalog/endpointVariants";
 import { BadInputError } from "../config/badInput";
 import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { deploymentChangeWarnings, deploymentPolicyWarnings, type ConfigWarning } from "../config/deploymentPolicy";
@@ -18,6 +18,8 @@ import type { UserProgram } from "./userProgram";
 import { MLOPS_STACK_OUTPUT } from "../rollback/stackOutput";
 
 export interface PinChangePlan {
+    /** SageMaker hot standby, for a rollback: the endpoint config the stack records it runs, when the plan read it. */
+    readonly endpointVariants?: EndpointVariantsRecord;
     readonly from: string;
     readonly to: string;
     /** Whether the target was already declared (warm) before the change. */
@@ -76,6 +78,8 @@ export interface PlanOptions {
      * only the current pin has served, and says so (`PinChangePlan.servingHistory`)
      */
     readonly servingHistory?: readonly string[];
+    /** SageMaker hot standby: the endpoint config the stack records it runs (`sagemaker.endpointVariants` of its `mlops` output). @default what the current config would run */
+    readonly endpointVariants?: EndpointVariantsRecord;
 }
 
 /** The record both runs see: the stack's, with the current pin last (it serves as the plan starts). */
@@ -126,7 +130,9 @@ export async function planPinChange(rawConfig: Record<string, unknown>, to: stri
         ...(targetWarm && before.standIn !== undefined ? { targetStandIn: before.standIn } : {}),
         summary,
         operations,
-        restoreBudget: restoreBudget(forward ? target : current, served),
+        // A rollback's budget is of the version it leaves, on the config the stack runs; a deploy's of the new config.
+        restoreBudget: restoreBudget(forward ? target : current, served, { endpointVariants: forward ? undefined : options.endpointVariants }),
+        ...(forward || options.endpointVariants === undefined ? {} : { endpointVariants: options.endpointVariants }),
     };
 }
 
@@ -158,8 +164,8 @@ export async function planConfigChange(
     const served = servingHistory.versions;
     const [beforeRun, afterRun] =
         options.program === undefined
-            ? snapshotRuns(beforeConfig, afterConfig, stack, now, served)
-            : userProgramRuns(beforeConfig, options.program, stack, now, served);
+            ? snapshotRuns(beforeConfig, afterConfig, stack, now, served, options.endpointVariants)
+            : userProgramRuns(beforeConfig, options.program, stack, now, served, options.endpointVariants);
     const [before, after] = await Promise.all([record(beforeRaw, beforeRun), record(afterRaw, afterRun)]);
     const operations = diffRegistrations(before, after);
     return {
@@ -179,9 +185,16 @@ export async function planConfigChange(
  * snapshot its pin change takes. One time for both, so that nothing differs
  * by the clock alone.
  */
-function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, now: string, servingHistory: readonly string[]): [ProgramRun, ProgramRun] {
+function snapshotRuns(
+    before: StackConfig,
+    after: StackConfig,
+    stack: string,
+    now: string,
+    servingHistory: readonly string[],
+    recorded: EndpointVariantsRecord | undefined,
+): [ProgramRun, ProgramRun] {
     const deployed = nextSnapshotLedger([], before, { pinned: null }, stack, now).ledger;
-    const endpointVariants = deployedEndpointVariants(before, servingHistory);
+    const endpointVariants = recorded ?? deployedEndpointVariants(before, servingHistory);
     return [
         { stack, snapshots: { ledger: deployed }, now, servingHistory, endpointVariants },
         { stack, snapshots: nextSnapshotLedger(deployed, after, { pinned: before.pinned }, stack, now), now, servingHistory, endpointVariants },
@@ -194,14 +207,21 @@ function snapshotRuns(before: StackConfig, after: StackConfig, stack: string, no
  * database was snapshotted when that pin went live (as `snapshotRuns`), and
  * nothing quarantined.
  */
-function userProgramRuns(before: StackConfig, program: UserProgram, stack: string, now: string, servingHistory: readonly string[]): [ProgramRun, ProgramRun] {
+function userProgramRuns(
+    before: StackConfig,
+    program: UserProgram,
+    stack: string,
+    now: string,
+    servingHistory: readonly string[],
+    recorded: EndpointVariantsRecord | undefined,
+): [ProgramRun, ProgramRun] {
     const deployed = nextSnapshotLedger([], before, { pinned: null }, stack, now).ledger;
     const mlops = {
         pinnedVersion: before.pinned,
         servingHistory: servingHistory.map((version) => ({ version })),
         ...(before.database === undefined ? {} : { databaseSnapshots: deployed, database: { servingIdentifier: servingDatabase(before.database) } }),
         ...((endpointVariants) => (endpointVariants === undefined ? {} : { sagemaker: { endpointVariants } }))(
-            deployedEndpointVariants(before, servingHistory),
+            recorded ?? deployedEndpointVariants(before, servingHistory),
         ),
     };
     const run: ProgramRun = { stack, now, program, previousOutputs: { [MLOPS_STACK_OUTPUT]: mlops } };
@@ -222,6 +242,13 @@ function deployedEndpointVariants(before: StackConfig, servingHistory: readonly 
         standby: defaultRollbackTarget(catalog),
         quarantined: before.quarantined,
         catalog: before.versions.map((v) => v.version),
+        previousPin: before.pinned,
+        // As program.ts declares it: the database's address, an Output, stood for by the database it comes from.
+        madeFrom: configMadeFrom(
+            before.sagemaker,
+            before.database?.addressEnv === undefined ? {} : { [before.database.addressEnv]: undefined },
+            before.database?.addressEnv === undefined ? undefined : servingDatabase(before.database),
+        ),
     }).record;
 }
 
@@ -268,7 +295,7 @@ function isForward(config: StackConfig, plan: Pick<PinChangePlan, "from" | "to">
  */
 function sagemakerSwitch(plan: PinChangePlan, config: StackConfig): string {
     if (config.target !== "sagemaker") return "";
-    const standby = hotStandbyVersion(config, plan.servingHistory.versions);
+    const standby = hotStandbyVersion(config, plan.servingHistory.versions, plan.endpointVariants);
     if (standby === undefined) return " SageMaker itself still starts a new fleet for it before traffic moves: see the time to restore below.";
     if (standby !== plan.to) {
         return ` It is not the hot standby (version ${standby} is), so SageMaker still starts a new fleet for it before traffic moves, as under standby: cold; the time to restore below is that of a rollback to ${standby}.`;

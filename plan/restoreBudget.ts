@@ -19,6 +19,7 @@ import {
     waitsBeforeFullShift,
     type SecondsRange,
 } from "../config/deploymentPolicy";
+import type { EndpointVariantsRecord } from "../catalog/endpointVariants";
 import { rolloutTimeoutSeconds, type DeploymentSettings, type KubernetesSettings, type StackConfig, type TriggerSettings } from "../config/schema";
 
 export type { SecondsRange } from "../config/deploymentPolicy";
@@ -241,6 +242,13 @@ export interface RestoreBudget {
 export interface RestoreBudgetOptions {
     /** The config the stack runs before this one (`mlops plan --against`): a change between the two can turn the guardrails off. */
     readonly deployedFrom?: StackConfig;
+    /**
+     * SageMaker hot standby: the endpoint config the stack records it runs
+     * (`sagemaker.endpointVariants` of its `mlops` output). A rollback target
+     * that is not one of its variants (after a rollback within it, say) is
+     * cold. @default what the config alone would run
+     */
+    readonly endpointVariants?: EndpointVariantsRecord;
 }
 
 /**
@@ -256,10 +264,12 @@ export function restoreBudget(config: StackConfig, servingHistory: readonly stri
     // A rollback by hand deploys under the stack's policy again: a variant
     // renamed by this change stays as it is then, an Inf1 fleet does not.
     const rollbackGuardrails = guardrailsConfigured(config) && (config.sagemaker === undefined || guardrailsExcludedBy(config.sagemaker) === undefined);
+    // The paths of a target the running config does not hold are cold, whatever the config says.
+    const pathConfig = runsHot(config, rollbackVersion, options.endpointVariants) ? config : asCold(config);
     const paths: RestorePath[] = [];
     if (guardrails) paths.push(guardrailPath(config));
-    if (config.alarms !== undefined && config.trigger !== undefined) paths.push(triggerPath(config, config.trigger, rollbackVersion));
-    paths.push(byHandPath(config, rollbackVersion, rollbackGuardrails));
+    if (config.alarms !== undefined && config.trigger !== undefined) paths.push(triggerPath(pathConfig, config.trigger, rollbackVersion));
+    paths.push(byHandPath(pathConfig, rollbackVersion, rollbackGuardrails));
     const standby = standbyCost(config, rollbackVersion);
     return {
         pinned: config.pinned,
@@ -292,8 +302,19 @@ interface HotStandby {
  * E.g. catalog 1..3, pinned 3, served [1, 2, 3], warm 2, hot: 2 (a rollback
  * to 1 starts a new fleet); the same under cold: undefined.
  */
-export function hotStandbyVersion(config: StackConfig, servingHistory: readonly string[]): string | undefined {
-    return hotStandbyOf(config, defaultRollbackTarget({ ...config, servingHistory }))?.version;
+export function hotStandbyVersion(config: StackConfig, servingHistory: readonly string[], running?: EndpointVariantsRecord): string | undefined {
+    const target = defaultRollbackTarget({ ...config, servingHistory });
+    return runsHot(config, target, running) ? hotStandbyOf(config, target)?.version : undefined;
+}
+
+/** Whether `target` runs as a variant of the endpoint's config: always under the config alone; with the stack's record, only if the record holds it. */
+function runsHot(config: StackConfig, target: string | undefined, running: EndpointVariantsRecord | undefined): boolean {
+    if (config.sagemaker?.standby !== "hot" || target === undefined) return false;
+    return running === undefined || running.variants.some((variant) => variant.version === target);
+}
+
+function asCold(config: StackConfig): StackConfig {
+    return config.sagemaker === undefined ? config : { ...config, sagemaker: { ...config.sagemaker, standby: "cold" } };
 }
 
 function hotStandbyOf(config: StackConfig, rollbackVersion: string | undefined): HotStandby | undefined {
@@ -482,7 +503,7 @@ function triggerPath(config: StackConfig, trigger: TriggerSettings, rollbackVers
             notes: [
                 ...detectionNotes(config),
                 `If SageMaker is still changing the endpoint, the handler re-checks it ${trigger.busyRechecks} times ${trigger.busyRecheckSeconds} s apart and then restores nothing: SageMaker's own rollback, or a person, must act.`,
-                ...(hot === undefined ? [] : [...hotHandlerNotes(hot), noStandbyAfterNote(config.pinned, hot)]),
+                ...(hot === undefined ? [] : [...hotHandlerNotes(hot), ...partialRaiseNote(hot), noStandbyAfterNote(config.pinned, hot)]),
             ],
         };
     }
@@ -575,9 +596,22 @@ function hotHandlerNotes(hot: HotStandby): string[] {
     ];
 }
 
-/** After a hot rollback, the version left keeps its variant at weight 0 and nothing is on hot standby until the next deploy. */
+/**
+ * After a hot rollback, the version left keeps its variant at weight 0, with
+ * the instances it served with, and nothing is on hot standby until the next
+ * deploy: what that costs meanwhile.
+ */
 function noStandbyAfterNote(pinned: string, hot: HotStandby): string {
-    return `After this rollback no version is on hot standby until the next deploy: version ${pinned} (quarantined) keeps running at weight 0 beside version ${hot.version} until a forward deploy replaces the endpoint config.`;
+    const left = `${hot.servingInstances} × ${hot.instanceType}`;
+    return `After this rollback no version is on hot standby until the next deploy: version ${pinned} (quarantined) keeps running at weight 0 beside version ${hot.version}, on ${left} (${hot.servingInstances * HOURS_PER_MONTH} instance-hours a month while it does), until a forward deploy replaces the endpoint config.`;
+}
+
+/** A partial standby's raise starts instances much as a new fleet does: no figure for it, but minutes, not seconds. */
+function partialRaiseNote(hot: HotStandby): string[] {
+    if (hot.instances >= hot.servingInstances) return [];
+    return [
+        `Raising variant ${hot.variantName} from ${hot.instances} to ${hot.servingInstances} instances starts and loads instances as a new fleet does: AWS publishes no time for it, and users report 8.5 to 15 min for CreateEndpoint (sagemakerNewFleet). With standbyInstanceCount equal to instanceCount (${hot.servingInstances}) the rollback is the weights call alone.`,
+    ];
 }
 
 /**
@@ -698,6 +732,7 @@ function byHandPath(config: StackConfig, rollbackVersion: string | undefined, gu
                     : [
                           `The weights call is not a deployment (it takes no deployment config): all traffic moves in the one call, outside ${deploymentRules.join(" and ")}, which are UpdateEndpoint's.`,
                       ]),
+                ...partialRaiseNote(hot),
                 noStandbyAfterNote(config.pinned, hot),
             ],
         };

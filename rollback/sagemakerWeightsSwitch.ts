@@ -8,12 +8,16 @@
  * alarm trigger both use them.
  */
 import { desiredVariantWeights, variantOf, type EndpointVariantsRecord, type VariantWeight } from "../catalog/endpointVariants";
-import type { LiveEndpoint, LiveVariant } from "../components/endpointVariantWeights";
+import { callFor, type LiveEndpoint, type LiveVariant, type VariantCall } from "../components/endpointVariantWeights";
 import { SETTLING_STATUSES } from "./endpointSettle";
 
 export type WeightsDecision =
-    /** Traffic moves with these calls, in order: one (weights), or two when the standby runs fewer instances than it will serve with (its count raised first). */
-    | { readonly kind: "switch"; readonly calls: readonly (readonly VariantWeight[])[]; readonly why: string }
+    /**
+     * Traffic moves with these calls, in order: one (weights), or two when
+     * the standby runs fewer instances than it will serve with (its count
+     * raised first). A count is sent only where it changes (`callFor`).
+     */
+    | { readonly kind: "switch"; readonly calls: readonly (readonly VariantCall[])[]; readonly why: string }
     /** The target variant carries all the weight already (another run or the trigger moved it): nothing to write. */
     | { readonly kind: "already-switched"; readonly why: string }
     /** SageMaker is changing the endpoint: a call now is refused ("Cannot update in-progress endpoint"). */
@@ -76,13 +80,13 @@ export function decideWeightsSwitch(live: LiveEndpoint, target: WeightsSwitchTar
     if (short && target.atReducedCapacity !== true) {
         return {
             kind: "switch",
-            calls: [[{ ...wantedTo, weight: weightOf(liveTo) }], wanted],
+            calls: [[{ ...wantedTo, weight: weightOf(liveTo) }], callFor(raised(live.variants, wantedTo), wanted)],
             why: `variant ${toVariant} runs ${liveTo.instanceCount ?? 0} of ${wantedTo.instanceCount} instances: its count is raised first (SageMaker adds instances in minutes; AWS publishes no figure), then the weight moves`,
         };
     }
     return {
         kind: "switch",
-        calls: [wanted],
+        calls: [callFor(live.variants, wanted)],
         why: short
             ? `all weight to variant ${toVariant} at once, on ${liveTo.instanceCount ?? 0} of ${wantedTo?.instanceCount} instances until SageMaker adds the rest`
             : `all weight to variant ${toVariant}, which runs ${liveTo.instanceCount ?? 0} instance(s) already`,
@@ -91,11 +95,16 @@ export function decideWeightsSwitch(live: LiveEndpoint, target: WeightsSwitchTar
 
 const weightOf = (variant: LiveVariant): number => variant.weight ?? 0;
 
+/** The live variants once `to` runs its wanted count (what the second call of a raise-first switch starts from). */
+function raised(live: readonly LiveVariant[], to: VariantWeight): LiveVariant[] {
+    return live.map((variant) => (variant.variantName === to.variantName ? { ...variant, instanceCount: to.instanceCount } : variant));
+}
+
 /** The SageMaker calls a switch makes; `components/endpointVariantWeights.ts` has them on the AWS SDK. */
 export interface WeightsApi {
     describe(endpointName: string): Promise<LiveEndpoint>;
     /** UpdateEndpointWeightsAndCapacities. */
-    update(endpointName: string, variants: readonly Partial<VariantWeight>[]): Promise<void>;
+    update(endpointName: string, variants: readonly VariantCall[]): Promise<void>;
 }
 
 export interface SwitchWeightsOptions {
@@ -162,8 +171,11 @@ export async function switchWeights(
             await api.update(endpointName, decision.calls[0]);
             calls += 1;
         } catch (error) {
-            // Busy again: the next turn waits it out and decides again.
+            // Busy again: wait a turn (DescribeEndpoint may lag behind the change that made it busy), then decide again.
             if (!isInProgressRefusal(error) || waitedMs >= budgetMs) throw error;
+            options.onWait?.("the call was refused: the endpoint is being changed", Math.round(waitedMs / 1000));
+            await sleep(intervalMs);
+            waitedMs += intervalMs;
         }
     }
 }

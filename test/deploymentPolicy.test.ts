@@ -171,3 +171,30 @@ describe("guardrails on a renamed variant", () => {
         expect(deploymentChangeWarnings(config("primary"), config("primary"))).toEqual([]);
     });
 });
+
+describe("guardrails when the endpoint config's variants change (hot standby on or off)", () => {
+    const config = (sagemaker: Record<string, unknown>) => parseStackConfig(withSagemaker(sagemaker));
+
+    it("turning hot standby on adds a variant: warns, naming mlops:sagemaker.standby and both sets of names", () => {
+        expect(deploymentChangeWarnings(config({}), config({ standby: "hot" }))).toEqual([
+            {
+                path: "mlops:sagemaker.standby",
+                message: expect.stringContaining(
+                    "the endpoint config's variants change from 'primary' to 'primary', 'standby' (mlops:sagemaker.standby cold -> hot)",
+                ),
+            },
+        ]);
+        expect(deploymentChangeWarnings(config({ standby: "hot" }), config({}))[0].message).toContain("(mlops:sagemaker.standby hot -> cold)");
+    });
+
+    it("renaming the standby variant under hot: warns, naming mlops:sagemaker.standbyVariantName", () => {
+        expect(deploymentChangeWarnings(config({ standby: "hot" }), config({ standby: "hot", standbyVariantName: "spare" }))).toEqual([
+            { path: "mlops:sagemaker.standbyVariantName", message: expect.stringContaining("from 'primary', 'standby' to 'primary', 'spare', and SageMaker") },
+        ]);
+    });
+
+    it("says nothing when hot stays hot with the same names, or a cold stack renames the unused standby name", () => {
+        expect(deploymentChangeWarnings(config({ standby: "hot" }), config({ standby: "hot", standbyInstanceCount: 1 }))).toEqual([]);
+        expect(deploymentChangeWarnings(config({}), config({ standbyVariantName: "spare" }))).toEqual([]);
+    });
+});

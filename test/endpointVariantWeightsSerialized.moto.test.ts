@@ -11,7 +11,9 @@ import {
     CreateEndpointCommand,
     CreateEndpointConfigCommand,
     CreateModelCommand,
+    DeleteEndpointCommand,
     SageMakerClient,
+    UpdateEndpointCommand,
     UpdateEndpointWeightsAndCapacitiesCommand,
 } from "@aws-sdk/client-sagemaker";
 import * as pulumi from "@pulumi/pulumi";
@@ -148,6 +150,27 @@ describe.skipIf(motoPython === undefined)("the live-weights provider, serialized
         const operations = (await server.calls()).map((call) => call.operation);
         expect(operations.filter((operation) => operation === "UpdateEndpoint")).toEqual([]);
         expect(operations.filter((operation) => operation === "CreateEndpointConfig")).toHaveLength(1);
+    });
+
+    it("diff sees weights an UpdateEndpoint reset under it (the state alone says nothing changed), and the update moves them back with one call", async () => {
+        // The stack moved the weight to the standby (a rollback within the config) ...
+        const rolledBack = await provider.update?.(ENDPOINT, inputs(1, 0), inputs(0, 1));
+        expect(weightsOf(rolledBack?.outs?.variants)).toEqual(["primary:0x2", "standby:1x2"]);
+        // ... then something redeployed the config (UpdateEndpoint resets the variants to its initial weights: 3 again).
+        await sagemaker.send(new UpdateEndpointCommand({ EndpointName: ENDPOINT, EndpointConfigName: "fraud-detector-config-3" }));
+        expect((await provider.diff?.(ENDPOINT, inputs(0, 1), inputs(0, 1)))?.changes).toBe(true);
+        const repaired = await provider.update?.(ENDPOINT, inputs(0, 1), inputs(0, 1));
+        expect(weightsOf(repaired?.outs?.variants)).toEqual(["primary:0x2", "standby:1x2"]);
+        expect(await server.weightsCalls()).toHaveLength(2);
+    });
+
+    it("another endpoint (the Endpoint was replaced) replaces the resource; a deleted endpoint reads as gone, so refresh drops it", async () => {
+        expect(await provider.diff?.(ENDPOINT, inputs(1, 0), { ...inputs(1, 0), endpointName: "fraud-detector-endpoint-new" })).toMatchObject({
+            changes: true,
+            replaces: ["endpointName"],
+        });
+        await sagemaker.send(new DeleteEndpointCommand({ EndpointName: ENDPOINT }));
+        expect(await provider.read?.(ENDPOINT, inputs(1, 0))).toEqual({});
     });
 
     it("diff reports a change only when the variants' weights or counts differ", async () => {

@@ -757,7 +757,7 @@ describe("SageMaker hot standby: the weights fast path", () => {
             [
                 ENDPOINT,
                 [
-                    { variantName: "primary", weight: 0, instanceCount: 2 },
+                    { variantName: "primary", weight: 0 },
                     { variantName: "standby", weight: 1, instanceCount: 2 },
                 ],
             ],

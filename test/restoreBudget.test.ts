@@ -662,7 +662,7 @@ describe("restoreBudget: SageMaker hot standby (mlops:sagemaker.standby)", () =>
         expect(total.notEstimated.map((s) => s.source)).toEqual(["compositeAlarm", "compositeAlarm", "lambdaColdStart", "triggerHandler", "sagemakerWeights"]);
         expect(trigger.notes).toEqual([
             "If SageMaker is still changing the endpoint, the handler re-checks it 4 times 20 s apart and then restores nothing: SageMaker's own rollback, or a person, must act.",
-            "After this rollback no version is on hot standby until the next deploy: version 3 (quarantined) keeps running at weight 0 beside version 2 until a forward deploy replaces the endpoint config.",
+            "After this rollback no version is on hot standby until the next deploy: version 3 (quarantined) keeps running at weight 0 beside version 2, on 2 × ml.g5.xlarge (1460 instance-hours a month while it does), until a forward deploy replaces the endpoint config.",
         ]);
     });
 
@@ -678,7 +678,7 @@ describe("restoreBudget: SageMaker hot standby (mlops:sagemaker.standby)", () =>
         expect(byHand.notes).toEqual([
             "A Pulumi update then records the rollback in the stack; it runs after traffic has moved, off the restore's path.",
             "The weights call is not a deployment (it takes no deployment config): all traffic moves in the one call, outside the stack's canary policy and SageMaker's guardrails, which are UpdateEndpoint's.",
-            "After this rollback no version is on hot standby until the next deploy: version 3 (quarantined) keeps running at weight 0 beside version 2 until a forward deploy replaces the endpoint config.",
+            "After this rollback no version is on hot standby until the next deploy: version 3 (quarantined) keeps running at weight 0 beside version 2, on 2 × ml.g5.xlarge (1460 instance-hours a month while it does), until a forward deploy replaces the endpoint config.",
         ]);
         // All at once with no bake: nothing of the policy to mention.
         const plain = pathOf(
@@ -716,11 +716,39 @@ describe("restoreBudget: SageMaker hot standby (mlops:sagemaker.standby)", () =>
         expect(trigger.notes).toContain(
             "The handler moves the weight and raises the count in one call (a Lambda does not wait minutes for instances); AWS does not say whether the weight applies before SageMaker has added the instances, so version 2 may serve all traffic on 1 instance until then, or traffic may move only once 2 run.",
         );
+        // The raise starts instances as a new fleet does: minutes, and the way to avoid it.
+        const raise =
+            "Raising variant standby from 1 to 2 instances starts and loads instances as a new fleet does: AWS publishes no time for it, and users report 8.5 to 15 min for CreateEndpoint (sagemakerNewFleet). With standbyInstanceCount equal to instanceCount (2) the rollback is the weights call alone.";
+        expect(pathOf(budget, "byHand").notes).toContain(raise);
+        expect(trigger.notes).toContain(raise);
         expect(pathOf(restoreBudget(sagemaker({ standby: "hot" }), FIRST_DEPLOY), "trigger").notes).toHaveLength(2);
-        // A standby as large as the serving variant, or larger, is not raised.
-        const larger = restoreBudget(sagemaker({ standby: "hot", standbyInstanceCount: 3 }), FIRST_DEPLOY);
-        expect(sources(pathOf(larger, "byHand"))).toEqual(["byHand", "sagemakerWeights"]);
-        expect(pathOf(larger, "byHand").steps[1].what).toContain("(version 2, 3 × ml.g5.xlarge running, hot standby)");
+        // A full-size standby is not raised.
+        const full = restoreBudget(sagemaker({ standby: "hot", standbyInstanceCount: 2 }), FIRST_DEPLOY);
+        expect(sources(pathOf(full, "byHand"))).toEqual(["byHand", "sagemakerWeights"]);
+        expect(pathOf(full, "byHand").notes.some((note) => note.startsWith("Raising"))).toBe(false);
+    });
+
+    it("after a rollback within the config the stack records ({3, 2}, pinned 2), the next target (1) is not a variant of it: its paths are cold", () => {
+        const running = {
+            instanceType: "ml.g5.xlarge",
+            createdFor: "3",
+            variants: [
+                { variantName: "primary", version: "3", initialWeight: 1, initialInstanceCount: 2 },
+                { variantName: "standby", version: "2", initialWeight: 0, initialInstanceCount: 2 },
+            ],
+        };
+        const rolledBack = sagemaker({ standby: "hot" }, { pinned: "2", quarantined: ["3"] });
+        const budget = restoreBudget(rolledBack, ["1", "2"], { endpointVariants: running });
+        expect(budget.rollbackVersion).toBe("1");
+        expect(sources(pathOf(budget, "byHand"))).toContain("sagemakerNewFleet");
+        expect(sources(pathOf(budget, "byHand"))).not.toContain("sagemakerWeights");
+        expect(hotStandbyVersion(rolledBack, ["1", "2"], running)).toBeUndefined();
+        // Without the record, the config alone says 1 would be on hot standby.
+        expect(hotStandbyVersion(rolledBack, ["1", "2"])).toBe("1");
+        // With the record holding the target, the hot path stays.
+        expect(sources(pathOf(restoreBudget(sagemaker({ standby: "hot" }), ["2", "3"], { endpointVariants: running }), "byHand"))).toContain(
+            "sagemakerWeights",
+        );
     });
 
     it("warm 2: the hot standby is the default rollback target (2), never the older warm version (1), whose rollback stays cold", () => {

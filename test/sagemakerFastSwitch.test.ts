@@ -9,9 +9,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { endpointVariantsFor, type EndpointVariantsRecord, type VariantWeight } from "../catalog/endpointVariants";
-import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
-import type { LiveEndpoint, LiveVariant } from "../components/endpointVariantWeights";
+import { endpointVariantsFor, type EndpointVariantsRecord } from "../catalog/endpointVariants";
+import { runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
+import type { LiveEndpoint, LiveVariant, VariantCall } from "../components/endpointVariantWeights";
 import { decideWeightsSwitch } from "../rollback/sagemakerWeightsSwitch";
 import { FakeStack } from "./fixtures/fakeStack";
 
@@ -34,8 +34,10 @@ class FakeSageMaker {
         const status = this.statusQueue.shift() ?? this.status;
         return Promise.resolve({ status, configName: this.configName, variants: this.variants.map((v) => ({ ...v })) });
     }
-    update(endpointName: string, variants: readonly Partial<VariantWeight>[]): Promise<void> {
-        this.calls.push(`update ${endpointName} ${variants.map((v) => `${v.variantName}:w${v.weight}x${v.instanceCount}`).join(" ")}`);
+    update(endpointName: string, variants: readonly VariantCall[]): Promise<void> {
+        this.calls.push(
+            `update ${endpointName} ${variants.map((v) => `${v.variantName}:w${v.weight}${v.instanceCount === undefined ? "" : `x${v.instanceCount}`}`).join(" ")}`,
+        );
         if (this.updateError !== undefined) return Promise.reject(this.updateError);
         this.variants = this.variants.map((live) => {
             const asked = variants.find((v) => v.variantName === live.variantName);
@@ -138,7 +140,7 @@ describe("mlops rollback on SageMaker with standby: hot", () => {
     it("moves the weight with one call, confirms it on DescribeEndpoint, and only then runs the update that records it", async () => {
         const sagemaker = full();
         const result = await runPinChange("rollback", options(), deps(sagemaker));
-        expect(sagemaker.calls.filter((call) => call.startsWith("update"))).toEqual([`update ${ENDPOINT} primary:w0x2 standby:w1x2`]);
+        expect(sagemaker.calls.filter((call) => call.startsWith("update"))).toEqual([`update ${ENDPOINT} primary:w0 standby:w1`]);
         expect(events.filter((event) => !event.startsWith("describe"))).toEqual(["update (file pins 2)", "up (file pins 2)"]);
         expect(sagemaker.variants).toEqual([
             { variantName: "primary", weight: 0, instanceCount: 2 },
@@ -159,7 +161,7 @@ describe("mlops rollback on SageMaker with standby: hot", () => {
         await runPinChange("rollback", options(), deps(sagemaker));
         expect(sagemaker.calls.filter((call) => call.startsWith("update"))).toEqual([
             `update ${ENDPOINT} standby:w0x2`,
-            `update ${ENDPOINT} primary:w0x2 standby:w1x2`,
+            `update ${ENDPOINT} primary:w0 standby:w1`,
         ]);
         expect(stderr).toContain(
             "variant standby runs 1 of 2 instances: its count is raised first (SageMaker adds instances in minutes; AWS publishes no figure)",
@@ -176,7 +178,7 @@ describe("mlops rollback on SageMaker with standby: hot", () => {
             `describe ${ENDPOINT}`,
             `describe ${ENDPOINT}`,
             `describe ${ENDPOINT}`,
-            `update ${ENDPOINT} primary:w0x2 standby:w1x2`,
+            `update ${ENDPOINT} primary:w0 standby:w1`,
         ]);
         expect(sagemaker.calls.filter((call) => call.startsWith("update"))).toHaveLength(1);
         expect(stderr).toContain(`Endpoint ${ENDPOINT}: the endpoint is Updating; waiting for SageMaker to finish (0 s)...`);
@@ -197,9 +199,9 @@ describe("mlops rollback on SageMaker with standby: hot", () => {
 
     it.each([
         [
-            "the endpoint runs another config",
-            (s: FakeSageMaker) => void (s.configName = "someone-elses-config"),
-            "the endpoint runs config someone-elses-config, not",
+            "the endpoint runs another config (e.g. an update of this stack that changed it and then failed)",
+            (s: FakeSageMaker) => void (s.configName = "fraud-detector-config-4-zzz"),
+            "the endpoint runs config fraud-detector-config-4-zzz, not",
         ],
         [
             "the weight is split (moved outside the stack)",
@@ -207,28 +209,66 @@ describe("mlops rollback on SageMaker with standby: hot", () => {
             "the weight is on primary and standby, not on variant primary of version 3 alone",
         ],
         ["the endpoint failed", (s: FakeSageMaker) => void (s.status = "Failed"), "the endpoint is Failed, not InService"],
-    ])("refuses, writing nothing, when %s", async (_why, setUp, message) => {
+    ])("moves no weight, and leaves the switch to the update, when %s", async (_why, setUp, message) => {
         const sagemaker = full();
         setUp(sagemaker);
-        const before = readFileSync(file, "utf8");
-        const run = runPinChange("rollback", options(), deps(sagemaker));
-        await expect(run).rejects.toThrow(OperationFailedError);
-        await expect(run).rejects.toThrow(message);
+        const result = await runPinChange("rollback", options(), deps(sagemaker));
         expect(sagemaker.calls.filter((call) => call.startsWith("update"))).toEqual([]);
-        expect(stack.calls).toEqual([]);
-        expect(readFileSync(file, "utf8")).toBe(before);
+        expect(stderr).toContain(`No weights switch: ${message}`);
+        expect(stderr).toContain("the update moves traffic (SageMaker starts a new fleet if the config changes).");
+        expect(events).toEqual(["describe (file pins 3)", "up (file pins 2)"]);
+        expect(result.trafficSwitchedSeconds).toBeUndefined();
     });
 
-    it("puts the stack file back and fails when the call fails and the weight stayed on the version left", async () => {
+    it("puts the stack file back and fails when the call fails and no weight is on the target or on its way there", async () => {
         const sagemaker = full();
         sagemaker.updateError = new Error("AccessDeniedException: not authorized to perform sagemaker:UpdateEndpointWeightsAndCapacities");
         const before = readFileSync(file, "utf8");
         const run = runPinChange("rollback", options(), deps(sagemaker));
         await expect(run).rejects.toThrow(
-            /the weights switch of endpoint .* to 2 failed \(AccessDeniedException: .*\), and the weight is still on 3; .*Pulumi\.prod\.yaml is as it was/,
+            /the weights switch of endpoint .* to 2 failed \(AccessDeniedException: .*\), and no weight is on 2 or on its way there; .*Pulumi\.prod\.yaml is as it was/,
         );
         expect(stack.calls).toEqual([]);
         expect(readFileSync(file, "utf8")).toBe(before);
+    });
+
+    it("keeps the stack file pinning the target when the call fails but SageMaker shows the weight on its way (DesiredWeight)", async () => {
+        const sagemaker = full();
+        sagemaker.updateError = new Error("socket hang up");
+        const describe = sagemaker.describe.bind(sagemaker);
+        let reads = 0;
+        sagemaker.describe = async (name) => {
+            const live = await describe(name);
+            // From the reading after the error on: the call had landed, and SageMaker is applying it.
+            return ++reads < 3
+                ? live
+                : { ...live, status: "Updating", variants: live.variants.map((v) => (v.variantName === "standby" ? { ...v, desiredWeight: 1 } : v)) };
+        };
+        const result = await runPinChange("rollback", options(), deps(sagemaker));
+        expect(stderr).toContain("warning: the weights switch reported socket hang up, but variant standby has or is getting weight");
+        expect(pinnedInFile()).toBe("2");
+        expect(result.trafficSwitchedSeconds).toBeUndefined();
+    });
+
+    it("puts the stack file back when the calls end without any weight on the target (a raise that never takes)", async () => {
+        useStandby(1);
+        const sagemaker = new FakeSageMaker([
+            { variantName: "primary", weight: 1, instanceCount: 2 },
+            { variantName: "standby", weight: 0, instanceCount: 1 },
+        ]);
+        const update = sagemaker.update.bind(sagemaker);
+        // SageMaker accepts the raise but never adds the instances.
+        sagemaker.update = (name, variants) => {
+            if (variants.length > 1) return update(name, variants);
+            sagemaker.calls.push("update ignored");
+            return Promise.resolve();
+        };
+        const before = readFileSync(file, "utf8");
+        await expect(runPinChange("rollback", options(), deps(sagemaker))).rejects.toThrow(
+            /after 2 UpdateEndpointWeightsAndCapacities call\(s\) SageMaker still shows no weight on variant standby .*Pulumi\.prod\.yaml is as it was/,
+        );
+        expect(readFileSync(file, "utf8")).toBe(before);
+        expect(stack.calls).toEqual([]);
     });
 
     it("a rollback to a version that is not a variant of the config (cold) goes through the update", async () => {
@@ -285,9 +325,10 @@ describe("decideWeightsSwitch", () => {
         );
         expect(decision).toEqual({
             kind: "switch",
+            // Only the count that rises is sent: the call changes the capacity of one variant.
             calls: [
                 [
-                    { variantName: "primary", weight: 0, instanceCount: 2 },
+                    { variantName: "primary", weight: 0 },
                     { variantName: "standby", weight: 1, instanceCount: 2 },
                 ],
             ],

@@ -193,10 +193,10 @@ describe.skipIf(motoPython === undefined)("SageMaker hot standby against moto", 
         return Number(Attributes?.ApproximateNumberOfMessages ?? 0);
     }
 
-    /** primary w0 ×2, standby w1 ×2: what every driver sets for a rollback to 2 (desiredVariantWeights), as sent to SageMaker. */
+    /** All weight to standby, as sent to SageMaker for a rollback to 2 when both variants run 2 (desiredVariantWeights through callFor): weights only, no count changes. */
     const TO_STANDBY = [
-        { VariantName: "primary", DesiredWeight: 0, DesiredInstanceCount: 2 },
-        { VariantName: "standby", DesiredWeight: 1, DesiredInstanceCount: 2 },
+        { VariantName: "primary", DesiredWeight: 0 },
+        { VariantName: "standby", DesiredWeight: 1 },
     ];
     const ON_PRIMARY: Shown[] = [
         { name: "primary", weight: 1, count: 2 },
@@ -204,6 +204,11 @@ describe.skipIf(motoPython === undefined)("SageMaker hot standby against moto", 
     ];
     const ON_STANDBY: Shown[] = [
         { name: "primary", weight: 0, count: 2 },
+        { name: "standby", weight: 1, count: 2 },
+    ];
+    /** After autoscaling scaled primary to 3 meanwhile: the switch leaves that count alone (it sends only counts that must rise). */
+    const AUTOSCALED_ON_STANDBY: Shown[] = [
+        { name: "primary", weight: 0, count: 3 },
         { name: "standby", weight: 1, count: 2 },
     ];
 
@@ -227,7 +232,13 @@ describe.skipIf(motoPython === undefined)("SageMaker hot standby against moto", 
             const { result: outcome, calls } = await callsDuring(() => handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s)));
 
             // THEN exactly one weights call, as sent: all weight to standby, its count raised to instanceCount in the same call
-            expect(await server.weightsCalls()).toEqual([{ name: ENDPOINT, variants: TO_STANDBY }]);
+            // (the only count sent: the call changes the capacity of one variant)
+            expect(await server.weightsCalls()).toEqual([
+                {
+                    name: ENDPOINT,
+                    variants: standbyInstances === 2 ? TO_STANDBY : [TO_STANDBY[0], { ...TO_STANDBY[1], DesiredInstanceCount: 2 }],
+                },
+            ]);
             // and no new fleet: no config made, no UpdateEndpoint; the handler's SageMaker calls are reads and that one call
             // (a hot standby's variant runs its model already: no DescribeEndpointConfig/DescribeModel/ECR check of the target)
             expect(count(calls, "CreateEndpointConfig")).toBe(0);
@@ -375,7 +386,7 @@ describe.skipIf(motoPython === undefined)("SageMaker hot standby against moto", 
             const next = await handleAlarmEvent(compositeAlarmEvent({ alarmName: ALARM }), s, ports(s));
             expect(next.action).toBe("rolled-back");
             expect((await server.weightsCalls()).slice(1)).toEqual([{ name: ENDPOINT, variants: TO_STANDBY }]);
-            expect(await described()).toEqual({ status: "InService", config: CONFIG, variants: ON_STANDBY });
+            expect(await described()).toEqual({ status: "InService", config: CONFIG, variants: AUTOSCALED_ON_STANDBY });
         });
 
         it("a race: busy between the check and the call, free after the re-check: one retry, exactly one accepted weights call from the handler", async () => {
@@ -396,7 +407,7 @@ describe.skipIf(motoPython === undefined)("SageMaker hot standby against moto", 
             expect(await buildCount()).toBe(1);
             expect(await queuedNotificationCount()).toBe(1);
             await waitUntilInService();
-            expect(await described()).toEqual({ status: "InService", config: CONFIG, variants: ON_STANDBY });
+            expect(await described()).toEqual({ status: "InService", config: CONFIG, variants: AUTOSCALED_ON_STANDBY });
             expect(new Set(await servedBy(20))).toEqual(new Set([`standby ${MODEL["2"]}`]));
         });
 
@@ -644,7 +655,7 @@ describe.skipIf(motoPython === undefined)("SageMaker hot standby against moto", 
                 { name: ENDPOINT, variants: [{ VariantName: "primary", DesiredInstanceCount: 3 }] },
                 { name: ENDPOINT, variants: TO_STANDBY },
             ]);
-            expect(await described()).toEqual({ status: "InService", config: CONFIG, variants: ON_STANDBY });
+            expect(await described()).toEqual({ status: "InService", config: CONFIG, variants: AUTOSCALED_ON_STANDBY });
         }, 30_000);
         // After a refusal the call is decided again on what the settled endpoint shows: a deploy of 4 that lands
         // meanwhile (another config, same variant names) must not get its standby (3, the version rolled back) the weight.
@@ -769,8 +780,11 @@ describe.skipIf(motoPython === undefined)("SageMaker hot standby against moto", 
             expect((await provider.diff(ENDPOINT, inputs(serving3()), inputs(recounted))).changes).toBe(true);
             expect((await provider.diff(ENDPOINT, inputs(serving3()), inputs(serving3().slice(0, 1)))).changes).toBe(true);
             expect((await provider.diff(ENDPOINT, inputs(serving3()), inputs(serving3(), "another-endpoint"))).changes).toBe(true);
-            // diff is pure: it asks AWS nothing.
+            // A diff of different wanted weights asks AWS nothing; of equal ones it reads the endpoint (an UpdateEndpoint may have reset it), never writes.
             expect((await callsDuring(() => provider.diff(ENDPOINT, inputs(serving3()), inputs(serving2())))).calls).toEqual([]);
+            expect((await callsDuring(() => provider.diff(ENDPOINT, inputs(serving3()), inputs(serving3())))).calls.map((c) => c.operation)).toEqual([
+                "DescribeEndpoint",
+            ]);
         });
 
         // A new endpointName (the Endpoint was replaced) replaces the resource: its id is the endpoint's name, which read

@@ -5,7 +5,7 @@
  * and after a rollback moved the weight to the standby.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { endpointVariantsFor, type EndpointVariantsRecord } from "../catalog/endpointVariants";
+import { configMadeFrom, endpointVariantsFor, type EndpointVariantsRecord } from "../catalog/endpointVariants";
 import { parseStackConfig } from "../config/schema";
 import { MOCK_ACCOUNT_ID, recordProgram, type RegisteredResource } from "../plan/mockRuntime";
 import { triggerSettingsFromEnv } from "../trigger/settings";
@@ -30,6 +30,8 @@ const deployed3: EndpointVariantsRecord = endpointVariantsFor({
     standby: "2",
     quarantined: [],
     catalog: ["1", "2", "3"],
+    // As the component computes it for this config: no KMS key, role or VPC given, no environment.
+    madeFrom: configMadeFrom({}, {}, undefined),
 }).record;
 
 let serving3: RegisteredResource[];
@@ -43,8 +45,7 @@ beforeAll(async () => {
     });
 });
 
-const dimensionsOf = (registered: RegisteredResource[]) =>
-    (findChild(registered, "fraud-detector-alarms-latency-p99").inputs as { dimensions: Record<string, string> }).dimensions;
+const alarmInputs = (registered: RegisteredResource[], suffix: string) => findChild(registered, `fraud-detector-alarms-${suffix}`).inputs;
 const environmentOf = (registered: RegisteredResource[]) =>
     (findChild(registered, "fraud-detector-trigger-function").inputs as { environment: { variables: Record<string, string> } }).environment.variables;
 const triggerPolicyOf = (registered: RegisteredResource[]) =>
@@ -53,9 +54,22 @@ const triggerPolicyOf = (registered: RegisteredResource[]) =>
     };
 
 describe("a SageMaker stack with standby: hot", () => {
-    it("watches the variant that serves the pin: primary, then standby after the rollback moved the weight there", () => {
-        expect(dimensionsOf(serving3)).toEqual({ EndpointName: "fraud-detector-endpoint-mock", VariantName: "primary" });
-        expect(dimensionsOf(rolledBackTo2)).toEqual({ EndpointName: "fraud-detector-endpoint-mock", VariantName: "standby" });
+    it("watches both variants together, so that the alarms follow whichever serves without changing (a rollback within the config, a deploy's bake)", () => {
+        const latency = alarmInputs(serving3, "latency-p99") as {
+            metricQueries: { id: string; expression?: string; metric?: { dimensions: Record<string, string>; stat: string } }[];
+        };
+        expect(latency.metricQueries.map((q) => q.id)).toEqual(["latency0", "latency1", "latency"]);
+        expect(latency.metricQueries.slice(0, 2).map((q) => [q.metric?.dimensions.VariantName, q.metric?.stat])).toEqual([
+            ["primary", "p99"],
+            ["standby", "p99"],
+        ]);
+        expect(latency.metricQueries[2].expression).toBe("MAX([latency0, latency1])");
+        const errors = alarmInputs(serving3, "5xx-rate") as { metricQueries: { id: string; expression?: string }[] };
+        expect(errors.metricQueries.at(-1)?.expression).toBe(
+            "IF(SUM([FILL(invocations0, 0), FILL(invocations1, 0)]) > 0, 100 * SUM([FILL(errors0, 0), FILL(errors1, 0)]) / SUM([FILL(invocations0, 0), FILL(invocations1, 0)]), 0)",
+        );
+        // The same alarms after the rollback moved the weight: nothing for the update to change, nothing to lag behind.
+        for (const suffix of ["latency-p99", "5xx-rate"]) expect(alarmInputs(rolledBackTo2, suffix)).toEqual(alarmInputs(serving3, suffix));
     });
 
     it("gives the trigger the config's variants, so that its fast path is the weights call, and the role that call alone on the endpoint", () => {
@@ -87,6 +101,9 @@ describe("a SageMaker stack with standby: hot", () => {
             { variantName: "standby", weight: 1, instanceCount: 2 },
         ]);
         expect(findChild(rolledBackTo2, "fraud-detector-endpoint").inputs.endpointConfigName).toBe("fraud-detector-config-3-mock");
+        // A new deployment policy now would redeploy this config, whose initial weights are 3's: it waits for the next deploy.
+        expect(findChild(rolledBackTo2, "fraud-detector-endpoint").options?.ignoreChanges).toEqual(["deploymentConfig"]);
+        expect(findChild(serving3, "fraud-detector-endpoint").options?.ignoreChanges).toBeUndefined();
         expect(rolledBackTo2.some((r) => r.name === "fraud-detector-model-3")).toBe(true);
     });
 });

@@ -31,8 +31,8 @@ import { isBuildStateChange, triageBuildEvent, type BuildStateChangeEvent, type 
 import type { TriggerSettings } from "./settings";
 import { decideSwitch, type SwitchDecision, type SwitchTarget, type TrafficSwitch } from "../rollback/kubernetesSwitch";
 import { decideWeightsSwitch, isInProgressRefusal, type WeightsDecision } from "../rollback/sagemakerWeightsSwitch";
-import { variantOf, type VariantWeight } from "../catalog/endpointVariants";
-import type { LiveVariant } from "../components/endpointVariantWeights";
+import { variantOf } from "../catalog/endpointVariants";
+import type { LiveVariant, VariantCall } from "../components/endpointVariantWeights";
 
 /** What the endpoint reports (DescribeEndpoint). */
 export interface EndpointState {
@@ -87,7 +87,7 @@ export interface TriggerPorts {
     /** Points the endpoint at `configName`, all at once, keeping the guardrail alarm set. */
     updateEndpoint(endpointName: string, configName: string, guardrailAlarmNames: readonly string[]): Promise<void>;
     /** Hot standby: one UpdateEndpointWeightsAndCapacities call with these variants' weights and counts. */
-    updateWeights(endpointName: string, variants: readonly VariantWeight[]): Promise<void>;
+    updateWeights(endpointName: string, variants: readonly VariantCall[]): Promise<void>;
     /** Starts the reconcile build (idempotent per event id); returns the build id. */
     startReconcile(request: { readonly version: string; readonly alarmName: string; readonly eventId: string }): Promise<string>;
     publish(subject: string, message: string): Promise<void>;
