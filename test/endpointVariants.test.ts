@@ -5,7 +5,13 @@
  * `mlops:sagemaker.standby`.
  */
 import { describe, expect, it } from "vitest";
-import { desiredVariantWeights, endpointVariantsFor, endpointVariantsFromOutput, type EndpointVariantsRecord } from "../catalog/endpointVariants";
+import {
+    configMadeFrom,
+    desiredVariantWeights,
+    endpointVariantsFor,
+    endpointVariantsFromOutput,
+    type EndpointVariantsRecord,
+} from "../catalog/endpointVariants";
 import { runsAt } from "../components/endpointVariantWeights";
 import { parseStackConfig, StackConfigError } from "../config/schema";
 import { sagemakerRawConfig } from "./helpers";
@@ -210,5 +216,88 @@ describe("mlops:sagemaker.standby config", () => {
         expect(problemsOf({ sagemaker: { instanceType: "ml.m5.large", standby: "hot", standbyInstanceCount: 0 } })).toEqual([
             "mlops:sagemaker.standbyInstanceCount: standbyInstanceCount must be at least 1 (SageMaker runs no variant on 0 instances)",
         ]);
+    });
+});
+
+describe("endpointVariantsFor: every condition of keeping the config", () => {
+    const made = endpointVariantsFor({ settings, pinned: "3", standby: "2", quarantined: [], catalog, previousPin: "2" });
+    const keep = (input: Partial<Parameters<typeof endpointVariantsFor>[0]>) =>
+        endpointVariantsFor({ settings, pinned: "3", standby: "2", quarantined: [], catalog, previousPin: "3", previous: made.record, ...input }).kept;
+
+    it("keeps it as made, in whatever order the record lists the variants", () => {
+        expect(made.record.madeFrom).toBe("");
+        expect(keep({})).toBe(true);
+        expect(keep({ previous: { ...made.record, variants: [...made.record.variants].reverse() } })).toBe(true);
+    });
+
+    it("a previous pin the catalog does not hold (or none) is no forward deploy", () => {
+        expect(keep({ previousPin: "9" })).toBe(true);
+        expect(keep({ previousPin: undefined })).toBe(true);
+    });
+
+    it("not when one of its versions left the catalog, the serving variant was renamed, or the pin is not one of its versions", () => {
+        expect(keep({ catalog: ["3", "4"] })).toBe(false);
+        expect(keep({ settings: { ...settings, variantName: "live" } })).toBe(false);
+        expect(keep({ pinned: "1", standby: undefined })).toBe(false);
+        expect(keep({ madeFrom: "another key" })).toBe(false);
+    });
+
+    it("a one-variant config is kept while there is no standby to add, and replaced once there is", () => {
+        const alone = endpointVariantsFor({ settings, pinned: "1", standby: undefined, quarantined: [], catalog });
+        const again = (standby: string | undefined) =>
+            endpointVariantsFor({ settings, pinned: "1", standby, quarantined: [], catalog, previousPin: "1", previous: alone.record }).kept;
+        expect(again(undefined)).toBe(true);
+        expect(again("2")).toBe(false);
+    });
+
+    it("the standby is never the pin itself: one variant", () => {
+        expect(endpointVariantsFor({ settings, pinned: "3", standby: "3", quarantined: [], catalog }).record.variants.map((v) => v.version)).toEqual(["3"]);
+    });
+});
+
+describe("configMadeFrom", () => {
+    it("differs when a KMS key, role, VPC, environment value or source differs; an Output value stands as (output)", () => {
+        const base = configMadeFrom({}, { A: "1", B: undefined }, "db-1");
+        expect(JSON.parse(base)).toEqual({ kmsKeyArn: null, executionRoleArn: null, vpc: null, environment: { A: "1", B: "(output)" }, source: "db-1" });
+        const others = [
+            configMadeFrom({ kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/k" }, { A: "1", B: undefined }, "db-1"),
+            configMadeFrom({ executionRoleArn: "arn:aws:iam::123456789012:role/r" }, { A: "1", B: undefined }, "db-1"),
+            configMadeFrom({ vpc: { subnetIds: ["subnet-1"], securityGroupIds: ["sg-1"] } }, { A: "1", B: undefined }, "db-1"),
+            configMadeFrom({}, { A: "2", B: undefined }, "db-1"),
+            configMadeFrom({}, { A: "1", B: undefined }, "db-restored"),
+            configMadeFrom({}, { A: "1", B: undefined }, undefined),
+        ];
+        for (const other of others) expect(other).not.toBe(base);
+    });
+});
+
+describe("endpointVariantsFromOutput refuses anything but a record", () => {
+    const good = {
+        instanceType: "ml.g5.xlarge",
+        madeFrom: "m",
+        createdFor: "3",
+        variants: [{ variantName: "primary", version: "3", initialWeight: 1, initialInstanceCount: 2 }],
+    };
+
+    it("keeps madeFrom, and a record without it has none", () => {
+        expect(endpointVariantsFromOutput(good)).toEqual(good);
+        const without = { instanceType: good.instanceType, createdFor: good.createdFor, variants: good.variants };
+        expect(endpointVariantsFromOutput(without)).toEqual(without);
+    });
+
+    it.each([
+        ["null", null],
+        ["a string", "3"],
+        ["a numeric instance type", { ...good, instanceType: 5 }],
+        ["no createdFor", { ...good, createdFor: undefined }],
+        ["variants not a list", { ...good, variants: {} }],
+        ["a numeric madeFrom", { ...good, madeFrom: 1 }],
+        ["a null variant", { ...good, variants: [null] }],
+        ["a variant without a name", { ...good, variants: [{ ...good.variants[0], variantName: 1 }] }],
+        ["a variant without a version", { ...good, variants: [{ ...good.variants[0], version: 3 }] }],
+        ["a variant without a weight", { ...good, variants: [{ ...good.variants[0], initialWeight: "1" }] }],
+        ["a variant without a count", { ...good, variants: [{ ...good.variants[0], initialInstanceCount: "2" }] }],
+    ])("%s", (_what, value) => {
+        expect(endpointVariantsFromOutput(value)).toBeUndefined();
     });
 });

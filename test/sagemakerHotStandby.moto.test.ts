@@ -358,7 +358,7 @@ describe.skipIf(motoPython === undefined)("SageMaker hot standby against moto", 
 
             // The handler tried once, was refused, re-checked (bounded) and gave up without a second call.
             expect(p.attempts).toEqual([REFUSED]);
-            expect(p.sleeps).toEqual([20_000, 20_000]);
+            expect(p.sleeps).toEqual([20_000, 20_000, 20_000]); // a turn after the refusal, then the bounded re-check's two waits
             expect(outcome).toEqual({
                 action: "skipped",
                 why: `UpdateEndpointWeightsAndCapacities to version 2 failed (Cannot update in-progress endpoint "${ENDPOINT_ARN}".), and endpoint ${ENDPOINT} was still Updating after 3 checks; the endpoint still serves 3`,

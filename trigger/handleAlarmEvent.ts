@@ -415,7 +415,12 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
             await ports.releaseRollback(record);
             return rollback.tell(
                 moved.action,
-                moved.action === "failed-closed" ? moved.why : `${moved.why}; the endpoint still serves ${settings.pinnedVersion}`,
+                moved.action === "failed-closed"
+                    ? moved.why
+                    : moved.action === "skipped"
+                      ? `${moved.why}; the endpoint still serves ${settings.pinnedVersion}`
+                      : // Another error (a timeout, say) may come after the call landed: say what to check, not what is unknown.
+                        `${moved.why}; the endpoint should still serve ${settings.pinnedVersion} (mlops status shows which version takes traffic)`,
             );
         }
     } else if (settings.target === "sagemaker") {
@@ -558,6 +563,8 @@ async function moveWeights(
             const why = `UpdateEndpointWeightsAndCapacities to version ${settings.rollbackVersion} failed (${messageOf(error)})`;
             if (!isInProgressRefusal(error)) return { why, action: "failed" };
             if (attempt > 1) return { why, action: "skipped" };
+            // A turn first: DescribeEndpoint may still show InService just after the change that made the call refused.
+            await ports.sleep(settings.busyRecheckSeconds * 1000);
             const endpoint = await settledEndpoint(settings, ports);
             if (BUSY_ENDPOINT_STATUSES.includes(endpoint.status)) {
                 return {
