@@ -3,7 +3,7 @@
  * map the Pulumi engine hands the program. Both become the plain object that
  * `parseStackConfig` takes, keys without the `mlops:` namespace.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { BadInputError } from "./badInput";
@@ -67,15 +67,44 @@ export function rawConfigFromStackFile(file: string): Record<string, unknown> {
     return raw;
 }
 
-/** Every key of a stack file's `config:` map, as written (any namespace); `StackFileError` (exit 2) when it cannot be read as one. */
-export function stackFileConfig(file: string): Record<string, unknown> {
-    let text: string;
+/** A stack file larger than this is refused: Pulumi stack files are kilobytes, and reading an endless one must not grow without bound. */
+export const MAX_STACK_FILE_BYTES = 1024 * 1024;
+
+/**
+ * The text of a stack file that is a regular file of at most
+ * MAX_STACK_FILE_BYTES; else `StackFileError` (exit 2). Opened without
+ * blocking and checked on the open descriptor, so that a FIFO never hangs
+ * the CLI and a device such as /dev/zero is never read.
+ */
+function readStackFileText(file: string): string {
+    let fd: number;
     try {
-        text = readFileSync(file, "utf8");
+        fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (error) {
         const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
         throw new StackFileError(`cannot read stack file ${file}: ${reason}`);
     }
+    try {
+        const stat = fstatSync(fd);
+        if (!stat.isFile()) {
+            throw new StackFileError(
+                `cannot read stack file ${file}: not a regular file (a directory, device or pipe); give the path of a Pulumi.<stack>.yaml`,
+            );
+        }
+        if (stat.size > MAX_STACK_FILE_BYTES) {
+            throw new StackFileError(
+                `cannot read stack file ${file}: ${stat.size} bytes, more than ${MAX_STACK_FILE_BYTES} (1 MiB); a Pulumi stack file is kilobytes: check the path`,
+            );
+        }
+        return readFileSync(fd, "utf8");
+    } finally {
+        closeSync(fd);
+    }
+}
+
+/** Every key of a stack file's `config:` map, as written (any namespace); `StackFileError` (exit 2) when it cannot be read as one. */
+export function stackFileConfig(file: string): Record<string, unknown> {
+    const text = readStackFileText(file);
     let document: unknown;
     try {
         document = parseYaml(text);

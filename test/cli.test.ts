@@ -1,8 +1,9 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { MAX_STACK_FILE_BYTES } from "../config/sources";
 
 const ROOT = path.resolve(__dirname, "..");
 const MLOPS = path.join(ROOT, "bin", "mlops.js");
@@ -386,6 +387,24 @@ describe("bad CLI input: exit 2, a clear message, no stack trace", () => {
         expect(run.code).toBe(2);
         expect(run.stderr).toContain(message);
         expect(run.stderr).not.toMatch(STACK_TRACE_LINE);
+    });
+
+    it("refuses files that are not regular files, or are far larger than a stack file, without reading or blocking on them", async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "mlops-not-a-file-"));
+        const fifo = path.join(dir, "Pulumi.fifo.yaml");
+        execFileSync("mkfifo", [fifo]);
+        const huge = path.join(dir, "Pulumi.huge.yaml");
+        writeFileSync(huge, `config:\n  mlops:model: ${"x".repeat(MAX_STACK_FILE_BYTES)}\n`);
+        for (const [file, message] of [
+            ["/dev/zero", "not a regular file (a directory, device or pipe)"],
+            [fifo, "not a regular file (a directory, device or pipe)"],
+            [dir, "not a regular file (a directory, device or pipe)"],
+            [huge, "1048600 bytes, more than 1048576 (1 MiB); a Pulumi stack file is kilobytes: check the path"],
+        ]) {
+            const run = await mlops("validate", "--config-file", file);
+            expect(run.code, file).toBe(2);
+            expect(run.stderr, file).toContain(`cannot read stack file ${file}: ${message}`);
+        }
     });
 
     it("rejects a file that is not a stack file", async () => {
