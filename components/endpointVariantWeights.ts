@@ -53,8 +53,11 @@ export interface LiveVariant {
     readonly desiredInstanceCount?: number;
 }
 
-/** SageMaker statuses in which it is still changing the endpoint (rollback/endpointSettle.ts has the same list; kept here because this module is serialized alone). */
-const BUSY = ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"];
+/**
+ * SageMaker statuses in which it is still changing the endpoint: BUSY_ENDPOINT_STATUSES of
+ * rollback/endpointSettle.ts, written out because this module is serialized alone (a test keeps the two equal).
+ */
+export const PROVIDER_BUSY_STATUSES = ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"];
 
 type SageMakerSdk = typeof import("@aws-sdk/client-sagemaker");
 
@@ -143,7 +146,7 @@ async function settled(endpointName: string, region: string | undefined): Promis
     const deadline = Date.now() + SETTLE_TIMEOUT_MS;
     for (;;) {
         const live = await describeLiveEndpoint(endpointName, region);
-        if (!BUSY.includes(live.status)) return live;
+        if (!PROVIDER_BUSY_STATUSES.includes(live.status)) return live;
         if (Date.now() > deadline) throw new Error(`endpoint ${endpointName} is still ${live.status} after ${SETTLE_TIMEOUT_MS / 60_000} minutes`);
         await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
     }

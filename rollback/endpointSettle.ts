@@ -8,6 +8,9 @@
 /** Statuses in which SageMaker is still changing the endpoint. */
 export const SETTLING_STATUSES = ["Creating", "Updating", "SystemUpdating", "RollingBack"];
 
+/** SageMaker statuses in which it is changing the endpoint or removing it: no update call may be made (the trigger and the weights switch leave it alone or wait). */
+export const BUSY_ENDPOINT_STATUSES = [...SETTLING_STATUSES, "Deleting"];
+
 export interface SettleOptions {
     /** Give up after this long. @default 3600 (a guardrail bake can last an hour) */
     readonly timeoutSeconds?: number;

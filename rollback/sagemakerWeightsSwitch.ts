@@ -9,7 +9,7 @@
  */
 import { desiredVariantWeights, variantOf, type EndpointVariantsRecord, type VariantWeight } from "../catalog/endpointVariants";
 import { callFor, type LiveEndpoint, type LiveVariant, type VariantCall } from "../components/endpointVariantWeights";
-import { SETTLING_STATUSES } from "./endpointSettle";
+import { BUSY_ENDPOINT_STATUSES } from "./endpointSettle";
 
 export type WeightsDecision =
     /**
@@ -60,7 +60,7 @@ export function decideWeightsSwitch(live: LiveEndpoint, target: WeightsSwitchTar
             why: `the endpoint runs config ${live.configName || "(none)"}, not ${target.configName} that the stack recorded: it was changed outside the stack, or SageMaker rolled an update back`,
         };
     }
-    if ([...SETTLING_STATUSES, "Deleting"].includes(live.status)) return { kind: "busy", why: `the endpoint is ${live.status}` };
+    if (BUSY_ENDPOINT_STATUSES.includes(live.status)) return { kind: "busy", why: `the endpoint is ${live.status}` };
     if (live.status !== "InService") return { kind: "refuse", why: `the endpoint is ${live.status}, not InService` };
     const liveTo = live.variants.find((variant) => variant.variantName === toVariant);
     if (liveTo === undefined) return { kind: "refuse", why: `the endpoint shows no variant ${toVariant}` };
@@ -151,7 +151,7 @@ export async function switchWeights(
     const settled = async (what: string): Promise<LiveEndpoint> => {
         for (;;) {
             const live = await api.describe(endpointName);
-            if (![...SETTLING_STATUSES, "Deleting"].includes(live.status)) return live;
+            if (!BUSY_ENDPOINT_STATUSES.includes(live.status)) return live;
             if (waitedMs >= budgetMs) throw new Error(`endpoint ${endpointName} is still ${live.status} after ${Math.round(waitedMs / 1000)} s (${what})`);
             options.onWait?.(`${what}: the endpoint is ${live.status}`, Math.round(waitedMs / 1000));
             await sleep(intervalMs);

@@ -12,7 +12,8 @@ import {
     endpointVariantsFromOutput,
     type EndpointVariantsRecord,
 } from "../catalog/endpointVariants";
-import { runsAt } from "../components/endpointVariantWeights";
+import { PROVIDER_BUSY_STATUSES, runsAt } from "../components/endpointVariantWeights";
+import { BUSY_ENDPOINT_STATUSES } from "../rollback/endpointSettle";
 import { parseStackConfig, StackConfigError } from "../config/schema";
 import { sagemakerRawConfig } from "./helpers";
 
@@ -299,5 +300,11 @@ describe("endpointVariantsFromOutput refuses anything but a record", () => {
         ["a variant without a count", { ...good, variants: [{ ...good.variants[0], initialInstanceCount: "2" }] }],
     ])("%s", (_what, value) => {
         expect(endpointVariantsFromOutput(value)).toBeUndefined();
+    });
+});
+
+describe("the live-weights provider's own copy of the busy statuses", () => {
+    it("is the list the CLI and the trigger use (the provider is serialized alone and cannot import it)", () => {
+        expect(PROVIDER_BUSY_STATUSES).toEqual(BUSY_ENDPOINT_STATUSES);
     });
 });

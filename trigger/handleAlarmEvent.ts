@@ -26,7 +26,7 @@
  * incident so that a retry can finish it is still to do.
  */
 import { triageAlarmEvent, type FreshAlarm } from "./alarmEvent";
-import { readWhileSettling, SETTLING_STATUSES } from "../rollback/endpointSettle";
+import { BUSY_ENDPOINT_STATUSES, readWhileSettling } from "../rollback/endpointSettle";
 import { isBuildStateChange, triageBuildEvent, type BuildStateChangeEvent, type FailedReconcile } from "./buildEvent";
 import type { TriggerSettings } from "./settings";
 import { decideSwitch, type SwitchDecision, type SwitchTarget, type TrafficSwitch } from "../rollback/kubernetesSwitch";
@@ -307,7 +307,7 @@ async function reportBuildEnd(build: FailedReconcile, eventId: string, settings:
 }
 
 /** SageMaker statuses in which SageMaker itself is changing the endpoint (or removing it): leave it alone. */
-export const BUSY_ENDPOINT_STATUSES = [...SETTLING_STATUSES, "Deleting"];
+export { BUSY_ENDPOINT_STATUSES };
 
 /**
  * Whether the last rollback still holds off another one: while it is being
