@@ -1,9 +1,47 @@
 /**
- * Write a pin change into a stack file, keeping its comments and layout: the
- * file stays the one a person reads and reviews.
+ * Write a pin change into a stack file. The file is one a person reads and
+ * reviews, so the edit splices new text into the original at the source
+ * ranges of the values it changes and never re-renders the document:
+ * comments (inside and after an edited list too), blank lines, key order,
+ * quoting, CRLF line endings, a BOM and a missing final newline all stay
+ * byte for byte. What cannot be spliced is refused with a `StackFileError`
+ * (exit 2) that names the key, never reformatted.
  */
-import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { isCollection, isMap, isScalar, parseDocument, stringify } from "yaml";
+import { randomBytes } from "node:crypto";
+import {
+    accessSync,
+    closeSync,
+    constants,
+    fchmodSync,
+    fchownSync,
+    fsyncSync,
+    ftruncateSync,
+    openSync,
+    readFileSync,
+    realpathSync,
+    renameSync,
+    rmSync,
+    statSync,
+    type Stats,
+    writeFileSync,
+} from "node:fs";
+import * as path from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import {
+    type Document,
+    isAlias,
+    isMap,
+    isScalar,
+    isSeq,
+    type Node,
+    parseDocument,
+    type Pair,
+    Scalar,
+    stringify,
+    visit,
+    type YAMLMap,
+    type YAMLSeq,
+} from "yaml";
 import { StackFileError } from "./sources";
 
 export interface PinEdit {
@@ -14,102 +52,362 @@ export interface PinEdit {
     readonly restoredInto?: string;
 }
 
+/** One value to write: `config[key]`, or `config[section][key]`. */
+interface Write {
+    readonly section?: string;
+    readonly key: string;
+    readonly value: string | readonly string[] | Record<string, unknown>;
+}
+
+/** Replace `text.slice(start, end)` of the original (`start === end`: insert). */
+interface Splice {
+    readonly start: number;
+    readonly end: number;
+    readonly text: string;
+    /** For an added entry, how deep its map is (`config` 1): where a section and its parent both end, its entry goes first. */
+    readonly depth?: number;
+}
+
+/** What every splice is computed from. */
+interface Source {
+    readonly text: string;
+    /** The file's line ending, used on every line the edit adds. */
+    readonly eol: string;
+    readonly document: Document;
+    /** The whole file as YAML reads it before the edit. */
+    readonly before: { config: Record<string, unknown> } & Record<string, unknown>;
+}
+
 /**
- * The edited text of a stack file; pure, so it is tested on strings. Values
- * already in the file are replaced where they stand, so every other byte
- * (comments and their indentation included) stays as it was; only a key the
- * file lacks makes the whole document be re-rendered.
+ * The edited text of a stack file; pure, so it is tested on strings.
+ *
+ * Writes `mlops:pinned`; `mlops:quarantined` and `mlops:rollback.allowRedeploy`
+ * when they have entries or are already there (a rollback should change two
+ * lines, not add empty lists); `mlops:database.restoredInto` when the edit
+ * records a restore. A value already equal to the edit is left untouched. A
+ * value that is an alias (`*v`) is replaced at that key only; a value that
+ * carries an anchor other values use (`&v`) is refused, since writing it would
+ * change them too. Afterwards the whole file must read back as before with only
+ * the edited values changed, or the edit is refused.
+ *
+ * @throws StackFileError when the file is not YAML, has no `config:` map, has
+ * no `mlops:database` map to record a restore in, or a value cannot be
+ * written in place (the message names the key and says what to change).
  */
 export function editStackFileText(text: string, edit: PinEdit): string {
     const document = parseDocument(text);
+    if (document.errors.length > 0) throw new StackFileError(`the stack file is not valid YAML: ${document.errors[0].message.split("\n")[0]}`);
     const config = document.get("config");
     if (!isMap(config)) throw new StackFileError("the stack file has no 'config:' map to edit");
-    const rollback = config.get("mlops:rollback");
-    const hasAllowRedeploy = isMap(rollback) && rollback.has("allowRedeploy");
-    // allowRedeploy is written only when it has entries or is already there:
-    // a rollback should change two lines, not add an empty list.
-    const writeAllowRedeploy = edit.allowRedeploy.length > 0 || hasAllowRedeploy;
-    const database = config.get("mlops:database");
-    if (edit.restoredInto !== undefined && !isMap(database)) throw new StackFileError("the stack file has no 'mlops:database:' map to record the restore in");
-
-    const splices: { range: [number, number]; text: string }[] = [];
-    const inPlace = (map: unknown, key: string, value: unknown): boolean => {
-        const node: unknown = isMap(map) ? map.get(key, true) : undefined;
-        const range = (node as { range?: [number, number, number] } | undefined)?.range;
-        // Scalars and flow collections end where their text ends; a block
-        // collection's range runs into the next line, so it is re-rendered.
-        const flowNode = isScalar(node) || (isCollection(node) && node.flow === true);
-        if (!flowNode || range === undefined) return false;
-        // A block scalar (`>-`, `|`) or an empty value is not one line of text either.
-        const original = text.slice(range[0], range[1]);
-        if (original.trim() === "" || original.includes("\n")) return false;
-        splices.push({ range: [range[0], range[1]], text: renderFlow(value) });
-        return true;
-    };
-    // A key the map lacks: one more line after its last entry, at the same indentation.
-    const appendToBlockMap = (map: unknown, key: string, value: string): boolean => {
-        if (!isMap(map) || map.flow === true || map.items.length === 0) return false;
-        const first = map.items[0].key as { range?: [number, number, number] } | undefined;
-        const last = map.items[map.items.length - 1].value;
-        const lastRange = (last as { range?: [number, number, number] } | null)?.range;
-        if (first?.range === undefined || lastRange === undefined || !isScalar(last)) return false;
-        if (text.slice(lastRange[0], lastRange[1]).includes("\n")) return false;
-        const indent = first.range[0] - (text.lastIndexOf("\n", first.range[0]) + 1);
-        // After the whole line of the last value, so that a comment on it stays with it.
-        const lineEnd = text.indexOf("\n", lastRange[1]) === -1 ? text.length : text.indexOf("\n", lastRange[1]);
-        splices.push({ range: [lineEnd, lineEnd], text: `\n${" ".repeat(indent)}${key}: ${renderFlow(value)}` });
-        return true;
-    };
-    const allInPlace =
-        inPlace(config, "mlops:pinned", edit.pinned) &&
-        inPlace(config, "mlops:quarantined", [...edit.quarantined]) &&
-        (!writeAllowRedeploy || inPlace(rollback, "allowRedeploy", [...edit.allowRedeploy])) &&
-        (edit.restoredInto === undefined ||
-            inPlace(database, "restoredInto", edit.restoredInto) ||
-            appendToBlockMap(database, "restoredInto", edit.restoredInto));
-    if (allInPlace) {
-        let edited = text;
-        for (const splice of splices.sort((a, b) => b.range[0] - a.range[0])) {
-            edited = edited.slice(0, splice.range[0]) + splice.text + edited.slice(splice.range[1]);
-        }
-        // Belt and braces: keep the splice only if it reads back as the edit.
-        if (readsBackAs(edited, edit, writeAllowRedeploy)) return edited;
-    }
-
-    config.set("mlops:pinned", edit.pinned);
-    config.set("mlops:quarantined", document.createNode([...edit.quarantined], { flow: true }));
-    if (writeAllowRedeploy) {
-        const list = document.createNode([...edit.allowRedeploy], { flow: true });
-        if (isMap(rollback)) rollback.set("allowRedeploy", list);
-        else config.set("mlops:rollback", document.createNode({ allowRedeploy: list }));
-    }
-    if (edit.restoredInto !== undefined && isMap(database)) database.set("restoredInto", edit.restoredInto);
-    return document.toString();
+    const source: Source = { text, eol: text.includes("\r\n") ? "\r\n" : "\n", document, before: document.toJS() as Source["before"] };
+    const writes = writesFor(source, edit);
+    const splices = writes.flatMap((write) => writeSplices(source, config, write));
+    if (splices.length === 0) return text;
+    const edited = applySplices(text, splices);
+    checkReadsBack(source, edited, writes);
+    return edited;
 }
 
-function readsBackAs(text: string, edit: PinEdit, withAllowRedeploy: boolean): boolean {
-    const document = parseDocument(text);
-    if (document.errors.length > 0) return false;
-    const config = document.toJS() as { config?: Record<string, unknown> } | null;
-    const values = config?.config ?? {};
-    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    return (
-        same(values["mlops:pinned"], edit.pinned) &&
-        same(values["mlops:quarantined"], edit.quarantined) &&
-        (!withAllowRedeploy || same((values["mlops:rollback"] as { allowRedeploy?: unknown } | undefined)?.allowRedeploy, edit.allowRedeploy)) &&
-        (edit.restoredInto === undefined || same((values["mlops:database"] as { restoredInto?: unknown } | undefined)?.restoredInto, edit.restoredInto))
+/** The values this edit writes, decided from what the file already holds. */
+function writesFor(source: Source, edit: PinEdit): Write[] {
+    const config = source.before.config;
+    const rollback = config["mlops:rollback"] as Record<string, unknown> | null | undefined;
+    const database = source.document.getIn(["config", "mlops:database"], true);
+    // An alias is refused where it is written into, with what to do about it.
+    if (edit.restoredInto !== undefined && !isMap(database) && !isAlias(database)) {
+        throw new StackFileError("the stack file has no 'mlops:database:' map to record the restore in");
+    }
+    return [
+        { key: "mlops:pinned", value: edit.pinned },
+        ...(edit.quarantined.length > 0 || "mlops:quarantined" in config ? [{ key: "mlops:quarantined", value: [...edit.quarantined] }] : []),
+        ...(edit.allowRedeploy.length > 0 || (typeof rollback === "object" && rollback !== null && "allowRedeploy" in rollback)
+            ? [{ section: "mlops:rollback", key: "allowRedeploy", value: [...edit.allowRedeploy] }]
+            : []),
+        ...(edit.restoredInto === undefined ? [] : [{ section: "mlops:database", key: "restoredInto", value: edit.restoredInto }]),
+    ];
+}
+
+const labelOf = (write: Write) => (write.section === undefined ? write.key : `${write.section}.${write.key}`);
+
+/** The splices that write one value, or none when the file already holds it. */
+function writeSplices(source: Source, config: YAMLMap, write: Write): Splice[] {
+    const before = source.before.config;
+    if (write.section === undefined) return valueSplices(source, [config], write, before[write.key]);
+    const section = config.get(write.section, true);
+    if (isMap(section)) return valueSplices(source, [config, section], write, (before[write.section] as Record<string, unknown>)[write.key], labelOf(write));
+    // No section yet (or an empty one): it is written whole, as one flow map.
+    if (section === undefined || (isScalar(section) && section.value === null)) {
+        return valueSplices(source, [config], { key: write.section, value: { [write.key]: write.value } }, before[write.section], labelOf(write));
+    }
+    throw new StackFileError(
+        `${write.section} is ${isAlias(section) ? `a YAML alias (${section.toString()})` : "not a map"}, so ${labelOf(write)} cannot be written into it without changing what else it stands for; write ${write.section} out as a map of its own and run again`,
     );
 }
 
-/** One value as a single-line flow node: `"2"`, `[ "3" ]`. */
-function renderFlow(value: unknown): string {
-    return stringify(value, { collectionStyle: "flow", defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" }).trimEnd();
+/** Splices that set `key` of the last of `maps` (each map holds the next) to `value`; `current` is what it reads as now. */
+function valueSplices(source: Source, maps: readonly YAMLMap[], { key, value }: Write, current: unknown, label = key): Splice[] {
+    const map = maps[maps.length - 1];
+    const pair = map.items.find((item) => isScalar(item.key) && item.key.value === key) as Pair<Scalar, Node | null> | undefined;
+    if (pair === undefined) {
+        refuseSharedAnchor(source.document, maps, label);
+        return [{ ...appendEntry(source, map, key, value), depth: maps.length }];
+    }
+    if (isDeepStrictEqual(current, value)) return [];
+    if (pair.value === null)
+        throw new StackFileError(`${label} is written as an explicit key ('? ${key}') with no value to replace; write it as '${key}: ...' and run again`);
+    refuseSharedAnchor(source.document, [...maps, pair.value], label);
+    if (isSeq(pair.value) && Array.isArray(current) && Array.isArray(value))
+        return listSplices(source, pair as Pair<Scalar, YAMLSeq>, current as unknown[], value as string[], label);
+    return [replaceNode(source, pair.value, value)];
 }
 
 /**
- * Apply the edit to the file (write a temporary file, then rename, so a crash
- * never leaves half a stack file) and return the previous text, so that a
- * dry run can put it back byte for byte.
+ * Writing into a node that carries an anchor changes every alias of it
+ * elsewhere in the file: refuse rather than change values the edit does not mean.
+ */
+function refuseSharedAnchor(document: Document, nodes: readonly Node[], label: string): void {
+    const users = new Set<string>();
+    visit(document, { Alias: (_key, alias) => void users.add(alias.source) });
+    const shared = nodes.find((node) => node.anchor !== undefined && users.has(node.anchor));
+    if (shared === undefined) return;
+    throw new StackFileError(
+        `${label} is written through the YAML anchor &${shared.anchor}, which other values use (*${shared.anchor}), so writing it would change them too; write ${label} as a plain value of its own (no anchor) and run again`,
+    );
+}
+
+/** One value as one line of YAML flow text: strings double-quoted, so a version id never reads as a number, and never folded. */
+function render(value: unknown): string {
+    return stringify(value, { collectionStyle: "flow", defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 }).trimEnd();
+}
+
+/** Where the line holding `offset` starts. */
+function lineStart(text: string, offset: number): number {
+    return text.lastIndexOf("\n", offset - 1) + 1;
+}
+
+/** Where the line on which text ending at `end` ends stops, before its line break (a node's range may end after it). */
+function lineEnd(text: string, end: number): number {
+    const newline = end > 0 && text[end - 1] === "\n" ? end - 1 : text.indexOf("\n", end);
+    if (newline === -1) return text.length;
+    return text[newline - 1] === "\r" ? newline - 1 : newline;
+}
+
+/** Where the line break ending the line before the one starting at `lineStartOffset` begins. */
+function lineBreakBefore(text: string, lineStartOffset: number): number {
+    return lineStartOffset - (text[lineStartOffset - 2] === "\r" ? 2 : 1);
+}
+
+/**
+ * A key the map lacks: one more entry after its last, at its indentation in
+ * a block map (the new line starts with the file's line ending, so a file
+ * without a final one keeps having none), after a comma in a flow map.
+ */
+function appendEntry(source: Source, map: YAMLMap, key: string, value: unknown): Splice {
+    const { text, eol } = source;
+    const last = map.items[map.items.length - 1] as Pair<Node, Node | null> | undefined;
+    if (map.flow === true) {
+        // `mlops:*` keys quoted, as flow stack files write them: every YAML reader takes `"a:b":` as one key.
+        const entry = `${/^\w+$/.test(key) ? key : JSON.stringify(key)}: ${render(value)}`;
+        const at = last === undefined ? map.range![0] + 1 : (last.value ?? last.key).range![1];
+        return { start: at, end: at, text: last === undefined ? ` ${entry}${text[at] === "}" ? " " : ""}` : `, ${entry}` };
+    }
+    // A block map has at least one entry; its first key's line gives the indentation (an anchor or `?` may precede the key).
+    const indent = /^ */.exec(text.slice(lineStart(text, (map.items[0].key as Node).range![0])))![0];
+    const at = lineEnd(text, (last!.value ?? last!.key).range![1]);
+    return { start: at, end: at, text: `${eol}${indent}${key}: ${render(value)}` };
+}
+
+/** Replace one node's text with the value; its anchor or tag, and what follows it on the line (a comment), stay. */
+function replaceNode(source: Source, node: Node, value: unknown): Splice {
+    const { text } = source;
+    const [start, end] = node.range!;
+    const body = text.slice(start, end);
+    if (isScalar(node) && (node.type === Scalar.BLOCK_FOLDED || node.type === Scalar.BLOCK_LITERAL) && typeof value === "string") {
+        // Keep the header (`>-` and its comment) and the indentation: only the content changes.
+        const contentLine = body.indexOf("\n") + 1;
+        const content = body.slice(contentLine).search(/\S/);
+        if (contentLine > 0 && content !== -1) return { start: start + contentLine + content, end: start + body.trimEnd().length, text: value };
+    }
+    const trimmedEnd = start + body.trimEnd().length;
+    if (start < trimmedEnd) return { start, end: trimmedEnd, text: render(value) };
+    // An empty value (`key:`, `key:   # c`, `"key": }`) has a zero-length range: keep the new text apart from its neighbours.
+    const before = /\s/.test(text[start - 1]) ? "" : " ";
+    const after = start === text.length || /\s/.test(text[start]) ? "" : " ";
+    return { start, end: start, text: `${before}${render(value)}${after}` };
+}
+
+/** Which items of a list stay (a longest common subsequence: shared items keep their place) and what goes after which old item (-1: before the first). */
+interface ListChanges {
+    readonly kept: readonly boolean[];
+    readonly inserted: ReadonlyMap<number, readonly string[]>;
+}
+
+function listChanges(current: readonly unknown[], next: readonly string[]): ListChanges {
+    const common = Array.from({ length: current.length + 1 }, () => new Array<number>(next.length + 1).fill(0));
+    for (let i = current.length - 1; i >= 0; i--) {
+        for (let j = next.length - 1; j >= 0; j--) {
+            common[i][j] = isDeepStrictEqual(current[i], next[j]) ? common[i + 1][j + 1] + 1 : Math.max(common[i + 1][j], common[i][j + 1]);
+        }
+    }
+    const kept = current.map(() => false);
+    const inserted = new Map<number, string[]>();
+    for (let i = 0, j = 0, after = -1; j < next.length;) {
+        if (i < current.length && isDeepStrictEqual(current[i], next[j])) {
+            kept[i] = true;
+            after = i++;
+            j++;
+        } else if (i < current.length && common[i + 1][j] >= common[i][j + 1]) {
+            // On a tie the old item goes: either way as many items stay.
+            i++;
+        } else {
+            inserted.set(after, [...(inserted.get(after) ?? []), next[j++]]);
+        }
+    }
+    return { kept, inserted };
+}
+
+/** Splices that turn a list into `next` item by item: kept items, and the comments around them, stay byte for byte. */
+function listSplices(source: Source, pair: Pair<Scalar, YAMLSeq>, current: readonly unknown[], next: readonly string[], label: string): Splice[] {
+    const seq = pair.value!;
+    const items = seq.items;
+    if (!items.every((item): item is Node => isScalar(item) || isAlias(item) || isMap(item) || isSeq(item))) {
+        throw new StackFileError(`${label} holds a pair (\`key: value\`) as a list item; write it as a list of version ids and run again`);
+    }
+    const changes = listChanges(current, next);
+    return seq.flow === true ? flowListSplices(source.text, seq.range!, items, changes, next) : blockListSplices(source, pair.key, items, changes, label);
+}
+
+/** `[ "1", "3" ]`: items go with the separator after them (before them, at the end); new ones come with a comma. */
+function flowListSplices(text: string, [open, close]: readonly number[], items: readonly Node[], changes: ListChanges, next: readonly string[]): Splice[] {
+    const start = (i: number) => items[i].range![0];
+    const end = (i: number) => items[i].range![1];
+    const list = (values: readonly string[]) => values.map(render).join(", ");
+    if (items.length === 0) return [{ start: open + 1, end: open + 1, text: ` ${list(next)}${text[open + 1] === "]" ? " " : ""}` }];
+    if (!changes.kept.includes(true)) {
+        // Nothing stays: `[]` when nothing is left, else new items in place of the old (a comment between old items goes
+        // with them; the padding and a comment before the first or after the last stay).
+        if (next.length === 0 && !text.slice(open, close).includes("#")) return [{ start: open, end: close, text: "[]" }];
+        return [{ start: start(0), end: end(items.length - 1), text: list(next) }];
+    }
+    const splices: Splice[] = [];
+    for (let i = 0; i < items.length; i++) {
+        if (changes.kept[i]) continue;
+        let last = i;
+        while (last + 1 < items.length && !changes.kept[last + 1]) last++;
+        splices.push(...(last + 1 < items.length ? [{ start: start(i), end: start(last + 1), text: "" }] : lastRunDeletion(text, items, i)));
+        i = last;
+    }
+    for (const [after, values] of changes.inserted) {
+        splices.push(
+            after === -1 ? { start: start(0), end: start(0), text: `${list(values)}, ` } : { start: end(after), end: end(after), text: `, ${list(values)}` },
+        );
+    }
+    return splices;
+}
+
+/**
+ * The items from `first` to the end of a flow list go with a comma, the one
+ * before them unless one follows them (the item before them is kept). A
+ * comment between that item and them stays: it is about the kept item.
+ */
+function lastRunDeletion(text: string, items: readonly Node[], first: number): Splice[] {
+    const keptEnd = items[first - 1].range![1];
+    const start = items[first].range![0];
+    const end = items[items.length - 1].range![1];
+    const separator = text.slice(keptEnd, start);
+    if (!separator.includes("#")) return [{ start: keptEnd, end, text: "" }];
+    const trailingComma = /^[ \t]*,/.exec(text.slice(end));
+    if (trailingComma !== null) return [wholeLinesIfAlone(text, { start, end: end + trailingComma[0].length, text: "" })];
+    const comma = /^[ \t]*,/.exec(separator);
+    if (comma === null) return [{ start: keptEnd, end, text: "" }];
+    return [{ start: keptEnd, end: keptEnd + comma[0].length, text: "" }, wholeLinesIfAlone(text, { start, end, text: "" })];
+}
+
+/** A deletion that is all its lines hold takes the lines (and the line break before them) too, leaving no blank line. */
+function wholeLinesIfAlone(text: string, deletion: Splice): Splice {
+    const first = lineStart(text, deletion.start);
+    const last = lineEnd(text, deletion.end);
+    if (text.slice(first, deletion.start).trim() !== "" || text.slice(deletion.end, last).trim() !== "" || first === 0) return deletion;
+    return { ...deletion, start: lineBreakBefore(text, first), end: last };
+}
+
+/** `- "1"` lines: an item's lines go with the line break before them; new lines copy the first item's `- ` and use the file's line ending. */
+function blockListSplices(source: Source, key: Scalar, items: readonly Node[], changes: ListChanges, label: string): Splice[] {
+    const { text, eol } = source;
+    const firstLine = lineStart(text, items[0].range![0]);
+    const dash = /^[ \t]*-[ \t]*/.exec(text.slice(firstLine, items[0].range![0]))?.[0];
+    if (dash === undefined)
+        throw new StackFileError(`${label} is a list whose first item does not start its line; write one '- version' per line and run again`);
+    const splices: Splice[] = items.flatMap((item, i) =>
+        changes.kept[i] ? [] : [{ start: lineBreakBefore(text, lineStart(text, item.range![0])), end: lineEnd(text, item.range![1]), text: "" }],
+    );
+    for (const [after, values] of changes.inserted) {
+        const at = after === -1 ? lineBreakBefore(text, firstLine) : lineEnd(text, items[after].range![1]);
+        splices.push({ start: at, end: at, text: values.map((value) => `${eol}${dash}${render(value)}`).join("") });
+    }
+    if (!changes.kept.includes(true) && changes.inserted.size === 0) {
+        // A block list cannot be empty: `[]` goes on the key's line, after the colon and any anchor or tag.
+        const colon = /^[ \t]*:(?:[ \t]+[&!]\S*)*/.exec(text.slice(key.range![1]));
+        if (colon === null)
+            throw new StackFileError(
+                `${label} cannot be emptied in place (its ':' is not on its key's line); write it as '${key.value as string}: []' and run again`,
+            );
+        const at = key.range![1] + colon[0].length;
+        splices.push({ start: at, end: at, text: " []" });
+    }
+    return splices;
+}
+
+/** Apply non-overlapping splices of the original text; an insertion comes before a deletion that starts where it is. */
+function applySplices(text: string, splices: readonly Splice[]): string {
+    const ordered = [...splices].sort((a, b) => a.start - b.start || a.end - a.start - (b.end - b.start) || (b.depth ?? 0) - (a.depth ?? 0));
+    let edited = "";
+    let cursor = 0;
+    for (const splice of ordered) {
+        // A bug here, not bad input: each splice covers text of its own.
+        if (splice.start < cursor) throw new Error(`stack file edit: overlapping splices at offset ${splice.start}`);
+        edited += text.slice(cursor, splice.start) + splice.text;
+        cursor = splice.end;
+    }
+    return edited + text.slice(cursor);
+}
+
+/**
+ * The edited file must read as the original with only the written values
+ * changed; anything else (a tag that reads the new text as another type, a
+ * block scalar that keeps its line break, an alias left pointing nowhere) is
+ * refused, naming what would change.
+ */
+function checkReadsBack(source: Source, edited: string, writes: readonly Write[]): void {
+    const expected = structuredClone(source.before);
+    for (const { section, key, value } of writes) {
+        if (section === undefined) expected.config[key] = value;
+        else expected.config[section] = { ...(expected.config[section] as Record<string, unknown> | null), [key]: value };
+    }
+    const document = parseDocument(edited);
+    const actual = document.errors.length === 0 ? (document.toJS() as Source["before"]) : undefined;
+    if (isDeepStrictEqual(actual, expected)) return;
+    const differing = actual === undefined ? [] : differingKeys(expected, actual);
+    const what =
+        actual === undefined
+            ? `leave the stack file invalid (${document.errors[0].message.split("\n")[0]})`
+            : `change how ${differing.join(", ")} read${differing.length === 1 ? "s" : ""}`;
+    throw new StackFileError(
+        `writing ${writes.map(labelOf).join(", ")} into the stack file in place would ${what}; write these values plainly (no YAML tag, anchor or block scalar on them) and run again`,
+    );
+}
+
+/** The top-level keys, and the keys of `config`, whose values differ. */
+function differingKeys(expected: Source["before"], actual: Source["before"]): string[] {
+    const differing = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+        [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((key) => !isDeepStrictEqual(a[key], b[key]));
+    return differing(expected, actual).flatMap((key) => (key === "config" ? differing(expected.config, actual.config ?? {}) : [key]));
+}
+
+/**
+ * Apply the edit to the file and return the text it had, so that a dry run
+ * can put it back byte for byte (with `replaceFile`). Errors: those of
+ * `editStackFileText` and `replaceFile`.
  */
 export function editStackFile(file: string, edit: PinEdit): string {
     const previous = readFileSync(file, "utf8");
@@ -117,10 +415,88 @@ export function editStackFile(file: string, edit: PinEdit): string {
     return previous;
 }
 
+/**
+ * Replace a stack file's text, writing nowhere but the file:
+ * - a symlink is followed to its real path, and stays a symlink;
+ * - text equal to what the file holds writes nothing (so putting back a file
+ *   that was never changed works even when it is read-only);
+ * - a file without write permission (no `w` bit at all, or none for the
+ *   caller) is refused with a `StackFileError` naming it, never replaced;
+ * - a file with one link is replaced atomically: a temporary file in the same
+ *   directory, with an unpredictable name (128 random bits) and created
+ *   exclusively (O_EXCL: a file or symlink planted at that name fails the
+ *   write, never redirects it), gets the file's mode (664 and 666 included;
+ *   set with fchmod, which umask does not narrow) and owner (where the caller
+ *   may set it), the text, an fsync, and is renamed over the file; on any
+ *   failure it is removed and the file is untouched;
+ * - a file with several hard links is written in place (then truncated and
+ *   fsynced), so every link sees the new text: a rename would leave the other
+ *   links with the old one. That write is not atomic: a crash during it can
+ *   leave part of the old text after the new.
+ */
 export function replaceFile(file: string, text: string): void {
-    // Write through a symlink to its target, and keep the file's mode.
     const target = realpathSync(file);
-    const temporary = `${target}.mlops-${process.pid}.tmp`;
-    writeFileSync(temporary, text, { mode: statSync(target).mode });
-    renameSync(temporary, target);
+    const stats = statSync(target);
+    if (!stats.isFile()) throw new StackFileError(`${file} is not a regular file; mlops writes the pin only into a stack file`);
+    if (readFileSync(target, "utf8") === text) return;
+    refuseReadOnly(file, target, stats);
+    if (stats.nlink > 1) writeInPlace(target, text);
+    else writeAndRename(target, text, stats);
+}
+
+function refuseReadOnly(file: string, target: string, stats: Stats): void {
+    // root may write any file, but a file without a single `w` bit was made read-only on purpose.
+    let writable = (stats.mode & 0o222) !== 0;
+    try {
+        accessSync(target, constants.W_OK);
+    } catch {
+        writable = false;
+    }
+    if (!writable) throw new StackFileError(`${file} is read-only, so mlops will not rewrite it; make it writable (chmod u+w ${file}) and run again`);
+}
+
+function writeAndRename(target: string, text: string, stats: Stats): void {
+    const directory = path.dirname(target);
+    const temporary = path.join(directory, `.${path.basename(target)}.${randomBytes(16).toString("hex")}.tmp`);
+    // Outside the try: a name that exists already is not ours to remove.
+    let fd: number | undefined = openSync(temporary, "wx", 0o600);
+    try {
+        if (stats.uid !== process.getuid?.() || stats.gid !== process.getgid?.()) {
+            try {
+                fchownSync(fd, stats.uid, stats.gid);
+            } catch (error) {
+                // Only root may give a file away: anyone else's new file stays theirs.
+                if ((error as NodeJS.ErrnoException).code !== "EPERM") throw error;
+            }
+        }
+        fchmodSync(fd, stats.mode & 0o7777);
+        writeFileSync(fd, text);
+        fsyncSync(fd);
+        closeSync(fd);
+        fd = undefined;
+        renameSync(temporary, target);
+    } catch (error) {
+        if (fd !== undefined) closeSync(fd);
+        rmSync(temporary, { force: true });
+        throw error;
+    }
+    // The rename is durable only once the directory is on disk too.
+    const directoryFd = openSync(directory, "r");
+    try {
+        fsyncSync(directoryFd);
+    } finally {
+        closeSync(directoryFd);
+    }
+}
+
+function writeInPlace(target: string, text: string): void {
+    // No O_TRUNC: until the write, the file keeps its old text.
+    const fd = openSync(target, "r+");
+    try {
+        writeFileSync(fd, text);
+        ftruncateSync(fd, Buffer.byteLength(text));
+        fsyncSync(fd);
+    } finally {
+        closeSync(fd);
+    }
 }
