@@ -59,10 +59,27 @@ GET /_mlops/calls lists every AWS call the server received since the last
 reset, in order, as {"service", "operation"}: the service from the request's
 SigV4 credential scope, the operation from X-Amz-Target (JSON protocols) or
 the form's Action (query protocol), else the method and path (REST).
+
+SNS Publish refuses a Subject as SNS does ("UTF-8 text with no line breaks
+or control characters, and less than 100 characters long"; moto takes any
+subject of up to 100 characters): InvalidParameter, nothing published.
+
+Faults, for the notice tests (each cleared by a reset):
+  - POST /_mlops/faults {"service", "operation", "times", "code", "message",
+    "status"?}: the next `times` calls of that operation (-1: every call)
+    fail with that error code and message (HTTP 400 unless `status`), in the
+    request's protocol, and never reach moto.
+  - POST /_mlops/hold {"service", "operation", "contains"?}: the next call of
+    that operation (whose body contains `contains`, if given) is carried out
+    by moto, and its answer held back until POST /_mlops/release: the caller
+    is stuck right after the call took effect, for a test to kill it there.
+    GET /_mlops/held says whether one is held: {"held": [{"service",
+    "operation"}]}. A reset releases it.
 """
 
 import copy
 import io
+from xml.sax.saxutils import escape
 import json
 import random
 import re
@@ -81,6 +98,8 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.sns.exceptions import SNSInvalidParameter
+from moto.sns.responses import SNSResponse
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -323,10 +342,10 @@ _calls_lock = threading.Lock()
 
 
 def _record_call(environ):
-    """Appends the request's service and operation to _calls; leaves the body readable for moto."""
+    """Appends the request's service and operation to _calls and returns them; leaves the body readable for moto."""
     scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
     if scope is None:
-        return
+        return None
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target is not None:
         operation = target.rsplit(".", 1)[-1]
@@ -336,12 +355,115 @@ def _record_call(environ):
         environ["CONTENT_LENGTH"] = str(len(body))
         action = re.search(r"(?:^|&)Action=([A-Za-z]+)", body.decode("utf-8", "replace") + "&" + environ.get("QUERY_STRING", ""))
         operation = action.group(1) if action else f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    call = {"service": scope.group(1), "operation": operation}
     with _calls_lock:
-        _calls.append({"service": scope.group(1), "operation": operation})
+        _calls.append(call)
+    return call
+
+
+_SNS_SUBJECT_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_moto_publish = SNSResponse.publish
+
+
+def _publish(self):
+    """moto checks only a subject's length (up to 100); SNS also refuses line
+    breaks and control characters, and 100 itself ("less than 100")."""
+    subject = self._get_param("Subject")
+    if subject is not None and (subject == "" or len(subject) >= 100 or _SNS_SUBJECT_FORBIDDEN.search(subject)):
+        raise SNSInvalidParameter("Invalid parameter: Subject")
+    return _moto_publish(self)
+
+
+SNSResponse.publish = _publish
+
+# Faults and holds, by (service, operation); a lock for each list.
+_faults = []
+_holds = []
+_faults_lock = threading.Lock()
+
+
+def _request_body(environ):
+    """The request's body, left readable for moto."""
+    body = Request(environ).get_data(cache=False)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body.decode("utf-8", "replace")
+
+
+def _take_fault(call):
+    with _faults_lock:
+        for fault in _faults:
+            if fault["service"] == call["service"] and fault["operation"] == call["operation"] and fault["times"] != 0:
+                fault["times"] -= 1
+                return fault
+    return None
+
+
+def _error_response(environ, fault):
+    """The error in the request's protocol: JSON for X-Amz-Target requests, the query protocol's XML otherwise."""
+    status = int(fault.get("status", 400))
+    if environ.get("HTTP_X_AMZ_TARGET") is not None:
+        body = json.dumps({"__type": fault["code"], "message": fault["message"]})
+        return Response(body, status=status, content_type="application/x-amz-json-1.1", headers={"x-amzn-ErrorType": fault["code"]})
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type>"
+        f"<Code>{escape(fault['code'])}</Code><Message>{escape(fault['message'])}</Message>"
+        "</Error><RequestId>mlops-fault</RequestId></ErrorResponse>"
+    )
+    return Response(body, status=status, content_type="text/xml")
+
+
+def _take_hold(call, environ):
+    with _faults_lock:
+        for hold in _holds:
+            if hold["held"] or hold["service"] != call["service"] or hold["operation"] != call["operation"]:
+                continue
+            if hold.get("contains") and hold["contains"] not in _request_body(environ):
+                continue
+            hold["held"] = True
+            return hold
+    return None
+
+
+def _held_answer(moto_app, environ, start_response, hold):
+    """Lets moto carry the call out, then keeps its answer until the hold is released."""
+    captured = {}
+
+    def capture(status, headers, exc_info=None):
+        captured["status"], captured["headers"] = status, headers
+        return lambda data: None
+
+    body = b"".join(moto_app(environ, capture))
+    hold["release"].wait()
+    start_response(captured["status"], captured["headers"])
+    return [body]
 
 
 def control_app(moto_app):
     def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/_mlops/faults":
+            fault = json.loads(Request(environ).get_data(as_text=True))
+            with _faults_lock:
+                _faults.append(fault)
+            return Response("ok")(environ, start_response)
+        if environ.get("PATH_INFO") == "/_mlops/hold":
+            hold = json.loads(Request(environ).get_data(as_text=True))
+            with _faults_lock:
+                _holds.append({**hold, "held": False, "release": threading.Event()})
+            return Response("ok")(environ, start_response)
+        if environ.get("PATH_INFO") == "/_mlops/held":
+            with _faults_lock:
+                held = [{"service": hold["service"], "operation": hold["operation"]} for hold in _holds if hold["held"]]
+            return Response(json.dumps({"held": held}), content_type="application/json")(environ, start_response)
+        if environ.get("PATH_INFO") in ("/_mlops/release", "/moto-api/reset"):
+            with _faults_lock:
+                for hold in _holds:
+                    hold["release"].set()
+                _holds.clear()
+                if environ.get("PATH_INFO") == "/moto-api/reset":
+                    _faults.clear()
+            if environ.get("PATH_INFO") == "/_mlops/release":
+                return Response("ok")(environ, start_response)
         if environ.get("PATH_INFO") == "/moto-api/reset":
             _builds_by_token.clear()
             with _sagemaker_lock:
@@ -371,7 +493,14 @@ def control_app(moto_app):
             with _sagemaker_lock:
                 _update_delay["seconds"] = seconds
             return Response("ok")(environ, start_response)
-        _record_call(environ)
+        call = _record_call(environ)
+        if call is not None:
+            fault = _take_fault(call)
+            if fault is not None:
+                return _error_response(environ, fault)(environ, start_response)
+            hold = _take_hold(call, environ)
+            if hold is not None:
+                return _held_answer(moto_app, environ, start_response, hold)
         return moto_app(environ, start_response)
 
     return app

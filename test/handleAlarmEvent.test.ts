@@ -8,10 +8,20 @@
  */
 import { describe, expect, it } from "vitest";
 import { endpointVariantsFor } from "../catalog/endpointVariants";
-import { handleAlarmEvent, handleTriggerEvent, type EndpointState, type RollbackRecord, type TriggerAction } from "../trigger/handleAlarmEvent";
+import {
+    handleAlarmEvent,
+    handleTriggerEvent,
+    NoticeNotSentError,
+    UnfinishedIncidentError,
+    type EndpointState,
+    type RollbackRecord,
+    type TriggerAction,
+} from "../trigger/handleAlarmEvent";
 import type { TriggerSettings } from "../trigger/settings";
 import { buildStateChangeEvent, compositeAlarmEvent } from "./fixtures/alarmEvents";
 import { InMemoryTriggerPorts } from "./fixtures/inMemoryTriggerPorts";
+import { noticeDue, remainingSteps, type IncidentSteps } from "../trigger/incident";
+import { snsSubject } from "../trigger/notice";
 import {
     PROD_ALARM as ALARM,
     PROD_CONFIG as CONFIG,
@@ -126,14 +136,28 @@ describe("an alarm that passes every check", () => {
             "rollbackTargetProblem",
             "claimRollback",
             "updateEndpoint",
+            "recordIncidentStep",
             "startReconcile",
+            "recordIncidentStep",
             "publish",
+            "recordIncidentStep",
             "finishEvent",
         ]);
         expect(ports.argsOf("claimEvent")).toEqual([["event#alarm-event-1", new Date(T0), new Date(T0 + 15 * 60_000)]]);
         expect(ports.argsOf("rollbackTargetProblem")).toEqual([[CONFIG["2"], IMAGE_2]]);
-        const record = { at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "3", to: "2" };
+        const record = { at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "3", to: "2", steps: { traffic: { state: "pending" } } };
         expect(ports.argsOf("claimRollback")).toEqual([[record, new Date(T0 - 1_800_000)]]);
+        // Each step recorded in the incident's record once done, in order.
+        expect(ports.argsOf("recordIncidentStep")).toEqual([
+            ["alarm-event-1", { traffic: { state: "moved", how: `endpoint ${ENDPOINT} moved to version 2` } }],
+            ["alarm-event-1", { buildId: `${RUNNER}:build-1` }],
+            ["alarm-event-1", { told: "rolled-back" }],
+        ]);
+        expect(ports.rollback?.steps).toEqual({
+            traffic: { state: "moved", how: `endpoint ${ENDPOINT} moved to version 2` },
+            buildId: `${RUNNER}:build-1`,
+            told: "rolled-back",
+        });
         expect(ports.argsOf("updateEndpoint")).toEqual([[ENDPOINT, CONFIG["2"], GUARDRAILS]]);
         expect(ports.argsOf("startReconcile")).toEqual([[{ version: "2", alarmName: ALARM, eventId: "alarm-event-1" }]]);
         expect(ports.published).toEqual([{ subject: "mlops rolled back: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "rolled-back", why) }]);
@@ -148,11 +172,22 @@ describe("an alarm that passes every check", () => {
 
         const why = `reconcile build ${RUNNER}:build-1 runs mlops rollback --version 2`;
         expect(outcome).toEqual({ action: "rolled-back", why, buildId: `${RUNNER}:build-1` });
-        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "claimRollback", "startReconcile", "publish", "finishEvent"]);
+        expect(ports.methods()).toEqual([
+            "claimEvent",
+            "lastRollback",
+            "triggerLastUpdated",
+            "claimRollback",
+            "startReconcile",
+            "recordIncidentStep",
+            "publish",
+            "recordIncidentStep",
+            "finishEvent",
+        ]);
+        expect(ports.argsOf("claimRollback")[0][0]).toMatchObject({ steps: { traffic: { state: "with-build", how: "" } } });
         expect(ports.published).toEqual([{ subject: "mlops rolled back: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "rolled-back", why) }]);
     });
 
-    it("cuts a notice's subject to SNS's 100 characters", async () => {
+    it("cuts a notice's subject below SNS's 100 characters, marking the cut", async () => {
         const ports = aws();
         const model = "fraud-detector-with-a-model-name-long-enough-to-push-the-subject-past-what-sns-accepts";
 
@@ -160,7 +195,8 @@ describe("an alarm that passes every check", () => {
 
         const subject = `mlops rolled back: ${model} (prod) 3 -> 2`;
         expect(subject.length).toBeGreaterThan(100);
-        expect(ports.published.map((notice) => notice.subject)).toEqual([subject.slice(0, 100)]);
+        expect(ports.published.map((notice) => notice.subject)).toEqual([`${subject.slice(0, 96)}...`]);
+        expect(ports.published[0].subject).toHaveLength(99);
     });
 });
 
@@ -268,7 +304,7 @@ describe("the cooldown after an automatic rollback", () => {
 
         expect(outcome.action).toBe("rolled-back");
         expect(ports.argsOf("updateEndpoint")).toEqual([[ENDPOINT, CONFIG["2"], GUARDRAILS]]);
-        expect(ports.rollback).toEqual({ at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "4", to: "2" });
+        expect(ports.rollback).toMatchObject({ at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "4", to: "2" });
     });
 
     it("once the cooldown has passed, the same pin rolls back again", async () => {
@@ -401,7 +437,7 @@ describe("failures after the checks", () => {
 
         const why = "UpdateEndpoint to version 2 failed (Cannot update in-progress endpoint); the endpoint still serves 3";
         expect(outcome).toEqual({ action: "failed", why });
-        const record = { at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "3", to: "2" };
+        const record = { at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "3", to: "2", steps: { traffic: { state: "pending" } } };
         expect(ports.argsOf("releaseRollback")).toEqual([[record]]);
         expect(ports.rollback).toBeUndefined();
         expect(ports.methods().slice(-4)).toEqual(["updateEndpoint", "releaseRollback", "publish", "finishEvent"]);
@@ -409,24 +445,38 @@ describe("failures after the checks", () => {
     });
 
     it.each([
-        ["SageMaker", {}, "traffic is on 2, but the reconcile build did not start (Rate exceeded); run mlops rollback --version 2 by hand"],
+        [
+            "SageMaker",
+            {},
+            'traffic is on 2, but the reconcile build did not start (Rate exceeded); the trigger starts it on Lambda\'s retries of this event and says so; if no "rolled back" notice follows, finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3 --after-fast-path',
+        ],
         [
             "Kubernetes",
             KUBERNETES,
-            "nothing changed: traffic is still on 3; the reconcile build did not start (Rate exceeded); run mlops rollback --version 2 by hand",
+            'nothing changed: traffic is still on 3; the reconcile build did not start (Rate exceeded); the trigger starts it on Lambda\'s retries of this event and says so; if no "rolled back" notice follows, finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3',
         ],
-    ])("%s: the reconcile build not starting keeps the cooldown and tells people where traffic is", async (_, target, why) => {
-        const ports = aws();
-        ports.failing.set("startReconcile", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
-        const event = alarmEvent();
+    ])(
+        "%s: the reconcile build not starting keeps the cooldown, tells people once, and fails the invocation so that Lambda retries it",
+        async (_, target, why) => {
+            const ports = aws();
+            ports.failing.set("startReconcile", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+            const event = alarmEvent();
 
-        const outcome = await handleAlarmEvent(event, settings(target), ports, ports.now);
+            const failure = await handleAlarmEvent(event, settings(target), ports, ports.now).catch((error: unknown) => error);
 
-        expect(outcome).toEqual({ action: "failed", why });
-        expect(ports.methods()).not.toContain("releaseRollback");
-        expect(ports.rollback?.eventId).toBe("alarm-event-1");
-        expect(ports.published).toEqual([{ subject: "mlops rollback failed: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "failed", why) }]);
-    });
+            expect(failure).toBeInstanceOf(UnfinishedIncidentError);
+            expect((failure as Error).message).toBe(`rollback 3 -> 2 of fraud-detector (prod), alarm event alarm-event-1: ${why}`);
+            expect(ports.methods()).not.toContain("releaseRollback");
+            expect(ports.rollback?.eventId).toBe("alarm-event-1");
+            expect(ports.rollback?.steps).toMatchObject({ told: "build-not-started" });
+            expect(ports.rollback?.steps?.buildId).toBeUndefined();
+            // The event's claim is let go, so that Lambda's retry starts at once.
+            expect(ports.events.has("event#alarm-event-1")).toBe(false);
+            expect(ports.published).toEqual([
+                { subject: "mlops rollback failed: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "failed", why) },
+            ]);
+        },
+    );
 
     it("a port throwing drops this delivery's own claim and fails the invocation, so that Lambda's retry handles the event at once", async () => {
         const ports = aws();
@@ -455,6 +505,245 @@ describe("failures after the checks", () => {
             buildId: `${RUNNER}:build-1`,
         });
         expect(ports.methods()).not.toContain("releaseEvent");
+        expect(ports.published).toHaveLength(1);
+    });
+});
+
+describe("an incident's steps: what remains, and which notice is due (trigger/incident.ts)", () => {
+    const moved = { state: "moved", how: "endpoint moved to version 2" } as const;
+    it.each([
+        // The worked example of remainingSteps' doc comment, row by row.
+        ["a new incident, SageMaker", { traffic: { state: "pending" } }, true, ["switch", "build", "notify"]],
+        ["Kubernetes without the instant switch", { traffic: { state: "with-build", how: "" } }, true, ["build", "notify"]],
+        ["SNS failed once", { traffic: moved, buildId: "b-1" }, true, ["notify"]],
+        ["StartBuild failed, people told", { traffic: moved, told: "build-not-started" }, true, ["build", "notify"]],
+        ["done; died before recording the event handled", { traffic: moved, buildId: "b-1", told: "rolled-back" }, true, []],
+        ["the stack moved on", { traffic: { state: "pending" } }, false, ["notify"]],
+        ["told, and the stack moved on", { traffic: moved, told: "build-not-started" }, false, []],
+    ] as const)("remainingSteps: %s", (_, steps, settingsCurrent, remaining) => {
+        expect(remainingSteps(steps, settingsCurrent)).toEqual(remaining);
+    });
+
+    it.each([
+        [true, undefined, "rolled-back"],
+        [true, "build-not-started", "rolled-back"],
+        [true, "rolled-back", undefined],
+        [false, undefined, "build-not-started"],
+        [false, "build-not-started", undefined],
+    ] as const)("noticeDue: build started %s, told %s: %s", (buildStarted, told, due) => {
+        expect(noticeDue(buildStarted, told)).toBe(due);
+    });
+});
+
+describe("a retry of the incident's own event finishes it (issue 23, item 2)", () => {
+    const KMS_THROTTLED = () => Object.assign(new Error("Rate exceeded for KMS key"), { name: "KMSThrottlingException" });
+    const MOVED = { state: "moved", how: `endpoint ${ENDPOINT} moved to version 2` } as const;
+
+    /** The incident record alarm-event-1 claimed at T0, with `steps` done. */
+    function incidentOf(steps: IncidentSteps, from = "3"): RollbackRecord {
+        return { at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from, to: "2", steps };
+    }
+
+    it("SNS failing once (a throttled KMS key): the invocation fails carrying the notice; Lambda's retry tells people once, and switches and builds nothing more", async () => {
+        const ports = aws();
+        ports.failing.set("publish", KMS_THROTTLED());
+        const event = alarmEvent();
+
+        const failure = await handleAlarmEvent(event, settings(), ports, ports.now).catch((error: unknown) => error);
+
+        const why = `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack`;
+        expect(failure).toBeInstanceOf(NoticeNotSentError);
+        expect((failure as Error).message).toBe(
+            `the notice "mlops rolled back: fraud-detector (prod) 3 -> 2" was not sent (Rate exceeded for KMS key): ${why}`,
+        );
+        expect(ports.rollback?.steps).toEqual({ traffic: MOVED, buildId: `${RUNNER}:build-1` });
+        expect(ports.events.has("event#alarm-event-1")).toBe(false);
+
+        // Lambda's retry, a minute later: the same event.
+        ports.failing.delete("publish");
+        ports.clock += 60_000;
+        const calls = ports.calls.length;
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "rolled-back", why, buildId: `${RUNNER}:build-1` });
+        expect(ports.methods().slice(calls)).toEqual(["claimEvent", "lastRollback", "publish", "recordIncidentStep", "finishEvent"]);
+        expect(ports.argsOf("updateEndpoint")).toHaveLength(1);
+        expect(ports.argsOf("startReconcile")).toHaveLength(1);
+        expect(ports.published).toEqual([{ subject: "mlops rolled back: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "rolled-back", why) }]);
+        expect(ports.rollback?.steps?.told).toBe("rolled-back");
+    });
+
+    it("Kubernetes, SNS failing once: the retry tells people once and starts no second build", async () => {
+        const ports = aws();
+        ports.failing.set("publish", KMS_THROTTLED());
+        const event = alarmEvent();
+        await expect(handleAlarmEvent(event, settings(KUBERNETES), ports, ports.now)).rejects.toThrow(NoticeNotSentError);
+
+        ports.failing.delete("publish");
+        const outcome = await handleAlarmEvent(event, settings(KUBERNETES), ports, ports.now);
+
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.argsOf("startReconcile")).toHaveLength(1);
+        expect(ports.published).toHaveLength(1);
+    });
+
+    it("StartBuild and SNS both failing (the issue's case): the invocation fails saying traffic is switched and no build runs; the retry starts the build and tells people once", async () => {
+        const ports = aws();
+        ports.failing.set("startReconcile", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+        ports.failing.set("publish", KMS_THROTTLED());
+        const event = alarmEvent();
+
+        const failure = await handleAlarmEvent(event, settings(), ports, ports.now).catch((error: unknown) => error);
+
+        // What reaches the dead-letter queue (the error's message) says where traffic is and how to finish by hand.
+        expect(failure).toBeInstanceOf(NoticeNotSentError);
+        expect((failure as Error).message).toBe(
+            'the notice "mlops rollback failed: fraud-detector (prod) 3 -> 2" was not sent (Rate exceeded for KMS key): traffic is on 2, but the reconcile build did not start (Rate exceeded); the trigger starts it on Lambda\'s retries of this event and says so; if no "rolled back" notice follows, finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3 --after-fast-path',
+        );
+        expect(ports.rollback?.steps).toEqual({ traffic: MOVED });
+
+        ports.failing.clear();
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({
+            action: "rolled-back",
+            why: `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack`,
+            buildId: `${RUNNER}:build-1`,
+        });
+        expect(ports.argsOf("updateEndpoint")).toHaveLength(1);
+        expect(ports.argsOf("startReconcile")).toHaveLength(2);
+        expect(ports.published.map((notice) => notice.subject)).toEqual(["mlops rolled back: fraud-detector (prod) 3 -> 2"]);
+    });
+
+    it("StartBuild failing once: people are told it did not start, then, once a retry starts it, that it did; a redelivery after that changes nothing", async () => {
+        const ports = aws();
+        ports.failing.set("startReconcile", new Error("AccountLimitExceededException: one build at a time"));
+        const event = alarmEvent();
+        await expect(handleAlarmEvent(event, settings(), ports, ports.now)).rejects.toThrow(UnfinishedIncidentError);
+
+        ports.failing.delete("startReconcile");
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+        const again = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        expect(outcome.why).toBe(
+            `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack (started by a retry of this event, after the notice that it had not)`,
+        );
+        expect(again).toEqual({ action: "ignored", why: "event alarm-event-1 was handled before (EventBridge redelivery)" });
+        expect(ports.published.map((notice) => notice.subject)).toEqual([
+            "mlops rollback failed: fraud-detector (prod) 3 -> 2",
+            "mlops rolled back: fraud-detector (prod) 3 -> 2",
+        ]);
+        expect(ports.argsOf("updateEndpoint")).toHaveLength(1);
+    });
+
+    it("StartBuild failing on every attempt: told once, and each of Lambda's three attempts fails with where things stand (the dead-letter queue keeps the last)", async () => {
+        const ports = aws();
+        ports.failing.set("startReconcile", new Error("AccessDeniedException"));
+        const event = alarmEvent();
+
+        const failures = [];
+        for (let attempt = 0; attempt < 3; attempt++)
+            failures.push(await handleAlarmEvent(event, settings(), ports, ports.now).catch((error: unknown) => error));
+
+        expect(failures.map((failure) => (failure as Error).name)).toEqual(Array(3).fill("UnfinishedIncidentError"));
+        expect(new Set(failures.map((failure) => (failure as Error).message)).size).toBe(1);
+        expect((failures[2] as Error).message).toContain("traffic is on 2, but the reconcile build did not start (AccessDeniedException)");
+        expect((failures[2] as Error).message).toContain("mlops rollback --stack prod --version 2 --expect-from 3 --after-fast-path");
+        expect(ports.argsOf("updateEndpoint")).toHaveLength(1);
+        expect(ports.argsOf("startReconcile")).toHaveLength(3);
+        expect(ports.published.map((notice) => notice.subject)).toEqual(["mlops rollback failed: fraud-detector (prod) 3 -> 2"]);
+    });
+
+    it("a delivery killed after its UpdateEndpoint and before recording it: the retry finds traffic on 2, records it, builds and tells, with no second switch", async () => {
+        // The endpoint went to 2 a second after the claim (the killed delivery's switch); the record still says pending.
+        const ports = aws({ configName: CONFIG["2"], lastModified: new Date(T0 + 1_000) });
+        ports.rollback = incidentOf({ traffic: { state: "pending" } });
+        ports.clock += 60_000;
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({
+            action: "rolled-back",
+            why: `endpoint ${ENDPOINT} already serves version 2 (found so by a retry of this event); reconcile build ${RUNNER}:build-1 pins it in the stack`,
+            buildId: `${RUNNER}:build-1`,
+        });
+        expect(ports.methods()).not.toContain("updateEndpoint");
+        expect(ports.methods()).not.toContain("triggerLastUpdated");
+        expect(ports.argsOf("startReconcile")).toHaveLength(1);
+        expect(ports.published).toHaveLength(1);
+        expect(ports.rollback?.steps?.traffic).toEqual({
+            state: "moved",
+            how: `endpoint ${ENDPOINT} already serves version 2 (found so by a retry of this event)`,
+        });
+    });
+
+    it("killed before its UpdateEndpoint landed: the retry makes the one switch", async () => {
+        const ports = aws();
+        ports.rollback = incidentOf({ traffic: { state: "pending" } });
+
+        expect((await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now)).action).toBe("rolled-back");
+        expect(ports.argsOf("updateEndpoint")).toEqual([[ENDPOINT, CONFIG["2"], GUARDRAILS]]);
+    });
+
+    it("killed after its switch while SageMaker still updates the endpoint: the retry neither switches again nor gives the incident up, and fails so that a later one looks again", async () => {
+        const ports = aws({ status: "Updating", lastModified: new Date(T0) });
+        ports.rollback = incidentOf({ traffic: { state: "pending" } });
+
+        await expect(handleAlarmEvent(alarmEvent(), settings(), ports, ports.now)).rejects.toThrow(
+            `rollback 3 -> 2 of fraud-detector (prod), alarm event alarm-event-1: endpoint ${ENDPOINT} is Updating: SageMaker is already changing it (its guardrails may be rolling back); checked 3 times; its switch may be under way, so a later retry looks again`,
+        );
+        expect(ports.methods()).not.toContain("updateEndpoint");
+        expect(ports.methods()).not.toContain("releaseRollback");
+        expect(ports.rollback?.steps).toEqual({ traffic: { state: "pending" } });
+    });
+
+    it("killed after every step, before recording the event handled: the retry does nothing and tells nobody", async () => {
+        const ports = aws({ configName: CONFIG["2"], lastModified: new Date(T0) });
+        ports.rollback = incidentOf({ traffic: MOVED, buildId: `${RUNNER}:build-7`, told: "rolled-back" });
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "every step of the rollback 3 -> 2 (event alarm-event-1) was done by an earlier delivery" });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "finishEvent"]);
+    });
+
+    it("the stack updated since (a pulumi up pins 4 now): the retry never switches or builds from the new settings, and tells what is left in the incident's own versions", async () => {
+        const ports = aws({ configName: CONFIG["4"] });
+        ports.rollback = incidentOf({ traffic: { state: "pending" } });
+        const event = alarmEvent();
+        const on4 = settings({ pinnedVersion: "4", pinnedConfigName: CONFIG["4"], rollbackVersion: "3", rollbackConfigName: CONFIG["3"] });
+
+        const outcome = await handleAlarmEvent(event, on4, ports, ports.now);
+
+        const why =
+            "nothing changed: traffic is still on 3; the reconcile build never started; the stack has been updated since (it pins 4 now), so the trigger leaves the rest to that update; mlops status --stack prod shows what serves";
+        expect(outcome).toEqual({ action: "failed", why });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "publish", "recordIncidentStep", "finishEvent"]);
+        expect(ports.published).toEqual([{ subject: "mlops rollback failed: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "failed", why) }]);
+    });
+
+    it("another event of the same incident leaves an unfinished incident to its own event's retries", async () => {
+        const ports = aws();
+        ports.rollback = { ...incidentOf({ traffic: MOVED, told: "build-not-started" }), at: new Date(FIRED_AT - 30_000) };
+
+        const outcome = await handleAlarmEvent(alarmEvent(FIRED_AT, "alarm-event-2"), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({
+            action: "ignored",
+            why: "the rollback 3 -> 2 of 90 s ago is still being reconciled; that incident (event alarm-event-1) is unfinished: its own event's retries finish it, else the trigger's dead-letter queue keeps it",
+        });
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "finishEvent"]);
+    });
+
+    it("a step whose record was taken by another event meanwhile is still done, and the outcome says it was not recorded", async () => {
+        const ports = aws();
+        ports.recordIncidentStep = () => Promise.resolve(false);
+
+        const outcome = await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(outcome.why).toBe(
+            `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack (traffic, buildId not recorded: the rollback record belongs to another event now)`,
+        );
         expect(ports.published).toHaveLength(1);
     });
 });
@@ -610,7 +899,7 @@ describe("a reconcile build that failed or stopped", () => {
         ]);
     });
 
-    it("cuts the notice's subject to SNS's 100 characters", async () => {
+    it("cuts the notice's subject below SNS's 100 characters", async () => {
         const ports = aws();
         const model = "fraud-detector-with-a-model-name-long-enough-to-push-the-subject-past-what-sns-accepts";
 
@@ -618,7 +907,7 @@ describe("a reconcile build that failed or stopped", () => {
 
         const subject = `mlops reconcile failed: ${model} (prod) 3 -> 2`;
         expect(subject.length).toBeGreaterThan(100);
-        expect(ports.published.map((notice) => notice.subject)).toEqual([subject.slice(0, 100)]);
+        expect(ports.published.map((notice) => notice.subject)).toEqual([`${subject.slice(0, 96)}...`]);
     });
 });
 
@@ -662,7 +951,18 @@ describe("the Kubernetes instant switch (EKS)", () => {
         const why = `Service fraud/fraud-detector moved to version 2 (version 2 has 3 ready pods (hot standby)); reconcile build ${RUNNER}:build-1 records it in the stack`;
         expect(outcome).toEqual({ action: "rolled-back", why, buildId: `${RUNNER}:build-1` });
         expect(writes).toEqual(["3->2"]);
-        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "triggerLastUpdated", "claimRollback", "startReconcile", "publish", "finishEvent"]);
+        expect(ports.methods()).toEqual([
+            "claimEvent",
+            "lastRollback",
+            "triggerLastUpdated",
+            "claimRollback",
+            "recordIncidentStep",
+            "startReconcile",
+            "recordIncidentStep",
+            "publish",
+            "recordIncidentStep",
+            "finishEvent",
+        ]);
         expect(ports.published).toEqual([{ subject: "mlops rolled back: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "rolled-back", why) }]);
     });
 
@@ -719,12 +1019,13 @@ describe("the Kubernetes instant switch (EKS)", () => {
         const ports = aws();
         ports.failing.set("startReconcile", new Error("AccessDenied"));
         const { port, writes } = cluster("3", 3);
-        const outcome = await handleAlarmEvent(alarmEvent(), settings(EKS), Object.assign(ports, { kubernetes: port }), ports.now);
+        await expect(handleAlarmEvent(alarmEvent(), settings(EKS), Object.assign(ports, { kubernetes: port }), ports.now)).rejects.toThrow(
+            "traffic is on 2, but the reconcile build did not start (AccessDenied)",
+        );
         expect(writes).toEqual(["3->2"]);
-        expect(outcome).toEqual({
-            action: "failed",
-            why: "traffic is on 2, but the reconcile build did not start (AccessDenied); run mlops rollback --version 2 by hand",
-        });
+        expect(ports.published.map((notice) => (notice.message as { why: string }).why)).toEqual([
+            'traffic is on 2, but the reconcile build did not start (AccessDenied); the trigger starts it on Lambda\'s retries of this event and says so; if no "rolled back" notice follows, finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3',
+        ]);
     });
 });
 
@@ -827,6 +1128,20 @@ describe("SageMaker hot standby: the weights fast path", () => {
         expect(ports.rollback).toBeUndefined();
     });
 
+    it("a retry of a delivery killed after its weights call: the weight is on the standby already, so no second call; the build and the notice follow", async () => {
+        const ports = live(0, 1);
+        ports.rollback = { at: new Date(T0), alarmName: ALARM, eventId: "alarm-event-1", from: "3", to: "2", steps: { traffic: { state: "pending" } } };
+
+        const outcome = await handleAlarmEvent(alarmEvent(), hot(), ports, ports.now);
+
+        expect(outcome.why).toBe(
+            `endpoint ${ENDPOINT}: variant standby (version 2) carries all the weight already (found so by a retry of this event); reconcile build ${RUNNER}:build-1 pins it in the stack`,
+        );
+        expect(ports.methods()).not.toContain("updateWeights");
+        expect(ports.argsOf("startReconcile")).toHaveLength(1);
+        expect(ports.published).toHaveLength(1);
+    });
+
     it("a rollback target outside the config takes the cold fast path (UpdateEndpoint to its own config)", async () => {
         const ports = aws();
         const outcome = await handleAlarmEvent(
@@ -838,5 +1153,163 @@ describe("SageMaker hot standby: the weights fast path", () => {
         expect(outcome.action).toBe("rolled-back");
         expect(ports.argsOf("updateEndpoint")).toEqual([[ENDPOINT, "fraud-detector-1-config", GUARDRAILS]]);
         expect(ports.methods()).not.toContain("updateWeights");
+    });
+});
+
+describe("malformed, odd and out-of-range events (issue 23, item 11)", () => {
+    /** A FAILED build of the runner whose environment-variables field is `variables`, as a malformed event would carry it. */
+    function buildWithVariables(variables: unknown) {
+        const event = buildStateChangeEvent({ projectName: RUNNER, status: "FAILED", from: "3", to: "2" });
+        (event.detail["additional-information"].environment as Record<string, unknown>)["environment-variables"] = variables;
+        return event;
+    }
+
+    it.each([
+        [
+            "not a list (the issue's input)",
+            "MLOPS_ROLLBACK_VERSION=2",
+            "detail.additional-information.environment.environment-variables is a string, not a list",
+        ],
+        ["an object", { MLOPS_ROLLBACK_VERSION: "2" }, "detail.additional-information.environment.environment-variables is an object, not a list"],
+        ["null", null, "detail.additional-information.environment.environment-variables is null, not a list"],
+    ])("a failed build whose environment variables are %s is reported once with the trigger's own versions, never thrown", async (_, variables, unreadable) => {
+        const ports = aws();
+        const event = buildWithVariables(variables);
+
+        const outcome = await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({
+            action: "failed",
+            why: `reconcile build ${event.detail["build-id"]} failed: traffic is on 2 (restored by the alarm trigger), but the stack still pins 3 and has not quarantined it; finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3 --after-fast-path (the build's environment variables were unreadable, ${unreadable}: these versions are the trigger's own)`,
+        });
+        expect(ports.published).toHaveLength(1);
+        expect(ports.events.get(`build#${event.detail["build-id"]}`)).toEqual({ claim: "handled" });
+    });
+
+    it("a variant: a list with unreadable entries keeps the readable ones and says how many were not", async () => {
+        const ports = aws();
+        const event = buildWithVariables([
+            null,
+            { name: 7, value: "x" },
+            { name: "MLOPS_ROLLBACK_FROM", value: "5" },
+            { name: "MLOPS_ROLLBACK_VERSION", value: 4 },
+        ]);
+
+        const outcome = await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        expect(outcome.why).toContain(
+            "but the stack still pins 5 and has not quarantined it; finish it by hand with mlops rollback --stack prod --version 2 --expect-from 5",
+        );
+        expect(outcome.why).toContain(
+            "(the build's environment variables were unreadable, 3 of the 4 entries of detail.additional-information.environment.environment-variables have no string name and value: these versions are the trigger's own)",
+        );
+    });
+
+    it.each([
+        ["without a build id", (detail: Record<string, unknown>) => delete detail["build-id"], "detail.build-id is not a non-empty string"],
+        ["with a numeric build status", (detail: Record<string, unknown>) => (detail["build-status"] = 3), "detail.build-status is not a non-empty string"],
+        ["without a project name", (detail: Record<string, unknown>) => delete detail["project-name"], "detail.project-name is not a non-empty string"],
+    ])("a build event %s is rejected with why, without an AWS call or a throw", async (_, spoil, problem) => {
+        const ports = aws();
+        const event = buildStateChangeEvent({ projectName: RUNNER, status: "FAILED" });
+        spoil(event.detail);
+
+        const outcome = await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "rejected", why: `malformed CodeBuild Build State Change event: ${problem}` });
+        expect(ports.calls).toEqual([]);
+    });
+
+    it.each([
+        ["whose detail is null", (event: Record<string, unknown>) => (event.detail = null), "detail is not an object"],
+        ["without a state", (event: Record<string, unknown>) => delete (event.detail as Record<string, unknown>).state, "detail.state is not an object"],
+        [
+            "with a numeric state timestamp",
+            (event: Record<string, unknown>) => (((event.detail as Record<string, unknown>).state as Record<string, unknown>).timestamp = 1),
+            "detail.state.timestamp is not a string",
+        ],
+        [
+            "with an unreadable time",
+            (event: Record<string, unknown>) => (((event.detail as Record<string, unknown>).state as Record<string, unknown>).timestamp = "yesterday"),
+            "unreadable event time 'yesterday'",
+        ],
+    ])("an alarm event %s is rejected with why, without an AWS call or a throw", async (_, spoil, problem) => {
+        const ports = aws();
+        const event = alarmEvent() as unknown as Record<string, unknown>;
+        spoil(event);
+
+        const outcome = await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "rejected", why: `malformed CloudWatch Alarm State Change event: ${problem}` });
+        expect(ports.calls).toEqual([]);
+    });
+
+    it("a newline in a version id (the issue's input) never reaches the SNS subject: one line, the rest of the notice intact", async () => {
+        const ports = aws();
+        const event = buildStateChangeEvent({ projectName: RUNNER, status: "FAILED", from: "3", to: "2\nX-Injected: yes" });
+
+        await handleTriggerEvent(event, settings(), ports, ports.now);
+
+        expect(ports.argsOf("publish").map(([subject]) => subject)).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2 X-Injected: yes"]);
+        expect((ports.published[0].message as { to: string }).to).toBe("2\nX-Injected: yes");
+    });
+
+    it("a variant: CR LF, a tab, a bell and non-ASCII in the alarm notice's subject become one line of printable ASCII", async () => {
+        const ports = aws();
+
+        await handleAlarmEvent(alarmEvent(), settings({ model: "fraud-d\u00e9tecteur\u0007", rollbackVersion: "2\r\n\tv" }), ports, ports.now);
+
+        expect(ports.argsOf("publish").map(([subject]) => subject)).toEqual(["mlops rolled back: fraud-d?tecteur? (prod) 3 -> 2 v"]);
+    });
+
+    it.each([
+        ["a line break and a tab", "a\r\nb\tc", "a b c"],
+        ["a line or paragraph separator", "a\u2028b\u2029c", "a b c"],
+        ["a control or non-ASCII character", "a\u0000b\u00e9c\u{1f600}", "a?b?c?"],
+        ["only line breaks", "\n\n", "mlops notice"],
+        ["99 characters", "x".repeat(99), "x".repeat(99)],
+        ["100 characters", "x".repeat(100), `${"x".repeat(96)}...`],
+    ])("snsSubject: %s", (_, text, subject) => {
+        expect(snsSubject(text)).toBe(subject);
+        expect(snsSubject(text)).toMatch(/^[\x20-\x7e]{1,99}$/);
+    });
+
+    it.each([
+        ["a day in the future (the issue's input)", DAY, "detail.state.timestamp (2026-11-28T09:00:00.000Z) is 86400 s ahead"],
+        ["just beyond the 300 s of clock skew allowed", 301_000, "detail.state.timestamp (2026-11-27T09:05:01.000Z) is 301 s ahead"],
+    ])("an alarm event from %s is ignored and says why, with no AWS call", async (_, aheadMs, why) => {
+        const ports = aws();
+
+        const outcome = await handleAlarmEvent(alarmEvent(T0 + aheadMs), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: `from the future: its ${why} of now, more than the 300 s of clock skew allowed` });
+        expect(ports.calls).toEqual([]);
+    });
+
+    it("an alarm stamped within the clock skew allowed is acted on", async () => {
+        const ports = aws({ lastModified: new Date(T0 - DAY) });
+
+        expect((await handleAlarmEvent(alarmEvent(T0 + 300_000), settings(), ports, ports.now)).action).toBe("rolled-back");
+    });
+
+    it("an event whose EventBridge time is far ahead, though its state change is not, is ignored too", async () => {
+        const ports = aws();
+        const event = { ...alarmEvent(), time: new Date(T0 + DAY).toISOString() };
+
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({
+            action: "ignored",
+            why: "from the future: its time (2026-11-28T09:00:00.000Z) is 86400 s ahead of now, more than the 300 s of clock skew allowed",
+        });
+    });
+
+    it("an alarm from far in the past is ignored as stale (the rule that already held): 901 s with 900 s allowed", async () => {
+        const ports = aws();
+
+        const outcome = await handleAlarmEvent(alarmEvent(T0 - 901_000), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "stale: the alarm fired 901 s ago, more than the 900 s an event stays actionable" });
+        expect(ports.calls).toEqual([]);
     });
 });

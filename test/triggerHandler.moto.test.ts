@@ -5,7 +5,7 @@
  * never the handler's own report alone.
  */
 import { CodeBuildClient, CreateProjectCommand, ListBuildsForProjectCommand } from "@aws-sdk/client-codebuild";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { BatchDeleteImageCommand, CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
@@ -17,9 +17,10 @@ import {
     DescribeEndpointCommand,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { execFile } from "node:child_process";
+import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -36,6 +37,12 @@ import { recordFault } from "../test-e2e/faultSummary";
 const motoPython = motoPythonForTests("trigger handler tests");
 
 const REPOSITORY = "fraud-detector";
+/**
+ * How to run the trigger's Lambda entry point in a process of its own: Node
+ * with tsx as its loader, one process (the tsx command would run the script
+ * in a child of its own, which a SIGKILL of the command leaves running).
+ */
+const RUN_TRIGGER_HANDLER = ["--import", "tsx", path.join(__dirname, "fixtures", "runTriggerHandler.ts")];
 
 describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto", () => {
     let server: MotoServer;
@@ -311,6 +318,28 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
         expect(await claimFrom("4")).toBe(true); // a release deployed after the rollback
     });
 
+    it("an incident's steps are written into its own record only, and its build id once (conditional writes, read back from DynamoDB)", async () => {
+        const p = ports(settings());
+        const incident = { at: new Date(), alarmName: ALARM, eventId: "a", from: "3", to: "2", steps: { traffic: { state: "pending" as const } } };
+        expect(await p.claimRollback(incident, new Date(Date.now() - 1800_000))).toBe(true);
+
+        expect(await p.recordIncidentStep("a", { traffic: { state: "moved", how: "endpoint moved to version 2" } })).toBe(true);
+        expect(await p.recordIncidentStep("a", { buildId: "runner:build-1" })).toBe(true);
+        expect(await p.recordIncidentStep("a", { buildId: "runner:build-2" })).toBe(false);
+        expect(await p.recordIncidentStep("b", { told: "rolled-back" })).toBe(false);
+        expect(await p.recordIncidentStep("a", { told: "build-not-started" })).toBe(true);
+
+        expect((await p.lastRollback())?.steps).toEqual({
+            traffic: { state: "moved", how: "endpoint moved to version 2" },
+            buildId: "runner:build-1",
+            told: "build-not-started",
+        });
+        // Released, the record is gone, and a step of it writes nothing (no item made from a step alone).
+        await p.releaseRollback(incident);
+        expect(await p.recordIncidentStep("a", { told: "rolled-back" })).toBe(false);
+        expect(await p.lastRollback()).toBeUndefined();
+    });
+
     it("tells people, with the command that finishes it, when the reconcile build fails", async () => {
         const s = settings();
         const outcome = await handleTriggerEvent(
@@ -459,6 +488,413 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
             expect((await handleTriggerEvent(event, s, retry)).action).toBe("failed");
             expect(retry.sleeps).toEqual([]);
             expect(await subjects()).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+        });
+    });
+
+    // Each test runs the handler in up to four processes of its own (a few seconds each on a busy machine).
+    describe("an incident survives a killed or failing delivery: Lambda's retry finishes it (issue 23, item 2)", { timeout: 180_000 }, () => {
+        const DLQ = "fraud-detector-trigger-dlq";
+        const INCIDENT_KEY = "rollback#prod#fraud-detector";
+        /** The killed delivery's remaining time: its claim on the event lapses this long after it starts, and the retry waits that out. */
+        const KILLED_REMAINING_MS = 2_000;
+        let dlqUrl: string;
+
+        beforeEach(async () => {
+            dlqUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: DLQ }))).QueueUrl as string;
+        });
+
+        /** A call to moto's fault hooks (test-aws/moto_server.py). */
+        async function faultHook(route: string, body?: object): Promise<unknown> {
+            const response = await fetch(`${server.endpoint}${route}`, { method: body === undefined ? "GET" : "POST", body: JSON.stringify(body) });
+            if (!response.ok) throw new Error(`${route}: HTTP ${response.status} ${await response.text()}`);
+            return route === "/_mlops/held" ? response.json() : response.text();
+        }
+        /** The next `times` calls of an operation (-1: all) fail with that AWS error, as the service would answer. */
+        const failing = (service: string, operation: string, times: number, code: string, message: string) =>
+            faultHook("/_mlops/faults", { service, operation, times, code, message });
+
+        /** One invocation's process: how it ended, and what it wrote. */
+        interface Invocation {
+            readonly code: number | null;
+            readonly signal: NodeJS.Signals | null;
+            readonly stdout: string;
+            readonly stderr: string;
+        }
+
+        /** trigger/lambda.ts from source, in a process of its own (test/fixtures/runTriggerHandler.ts), on moto. */
+        function startInvocation(event: object, remainingMs: number): { readonly child: ChildProcess; readonly ended: Promise<Invocation> } {
+            const child = spawn(process.execPath, [...RUN_TRIGGER_HANDLER, JSON.stringify(event), String(remainingMs)], {
+                cwd: path.join(__dirname, ".."),
+                env: {
+                    PATH: process.env.PATH,
+                    ...triggerEnvironment(settings()),
+                    AWS_REGION: MOTO_REGION,
+                    AWS_ACCESS_KEY_ID: "testing",
+                    AWS_SECRET_ACCESS_KEY: "testing",
+                    AWS_ENDPOINT_URL: server.endpoint,
+                },
+            });
+            let stdout = "";
+            let stderr = "";
+            child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+            child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+            const guard = setTimeout(() => child.kill("SIGKILL"), 60_000);
+            const ended = new Promise<Invocation>((resolve) =>
+                child.on("exit", (code, signal) => {
+                    clearTimeout(guard);
+                    resolve({ code, signal, stdout, stderr });
+                }),
+            );
+            return { child, ended };
+        }
+
+        /**
+         * Lambda's asynchronous invocation as the trigger's function is set up
+         * (FunctionEventInvokeConfig: maximumRetryAttempts 2): up to three
+         * attempts, each a fresh process; when all three fail, the event goes
+         * to the function's dead-letter queue as Lambda sends it: the event
+         * unchanged as the body, RequestID, ErrorCode and ErrorMessage (its
+         * first 1 KB) as attributes. (Lambda waits a minute, then two, before
+         * a retry; here it starts at once: a failed delivery lets its claim go.)
+         */
+        async function invokeAsync(event: object): Promise<{ readonly attempts: Invocation[]; readonly deadLettered: boolean }> {
+            const attempts: Invocation[] = [];
+            for (let attempt = 1; attempt <= 3; attempt++) {
+                const run = await startInvocation(event, 60_000).ended;
+                attempts.push(run);
+                if (run.code === 0) return { attempts, deadLettered: false };
+            }
+            const error = JSON.parse(attempts[2].stderr.trim().split("\n").pop() ?? "{}") as { errorMessage?: string };
+            await clients.sqs.send(
+                new SendMessageCommand({
+                    QueueUrl: dlqUrl,
+                    MessageBody: JSON.stringify(event),
+                    MessageAttributes: {
+                        RequestID: { DataType: "String", StringValue: randomUUID() },
+                        ErrorCode: { DataType: "Number", StringValue: "200" },
+                        ErrorMessage: {
+                            DataType: "String",
+                            StringValue: Buffer.from(error.errorMessage ?? "")
+                                .subarray(0, 1024)
+                                .toString("utf8"),
+                        },
+                    },
+                }),
+            );
+            return { attempts, deadLettered: true };
+        }
+
+        /** The dead-letter queue's messages: the event each carries and Lambda's ErrorMessage. */
+        async function deadLetters(): Promise<{ readonly eventId: string; readonly errorMessage: string }[]> {
+            const { Messages } = await clients.sqs.send(
+                new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ["All"] }),
+            );
+            return (Messages ?? []).map((message) => ({
+                eventId: (JSON.parse(message.Body ?? "{}") as { id: string }).id,
+                errorMessage: message.MessageAttributes?.ErrorMessage?.StringValue ?? "",
+            }));
+        }
+
+        /** Starts an invocation, lets moto carry out the held call, and kills the process (SIGKILL) while it waits for the answer. */
+        async function killedAt(
+            event: object,
+            hold: { readonly service: string; readonly operation: string; readonly contains?: string },
+        ): Promise<Invocation> {
+            await faultHook("/_mlops/hold", hold);
+            const run = startInvocation(event, KILLED_REMAINING_MS);
+            let ended: Invocation | undefined;
+            void run.ended.then((result) => (ended = result));
+            for (;;) {
+                const { held } = (await faultHook("/_mlops/held")) as { held: AwsCall[] };
+                if (held.length > 0) break;
+                if (ended !== undefined) throw new Error(`the handler ended before ${hold.operation}: ${ended.stderr}`);
+                await new Promise((resolve) => setTimeout(resolve, 25));
+            }
+            run.child.kill("SIGKILL");
+            const killed = await run.ended;
+            const callsAtKill = (await server.calls()).length;
+            await faultHook("/_mlops/release", {});
+            // Dead indeed: nothing of that delivery reaches AWS after its answer is let go.
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            expect((await server.calls()).length).toBe(callsAtKill);
+            return killed;
+        }
+
+        /** The incident as AWS (moto) holds it: switches SageMaker accepted, builds, notices, the state table's record. */
+        async function incidentInAws() {
+            const { Item } = await clients.dynamodb.send(new GetItemCommand({ TableName: "mlops-trigger-state", Key: { pk: { S: INCIDENT_KEY } } }));
+            return {
+                switches: await server.updateEndpointCalls(),
+                served: await servedConfig(),
+                builds: await buildCount(),
+                notices: await notifications(),
+                record: { trafficStep: Item?.trafficStep?.S, buildId: Item?.buildId?.S, told: Item?.told?.S },
+            };
+        }
+
+        /** What of the incident is nowhere: the switch, the build, the notice (neither published nor in the dead-letter queue). */
+        function lostSteps(aws: Awaited<ReturnType<typeof incidentInAws>>, deadLettered: number): string[] {
+            return [
+                ...(aws.served === CONFIG["2"] ? [] : ["traffic switch"]),
+                ...(aws.builds > 0 || deadLettered > 0 ? [] : ["reconcile build"]),
+                ...(aws.notices.length > 0 || deadLettered > 0 ? [] : ["notice"]),
+            ];
+        }
+
+        it.for([
+            ["its UpdateEndpoint took effect, before recording it", "switch done, not recorded", { service: "sagemaker", operation: "UpdateEndpoint" }],
+            ["the switch was recorded", "switch recorded", { service: "dynamodb", operation: "UpdateItem", contains: '"moved"' }],
+            ["its StartBuild took effect, before recording it", "build started, not recorded", { service: "codebuild", operation: "StartBuild" }],
+            ["the build was recorded", "build recorded", { service: "dynamodb", operation: "UpdateItem", contains: '":buildId"' }],
+            ["the notice was published and recorded", "notice sent and recorded", { service: "dynamodb", operation: "UpdateItem", contains: '":told"' }],
+        ] as const)("killed (SIGKILL) right after %s: Lambda's retry finishes the incident, each step exactly once", async ([, step, hold], { task }) => {
+            const event = compositeAlarmEvent({ alarmName: ALARM });
+            const before = (await server.calls()).length;
+
+            const killed = await killedAt(event, hold);
+            const retry = await invokeAsync(event);
+
+            const handlerCalls = (await server.calls()).slice(before);
+            expect(killed.signal).toBe("SIGKILL");
+            expect(retry.attempts.map((run) => run.code)).toEqual([0]);
+            // Read back from AWS: one switch, one build, one notice; the record holds every step.
+            const aws = await incidentInAws();
+            expect(aws.switches).toEqual([{ name: ENDPOINT, config: CONFIG["2"] }]);
+            expect(aws.served).toBe(CONFIG["2"]);
+            expect(aws.builds).toBe(1);
+            expect(aws.notices.map((notice) => notice.Subject)).toEqual(["mlops rolled back: fraud-detector (prod) 3 -> 2"]);
+            expect(aws.record).toMatchObject({
+                trafficStep: "moved",
+                buildId: expect.stringMatching(/^fraud-detector-prod-rollback-runner:/),
+                told: "rolled-back",
+            });
+            const lost = [...lostSteps(aws, 0), ...callsThatCouldLoseData(handlerCalls)];
+            recordFault(task, {
+                scenario: `incident SIGKILLed: ${step} (moto)`,
+                injected: 1,
+                kind: "SIGKILL + Lambda retry",
+                lost,
+                checked: 5,
+            });
+            expect(lost).toEqual([]);
+        });
+
+        it("killed right after its notice was published, before recording it: the retry tells again, twice rather than never, and switches and builds once", async ({
+            task,
+        }) => {
+            const event = compositeAlarmEvent({ alarmName: ALARM });
+
+            await killedAt(event, { service: "sns", operation: "Publish" });
+            const retry = await invokeAsync(event);
+
+            expect(retry.attempts.map((run) => run.code)).toEqual([0]);
+            const aws = await incidentInAws();
+            expect(aws.switches).toHaveLength(1);
+            expect(aws.builds).toBe(1);
+            // The same notice twice: SNS topics do not deduplicate, and a notice the record does not show as sent is sent again.
+            expect(aws.notices.map((notice) => notice.Subject)).toEqual(Array(2).fill("mlops rolled back: fraud-detector (prod) 3 -> 2"));
+            expect(new Set(aws.notices.map((notice) => notice.Message)).size).toBe(1);
+            const lost = lostSteps(aws, 0);
+            recordFault(task, {
+                scenario: "incident SIGKILLed: notice sent, not recorded (moto)",
+                injected: 1,
+                kind: "SIGKILL + Lambda retry",
+                lost,
+                checked: 4,
+            });
+            expect(lost).toEqual([]);
+        });
+
+        it("SNS refusing once (a throttled KMS key): the first attempt fails, the retry tells people once; one switch, one build, nothing dead-lettered", async ({
+            task,
+        }) => {
+            await failing("sns", "Publish", 1, "KMSThrottling", "Rate exceeded for KMS key (moto fault)");
+            const event = compositeAlarmEvent({ alarmName: ALARM });
+
+            const { attempts, deadLettered } = await invokeAsync(event);
+
+            expect(attempts.map((run) => run.code)).toEqual([1, 0]);
+            expect(attempts[0].stderr).toContain('"errorType":"NoticeNotSentError"');
+            const aws = await incidentInAws();
+            expect(aws.switches).toHaveLength(1);
+            expect(aws.builds).toBe(1);
+            expect(aws.notices.map((notice) => notice.Subject)).toEqual(["mlops rolled back: fraud-detector (prod) 3 -> 2"]);
+            expect(deadLettered).toBe(false);
+            expect(await deadLetters()).toEqual([]);
+            const lost = lostSteps(aws, 0);
+            recordFault(task, { scenario: "incident: SNS refuses once, the retry tells (moto)", injected: 1, kind: "SNS KMSThrottling", lost, checked: 4 });
+            expect(lost).toEqual([]);
+        });
+
+        it("SNS refusing every attempt: the third attempt's failure goes to the dead-letter queue with the event and what people were not told", async ({
+            task,
+        }) => {
+            await failing("sns", "Publish", -1, "KMSThrottling", "Rate exceeded for KMS key (moto fault)");
+            const event = compositeAlarmEvent({ alarmName: ALARM });
+
+            const { attempts, deadLettered } = await invokeAsync(event);
+
+            expect(attempts.map((run) => run.code)).toEqual([1, 1, 1]);
+            expect(deadLettered).toBe(true);
+            const aws = await incidentInAws();
+            expect(aws.switches).toHaveLength(1);
+            expect(aws.builds).toBe(1);
+            expect(aws.notices).toEqual([]);
+            const letters = await deadLetters();
+            expect(letters.map((letter) => letter.eventId)).toEqual([event.id]);
+            // Enough to act on: the notice's subject and text, the build that runs, where traffic is.
+            const buildId = aws.record.buildId as string;
+            expect(letters[0].errorMessage).toBe(
+                `the notice "mlops rolled back: fraud-detector (prod) 3 -> 2" was not sent (Rate exceeded for KMS key (moto fault)): endpoint ${ENDPOINT} moved to version 2; reconcile build ${buildId} pins it in the stack`,
+            );
+            expect(aws.record).toEqual({ trafficStep: "moved", buildId, told: undefined });
+            const lost = lostSteps(aws, letters.length);
+            recordFault(task, { scenario: "incident: SNS refuses every attempt -> DLQ (moto)", injected: 3, kind: "SNS KMSThrottling", lost, checked: 5 });
+            expect(lost).toEqual([]);
+        });
+
+        it("StartBuild refusing once: people are told it did not start, the retry starts it and says so; one build", async ({ task }) => {
+            await failing("codebuild", "StartBuild", 1, "AccountLimitExceededException", "Cannot have more than 1 builds in queue for the account");
+            const event = compositeAlarmEvent({ alarmName: ALARM });
+
+            const { attempts, deadLettered } = await invokeAsync(event);
+
+            expect(attempts.map((run) => run.code)).toEqual([1, 0]);
+            expect(attempts[0].stderr).toContain('"errorType":"UnfinishedIncidentError"');
+            const aws = await incidentInAws();
+            expect(aws.switches).toHaveLength(1);
+            expect(aws.builds).toBe(1);
+            expect(aws.notices.map((notice) => notice.Subject)).toEqual([
+                "mlops rollback failed: fraud-detector (prod) 3 -> 2",
+                "mlops rolled back: fraud-detector (prod) 3 -> 2",
+            ]);
+            expect(deadLettered).toBe(false);
+            const lost = lostSteps(aws, 0);
+            recordFault(task, {
+                scenario: "incident: StartBuild refuses once, the retry builds (moto)",
+                injected: 1,
+                kind: "CodeBuild refusal",
+                lost,
+                checked: 4,
+            });
+            expect(lost).toEqual([]);
+        });
+
+        it("StartBuild and SNS refusing every attempt (the issue's case): traffic stays switched, and the dead-letter queue says so and how to finish", async ({
+            task,
+        }) => {
+            await failing("codebuild", "StartBuild", -1, "AccessDeniedException", "not authorized to perform codebuild:StartBuild (moto fault)");
+            await failing("sns", "Publish", -1, "KMSThrottling", "Rate exceeded for KMS key (moto fault)");
+            const event = compositeAlarmEvent({ alarmName: ALARM });
+
+            const { attempts, deadLettered } = await invokeAsync(event);
+
+            expect(attempts.map((run) => run.code)).toEqual([1, 1, 1]);
+            expect(deadLettered).toBe(true);
+            const aws = await incidentInAws();
+            expect(aws.switches).toHaveLength(1);
+            expect(aws.served).toBe(CONFIG["2"]);
+            expect(aws.builds).toBe(0);
+            const letters = await deadLetters();
+            expect(letters.map((letter) => letter.eventId)).toEqual([event.id]);
+            expect(letters[0].errorMessage).toBe(
+                'the notice "mlops rollback failed: fraud-detector (prod) 3 -> 2" was not sent (Rate exceeded for KMS key (moto fault)): traffic is on 2, but the reconcile build did not start (not authorized to perform codebuild:StartBuild (moto fault)); the trigger starts it on Lambda\'s retries of this event and says so; if no "rolled back" notice follows, finish it by hand with mlops rollback --stack prod --version 2 --expect-from 3 --after-fast-path',
+            );
+            const lost = lostSteps(aws, letters.length);
+            recordFault(task, {
+                scenario: "incident: StartBuild + SNS refuse every attempt -> DLQ (moto)",
+                injected: 6,
+                kind: "CodeBuild + SNS refusal",
+                lost,
+                checked: 4,
+            });
+            expect(lost).toEqual([]);
+        });
+    });
+
+    describe("odd events through the real handler, each handled once and reported (issue 23, item 11)", { timeout: 120_000 }, () => {
+        /** Runs trigger/lambda.ts on `event` in a process of its own, once: its exit code and logged outcome. */
+        async function invokeOnce(event: object): Promise<{ readonly code: number | null; readonly outcome: { action?: string; why?: string } }> {
+            const run = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+                execFile(
+                    process.execPath,
+                    [...RUN_TRIGGER_HANDLER, JSON.stringify(event), "60000"],
+                    {
+                        cwd: path.join(__dirname, ".."),
+                        env: {
+                            PATH: process.env.PATH,
+                            ...triggerEnvironment(settings()),
+                            AWS_REGION: MOTO_REGION,
+                            AWS_ACCESS_KEY_ID: "testing",
+                            AWS_SECRET_ACCESS_KEY: "testing",
+                            AWS_ENDPOINT_URL: server.endpoint,
+                        },
+                        timeout: 60_000,
+                    },
+                    (error, stdout) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout }),
+                );
+            });
+            return { code: run.code, outcome: lastLine(run.stdout) };
+        }
+
+        it("a failed build whose environment-variables field is not a list: handled on the first attempt (no throw for Lambda to retry), reported once", async () => {
+            const event = buildStateChangeEvent({ projectName: "fraud-detector-prod-rollback-runner", status: "FAILED", from: "3", to: "2" });
+            (event.detail["additional-information"].environment as Record<string, unknown>)["environment-variables"] = "MLOPS_ROLLBACK_VERSION=2";
+
+            const { code, outcome } = await invokeOnce(event);
+
+            expect(code).toBe(0);
+            expect(outcome.action).toBe("failed");
+            expect(outcome.why).toContain("environment-variables is a string, not a list");
+            expect((await notifications()).map((m) => m.Subject)).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2"]);
+        });
+
+        it("a variant: a build event without a build id is rejected, logged with why, and touches no AWS", async () => {
+            const event = buildStateChangeEvent({ projectName: "fraud-detector-prod-rollback-runner", status: "FAILED" }) as {
+                detail: Record<string, unknown>;
+            };
+            delete event.detail["build-id"];
+            const before = (await server.calls()).length;
+
+            const { code, outcome } = await invokeOnce(event);
+
+            expect(code).toBe(0);
+            expect(outcome).toMatchObject({
+                action: "rejected",
+                why: "malformed CodeBuild Build State Change event: detail.build-id is not a non-empty string",
+            });
+            expect((await server.calls()).slice(before)).toEqual([]);
+        });
+
+        it("a newline in a version id: the notice goes out under a one-line subject (SNS, as moto now does, refuses the raw one)", async () => {
+            const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: "fraud-detector-prod-alarms" }));
+            await expect(clients.sns.send(new PublishCommand({ TopicArn, Subject: "3 -> 2\nX", Message: "{}" }))).rejects.toThrow("Invalid parameter: Subject");
+            const s = settings();
+
+            const outcome = await handleTriggerEvent(
+                buildStateChangeEvent({ projectName: "fraud-detector-prod-rollback-runner", status: "FAILED", from: "3", to: "2\nX-Injected: yes" }),
+                s,
+                ports(s),
+            );
+
+            expect(outcome.action).toBe("failed");
+            const messages = await notifications();
+            expect(messages.map((m) => m.Subject)).toEqual(["mlops reconcile failed: fraud-detector (prod) 3 -> 2 X-Injected: yes"]);
+            expect((JSON.parse(messages[0].Message) as { to: string }).to).toBe("2\nX-Injected: yes");
+        });
+
+        it("an alarm dated a day in the future is ignored, logged with why, and touches no AWS", async () => {
+            const before = (await server.calls()).length;
+
+            const { code, outcome } = await invokeOnce(compositeAlarmEvent({ alarmName: ALARM, firedAt: new Date(Date.now() + 86_400_000) }));
+
+            expect(code).toBe(0);
+            expect(outcome.action).toBe("ignored");
+            expect(outcome.why).toMatch(
+                /^from the future: its detail\.state\.timestamp \(.+\) is 86\d{3} s ahead of now, more than the 300 s of clock skew allowed$/,
+            );
+            expect((await server.calls()).slice(before)).toEqual([]);
+            expect(await servedConfig()).toBe(CONFIG["3"]);
         });
     });
 

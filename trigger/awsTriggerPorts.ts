@@ -4,7 +4,15 @@
  * reconcile run, SNS for the notification.
  */
 import { CodeBuildClient, StartBuildCommand } from "@aws-sdk/client-codebuild";
-import { ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+    ConditionalCheckFailedException,
+    DeleteItemCommand,
+    DynamoDBClient,
+    GetItemCommand,
+    PutItemCommand,
+    UpdateItemCommand,
+    type AttributeValue,
+} from "@aws-sdk/client-dynamodb";
 import { DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
 import {
     DescribeEndpointCommand,
@@ -18,6 +26,7 @@ import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-l
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { randomUUID } from "node:crypto";
 import type { RollbackRecord, TriggerPorts } from "./handleAlarmEvent";
+import type { IncidentNotice, IncidentSteps, IncidentStepUpdate, TrafficStep } from "./incident";
 import type { TriggerSettings } from "./settings";
 
 /**
@@ -112,6 +121,7 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
                 eventId: Item.eventId?.S ?? "",
                 from: Item.fromVersion?.S ?? "",
                 to: Item.toVersion?.S ?? "",
+                steps: incidentStepsOf(Item),
             };
         },
 
@@ -148,6 +158,29 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
                 .catch((error: unknown) => {
                     if (!(error instanceof ConditionalCheckFailedException)) throw error;
                 });
+        },
+
+        async recordIncidentStep(eventId, step) {
+            const { set, values, onlyOnce } = stepUpdate(step);
+            try {
+                await dynamodb.send(
+                    new UpdateItemCommand({
+                        TableName: table,
+                        Key: rollbackKey,
+                        UpdateExpression: `SET ${Object.keys(set)
+                            .map((name) => `#${name} = :${name}`)
+                            .join(", ")}`,
+                        // Only the incident's own record (not released and claimed by another event since); a build id only once.
+                        ConditionExpression: `#eventId = :eventId${onlyOnce ? ` AND attribute_not_exists(#${onlyOnce})` : ""}`,
+                        ExpressionAttributeNames: Object.fromEntries(["eventId", ...Object.keys(set)].map((name) => [`#${name}`, name])),
+                        ExpressionAttributeValues: { ":eventId": { S: eventId }, ...values },
+                    }),
+                );
+                return true;
+            } catch (error) {
+                if (error instanceof ConditionalCheckFailedException) return false;
+                throw error;
+            }
         },
 
         async describeEndpoint(endpointName) {
@@ -249,13 +282,52 @@ function expiresAt(): number {
     return Math.floor(Date.now() / 1000) + EVENT_RECORD_TTL_SECONDS;
 }
 
-function rollbackItem(record: RollbackRecord) {
+function rollbackItem(record: RollbackRecord): Record<string, AttributeValue> {
     return {
         at: { N: String(record.at.getTime()) },
         alarmName: { S: record.alarmName },
         eventId: { S: record.eventId },
         fromVersion: { S: record.from },
         toVersion: { S: record.to },
+        ...(record.steps === undefined ? {} : stepAttributes(record.steps)),
+    };
+}
+
+/**
+ * An incident's steps as item attributes: `trafficStep` (pending, moved,
+ * with-build) and `trafficHow`, `buildId` once started, `told` (the last
+ * notice sent).
+ */
+function stepAttributes(steps: IncidentSteps): Record<string, AttributeValue> {
+    return {
+        ...trafficAttributes(steps.traffic),
+        ...(steps.buildId === undefined ? {} : { buildId: { S: steps.buildId } }),
+        ...(steps.told === undefined ? {} : { told: { S: steps.told } }),
+    };
+}
+
+function trafficAttributes(traffic: TrafficStep): Record<string, AttributeValue> {
+    return { trafficStep: { S: traffic.state }, trafficHow: { S: traffic.state === "pending" ? "" : traffic.how } };
+}
+
+/** The attributes one step sets, and the one a conditional write sets only once. */
+function stepUpdate(step: IncidentStepUpdate): { set: Record<string, AttributeValue>; values: Record<string, AttributeValue>; onlyOnce?: string } {
+    const set = "traffic" in step ? trafficAttributes(step.traffic) : "buildId" in step ? { buildId: { S: step.buildId } } : { told: { S: step.told } };
+    const values = Object.fromEntries(Object.entries(set).map(([name, value]) => [`:${name}`, value]));
+    return { set, values, ...("buildId" in step ? { onlyOnce: "buildId" } : {}) };
+}
+
+/** The steps a record holds; undefined for a record of an older handler (no `trafficStep`), which the handler takes as finished. */
+function incidentStepsOf(item: Record<string, AttributeValue>): IncidentSteps | undefined {
+    const state = item.trafficStep?.S;
+    const how = item.trafficHow?.S ?? "";
+    const traffic: TrafficStep | undefined = state === "pending" ? { state } : state === "moved" || state === "with-build" ? { state, how } : undefined;
+    if (traffic === undefined) return undefined;
+    const told = item.told?.S;
+    return {
+        traffic,
+        ...(item.buildId?.S === undefined ? {} : { buildId: item.buildId.S }),
+        ...(told === "rolled-back" || told === "build-not-started" ? { told: told satisfies IncidentNotice } : {}),
     };
 }
 

@@ -17,13 +17,22 @@
  * (a timeout, an out-of-memory kill) loses nothing: its retry waits the claim
  * out and tells people. Publishing first and recording after would tell
  * racing deliveries twice; a claim without a lease would lose the notice of a
- * delivery that died holding it. What is left: a delivery that dies after
- * publishing and before recording is told again by its retry, twice rather
- * than never. Not yet covered: an alarm delivery that dies after claiming
- * the cooldown (rollbackOnce) and before its notice; its retry finds the
- * cooldown taken and is ignored, so that incident's notice (and any step
- * after the claim) is not finished on retry. Recording each step of an
- * incident so that a retry can finish it is still to do.
+ * delivery that died holding it.
+ *
+ * The alarm event that wins the cooldown claim owns an incident
+ * (trigger/incident.ts): the claim is its record, and each step it finishes
+ * (traffic moved, build started, people told) is written into that record.
+ * A retry of that event (Lambda's, after a failure or a kill; EventBridge's
+ * redelivery) finds its own incident and finishes what is left: it never
+ * moves traffic twice (the live state says where traffic is), never starts a
+ * second build (the step is recorded, and CodeBuild's idempotency token is
+ * the event id), never repeats a notice it recorded. An incident that cannot
+ * finish (the build does not start, the notice cannot be sent) fails the
+ * invocation with an error that says where things stand and how to finish by
+ * hand: Lambda retries it twice, then keeps the event and that error in the
+ * function's dead-letter queue, whose alarm tells people. What is left: a
+ * delivery that dies after publishing and before recording it is told again
+ * by its retry, twice rather than never.
  */
 import { triageAlarmEvent, type FreshAlarm } from "./alarmEvent";
 import { BUSY_ENDPOINT_STATUSES, readWhileSettling } from "../rollback/endpointSettle";
@@ -33,6 +42,8 @@ import { decideSwitch, type SwitchDecision, type SwitchTarget, type TrafficSwitc
 import { decideWeightsSwitch, isInProgressRefusal, type WeightsDecision } from "../rollback/sagemakerWeightsSwitch";
 import { variantOf } from "../catalog/endpointVariants";
 import type { LiveVariant, VariantCall } from "../components/endpointVariantWeights";
+import { noticeDue, remainingSteps, type IncidentSteps, type IncidentStepUpdate, type TrafficStep } from "./incident";
+import { snsSubject } from "./notice";
 
 /** What the endpoint reports (DescribeEndpoint). */
 export interface EndpointState {
@@ -43,13 +54,16 @@ export interface EndpointState {
     readonly variants?: readonly LiveVariant[];
 }
 
-/** The last automatic rollback of this stack, kept in the state table. */
+/** The last automatic rollback of this stack, kept in the state table: the incident that claimed it. */
 export interface RollbackRecord {
     readonly at: Date;
     readonly alarmName: string;
+    /** The alarm event that owns the incident: its retries finish it. */
     readonly eventId: string;
     readonly from: string;
     readonly to: string;
+    /** The incident's steps done so far. @default undefined: a record of an older handler, taken as finished */
+    readonly steps?: IncidentSteps;
 }
 
 /** The AWS calls the handler makes; `awsTriggerPorts` implements them with the AWS SDK. */
@@ -74,6 +88,13 @@ export interface TriggerPorts {
     claimRollback(record: RollbackRecord, notBefore: Date): Promise<boolean>;
     /** Undoes a claim whose restore failed, so that the next alarm may try again. */
     releaseRollback(record: RollbackRecord): Promise<void>;
+    /**
+     * Writes a finished step into the rollback record of the incident that
+     * `eventId` owns, with a conditional write: only while the record is that
+     * incident's (not released and claimed by another since), and a build id
+     * only once. False when that condition failed and nothing was written.
+     */
+    recordIncidentStep(eventId: string, step: IncidentStepUpdate): Promise<boolean>;
     describeEndpoint(endpointName: string): Promise<EndpointState>;
     /**
      * When the stack last updated this trigger (its Lambda's LastModified):
@@ -106,6 +127,8 @@ export type EventClaim =
 export type TriggerAction =
     /** Not ours, not new, or already handled: logged, nobody told. */
     | "ignored"
+    /** Malformed (not what AWS sends): logged with what is wrong, nobody told, not retried (a retry fails the same way). */
+    | "rejected"
     /** A real incident we chose not to act on (cooldown, SageMaker busy): people are told. */
     | "skipped"
     /** The rollback target cannot serve: nothing touched, people are told. */
@@ -137,7 +160,8 @@ const CLAIM_GIVE_UP_MS = 1_000;
  * here, so none can act without a dedupe key.
  */
 type EventWork =
-    | { readonly kind: "ignore"; readonly why: string }
+    /** Nothing to do ("ignore"), or not a well-formed event ("reject"): either is logged and never retried. */
+    | { readonly kind: "ignore" | "reject"; readonly why: string }
     | {
           readonly kind: "act";
           readonly dedupeKey: string;
@@ -180,7 +204,7 @@ export async function handleAlarmEvent(
  */
 function alarmWork(event: unknown, settings: TriggerSettings, ports: TriggerPorts, now: () => Date): EventWork {
     const triage = triageAlarmEvent(event, settings.alarmName, settings.maxEventAgeSeconds, now());
-    if (triage.kind === "ignore") return triage;
+    if (triage.kind !== "act") return triage;
     const alarm = triage.alarm;
     return {
         kind: "act",
@@ -199,7 +223,7 @@ function alarmWork(event: unknown, settings: TriggerSettings, ports: TriggerPort
  */
 function buildEndWork(event: BuildStateChangeEvent, settings: TriggerSettings, ports: TriggerPorts): EventWork {
     const triage = triageBuildEvent(event, settings.runnerProject);
-    if (triage.kind === "ignore") return triage;
+    if (triage.kind !== "failed") return triage;
     const { build } = triage;
     return {
         kind: "act",
@@ -215,7 +239,7 @@ function buildEndWork(event: BuildStateChangeEvent, settings: TriggerSettings, p
  * invocation, so that Lambda retries it (then its dead-letter queue).
  */
 async function handleOnce(work: EventWork, ports: TriggerPorts, now: () => Date, deadline?: Date): Promise<TriggerOutcome> {
-    if (work.kind === "ignore") return { action: "ignored", why: work.why };
+    if (work.kind !== "act") return { action: work.kind === "ignore" ? "ignored" : "rejected", why: work.why };
     const claim = await claimWhenFree(work.dedupeKey, ports, now, deadline ?? new Date(now().getTime() + LONGEST_INVOCATION_MS));
     if (claim === undefined) return { action: "ignored", why: work.handledBefore };
     let outcome: TriggerOutcome;
@@ -288,8 +312,9 @@ async function reportBuildEnd(build: FailedReconcile, eventId: string, settings:
             : settings.eks !== undefined
               ? `traffic is on ${to} if the trigger's instant switch moved it (mlops status shows which), but the stack still pins ${from} and has not quarantined it`
               : `nothing changed: traffic is still on ${from}`;
-    const fix = `mlops rollback --stack ${settings.stack} --version ${to} --expect-from ${from}${settings.target === "sagemaker" ? " --after-fast-path" : ""}`;
-    const why = `reconcile build ${build.buildId} ${build.status.toLowerCase()}: ${state}; finish it by hand with ${fix}`;
+    const unreadable =
+        build.unreadable === undefined ? "" : ` (the build's environment variables were unreadable, ${build.unreadable}: these versions are the trigger's own)`;
+    const why = `reconcile build ${build.buildId} ${build.status.toLowerCase()}: ${state}; finish it by hand with ${finishByHand(settings, from, to)}${unreadable}`;
     const subject = `mlops reconcile ${build.status.toLowerCase()}: ${settings.model} (${settings.stack}) ${from} -> ${to}`;
     const message = {
         action: "failed",
@@ -302,8 +327,13 @@ async function reportBuildEnd(build: FailedReconcile, eventId: string, settings:
         buildId: build.buildId,
         eventId,
     };
-    await ports.publish(subject.slice(0, 100), JSON.stringify(message, null, 2));
+    await publishNotice(ports, subject, message);
     return { action: "failed", why };
+}
+
+/** The command that finishes a rollback the trigger could not (the reconcile build's own). */
+function finishByHand(settings: TriggerSettings, from: string, to: string): string {
+    return `mlops rollback --stack ${settings.stack} --version ${to} --expect-from ${from}${settings.target === "sagemaker" ? " --after-fast-path" : ""}`;
 }
 
 /** SageMaker statuses in which SageMaker itself is changing the endpoint (or removing it): leave it alone. */
@@ -320,30 +350,35 @@ export function cooldownCovers(last: RollbackRecord, pinnedVersion: string): boo
 }
 
 async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, ports: TriggerPorts, now: () => Date): Promise<TriggerOutcome> {
-    const rollback = new IncidentReport(settings, alarm, ports);
+    const report = new IncidentReport(settings, alarm, ports);
     if (settings.rollbackVersion === undefined) {
-        return rollback.tell(
-            "failed-closed",
-            `no warm version precedes ${settings.pinnedVersion}, so there is nothing to restore instantly; roll back by hand`,
-        );
+        return report.tell("failed-closed", `no warm version precedes ${settings.pinnedVersion}, so there is nothing to restore instantly; roll back by hand`);
     }
 
     const last = await ports.lastRollback();
+    // A retry of the event that owns the last incident (Lambda's, after a failure or a kill): finish what it left,
+    // whatever the checks below would say now (its own rollback made the alarm look stale).
+    if (last?.eventId === alarm.eventId && last.steps !== undefined) {
+        return finishIncident(alarm, { ...last, steps: last.steps }, undefined, report.about(last), settings, ports);
+    }
     if (last !== undefined) {
         if (alarm.firedAt.getTime() < last.at.getTime()) {
-            return { action: "ignored", why: `stale: the alarm fired before the last automatic rollback (${last.at.toISOString()})` };
+            return { action: "ignored", why: `stale: the alarm fired before the last automatic rollback (${last.at.toISOString()})${unfinishedNote(last)}` };
         }
         const sinceSeconds = (now().getTime() - last.at.getTime()) / 1000;
         // At or inside the cooldown, as claimRollback counts it (a rollback at notBefore still covers).
         if (sinceSeconds <= settings.cooldownSeconds && cooldownCovers(last, settings.pinnedVersion)) {
             if (last.to === settings.pinnedVersion) {
-                return rollback.tell(
+                return report.tell(
                     "skipped",
                     `version ${last.to} was restored by a rollback ${Math.round(sinceSeconds)} s ago and is failing too; no rollback of a rollback within the ${settings.cooldownSeconds} s cooldown; roll back by hand (mlops rollback) if it must go`,
                 );
             }
-            // The same incident again (an alarm storm, a flapping alarm): people were told once.
-            return { action: "ignored", why: `the rollback ${last.from} -> ${last.to} of ${Math.round(sinceSeconds)} s ago is still being reconciled` };
+            // The same incident again (an alarm storm, a flapping alarm): people were told once, or its own event's retries tell them.
+            return {
+                action: "ignored",
+                why: `the rollback ${last.from} -> ${last.to} of ${Math.round(sinceSeconds)} s ago is still being reconciled${unfinishedNote(last)}`,
+            };
         }
     }
 
@@ -355,131 +390,304 @@ async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, po
         };
     }
 
-    let weightsSwitch: Extract<WeightsDecision, { kind: "switch" }> | undefined;
-    if (settings.target === "sagemaker") {
-        const endpoint = await settledEndpoint(settings, ports);
-        if (BUSY_ENDPOINT_STATUSES.includes(endpoint.status)) {
-            return rollback.tell(
-                "skipped",
-                `endpoint ${settings.endpointName} is ${endpoint.status}: SageMaker is already changing it (its guardrails may be rolling back); checked ${settings.busyRechecks + 1} times`,
-            );
-        }
-        if (alarm.firedAt.getTime() < endpoint.lastModified.getTime()) {
-            return { action: "ignored", why: `stale: the alarm fired before the endpoint last changed (${endpoint.lastModified.toISOString()})` };
-        }
-        const hot = hotDecision(endpoint, settings);
-        if (hot?.kind === "already-switched") return { action: "ignored", why: `endpoint ${settings.endpointName}: ${hot.why}` };
-        if (hot?.kind === "refuse") return rollback.tell("failed-closed", `endpoint ${settings.endpointName}: ${hot.why}; not touching it`);
-        if (hot?.kind === "switch") {
-            weightsSwitch = hot;
-        } else {
-            if (endpoint.configName === settings.rollbackConfigName) {
-                return { action: "ignored", why: `endpoint ${settings.endpointName} already serves version ${settings.rollbackVersion}` };
-            }
-            if (endpoint.configName !== settings.pinnedConfigName) {
-                return rollback.tell(
-                    "failed-closed",
-                    `endpoint ${settings.endpointName} serves config ${endpoint.configName}, not the pinned version's ${settings.pinnedConfigName}: someone changed it outside the stack; not touching it`,
-                );
-            }
-            // A hot standby's variant is running its model already; a cold target is checked before the endpoint is pointed at it.
-            const problem = await ports.rollbackTargetProblem(settings.rollbackConfigName, settings.rollbackImage);
-            if (problem !== undefined)
-                return rollback.tell("failed-closed", `version ${settings.rollbackVersion} cannot serve: ${problem}; nothing was changed`);
-        }
-    }
+    const check = await checkTraffic(alarm, settings, ports, false);
+    if (check.kind === "ignore" || check.kind === "on-target") return { action: "ignored", why: check.why };
+    if (check.kind === "busy") return report.tell("skipped", check.why);
+    if (check.kind === "refuse") return report.tell("failed-closed", check.why);
 
-    const kubernetesSwitch = await decideKubernetesSwitch(settings, ports);
-    if (kubernetesSwitch?.decision.kind === "already-switched") {
-        return { action: "ignored", why: `Service ${describeService(kubernetesSwitch.target)} already selects version ${settings.rollbackVersion}` };
-    }
-    if (kubernetesSwitch?.decision.kind === "refuse") {
-        return rollback.tell("failed-closed", `Service ${describeService(kubernetesSwitch.target)}: ${kubernetesSwitch.decision.why}; left alone`);
-    }
-
-    const record: RollbackRecord = {
+    const incident: Incident = {
         at: now(),
         alarmName: alarm.alarmName,
         eventId: alarm.eventId,
         from: settings.pinnedVersion,
         to: settings.rollbackVersion,
+        steps: { traffic: check.kind === "switch" ? { state: "pending" } : { state: "with-build", how: check.how } },
     };
-    const notBefore = new Date(record.at.getTime() - settings.cooldownSeconds * 1000);
-    if (!(await ports.claimRollback(record, notBefore))) {
+    const notBefore = new Date(incident.at.getTime() - settings.cooldownSeconds * 1000);
+    if (!(await ports.claimRollback(incident, notBefore))) {
         return { action: "ignored", why: "another delivery of this incident claimed the rollback first" };
     }
+    return finishIncident(alarm, incident, check.kind === "switch" ? check : undefined, report, settings, ports);
+}
 
-    if (weightsSwitch !== undefined) {
-        const moved = await moveWeights(weightsSwitch, settings, ports);
-        if (moved !== undefined) {
-            await ports.releaseRollback(record);
-            return rollback.tell(
-                moved.action,
+/**
+ * For another event's view of the last incident: whether that one is still
+ * unfinished (its notice not sent). Only its own event finishes it, so that
+ * no two deliveries act on one incident; say where it stands.
+ */
+function unfinishedNote(last: RollbackRecord): string {
+    if (last.steps === undefined || last.steps.told === "rolled-back") return "";
+    return `; that incident (event ${last.eventId}) is unfinished: its own event's retries finish it, else the trigger's dead-letter queue keeps it`;
+}
+
+/** An incident: the rollback record its alarm event claimed, with the steps done so far. */
+type Incident = RollbackRecord & { readonly steps: IncidentSteps };
+
+/** What the endpoint or the Service shows about moving traffic to the rollback target, decided before anything changes. */
+type TrafficCheck =
+    /** Nothing to do, quietly (the alarm is older than the endpoint's last change). */
+    | { readonly kind: "ignore"; readonly why: string }
+    /** SageMaker is changing the endpoint, through every re-check. */
+    | { readonly kind: "busy"; readonly why: string }
+    /** Not the state the stack recorded, or a target that cannot serve: touch nothing. */
+    | { readonly kind: "refuse"; readonly why: string }
+    /** Traffic is on the rollback target already. */
+    | { readonly kind: "on-target"; readonly why: string }
+    /** The instant switch: the weights call (hot standby), the Service's selector (EKS), else UpdateEndpoint. */
+    | SwitchPlan
+    /** No instant switch: the reconcile build moves traffic; `how`: why, as the notice says it. */
+    | { readonly kind: "with-build"; readonly how: string };
+
+type SwitchPlan = {
+    readonly kind: "switch";
+    readonly weights?: Extract<WeightsDecision, { kind: "switch" }>;
+    readonly kubernetes?: { readonly target: SwitchTarget; readonly decision: SwitchDecision };
+};
+
+/**
+ * The checks on what serves now (DescribeEndpoint, the target's config and
+ * image; the Service and the target's pods), each a refusal or a plan.
+ * `resuming`: a retry of an incident's own event, whose traffic step was not
+ * recorded; the endpoint's last change may be that incident's own switch, so
+ * it is not taken as making the alarm stale.
+ */
+async function checkTraffic(alarm: FreshAlarm, settings: TriggerSettings, ports: TriggerPorts, resuming: boolean): Promise<TrafficCheck> {
+    const to = settings.rollbackVersion;
+    if (settings.target === "sagemaker") {
+        const endpoint = await settledEndpoint(settings, ports);
+        if (BUSY_ENDPOINT_STATUSES.includes(endpoint.status)) {
+            return {
+                kind: "busy",
+                why: `endpoint ${settings.endpointName} is ${endpoint.status}: SageMaker is already changing it (its guardrails may be rolling back); checked ${settings.busyRechecks + 1} times`,
+            };
+        }
+        if (!resuming && alarm.firedAt.getTime() < endpoint.lastModified.getTime()) {
+            return { kind: "ignore", why: `stale: the alarm fired before the endpoint last changed (${endpoint.lastModified.toISOString()})` };
+        }
+        const hot = hotDecision(endpoint, settings);
+        if (hot?.kind === "already-switched") return { kind: "on-target", why: `endpoint ${settings.endpointName}: ${hot.why}` };
+        if (hot?.kind === "refuse") return { kind: "refuse", why: `endpoint ${settings.endpointName}: ${hot.why}; not touching it` };
+        if (hot?.kind === "switch") return { kind: "switch", weights: hot };
+        if (endpoint.configName === settings.rollbackConfigName)
+            return { kind: "on-target", why: `endpoint ${settings.endpointName} already serves version ${to}` };
+        if (endpoint.configName !== settings.pinnedConfigName) {
+            return {
+                kind: "refuse",
+                why: `endpoint ${settings.endpointName} serves config ${endpoint.configName}, not the pinned version's ${settings.pinnedConfigName}: someone changed it outside the stack; not touching it`,
+            };
+        }
+        // A hot standby's variant is running its model already; a cold target is checked before the endpoint is pointed at it.
+        const problem = await ports.rollbackTargetProblem(settings.rollbackConfigName, settings.rollbackImage);
+        if (problem !== undefined) return { kind: "refuse", why: `version ${to} cannot serve: ${problem}; nothing was changed` };
+        return { kind: "switch" };
+    }
+    const kubernetesSwitch = await decideKubernetesSwitch(settings, ports);
+    if (kubernetesSwitch === undefined) return { kind: "with-build", how: "" };
+    const { target, decision } = kubernetesSwitch;
+    if (decision.kind === "already-switched") return { kind: "on-target", why: `Service ${describeService(target)} already selects version ${to}` };
+    if (decision.kind === "refuse") return { kind: "refuse", why: `Service ${describeService(target)}: ${decision.why}; left alone` };
+    if (decision.kind === "switch") return { kind: "switch", kubernetes: kubernetesSwitch };
+    return { kind: "with-build", how: ` (no instant switch: ${decision.why})` };
+}
+
+/**
+ * Takes the steps that remain of `incident` (trigger/incident.ts decides
+ * which) and records each once done. `plan`: the switch its first delivery
+ * decided; a retry decides again on what serves now. An incident that cannot
+ * finish (its build does not start) is told once and then fails the
+ * invocation, so that Lambda retries it and then keeps it in the
+ * dead-letter queue.
+ */
+async function finishIncident(
+    alarm: FreshAlarm,
+    incident: Incident,
+    plan: SwitchPlan | undefined,
+    report: IncidentReport,
+    settings: TriggerSettings,
+    ports: TriggerPorts,
+): Promise<TriggerOutcome> {
+    const current = settings.pinnedVersion === incident.from && settings.rollbackVersion === incident.to;
+    const remaining = remainingSteps(incident.steps, current);
+    if (remaining.length === 0) {
+        return {
+            action: "ignored",
+            why: `every step of the rollback ${incident.from} -> ${incident.to} (event ${incident.eventId}) was done by an earlier delivery`,
+        };
+    }
+    let steps = incident.steps;
+    const notRecorded: string[] = [];
+    const record = async (update: IncidentStepUpdate) => {
+        if (!(await ports.recordIncidentStep(incident.eventId, update))) notRecorded.push(Object.keys(update)[0]);
+    };
+
+    if (remaining.includes("switch")) {
+        const moved = await switchStep(alarm, incident, plan, report, settings, ports);
+        if ("outcome" in moved) return moved.outcome;
+        steps = { ...steps, traffic: moved.traffic };
+        await record({ traffic: moved.traffic });
+    }
+    let buildError: unknown;
+    if (remaining.includes("build")) {
+        try {
+            const buildId = await ports.startReconcile({ version: incident.to, alarmName: incident.alarmName, eventId: incident.eventId });
+            steps = { ...steps, buildId };
+            await record({ buildId });
+        } catch (error) {
+            buildError = error;
+        }
+    }
+
+    const due = remaining.includes("notify") ? noticeDue(steps.buildId !== undefined, steps.told) : undefined;
+    const note = notRecorded.length === 0 ? "" : ` (${notRecorded.join(", ")} not recorded: the rollback record belongs to another event now)`;
+    if (steps.buildId !== undefined) {
+        const why = `${rolledBackWhy(incident, steps, settings, current)}${note}`;
+        if (due === "rolled-back") {
+            await report.tell("rolled-back", why);
+            await record({ told: "rolled-back" });
+        }
+        return { action: "rolled-back", why, buildId: steps.buildId };
+    }
+    const why = `${buildNotStartedWhy(incident, steps, settings, current, buildError)}${note}`;
+    if (due === "build-not-started") {
+        await report.tell("failed", why);
+        await record({ told: "build-not-started" });
+    }
+    // The stack moved on: what is left is the update's since, not this event's to retry.
+    if (!current) return { action: "failed", why };
+    throw new UnfinishedIncidentError(
+        `rollback ${incident.from} -> ${incident.to} of ${settings.model} (${settings.stack}), alarm event ${incident.eventId}: ${why}`,
+    );
+}
+
+/**
+ * The traffic step: the plan's switch, or on a retry a fresh decision on
+ * what serves now (traffic found on the target counts as moved: the
+ * earlier delivery's switch landed before it could record it). A switch
+ * that fails gives the cooldown back and tells people: nothing moved.
+ */
+async function switchStep(
+    alarm: FreshAlarm,
+    incident: Incident,
+    plan: SwitchPlan | undefined,
+    report: IncidentReport,
+    settings: TriggerSettings,
+    ports: TriggerPorts,
+): Promise<{ readonly traffic: TrafficStep } | { readonly outcome: TriggerOutcome }> {
+    let decided = plan;
+    if (decided === undefined) {
+        const check = await checkTraffic(alarm, settings, ports, true);
+        if (check.kind === "busy") {
+            // An earlier delivery's switch may be what keeps it busy: neither repeat it nor give up the incident.
+            throw new UnfinishedIncidentError(
+                `rollback ${incident.from} -> ${incident.to} of ${settings.model} (${settings.stack}), alarm event ${incident.eventId}: ${check.why}; its switch may be under way, so a later retry looks again`,
+            );
+        }
+        if (check.kind === "on-target") return { traffic: { state: "moved", how: `${check.why} (found so by a retry of this event)` } };
+        if (check.kind === "with-build") return { traffic: { state: "with-build", how: check.how } };
+        if (check.kind === "ignore") return { outcome: { action: "ignored", why: check.why } };
+        if (check.kind === "refuse") {
+            await ports.releaseRollback(incident);
+            return { outcome: await report.tell("failed-closed", check.why) };
+        }
+        decided = check;
+    }
+    const moved = await moveTraffic(decided, settings, ports);
+    if ("how" in moved) return { traffic: { state: "moved", how: moved.how } };
+    await ports.releaseRollback(incident);
+    return { outcome: await report.tell(moved.action, moved.why) };
+}
+
+/**
+ * One switch, as decided: the weights call, the Service's selector, or
+ * UpdateEndpoint. Returns how traffic moved (as the notice says it), or
+ * why it did not (nothing moved).
+ */
+async function moveTraffic(
+    plan: SwitchPlan,
+    settings: TriggerSettings,
+    ports: TriggerPorts,
+): Promise<{ readonly how: string } | { readonly action: "skipped" | "failed-closed" | "failed"; readonly why: string }> {
+    const to = settings.rollbackVersion;
+    if (plan.weights !== undefined) {
+        const moved = await moveWeights(plan.weights, settings, ports);
+        if (moved === undefined) {
+            return { how: `endpoint ${settings.endpointName} moved to version ${to} with one UpdateEndpointWeightsAndCapacities call (${plan.weights.why})` };
+        }
+        return {
+            action: moved.action,
+            why:
                 moved.action === "failed-closed"
                     ? moved.why
                     : moved.action === "skipped"
                       ? `${moved.why}; the endpoint still serves ${settings.pinnedVersion}`
                       : // Another error (a timeout, say) may come after the call landed: say what to check, not what is unknown.
                         `${moved.why}; the endpoint should still serve ${settings.pinnedVersion} (mlops status shows which version takes traffic)`,
-            );
-        }
-    } else if (settings.target === "sagemaker") {
-        try {
-            await ports.updateEndpoint(settings.endpointName, settings.rollbackConfigName, settings.guardrailAlarmNames);
-        } catch (error) {
-            await ports.releaseRollback(record);
-            return rollback.tell(
-                "failed",
-                `UpdateEndpoint to version ${settings.rollbackVersion} failed (${messageOf(error)}); the endpoint still serves ${settings.pinnedVersion}`,
-            );
-        }
+        };
     }
-
-    const switched = kubernetesSwitch?.decision.kind === "switch";
-    if (switched && kubernetesSwitch !== undefined && ports.kubernetes !== undefined) {
+    if (plan.kubernetes !== undefined && ports.kubernetes !== undefined) {
+        const { target, decision } = plan.kubernetes;
         let write;
         try {
-            write = await ports.kubernetes.switchSelector(kubernetesSwitch.target);
+            write = await ports.kubernetes.switchSelector(target);
         } catch (error) {
-            await ports.releaseRollback(record);
-            return rollback.tell(
-                "failed",
-                `the switch of Service ${describeService(kubernetesSwitch.target)} to version ${settings.rollbackVersion} failed (${messageOf(error)}); it still serves ${settings.pinnedVersion}`,
-            );
+            return {
+                action: "failed",
+                why: `the switch of Service ${describeService(target)} to version ${to} failed (${messageOf(error)}); it still serves ${settings.pinnedVersion}`,
+            };
         }
         if (write.kind === "conflict") {
             // Someone moved the Service between the read and the write: never overwrite that.
-            await ports.releaseRollback(record);
-            return rollback.tell(
-                "failed-closed",
-                `Service ${describeService(kubernetesSwitch.target)} stopped selecting version ${settings.pinnedVersion} before the switch (it selects ${write.selected ?? "(none)"}); nothing was written`,
-            );
+            return {
+                action: "failed-closed",
+                why: `Service ${describeService(target)} stopped selecting version ${settings.pinnedVersion} before the switch (it selects ${write.selected ?? "(none)"}); nothing was written`,
+            };
         }
+        return { how: `Service ${describeService(target)} moved to version ${to} (${decision.why})` };
     }
-
-    let buildId: string;
     try {
-        buildId = await ports.startReconcile({ version: settings.rollbackVersion, alarmName: alarm.alarmName, eventId: alarm.eventId });
+        await ports.updateEndpoint(settings.endpointName, settings.rollbackConfigName, settings.guardrailAlarmNames);
     } catch (error) {
-        const traffic =
-            settings.target === "sagemaker" || switched
-                ? `traffic is on ${settings.rollbackVersion}, but `
-                : `nothing changed: traffic is still on ${settings.pinnedVersion}; `;
-        return rollback.tell(
-            "failed",
-            `${traffic}the reconcile build did not start (${messageOf(error)}); run mlops rollback --version ${settings.rollbackVersion} by hand`,
-        );
+        return { action: "failed", why: `UpdateEndpoint to version ${to} failed (${messageOf(error)}); the endpoint still serves ${settings.pinnedVersion}` };
     }
+    return { how: `endpoint ${settings.endpointName} moved to version ${to}` };
+}
+
+/** The rollback notice: how traffic moved and the build that records it. */
+function rolledBackWhy(incident: Incident, steps: IncidentSteps, settings: TriggerSettings, current: boolean): string {
+    const { traffic } = steps;
     const done =
-        weightsSwitch !== undefined
-            ? `endpoint ${settings.endpointName} moved to version ${settings.rollbackVersion} with one UpdateEndpointWeightsAndCapacities call (${weightsSwitch.why}); reconcile build ${buildId} pins it in the stack`
-            : settings.target === "sagemaker"
-              ? `endpoint ${settings.endpointName} moved to version ${settings.rollbackVersion}; reconcile build ${buildId} pins it in the stack`
-              : switched && kubernetesSwitch !== undefined
-                ? `Service ${describeService(kubernetesSwitch.target)} moved to version ${settings.rollbackVersion} (${kubernetesSwitch.decision.why}); reconcile build ${buildId} records it in the stack`
-                : `reconcile build ${buildId} runs mlops rollback --version ${settings.rollbackVersion}${kubernetesSwitch === undefined ? "" : ` (no instant switch: ${kubernetesSwitch.decision.why})`}`;
-    const outcome = await rollback.tell("rolled-back", done);
-    return { ...outcome, buildId };
+        traffic.state === "moved"
+            ? `${traffic.how}; reconcile build ${steps.buildId} ${settings.target === "sagemaker" ? "pins" : "records"} it in the stack`
+            : `reconcile build ${steps.buildId} runs mlops rollback --version ${incident.to}${traffic.state === "with-build" ? traffic.how : ""}`;
+    const retried = steps.told === "build-not-started" ? " (started by a retry of this event, after the notice that it had not)" : "";
+    return `${done}${retried}${current ? "" : stackMovedOn(settings)}`;
+}
+
+/** The notice of a build that did not start: where traffic is, what happens next, and how to finish by hand. */
+function buildNotStartedWhy(incident: Incident, steps: IncidentSteps, settings: TriggerSettings, current: boolean, error: unknown): string {
+    const traffic = steps.traffic.state === "moved" ? `traffic is on ${incident.to}, but ` : `nothing changed: traffic is still on ${incident.from}; `;
+    if (!current) return `${traffic}the reconcile build never started${stackMovedOn(settings)}; mlops status --stack ${settings.stack} shows what serves`;
+    const cause = error === undefined ? "" : ` (${clipped(messageOf(error))})`;
+    return `${traffic}the reconcile build did not start${cause}; the trigger starts it on Lambda's retries of this event and says so; if no "rolled back" notice follows, finish it by hand with ${finishByHand(settings, incident.from, incident.to)}`;
+}
+
+function stackMovedOn(settings: TriggerSettings): string {
+    return `; the stack has been updated since (it pins ${settings.pinnedVersion} now), so the trigger leaves the rest to that update`;
+}
+
+/**
+ * An incident that could not finish: thrown so that Lambda retries the
+ * event and, after its retries, keeps it in the dead-letter queue with this
+ * message (its first 1 KB: the DLQ message's ErrorMessage attribute), which
+ * says where things stand and how to finish by hand.
+ */
+export class UnfinishedIncidentError extends Error {
+    override readonly name = "UnfinishedIncidentError";
+}
+
+/** A notice SNS did not take; its message carries the notice, so that the dead-letter queue holds what people were not told. */
+export class NoticeNotSentError extends Error {
+    override readonly name = "NoticeNotSentError";
 }
 
 /**
@@ -600,35 +808,50 @@ class IncidentReport {
         private readonly settings: TriggerSettings,
         private readonly alarm: FreshAlarm,
         private readonly ports: TriggerPorts,
+        /** The incident's versions: the settings' unless a resumed incident's record says otherwise. */
+        private readonly versions: { readonly from: string; readonly to?: string } = { from: settings.pinnedVersion, to: settings.rollbackVersion },
     ) {}
 
-    async tell(action: Exclude<TriggerAction, "ignored">, why: string): Promise<TriggerOutcome> {
-        const { settings, alarm } = this;
-        const target = settings.rollbackVersion ?? "none";
-        const subject = `mlops ${HEADLINE[action]}: ${settings.model} (${settings.stack}) ${settings.pinnedVersion} -> ${target}`;
-        const message = JSON.stringify(
-            {
-                action,
-                why,
-                model: settings.model,
-                stack: settings.stack,
-                from: settings.pinnedVersion,
-                to: settings.rollbackVersion ?? null,
-                alarm: alarm.alarmName,
-                alarmReason: alarm.reason,
-                firedAt: alarm.firedAt.toISOString(),
-                eventId: alarm.eventId,
-            },
-            null,
-            2,
-        );
-        // SNS subjects: at most 100 characters.
-        await this.ports.publish(subject.slice(0, 100), message);
+    /** The report of a recorded incident, in its own versions (the settings may have moved on since). */
+    about(incident: RollbackRecord): IncidentReport {
+        return new IncidentReport(this.settings, this.alarm, this.ports, { from: incident.from, to: incident.to });
+    }
+
+    async tell(action: Exclude<TriggerAction, "ignored" | "rejected">, why: string): Promise<TriggerOutcome> {
+        const { settings, alarm, versions } = this;
+        const subject = `mlops ${HEADLINE[action]}: ${settings.model} (${settings.stack}) ${versions.from} -> ${versions.to ?? "none"}`;
+        const message = {
+            action,
+            why,
+            model: settings.model,
+            stack: settings.stack,
+            from: versions.from,
+            to: versions.to ?? null,
+            alarm: alarm.alarmName,
+            alarmReason: alarm.reason,
+            firedAt: alarm.firedAt.toISOString(),
+            eventId: alarm.eventId,
+        };
+        await publishNotice(this.ports, subject, message);
         return { action, why };
     }
 }
 
-const HEADLINE: Record<Exclude<TriggerAction, "ignored">, string> = {
+/**
+ * Publishes a notice under a subject SNS takes (`snsSubject`). A refusal
+ * fails the invocation with the notice in the error, so that what people
+ * were not told reaches the dead-letter queue after Lambda's retries.
+ */
+async function publishNotice(ports: TriggerPorts, subject: string, message: { readonly why: string }): Promise<void> {
+    const safeSubject = snsSubject(subject);
+    try {
+        await ports.publish(safeSubject, JSON.stringify(message, null, 2));
+    } catch (error) {
+        throw new NoticeNotSentError(`the notice "${safeSubject}" was not sent (${clipped(messageOf(error))}): ${message.why}`, { cause: error });
+    }
+}
+
+const HEADLINE: Record<Exclude<TriggerAction, "ignored" | "rejected">, string> = {
     skipped: "rollback skipped",
     "failed-closed": "rollback refused",
     failed: "rollback failed",
@@ -637,4 +860,9 @@ const HEADLINE: Record<Exclude<TriggerAction, "ignored">, string> = {
 
 function messageOf(error: unknown): string {
     return error instanceof Error ? error.message : String(error);
+}
+
+/** An AWS error's message, short enough that the notice around it fits the DLQ's 1 KB ErrorMessage. */
+function clipped(text: string): string {
+    return text.length <= 200 ? text : `${text.slice(0, 197)}...`;
 }

@@ -3,7 +3,10 @@
  * Settings and clients are made once per container (the cluster's token,
  * for the EKS instant switch, once per call); each event is handled
  * by `handleTriggerEvent` (an alarm, or the reconcile build's end, each
- * deduplicated), and its outcome logged as one JSON line.
+ * deduplicated), and its outcome logged as one JSON line: `ignored`,
+ * `rejected` (malformed), a notice's action, or `unfinished` for an event
+ * that fails the invocation (Lambda retries it, then its dead-letter queue
+ * keeps it).
  */
 import { awsTriggerPorts } from "./awsTriggerPorts";
 import { eksClusterSwitch } from "./clusterSwitch";
@@ -25,7 +28,14 @@ interface InvocationContext {
 export async function handler(event: unknown, context?: InvocationContext): Promise<TriggerOutcome> {
     // When Lambda ends this invocation: a claim on the event is held until then, and no longer.
     const deadline = context === undefined ? undefined : new Date(Date.now() + context.getRemainingTimeInMillis());
-    const outcome = await handleTriggerEvent(event, settings, ports, () => new Date(), deadline);
-    console.log(JSON.stringify({ eventId: (event as { id?: unknown } | null)?.id, ...outcome }));
-    return outcome;
+    const eventId = (event as { id?: unknown } | null)?.id;
+    try {
+        const outcome = await handleTriggerEvent(event, settings, ports, () => new Date(), deadline);
+        console.log(JSON.stringify({ eventId, ...outcome }));
+        return outcome;
+    } catch (error) {
+        // Lambda retries the event, then keeps it in the dead-letter queue with this message; the log line says it the same way.
+        console.error(JSON.stringify({ eventId, action: "unfinished", why: error instanceof Error ? error.message : String(error) }));
+        throw error;
+    }
 }
