@@ -9,9 +9,12 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { warmVersions } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
+import { PulumiCliUnavailableError } from "../rollback/engineErrors";
 import { deploymentPolicyWarnings } from "../config/deploymentPolicy";
 import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
-import { loadStackConfig, providerSettingsOf, rawConfigFromStackFile, stackFilePath } from "../config/sources";
+import { loadStackConfig, providerSettingsOf, readRawStackConfig, stackFilePath, withSourceProblems } from "../config/sources";
+import { describeNotifyTarget } from "../rollback/notifyTarget";
+import { printable, printableJson, printableLines } from "./terminalText";
 import type { EndpointVariantsRecord } from "../catalog/endpointVariants";
 import type { OpenStack } from "../rollback/automation";
 import type { PinChangeDeps, PinChangeOptions } from "./pinChange";
@@ -24,6 +27,40 @@ export const EXIT_BAD_INPUT = 2;
 
 /** Bad flags or arguments: exit 2. */
 export class UsageError extends BadInputError {}
+
+/**
+ * The longest `--reason`, in characters. The reason goes into the update
+ * message, which the engine gets on its command line (`pulumi up --message`)
+ * and the program in its environment (MLOPS_ROLLBACK_EVENT), and Linux
+ * refuses one argument or environment string over 128 KiB (MAX_ARG_STRLEN)
+ * with E2BIG, by then after the stack file was rewritten. 1,000 characters
+ * (at most 4,000 bytes of UTF-8) holds a paragraph and a ticket link, far
+ * below that limit, and keeps `mlops history` and the notice readable.
+ */
+export const MAX_REASON_LENGTH = 1000;
+
+/**
+ * `--reason`: one line of at most MAX_REASON_LENGTH characters with no control
+ * character (it is printed by `status` and `history`, where a newline would
+ * forge a line and an escape sequence drive the terminal); else UsageError
+ * (exit 2), thrown before anything is read or written. The reason itself is
+ * not quoted back.
+ */
+export function checkReason(reason: string | undefined): void {
+    if (reason === undefined) return;
+    const characters = [...reason];
+    if (characters.length > MAX_REASON_LENGTH) {
+        throw new UsageError(
+            `--reason is ${characters.length} characters long; at most ${MAX_REASON_LENGTH} (it goes into the update message, on the engine's command line): shorten it, and link a ticket for the details`,
+        );
+    }
+    const at = characters.findIndex((character) => printable(character) !== character);
+    if (at !== -1) {
+        throw new UsageError(
+            `--reason must be one line of plain text: character ${at + 1} is a control character (${printable(characters[at])}); write the reason on one line without control characters`,
+        );
+    }
+}
 
 interface ConfigSourceOptions {
     readonly stack?: string;
@@ -69,15 +106,7 @@ export const defaultDeps: CliDeps = {
         return openAutomationStack(stackName, projectDir);
     },
     trafficSwitch: lazyTrafficSwitch,
-    selectedStack: async (projectDir) => {
-        const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-        const { withPulumiMissingExplained } = await import("../rollback/automation");
-        try {
-            return (await (await LocalWorkspace.create({ workDir: projectDir })).stack())?.name;
-        } catch (error) {
-            throw withPulumiMissingExplained(error);
-        }
-    },
+    selectedStack: async (projectDir) => (await import("../rollback/automation")).selectedStackName(projectDir),
     pinChange: (io) => {
         // Each module is loaded when first used: a Kubernetes rollback's
         // instant switch must not wait for the AWS SDK or the mock runtime.
@@ -107,7 +136,8 @@ export const defaultDeps: CliDeps = {
                 return (await import("../plan/isolatedRun")).programOutputNames(program, rawConfig, stack);
             },
             stdout: io.stdout,
-            stderr: io.stderr,
+            // Notices quote the stack's names, the engine's messages and the user's input: none may drive the terminal.
+            stderr: (text) => io.stderr(printableLines(text)),
         });
     },
 };
@@ -152,6 +182,11 @@ export async function main(argv: readonly string[], io: Io = defaultIo, deps: Cl
     const program = buildProgram(io, deps, (code) => {
         exitCode = code;
     });
+    // Which command runs, for errors that read differently by command (a missing pulumi).
+    let running: { readonly name: string; readonly dryRun: boolean } | undefined;
+    program.hook("preAction", (_program, action) => {
+        running = { name: action.name(), dryRun: action.opts<{ dryRun?: boolean }>().dryRun === true };
+    });
     try {
         await program.parseAsync([...argv]);
     } catch (error) {
@@ -159,9 +194,19 @@ export async function main(argv: readonly string[], io: Io = defaultIo, deps: Cl
             // Help and version are not errors; every other parse error is bad input.
             return error.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
         }
-        return reportError(error, argv.includes("--debug"), argv.includes("--json"), io);
+        const readable = error instanceof PulumiCliUnavailableError ? new Error(error.sentenceFor(pulumiNeededFor(running))) : error;
+        return reportError(readable, argv.includes("--debug"), argv.includes("--json"), io);
     }
     return exitCode;
+}
+
+/** What a command runs the Pulumi CLI for, as the end of "the Pulumi CLI is not on PATH, and ...". */
+function pulumiNeededFor(command: { readonly name: string; readonly dryRun: boolean } | undefined): string {
+    if (command?.name === "status") return "mlops status reads the stack through it";
+    if (command?.name === "history") return "mlops history reads the stack's updates through it";
+    if (command !== undefined && command.dryRun) return `mlops ${command.name} --dry-run previews through it`;
+    if (command?.name === "rollback" || command?.name === "deploy") return `mlops ${command.name} reads the stack and runs the update through it`;
+    return "mlops reads the stack through it";
 }
 
 /** "Warm" as `validate` states it offline: how many, which (by rule), and what a first deploy takes. */
@@ -178,8 +223,9 @@ function describeWarmRule(config: StackConfig, warmOnFirstDeploy: readonly strin
 function reportError(error: unknown, debug: boolean, json: boolean, io: Io): number {
     const message = error instanceof Error ? error.message : String(error);
     // With --json, stdout stays machine-readable even when the command fails.
-    if (json) io.stdout(`${JSON.stringify({ error: message, badInput: error instanceof BadInputError })}\n`);
-    io.stderr(`mlops: ${message}\n`);
+    if (json) io.stdout(`${printableJson({ error: message, badInput: error instanceof BadInputError })}\n`);
+    // Messages quote what the user passed (a --version, a key): each line printed so that it cannot drive the terminal.
+    io.stderr(`mlops: ${printableLines(message)}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return error instanceof BadInputError ? EXIT_BAD_INPUT : EXIT_FAILED;
 }
@@ -219,33 +265,43 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             ),
     ).action((options: ConfigSourceOptions & { json?: boolean }) => {
         const file = resolveConfigFile(options, projectDir(), io.cwd);
-        const raw = rawConfigFromStackFile(file);
+        // Numbers spelled in a form YAML readers disagree on show only in the file's source: reported with the schema's problems.
+        const { raw, problems: sourceProblems } = readRawStackConfig(file);
+        let config: StackConfig | undefined;
+        let problems = sourceProblems;
         try {
-            const config = parseStackConfig(raw);
-            // Valid, but silently not doing something it seems to (e.g. guardrails on an excluded instance type): exit 0, said on stderr.
-            const warnings = [...deploymentPolicyWarnings(config), ...floorAlarmWarnings(config.alarms)];
-            if (!options.json) for (const warning of warnings) io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
-            // Offline there is no serving record: what is warm is said as a rule, plus what a first deploy takes.
-            const warmOnFirstDeploy = warmVersions({ ...config, servingHistory: [] });
-            if (options.json) {
-                const { target, model, pinned, warm } = config;
-                io.stdout(`${JSON.stringify({ valid: true, file, target, model, pinned, warm, warmOnFirstDeploy, problems: [], warnings })}\n`);
-            } else {
-                io.stdout(
-                    `${file}: valid. Model ${config.model} on ${config.target}, pinned ${config.pinned}; ${describeWarmRule(config, warmOnFirstDeploy)}.\n`,
-                );
-            }
+            config = parseStackConfig(raw);
         } catch (error) {
             if (!(error instanceof StackConfigError)) throw error;
+            problems = withSourceProblems(sourceProblems, error.problems);
+        }
+        if (config === undefined || problems.length > 0) {
+            // Keys and values come from the file: printed so that none of them can drive the terminal.
             if (options.json) {
-                io.stdout(`${JSON.stringify({ valid: false, file, problems: error.problems })}\n`);
+                io.stdout(`${printableJson({ valid: false, file, problems })}\n`);
             } else {
                 io.stderr(
-                    `${file}: invalid, ${error.problems.length} problem${error.problems.length === 1 ? "" : "s"}:\n` +
-                        error.problems.map((p) => `  ${p.path}: ${p.message}\n`).join(""),
+                    `${printable(file)}: invalid, ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
+                        problems.map((p) => `  ${printable(`${p.path}: ${p.message}`)}\n`).join(""),
                 );
             }
             setExitCode(EXIT_BAD_INPUT);
+            return;
+        }
+        // Valid, but silently not doing something it seems to (e.g. guardrails on an excluded instance type): exit 0, said on stderr.
+        const warnings = [...deploymentPolicyWarnings(config), ...floorAlarmWarnings(config.alarms)];
+        if (!options.json) for (const warning of warnings) io.stderr(`warning: ${printable(`${warning.path}: ${warning.message}`)}\n`);
+        // Offline there is no serving record: what is warm is said as a rule, plus what a first deploy takes.
+        const warmOnFirstDeploy = warmVersions({ ...config, servingHistory: [] });
+        if (options.json) {
+            const { target, model, pinned, warm } = config;
+            io.stdout(`${printableJson({ valid: true, file, target, model, pinned, warm, warmOnFirstDeploy, problems: [], warnings })}\n`);
+        } else {
+            // A secret webhook cannot be read offline, and a plain one is shown without the path that holds its token.
+            const notify = config.rollback.notify === undefined ? "" : ` Notices go to ${describeNotifyTarget(config.rollback.notify)}.`;
+            io.stdout(
+                `${printable(`${file}: valid. Model ${config.model} on ${config.target}, pinned ${config.pinned}; ${describeWarmRule(config, warmOnFirstDeploy)}.${notify}`)}\n`,
+            );
         }
     });
 
@@ -295,7 +351,9 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 ...(options.stack === undefined ? {} : await stackRecordOf(options.stack, projectDir(), deps, io)),
             });
             io.stdout(
-                options.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file)}\n`,
+                options.json
+                    ? `${printableJson(plan, 2)}\n`
+                    : `${printableLines(renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file))}\n`,
             );
             return;
         }
@@ -322,28 +380,30 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 operations,
                 restoreBudget,
             };
-            io.stdout(`${JSON.stringify(json, null, 2)}\n`);
+            io.stdout(`${printableJson(json, 2)}\n`);
         } else {
-            io.stdout(`${renderPlan(plan, config)}\n`);
+            // Resource names and messages come from the user's program.
+            io.stdout(`${printableLines(renderPlan(plan, config))}\n`);
         }
     });
 
     const EXIT_CODES =
-        "\nExit codes: 0 done, 1 the update or its verification failed (or another update holds the stack), 2 bad input or refused (nothing was changed).";
+        "\nExit codes: 0 done, 1 the update, the preview or the verification failed (or another update holds the stack, or the Pulumi CLI could not be run), 2 bad input or refused (nothing was changed).";
 
     const pinChangeCommand = (kind: "deploy" | "rollback", command: Command) =>
         command.action(async (options: PinChangeCliOptions) => {
+            checkReason(options.reason);
             // Loaded here: the Automation API and the cloud SDKs are heavy.
             const { runPinChange, renderResult, OperationFailedError } = await import("./pinChange");
             const target = await resolveStack(options.stack, projectDir(), deps);
             try {
                 const result = await runPinChange(kind, { ...options, ...target, projectDir: projectDir() }, await deps.pinChange(io));
-                io.stdout(options.json ? `${JSON.stringify(result)}\n` : `${renderResult(result)}\n`);
+                io.stdout(options.json ? `${printableJson(result)}\n` : `${printableLines(renderResult(result))}\n`);
             } catch (error) {
                 if (!(error instanceof OperationFailedError)) throw error;
                 const result = (error as { result?: unknown }).result;
-                if (options.json) io.stdout(`${JSON.stringify({ ...(result as object), error: error.message })}\n`);
-                io.stderr(`mlops: ${error.message}\n`);
+                if (options.json) io.stdout(`${printableJson({ ...(result as object), error: error.message })}\n`);
+                io.stderr(`mlops: ${printableLines(error.message)}\n`);
                 setExitCode(EXIT_FAILED);
             }
         });
@@ -356,7 +416,10 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 "Pin an earlier version and run the update: by default the version that served just before the pin (warm: the stack keeps a record of what served, and only versions that served, earlier in the catalog and not quarantined, are warm; on a first deploy the catalog's previous version stands in, and mlops says so). The version rolled back from is quarantined, the reason recorded in the update message, what serves is verified, and mlops:rollback.notify is told. On Kubernetes, when the target's pods are ready (hot standby; or a partial standby with mlops:kubernetes.rollbackAtReducedCapacity), traffic moves first, with one compare-and-set write on the Service's selector, and the update then records it; otherwise the update scales the target up and then moves the Service. On SageMaker with mlops:sagemaker.standby hot, a rollback to the standby version moves all weight to its variant with one UpdateEndpointWeightsAndCapacities call (its instance count raised first when it runs fewer than instanceCount), confirmed on DescribeEndpoint, and the update then records it; with standby cold (the default) SageMaker starts a new fleet for the target. After a rollback that did not finish (the stack file pins a version the stack does not run yet), runs that rollback again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
             )
             .option("--version <version>", "the version to roll back to (default: the version that served just before the pin)")
-            .option("--reason <text>", "why; recorded as 'rollback <from> -> <to>: <reason>' in the stack's history")
+            .option(
+                "--reason <text>",
+                `why, on one line (at most ${MAX_REASON_LENGTH} characters); recorded as 'rollback <from> -> <to>: <reason>' in the stack's history`,
+            )
             .option("--force", "allow a quarantined target (and release it from the quarantine)")
             .option("--allow-cold", "allow a target outside the warm set (e.g. one that never served on this stack), whose resources must be built first")
             .option(
@@ -373,7 +436,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             )
             .option("--stack <name>", "the stack (default: the selected one); its config is Pulumi.<name>.yaml in the project's stackConfigDir")
             .option("--yes", "do not ask for confirmation")
-            .option("--dry-run", "preview the update only; the stack file is restored afterwards")
+            .option("--dry-run", "preview the update only, from an edited copy of the stack file; the stack file itself is never written")
             .option("--json", "print the result as JSON on stdout")
             .addHelpText(
                 "after",
@@ -389,11 +452,11 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
                 "Pin a later version from the catalog and run the update; what serves is verified afterwards. With the pinned version, runs an update to it that did not finish again. An update cut short (engine killed) is repaired first; one mlops run per stack file at a time.",
             )
             .requiredOption("--version <version>", "the version to pin (after the current one in mlops:versions)")
-            .option("--reason <text>", "recorded in the update message")
+            .option("--reason <text>", `recorded in the update message; one line, at most ${MAX_REASON_LENGTH} characters`)
             .option("--force", "pin a quarantined version again (releases it from the quarantine)")
             .option("--stack <name>", "the stack (default: the selected one); its config is Pulumi.<name>.yaml in the project's stackConfigDir")
             .option("--yes", "do not ask for confirmation")
-            .option("--dry-run", "preview the update only; the stack file is restored afterwards")
+            .option("--dry-run", "preview the update only, from an edited copy of the stack file; the stack file itself is never written")
             .option("--json", "print the result as JSON on stdout")
             .addHelpText("after", `${EXIT_CODES}\n\nExample:\n  mlops deploy --stack prod --version 5 --yes`),
     );
@@ -405,13 +468,13 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         )
         .option("--stack <name>", "the stack (default: the selected one)")
         .option("--json", "print JSON on stdout")
-        .addHelpText("after", "\nExit codes: 0 ok, 1 the backend could not be read, 2 bad input.")
+        .addHelpText("after", "\nExit codes: 0 ok, 1 the stack could not be read (the Pulumi CLI missing, the backend unreachable), 2 bad input.")
         .action(async (options: { stack?: string; json?: boolean }) => {
             const { loadStatus, renderStatus } = await import("./stackInfo");
             const { stack, file } = await resolveStack(options.stack, projectDir(), deps);
             const kubeconfig = existsSync(file) ? providerSettingsOf(file).kubeconfig : undefined;
             const status = await loadStatus(await deps.openStack(stack, projectDir()), deps.trafficSwitch?.(kubeconfig));
-            io.stdout(options.json ? `${JSON.stringify(status)}\n` : `${renderStatus(status)}\n`);
+            io.stdout(options.json ? `${printableJson(status)}\n` : `${renderStatus(status)}\n`);
         });
 
     program
@@ -419,12 +482,12 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         .description("Every update of the stack: time, kind, pinned version, result and message (with the reason of each rollback).")
         .option("--stack <name>", "the stack (default: the selected one)")
         .option("--json", "print JSON on stdout")
-        .addHelpText("after", "\nExit codes: 0 ok, 1 the backend could not be read, 2 bad input.")
+        .addHelpText("after", "\nExit codes: 0 ok, 1 the stack could not be read (the Pulumi CLI missing, the backend unreachable), 2 bad input.")
         .action(async (options: { stack?: string; json?: boolean }) => {
             const { historyEntry, renderHistory } = await import("./stackInfo");
             const { stack } = await resolveStack(options.stack, projectDir(), deps);
             const entries = (await (await deps.openStack(stack, projectDir())).history()).map(historyEntry);
-            io.stdout(options.json ? `${JSON.stringify(entries)}\n` : `${renderHistory(entries)}\n`);
+            io.stdout(options.json ? `${printableJson(entries)}\n` : `${renderHistory(entries)}\n`);
         });
 
     return program;

@@ -12,7 +12,10 @@
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
-import { editStackFile, replaceFile } from "../config/stackFileEdit";
+import { editStackFile, editStackFileText, replaceFile } from "../config/stackFileEdit";
+import { readFileSync } from "node:fs";
+import { withPreviewConfigFile } from "./previewConfigFile";
+import { EngineCommandError } from "../rollback/engineErrors";
 import { loadStackConfig, providerSettingsOf } from "../config/sources";
 import {
     checkRestorable,
@@ -33,6 +36,7 @@ import { pinnableVersionsBefore } from "../catalog/catalog";
 import { ledgerFromOutput, withLedgerQuarantine, type QuarantineLedger, type RollbackEvent } from "../rollback/ledger";
 import { missingStackOutputAdvice, MLOPS_STACK_OUTPUT } from "../rollback/stackOutput";
 import type { Notify, RollbackNotice } from "../rollback/notify";
+import { notifyAddress, notifyFailure } from "../rollback/notifyTarget";
 import { changeSummary, progressLine } from "../rollback/progress";
 import { waitForEndpointSettled, type EndpointStatusReader } from "../rollback/endpointSettle";
 import type { ServingVerifier, VerificationResult, VerifierSettings } from "../rollback/verify";
@@ -174,16 +178,21 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
     // One run per stack file, from its first read to its last write (cli/stackLock.ts).
     const lock = acquireStackLock(
         options.file,
-        [kind, ...(options.version === undefined ? [] : ["--version", options.version])].join(" "),
+        [kind, ...(options.version === undefined ? [] : ["--version", options.version]), ...(options.dryRun === true ? ["--dry-run"] : [])].join(" "),
         deps.lockEnvironment,
     );
     if (lock.tookOverFrom !== undefined) {
         const gone = lock.tookOverFrom;
         deps.stderr(
-            `Took over the stack file's lock from mlops ${gone.command} (pid ${gone.pid}, since ${gone.startedAt}), which is no longer running: it was stopped before it finished; this run picks up what it left.\n`,
+            `Took over the stack file's lock from mlops ${gone.command} (pid ${gone.pid}, since ${gone.startedAt}), which is no longer running: ${
+                / --dry-run$/.test(gone.command)
+                    ? "a dry run, stopped before it finished; it changed nothing, so there is nothing to pick up"
+                    : "it was stopped before it finished; this run picks up what it left"
+            }.\n`,
         );
     }
-    // process.exit (a signal during a dry run) skips `finally`; the lock must still go.
+    // process.exit (SIGINT, SIGTERM or SIGHUP during a dry run) skips `finally`; the lock must still go.
+    // A SIGKILL leaves it: the next run takes it over (the pid is gone) and says so.
     const releaseOnExit = () => lock.release();
     process.once("exit", releaseOnExit);
     try {
@@ -328,6 +337,8 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
               }
             : undefined;
     const onEvent = (engineEvent: EngineEvent) => {
+        // The engine's error diagnostics come once, in the failure they cause (rollback/engineErrors.ts), not also as they arrive.
+        if (engineEvent.diagnosticEvent !== undefined) return;
         const line = progressLine(engineEvent, startedAt.getTime(), now().getTime());
         if (line !== undefined) deps.stderr(`${line}\n`);
     };
@@ -350,25 +361,21 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     const seconds = () => Math.round((now().getTime() - startedAt.getTime()) / 100) / 10;
 
     if (options.dryRun) {
-        // The engine reads the stack file, so the preview needs the new pin
-        // in it; the original bytes go back whatever happens. A restore is
-        // not previewed: its database does not exist yet.
-        const original = editStackFile(options.file, edit);
-        const putBack = () => replaceFile(options.file, original);
-        // Ctrl-C during the preview must not leave the new pin behind.
-        const onSignal = () => {
-            putBack();
-            process.exit(130);
-        };
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
+        // The preview reads the new pin from an edited copy (cli/previewConfigFile.ts):
+        // the stack file is never written, whatever signal arrives. A restore
+        // is not previewed: its database does not exist yet.
+        const edited = editStackFileText(readFileSync(options.file, "utf8"), edit);
         try {
-            const preview = await stack.preview({ message: change.message, onEvent, rollbackEvent });
+            const preview = await withPreviewConfigFile(options.file, edited, (configFile, signal) =>
+                stack.preview({ message: change.message, onEvent, rollbackEvent, configFile, signal }),
+            );
             return { ...base, dryRun: true, result: "previewed", durationSeconds: seconds(), changes: preview.changeSummary };
-        } finally {
-            process.off("SIGINT", onSignal);
-            process.off("SIGTERM", onSignal);
-            putBack();
+        } catch (error) {
+            if (!(error instanceof EngineCommandError)) throw error;
+            throw Object.assign(
+                new OperationFailedError(`the preview of the ${kind} to ${change.to} failed: ${firstLines(error.message)}\nNothing was changed.`),
+                { result: { ...base, dryRun: true, result: "failed", durationSeconds: seconds(), error: firstLines(error.message) } },
+            );
         }
     }
 
@@ -377,6 +384,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
     if (interrupted.length > 0) {
         deps.stderr("Repairing the state the interrupted update left...\n");
         const onRepairEvent = (engineEvent: EngineEvent) => {
+            if (engineEvent.diagnosticEvent !== undefined) return;
             const line = progressLine(engineEvent, startedAt.getTime(), now().getTime(), true);
             if (line !== undefined) deps.stderr(`${line}\n`);
         };
@@ -389,7 +397,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         } catch (error) {
             const message = error instanceof Error ? error.message : String(error);
             const failed: PinChangeResult = { ...base, dryRun: false, result: "failed", durationSeconds: seconds(), error: firstLines(message) };
-            await notifyTeam(config, failed, change, deps);
+            await notifyTeam(config, failed, change, deps, stack);
             throw Object.assign(
                 new OperationFailedError(
                     `the database restore failed, so the ${kind} did not run: ${firstLines(message)}\n${restore.plan.replacedDatabase} and every snapshot are untouched, and the stack file is unchanged; if RDS got as far as creating ${restore.plan.restoredDatabase}, it is kept for you to inspect. Run again, or roll back without --restore-database.`,
@@ -462,7 +470,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
             error: firstLines(message),
             ...(trafficSwitchedSeconds === undefined ? {} : { trafficSwitchedSeconds }),
         };
-        await notifyTeam(config, failed, change, deps);
+        await notifyTeam(config, failed, change, deps, stack);
         const traffic =
             switched === undefined
                 ? ""
@@ -493,7 +501,7 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         ...(trafficSwitchedSeconds === undefined ? {} : { trafficSwitchedSeconds }),
         changes: summary.resourceChanges,
     };
-    await notifyTeam(config, result, change, deps);
+    await notifyTeam(config, result, change, deps, stack);
     if (!verification.ok) {
         throw Object.assign(new OperationFailedError(`the update finished, but what serves is not what is pinned: ${verification.detail}`), { result });
     }
@@ -904,13 +912,13 @@ function describeChange(config: StackConfig, change: PinChange, options: PinChan
         );
     }
     if (change.kind === "rollback") lines.push(`Version ${change.from} will be quarantined. Update message: "${change.message}".`);
-    if (options.dryRun) lines.push("Dry run: previewing only; the stack file is restored afterwards.");
+    if (options.dryRun) lines.push(`Dry run: previewing only, from an edited copy; ${options.file} is not changed.`);
     return lines.join("\n");
 }
 
-async function notifyTeam(config: StackConfig, result: PinChangeResult, change: PinChange, deps: PinChangeDeps): Promise<void> {
-    const destination = config.rollback.notify;
-    if (destination === undefined || result.result === "previewed") return;
+async function notifyTeam(config: StackConfig, result: PinChangeResult, change: PinChange, deps: PinChangeDeps, stack: StackSession): Promise<void> {
+    const target = config.rollback.notify;
+    if (target === undefined || result.result === "previewed") return;
     const notice: RollbackNotice = {
         stack: result.stack,
         model: config.model,
@@ -923,10 +931,10 @@ async function notifyTeam(config: StackConfig, result: PinChangeResult, change: 
         detail: result.verification ?? result.error ?? "",
     };
     try {
-        await deps.notify(destination, notice);
+        await deps.notify(await notifyAddress(target, stack), notice);
     } catch (error) {
-        // A failed notification must not hide the result of the update itself.
-        deps.stderr(`warning: could not notify ${destination}: ${error instanceof Error ? error.message : String(error)}\n`);
+        // A failed notification must not hide the result of the update itself; the warning never shows a webhook's token.
+        deps.stderr(`warning: ${notifyFailure(target, error)}\n`);
     }
 }
 

@@ -10,6 +10,7 @@ import { parseUpdateMessage } from "../rollback/decisions";
 import { ledgerFromOutput, type QuarantineLedger } from "../rollback/ledger";
 import { servingRecordOf, type ServingEntry } from "../rollback/servingRecord";
 import type { ServiceState, TrafficSwitch } from "../rollback/kubernetesSwitch";
+import { printable } from "./terminalText";
 
 export interface StackStatus {
     readonly stack: string;
@@ -117,8 +118,14 @@ function variantsLine(record: EndpointVariantsRecord, pinned: string | undefined
     return `  variants:      ${described.join("; ")}`;
 }
 
+/**
+ * `mlops status` as text, one fact a line. Every line is made `printable`:
+ * the stack's outputs and history carry text from outside (update messages,
+ * `--reason`, ledger reasons), where a newline would forge a line and an
+ * escape sequence drive the terminal.
+ */
 export function renderStatus(status: StackStatus): string {
-    if (status.pinnedVersion === undefined) return `Stack ${status.stack} has not been deployed yet (no outputs).`;
+    if (status.pinnedVersion === undefined) return printable(`Stack ${status.stack} has not been deployed yet (no outputs).`);
     const lines = [
         `Stack ${status.stack}: ${status.model ?? "?"} on ${status.target ?? "?"}, serving version ${servingVersion(status)}`,
         ...liveLines(status),
@@ -147,7 +154,7 @@ export function renderStatus(status: StackStatus): string {
         const listed = status.interrupted.map((operation) => `${operation.operation} ${operation.name}`).join(", ");
         lines.push(`  interrupted:   an update was cut short with ${listed} unfinished; the next mlops deploy or rollback repairs that first`);
     }
-    return lines.join("\n");
+    return lines.map(printable).join("\n");
 }
 
 /** The version that takes traffic: the live Service's when read, else the stack's record. */
@@ -157,9 +164,10 @@ function servingVersion(status: StackStatus): string {
     return `${live.selected} (the stack records ${status.pinnedVersion ?? "nothing"})`;
 }
 
+/** `mlops history` as a table, one update a row; every cell made `printable` (a message with a newline must not forge a row), widths counted after. */
 export function renderHistory(entries: HistoryEntry[]): string {
     if (entries.length === 0) return "No updates yet.";
-    const rows = entries.map((e) => [e.time, e.kind, e.pinned ?? "-", e.result, e.message]);
+    const rows = entries.map((e) => [e.time, e.kind, e.pinned ?? "-", e.result, e.message].map(printable));
     const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i].length), ["time", "kind", "pinned", "result"][i].length));
     const line = (cells: string[]) => cells.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]) : cell)).join("  ");
     return [line(["time", "kind", "pinned", "result", "message"]), ...rows.map(line)].join("\n");

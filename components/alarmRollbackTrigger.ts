@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { version as PULUMI_SDK_VERSION } from "@pulumi/pulumi/version";
 import { buildSync } from "esbuild";
 import * as path from "node:path";
+import { stringify } from "yaml";
 import { parseEcrImage } from "./sagemakerModelEndpoint";
 import { MAX_TRIGGER_COMPONENT_NAME_LENGTH, triggerNameProblem } from "../catalog/names";
 import { componentArgsMessage, parseTriggerArgs, type Target, type TriggerSettings as TriggerConfig, type TriggerSettingsInput } from "../config/schema";
@@ -16,6 +17,7 @@ import { ALARM_STATE_CHANGE } from "../trigger/alarmEvent";
 import { BUILD_STATE_CHANGE, UNRECONCILED_BUILD_STATUSES } from "../trigger/buildEvent";
 import { triggerEnvironment, type TriggerSettings as HandlerSettings } from "../trigger/settings";
 import type { EndpointVariantsRecord } from "../catalog/endpointVariants";
+import { startBuildStatements } from "../policy/codebuildOverrides";
 
 export interface AlarmRollbackTriggerArgs {
     /** The model's name (`mlops:model`), in descriptions, tags and the handler's environment. */
@@ -102,6 +104,8 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
             throw new pulumi.ResourceError(`AlarmRollbackTrigger ${name}: a name of at most ${MAX_TRIGGER_COMPONENT_NAME_LENGTH} characters: ${tooLong}`, this);
         }
         const { settings } = parsed.data;
+        const cliWarning = pulumiCliVersionWarning(settings.pulumiCli.version, PULUMI_SDK_VERSION);
+        if (cliWarning !== undefined) void pulumi.log.warn(cliWarning, this);
         const tags = { ...args.tags, "mlops:model": args.model };
         const account = aws.getCallerIdentityOutput({}, { parent: this });
         const region = aws.getRegionOutput({}, { parent: this });
@@ -136,7 +140,16 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
                 // One reconcile at a time: CodeBuild refuses to start a second
                 // (it does not queue it) rather than let it race the first for the stack lock.
                 concurrentBuildLimit: 1,
-                source: { type: settings.source.type, location: settings.source.location, buildspec: runnerBuildspec(args.target, settings.projectDirectory) },
+                source: {
+                    type: settings.source.type,
+                    location: settings.source.location,
+                    buildspec: runnerBuildspec({
+                        target: args.target,
+                        projectDirectory: settings.projectDirectory,
+                        pulumiCli: settings.pulumiCli,
+                        sourceVersion: settings.source.version,
+                    }),
+                },
                 sourceVersion: settings.source.version,
                 artifacts: { type: "NO_ARTIFACTS" },
                 environment: {
@@ -173,31 +186,45 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
                 policy: pulumi
                     .all([
                         pulumi.all([partition.partition, account.accountId, region.region]),
-                        pulumi.all([logGroup.arn, stateTable.arn, deadLetterQueue.arn, runner.arn, args.topicArn, args.topicKeyArn]),
+                        pulumi.all([logGroup.arn, stateTable.arn, deadLetterQueue.arn, args.topicArn, args.topicKeyArn]),
                         sagemakerPolicyArgs(sagemaker, args.rollbackVersion),
                     ])
-                    .apply(
-                        ([
-                            [partitionName, accountId, regionName],
-                            [logGroupArn, stateTableArn, deadLetterQueueArn, runnerProjectArn, topicArn, topicKeyArn],
-                            sagemakerArgs,
-                        ]) =>
-                            JSON.stringify(
-                                triggerRolePolicy({
-                                    partition: partitionName,
-                                    accountId,
-                                    region: regionName,
-                                    logGroupArn,
-                                    stateTableArn,
-                                    deadLetterQueueArn,
-                                    runnerProjectArn,
-                                    topicArn,
-                                    topicKeyArn,
-                                    sagemaker: sagemakerArgs,
-                                }),
-                            ),
+                    .apply(([[partitionName, accountId, regionName], [logGroupArn, stateTableArn, deadLetterQueueArn, topicArn, topicKeyArn], sagemakerArgs]) =>
+                        JSON.stringify(
+                            triggerRolePolicy({
+                                partition: partitionName,
+                                accountId,
+                                region: regionName,
+                                logGroupArn,
+                                stateTableArn,
+                                deadLetterQueueArn,
+                                topicArn,
+                                topicKeyArn,
+                                sagemaker: sagemakerArgs,
+                            }),
+                        ),
                     ),
             },
+            { parent: this },
+        );
+
+        // The reconcile build runs as the deployer: the handler may start it with its own
+        // variables and nothing else. A managed policy of its own: these statements would
+        // take half of the 10,240 characters IAM allows a role's inline policies together.
+        const startPolicy = new aws.iam.Policy(
+            `${name}-start-policy`,
+            {
+                description: `Lets the alarm rollback trigger of ${args.model} start its reconcile build with no override but its variables (mlops-rollback)`,
+                policy: runner.arn.apply((projectArn) =>
+                    JSON.stringify({ Version: "2012-10-17", Statement: startBuildStatements(projectArn, RECONCILE_BUILD_VARIABLES) }),
+                ),
+                tags,
+            },
+            { parent: this },
+        );
+        const startPolicyAttachment = new aws.iam.RolePolicyAttachment(
+            `${name}-start-policy-attachment`,
+            { role: role.name, policyArn: startPolicy.arn },
             { parent: this },
         );
 
@@ -244,8 +271,8 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
                 },
                 tags,
             },
-            // The role must be able to write logs and read its table before the first event.
-            { parent: this, dependsOn: [policy] },
+            // The role must be able to write logs, read its table and start the build before the first event.
+            { parent: this, dependsOn: [policy, startPolicyAttachment] },
         );
         // Apart from the main policy: it names the function, which waits for that policy.
         new aws.iam.RolePolicy(
@@ -338,6 +365,28 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        // A message in the dead-letter queue is an event the trigger could not finish (its error says where things
+        // stand and how to finish by hand): tell people on the stack's topic. If SNS is what failed, the queue (14 days),
+        // this alarm's state and the function's log still hold it.
+        new aws.cloudwatch.MetricAlarm(
+            `${name}-dlq-alarm`,
+            {
+                alarmDescription: `${args.model} (${args.stack}): the rollback trigger could not finish an event; its dead-letter queue holds it, with the error that says how to finish by hand (mlops-rollback)`,
+                namespace: "AWS/SQS",
+                metricName: "ApproximateNumberOfMessagesVisible",
+                dimensions: { QueueName: deadLetterQueue.name },
+                statistic: "Maximum",
+                period: 60,
+                evaluationPeriods: 1,
+                threshold: 0,
+                comparisonOperator: "GreaterThanThreshold",
+                // SQS stops sending the metric for a queue that stays empty: no data is no dead letter.
+                treatMissingData: "notBreaching",
+                alarmActions: [args.topicArn],
+                tags,
+            },
+            { parent: this },
+        );
         this.functionName = handler.name;
         this.runnerProjectName = runner.name;
         this.stateTableName = stateTable.name;
@@ -410,34 +459,89 @@ export function handlerTimeoutSeconds(settings: Pick<TriggerConfig, "busyRecheck
     return settings.busyRechecks * settings.busyRecheckSeconds + 60;
 }
 
+/** The environment variables the handler's StartBuild sets (`trigger/awsTriggerPorts.ts`), the only override the trigger's role may make. */
+export const RECONCILE_BUILD_VARIABLES = ["MLOPS_ROLLBACK_FROM", "MLOPS_ROLLBACK_VERSION", "MLOPS_ALARM_NAME", "MLOPS_EVENT_ID"] as const;
+
+export interface RunnerBuildspecOptions {
+    readonly target: Target;
+    /** The Pulumi project's folder in the repository (`mlops:trigger.projectDirectory`). @default "." */
+    readonly projectDirectory?: string;
+    /** The Pulumi CLI release to install and the SHA-256 of its linux-x64 tarball (`mlops:trigger.pulumiCli`). */
+    readonly pulumiCli: { readonly version: string; readonly sha256: string };
+    /** The project's source version (`mlops:trigger.source.version`): the build refuses to run any other. @default not checked */
+    readonly sourceVersion?: string;
+}
+
 /**
  * The reconcile build's one job. Fixed here, and a StartBuild that overrides
- * it is denied by the trigger's policy: whoever can start the build can
- * choose the version (an environment variable), not the commands. It runs in
- * the user's Pulumi project (`projectDirectory` of the checked-out
- * repository), with that project's own dependencies (`npm ci` there), so the
- * `mlops` and the program it runs are the project's, as on a laptop.
+ * it, or anything but the handler's variables, is denied by the trigger's
+ * policy (`startBuildStatements`): whoever can start the build can choose the
+ * version, not the commands. It runs in the user's Pulumi project
+ * (`projectDirectory` of the checked-out repository), with that project's own
+ * dependencies (`npm ci` there, verified by its lockfile), so the `mlops` and
+ * the program it runs are the project's, as on a laptop. The Pulumi CLI is a
+ * pinned release checked against its SHA-256 before it is unpacked; a build
+ * started on another source version (`sourceVersion` has no IAM condition
+ * key) stops before anything from that checkout runs.
+ *
+ * Written with a YAML library: a command with ": " in it is a mapping to a
+ * hand-written YAML list, which CodeBuild rejects.
  */
-export function runnerBuildspec(target: Target, projectDirectory = "."): string {
+export function runnerBuildspec(options: RunnerBuildspecOptions): string {
+    const { target, projectDirectory = ".", pulumiCli, sourceVersion } = options;
     // SageMaker: the handler already moved the endpoint; the run waits for it, refreshes, and keeps the live policy.
     const fastPath = target === "sagemaker" ? " --after-fast-path" : "";
     // Absolute: CodeBuild keeps the shell's directory between commands. The schema allows no quote or '..' in it.
     const project = projectDirectory === "." ? '"$CODEBUILD_SRC_DIR"' : `"$CODEBUILD_SRC_DIR/${projectDirectory}"`;
-    return `version: 0.2
-env:
-  shell: bash
-phases:
-  install:
-    commands:
-      - curl -fsSL https://get.pulumi.com | sh -s -- --version ${PULUMI_SDK_VERSION}
-      - export PATH="$HOME/.pulumi/bin:$PATH"
-      - cd ${project} && npm ci
-  build:
-    commands:
-      - test -n "$MLOPS_ROLLBACK_VERSION" && test -n "$MLOPS_ROLLBACK_FROM" || { echo "MLOPS_ROLLBACK_VERSION and MLOPS_ROLLBACK_FROM are not set: start this build from the rollback trigger" >&2; exit 2; }
-      - export PATH="$HOME/.pulumi/bin:$PATH"
-      - cd ${project} && npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes${fastPath}
-`;
+    const tarball = `pulumi-v${pulumiCli.version}-linux-x64.tar.gz`;
+    const sourceCheck =
+        sourceVersion === undefined
+            ? []
+            : [
+                  `test "$CODEBUILD_SOURCE_VERSION" = ${shellQuoted(sourceVersion)} || { echo "this build checked out source version $CODEBUILD_SOURCE_VERSION, not mlops:trigger.source.version: start it from the rollback trigger" >&2; exit 2; }`,
+              ];
+    const buildspec = {
+        version: 0.2,
+        env: { shell: "bash" },
+        phases: {
+            install: {
+                commands: [
+                    ...sourceCheck,
+                    `curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 --output /tmp/${tarball} https://get.pulumi.com/releases/sdk/${tarball}`,
+                    `echo "${pulumiCli.sha256}  /tmp/${tarball}" | sha256sum --check --strict || { echo "${tarball} does not match mlops:trigger.pulumiCli.sha256: not installing it" >&2; exit 2; }`,
+                    `mkdir -p "$HOME/.pulumi/bin" && tar --extract --gzip --file /tmp/${tarball} --directory "$HOME/.pulumi/bin" --strip-components=1`,
+                    'export PATH="$HOME/.pulumi/bin:$PATH"',
+                    `cd ${project} && npm ci`,
+                ],
+            },
+            build: {
+                commands: [
+                    'test -n "$MLOPS_ROLLBACK_VERSION" && test -n "$MLOPS_ROLLBACK_FROM" || { echo "MLOPS_ROLLBACK_VERSION and MLOPS_ROLLBACK_FROM are not set: start this build from the rollback trigger" >&2; exit 2; }',
+                    'export PATH="$HOME/.pulumi/bin:$PATH"',
+                    `cd ${project} && npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes${fastPath}`,
+                ],
+            },
+        },
+    };
+    // No line folding: a folded command is the same string, but a reviewer reads the file.
+    return stringify(buildspec, { lineWidth: 0 });
+}
+
+/** One shell word, whatever it holds: single quotes, each ' written as '\''. */
+function shellQuoted(value: string): string {
+    return `'${value.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * A Pulumi CLI older than the program's SDK may not run it: the warning
+ * `pulumi up` shows, or undefined. Versions are `major.minor.patch`.
+ */
+export function pulumiCliVersionWarning(cliVersion: string, sdkVersion: string): string | undefined {
+    const parts = (version: string) => version.split(/[.+-]/).slice(0, 3).map(Number);
+    const [cli, sdk] = [parts(cliVersion), parts(sdkVersion)];
+    const order = cli.map((part, index) => part - sdk[index]).find((difference) => difference !== 0) ?? 0;
+    if (!(order < 0)) return undefined;
+    return `mlops:trigger.pulumiCli.version ${cliVersion} is older than this program's @pulumi/pulumi ${sdkVersion}: the reconcile build may fail to run it; pin ${sdkVersion} or later with its sha256`;
 }
 
 function runnerEnvironment(stack: string, settings: TriggerConfig): aws.types.input.codebuild.ProjectEnvironmentEnvironmentVariable[] {
@@ -488,7 +592,6 @@ export interface TriggerRolePolicyArgs {
     readonly logGroupArn: string;
     readonly stateTableArn: string;
     readonly deadLetterQueueArn: string;
-    readonly runnerProjectArn: string;
     readonly topicArn: string;
     readonly topicKeyArn: string;
     readonly sagemaker?: {
@@ -508,7 +611,7 @@ export interface TriggerRolePolicyArgs {
 
 /**
  * The handler's policy, every statement on named resources: the one table,
- * queue, project, topic and key; UpdateEndpoint on the one endpoint and the
+ * queue, topic and key (StartBuild on the project is `startBuildStatements`, apart); UpdateEndpoint on the one endpoint and the
  * warm configs (IAM matches SageMaker ARNs by their lowercase names).
  */
 export function triggerRolePolicy(args: TriggerRolePolicyArgs): { Version: string; Statement: PolicyStatement[] } {
@@ -516,16 +619,14 @@ export function triggerRolePolicy(args: TriggerRolePolicyArgs): { Version: strin
     const sagemakerArn = (kind: string, resourceName: string) => `arn:${partition}:sagemaker:${region}:${accountId}:${kind}/${resourceName.toLowerCase()}`;
     const statements: PolicyStatement[] = [
         { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${args.logGroupArn}:*`] },
-        { Sid: "DedupeAndCooldown", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], Resource: [args.stateTableArn] },
-        { Sid: "DeadLetters", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [args.deadLetterQueueArn] },
-        { Sid: "StartReconcile", Effect: "Allow", Action: ["codebuild:StartBuild"], Resource: [args.runnerProjectArn] },
         {
-            Sid: "NeverOverrideTheBuildspec",
-            Effect: "Deny",
-            Action: ["codebuild:StartBuild"],
-            Resource: [args.runnerProjectArn],
-            Condition: { Null: { "codebuild:source.buildspec": "false" } },
+            Sid: "DedupeAndCooldown",
+            Effect: "Allow",
+            // UpdateItem: each step of an incident is written into its record (trigger/incident.ts).
+            Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            Resource: [args.stateTableArn],
         },
+        { Sid: "DeadLetters", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [args.deadLetterQueueArn] },
         { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: [args.topicArn] },
         { Sid: "EncryptNotifications", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: [args.topicKeyArn] },
     ];

@@ -285,15 +285,69 @@ const kubernetesSchema = z
 /** Where `mlops rollback` reports: an SNS topic, or an HTTPS webhook. */
 export const SNS_TOPIC_ARN_PATTERN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 
+/** The config key of the notify target, as `pulumi config get --path` names it. */
+export const NOTIFY_CONFIG_KEY = `${CONFIG_NAMESPACE}:rollback.notify`;
+
+/**
+ * A Pulumi secret as the stack file holds it (`pulumi config set --secret
+ * --path ...` writes `secure: <ciphertext>`): only the stack's secrets
+ * provider can decrypt it. The engine hands the program the decrypted value;
+ * the CLI reads the file, where it stays ciphertext.
+ */
+export interface SecretConfigValue {
+    readonly secure: string;
+}
+
+/** `{ secure: "<ciphertext>" }` and nothing else. */
+export function isSecretConfigValue(value: unknown): value is SecretConfigValue {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+    const keys = Object.keys(value);
+    return keys.length === 1 && keys[0] === "secure" && typeof (value as { secure?: unknown }).secure === "string";
+}
+
+/** `mlops:rollback.notify` as a person writes it: the topic ARN or webhook URL, or a Pulumi secret holding it. */
+export type NotifyTargetInput = string | SecretConfigValue;
+
+const NOTIFY_TARGET_HINT = "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>), an https:// webhook URL, or a Pulumi secret holding one";
+const STORE_AS_SECRET = `pulumi config set --secret --path ${NOTIFY_CONFIG_KEY} <url>`;
+
+/**
+ * What is wrong with a notify target (a topic ARN or webhook URL), or
+ * undefined when a notice can be sent to it. Never quotes the value: a
+ * webhook URL carries its token, and may be a decrypted secret.
+ */
+export function notifyTargetProblem(value: string): string | undefined {
+    if (SNS_TOPIC_ARN_PATTERN.test(value)) return undefined;
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        return `expected ${NOTIFY_TARGET_HINT}`;
+    }
+    if (url.protocol !== "https:" || /\s/.test(value)) return `expected ${NOTIFY_TARGET_HINT}`;
+    if (url.username !== "" || url.password !== "") {
+        return `a webhook URL with user:password@ cannot be sent (fetch refuses credentials in a URL); put the credential where the service documents it (the URL's path or query, a token) and keep the URL a secret: ${STORE_AS_SECRET}`;
+    }
+    return undefined;
+}
+
+/** Checked by `notifyTargetProblem`; a secret is taken as it is (it cannot be read offline, and the engine decrypts it). */
+const notifyTarget = z.custom<NotifyTargetInput>().transform((value, ctx): NotifyTargetInput => {
+    if (isSecretConfigValue(value)) return { secure: value.secure };
+    const problem = typeof value === "string" ? notifyTargetProblem(value) : `expected ${NOTIFY_TARGET_HINT} (${STORE_AS_SECRET}), got ${describeValue(value)}`;
+    if (problem === undefined) return value;
+    ctx.addIssue({ code: "custom", message: problem });
+    return z.NEVER;
+});
+
 const rollbackSchema = z
     .object({
-        /** SNS topic ARN or https:// webhook that hears about every rollback. */
-        notify: z
-            .string()
-            .refine((value) => SNS_TOPIC_ARN_PATTERN.test(value) || /^https:\/\/[^\s]+$/.test(value), {
-                message: "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>) or an https:// webhook URL",
-            })
-            .optional(),
+        /**
+         * SNS topic ARN or https:// webhook that hears about every rollback;
+         * a webhook URL (which carries its token) best as a Pulumi secret:
+         * `pulumi config set --secret --path mlops:rollback.notify <url>`.
+         */
+        notify: notifyTarget.optional(),
         /**
          * Versions released from the quarantine a rollback put them under:
          * the explicit override that lets them be pinned again.
@@ -438,6 +492,8 @@ const alarmsSchema = z
 /** CloudWatch Logs retention values (PutRetentionPolicy). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 const SECRET_ARN_PATTERN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
+const PULUMI_CLI_CHECKSUM_HINT =
+    "the line for pulumi-v<version>-linux-x64.tar.gz in https://github.com/pulumi/pulumi/releases/download/v<version>/pulumi-<version>-checksums.txt";
 
 const triggerSchema = z
     .object({
@@ -485,6 +541,28 @@ const triggerSchema = z
                 message: "a folder inside the repository, relative to its root (letters, digits, '.', '_', '-' and '/'; no '..'), e.g. infra/ml",
             })
             .default("."),
+        /**
+         * The Pulumi CLI the reconcile build installs, pinned: a release and
+         * the SHA-256 of its `pulumi-v<version>-linux-x64.tar.gz`, as that
+         * release's `pulumi-<version>-checksums.txt` lists it. The build
+         * refuses a download that does not match.
+         */
+        pulumiCli: z
+            // A custom check, so that a missing section says where its values come from (not just "required").
+            .custom<{ readonly version: string; readonly sha256: string }>((value) => value !== undefined, {
+                message: `required: { version, sha256 } of the Pulumi CLI the reconcile build installs; sha256 is ${PULUMI_CLI_CHECKSUM_HINT}`,
+            })
+            .pipe(
+                z
+                    .object({
+                        version: z.string().regex(/^\d+\.\d+\.\d+$/, { message: "a Pulumi CLI release, e.g. 3.248.0 (no 'v')" }),
+                        sha256: z
+                            .string()
+                            .regex(/^[0-9a-fA-F]{64}$/, { message: `64 hex digits: ${PULUMI_CLI_CHECKSUM_HINT}` })
+                            .transform((digest) => digest.toLowerCase()),
+                    })
+                    .strict(),
+            ),
         /** The stack's backend when it is not Pulumi Cloud, e.g. s3://acme-pulumi-state. */
         pulumiBackendUrl: z
             .string()
@@ -1353,7 +1431,10 @@ function problemsFromIssues(issues: readonly z.core.$ZodIssue[], root: z.ZodType
     for (const issue of issues) {
         if (issue.code === "unrecognized_keys") {
             for (const key of issue.keys) {
-                problems.push({ path: name([...issue.path, key]), message: `unknown key; ${allowedKeysHint(root, issue.path)}` });
+                problems.push({
+                    path: name([...issue.path, key]),
+                    message: `unknown key; ${dottedKeyHint(root, issue.path, key) ?? allowedKeysHint(root, issue.path)}`,
+                });
             }
             continue;
         }
@@ -1370,6 +1451,19 @@ function problemsFromIssues(issues: readonly z.core.$ZodIssue[], root: z.ZodType
 /** zod reports in schema order; sorted by path, related problems sit together. */
 function byPath(problems: ConfigProblem[]): ConfigProblem[] {
     return problems.sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
+}
+
+/**
+ * `pulumi config set mlops:rollback.notify ...` without `--path` writes a
+ * key named `mlops:rollback.notify`, not `notify` under `mlops:rollback`:
+ * say so when the part before the dot is a known key.
+ */
+function dottedKeyHint(root: z.ZodType, path: readonly PropertyKey[], key: string): string | undefined {
+    const [section, ...rest] = key.split(".");
+    if (rest.length === 0 || path.length > 0) return undefined;
+    const shape = unwrap(root);
+    if (!(shape instanceof z.ZodObject) || !(section in shape.shape)) return undefined;
+    return `a key with a '.' in its name is a key of its own; to set ${rest.join(".")} under ${configPath([section])}, use pulumi config set --path ${configPath([key])} <value> (add --secret for a secret)`;
 }
 
 function allowedKeysHint(root: z.ZodType, path: readonly PropertyKey[]): string {

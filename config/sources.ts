@@ -5,9 +5,9 @@
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, parse as parseYaml, parseDocument, Scalar, type Document } from "yaml";
 import { BadInputError } from "./badInput";
-import { CONFIG_NAMESPACE, parseStackConfig, StackConfigError, type StackConfig } from "./schema";
+import { CONFIG_NAMESPACE, configPath, parseStackConfig, StackConfigError, type ConfigProblem, type StackConfig } from "./schema";
 
 /** Keys whose Pulumi config value is a plain string, never JSON. */
 const STRING_KEYS = new Set(["target", "model", "pinned"]);
@@ -57,14 +57,30 @@ function namespacedKey(fullKey: string): string | undefined {
 /** Thrown when a stack file cannot be found or read as a stack file. */
 export class StackFileError extends BadInputError {}
 
-/** The `mlops:*` keys of a Pulumi stack file (`Pulumi.<stack>.yaml`). */
+/**
+ * The `mlops:*` keys of a Pulumi stack file (`Pulumi.<stack>.yaml`), as the
+ * program will see them; `StackConfigError` (exit 2) when a number in them
+ * is written in a form YAML readers disagree on (see `numberSpellingProblems`).
+ */
 export function rawConfigFromStackFile(file: string): Record<string, unknown> {
+    const { raw, problems } = readRawStackConfig(file);
+    if (problems.length > 0) throw new StackConfigError(problems);
+    return raw;
+}
+
+/**
+ * The `mlops:*` keys of a stack file as the program will see them, and the
+ * problems only the file's YAML source shows (numbers spelled in a form YAML
+ * readers disagree on), for the caller to report with the schema's own.
+ */
+export function readRawStackConfig(file: string): { raw: Record<string, unknown>; problems: ConfigProblem[] } {
+    const { config, problems } = parseStackFile(file);
     const raw: Record<string, unknown> = {};
-    for (const [fullKey, value] of Object.entries(stackFileConfig(file))) {
+    for (const [fullKey, value] of Object.entries(config)) {
         const key = namespacedKey(fullKey);
         if (key !== undefined) raw[key] = valueAsProgramSeesIt(key, value);
     }
-    return raw;
+    return { raw, problems };
 }
 
 /** A stack file larger than this is refused: Pulumi stack files are kilobytes, and reading an endless one must not grow without bound. */
@@ -104,10 +120,19 @@ function readStackFileText(file: string): string {
 
 /** Every key of a stack file's `config:` map, as written (any namespace); `StackFileError` (exit 2) when it cannot be read as one. */
 export function stackFileConfig(file: string): Record<string, unknown> {
+    return parseStackFile(file).config;
+}
+
+/** The `config:` map of a stack file, and the numbers under its `mlops:*` keys whose spelling readers disagree on. */
+function parseStackFile(file: string): { config: Record<string, unknown>; problems: ConfigProblem[] } {
     const text = readStackFileText(file);
     let document: unknown;
+    let parsed: Document.Parsed;
     try {
-        document = parseYaml(text);
+        // As yaml's parse() does (errors thrown, aliases capped), keeping the nodes: their source text.
+        parsed = parseDocument(text);
+        if (parsed.errors.length > 0) throw parsed.errors[0];
+        document = parsed.toJS();
     } catch (error) {
         throw new StackFileError(`${file} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
     }
@@ -115,7 +140,111 @@ export function stackFileConfig(file: string): Record<string, unknown> {
     if (typeof config !== "object" || config === null || Array.isArray(config)) {
         throw new StackFileError(`${file} has no 'config:' map; a Pulumi stack file has the mlops:* keys under 'config:'`);
     }
-    return config as Record<string, unknown>;
+    return { config: config as Record<string, unknown>, problems: numberSpellingProblems(parsed) };
+}
+
+/**
+ * Every plain (unquoted) scalar under the `mlops:*` keys of a stack file that
+ * a YAML reader takes for a number, unless it is written as that number's
+ * canonical decimal (`3`, `-2`, `0.5`), or for a date; each named by its
+ * config path, with the fix.
+ *
+ * The CLI reads the file with the `yaml` package (YAML 1.2 core schema); the
+ * engine reads it with Go's yaml.v3 and hands the program what it found,
+ * and the two do not agree on these spellings: `010` is 10 here and 8
+ * there, `1_000` and `0X3` text here and numbers there, `2.10` the number
+ * 2.1 to both while a version id meant "2.10", `9007199254740993` exact there
+ * and rounded here, `2026-01-01` text here and a date there (the program
+ * gets "2026-01-01 00:00:00 +0000 UTC"). Refused with the fix rather than
+ * read one way, since only the person who wrote it knows which was meant.
+ */
+export function numberSpellingProblems(document: Document.Parsed): ConfigProblem[] {
+    const config = document.get("config", true);
+    if (!isMap(config)) return [];
+    const problems: ConfigProblem[] = [];
+    // An alias of a collection is checked once (a billion-laughs file stays cheap).
+    const seen = new Set<unknown>();
+    const visit = (node: unknown, path: (string | number)[]): void => {
+        const target = isAlias(node) ? node.resolve(document) : node;
+        if (isScalar(target)) {
+            const problem = numberSpellingProblem(target);
+            if (problem !== undefined) problems.push({ path: configPath(path), message: problem });
+            return;
+        }
+        if (seen.has(target)) return;
+        seen.add(target);
+        if (isSeq(target)) target.items.forEach((item, index) => visit(item, [...path, index]));
+        if (!isMap(target)) return;
+        for (const pair of target.items) {
+            const key = isScalar(pair.key) ? String(pair.key.value) : "?";
+            visit(pair.key, [...path, key]);
+            visit(pair.value, [...path, key]);
+        }
+    };
+    for (const pair of config.items) {
+        const key = isScalar(pair.key) && typeof pair.key.value === "string" ? namespacedKey(pair.key.value) : undefined;
+        if (key !== undefined) visit(pair.value, [key]);
+    }
+    return problems;
+}
+
+/** The canonical decimal spelling of a number: no sign but '-', no leading zero, no trailing zero after the point, no exponent. */
+const CANONICAL_DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?$/;
+
+/** Why a scalar must be quoted or rewritten, or undefined when it is not a number or is spelled canonically. */
+function numberSpellingProblem(node: Scalar): string | undefined {
+    if (node.type !== Scalar.PLAIN || typeof node.source !== "string") return undefined;
+    const source = node.source;
+    if (ENGINE_TIMESTAMP.test(source)) {
+        return `unquoted ${source} is a date to Pulumi's YAML reader, which hands the program a text of its own ("2026-01-01 00:00:00 +0000 UTC" for 2026-01-01), and the text ${JSON.stringify(source)} to others; quote it (${JSON.stringify(source)})`;
+    }
+    const here = typeof node.value === "number" ? node.value : undefined;
+    const engine = engineNumber(source);
+    if (here === undefined && engine === undefined) return undefined;
+    if (CANONICAL_DECIMAL.test(source) && String(Number(source)) === source) return undefined;
+    const text = JSON.stringify(source);
+    const quote = `quote it (${text}) if it is a version id`;
+    const readings = [here, engine].filter((value) => value !== undefined);
+    if (readings.some((value) => !Number.isFinite(value))) return `unquoted ${source} is not a finite number; ${quote}`;
+    if (readings.some((value) => Number.isInteger(value) && !Number.isSafeInteger(value))) {
+        return `unquoted ${source} is an integer too large to read exactly (above 2^53); ${quote}, or write a smaller number`;
+    }
+    if (here === undefined)
+        return `unquoted ${source} is the number ${engine} to Pulumi's YAML reader and the text ${text} to others; ${quote}, or write ${engine}`;
+    if (engine !== undefined && String(engine) !== String(here)) {
+        return `unquoted ${source} is the number ${engine} to Pulumi's YAML reader and ${here} to others; ${quote}, or write the number you mean in plain decimal`;
+    }
+    return `unquoted ${source} is the number ${here}, not the text ${text}; ${quote}, or write ${here}`;
+}
+
+/** The timestamps yaml.v3 reads in a plain scalar (resolve.go, allowedTimestampFormats): a date, with a time after 'T', 't' or a space. */
+const ENGINE_TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?(?:Z|[-+][0-9]{2}:[0-9]{2})?)?$/;
+
+/** `.inf`, `-.Inf`, `.NAN`...: yaml.v3's named floats (resolve.go, resolveMap). */
+const NAMED_FLOATS: Readonly<Record<string, number>> = Object.fromEntries(
+    ["", "+", "-"]
+        .flatMap((sign) => [".inf", ".Inf", ".INF"].map((name) => [`${sign}${name}`, sign === "-" ? -Infinity : Infinity] as const))
+        .concat([".nan", ".NaN", ".NAN"].map((name) => [name, NaN] as const)),
+);
+
+/**
+ * The number Go's yaml.v3 (the engine's reader) takes a plain scalar for,
+ * or undefined for text: after removing every '_', an integer as Go's
+ * strconv.ParseInt reads it with base prefixes (0x, 0X, 0b, 0B, 0o, 0O, and
+ * a leading 0 for octal), or a float of YAML's own form (resolve.go).
+ */
+export function engineNumber(source: string): number | undefined {
+    if (source in NAMED_FLOATS) return NAMED_FLOATS[source];
+    const plain = source.replace(/_/g, "");
+    const integer = /^([-+]?)(?:0([xX])([0-9a-fA-F]+)|0([bB])([01]+)|0([oO]?)([0-7]+)|([1-9][0-9]*|0))$/.exec(plain);
+    if (integer !== null) {
+        const [, sign, , hex, , binary, , octal, decimal] = integer;
+        const magnitude =
+            hex !== undefined ? parseInt(hex, 16) : binary !== undefined ? parseInt(binary, 2) : octal !== undefined ? parseInt(octal, 8) : Number(decimal);
+        return sign === "-" ? -magnitude : magnitude;
+    }
+    if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/.test(plain)) return Number(plain);
+    return undefined;
 }
 
 /**
@@ -149,13 +278,32 @@ export function stackFilePath(projectDir: string, stack: string): string {
  * that names the file (or `label`, e.g. the flag that named it) otherwise.
  */
 export function loadStackConfig(file: string, label = file): { raw: Record<string, unknown>; config: StackConfig } {
-    const raw = rawConfigFromStackFile(file);
+    const { raw, problems } = readRawStackConfig(file);
+    let config: StackConfig | undefined;
+    let all = problems;
     try {
-        return { raw, config: parseStackConfig(raw) };
+        config = parseStackConfig(raw);
     } catch (error) {
         if (!(error instanceof StackConfigError)) throw error;
-        throw new BadInputError(`${label} is invalid; run mlops validate for details:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+        all = withSourceProblems(problems, error.problems);
     }
+    if (config === undefined || all.length > 0) {
+        throw new BadInputError(`${label} is invalid; run mlops validate for details:\n${all.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+    }
+    return { raw, config };
+}
+
+/**
+ * The problems of a stack file's source (`readRawStackConfig`) and of its
+ * config (`parseStackConfig`), one list by path; a key whose number is
+ * spelled ambiguously is named once, by that problem, not again by what the
+ * schema made of one reading of it.
+ */
+export function withSourceProblems(sourceProblems: readonly ConfigProblem[], configProblems: readonly ConfigProblem[]): ConfigProblem[] {
+    const ambiguous = new Set(sourceProblems.map((problem) => problem.path));
+    return [...sourceProblems, ...configProblems.filter((problem) => !ambiguous.has(problem.path))].sort((a, b) =>
+        a.path.localeCompare(b.path, "en", { numeric: true }),
+    );
 }
 
 /** Where a stack's updates go, from its stack file: what the checks after an update (and `mlops status`) ask. */

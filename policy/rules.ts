@@ -5,11 +5,21 @@
  * input at fault and the fix; an empty list means compliant or not applicable.
  *
  * Rules are named after the Checkov (CKV_AWS_*) or Trivy (AWS-*) check they
- * mirror, so that a security team can map them to what it already runs; the
- * three with no such anchor are named MLOPS_*.
+ * mirror, so that a security team can map them to what it already runs; those
+ * with no such anchor are named MLOPS_*.
  */
 import { hasLocalNvmeStorage } from "../config/schema";
-import { scopableActionsOf, policyStatements, statementLabel, actionPatternMatches, type ActionScopes, type Statement } from "./iamPolicy";
+import {
+    scopableActionsOf,
+    policyStatements,
+    statementLabel,
+    actionPatternMatches,
+    isWildcardArn,
+    type ActionScopes,
+    type ResourceFormats,
+    type Statement,
+} from "./iamPolicy";
+import { pipeToShellLines, START_BUILD_OVERRIDE_KEYS, VARIABLE_NAMES_KEY } from "./codebuildOverrides";
 
 export interface PolicyResource {
     /** Pulumi type token, e.g. `aws:sagemaker/model:Model`. */
@@ -22,9 +32,12 @@ export interface PolicyResource {
     readonly ignoreChanges: readonly string[];
 }
 
-/** What some rules need beyond the resource: which IAM actions can be scoped (CKV_AWS_355). */
+/** What some rules need beyond the resource, from the Service Authorization Reference (CKV_AWS_355). */
 export interface RuleFacts {
+    /** Which IAM actions can be scoped to a resource. */
     readonly actionScopes: ActionScopes;
+    /** The services' ARN formats, to tell a wildcard ARN (`isWildcardArn`) from a scoped one. */
+    readonly resourceFormats: ResourceFormats;
 }
 
 export type Rule = (resource: PolicyResource, facts: RuleFacts) => string[];
@@ -59,6 +72,15 @@ const T = {
     iamUserPolicy: "aws:iam/userPolicy:UserPolicy",
     iamGroupPolicy: "aws:iam/groupPolicy:GroupPolicy",
     iamRole: "aws:iam/role:Role",
+    iamRolePolicyAttachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    iamUserPolicyAttachment: "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    iamGroupPolicyAttachment: "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    iamPolicyAttachment: "aws:iam/policyAttachment:PolicyAttachment",
+    iamRolePolicyAttachmentsExclusive: "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+    iamUserPolicyAttachmentsExclusive: "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive",
+    iamGroupPolicyAttachmentsExclusive: "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
+    ssoManagedPolicyAttachment: "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment",
+    ssoManagedPolicyAttachmentsExclusive: "aws:ssoadmin/managedPolicyAttachmentsExclusive:ManagedPolicyAttachmentsExclusive",
     codebuildProject: "aws:codebuild/project:Project",
     k8sService: "kubernetes:core/v1:Service",
 } as const;
@@ -236,19 +258,17 @@ export function ckvAws63NoIamWildcardActions(resource: PolicyResource): string[]
  * CKV_AWS_355: `Resource: "*"` only where every action granted has no
  * resource type in IAM (ecr:GetAuthorizationToken, ec2:DescribeSubnets), so cannot
  * be scoped. Which actions those are comes from the Service Authorization
- * Reference, not from a list kept here.
+ * Reference, not from a list kept here. A wildcard ARN (`arn:aws:s3:::*`,
+ * `arn:aws:sagemaker:*:*:*`: see `isWildcardArn` for what counts) is as
+ * broad as `*` for the actions of its service, unless a condition on the
+ * resource's tags or alias narrows it.
  */
 export function ckvAws355NoWildcardResourceOnScopableActions(resource: PolicyResource, facts: RuleFacts): string[] {
     return allowStatements(resource).flatMap(({ where, statement, label }) => {
-        // An Allow with NotResource grants every resource but a few: as broad as "*".
-        const scope = statement.resources.includes("*")
-            ? 'Resource "*"'
-            : statement.notResources.length > 0
-              ? "every resource but its NotResource list"
-              : undefined;
-        if (scope === undefined) return [];
+        const broad = broadScope(statement, facts.resourceFormats);
+        if (broad === undefined) return [];
         // Action "*" is CKV_AWS_63's to report.
-        const actions = statement.actions.filter((action) => action !== "*" && action !== "*:*");
+        const actions = statement.actions.filter((action) => action !== "*" && action !== "*:*" && broad.covers(action));
         // A wildcard service (`*:Get*`) grants scopable actions of every service.
         const anyService = actions.filter((action) => action.split(":")[0].includes("*"));
         const named = actions.filter((action) => !anyService.includes(action));
@@ -256,42 +276,88 @@ export function ckvAws355NoWildcardResourceOnScopableActions(resource: PolicyRes
         const scopable = [...anyService, ...named.filter((action) => scopableActionsOf(action, facts.actionScopes).scopable.length > 0)];
         const problems: string[] = [];
         if (scopable.length > 0) {
-            problems.push(`${where} ${label} allows ${scopable.join(", ")} on ${scope}: these actions can be scoped, so list the ARNs they act on`);
+            problems.push(
+                `${where} ${label} allows ${scopable.join(", ")} on ${broad.scope}: these actions can be scoped, so list the ARNs they act on${broad.hint}`,
+            );
         }
         if (unknown.length > 0) {
-            problems.push(`${where} ${label} allows ${unknown.join(", ")} on ${scope}, which IAM does not know: fix the action name`);
+            problems.push(`${where} ${label} allows ${unknown.join(", ")} on ${broad.scope}, which IAM does not know: fix the action name`);
         }
         return problems;
     });
 }
 
+/** How a statement's resources are as broad as `*`, and the actions that applies to; undefined when they are scoped. */
+function broadScope(
+    statement: Statement,
+    formats: ResourceFormats,
+): { readonly scope: string; readonly hint: string; readonly covers: (action: string) => boolean } | undefined {
+    const everyAction = () => true;
+    if (statement.resources.includes("*")) return { scope: 'Resource "*"', hint: "", covers: everyAction };
+    // An Allow with NotResource grants every resource but a few: as broad as "*".
+    if (statement.notResources.length > 0) return { scope: "every resource but its NotResource list", hint: "", covers: everyAction };
+    const wildcards = statement.resources.filter((pattern) => isWildcardArn(pattern, formats));
+    if (wildcards.length === 0 || narrowedByResourceCondition(statement.condition)) return undefined;
+    const services = wildcards.map((pattern) => pattern.split(":")[2] ?? "*");
+    return {
+        scope: `${wildcards.map((pattern) => `"${pattern}"`).join(", ")}, which ${wildcards.length === 1 ? "names" : "name"} no resource type or name`,
+        hint: " (a resource type and name or name prefix, e.g. endpoint/fraud-*)",
+        covers: (action) => services.some((service) => actionPatternMatches(service, action.split(":")[0]) || action.split(":")[0].includes("*")),
+    };
+}
+
+/** Condition keys that name the resource itself, by tag or (KMS) alias: a positive match on one scopes a wildcard ARN. */
+const RESOURCE_NAMING_CONDITION_KEYS = [/^aws:resourcetag\//, /^kms:resourcealiases$/];
+
+function narrowedByResourceCondition(condition: Record<string, Record<string, unknown>>): boolean {
+    return Object.entries(condition).some(
+        ([operator, operands]) =>
+            // Positive matches only; ForAllValues and IfExists are also true when the key is absent.
+            /^(?:ForAnyValue:)?(?:String|Arn)(?:Equals|Like)(?:IgnoreCase)?$/.test(operator) &&
+            Object.keys(asRecord(operands)).some((key) => RESOURCE_NAMING_CONDITION_KEYS.some((pattern) => pattern.test(key.toLowerCase()))),
+    );
+}
+
 /**
  * MLOPS_PASSROLE_PASSED_TO_SERVICE: a policy that lets a principal pass a
  * role says to which service (`iam:PassedToService`), or it can hand the role
- * to any service that accepts one.
+ * to any service that accepts one. A pattern names no one service: `*`,
+ * `*.amazonaws.com`, `sagemaker.*` (StringLike), or a list holding one of
+ * them, is as good as no condition.
  */
 export function passRoleOnlyToNamedService(resource: PolicyResource): string[] {
     return allowStatements(resource).flatMap(({ where, statement, label }) => {
         if (!statement.actions.some((action) => actionPatternMatches(action, "iam:PassRole"))) return [];
-        if (namesPassedToService(statement.condition)) return [];
+        const named = passedToServices(statement.condition);
+        if (named.some((values) => values.length > 0 && values.every(isOneService))) return [];
+        const patterns = named.flat().filter((value) => !isOneService(value));
+        if (patterns.length > 0) {
+            return [
+                `${where} ${label} allows iam:PassRole to any service matching ${patterns.map((value) => JSON.stringify(value)).join(", ")}: name each service the role is for in iam:PassedToService (e.g. sagemaker.amazonaws.com), with no wildcard`,
+            ];
+        }
         return [
             `${where} ${label} allows iam:PassRole without an iam:PassedToService condition (StringEquals or StringLike, naming a service): add one naming the service the role is for`,
         ];
     });
 }
 
+/** A service principal, not a pattern: no wildcard (under StringEquals one is literal, and names no service either). */
+function isOneService(value: unknown): boolean {
+    return typeof value === "string" && value !== "" && !/[*?]/.test(value);
+}
+
 /**
- * Does a condition block limit iam:PassedToService to named services? Only a
- * positive string match counts (StringNotEquals would allow every other
- * service), and a bare "*" names none.
+ * The values of each positive string match on iam:PassedToService in a
+ * condition block. StringNotEquals would allow every other service; the
+ * blocks are ANDed, so one that names services is enough.
  */
-function namesPassedToService(condition: Record<string, Record<string, unknown>>): boolean {
-    return Object.entries(condition).some(([operator, operands]) => {
-        if (!/^(?:ForAnyValue:|ForAllValues:)?String(?:Equals|Like)(?:IgnoreCase)?$/.test(operator)) return false;
+function passedToServices(condition: Record<string, Record<string, unknown>>): unknown[][] {
+    return Object.entries(condition).flatMap(([operator, operands]) => {
+        if (!/^(?:ForAnyValue:|ForAllValues:)?String(?:Equals|Like)(?:IgnoreCase)?$/.test(operator)) return [];
         const entry = Object.entries(asRecord(operands)).find(([key]) => key.toLowerCase() === "iam:passedtoservice");
-        if (entry === undefined) return false;
-        const values = Array.isArray(entry[1]) ? entry[1] : [entry[1]];
-        return values.length > 0 && values.every((value) => typeof value === "string" && value !== "" && value !== "*");
+        if (entry === undefined) return [];
+        return [Array.isArray(entry[1]) ? entry[1] : [entry[1]]];
     });
 }
 
@@ -301,6 +367,155 @@ function namesPassedToService(condition: Record<string, Record<string, unknown>>
 export function ckvAws316CodeBuildNotPrivileged(resource: PolicyResource): string[] {
     if (resource.type !== T.codebuildProject || asRecord(resource.props.environment).privilegedMode !== true) return [];
     return ["environment.privilegedMode is true: set it to false, and build images elsewhere"];
+}
+
+/** Does a statement's Action grant codebuild:StartBuild (`codebuild:Start*`, `codebuild:*`, `*`)? */
+function grantsStartBuild(statement: Statement): boolean {
+    return statement.actions.some((action) => actionPatternMatches(action, "codebuild:StartBuild"));
+}
+
+/** Is the condition exactly one operator with one key holding `value` (a Deny with more is narrower, so it may not deny the override)? */
+function soleCondition(statement: Statement, operator: string, keys: readonly string[], accepts: (value: unknown) => boolean): boolean {
+    const operators = Object.entries(statement.condition);
+    if (operators.length !== 1 || operators[0][0].toLowerCase() !== operator.toLowerCase()) return false;
+    const entries = Object.entries(asRecord(operators[0][1]));
+    return entries.length === 1 && keys.includes(entries[0][0].toLowerCase()) && accepts(entries[0][1]);
+}
+
+/** Does the statement's condition have `operator` on one of `keys` with a value `accepts` takes (ANDed with the rest)? */
+function hasCondition(statement: Statement, operator: string, keys: readonly string[], accepts: (value: unknown) => boolean): boolean {
+    return Object.entries(statement.condition).some(
+        ([name, operands]) =>
+            name.toLowerCase() === operator.toLowerCase() &&
+            Object.entries(asRecord(operands)).some(([key, value]) => keys.includes(key.toLowerCase()) && accepts(value)),
+    );
+}
+
+const isTrue = (value: unknown) => value === true || value === "true";
+const isFalse = (value: unknown) => value === false || value === "false";
+const namesList = (value: unknown) => {
+    const values = Array.isArray(value) ? value : [value];
+    return values.length > 0 && values.every((name) => typeof name === "string" && name !== "" && !/[*?]/.test(name));
+};
+const VARIABLE_KEYS = [VARIABLE_NAMES_KEY.toLowerCase(), "codebuild:environment.environmentvariables"];
+
+/** The StartBuild overrides an Allow leaves open: neither required absent in it nor denied in its document. */
+function openStartBuildOverrides(allow: Statement, denies: readonly Statement[]): string[] {
+    const covering = denies.filter((deny) => deny.resources.includes("*") || allow.resources.every((arn) => deny.resources.includes(arn)));
+    const variablesClosed =
+        hasCondition(allow, "ForAllValues:StringEquals", [VARIABLE_NAMES_KEY.toLowerCase()], namesList) ||
+        hasCondition(allow, "Null", VARIABLE_KEYS, isTrue) ||
+        covering.some(
+            (deny) =>
+                soleCondition(deny, "ForAnyValue:StringNotEquals", [VARIABLE_NAMES_KEY.toLowerCase()], namesList) ||
+                soleCondition(deny, "Null", VARIABLE_KEYS, isFalse),
+        );
+    const openKeys = START_BUILD_OVERRIDE_KEYS.filter((key) => {
+        const keys = [key.toLowerCase()];
+        return !hasCondition(allow, "Null", keys, isTrue) && !covering.some((deny) => soleCondition(deny, "Null", keys, isFalse));
+    });
+    return [...(variablesClosed ? [] : ["environment variables of any name"]), ...openKeys];
+}
+
+/**
+ * MLOPS_START_BUILD_OVERRIDES: a policy that allows codebuild:StartBuild
+ * says which overrides the caller may make. StartBuild can replace the
+ * project's commands, source, image, role and variables (`NODE_OPTIONS`,
+ * `BASH_ENV`), so a bare grant runs the caller's commands as the project's
+ * role. Each override's condition key must be required absent in the grant
+ * (`Null: "true"`) or denied in the same document (a Deny whose only
+ * condition is `Null: "false"` on it), and variables limited to named ones
+ * (`ForAllValues:StringEquals` on their names in the grant, or a Deny with
+ * `ForAnyValue:StringNotEquals`). `startBuildStatements` writes such a policy.
+ * Denies in other documents are not seen: keep them together.
+ */
+export function startBuildOverridesClosed(resource: PolicyResource): string[] {
+    return iamDocuments(resource).flatMap(({ where, statements }) => {
+        const denies = statements.filter((statement) => statement.effect === "Deny" && grantsStartBuild(statement));
+        return statements.flatMap((statement, index) => {
+            if (statement.effect !== "Allow" || !grantsStartBuild(statement)) return [];
+            const open = openStartBuildOverrides(statement, denies);
+            if (open.length === 0) return [];
+            const named = open.slice(0, 4).join(", ") + (open.length > 4 ? ` and ${open.length - 4} more` : "");
+            return [
+                `${where} ${statementLabel(statement, index)} allows codebuild:StartBuild with overrides open (${named}): the caller can change the build's commands, source, image or variables and run them as the project's role; require each key absent (Null "true" in this statement) or deny it (a Deny with Null "false"), and list the variable names allowed (ForAllValues:StringEquals on ${VARIABLE_NAMES_KEY})`,
+            ];
+        });
+    });
+}
+
+/**
+ * MLOPS_BUILDSPEC_NO_PIPE_TO_SHELL: a CodeBuild project's buildspec does not
+ * run a download unverified (`curl ... | sh`): whoever controls that URL, or
+ * the path to it, runs commands as the build's role. Buildspecs kept in the
+ * repository (a file name, not YAML) are not seen.
+ */
+export function buildspecNoPipeToShell(resource: PolicyResource): string[] {
+    if (resource.type !== T.codebuildProject) return [];
+    const buildspecs = [
+        { where: "source.buildspec", buildspec: asRecord(resource.props.source).buildspec },
+        ...asArray(resource.props.secondarySources).map((source, index) => ({
+            where: `secondarySources[${index}].buildspec`,
+            buildspec: asRecord(source).buildspec,
+        })),
+    ];
+    return buildspecs.flatMap(({ where, buildspec }) =>
+        typeof buildspec === "string"
+            ? pipeToShellLines(buildspec).map(
+                  (line) => `${where} runs a download unverified (${JSON.stringify(line)}): download a pinned release, check its SHA-256, then run it`,
+              )
+            : [],
+    );
+}
+
+// --- Administrator policies ------------------------------------------------
+
+/**
+ * AWS-managed policies that make a principal an administrator, by ARN (any
+ * partition): AdministratorAccess (every action) and AWS's per-service
+ * AdministratorAccess-* variants; PowerUserAccess (every action outside IAM,
+ * Organizations and Account); IAMFullAccess (iam:*, with which a principal
+ * can grant itself any other policy).
+ */
+const ADMIN_POLICY_ARN = /^arn:aws[a-z-]*:iam::aws:policy\/(AdministratorAccess(?:-[A-Za-z0-9]+)?|PowerUserAccess|IAMFullAccess)$/;
+const ADMIN_POLICY_GRANTS: Record<string, string> = {
+    AdministratorAccess: "every action on every resource",
+    PowerUserAccess: "every action outside IAM, Organizations and Account",
+    IAMFullAccess: "iam:*, with which the principal can grant itself anything",
+};
+
+/** Where each attachment type names the managed policies it attaches. */
+const ATTACHED_POLICY_INPUTS: Record<string, string> = {
+    [T.iamRole]: "managedPolicyArns",
+    [T.iamRolePolicyAttachment]: "policyArn",
+    [T.iamUserPolicyAttachment]: "policyArn",
+    [T.iamGroupPolicyAttachment]: "policyArn",
+    [T.iamPolicyAttachment]: "policyArn",
+    [T.iamRolePolicyAttachmentsExclusive]: "policyArns",
+    [T.iamUserPolicyAttachmentsExclusive]: "policyArns",
+    [T.iamGroupPolicyAttachmentsExclusive]: "policyArns",
+    [T.ssoManagedPolicyAttachment]: "managedPolicyArn",
+    [T.ssoManagedPolicyAttachmentsExclusive]: "managedPolicyArns",
+};
+
+/**
+ * CKV_AWS_274: no role, user, group or permission set is given an
+ * administrator policy by ARN (`ADMIN_POLICY_ARN`): the AdministratorAccess
+ * check, widened to the policies that grant as much.
+ */
+export function ckvAws274NoAdministratorPolicyAttached(resource: PolicyResource): string[] {
+    const input = ATTACHED_POLICY_INPUTS[resource.type];
+    if (input === undefined) return [];
+    const value = resource.props[input];
+    const arns = Array.isArray(value) ? value : [value];
+    return arns.flatMap((arn, index) => {
+        const name = typeof arn === "string" ? ADMIN_POLICY_ARN.exec(arn)?.[1] : undefined;
+        if (name === undefined) return [];
+        const grants = ADMIN_POLICY_GRANTS[name] ?? "administrator access to its service";
+        return [
+            `${Array.isArray(value) ? `${input}[${index}]` : input} attaches ${String(arn)}, which grants ${grants}: attach a policy with the actions and resources the principal needs`,
+        ];
+    });
 }
 
 // --- What a rollback relies on ----------------------------------------------------
@@ -459,7 +674,25 @@ export const SECURITY_RULES: readonly SecurityRule[] = [
         types: IAM_DOCUMENT_TYPES,
         check: passRoleOnlyToNamedService,
     },
+    {
+        name: "CKV_AWS_274",
+        description: "No AdministratorAccess, PowerUserAccess or IAMFullAccess attached to a role, user, group or permission set",
+        types: Object.keys(ATTACHED_POLICY_INPUTS),
+        check: ckvAws274NoAdministratorPolicyAttached,
+    },
     { name: "CKV_AWS_316", description: "CodeBuild projects do not run privileged", types: [T.codebuildProject], check: ckvAws316CodeBuildNotPrivileged },
+    {
+        name: "MLOPS_START_BUILD_OVERRIDES",
+        description: "IAM policies allow codebuild:StartBuild only with every override but named environment variables closed",
+        types: IAM_DOCUMENT_TYPES,
+        check: startBuildOverridesClosed,
+    },
+    {
+        name: "MLOPS_BUILDSPEC_NO_PIPE_TO_SHELL",
+        description: "CodeBuild buildspecs do not pipe a download into a shell",
+        types: [T.codebuildProject],
+        check: buildspecNoPipeToShell,
+    },
     {
         name: "MLOPS_IMAGE_DIGEST",
         description: "Model images (SageMaker, Lambda, Kubernetes pod templates) are pinned by digest",
@@ -484,6 +717,11 @@ export function violationsOf(resource: PolicyResource, facts: RuleFacts): { read
 /** The IAM action patterns a resource's policies name: what `loadActionScopes` must load. */
 export function iamActionPatterns(resource: PolicyResource): string[] {
     return iamDocuments(resource).flatMap(({ statements }) => statements.flatMap((statement) => statement.actions));
+}
+
+/** The resource ARN patterns a resource's policies name: what `loadResourceFormats` must load. */
+export function iamResourcePatterns(resource: PolicyResource): string[] {
+    return iamDocuments(resource).flatMap(({ statements }) => statements.flatMap((statement) => statement.resources));
 }
 
 function asArray(value: unknown): unknown[] {

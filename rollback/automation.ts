@@ -3,9 +3,11 @@
  * (`LocalWorkspace` on the project directory). Kept to the few calls the CLI
  * makes so that tests can stand in for the engine with a plain object.
  */
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BadInputError } from "../config/badInput";
+import { engineErrorOf } from "./engineErrors";
 import { ROLLBACK_EVENT_ENV, type RollbackEvent } from "./ledger";
 import { resourceName } from "./progress";
 import { missingStackOutputAdvice, MLOPS_STACK_OUTPUT, mlopsOutputOf } from "./stackOutput";
@@ -28,6 +30,15 @@ export interface OperationOptions {
     readonly onEvent?: (event: EngineEvent) => void;
     /** The rollback this update runs, for the program's quarantine ledger. */
     readonly rollbackEvent?: RollbackEvent;
+    /**
+     * The stack file the engine reads config from instead of the project's
+     * `Pulumi.<stack>.yaml` (`pulumi preview --config-file`): a dry run's
+     * edited copy, so that the user's file never holds a previewed pin.
+     * @default the project's stack file
+     */
+    readonly configFile?: string;
+    /** Stops the engine (SIGINT, the engine's own graceful cancel) when aborted. @default runs to its end */
+    readonly signal?: AbortSignal;
 }
 
 export interface UpSummary {
@@ -66,6 +77,13 @@ export interface StackSession {
     removeDeadLock(holder: BackendLockHolder): Promise<boolean>;
     /** Start opening what the engine operations need, in the background (after the instant switch, so that the update starts sooner). @default nothing to open */
     openEngine?(): void;
+    /**
+     * A config value of the stack (`key` a path, e.g. `mlops:rollback.notify`),
+     * a secret decrypted by the stack's secrets provider (`pulumi config get
+     * --path`); undefined when the key is not set. The value is never put in
+     * an error. @default no engine to ask: a secret cannot be read
+     */
+    configValue?(key: string): Promise<string | undefined>;
 }
 
 /** An operation the engine started and never recorded as finished (the update was cut short). */
@@ -157,23 +175,36 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
     };
     /** The resources in the stack's state (`pulumi stack export`), by URN and type. */
     const stateResources = async () => {
-        const stack = await engineStack();
-        return ((await stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] } | undefined)?.resources ?? [];
+        const deployment = await engineRun(async () => (await engineStack()).exportStack());
+        return (deployment.deployment as { resources?: { urn: string; type: string }[] } | undefined)?.resources ?? [];
     };
-    const translate = async (error: unknown): Promise<never> => {
-        const { ConcurrentUpdateError } = await import("@pulumi/pulumi/automation");
-        if (error instanceof ConcurrentUpdateError) throw new StackBusyError(lockHolder(error.message));
-        throw error;
+    /** Run an engine operation; its failure as the engine said it (engineErrorOf), with the error diagnostics it sent as events. */
+    const engineRun = async <T>(operation: (onEvent: (event: EngineEvent) => void) => Promise<T>, onEvent?: (event: EngineEvent) => void): Promise<T> => {
+        const diagnostics: string[] = [];
+        try {
+            return await operation((event) => {
+                if (event.diagnosticEvent?.severity === "error") diagnostics.push(event.diagnosticEvent.message);
+                onEvent?.(event);
+            });
+        } catch (error) {
+            throw await translated(error, diagnostics);
+        }
     };
     return {
         name: stackName,
         openEngine: () => void engineStack().catch(() => undefined),
-        preview: async ({ message, onEvent, rollbackEvent }) => {
-            const result = await withEvent(rollbackEvent, (stack) => stack.preview({ message, onEvent })).catch(translate);
+        preview: async ({ message, onEvent, rollbackEvent, configFile, signal }) => {
+            const result = await engineRun(
+                (events) => withEvent(rollbackEvent, (stack) => stack.preview({ message, onEvent: events, configFile, signal })),
+                onEvent,
+            );
             return { changeSummary: result.changeSummary };
         },
-        up: async ({ message, onEvent, rollbackEvent }) => {
-            const result = await withEvent(rollbackEvent, (stack) => stack.up({ message, onEvent })).catch(translate);
+        up: async ({ message, onEvent, rollbackEvent, configFile, signal }) => {
+            const result = await engineRun(
+                (events) => withEvent(rollbackEvent, (stack) => stack.up({ message, onEvent: events, configFile, signal })),
+                onEvent,
+            );
             const outputs = plainOutputs(result.outputs);
             if (outputs[MLOPS_STACK_OUTPUT] === undefined) {
                 // Exit 1, not 2: the update did run.
@@ -186,7 +217,7 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
         outputs: async () => mlopsOutputOf(stackName, rootOutputsOf(await exported)),
         refreshType: async (type, onEvent) => {
             const urns = (await stateResources()).filter((resource) => resource.type === type).map((resource) => resource.urn);
-            if (urns.length > 0) await (await engineStack()).refresh({ target: urns, onEvent }).catch(translate);
+            if (urns.length > 0) await engineRun(async (events) => (await engineStack()).refresh({ target: urns, onEvent: events }), onEvent);
             return urns.length;
         },
         pendingOperations: async () => pendingOperationsOf(await exported),
@@ -198,15 +229,32 @@ export const openAutomationStack: OpenStack = async (stackName, projectDir) => {
             const targets = pending.filter((operation) => inState.has(operation.urn)).map((operation) => operation.urn);
             const root = resources.find((resource) => resource.type === "pulumi:pulumi:Stack")?.urn;
             const target = targets.length > 0 ? targets : root === undefined ? [] : [root];
-            await (
-                await engineStack()
-            )
-                .refresh({ target, clearPendingCreates: true, onEvent, message: "mlops: repair an update that was cut short" })
-                .catch(translate);
+            await engineRun(
+                async (events) =>
+                    (await engineStack()).refresh({
+                        target,
+                        clearPendingCreates: true,
+                        onEvent: events,
+                        message: "mlops: repair an update that was cut short",
+                    }),
+                onEvent,
+            );
         },
         removeDeadLock: (holder) => Promise.resolve(removeLockFile(holder)),
+        configValue: async (key) => {
+            const stack = await engineStack();
+            try {
+                return (await stack.getConfig(key, true)).value;
+            } catch (error) {
+                // The Automation API's message holds the whole command line and its
+                // output; the engine's own "error:" lines say what went wrong.
+                const said = (error instanceof Error ? error.message : String(error)).split("\n").flatMap((line) => /\berror: (.*)$/.exec(line)?.[1] ?? []);
+                if (said.some((line) => /configuration key .* not found/.test(line))) return undefined;
+                throw new Error(`pulumi config get --path ${key} failed: ${said.join("; ") || "no reason given"}`);
+            }
+        },
         history: async (limit) =>
-            (await (await engineStack()).history(limit, limit === undefined ? undefined : 1)).map((update) => ({
+            (await engineRun(async () => (await engineStack()).history(limit, limit === undefined ? undefined : 1))).map((update) => ({
                 kind: update.kind,
                 startTime: update.startTime,
                 endTime: update.endTime,
@@ -230,8 +278,19 @@ async function selectedWorkspaceStack(stackName: string, projectDir: string): Pr
         workspace.selectStack = () => Promise.resolve();
         return await Stack.select(stackName, workspace);
     } catch (error) {
-        throw withPulumiMissingExplained(error);
+        throw await translated(error);
     }
+}
+
+/**
+ * A failure of `pulumi` as the user should read it: another update's lock
+ * as StackBusyError, anything else through engineErrorOf (one sentence when
+ * the CLI cannot start, else the engine's own lines).
+ */
+async function translated(error: unknown, diagnostics: readonly string[] = []): Promise<unknown> {
+    const { ConcurrentUpdateError } = await import("@pulumi/pulumi/automation");
+    if (error instanceof ConcurrentUpdateError) return new StackBusyError(lockHolder(error.message));
+    return engineErrorOf(error, diagnostics);
 }
 
 const execFileAsync = promisify(execFile);
@@ -253,9 +312,28 @@ async function exportedDeployment(stackName: string, projectDir: string): Promis
         if (typeof stderr === "string" && /no stack named|stack .* not found/i.test(stderr)) {
             throw new UnknownStackError(`unknown stack '${stackName}'; create it with pulumi stack init ${stackName}`);
         }
-        throw withPulumiMissingExplained(error);
+        throw engineErrorOf(error);
     }
     return (JSON.parse(stdout) as { deployment?: unknown }).deployment;
+}
+
+/**
+ * The stack selected in `projectDir` (`pulumi stack --show-name`, one run of
+ * the CLI), for commands run without --stack; undefined when none is selected.
+ */
+export async function selectedStackName(projectDir: string): Promise<string | undefined> {
+    // Checked first: a directory that does not exist fails the spawn with ENOENT, as a missing pulumi does.
+    if (!existsSync(path.join(projectDir, "Pulumi.yaml"))) {
+        throw new BadInputError(`no Pulumi.yaml in ${projectDir}; run mlops from the project directory, or pass --cwd <dir>`);
+    }
+    try {
+        const { stdout } = await execFileAsync("pulumi", ["stack", "--show-name", "--non-interactive"], { cwd: projectDir });
+        return stdout.trim() || undefined;
+    } catch (error) {
+        const stderr = (error as { stderr?: unknown }).stderr;
+        if (typeof stderr === "string" && /no stack selected/i.test(stderr)) return undefined;
+        throw engineErrorOf(error);
+    }
 }
 
 /** The signature key the engine marks a secret with in an exported deployment (the `plaintext` beside it is the value's JSON). */
@@ -275,16 +353,6 @@ export function rootOutputsOf(deployment: unknown): Record<string, unknown> {
     const resources = (deployment as { resources?: { type?: string; outputs?: Record<string, unknown> }[] } | undefined)?.resources ?? [];
     const root = resources.find((resource) => resource.type === "pulumi:pulumi:Stack");
     return revealedValue(root?.outputs ?? {}) as Record<string, unknown>;
-}
-
-/** A failure to start the `pulumi` CLI, as one sentence with the fix; any other error as it is. */
-export function withPulumiMissingExplained(error: unknown): unknown {
-    if (error instanceof Error && /spawn \S*pulumi ENOENT/.test(error.message)) {
-        return new Error(
-            "the pulumi CLI is not on PATH; mlops deploy, rollback, status and history run it (mlops validate, mlops plan and every refusal do not). Install it (https://www.pulumi.com/docs/install/) and run again.",
-        );
-    }
-    return error;
 }
 
 /** The pending operations of an exported deployment (`pending_operations`), in the engine's order. */

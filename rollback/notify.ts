@@ -1,9 +1,13 @@
 /**
  * Tell the team: a rollback publishes what happened to the SNS topic or the
  * webhook named in `mlops:rollback.notify`.
+ *
+ * A webhook URL is a credential: errors here never quote it (see
+ * rollback/notifyTarget.ts for how a target is shown).
  */
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { SNS_TOPIC_ARN_PATTERN } from "../config/schema";
+import { withoutUrls } from "./notifyTarget";
 
 export interface RollbackNotice {
     readonly stack: string;
@@ -18,6 +22,7 @@ export interface RollbackNotice {
     readonly detail: string;
 }
 
+/** Send `notice` to `destination`, a topic ARN or webhook URL (a secret already decrypted); errors never quote a webhook URL. */
 export type Notify = (destination: string, notice: RollbackNotice) => Promise<void>;
 
 export function noticeSubject(notice: RollbackNotice): string {
@@ -31,15 +36,34 @@ export function publishToSns(client: Pick<SNSClient, "send"> = new SNSClient({})
     };
 }
 
-/** POST the notice as JSON; a non-2xx answer is a failure. */
+/** Node's network error codes (ECONNREFUSED, ENOTFOUND...), which name the failure without the URL. */
+function networkCause(error: unknown): string {
+    const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+    if (typeof cause?.code === "string") return cause.code;
+    if ((error as { name?: unknown } | undefined)?.name === "TimeoutError") return "no answer within 10 s";
+    return typeof cause?.message === "string" ? cause.message : error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * POST the notice as JSON; a non-2xx answer is a failure. Errors never
+ * quote the URL (the caller names the target, see `notifyFailure`): fetch's
+ * own ("Failed to parse URL from <url>", "... includes credentials: <url>")
+ * quote it whole.
+ */
 export const postToWebhook: Notify = async (url, notice) => {
-    const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ text: noticeSubject(notice), ...notice }),
-        signal: AbortSignal.timeout(10_000),
-    });
-    if (!response.ok) throw new Error(`the webhook answered ${response.status} ${response.statusText}`);
+    let response: Response;
+    try {
+        response = await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ text: noticeSubject(notice), ...notice }),
+            signal: AbortSignal.timeout(10_000),
+        });
+    } catch (error) {
+        throw new Error(`the webhook could not be reached (${withoutUrls(networkCause(error))})`);
+    }
+    // The body is not read: a service's error page may echo the request's URL.
+    if (!response.ok) throw new Error(`the webhook answered ${response.status} ${withoutUrls(response.statusText)}`);
 };
 
 export const notifyDestination: Notify = (destination, notice) =>

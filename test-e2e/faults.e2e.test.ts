@@ -1,12 +1,12 @@
 /**
- * Faults on the real engine: two rollbacks at once, the engine killed
- * mid-update, the API server restarted mid-rollback, a rollback target whose
+ * Faults on the real engine: two rollbacks at once, a dry run killed
+ * mid-preview, the engine killed mid-update, the API server restarted mid-rollback, a rollback target whose
  * pods never get ready, and bad input against a deployed stack. Every check
  * is made with kubectl, the backend's files and the engine's own preview,
  * never with mlops's view of things. `npm run test:faults` prints the summary.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import * as path from "node:path";
 import { parseDocument, type YAMLSeq } from "yaml";
@@ -253,6 +253,28 @@ function backendLeftovers(): { pending: number; locks: string[] } {
     };
 }
 
+/** Every file of the sandbox's file backend (the stack's state, its history and backups), path → bytes. */
+function backendFiles(): Map<string, Buffer> {
+    const root = path.join(state.dir, "state");
+    const files = new Map<string, Buffer>();
+    const walk = (dir: string) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            const full = path.join(dir, entry.name);
+            if (entry.isDirectory()) walk(full);
+            else files.set(path.relative(root, full), readFileSync(full));
+        }
+    };
+    walk(root);
+    return files;
+}
+
+/** Backend files that differ from before (changed, added or gone), by path. */
+const changedSince = (before: Map<string, Buffer>) => {
+    const after = backendFiles();
+    const paths = new Set([...before.keys(), ...after.keys()]);
+    return [...paths].filter((file) => !(before.get(file)?.equals(after.get(file) ?? Buffer.alloc(0)) ?? false));
+};
+
 describe("concurrent rollbacks", () => {
     it("deploys 1, 2 and 3 to start from", async () => {
         for (const version of ["1", "2", "3"]) {
@@ -300,21 +322,6 @@ describe("concurrent rollbacks", () => {
 });
 
 describe("bad input never touches the stack", () => {
-    /** Every file of the sandbox's file backend (the stack's state, its history and backups), path → bytes. */
-    function backendFiles(): Map<string, Buffer> {
-        const root = path.join(state.dir, "state");
-        const files = new Map<string, Buffer>();
-        const walk = (dir: string) => {
-            for (const entry of readdirSync(dir, { withFileTypes: true })) {
-                const full = path.join(dir, entry.name);
-                if (entry.isDirectory()) walk(full);
-                else files.set(path.relative(root, full), readFileSync(full));
-            }
-        };
-        walk(root);
-        return files;
-    }
-
     /** [args, the fragment stderr must contain]: each a bad flag, argument or request against the deployed stack (pinned 2, 3 quarantined, after the two rollbacks at once). */
     const BAD_INVOCATIONS: [string[], string][] = [
         [["rollback", "--stack", STACK, "--version", "99", "--yes"], "--version 99: not in mlops:versions"],
@@ -335,13 +342,6 @@ describe("bad input never touches the stack", () => {
         [["validate", "--stack", STACK, "--config-file", "x.yaml"], "cannot be used with option"],
         [["no-such-command"], "unknown command 'no-such-command'"],
     ];
-
-    /** Backend files that differ from before (changed, added or gone), by path. */
-    const changedSince = (before: Map<string, Buffer>) => {
-        const after = backendFiles();
-        const paths = new Set([...before.keys(), ...after.keys()]);
-        return [...paths].filter((file) => !(before.get(file)?.equals(after.get(file) ?? Buffer.alloc(0)) ?? false));
-    };
 
     it(`refuses ${BAD_INVOCATIONS.length} bad invocations with exit 2 and a message naming the fault; the state, the stack file and the cluster stay as they were`, ({
         task,
@@ -424,6 +424,93 @@ async function expectRollbackFinished(from: string, targetUid: string): Promise<
     expect(kept().deployments["fraud-detector-2"]).toBe(targetUid);
     expect(await pendingChanges()).toEqual({});
 }
+
+/** A process's command line (argv), or undefined once it is gone. */
+function commandLineOf(pid: number): string[] | undefined {
+    try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, -1);
+    } catch {
+        return undefined;
+    }
+}
+
+/** Every process below `pid`, children first. */
+function descendantsOf(pid: number): number[] {
+    return childrenOf(pid).flatMap(([child]) => [child, ...descendantsOf(child)]);
+}
+
+/** Objects whose resourceVersion changed, appeared or went between two clusterObjects() listings. */
+const objectsChangedSince = (before: Record<string, string>): string[] => {
+    const after = clusterObjects();
+    return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((key) => before[key] !== after[key]);
+};
+
+describe("an interrupted dry run", () => {
+    it("a dry run killed mid-preview (SIGHUP, then SIGKILL): the stack file, the state and the cluster stay as they were, and the next run sees no unfinished rollback", async ({
+        task,
+    }) => {
+        // GIVEN the stack as the rollbacks above left it (pinned 2), and what a dry run must not touch
+        const fileBefore = readFileSync(stackFile());
+        const pinnedBefore = rawConfigFromStackFile(stackFile()).pinned;
+        const backendBefore = backendFiles();
+        const clusterBefore = clusterObjects();
+
+        for (const signal of ["SIGHUP", "SIGKILL"] as const) {
+            // WHEN a dry run is killed while the engine previews (its language host or provider started)
+            const run = startMlops(["rollback", "--stack", STACK, "--reason", `dry run killed by ${signal}`, "--dry-run"]);
+            const deadline = Date.now() + 120_000;
+            let engine: { pid: number; args: string[] } | undefined;
+            while (engine === undefined || childrenOf(engine.pid).length === 0) {
+                if (Date.now() > deadline) throw new Error(`no pulumi preview under mlops (pid ${run.pid}) within 120 s:\n${run.output()}`);
+                await new Promise((resolve) => setTimeout(resolve, 50));
+                engine = childrenOf(run.pid)
+                    .filter(([, name]) => name === "pulumi")
+                    .map(([pid]) => ({ pid, args: commandLineOf(pid) ?? [] }))
+                    .find((candidate) => candidate.args[1] === "preview");
+            }
+            const configFile = engine.args[engine.args.indexOf("--config-file") + 1];
+            expect(engine.args, "the preview reads an edited copy").toContain("--config-file");
+            expect(rawConfigFromStackFile(configFile).pinned).not.toBe(pinnedBefore);
+            expect(readFileSync(stackFile()).equals(fileBefore), "the stack file while the preview runs").toBe(true);
+            const engineProcesses = [engine.pid, ...descendantsOf(engine.pid)];
+            process.kill(run.pid, signal);
+            const killed = await run.done;
+
+            // THEN mlops ended as the signal says, the engine ends too (SIGHUP: stopped through the
+            // Automation API; SIGKILL: orphaned, it ends when its output pipe is gone), and nothing is left but, after a SIGKILL, the private copy
+            expect(killed.code, killed.stderr).toBe(signal === "SIGHUP" ? 129 : -1);
+            for (let waited = 0; isAlive(engine.pid) && waited < 120_000; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+            for (const pid of engineProcesses.filter(isAlive)) process.kill(pid, "SIGKILL");
+            expect(existsSync(path.dirname(configFile))).toBe(signal === "SIGKILL");
+            rmSync(path.dirname(configFile), { recursive: true, force: true });
+            expect(readFileSync(stackFile()).equals(fileBefore), `the stack file after ${signal}`).toBe(true);
+        }
+
+        // The next dry run takes over the killed one's lock, saying there is nothing to pick up, and previews a plain rollback from 2.
+        const next = await mlops("rollback", "--stack", STACK, "--dry-run");
+        expect(next.code, next.stderr).toBe(0);
+        expect(next.stderr).toContain("a dry run, stopped before it finished; it changed nothing, so there is nothing to pick up");
+        expect(next.stderr).toMatch(new RegExp(`Rollback of fraud-detector on stack ${STACK}: ${String(pinnedBefore)} -> `));
+        expect(next.stderr).not.toMatch(/already pins|did not finish|did not complete/);
+        expect(next.stdout).toMatch(/^Preview of rollback \S+ -> \S+ on sandbox: .+\. Nothing was changed\.\n$/);
+        expect(existsSync(`${stackFile()}.lock`)).toBe(false);
+        expect(await pendingChanges()).toEqual({});
+
+        const lost = [
+            ...(readFileSync(stackFile()).equals(fileBefore) ? [] : ["the stack file's bytes"]),
+            ...changedSince(backendBefore).map((file) => `state file ${file}`),
+            ...objectsChangedSince(clusterBefore).map((object) => `cluster object ${object}`),
+        ];
+        recordFault(task, {
+            scenario: "dry run killed mid-preview (SIGHUP, then SIGKILL)",
+            injected: 2,
+            kind: "SIGHUP, SIGKILL",
+            lost,
+            checked: 1 + backendBefore.size + Object.keys(clusterBefore).length,
+        });
+        expect(lost).toEqual([]);
+    });
+});
 
 describe("interrupted and broken rollbacks", () => {
     it("the engine killed (SIGKILL) mid-rollback: the next mlops rollback reports it, removes the dead lock, repairs and finishes", async ({ task }) => {

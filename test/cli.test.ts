@@ -1,9 +1,10 @@
-import { execFile, execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_STACK_FILE_BYTES } from "../config/sources";
+import { deployedStack, pulumiStandIn, type StandInBehaviour } from "./fixtures/pulumiStandIn";
 
 const ROOT = path.resolve(__dirname, "..");
 const MLOPS = path.join(ROOT, "bin", "mlops.js");
@@ -450,11 +451,11 @@ describe("mlops rollback and deploy refuse before the engine starts", () => {
         expect(readFileSync(stackFile).equals(before)).toBe(true);
     });
 
-    it("says an update needs the pulumi CLI when it is missing, and changes nothing (exit 1)", async () => {
+    it("says the rollback needs the Pulumi CLI when it is missing, and changes nothing (exit 1)", async () => {
         const before = readFileSync(stackFile);
         const run = await mlopsIn(project, noPulumi, "rollback", "--stack", "prod", "--yes");
         expect(run.code).toBe(1);
-        expect(run.stderr).toContain("the pulumi CLI is not on PATH");
+        expect(run.stderr).toContain("the Pulumi CLI (pulumi) is not on PATH, and mlops rollback reads the stack and runs the update through it");
         expect(readFileSync(stackFile).equals(before)).toBe(true);
     });
 });
@@ -498,5 +499,350 @@ describe("mlops --help", () => {
         const run = await mlops("rollback", "--help");
         expect(run.stdout).toContain("--restore-database");
         expect(run.stdout.replace(/\s+/g, " ")).toContain("the current database and every snapshot are kept untouched");
+    });
+});
+
+/** A project with the example as stack prod, whose `pulumi` is the logging stand-in (test/fixtures/pulumiStandIn.ts). */
+function standInProject(behaviour: StandInBehaviour) {
+    const project = mkdtempSync(path.join(tmpdir(), "mlops-stand-in-project-"));
+    mkdirSync(path.join(project, "stacks"));
+    copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+    const stackFile = path.join(project, "stacks", "Pulumi.prod.yaml");
+    copyFileSync(path.join(ROOT, EXAMPLE), stackFile);
+    const pulumi = pulumiStandIn(behaviour);
+    const env = { PATH: `${pulumi.bin}:${path.dirname(process.execPath)}` };
+    return { project, stackFile, pulumi, env, run: (...args: string[]) => mlopsIn(project, env, ...args) };
+}
+
+/** The stack file's bytes and modification time, to compare. */
+const fileState = (file: string) => ({ bytes: readFileSync(file).toString("base64"), mtimeNs: statSync(file, { bigint: true }).mtimeNs });
+
+const isRunning = (pid: number) => {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+};
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const found = probe();
+        if (found !== undefined) return found;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+}
+
+describe("a dry run killed mid-preview leaves the stack file as it was (a real signal to the built bin)", () => {
+    it.each([
+        ["SIGHUP", 129],
+        ["SIGKILL", null],
+    ] as const)(
+        "%s: the stack file is byte-identical, and the next dry run and status see no unfinished rollback",
+        async (signal, exitCode) => {
+            // GIVEN a stack running 3 (2 served before it), and a preview that blocks
+            const { stackFile, pulumi, env, project, run } = standInProject({ deployment: deployedStack("3", ["2"]), selected: "prod", preview: "block" });
+            const before = fileState(stackFile);
+            const child = spawn(process.execPath, [MLOPS, "rollback", "--dry-run"], { cwd: project, env: { ...process.env, ...env } });
+            let stderr = "";
+            child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+            const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on("close", (code, killedBy) => resolve([code, killedBy])));
+            try {
+                // WHEN it is killed while the engine previews
+                const preview = await until("the preview to start", () => pulumi.calls().find((call) => call.args[0] === "preview"));
+                expect(fileState(stackFile)).toEqual(before);
+                expect(preview.configFileText).toContain('mlops:pinned: "2"');
+                expect(readFileSync(`${stackFile}.lock`, "utf8")).toContain('"command":"rollback --dry-run"');
+                child.kill(signal);
+                const [code, killedBy] = await exited;
+
+                // THEN the stack file never changed
+                expect(signal === "SIGKILL" ? killedBy : code, stderr).toBe(signal === "SIGKILL" ? "SIGKILL" : exitCode);
+                expect(fileState(stackFile)).toEqual(before);
+                const configDir = path.dirname(preview.configFile as string);
+                if (signal === "SIGHUP") {
+                    // It cleaned up: the copy, its lock, and the engine (stopped through the Automation API: SIGINT).
+                    expect(existsSync(configDir)).toBe(false);
+                    expect(existsSync(`${stackFile}.lock`)).toBe(false);
+                    await until("the engine to stop", () => (isRunning(preview.pid) ? undefined : true), 10_000);
+                } else {
+                    // No time to clean up: the private copy and the lock stay; the engine runs on, orphaned.
+                    expect(statSync(configDir).mode & 0o777).toBe(0o700);
+                    expect(existsSync(`${stackFile}.lock`)).toBe(true);
+                    process.kill(preview.pid, "SIGKILL");
+                    rmSync(configDir, { recursive: true, force: true });
+                }
+
+                // ...and the next runs see a plain rollback from 3, no unfinished one.
+                pulumi.set({ deployment: deployedStack("3", ["2"]), selected: "prod", preview: { changes: { update: 2, same: 5 } } });
+                const next = await run("rollback", "--dry-run");
+                expect(next.code, next.stderr).toBe(0);
+                expect(next.stderr).toContain("Rollback of fraud-detector on stack prod: 3 -> 2");
+                expect(next.stderr).not.toMatch(/already pins|did not finish|did not complete/);
+                if (signal === "SIGKILL")
+                    expect(next.stderr).toContain("a dry run, stopped before it finished; it changed nothing, so there is nothing to pick up");
+                expect(next.stdout).toBe("Preview of rollback 3 -> 2 on prod: 2 updated, 5 unchanged. Nothing was changed.\n");
+                const status = await run("status");
+                expect(status.code, status.stderr).toBe(0);
+                expect(status.stdout).toContain("Stack prod: fraud-detector on sagemaker, serving version 3");
+                expect(fileState(stackFile)).toEqual(before);
+                expect(existsSync(`${stackFile}.lock`)).toBe(false);
+            } finally {
+                child.kill("SIGKILL");
+                for (const call of pulumi.calls()) if (isRunning(call.pid)) process.kill(call.pid, "SIGKILL");
+            }
+        },
+        60_000,
+    );
+});
+
+describe("the Pulumi CLI missing: one sentence and the fix, exit 1 (an operation that could not run, not bad input)", () => {
+    const project = mkdtempSync(path.join(tmpdir(), "mlops-no-pulumi-"));
+    mkdirSync(path.join(project, "stacks"));
+    copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+    const stackFile = path.join(project, "stacks", "Pulumi.prod.yaml");
+    copyFileSync(path.join(ROOT, EXAMPLE), stackFile);
+    const noPulumi = { PATH: path.dirname(process.execPath) };
+    const fix = "install it (https://www.pulumi.com/docs/install/) or add the directory that holds it to PATH, then run again";
+
+    it.each([
+        [["status"], "mlops status reads the stack through it"],
+        [["status", "--stack", "prod"], "mlops status reads the stack through it"],
+        [["history"], "mlops history reads the stack's updates through it"],
+        [["history", "--stack", "prod", "--json"], "mlops history reads the stack's updates through it"],
+        [["rollback", "--dry-run"], "mlops rollback --dry-run previews through it"],
+        [["rollback", "--stack", "prod", "--dry-run"], "mlops rollback --dry-run previews through it"],
+        [["rollback", "--yes"], "mlops rollback reads the stack and runs the update through it"],
+        [["rollback", "--stack", "prod", "--yes"], "mlops rollback reads the stack and runs the update through it"],
+        [["deploy", "--stack", "prod", "--version", "3", "--dry-run"], "mlops deploy --dry-run previews through it"],
+    ])("mlops %j", async (args, usedFor) => {
+        const before = fileState(stackFile);
+        const run = await mlopsIn(project, noPulumi, ...args);
+        expect(run.code, run.stderr).toBe(1);
+        expect(run.stderr).toBe(`mlops: the Pulumi CLI (pulumi) is not on PATH, and ${usedFor}: ${fix}\n`);
+        expect(run.stderr).not.toMatch(/ENOENT|code: -2|stdout:|an update needs/);
+        if (args.includes("--json"))
+            expect(JSON.parse(run.stdout)).toEqual({ error: `the Pulumi CLI (pulumi) is not on PATH, and ${usedFor}: ${fix}`, badInput: false });
+        expect(fileState(stackFile)).toEqual(before);
+    });
+
+    it("does not take a --cwd that does not exist (spawn ENOENT too) for a missing pulumi: exit 2, the directory named", async () => {
+        const pulumi = pulumiStandIn({ deployment: deployedStack("3", ["2"]), selected: "prod" });
+        const missingDir = path.join(project, "no-such-dir");
+        const run = await mlopsIn(project, { PATH: `${pulumi.bin}:${path.dirname(process.execPath)}` }, "--cwd", missingDir, "status");
+        expect(run.code, run.stderr).toBe(2);
+        expect(run.stderr).toBe(`mlops: no Pulumi.yaml in ${missingDir}; run mlops from the project directory, or pass --cwd <dir>\n`);
+    });
+
+    it("says so, with its errno, when the pulumi on PATH cannot be started (EACCES)", async () => {
+        const bin = mkdtempSync(path.join(tmpdir(), "mlops-pulumi-not-executable-"));
+        writeFileSync(path.join(bin, "pulumi"), "not a program\n", { mode: 0o644 });
+        for (const args of [["status"], ["rollback", "--stack", "prod", "--dry-run"]]) {
+            const run = await mlopsIn(project, { PATH: `${bin}:${path.dirname(process.execPath)}` }, ...args);
+            expect(run.code, run.stderr).toBe(1);
+            expect(run.stderr).toMatch(
+                /^mlops: the pulumi on PATH could not be started \(EACCES\), and mlops (status reads the stack|rollback --dry-run previews) through it: check that it is the Pulumi CLI and executable, or reinstall it \(https:\/\/www\.pulumi\.com\/docs\/install\/\), then run again\n$/,
+            );
+        }
+    });
+});
+
+describe("a failed update or preview prints the engine's own error lines once, without the command line", () => {
+    const engineError = ["error: update failed", "error: kubernetes:apps/v1:Deployment (fraud-detector-2): the Deployment did not become ready in 600s"];
+    const stderr = `warning: using pulumi-language-nodejs from $PATH at /opt/pulumi\n${engineError.join("\n")}\n`;
+    const occurrences = (text: string, line: string) => text.split(line).length - 1;
+    const noFraming = (text: string) => {
+        expect(text).not.toMatch(/code: (-2|255)|stdout:|err\?:|Command failed|--exec-kind|--event-log|pulumi up --yes|pulumi preview --message/);
+        expect(text).not.toContain("warning: using pulumi-language-nodejs");
+    };
+
+    it("mlops rollback --yes: the engine exits 255 (exit 1, the engine's lines once)", async () => {
+        const { run, stackFile } = standInProject({ deployment: deployedStack("3", ["2"]), up: { exitCode: 255, stderr } });
+        const result = await run("rollback", "--stack", "prod", "--yes");
+        expect(result.code, result.stderr).toBe(1);
+        expect(result.stderr).toContain(`mlops: the rollback to 2 failed: ${engineError.join("\n")}\nThe stack file still pins 2`);
+        for (const line of engineError) expect(occurrences(result.stderr, line), line).toBe(1);
+        noFraming(result.stderr);
+        expect(readFileSync(stackFile, "utf8")).toContain('mlops:pinned: "2"');
+    });
+
+    it("mlops rollback --dry-run --json: the preview fails (exit 1, the engine's lines once, nothing changed)", async () => {
+        const { run, stackFile } = standInProject({ deployment: deployedStack("3", ["2"]), preview: { exitCode: 255, stderr } });
+        const before = fileState(stackFile);
+        const result = await run("rollback", "--stack", "prod", "--dry-run", "--json");
+        expect(result.code, result.stderr).toBe(1);
+        expect(result.stderr).toContain(`mlops: the preview of the rollback to 2 failed: ${engineError.join("\n")}\nNothing was changed.\n`);
+        for (const line of engineError) expect(occurrences(result.stderr, line), line).toBe(1);
+        noFraming(result.stderr + result.stdout);
+        expect(JSON.parse(result.stdout)).toMatchObject({
+            result: "failed",
+            dryRun: true,
+            error: `the preview of the rollback to 2 failed: ${engineError.join("\n")}\nNothing was changed.`,
+        });
+        expect(fileState(stackFile)).toEqual(before);
+    });
+
+    it("without --stack and no stack selected: exit 2, pass --stack", async () => {
+        const { run } = standInProject({ deployment: deployedStack("3", ["2"]) });
+        const result = await run("status");
+        expect(result.code, result.stderr).toBe(2);
+        expect(result.stderr).toBe("mlops: no stack selected; pass --stack <name>\n");
+    });
+});
+
+/** A project with the example stack as stacks/Pulumi.prod.yaml, `edit` applied to its text. */
+function projectWithExample(edit: (text: string) => string = (text) => text): { project: string; stackFile: string } {
+    const project = mkdtempSync(path.join(tmpdir(), "mlops-hardening-"));
+    mkdirSync(path.join(project, "stacks"));
+    copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+    const stackFile = path.join(project, "stacks", "Pulumi.prod.yaml");
+    writeFileSync(stackFile, edit(readFileSync(path.join(ROOT, EXAMPLE), "utf8")));
+    return { project, stackFile };
+}
+
+const NO_PULUMI = { PATH: path.dirname(process.execPath) };
+
+describe("numbers spelled in a form YAML readers disagree on are refused by validate, plan and rollback (exit 2, file untouched)", () => {
+    it.concurrent.each([
+        ['mlops:pinned: "3"', "mlops:pinned: 3.0", "mlops:pinned", 'quote it ("3.0") if it is a version id, or write 3'],
+        ['mlops:pinned: "3"', "mlops:pinned: 03", "mlops:pinned", 'quote it ("03") if it is a version id, or write 3'],
+        ['mlops:pinned: "3"', "mlops:pinned: 0x3", "mlops:pinned", 'quote it ("0x3") if it is a version id, or write 3'],
+        ["mlops:warm: 1", "mlops:warm: 0x1", "mlops:warm", 'quote it ("0x1") if it is a version id, or write 1'],
+        ["mlops:quarantined: []", "mlops:quarantined: [010]", "mlops:quarantined[0]", "is the number 8 to Pulumi's YAML reader and 10 to others"],
+    ])("%s written as %s", async (written, spelled, key, fix) => {
+        const { project, stackFile } = projectWithExample((text) => text.replace(written, spelled));
+        const before = readFileSync(stackFile);
+        const runs = await Promise.all([
+            mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod"),
+            mlopsIn(project, NO_PULUMI, "plan", "--stack", "prod", "--to", "2"),
+            mlopsIn(project, NO_PULUMI, "rollback", "--stack", "prod", "--yes"),
+        ]);
+        for (const run of runs) {
+            expect(run.code, run.stderr).toBe(2);
+            expect(run.stderr).toContain(`  ${key}: unquoted`);
+            expect(run.stderr).toContain(fix);
+            expect(run.stderr).not.toMatch(STACK_TRACE_LINE);
+        }
+        const json = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod", "--json");
+        expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, problems: [{ path: key, message: expect.stringContaining(fix) }] });
+        expect(readFileSync(stackFile).equals(before)).toBe(true);
+    });
+
+    it("accepts an unquoted canonical pin, mlops:pinned: 3, as version '3'", async () => {
+        const { project } = projectWithExample((text) => text.replace('mlops:pinned: "3"', "mlops:pinned: 3"));
+        const run = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod", "--json");
+        expect(run.code, run.stderr).toBe(0);
+        expect(JSON.parse(run.stdout)).toMatchObject({ valid: true, pinned: "3" });
+    });
+});
+
+describe("mlops:rollback.notify as a Pulumi secret, never printed", () => {
+    const secret = "v1:vxqgigij7GXvhW3v:WIwI0+nLx3JHt0Va211qNWDr+E8GI83SO6dAbUvfjU2it7IKQhQhzx7WQymoBQ";
+    const withNotify = (notify: string) => (text: string) =>
+        text.replace("  mlops:quarantined: []\n", `  mlops:quarantined: []\n  mlops:rollback:\n    notify:${notify}\n`);
+
+    it("validate and plan accept the secure: value pulumi config set --secret --path writes, and call it a secret", async () => {
+        const { project, stackFile } = projectWithExample(withNotify(`\n      secure: ${secret}`));
+        const validate = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod");
+        expect(validate.code, validate.stderr).toBe(0);
+        expect(validate.stdout).toContain("Notices go to the secret in mlops:rollback.notify (value not shown).");
+        // This repository's program under the mock runtime, with the secret as the file holds it.
+        const plan = await mlops("plan", "--config-file", stackFile, "--to", "2", "--json");
+        expect(plan.code, plan.stderr).toBe(0);
+        for (const run of [validate, plan]) expect(`${run.stdout}${run.stderr}`).not.toContain(secret);
+    });
+
+    it("validate shows a plain webhook by its host only", async () => {
+        const { project } = projectWithExample(withNotify(" https://hooks.slack.com/services/T0AAAA/B0BBBB/s3cr3tT0k3n"));
+        const run = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod");
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.stdout).toContain("Notices go to https://hooks.slack.com/….");
+        expect(run.stdout).not.toContain("s3cr3t");
+    });
+
+    it("refuses a webhook URL with user:password@ without echoing it, in text, JSON, and the refusal of rollback", async () => {
+        const { project, stackFile } = projectWithExample(withNotify(" https://alice:hunter2@hooks.example.com/hook/s3cr3tT0k3n"));
+        const before = readFileSync(stackFile);
+        const runs = await Promise.all([
+            mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod"),
+            mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod", "--json"),
+            mlopsIn(project, NO_PULUMI, "rollback", "--stack", "prod", "--yes"),
+            mlopsIn(project, NO_PULUMI, "plan", "--stack", "prod", "--to", "2", "--json"),
+        ]);
+        for (const run of runs) {
+            expect(run.code).toBe(2);
+            expect(`${run.stdout}${run.stderr}`).toContain("mlops:rollback.notify");
+            expect(`${run.stdout}${run.stderr}`).toContain("user:password@ cannot be sent");
+            for (const text of ["alice", "hunter2", "s3cr3t"]) expect(`${run.stdout}${run.stderr}`).not.toContain(text);
+        }
+        expect(readFileSync(stackFile).equals(before)).toBe(true);
+    });
+});
+
+describe("terminal control characters from the stack file and the flags", () => {
+    it("validate names a key with an escape sequence as text: no ESC reaches the terminal", async () => {
+        const { project } = projectWithExample((text) => text.replace("  mlops:warm: 1\n", '  mlops:warm: 1\n  "mlops:\\e[2J\\e[H": 1\n'));
+        const run = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod");
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain("  mlops:\\x1b[2J\\x1b[H: unknown key");
+        expect(run.stderr).not.toContain("\u001b");
+        const json = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod", "--json");
+        expect(json.stdout).not.toContain("\u001b");
+        expect((JSON.parse(json.stdout) as { problems: { path: string }[] }).problems[0].path).toBe("mlops:\u001b[2J\u001b[H");
+    });
+
+    it("an error quoting a flag's value prints its control characters escaped", async () => {
+        const run = await mlops("plan", "--config-file", EXAMPLE, "--to", "9\u001b[2J");
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain("--to 9\\x1b[2J: not in mlops:versions");
+        expect(run.stderr).not.toContain("\u001b");
+    });
+
+    it.each([
+        [
+            "a 130 KB reason (the update would fail with E2BIG after the file was rewritten)",
+            "x".repeat(130_000),
+            "--reason is 130000 characters long; at most 1000",
+        ],
+        ["1,001 characters", "é".repeat(1001), "--reason is 1001 characters long; at most 1000"],
+        [
+            "a newline",
+            "5xx after v4\n2026-11-27T10:00:00.000Z  deploy  9  succeeded",
+            "--reason must be one line of plain text: character 13 is a control character (\\n)",
+        ],
+        ["an escape sequence", "5xx\u001b[2J", "character 4 is a control character (\\x1b)"],
+        ["a tab", "5xx\tafter v4", "(\\t)"],
+    ])("refuses --reason with %s: exit 2 naming --reason, before the stack or its file is touched", async (_, reason, message) => {
+        const { project, stackFile } = projectWithExample();
+        const before = readFileSync(stackFile);
+        for (const command of ["rollback", "deploy"]) {
+            const run = await mlopsIn(
+                project,
+                NO_PULUMI,
+                command,
+                "--stack",
+                "prod",
+                "--version",
+                command === "rollback" ? "2" : "3",
+                "--reason",
+                reason,
+                "--yes",
+            );
+            expect(run.code, run.stderr).toBe(2);
+            expect(run.stderr).toContain(message);
+            expect(run.stderr).not.toContain("\u001b");
+            expect(run.stderr.length).toBeLessThan(1000);
+        }
+        expect(readFileSync(stackFile).equals(before)).toBe(true);
+    });
+
+    it("lets a reason of exactly 1,000 plain characters through to the next check", async () => {
+        const { project } = projectWithExample();
+        const run = await mlopsIn(project, NO_PULUMI, "rollback", "--stack", "prod", "--version", "9", "--reason", "x".repeat(1000), "--yes");
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain("--version 9: not in mlops:versions");
     });
 });

@@ -32,6 +32,8 @@ import { digestFor, ECR_REPOSITORY, findChild, sagemakerRawConfig } from "./help
 const STACKS_DIR = path.join(__dirname, "..", "stacks");
 const RUNNER_ROLE = `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/pulumi-deployer`;
 const SOURCE = { type: "CODECOMMIT", location: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/infra" } as const;
+/** A stand-in digest: these tests check the args, not the CLI download. */
+const PULUMI_CLI = { version: "3.248.0", sha256: "0".repeat(64) };
 
 /** Versions "1".."n" as a person writes them: an ECR image by digest and an S3 artifact. */
 function versions(count = 2) {
@@ -203,9 +205,9 @@ describe("AlarmRollbackTrigger args", () => {
         pinnedVersion: "2",
     } as const;
 
-    it("needs only the runner role and source in settings: default cooldown, event age, re-checks and log retention reach the children", async () => {
+    it("needs only the runner role, source and Pulumi CLI in settings: default cooldown, event age, re-checks and log retention reach the children", async () => {
         const { registered, error } = await declare(
-            () => new AlarmRollbackTrigger("fraud-trigger", { ...required, settings: { runnerRoleArn: RUNNER_ROLE, source: SOURCE } }),
+            () => new AlarmRollbackTrigger("fraud-trigger", { ...required, settings: { runnerRoleArn: RUNNER_ROLE, source: SOURCE, pulumiCli: PULUMI_CLI } }),
         );
         expect(error).toBeUndefined();
         expect(findChild(registered, "fraud-trigger-logs").inputs.retentionInDays).toBe(30);
@@ -231,6 +233,7 @@ describe("AlarmRollbackTrigger args", () => {
         expect(namedPaths(error, "AlarmRollbackTrigger fraud-trigger")).toEqual([
             "args.settings.cooldownSeconds",
             "args.settings.logRetentionDays",
+            "args.settings.pulumiCli",
             "args.settings.retries",
             "args.settings.runnerRoleArn",
             "args.settings.source",
@@ -344,7 +347,7 @@ describe("a parsed value parses to itself again", () => {
                 quarantined: [1],
                 sagemaker: { instanceType: "ml.m5.large", deployment: { strategy: "linear", stepPercent: 20, rollbackAlarmNames: ["kpi"] } },
                 alarms: { clientErrorRatePercent: 10, custom: [{ name: "queue-depth", namespace: "Acme", metricName: "depth", threshold: 10 }] },
-                trigger: { runnerRoleArn: RUNNER_ROLE, source: SOURCE },
+                trigger: { runnerRoleArn: RUNNER_ROLE, source: SOURCE, pulumiCli: PULUMI_CLI },
                 database: {
                     kind: "instance",
                     identifier: "fraud-features",

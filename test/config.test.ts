@@ -4,7 +4,15 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ProductionVariantInstanceType } from "@aws-sdk/client-sagemaker";
 import { configPath, LOCAL_NVME_FAMILIES, parseStackConfig, quantityValue, StackConfigError, type ConfigProblem } from "../config/schema";
-import { rawConfigFromPulumiConfig, rawConfigFromStackFile, valueAsProgramSeesIt } from "../config/sources";
+import {
+    engineNumber,
+    loadStackConfig,
+    rawConfigFromPulumiConfig,
+    rawConfigFromStackFile,
+    readRawStackConfig,
+    valueAsProgramSeesIt,
+    withSourceProblems,
+} from "../config/sources";
 import { digestFor, ECR_REPOSITORY, sagemakerRawConfig } from "./helpers";
 
 function problemsOf(raw: unknown): ConfigProblem[] {
@@ -303,3 +311,203 @@ describe("rawConfigFromStackFile", () => {
         expect(parseStackConfig(raw).versions).toHaveLength(3);
     });
 });
+
+/** A stack file with these lines under `config:` (the example's catalog around them), written to a fresh directory. */
+function stackFileWith(lines: string): string {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "mlops-numbers-")), "Pulumi.dev.yaml");
+    const versions = [1, 2, 3]
+        .map((id) => `    - version: "${id}"\n      image: ${ECR_REPOSITORY}@sha256:${digestFor(id)}\n      artifact: s3://models/fraud/${id}/model.tar.gz\n`)
+        .join("");
+    writeFileSync(
+        file,
+        `config:\n  mlops:target: sagemaker\n  mlops:model: fraud-detector\n  mlops:versions:\n${versions}  mlops:sagemaker:\n    instanceType: ml.m5.large\n${lines}`,
+    );
+    return file;
+}
+
+describe("numbers spelled in a form YAML readers disagree on (the CLI's yaml package, the engine's Go yaml.v3)", () => {
+    it.each([
+        // The issue's examples: the CLI read 3.0 as pin "3"; the engine, by its version, "3" or "3.0".
+        ["  mlops:pinned: 3.0\n", "mlops:pinned", 'unquoted 3.0 is the number 3, not the text "3.0"; quote it ("3.0") if it is a version id, or write 3'],
+        ["  mlops:pinned: 03\n", "mlops:pinned", 'quote it ("03") if it is a version id, or write 3'],
+        ["  mlops:pinned: 0x3\n", "mlops:pinned", 'quote it ("0x3") if it is a version id, or write 3'],
+        ['  mlops:pinned: "3"\n  mlops:warm: 0x1\n', "mlops:warm", 'quote it ("0x1") if it is a version id, or write 1'],
+        // Ours: at depth, and the spellings where the two readers get different numbers or text.
+        ['  mlops:pinned: "3"\n  mlops:quarantined: [2.10]\n', "mlops:quarantined[0]", 'unquoted 2.10 is the number 2.1, not the text "2.10"'],
+        [
+            '  mlops:pinned: "3"\n  mlops:alarms:\n    periodSeconds: 010\n',
+            "mlops:alarms.periodSeconds",
+            "is the number 8 to Pulumi's YAML reader and 10 to others",
+        ],
+        [
+            '  mlops:pinned: "3"\n  mlops:alarms:\n    periodSeconds: 1_000\n',
+            "mlops:alarms.periodSeconds",
+            `is the number 1000 to Pulumi's YAML reader and the text "1_000" to others`,
+        ],
+        ['  mlops:pinned: "3"\n  mlops:rollback:\n    allowRedeploy: [9007199254740993]\n', "mlops:rollback.allowRedeploy[0]", "too large to read exactly"],
+        ['  mlops:pinned: "3"\n  mlops:alarms:\n    latencyP99Ms: .inf\n', "mlops:alarms.latencyP99Ms", "not a finite number"],
+    ])("refuses %j, naming %s, with the fix", (lines, key, message) => {
+        const file = stackFileWith(lines);
+        const problems = readRawStackConfig(file).problems;
+        expect(problems).toEqual([{ path: key, message: expect.stringContaining(message) }]);
+        expect(() => rawConfigFromStackFile(file)).toThrow(StackConfigError);
+        expect(() => loadStackConfig(file)).toThrow(`  ${key}: `);
+    });
+
+    it.each(["0o3", "+3", "1e3", ".5", "1_000", "-0", ".inf", ".nan", "0X3", "0b11", "1E3", "0.50", "3.", "-.5"])(
+        "refuses %s as a version id, and says to quote it",
+        (spelled) => {
+            const problems = readRawStackConfig(stackFileWith(`  mlops:pinned: ${spelled}\n`)).problems;
+            expect(problems).toEqual([{ path: "mlops:pinned", message: expect.stringContaining(`quote it (${JSON.stringify(spelled)})`) }]);
+        },
+    );
+
+    it.each(["2026-01-01", "2026-1-1", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10"])(
+        "refuses %s, a date to the engine (which hands the program another text) and text to the CLI",
+        (spelled) => {
+            const problems = readRawStackConfig(stackFileWith(`  mlops:pinned: ${spelled}\n`)).problems;
+            expect(problems).toEqual([{ path: "mlops:pinned", message: expect.stringContaining(`is a date to Pulumi's YAML reader`) }]);
+            expect(problems[0].message).toContain(`quote it (${JSON.stringify(spelled)})`);
+        },
+    );
+
+    it.each(["3", "-2", "0.5", "0", "1000", "2.1.0", "1:30", "500m", "v3", "20260101", "2026-01", '"3.0"', "'0x3'", '"2026-01-01"'])(
+        "accepts %s: canonical, not a number or date, or quoted",
+        (spelled) => {
+            expect(readRawStackConfig(stackFileWith(`  mlops:pinned: ${spelled}\n`)).problems).toEqual([]);
+        },
+    );
+
+    it("names the key once: a spelling problem replaces what the schema made of one reading of it", () => {
+        // 2.10 read as the number 2.1 is pin "2.1", which the catalog does not have: that problem is a symptom.
+        expect(() => loadStackConfig(stackFileWith("  mlops:pinned: 2.10\n"))).toThrow(/mlops:pinned: unquoted 2\.10[^\n]*$/);
+        expect(
+            withSourceProblems(
+                [{ path: "mlops:pinned", message: "a" }],
+                [
+                    { path: "mlops:pinned", message: "b" },
+                    { path: "mlops:model", message: "c" },
+                ],
+            ),
+        ).toEqual([
+            { path: "mlops:model", message: "c" },
+            { path: "mlops:pinned", message: "a" },
+        ]);
+    });
+
+    it("checks only mlops:* keys, and a value reached through an alias where it is used", () => {
+        const file = stackFileWith('  aws:someNumber: 0x10\n  mlops:pinned: "3"\n');
+        expect(readRawStackConfig(file).problems).toEqual([]);
+        const aliased = path.join(path.dirname(file), "Pulumi.alias.yaml");
+        writeFileSync(aliased, readFileSync(file, "utf8").replace("  aws:someNumber: 0x10\n", "  aws:someNumber: &n 0x10\n  mlops:warm: *n\n"));
+        expect(readRawStackConfig(aliased).problems).toEqual([{ path: "mlops:warm", message: expect.stringContaining("or write 16") }]);
+    });
+
+    it("reads every spelling as Go's yaml.v3 does (resolve.go), which the real engine showed for these values", () => {
+        // Observed with pulumi v3.248.0: allConfig() of a program for each unquoted value.
+        const engineSaw: [string, number | undefined][] = [
+            ["3.0", 3],
+            ["03", 3],
+            ["010", 8],
+            ["0x3", 3],
+            ["0X3", 3],
+            ["0o3", 3],
+            ["0b11", 3],
+            ["0B11", 3],
+            ["+3", 3],
+            ["1e3", 1000],
+            ["1e+3", 1000],
+            [".5", 0.5],
+            ["1_000", 1000],
+            ["-0", -0],
+            ["2.10", 2.1],
+            ["1.", 1],
+            ["1:30", undefined],
+            ["2.1.0", undefined],
+            ["v3", undefined],
+        ];
+        for (const [spelled, value] of engineSaw) expect(engineNumber(spelled), spelled).toBe(value);
+        expect(engineNumber(".inf")).toBe(Infinity);
+        expect(engineNumber(".nan")).toBeNaN();
+    });
+});
+
+describe("version ids read alike by the CLI and the program", () => {
+    it("an unquoted canonical pin (mlops:pinned: 3) is the string '3' to both", () => {
+        const file = stackFileWith("  mlops:pinned: 3\n  mlops:quarantined: [1]\n");
+        const fromFile = parseStackConfig(rawConfigFromStackFile(file));
+        // The engine hands top-level scalars over as text, nested values as JSON of what Go's yaml read.
+        const raw = rawConfigFromStackFile(file);
+        const engineConfig = Object.fromEntries(
+            Object.entries(raw).map(([key, value]) => [`mlops:${key}`, key === "pinned" ? "3" : typeof value === "string" ? value : JSON.stringify(value)]),
+        );
+        engineConfig["mlops:quarantined"] = "[1]";
+        const fromEngine = parseStackConfig(rawConfigFromPulumiConfig(engineConfig));
+        expect(fromFile.pinned).toBe("3");
+        expect(fromEngine.pinned).toBe("3");
+        expect(fromFile.quarantined).toEqual(["1"]);
+        expect(fromEngine.quarantined).toEqual(["1"]);
+    });
+});
+
+describe("mlops:rollback.notify as a Pulumi secret", () => {
+    const SECRET = { secure: "v1:vxqgigij7GXvhW3v:WIwI0+nLx3JHt0Va211qNWDr+E8GI83SO6dAbUvfjU2it7IKQhQhzx7WQymoBQ" };
+
+    it("accepts the secure: value pulumi config set --secret --path writes, and keeps it as ciphertext", () => {
+        expect(parseStackConfig(sagemakerRawConfig({ rollback: { notify: SECRET } })).rollback.notify).toEqual(SECRET);
+        const file = stackFileWith(`  mlops:pinned: "3"\n  mlops:rollback:\n    notify:\n      secure: ${SECRET.secure}\n`);
+        expect(loadStackConfig(file).config.rollback.notify).toEqual(SECRET);
+    });
+
+    it("accepts what the engine hands the program for it: the decrypted URL, as JSON of mlops:rollback", () => {
+        const raw = rawConfigFromPulumiConfig({
+            ...engineStrings(sagemakerRawConfig()),
+            "mlops:rollback": '{"notify":"https://hooks.slack.com/services/T0/B0/XYZ"}',
+        });
+        expect(parseStackConfig(raw).rollback.notify).toBe("https://hooks.slack.com/services/T0/B0/XYZ");
+    });
+
+    it.each([
+        [{ secure: 3 }, "got a map"],
+        [{ secure: "v1:x", other: 1 }, "got a map"],
+        ["http://hooks.example.com/T0/token", "an https:// webhook URL"],
+        [7, "got number 7"],
+    ])("refuses %j without quoting it", (notify, message) => {
+        const problems = problemsOf(sagemakerRawConfig({ rollback: { notify } }));
+        expect(problems).toEqual([{ path: "mlops:rollback.notify", message: expect.stringContaining(message) }]);
+        if (typeof notify === "string") expect(JSON.stringify(problems)).not.toContain("token");
+    });
+
+    it("refuses a URL with user:password@ and never echoes it, nor zod's own rendering of the value", () => {
+        for (const notify of ["https://alice:hunter2@hooks.example.com/T0/B0/XYZ", "https://alice@hooks.example.com/x"]) {
+            const error = (() => {
+                try {
+                    parseStackConfig(sagemakerRawConfig({ rollback: { notify }, warm: "bad" }));
+                } catch (caught) {
+                    return caught as StackConfigError;
+                }
+                throw new Error("expected a refusal");
+            })();
+            expect(error.problems).toContainEqual({ path: "mlops:rollback.notify", message: expect.stringContaining("user:password@ cannot be sent") });
+            for (const text of [error.message, JSON.stringify(error.problems), String(error.stack)]) {
+                expect(text).not.toContain("alice");
+                expect(text).not.toContain("hunter2");
+                expect(text).not.toContain("XYZ");
+            }
+        }
+    });
+
+    it("says how to set a nested key when pulumi config set wrote a key with a dot (no --path)", () => {
+        expect(problemsOf(sagemakerRawConfig({ "rollback.notify": SECRET }))).toEqual([
+            {
+                path: "mlops:rollback.notify",
+                message: expect.stringContaining("use pulumi config set --path mlops:rollback.notify <value> (add --secret for a secret)"),
+            },
+        ]);
+    });
+});
+
+/** A raw config as the engine passes it: every value a string, structured ones as JSON. */
+function engineStrings(raw: Record<string, unknown>): Record<string, string> {
+    return Object.fromEntries(Object.entries(raw).map(([key, value]) => [`mlops:${key}`, typeof value === "string" ? value : JSON.stringify(value)]));
+}

@@ -152,7 +152,13 @@ const scenario = fc
                 feedGuardrails: false,
             },
             ...(s.trigger
-                ? { trigger: { runnerRoleArn: "arn:aws:iam::123456789012:role/deployer", source: { type: "CODECOMMIT", location: "https://example.com/r" } } }
+                ? {
+                      trigger: {
+                          runnerRoleArn: "arn:aws:iam::123456789012:role/deployer",
+                          source: { type: "CODECOMMIT", location: "https://example.com/r" },
+                          pulumiCli: { version: "3.248.0", sha256: "0".repeat(64) },
+                      },
+                  }
                 : {}),
             ...(s.database === undefined ? {} : { database: s.database }),
             ...(s.target === "sagemaker"
@@ -186,7 +192,11 @@ describe("physical names fit their services' limits", () => {
         const kubernetes = parseStackConfig({
             ...rawConfigFromStackFile("stacks/Pulumi.kubernetes-example.yaml"),
             alarms: { custom: [{ name: "pod-restarts", namespace: "ContainerInsights", metricName: "restarts", threshold: 3 }] },
-            trigger: { runnerRoleArn: "arn:aws:iam::123456789012:role/deployer", source: { type: "CODECOMMIT", location: "https://example.com/r" } },
+            trigger: {
+                runnerRoleArn: "arn:aws:iam::123456789012:role/deployer",
+                source: { type: "CODECOMMIT", location: "https://example.com/r" },
+                pulumiCli: { version: "3.248.0", sha256: "0".repeat(64) },
+            },
             database: {
                 kind: "cluster",
                 identifier: "fraud-features",
@@ -227,7 +237,11 @@ describe("physical names fit their services' limits", () => {
             versions: ids.map((version, index) => ({ version, image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/m@sha256:${digestFor(index)}` })),
             kubernetes: { namespace: "n".repeat(63), createNamespace: true },
             alarms: { custom: [{ name: "c".repeat(40), namespace: "Acme", metricName: "latency", threshold: 1 }] },
-            trigger: { runnerRoleArn: "arn:aws:iam::123456789012:role/deployer", source: { type: "CODECOMMIT", location: "https://example.com/r" } },
+            trigger: {
+                runnerRoleArn: "arn:aws:iam::123456789012:role/deployer",
+                source: { type: "CODECOMMIT", location: "https://example.com/r" },
+                pulumiCli: { version: "3.248.0", sha256: "0".repeat(64) },
+            },
             database: { kind: "cluster", identifier: `d${"b".repeat(55)}`, manage: { engine: "aurora-postgresql", instanceClass: "db.r6g.large" } },
         };
         const registered = await declared(parseStackConfig(raw), "s".repeat(100), ids[0], 998);
@@ -250,7 +264,11 @@ describe("AlarmRollbackTrigger used on its own", () => {
                 model: "fraud",
                 stack: "prod",
                 target: "kubernetes",
-                settings: { runnerRoleArn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/deployer`, source: { type: "CODECOMMIT", location: "https://example.com/r" } },
+                settings: {
+                    runnerRoleArn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/deployer`,
+                    source: { type: "CODECOMMIT", location: "https://example.com/r" },
+                    pulumiCli: { version: "3.248.0", sha256: "0".repeat(64) },
+                },
                 alarmName: "fraud-prod-rollback",
                 alarmArn: `arn:aws:cloudwatch:us-east-1:${MOCK_ACCOUNT_ID}:alarm:fraud-prod-rollback`,
                 topicArn: `arn:aws:sns:us-east-1:${MOCK_ACCOUNT_ID}:fraud-alarms`,
@@ -337,7 +355,7 @@ describe("mlops validate refuses a model name whose derived names would not fit 
     it("on kubernetes too: a 36-character model with a custom alarm and trigger is exit 2", async () => {
         const withAlarmsAndTrigger = (text: string) =>
             `${text}  mlops:alarms:\n    custom:\n      - { name: pod-restarts, namespace: ContainerInsights, metricName: restarts, threshold: 3 }\n` +
-            `  mlops:trigger:\n    runnerRoleArn: arn:aws:iam::123456789012:role/deployer\n    source: { type: CODECOMMIT, location: https://example.com/r }\n`;
+            `  mlops:trigger:\n    runnerRoleArn: arn:aws:iam::123456789012:role/deployer\n    source: { type: CODECOMMIT, location: https://example.com/r }\n    pulumiCli: { version: "3.248.0", sha256: "${"0".repeat(64)}" }\n`;
         const run = await mlops("validate", "--config-file", exampleWithModel("stacks/Pulumi.kubernetes-example.yaml", named(36), withAlarmsAndTrigger));
         expect(run.code).toBe(2);
         expect(run.stderr).toContain("  mlops:model: at most 35 characters with mlops:trigger:");

@@ -19,8 +19,10 @@ import { BadInputError } from "../config/badInput";
 import { rawConfigFromStackFile } from "../config/sources";
 import { main, type CliDeps, type Io } from "../cli/main";
 import { OperationFailedError, runPinChange, type PinChangeDeps, type PinChangeOptions } from "../cli/pinChange";
-import { StackFileLockedError } from "../cli/stackLock";
+import { acquireStackLock, StackFileLockedError } from "../cli/stackLock";
 import { StackBusyError, type OperationOptions } from "../rollback/automation";
+import { EngineCommandError, PulumiCliUnavailableError } from "../rollback/engineErrors";
+import { parse as parseYaml } from "yaml";
 import type { RollbackNotice } from "../rollback/notify";
 import { SageMakerVerifier, type ServingVerifier, type VerificationResult } from "../rollback/verify";
 import { FakeStack } from "./fixtures/fakeStack";
@@ -259,16 +261,6 @@ describe("mlops rollback", () => {
         expect(opened).toEqual([]);
     });
 
-    it("previews with --dry-run and puts the stack file back byte for byte", async () => {
-        const before = readFileSync(file);
-        const result = await runPinChange("rollback", options({ dryRun: true }), deps());
-        expect(result).toMatchObject({ result: "previewed", dryRun: true, changes: { update: 1, same: 6 } });
-        expect(stack.calls.map((c) => c.op)).toEqual(["preview"]);
-        expect(stack.calls[0].fileText).toContain('mlops:pinned: "2"');
-        expect(readFileSync(file).equals(before)).toBe(true);
-        expect(notices).toEqual([]);
-    });
-
     it("when another update holds the stack, never cancels it, leaves the file as it was and reports the holder", async () => {
         const before = readFileSync(file);
         stack.upError = new StackBusyError("the stack is currently locked by 1 lock(s): created by alice@ci (pid 4242) at 2026-11-27T08:59:00Z");
@@ -478,7 +470,7 @@ describe("mlops rollback", () => {
     it("still succeeds when the notification cannot be sent, with a warning", async () => {
         const result = await runPinChange("rollback", options(), deps({ notify: () => Promise.reject(new Error("connection refused")) }));
         expect(result.result).toBe("succeeded");
-        expect(output.stderr).toContain("warning: could not notify https://hooks.example.com/mlops: connection refused");
+        expect(output.stderr).toContain("warning: could not notify https://hooks.example.com/…: connection refused");
     });
 
     it("prints one progress line per resource operation with the elapsed time", async () => {
@@ -499,6 +491,143 @@ describe("mlops rollback", () => {
         };
         await runPinChange("rollback", options(), deps());
         expect(output.stderr).toContain("0.0s  updating aws:sagemaker/endpoint:Endpoint fraud-detector-endpoint");
+    });
+});
+
+describe("a dry run never writes the stack file (issue 23, item 1)", () => {
+    /** The stack file as the preview found it, and the edited copy it was given. */
+    interface SeenByPreview {
+        readonly fileBytes: Buffer;
+        readonly fileMtimeNs: bigint;
+        readonly configFile: string;
+        readonly directoryMode: number;
+        readonly configFileMode: number;
+        readonly signal?: AbortSignal;
+    }
+    /** A preview that records what it saw (the engine would read `configFile`), then answers as the FakeStack does or throws `error`. */
+    function watchPreview(error?: Error): SeenByPreview[] {
+        const seen: SeenByPreview[] = [];
+        const preview = stack.preview.bind(stack);
+        stack.preview = async (previewOptions) => {
+            const configFile = previewOptions.configFile as string;
+            seen.push({
+                fileBytes: readFileSync(file),
+                fileMtimeNs: statSync(file, { bigint: true }).mtimeNs,
+                configFile,
+                directoryMode: statSync(path.dirname(configFile)).mode & 0o777,
+                configFileMode: statSync(configFile).mode & 0o777,
+                signal: previewOptions.signal,
+            });
+            const result = await preview(previewOptions);
+            if (error !== undefined) throw error;
+            return result;
+        };
+        return seen;
+    }
+    const stackFileConfig = (text: string) => (parseYaml(text) as { config: Record<string, unknown> }).config;
+
+    it("previews from an edited copy: the stack file's bytes and mtime stay as they were during and after the preview, and the copy is removed", async () => {
+        // GIVEN the fixture pinning 3 (2 served before it)
+        const before = readFileSync(file);
+        const mtimeBefore = statSync(file, { bigint: true }).mtimeNs;
+        const seen = watchPreview();
+
+        // WHEN
+        const result = await runPinChange("rollback", options({ dryRun: true }), deps());
+
+        // THEN the preview ran on a private copy that pins the target and quarantines the version left
+        expect(result).toMatchObject({ result: "previewed", dryRun: true, from: "3", to: "2", changes: { update: 1, same: 6 } });
+        expect(stack.calls.map((c) => c.op)).toEqual(["preview"]);
+        const [during] = seen;
+        expect(during.fileBytes.equals(before)).toBe(true);
+        expect(during.fileMtimeNs).toBe(mtimeBefore);
+        expect(path.basename(during.configFile)).toBe("Pulumi.prod.yaml");
+        expect(path.dirname(path.dirname(during.configFile))).toBe(path.resolve(tmpdir()));
+        expect([during.directoryMode, during.configFileMode]).toEqual([0o700, 0o600]);
+        expect(during.signal?.aborted).toBe(false);
+        const copy = stack.calls[0].configFileText as string;
+        expect(stackFileConfig(copy)).toEqual({ ...stackFileConfig(before.toString()), "mlops:pinned": "2", "mlops:quarantined": ["3"] });
+        // ...and the stack file is as it was, the copy gone, no notice sent.
+        expect(readFileSync(file).equals(before)).toBe(true);
+        expect(statSync(file, { bigint: true }).mtimeNs).toBe(mtimeBefore);
+        expect(existsSync(path.dirname(during.configFile))).toBe(false);
+        expect(notices).toEqual([]);
+        expect(output.stderr).toContain(`Dry run: previewing only, from an edited copy; ${file} is not changed.`);
+    });
+
+    it("keeps the secrets provider's salt and encrypted values in the copy (the engine decrypts with them), byte for byte", async () => {
+        const salt = "encryptionsalt: v1:K6RzsLhG0Rc=:v1:9Jd9ccQK6Bv/TfE3:rL1Q8E1CewS5rFLwhXbbkHYCYOe1Tg==\n";
+        const secret = "  fraud-app:dbPassword:\n    secure: v1:Xx7fJ4EG7AE9QdEm:Wj0Wmy0TZDZ3oQ8jIWV8Z2Pl8pBzFw==\n";
+        writeFileSync(file, `${salt}${readFileSync(file, "utf8")}${secret}`);
+        const before = readFileSync(file);
+        watchPreview();
+
+        await runPinChange("rollback", options({ dryRun: true }), deps());
+
+        const copy = stack.calls[0].configFileText as string;
+        expect(copy.startsWith(salt)).toBe(true);
+        expect(copy.endsWith(secret)).toBe(true);
+        expect(copy).toContain('mlops:pinned: "2"');
+        expect(readFileSync(file).equals(before)).toBe(true);
+    });
+
+    it("a deploy --dry-run previews the forward pin the same way", async () => {
+        // GIVEN a stack file pinning 2 of 3, the stack running 2
+        writeFileSync(file, readFileSync(file, "utf8").replace('mlops:pinned: "3"', 'mlops:pinned: "2"'));
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "2" };
+        const before = readFileSync(file);
+        const seen = watchPreview();
+
+        const result = await runPinChange("deploy", options({ dryRun: true, version: "3" }), deps());
+
+        expect(result).toMatchObject({ kind: "deploy", result: "previewed", from: "2", to: "3" });
+        expect(seen[0].fileBytes.equals(before)).toBe(true);
+        expect(stackFileConfig(stack.calls[0].configFileText as string)["mlops:pinned"]).toBe("3");
+        expect(readFileSync(file).equals(before)).toBe(true);
+        expect(existsSync(path.dirname(seen[0].configFile))).toBe(false);
+    });
+
+    it("removes the copy when the preview fails, and reports the engine's own lines once (exit 1), the stack file untouched", async () => {
+        const before = readFileSync(file);
+        const seen = watchPreview(new EngineCommandError(["error: could not load plugin for kubernetes provider"], 255));
+
+        const error = await runPinChange("rollback", options({ dryRun: true }), deps()).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(OperationFailedError);
+        expect((error as Error).message).toBe(
+            "the preview of the rollback to 2 failed: error: could not load plugin for kubernetes provider\nNothing was changed.",
+        );
+        expect((error as { result?: unknown }).result).toMatchObject({ dryRun: true, result: "failed" });
+        expect(existsSync(path.dirname(seen[0].configFile))).toBe(false);
+        expect(readFileSync(file).equals(before)).toBe(true);
+        expect(existsSync(`${file}.lock`)).toBe(false);
+    });
+
+    it("removes the copy when the preview throws anything else, and lets it through as it is", async () => {
+        const seen = watchPreview(new Error("the events server closed"));
+        await expect(runPinChange("rollback", options({ dryRun: true }), deps())).rejects.toThrow("the events server closed");
+        expect(existsSync(path.dirname(seen[0].configFile))).toBe(false);
+    });
+
+    it("names itself a dry run in the stack file's lock; a run that takes over a killed dry run's lock says there is nothing to pick up", async () => {
+        let lockDuringPreview = "";
+        stack.preview = () => {
+            lockDuringPreview = readFileSync(`${file}.lock`, "utf8");
+            return Promise.resolve({ changeSummary: {} });
+        };
+        await runPinChange("rollback", options({ dryRun: true, version: "2" }), deps());
+        expect(JSON.parse(lockDuringPreview)).toMatchObject({ command: "rollback --version 2 --dry-run" });
+
+        // A dry run killed (SIGKILL) left its lock; its pid is gone.
+        const killed = { pid: 4_000_000, host: "vm", user: "root", now: () => new Date("2026-11-27T08:59:00.000Z"), isRunning: () => false };
+        acquireStackLock(file, "rollback --dry-run", killed);
+        const next = { ...killed, pid: process.pid, isRunning: (pid: number) => pid === process.pid };
+        await runPinChange("rollback", options({ dryRun: true }), deps({ lockEnvironment: next }));
+        expect(output.stderr).toContain(
+            "Took over the stack file's lock from mlops rollback --dry-run (pid 4000000, since 2026-11-27T08:59:00.000Z), which is no longer running: a dry run, stopped before it finished; it changed nothing, so there is nothing to pick up.",
+        );
+        expect(output.stderr).not.toContain("picks up what it left");
+        expect(output.stderr).toContain("Rollback of fraud-detector on stack prod: 3 -> 2");
     });
 });
 
@@ -622,6 +751,32 @@ describe("the CLI over the flow (exit codes and JSON)", () => {
         return { code, ...captured };
     };
     const run = (...args: string[]) => runWith({}, ...args);
+
+    it("says in one sentence what the command runs the Pulumi CLI for when it cannot be started (exit 1, not bad input)", async () => {
+        // Stands for openAutomationStack when the spawn of pulumi fails (rollback/engineErrors.ts translates it).
+        const openStack = () => Promise.reject(new PulumiCliUnavailableError("ENOENT"));
+        const missing: CliDeps = { ...cliDeps({ openStack }), openStack };
+        const runMissing = async (...args: string[]) => {
+            const captured = { stdout: "", stderr: "" };
+            const io: Io = { stdout: (t) => (captured.stdout += t), stderr: (t) => (captured.stderr += t), cwd: projectDir };
+            return { code: await main(["node", "mlops", ...args], io, missing), ...captured };
+        };
+        const status = await runMissing("status", "--stack", "prod");
+        expect(status).toEqual({
+            code: 1,
+            stdout: "",
+            stderr: "mlops: the Pulumi CLI (pulumi) is not on PATH, and mlops status reads the stack through it: install it (https://www.pulumi.com/docs/install/) or add the directory that holds it to PATH, then run again\n",
+        });
+        expect((await runMissing("rollback", "--stack", "prod", "--dry-run")).stderr).toContain(
+            ", and mlops rollback --dry-run previews through it: install it",
+        );
+        const update = await runMissing("deploy", "--stack", "prod", "--version", "3", "--yes", "--json");
+        expect(update.code).toBe(1);
+        expect(JSON.parse(update.stdout)).toMatchObject({
+            error: expect.stringContaining(", and mlops deploy reads the stack and runs the update through it") as string,
+            badInput: false,
+        });
+    });
 
     it("exits 0 with the result as JSON, using the selected stack when --stack is absent", async () => {
         const { code, stdout, stderr } = await run("rollback", "--yes", "--json", "--reason", "p99");

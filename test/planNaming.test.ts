@@ -245,6 +245,7 @@ function kubernetesWithEverything(): Raw {
         trigger: {
             runnerRoleArn: "arn:aws:iam::123456789012:role/deployer",
             source: { type: "CODECOMMIT", location: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/ml" },
+            pulumiCli: { version: "3.248.0", sha256: "0".repeat(64) },
         },
         database: {
             kind: "cluster",

@@ -13,9 +13,9 @@ import { parseStackConfig } from "../config/schema";
 import { rawConfigFromStackFile } from "../config/sources";
 import { nextSnapshotLedger } from "../database/snapshots";
 import { parseExemptions } from "../policy/exemptions";
-import { loadActionScopes } from "../policy/iamPolicy";
+import { loadActionScopes, loadResourceFormats } from "../policy/iamPolicy";
 import { resourcePolicyFor } from "../policy/pack";
-import { iamActionPatterns, SECURITY_RULES, violationsOf, type PolicyResource } from "../policy/rules";
+import { iamActionPatterns, iamResourcePatterns, SECURITY_RULES, violationsOf, type PolicyResource } from "../policy/rules";
 import { recordProgram, type RegisteredResource } from "../plan/mockRuntime";
 import { sagemakerRawConfig } from "./helpers";
 
@@ -67,10 +67,11 @@ beforeAll(async () => {
 describe("the components with their defaults", () => {
     it("pass every rule of the pack, in every stack", async () => {
         for (const [stack, resources] of Object.entries(declared)) {
-            const actionScopes = await loadActionScopes(resources.flatMap(iamActionPatterns));
-            const violations = resources.flatMap((resource) =>
-                violationsOf(resource, { actionScopes }).map((v) => `${resource.name}: ${v.rule}: ${v.message}`),
-            );
+            const facts = {
+                actionScopes: await loadActionScopes(resources.flatMap(iamActionPatterns)),
+                resourceFormats: await loadResourceFormats(resources.flatMap(iamResourcePatterns)),
+            };
+            const violations = resources.flatMap((resource) => violationsOf(resource, facts).map((v) => `${resource.name}: ${v.rule}: ${v.message}`));
             expect(violations, stack).toEqual([]);
         }
     });
@@ -174,6 +175,38 @@ describe("the CrossGuard policies", () => {
         expect(parseExemptions("CKV_AWS_115", { exemptions: [{ reason: "a reason long enough" }] }).problems).toEqual([
             "CKV_AWS_115.exemptions[0].resource must name a resource (its logical name or URN)",
         ]);
+    });
+
+    it("load what the IAM rules need themselves: a wildcard ARN, a StartBuild grant and an attached administrator policy are reported", async () => {
+        const rolePolicy = (statement: object): PolicyResource => ({
+            type: "aws:iam/rolePolicy:RolePolicy",
+            name: "broad",
+            props: { role: "r", policy: JSON.stringify({ Version: "2012-10-17", Statement: [statement] }) },
+            ignoreChanges: [],
+        });
+        expect(
+            (
+                await runPolicy(
+                    "CKV_AWS_355",
+                    rolePolicy({ Sid: "Update", Effect: "Allow", Action: "sagemaker:UpdateEndpoint", Resource: "arn:aws:sagemaker:*:*:*" }),
+                )
+            ).reported,
+        ).toEqual([expect.stringContaining(`policy statement 'Update' allows sagemaker:UpdateEndpoint on "arn:aws:sagemaker:*:*:*"`)]);
+        // Every bucket's objects: a wildcard only by S3's ARN formats, which the pack loads from the reference.
+        expect((await runPolicy("CKV_AWS_355", rolePolicy({ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::*/*" }))).reported).toHaveLength(
+            1,
+        );
+        const start = rolePolicy({ Effect: "Allow", Action: "codebuild:StartBuild", Resource: "arn:aws:codebuild:us-east-1:123456789012:project/deployer" });
+        expect((await runPolicy("MLOPS_START_BUILD_OVERRIDES", start)).reported).toEqual([
+            expect.stringContaining("allows codebuild:StartBuild with overrides open"),
+        ]);
+        const admin: PolicyResource = {
+            type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            name: "admin",
+            props: { role: "r", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" },
+            ignoreChanges: [],
+        };
+        expect((await runPolicy("CKV_AWS_274", admin)).reported).toHaveLength(1);
     });
 
     it("carry the package's version: CrossGuard reads the pack's version from policy/package.json", () => {

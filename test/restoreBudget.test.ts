@@ -34,6 +34,7 @@ const example = (stack: string): StackConfig =>
 const TRIGGER = {
     runnerRoleArn: "arn:aws:iam::123456789012:role/pulumi-deployer",
     source: { type: "CODECOMMIT", location: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/ml-infra" },
+    pulumiCli: { version: "3.248.0", sha256: "0".repeat(64) },
 };
 
 /** A Kubernetes config with versions 1..3 pinned to 3, warm 1. */

@@ -1,4 +1,6 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createServer, type IncomingMessage } from "node:http";
@@ -6,8 +8,11 @@ import type { AddressInfo } from "node:net";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { describe, expect, it } from "vitest";
 import { lockHolder, pendingOperationsOf, removeLockFile, StackBusyError } from "../rollback/automation";
+import { EngineCommandError, engineErrorLines, engineErrorOf, PulumiCliUnavailableError } from "../rollback/engineErrors";
 import { noticeSubject, postToWebhook, publishToSns, type RollbackNotice } from "../rollback/notify";
 import { changeSummary, progressLine } from "../rollback/progress";
+
+const execFileAsync = promisify(execFile);
 
 const notice: RollbackNotice = {
     stack: "prod",
@@ -169,5 +174,112 @@ describe("progress and engine messages", () => {
         ]);
         expect(pendingOperationsOf({ resources: [] })).toEqual([]);
         expect(pendingOperationsOf(undefined)).toEqual([]);
+    });
+});
+
+describe("the Pulumi CLI's failures as a user reads them (rollback/engineErrors.ts)", () => {
+    /** A directory `<root>/bin/pulumi` for the Automation API's PulumiCommand.get({ root }), holding `script` (a shell script) with `mode`. */
+    function pulumiRoot(script: string | undefined, mode = 0o755): string {
+        const root = mkdtempSync(path.join(tmpdir(), "mlops-pulumi-root-"));
+        mkdirSync(path.join(root, "bin"));
+        if (script !== undefined) writeFileSync(path.join(root, "bin", "pulumi"), `#!/bin/sh\n${script}`, { mode });
+        return root;
+    }
+    /** What the Automation API throws when it runs `args` with the CLI in `root` (its CommandError, as openAutomationStack gets it). */
+    async function automationError(root: string, args: string[]): Promise<unknown> {
+        const { PulumiCommand } = await import("@pulumi/pulumi/automation");
+        try {
+            const command = await PulumiCommand.get({ root, skipVersionCheck: true });
+            // `run` is the Automation API's internal entry point, the one every Stack operation goes through.
+            await (command as unknown as { run(args: string[], cwd: string, env: Record<string, string>): Promise<unknown> }).run(args, root, {});
+        } catch (error) {
+            return error;
+        }
+        throw new Error("expected the command to fail");
+    }
+    const ENGINE_FAILS = `case "$1" in version) echo v3.205.0;; *) echo "warning: using pulumi-language-nodejs from \\$PATH" >&2; echo "error: update failed" >&2; echo "error: Deployment fraud-detector-2 did not become ready" >&2; echo "Updating (prod):"; exit 255;; esac\n`;
+
+    it("turns the Automation API's 'code: -2 ... spawn pulumi ENOENT' into one sentence with the fix", async () => {
+        const error = await automationError(pulumiRoot(undefined), ["version"]);
+        expect((error as Error).message).toContain("code: -2");
+        const readable = engineErrorOf(error);
+        expect(readable).toBeInstanceOf(PulumiCliUnavailableError);
+        expect((readable as Error).message).toBe(
+            "the Pulumi CLI (pulumi) is not on PATH: install it (https://www.pulumi.com/docs/install/) or add the directory that holds it to PATH, then run again",
+        );
+        expect((readable as PulumiCliUnavailableError).sentenceFor("mlops history reads the stack's updates through it")).toBe(
+            "the Pulumi CLI (pulumi) is not on PATH, and mlops history reads the stack's updates through it: install it (https://www.pulumi.com/docs/install/) or add the directory that holds it to PATH, then run again",
+        );
+    });
+
+    it("names the errno of a pulumi that is there but cannot be started (EACCES)", async () => {
+        const readable = engineErrorOf(await automationError(pulumiRoot("echo v3.205.0\n", 0o644), ["version"]));
+        expect(readable).toMatchObject({ errno: "EACCES", message: expect.stringContaining("the pulumi on PATH could not be started (EACCES)") as string });
+    });
+
+    it("keeps the engine's own error lines of a failed command once, without the command line, the framing or its warnings", async () => {
+        const error = await automationError(pulumiRoot(ENGINE_FAILS), ["up", "--yes", "--stack", "prod", "--exec-kind", "auto.local"]);
+        // What the Automation API says: the command line, and the engine's stderr twice.
+        expect((error as Error).message).toMatch(
+            /^code: -2\n stdout: \n stderr: Command failed with exit code 255: \S+ up --yes --stack prod --exec-kind auto\.local/,
+        );
+        expect((error as Error).message.split("error: update failed").length - 1).toBe(2);
+        const readable = engineErrorOf(error);
+        expect(readable).toBeInstanceOf(EngineCommandError);
+        expect(readable).toMatchObject({ exitCode: 255, lines: ["error: update failed", "error: Deployment fraud-detector-2 did not become ready"] });
+        expect((readable as Error).message).toBe("error: update failed\nerror: Deployment fraud-detector-2 did not become ready");
+    });
+
+    it("puts the error diagnostics the engine sent as events first, and then does not read them again from its display", async () => {
+        const error = await automationError(pulumiRoot(ENGINE_FAILS), ["up"]);
+        // The second event says what stderr says too: once.
+        const readable = engineErrorOf(error, [
+            "Deployment fraud-detector-2 did not become ready\n    at await (/provider/await.go:10:2)",
+            "error: update failed",
+        ]);
+        expect((readable as EngineCommandError).lines).toEqual([
+            "Deployment fraud-detector-2 did not become ready",
+            "error: update failed",
+            "error: Deployment fraud-detector-2 did not become ready",
+        ]);
+    });
+
+    it("reads the errors of the display's Diagnostics when stderr has only warnings (the real engine's shape), without stack frames", () => {
+        // As `pulumi up` of a program that throws printed it (pulumi 3.248, the sandbox's engine).
+        const stdout = [
+            "Updating (dev):",
+            " +  pulumi:pulumi:Stack pex-dev creating (28s) error: Running program '/p/index.js' failed with an unhandled exception:",
+            "Diagnostics:",
+            "  pulumi:pulumi:Stack (pex-dev):",
+            "    warning: using pulumi-language-nodejs from $PATH at /work/main/sandbox/plugins/pulumi-language-nodejs",
+            "    error: Running program '/p/index.js' failed with an unhandled exception:",
+            "    Error: boom from the program",
+            "        at Object.<anonymous> (/p/index.js:1:7)",
+            "        at Module._compile (node:internal/modules/cjs/loader:1521:14)",
+            "",
+            "Resources:",
+            "    + 1 created",
+            "    1 errored",
+        ].join("\n");
+        expect(engineErrorLines("warning: using pulumi-language-nodejs from $PATH\n", stdout)).toEqual([
+            "error: Running program '/p/index.js' failed with an unhandled exception:",
+            "Error: boom from the program",
+        ]);
+        expect(engineErrorLines("", "Updating (dev):\nResources:\n")).toEqual([]);
+        expect(new EngineCommandError([], 255).message).toBe("pulumi exited with code 255 and printed no error");
+    });
+
+    it("reads node's execFile errors (pulumi stack export, stack --show-name) the same way, and lets every other error through", async () => {
+        const missing = await execFileAsync("/nonexistent/pulumi", ["stack", "export"]).catch((e: unknown) => e);
+        expect(engineErrorOf(missing)).toMatchObject({ errno: "ENOENT" });
+        const root = pulumiRoot(
+            'echo "error: no Pulumi.yaml project file found (searching upwards from /tmp)" >&2\necho "warning: A new version of Pulumi is available" >&2\nexit 1\n',
+        );
+        const failed = await execFileAsync(path.join(root, "bin", "pulumi"), ["stack", "export", "--stack", "prod"]).catch((e: unknown) => e);
+        expect((failed as Error).message).toContain("Command failed");
+        expect(engineErrorOf(failed)).toMatchObject({ exitCode: 1, lines: ["error: no Pulumi.yaml project file found (searching upwards from /tmp)"] });
+        const other = new Error("the stack's outputs are not JSON");
+        expect(engineErrorOf(other)).toBe(other);
+        expect(engineErrorOf("a string")).toBe("a string");
     });
 });

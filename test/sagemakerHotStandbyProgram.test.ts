@@ -19,6 +19,7 @@ const hotRaw = (overrides: Record<string, unknown>) =>
         trigger: {
             runnerRoleArn: RUNNER_ROLE,
             source: { type: "CODECOMMIT", location: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/infra", version: "refs/heads/main" },
+            pulumiCli: { version: "3.248.0", sha256: "0".repeat(64) },
         },
         ...overrides,
     });
