@@ -216,7 +216,19 @@ export class AlarmRollbackTrigger extends pulumi.ComponentResource {
             {
                 description: `Lets the alarm rollback trigger of ${args.model} start its reconcile build with no override but its variables (mlops-rollback)`,
                 policy: runner.arn.apply((projectArn) =>
-                    JSON.stringify({ Version: "2012-10-17", Statement: startBuildStatements(projectArn, RECONCILE_BUILD_VARIABLES) }),
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [
+                            ...startBuildStatements(projectArn, RECONCILE_BUILD_VARIABLES),
+                            // A retry whose record lost the build id finds that build (trigger/awsTriggerPorts.ts, findReconcile).
+                            {
+                                Sid: "FindReconcile",
+                                Effect: "Allow",
+                                Action: ["codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds"],
+                                Resource: [projectArn],
+                            },
+                        ],
+                    }),
                 ),
                 tags,
             },

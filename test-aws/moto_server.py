@@ -37,8 +37,9 @@ SageMaker endpoints, as the handler and the tests rely on them:
 
 moto's CodeBuild StartBuild answers timestamps as ISO strings where the
 AWS JSON protocol has epoch seconds (the AWS SDK v3 rejects them), and
-ignores `idempotencyToken`; this wrapper answers epoch seconds and returns
-the first build again for a repeated token, as CodeBuild does.
+ignores `idempotencyToken` and `environmentVariablesOverride`; this wrapper
+answers epoch seconds (BatchGetBuilds too), returns the first build again for
+a repeated token, as CodeBuild does, and keeps the override on the build.
 
 moto's DynamoDB checks a ConditionExpression and then writes, with no lock
 between, so under this threaded server two racing conditional writes can
@@ -315,12 +316,19 @@ def _start_build(self):
     if token and key in _builds_by_token:
         return _builds_by_token[key]
     answer = json.dumps(_epoch_timestamps(json.loads(_moto_start_build(self))))
+    # moto drops environmentVariablesOverride; keep it on the build, as BatchGetBuilds shows it.
+    build_id = json.loads(answer)["build"]["id"]
+    for build in self.codebuild_backend.build_metadata_history[self._get_param("projectName")]:
+        if build["id"] == build_id:
+            build["environment"] = {**build["environment"], "environmentVariables": self._get_param("environmentVariablesOverride") or []}
     if token:
         _builds_by_token[key] = answer
     return answer
 
 
 CodeBuildResponse.start_build = _start_build
+_moto_batch_get_builds = CodeBuildResponse.batch_get_builds
+CodeBuildResponse.batch_get_builds = lambda self: json.dumps(_epoch_timestamps(json.loads(_moto_batch_get_builds(self))))
 
 _dynamodb_write_lock = threading.RLock()
 

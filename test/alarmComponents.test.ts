@@ -517,6 +517,7 @@ describe("AlarmRollbackTrigger", () => {
             deny("DenyEnvironmentPrivilegedModeOverride", "codebuild:environment.privilegedMode"),
             deny("DenyEnvironmentCertificateOverride", "codebuild:environment.certificate"),
             deny("DenyServiceRoleOverride", "codebuild:serviceRole"),
+            { Sid: "FindReconcile", Effect: "Allow", Action: ["codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds"], Resource: [runnerArn] },
         ]);
         expect(child("fraud-detector-trigger-start-policy-attachment").inputs).toEqual({
             role: "fraud-detector-trigger-role-mock",
@@ -1081,7 +1082,7 @@ describe("mlops:trigger.pulumiCli", () => {
             {
                 path: "mlops:trigger.pulumiCli",
                 message:
-                    "required: { version, sha256 } of the Pulumi CLI the reconcile build installs; sha256 is the line for pulumi-v<version>-linux-x64.tar.gz in https://github.com/pulumi/pulumi/releases/download/v<version>/pulumi-<version>-checksums.txt",
+                    "required: { version, sha256 } of the Pulumi CLI the reconcile build installs; sha256 is the line for pulumi-v<version>-linux-x64.tar.gz in pulumi-<version>-checksums.txt, an asset of the release at github.com/pulumi/pulumi/releases/tag/v<version>",
             },
         ]);
     });

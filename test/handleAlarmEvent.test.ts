@@ -201,7 +201,7 @@ describe("an alarm that passes every check", () => {
 });
 
 describe("refusals before anything changes", () => {
-    it("no warm version precedes the pin: fails closed without reading any state, and the notice names no target", async () => {
+    it("no warm version precedes the pin: fails closed after reading only the rollback record (which this event does not own), and the notice names no target", async () => {
         const ports = aws();
         const event = alarmEvent();
 
@@ -209,7 +209,7 @@ describe("refusals before anything changes", () => {
 
         const why = "no warm version precedes 3, so there is nothing to restore instantly; roll back by hand";
         expect(outcome).toEqual({ action: "failed-closed", why });
-        expect(ports.methods()).toEqual(["claimEvent", "publish", "finishEvent"]);
+        expect(ports.methods()).toEqual(["claimEvent", "lastRollback", "publish", "finishEvent"]);
         expect(ports.published).toEqual([
             {
                 subject: "mlops rollback refused: fraud-detector (prod) 3 -> none",
@@ -745,6 +745,168 @@ describe("a retry of the incident's own event finishes it (issue 23, item 2)", (
             `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack (traffic, buildId not recorded: the rollback record belongs to another event now)`,
         );
         expect(ports.published).toHaveLength(1);
+    });
+});
+
+describe("a retry of an unfinished incident's event passes every filter for fresh events (adversarial review, finding A)", () => {
+    const THROTTLED = () => Object.assign(new Error("Throttling: Rate exceeded"), { name: "ThrottlingException" });
+    const WHY = `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack`;
+
+    /** The first delivery at FIRED_AT + 5 s: traffic moves and the build starts, then SNS refuses and the invocation fails. */
+    async function firstDeliveryFailsToTell(ports: InMemoryTriggerPorts, event: ReturnType<typeof alarmEvent>, forSettings: TriggerSettings) {
+        ports.clock = FIRED_AT + 5_000;
+        ports.failing.set("publish", THROTTLED());
+        await expect(handleAlarmEvent(event, forSettings, ports, ports.now)).rejects.toThrow(NoticeNotSentError);
+        ports.failing.delete("publish");
+        expect(ports.rollback?.steps?.buildId).toBe(`${RUNNER}:build-1`);
+    }
+
+    it.each([
+        ["the reviewer's input: 905 s after the alarm fired, 900 s allowed", 900, 905_000],
+        ["a variant: 70 s after, with maxEventAgeSeconds 60", 60, 70_000],
+    ])("%s: the retry tells people once, switching and building nothing more", async (_, maxEventAgeSeconds, retryAfterMs) => {
+        const ports = aws();
+        const event = alarmEvent();
+        const s = settings({ maxEventAgeSeconds });
+        await firstDeliveryFailsToTell(ports, event, s);
+
+        ports.clock = FIRED_AT + retryAfterMs;
+        const calls = ports.calls.length;
+        const outcome = await handleAlarmEvent(event, s, ports, ports.now);
+
+        expect(outcome).toEqual({ action: "rolled-back", why: WHY, buildId: `${RUNNER}:build-1` });
+        expect(ports.methods().slice(calls)).toEqual(["lastRollback", "claimEvent", "lastRollback", "publish", "recordIncidentStep", "finishEvent"]);
+        expect(ports.published).toEqual([{ subject: "mlops rolled back: fraud-detector (prod) 3 -> 2", message: incidentNotice(event, "rolled-back", WHY) }]);
+        expect(ports.argsOf("updateEndpoint")).toHaveLength(1);
+        expect(ports.argsOf("startReconcile")).toHaveLength(1);
+        expect(ports.rollback?.steps?.told).toBe("rolled-back");
+    });
+
+    it("a variant: stale, and the trigger's Lambda updated since the alarm fired (same pin): the retry still finishes it", async () => {
+        const ports = aws();
+        const event = alarmEvent();
+        await firstDeliveryFailsToTell(ports, event, settings());
+
+        ports.triggerUpdated = new Date(FIRED_AT + 120_000);
+        ports.clock = FIRED_AT + 905_000;
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "rolled-back", why: WHY, buildId: `${RUNNER}:build-1` });
+        expect(ports.published).toHaveLength(1);
+        expect(ports.argsOf("triggerLastUpdated")).toHaveLength(1);
+    });
+
+    it("a variant: stale, with StartBuild failing on the first delivery: the retry starts the build and says so", async () => {
+        const ports = aws();
+        const event = alarmEvent();
+        ports.clock = FIRED_AT + 5_000;
+        ports.failing.set("startReconcile", THROTTLED());
+        await expect(handleAlarmEvent(event, settings(), ports, ports.now)).rejects.toThrow(UnfinishedIncidentError);
+        ports.failing.delete("startReconcile");
+
+        ports.clock = FIRED_AT + 905_000;
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.argsOf("startReconcile")).toHaveLength(2);
+        expect(ports.published.map((notice) => notice.subject)).toEqual([
+            "mlops rollback failed: fraud-detector (prod) 3 -> 2",
+            "mlops rolled back: fraud-detector (prod) 3 -> 2",
+        ]);
+    });
+
+    it("a variant: a pulumi up since left no warm version: the retry tells the incident's own rolled-back notice, not 'no warm version'", async () => {
+        const ports = aws();
+        const event = alarmEvent();
+        await firstDeliveryFailsToTell(ports, event, settings());
+
+        ports.clock += 60_000;
+        const outcome = await handleAlarmEvent(event, settings({ rollbackVersion: undefined }), ports, ports.now);
+
+        expect(outcome.action).toBe("rolled-back");
+        expect(ports.published.map((notice) => notice.subject)).toEqual(["mlops rolled back: fraud-detector (prod) 3 -> 2"]);
+    });
+
+    it("a stale event that owns no incident is ignored after one read of the rollback record, claiming nothing", async () => {
+        const ports = aws();
+        ports.rollback = { ...rollbackOf3(60_000), steps: { traffic: { state: "moved", how: "x" } } };
+
+        const outcome = await handleAlarmEvent(alarmEvent(T0 - 905_000), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "stale: the alarm fired 905 s ago, more than the 900 s an event stays actionable" });
+        expect(ports.methods()).toEqual(["lastRollback"]);
+    });
+
+    it("a stale event whose incident another delivery finished meanwhile (between the read and the claim) is ignored as stale", async () => {
+        const ports = aws();
+        ports.rollback = { at: new Date(FIRED_AT), alarmName: ALARM, eventId: "alarm-event-1", from: "3", to: "2", steps: { traffic: { state: "pending" } } };
+        const claimEvent = ports.claimEvent.bind(ports);
+        ports.claimEvent = (...args) => {
+            ports.rollback = undefined;
+            return claimEvent(...args);
+        };
+
+        const outcome = await handleAlarmEvent(alarmEvent(T0 - 901_000), settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "ignored", why: "stale: the alarm fired 901 s ago, more than the 900 s an event stays actionable" });
+        expect(ports.published).toEqual([]);
+        expect(ports.argsOf("updateEndpoint")).toEqual([]);
+    });
+});
+
+describe("a retry whose record lacks the build id finds the build before starting one (adversarial review, finding B)", () => {
+    const THROTTLED = () => Object.assign(new Error("Throttling: Rate exceeded"), { name: "ThrottlingException" });
+    const WHY = `endpoint ${ENDPOINT} moved to version 2; reconcile build ${RUNNER}:build-1 pins it in the stack`;
+
+    /** The first delivery: traffic moves and the build starts, but DynamoDB refuses the build id's write and SNS the notice. */
+    async function buildStartedNotRecorded(ports: InMemoryTriggerPorts, event: ReturnType<typeof alarmEvent>) {
+        const record = ports.recordIncidentStep.bind(ports);
+        ports.recordIncidentStep = (eventId, step) => ("buildId" in step ? Promise.reject(THROTTLED()) : record(eventId, step));
+        ports.failing.set("publish", THROTTLED());
+        await expect(handleAlarmEvent(event, settings(), ports, ports.now)).rejects.toThrow(NoticeNotSentError);
+        ports.recordIncidentStep = record;
+        ports.failing.delete("publish");
+        expect(ports.rollback?.steps).toEqual({ traffic: { state: "moved", how: `endpoint ${ENDPOINT} moved to version 2` } });
+    }
+
+    it.each([
+        ["the reviewer's case: 6 minutes later, past CodeBuild's 5-minute idempotency token", 6 * 60_000],
+        ["a variant: an EventBridge redelivery 3 hours later", 3 * 3600_000],
+    ])("%s: the retry records the first build and starts none", async (_, laterMs) => {
+        const ports = aws();
+        const event = alarmEvent();
+        await buildStartedNotRecorded(ports, event);
+
+        ports.clock += laterMs;
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "rolled-back", why: WHY, buildId: `${RUNNER}:build-1` });
+        expect(ports.argsOf("startReconcile")).toHaveLength(1);
+        expect(ports.builds).toEqual([{ buildId: `${RUNNER}:build-1`, eventId: "alarm-event-1" }]);
+        expect(ports.rollback?.steps).toMatchObject({ buildId: `${RUNNER}:build-1`, told: "rolled-back" });
+        expect(ports.published.map((notice) => notice.subject)).toEqual(["mlops rolled back: fraud-detector (prod) 3 -> 2"]);
+    });
+
+    it("the lookup failing (throttled, or a role without the permission) within the token's 5 minutes: StartBuild's token answers with the same build", async () => {
+        const ports = aws();
+        const event = alarmEvent();
+        await buildStartedNotRecorded(ports, event);
+        ports.failing.set("findReconcile", THROTTLED());
+
+        ports.clock += 60_000;
+        const outcome = await handleAlarmEvent(event, settings(), ports, ports.now);
+
+        expect(outcome).toEqual({ action: "rolled-back", why: WHY, buildId: `${RUNNER}:build-1` });
+        expect(ports.argsOf("startReconcile")).toHaveLength(2);
+        expect(ports.builds).toHaveLength(1);
+    });
+
+    it("a first delivery never looks (no earlier delivery can have started a build): claim, switch, StartBuild", async () => {
+        const ports = aws();
+
+        await handleAlarmEvent(alarmEvent(), settings(), ports, ports.now);
+
+        expect(ports.argsOf("findReconcile")).toEqual([]);
     });
 });
 
@@ -1310,6 +1472,7 @@ describe("malformed, odd and out-of-range events (issue 23, item 11)", () => {
         const outcome = await handleAlarmEvent(alarmEvent(T0 - 901_000), settings(), ports, ports.now);
 
         expect(outcome).toEqual({ action: "ignored", why: "stale: the alarm fired 901 s ago, more than the 900 s an event stays actionable" });
-        expect(ports.calls).toEqual([]);
+        // One read: whether this event owns an unfinished incident (then its retry finishes it); nothing claimed or written.
+        expect(ports.methods()).toEqual(["lastRollback"]);
     });
 });

@@ -679,6 +679,25 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
             expect(lost).toEqual([]);
         });
 
+        it("killed right after StartBuild, the retry past CodeBuild's idempotency window (StartBuild refusing from then on): the retry finds the build by its event id and starts none", async () => {
+            const event = compositeAlarmEvent({ alarmName: ALARM });
+
+            await killedAt(event, { service: "codebuild", operation: "StartBuild" });
+            // A second StartBuild would fail: only the lookup (ListBuildsForProject, BatchGetBuilds) can finish the build step.
+            await failing("codebuild", "StartBuild", -1, "AccountLimitExceededException", "Cannot have more than 1 builds in queue for the account");
+            const retry = await invokeAsync(event);
+
+            expect(retry.attempts.map((run) => run.code)).toEqual([0]);
+            const aws = await incidentInAws();
+            expect(aws.builds).toBe(1);
+            expect(aws.notices.map((notice) => notice.Subject)).toEqual(["mlops rolled back: fraud-detector (prod) 3 -> 2"]);
+            expect(aws.record).toMatchObject({
+                trafficStep: "moved",
+                buildId: expect.stringMatching(/^fraud-detector-prod-rollback-runner:/),
+                told: "rolled-back",
+            });
+        });
+
         it("killed right after its notice was published, before recording it: the retry tells again, twice rather than never, and switches and builds once", async ({
             task,
         }) => {
@@ -703,6 +722,24 @@ describe.skipIf(motoPython === undefined)("alarm-triggered rollback against moto
                 checked: 4,
             });
             expect(lost).toEqual([]);
+        });
+
+        it("SNS refusing once, and the retry coming 905 s after the alarm fired (900 s allowed): the retry still tells people once; one switch, one build", async () => {
+            await failing("sns", "Publish", 1, "KMSThrottling", "Rate exceeded for KMS key (moto fault)");
+            const event = compositeAlarmEvent({ alarmName: ALARM });
+            const s = settings();
+            await expect(handleAlarmEvent(event, s, ports(s))).rejects.toThrow("was not sent");
+
+            // Lambda's retry after its backoff (and a cold start), the age counted from when the alarm fired.
+            const later = () => new Date(Date.now() + 905_000);
+            const retry = await handleAlarmEvent(event, s, ports(s), later);
+
+            expect(retry.action).toBe("rolled-back");
+            const aws = await incidentInAws();
+            expect(aws.switches).toHaveLength(1);
+            expect(aws.builds).toBe(1);
+            expect(aws.notices.map((notice) => notice.Subject)).toEqual(["mlops rolled back: fraud-detector (prod) 3 -> 2"]);
+            expect(aws.record).toMatchObject({ trafficStep: "moved", told: "rolled-back" });
         });
 
         it("SNS refusing once (a throttled KMS key): the first attempt fails, the retry tells people once; one switch, one build, nothing dead-lettered", async ({

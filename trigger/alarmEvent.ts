@@ -29,7 +29,18 @@ export interface FreshAlarm {
 
 export type EventTriage =
     | { readonly kind: "act"; readonly alarm: FreshAlarm }
-    | { readonly kind: "ignore"; readonly why: string }
+    | {
+          readonly kind: "ignore";
+          readonly why: string;
+          /**
+           * Set when the event is our alarm's new ALARM and only its age
+           * (over `maxAgeSeconds`) keeps it from acting: a retry of the event
+           * that owns an unfinished incident is still acted on, to finish that
+           * incident (its first delivery passed this check, and Lambda's and
+           * EventBridge's retries come later).
+           */
+          readonly stale?: FreshAlarm;
+      }
     /** Says it is an alarm state change but is not shaped like one: nothing to act on, and a retry would fail the same way. */
     | { readonly kind: "reject"; readonly why: string };
 
@@ -46,7 +57,9 @@ export const CLOCK_SKEW_ALLOWANCE_SECONDS = 300;
  * EventBridge delivers at least once and retries for up to a day, and alarms
  * flap: only the transition into ALARM of the one alarm this stack owns,
  * within `maxAgeSeconds` of now and not from the future (beyond
- * `CLOCK_SKEW_ALLOWANCE_SECONDS`), is worth acting on. An event that says it
+ * `CLOCK_SKEW_ALLOWANCE_SECONDS`), is worth acting on (an event too old
+ * carries the alarm in `stale`: the handler finishes the incident it may own).
+ * A retry's event never comes from the future when its first delivery did not. An event that says it
  * is a CloudWatch Alarm State Change but lacks a field the handler reads, or
  * has it of another type, is rejected with the field's path.
  */
@@ -77,10 +90,15 @@ export function triageAlarmEvent(event: unknown, alarmName: string, maxAgeSecond
         }
     }
     const ageSeconds = (now.getTime() - firedAt.getTime()) / 1000;
+    const alarm: FreshAlarm = { eventId: id, alarmName, firedAt, reason: detail.state.reason ?? "" };
     if (ageSeconds > maxAgeSeconds) {
-        return { kind: "ignore", why: `stale: the alarm fired ${Math.round(ageSeconds)} s ago, more than the ${maxAgeSeconds} s an event stays actionable` };
+        return {
+            kind: "ignore",
+            why: `stale: the alarm fired ${Math.round(ageSeconds)} s ago, more than the ${maxAgeSeconds} s an event stays actionable`,
+            stale: alarm,
+        };
     }
-    return { kind: "act", alarm: { eventId: id, alarmName, firedAt, reason: detail.state.reason ?? "" } };
+    return { kind: "act", alarm };
 }
 
 function saysAlarmStateChange(event: unknown): boolean {

@@ -3,7 +3,7 @@
  * SageMaker and ECR for the endpoint and the target, CodeBuild for the
  * reconcile run, SNS for the notification.
  */
-import { CodeBuildClient, StartBuildCommand } from "@aws-sdk/client-codebuild";
+import { BatchGetBuildsCommand, CodeBuildClient, ListBuildsForProjectCommand, StartBuildCommand } from "@aws-sdk/client-codebuild";
 import {
     ConditionalCheckFailedException,
     DeleteItemCommand,
@@ -36,6 +36,9 @@ import type { TriggerSettings } from "./settings";
  * most 6 h. DynamoDB deletes expired items lazily, which only keeps them longer.
  */
 const EVENT_RECORD_TTL_SECONDS = 2 * 24 * 3600;
+
+/** How many of the runner project's newest builds `findReconcile` reads (BatchGetBuilds takes up to 100). */
+const RECENT_BUILDS_LOOKED_AT = 20;
 
 /** Client options shared by every client: the region, and in tests an endpoint on loopback. */
 export interface AwsClientOptions {
@@ -255,9 +258,9 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
             const { build } = await codebuild.send(
                 new StartBuildCommand({
                     projectName: settings.runnerProject,
-                    // CodeBuild answers a repeated token (for a few minutes)
-                    // with the same build; after that the cooldown claim is
-                    // what keeps a retry from starting a second run.
+                    // CodeBuild answers a repeated token (for 5 minutes) with
+                    // the same build; after that, `findReconcile` is what
+                    // keeps a retry from starting a second run.
                     idempotencyToken: eventId,
                     environmentVariablesOverride: [
                         { name: "MLOPS_ROLLBACK_FROM", value: settings.pinnedVersion, type: "PLAINTEXT" },
@@ -268,6 +271,18 @@ export function awsTriggerPorts(settings: TriggerSettings, options: AwsClientOpt
                 }),
             );
             return build?.id ?? "(no build id returned)";
+        },
+
+        async findReconcile(eventId) {
+            // The newest builds only: the project runs one build at a time, and a retry comes within hours.
+            const { ids } = await codebuild.send(new ListBuildsForProjectCommand({ projectName: settings.runnerProject, sortOrder: "DESCENDING" }));
+            const newest = (ids ?? []).slice(0, RECENT_BUILDS_LOOKED_AT);
+            if (newest.length === 0) return undefined;
+            const { builds } = await codebuild.send(new BatchGetBuildsCommand({ ids: newest }));
+            const started = (builds ?? []).find((build) =>
+                (build.environment?.environmentVariables ?? []).some((variable) => variable.name === "MLOPS_EVENT_ID" && variable.value === eventId),
+            );
+            return started?.id;
         },
 
         async publish(subject, message) {

@@ -25,8 +25,10 @@
  * A retry of that event (Lambda's, after a failure or a kill; EventBridge's
  * redelivery) finds its own incident and finishes what is left: it never
  * moves traffic twice (the live state says where traffic is), never starts a
- * second build (the step is recorded, and CodeBuild's idempotency token is
- * the event id), never repeats a notice it recorded. An incident that cannot
+ * second build (the step is recorded; when its record was lost, the retry
+ * looks for a build carrying the event id before starting one, and
+ * CodeBuild's idempotency token, the event id, covers the first 5 minutes
+ * too), never repeats a notice it recorded. An incident that cannot
  * finish (the build does not start, the notice cannot be sent) fails the
  * invocation with an error that says where things stand and how to finish by
  * hand: Lambda retries it twice, then keeps the event and that error in the
@@ -109,8 +111,19 @@ export interface TriggerPorts {
     updateEndpoint(endpointName: string, configName: string, guardrailAlarmNames: readonly string[]): Promise<void>;
     /** Hot standby: one UpdateEndpointWeightsAndCapacities call with these variants' weights and counts. */
     updateWeights(endpointName: string, variants: readonly VariantCall[]): Promise<void>;
-    /** Starts the reconcile build (idempotent per event id); returns the build id. */
+    /**
+     * Starts the reconcile build; returns the build id. Idempotent per event
+     * id only while CodeBuild keeps the idempotency token (5 minutes): a
+     * retry after that starts a second build unless `findReconcile` found the first.
+     */
     startReconcile(request: { readonly version: string; readonly alarmName: string; readonly eventId: string }): Promise<string>;
+    /**
+     * The id of a build of the runner project that an earlier delivery of
+     * `eventId` started (its MLOPS_EVENT_ID), looking at the project's newest
+     * builds; undefined when none is. For a retry whose record lacks the
+     * build id (the write failed after StartBuild did not).
+     */
+    findReconcile(eventId: string): Promise<string | undefined>;
     publish(subject: string, message: string): Promise<void>;
     sleep(milliseconds: number): Promise<void>;
     /**
@@ -168,6 +181,11 @@ type EventWork =
           /** Why a delivery finding the key handled does nothing. */
           readonly handledBefore: string;
           readonly act: () => Promise<TriggerOutcome>;
+          /**
+           * Read before claiming the key: when it resolves false the event is
+           * ignored with `why`, nothing claimed or written. @default undefined: always act
+           */
+          readonly gate?: { readonly open: () => Promise<boolean>; readonly why: string };
       };
 
 /**
@@ -204,6 +222,7 @@ export async function handleAlarmEvent(
  */
 function alarmWork(event: unknown, settings: TriggerSettings, ports: TriggerPorts, now: () => Date): EventWork {
     const triage = triageAlarmEvent(event, settings.alarmName, settings.maxEventAgeSeconds, now());
+    if (triage.kind === "ignore" && triage.stale !== undefined) return staleAlarmWork(triage.stale, triage.why, settings, ports);
     if (triage.kind !== "act") return triage;
     const alarm = triage.alarm;
     return {
@@ -212,6 +231,34 @@ function alarmWork(event: unknown, settings: TriggerSettings, ports: TriggerPort
         handledBefore: `event ${alarm.eventId} was handled before (EventBridge redelivery)`,
         act: () => handleFreshAlarm(alarm, settings, ports, now),
     };
+}
+
+/**
+ * An alarm event too old to act on, unless it is a retry of the event
+ * that owns the last incident (Lambda retries a failed invocation up to
+ * minutes later, EventBridge for up to a day, and the age counts from when
+ * the alarm fired): then it finishes that incident, as any retry of it
+ * does. Any other is ignored after one read of the rollback record,
+ * claiming nothing.
+ */
+function staleAlarmWork(alarm: FreshAlarm, staleWhy: string, settings: TriggerSettings, ports: TriggerPorts): EventWork {
+    return {
+        kind: "act",
+        dedupeKey: `event#${alarm.eventId}`,
+        handledBefore: `event ${alarm.eventId} was handled before (EventBridge redelivery)`,
+        gate: { open: async () => ownIncident(await ports.lastRollback(), alarm.eventId) !== undefined, why: staleWhy },
+        act: async () => {
+            // Read again under the claim: another delivery may have finished or released it meanwhile.
+            const own = ownIncident(await ports.lastRollback(), alarm.eventId);
+            if (own === undefined) return { action: "ignored", why: staleWhy };
+            return finishIncident(alarm, own, undefined, new IncidentReport(settings, alarm, ports).about(own), settings, ports, true);
+        },
+    };
+}
+
+/** The last incident when `eventId` owns it (it claimed the rollback, and its record tracks steps), else undefined. */
+function ownIncident(last: RollbackRecord | undefined, eventId: string): Incident | undefined {
+    return last?.eventId === eventId && last.steps !== undefined ? { ...last, steps: last.steps } : undefined;
 }
 
 /**
@@ -240,6 +287,7 @@ function buildEndWork(event: BuildStateChangeEvent, settings: TriggerSettings, p
  */
 async function handleOnce(work: EventWork, ports: TriggerPorts, now: () => Date, deadline?: Date): Promise<TriggerOutcome> {
     if (work.kind !== "act") return { action: work.kind === "ignore" ? "ignored" : "rejected", why: work.why };
+    if (work.gate !== undefined && !(await work.gate.open())) return { action: "ignored", why: work.gate.why };
     const claim = await claimWhenFree(work.dedupeKey, ports, now, deadline ?? new Date(now().getTime() + LONGEST_INVOCATION_MS));
     if (claim === undefined) return { action: "ignored", why: work.handledBefore };
     let outcome: TriggerOutcome;
@@ -351,15 +399,14 @@ export function cooldownCovers(last: RollbackRecord, pinnedVersion: string): boo
 
 async function handleFreshAlarm(alarm: FreshAlarm, settings: TriggerSettings, ports: TriggerPorts, now: () => Date): Promise<TriggerOutcome> {
     const report = new IncidentReport(settings, alarm, ports);
-    if (settings.rollbackVersion === undefined) {
-        return report.tell("failed-closed", `no warm version precedes ${settings.pinnedVersion}, so there is nothing to restore instantly; roll back by hand`);
-    }
-
     const last = await ports.lastRollback();
     // A retry of the event that owns the last incident (Lambda's, after a failure or a kill): finish what it left,
-    // whatever the checks below would say now (its own rollback made the alarm look stale).
-    if (last?.eventId === alarm.eventId && last.steps !== undefined) {
-        return finishIncident(alarm, { ...last, steps: last.steps }, undefined, report.about(last), settings, ports);
+    // whatever the checks below would say now (its own rollback made the alarm look stale; a pulumi up since may
+    // have left no warm version), so that none of them drops an unfinished incident.
+    const own = ownIncident(last, alarm.eventId);
+    if (own !== undefined) return finishIncident(alarm, own, undefined, report.about(own), settings, ports, true);
+    if (settings.rollbackVersion === undefined) {
+        return report.tell("failed-closed", `no warm version precedes ${settings.pinnedVersion}, so there is nothing to restore instantly; roll back by hand`);
     }
     if (last !== undefined) {
         if (alarm.firedAt.getTime() < last.at.getTime()) {
@@ -493,7 +540,7 @@ async function checkTraffic(alarm: FreshAlarm, settings: TriggerSettings, ports:
 /**
  * Takes the steps that remain of `incident` (trigger/incident.ts decides
  * which) and records each once done. `plan`: the switch its first delivery
- * decided; a retry decides again on what serves now. An incident that cannot
+ * decided; a retry (`resumed`) decides again on what serves now. An incident that cannot
  * finish (its build does not start) is told once and then fails the
  * invocation, so that Lambda retries it and then keeps it in the
  * dead-letter queue.
@@ -505,6 +552,7 @@ async function finishIncident(
     report: IncidentReport,
     settings: TriggerSettings,
     ports: TriggerPorts,
+    resumed = false,
 ): Promise<TriggerOutcome> {
     const current = settings.pinnedVersion === incident.from && settings.rollbackVersion === incident.to;
     const remaining = remainingSteps(incident.steps, current);
@@ -529,7 +577,9 @@ async function finishIncident(
     let buildError: unknown;
     if (remaining.includes("build")) {
         try {
-            const buildId = await ports.startReconcile({ version: incident.to, alarmName: incident.alarmName, eventId: incident.eventId });
+            const buildId =
+                (resumed ? await startedBefore(incident.eventId, ports) : undefined) ??
+                (await ports.startReconcile({ version: incident.to, alarmName: incident.alarmName, eventId: incident.eventId }));
             steps = { ...steps, buildId };
             await record({ buildId });
         } catch (error) {
@@ -557,6 +607,22 @@ async function finishIncident(
     throw new UnfinishedIncidentError(
         `rollback ${incident.from} -> ${incident.to} of ${settings.model} (${settings.stack}), alarm event ${incident.eventId}: ${why}`,
     );
+}
+
+/**
+ * The build an earlier delivery of the event started and could not record
+ * (its write failed, or it died in between), so that a retry after
+ * CodeBuild's 5-minute idempotency window does not start a second one
+ * (which would fail --expect-from and report a misleading "reconcile
+ * failed"). A failed lookup (throttling, a role without the permission)
+ * leaves it to StartBuild's idempotency token, as before.
+ */
+async function startedBefore(eventId: string, ports: TriggerPorts): Promise<string | undefined> {
+    try {
+        return await ports.findReconcile(eventId);
+    } catch {
+        return undefined;
+    }
 }
 
 /**
