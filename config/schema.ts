@@ -493,7 +493,8 @@ const alarmsSchema = z
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 const SECRET_ARN_PATTERN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
 const PULUMI_CLI_CHECKSUM_HINT =
-    "the line for pulumi-v<version>-linux-x64.tar.gz in https://github.com/pulumi/pulumi/releases/download/v<version>/pulumi-<version>-checksums.txt";
+    // No scheme: every URL in a problem message is cut to its host (withoutUrlSecrets), ours too.
+    "the line for pulumi-v<version>-linux-x64.tar.gz in pulumi-<version>-checksums.txt, an asset of the release at github.com/pulumi/pulumi/releases/tag/v<version>";
 
 const triggerSchema = z
     .object({
@@ -739,11 +740,15 @@ export interface ConfigProblem {
 }
 
 export class StackConfigError extends BadInputError {
-    constructor(public readonly problems: readonly ConfigProblem[]) {
+    /** The problems, with every URL a message quotes cut to its scheme and host (`withoutUrlSecrets`). */
+    public readonly problems: readonly ConfigProblem[];
+
+    constructor(problems: readonly ConfigProblem[]) {
+        const shown = problems.map((problem) => ({ ...problem, message: withoutUrlSecrets(problem.message) }));
         super(
-            `stack config is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-                problems.map((p) => `  ${p.path}: ${p.message}`).join("\n"),
+            `stack config is invalid (${shown.length} problem${shown.length === 1 ? "" : "s"}):\n` + shown.map((p) => `  ${p.path}: ${p.message}`).join("\n"),
         );
+        this.problems = shown;
     }
 }
 
@@ -1288,11 +1293,46 @@ export function quantityValue(value: unknown): number | undefined {
     return multiplier === undefined ? undefined : Number(number) * multiplier;
 }
 
+/** Longest string a problem message quotes; a longer one is named by its length only (it may be a token or a key). */
+const MAX_QUOTED_LENGTH = 40;
+
+/** A value as a problem message names it: a string quoted, URLs cut to scheme and host, and named by length when long. */
 function describeValue(value: unknown): string {
     if (Array.isArray(value)) return "a list";
     if (value === null) return "null";
     if (typeof value === "object") return "a map";
-    return `${typeof value} ${JSON.stringify(value)}`;
+    if (typeof value === "string" && value.length > MAX_QUOTED_LENGTH) {
+        return `a string of ${value.length} characters${withoutUrlSecrets(value) === value ? "" : " (a URL, not shown)"}`;
+    }
+    return `${typeof value} ${withoutUrlSecrets(JSON.stringify(value))}`;
+}
+
+/** `scheme://…` up to whitespace, a quote or an angle bracket, as rollback/notifyTarget.ts's `withoutUrls` finds URLs. */
+/** Hosts of the documentation that problem messages cite (AWS's guides); `withoutUrlSecrets` leaves those links whole. */
+const CITED_DOCUMENTATION_HOSTS: ReadonlySet<string> = new Set(["docs.aws.amazon.com"]);
+
+export const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+
+/**
+ * `text` with every URL in it cut to its scheme and host (`https://user:pw@host:8443/path?q`
+ * → `https://host:8443/…`), or to `scheme://…` when it has no host one can parse:
+ * a webhook URL carries its token in the path or query, so no config problem
+ * message shows either (nor user info). A plain https link to documentation
+ * the messages cite (docs.aws.amazon.com, no user info, query or fragment) stays whole. `withoutUrls` in rollback/notifyTarget.ts
+ * (error messages of a failed notice) is this, with its secret case.
+ */
+export function withoutUrlSecrets(text: string): string {
+    return text.replace(URL_IN_TEXT, (url) => {
+        const scheme = /^[^:]+:\/\//.exec(url)![0];
+        try {
+            const { host, username, password, search, hash, protocol } = new URL(url);
+            // The documentation our own messages cite keeps its path: it holds no secret, and the reader needs the page.
+            if (protocol === "https:" && CITED_DOCUMENTATION_HOSTS.has(host) && username === "" && password === "" && search === "" && hash === "") return url;
+            return host === "" ? `${scheme}…` : `${scheme}${host}/…`;
+        } catch {
+            return `${scheme}…`;
+        }
+    });
 }
 
 function asVersionId(value: unknown): string | undefined {
@@ -1445,7 +1485,7 @@ function problemsFromIssues(issues: readonly z.core.$ZodIssue[], root: z.ZodType
         }
         problems.push({ path: name(issue.path), message: issue.message });
     }
-    return byPath(problems);
+    return byPath(problems.map((problem) => ({ ...problem, message: withoutUrlSecrets(problem.message) })));
 }
 
 /** zod reports in schema order; sorted by path, related problems sit together. */

@@ -5,9 +5,9 @@
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { isAlias, isMap, isScalar, isSeq, parse as parseYaml, parseDocument, Scalar, type Document } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, parse as parseYaml, parseDocument, Scalar, visit, type Document } from "yaml";
 import { BadInputError } from "./badInput";
-import { CONFIG_NAMESPACE, configPath, parseStackConfig, StackConfigError, type ConfigProblem, type StackConfig } from "./schema";
+import { CONFIG_NAMESPACE, configPath, parseStackConfig, StackConfigError, withoutUrlSecrets, type ConfigProblem, type StackConfig } from "./schema";
 
 /** Keys whose Pulumi config value is a plain string, never JSON. */
 const STRING_KEYS = new Set(["target", "model", "pinned"]);
@@ -123,6 +123,47 @@ export function stackFileConfig(file: string): Record<string, unknown> {
     return parseStackFile(file).config;
 }
 
+/** Line breaks to Go's yaml.v3 (YAML 1.1), not to the `yaml` package (YAML 1.2): NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR. */
+const ENGINE_ONLY_LINE_BREAKS = /[\u0085\u2028\u2029]/;
+
+/**
+ * Refuse (`StackFileError`, exit 2) what the engine's YAML reader (Go's
+ * yaml.v3) reads otherwise than the CLI's, so that there is one reading:
+ * - a merge key `<<` (plain, anywhere in the file): yaml.v3 merges the map
+ *   it names into the map holding it, the `yaml` package (YAML 1.2) keeps
+ *   it as a key named "<<", so `<<: {"mlops:warm": 0}` would be warm 0 to
+ *   the engine and the default here, and its values would skip the checks;
+ * - U+0085, U+2028 or U+2029 anywhere in the file (in a comment, a key or a
+ *   value, quoted or not): a line break to yaml.v3, so text after it in a
+ *   comment is a key to the engine and a comment here.
+ * `file` names the file in the message (a label such as "the stack file" also works).
+ */
+export function refuseReaderDisagreements(text: string, document: Document, file: string): void {
+    const lineOf = (offset: number) => text.slice(0, offset).split("\n").length;
+    const breakAt = text.search(ENGINE_ONLY_LINE_BREAKS);
+    if (breakAt !== -1) {
+        const code = text.codePointAt(breakAt)!.toString(16).toUpperCase().padStart(4, "0");
+        throw new StackFileError(
+            `${file} line ${lineOf(breakAt)} holds the character U+${code}, which Pulumi's YAML reader takes as a line break and other readers do not; delete it (inside a double-quoted string, write it as "\\u${code}")`,
+        );
+    }
+    let mergeKey: Scalar | undefined;
+    visit(document, {
+        Pair: (_key, pair) => {
+            if (isScalar(pair.key) && pair.key.value === "<<" && pair.key.type === Scalar.PLAIN) {
+                mergeKey = pair.key;
+                return visit.BREAK;
+            }
+            return undefined;
+        },
+    });
+    if (mergeKey !== undefined) {
+        throw new StackFileError(
+            `${file} line ${lineOf(mergeKey.range?.[0] ?? 0)} has a YAML merge key '<<', which Pulumi's YAML reader merges and other readers keep as a key named "<<"; write the merged keys out in that map and remove the '<<' line`,
+        );
+    }
+}
+
 /** The `config:` map of a stack file, and the numbers under its `mlops:*` keys whose spelling readers disagree on. */
 function parseStackFile(file: string): { config: Record<string, unknown>; problems: ConfigProblem[] } {
     const text = readStackFileText(file);
@@ -136,6 +177,7 @@ function parseStackFile(file: string): { config: Record<string, unknown>; proble
     } catch (error) {
         throw new StackFileError(`${file} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
     }
+    refuseReaderDisagreements(text, parsed, file);
     const config = (document as { config?: unknown } | null)?.config;
     if (typeof config !== "object" || config === null || Array.isArray(config)) {
         throw new StackFileError(`${file} has no 'config:' map; a Pulumi stack file has the mlops:* keys under 'config:'`);
@@ -195,7 +237,9 @@ const CANONICAL_DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?$/;
 function numberSpellingProblem(node: Scalar): string | undefined {
     if (node.type !== Scalar.PLAIN || typeof node.source !== "string") return undefined;
     const source = node.source;
-    if (ENGINE_TIMESTAMP.test(source)) {
+    // `!!str 03` is text to every reader.
+    if (node.tag === "tag:yaml.org,2002:str") return undefined;
+    if (isEngineTimestamp(source)) {
         return `unquoted ${source} is a date to Pulumi's YAML reader, which hands the program a text of its own ("2026-01-01 00:00:00 +0000 UTC" for 2026-01-01), and the text ${JSON.stringify(source)} to others; quote it (${JSON.stringify(source)})`;
     }
     const here = typeof node.value === "number" ? node.value : undefined;
@@ -217,8 +261,36 @@ function numberSpellingProblem(node: Scalar): string | undefined {
     return `unquoted ${source} is the number ${here}, not the text ${text}; ${quote}, or write ${here}`;
 }
 
-/** The timestamps yaml.v3 reads in a plain scalar (resolve.go, allowedTimestampFormats): a date, with a time after 'T', 't' or a space. */
-const ENGINE_TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?(?:Z|[-+][0-9]{2}:[0-9]{2})?)?$/;
+/**
+ * The timestamps yaml.v3 reads in a plain scalar (resolve.go,
+ * allowedTimestampFormats, parsed by Go's time.Parse): a date
+ * `YYYY-M-D`; or a date, 'T' or 't', a time `h:m:s` with an optional
+ * fraction after '.' or ',' and a zone `Z` or `±hh:mm`; or a date, one or
+ * more spaces and such a time without a zone. Month, day, hour, minute and
+ * second take one or two digits and must be in range (2026-02-30 is text).
+ */
+const ENGINE_TIMESTAMP =
+    /^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[Tt]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,][0-9]+)?(?:Z|[-+]([0-9]{2}):([0-9]{2}))| +([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,][0-9]+)?)?$/;
+
+/** Whether Go's yaml.v3 reads this plain scalar as a timestamp (see ENGINE_TIMESTAMP). */
+export function isEngineTimestamp(source: string): boolean {
+    const match = ENGINE_TIMESTAMP.exec(source);
+    if (match === null) return false;
+    const [year, month, day, hour, minute, second, zoneHour, zoneMinute, spacedHour, spacedMinute, spacedSecond] = match
+        .slice(1)
+        .map((part) => Number(part ?? 0));
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+    return (
+        daysInMonth !== undefined &&
+        day >= 1 &&
+        day <= daysInMonth &&
+        Math.max(hour, spacedHour) < 24 &&
+        Math.max(minute, second, spacedMinute, spacedSecond) < 60 &&
+        zoneHour <= 24 &&
+        zoneMinute <= 60
+    );
+}
 
 /** `.inf`, `-.Inf`, `.NAN`...: yaml.v3's named floats (resolve.go, resolveMap). */
 const NAMED_FLOATS: Readonly<Record<string, number>> = Object.fromEntries(
@@ -229,12 +301,16 @@ const NAMED_FLOATS: Readonly<Record<string, number>> = Object.fromEntries(
 
 /**
  * The number Go's yaml.v3 (the engine's reader) takes a plain scalar for,
- * or undefined for text: after removing every '_', an integer as Go's
+ * or undefined for text: for a scalar starting with a digit or sign, after
+ * removing every '_', an integer as Go's
  * strconv.ParseInt reads it with base prefixes (0x, 0X, 0b, 0B, 0o, 0O, and
  * a leading 0 for octal), or a float of YAML's own form (resolve.go).
  */
 export function engineNumber(source: string): number | undefined {
     if (source in NAMED_FLOATS) return NAMED_FLOATS[source];
+    // yaml.v3 tries numbers only for a scalar starting with a digit, a sign or '.' (`_1` is text), and removes '_' after a digit or sign only.
+    if (!/^[-+.0-9]/.test(source)) return undefined;
+    if (source.startsWith(".")) return /^\.[0-9]+(?:[eE][-+]?[0-9]+)?$/.test(source) ? Number(source) : undefined;
     const plain = source.replace(/_/g, "");
     const integer = /^([-+]?)(?:0([xX])([0-9a-fA-F]+)|0([bB])([01]+)|0([oO]?)([0-7]+)|([1-9][0-9]*|0))$/.exec(plain);
     if (integer !== null) {
@@ -257,7 +333,9 @@ export function stackFilePath(projectDir: string, stack: string): string {
         const project = parseYaml(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { stackConfigDir?: string } | null;
         stackConfigDir = project?.stackConfigDir ?? ".";
     } catch {
-        throw new StackFileError(`no Pulumi.yaml in ${projectDir}; run mlops from the project directory or pass --config-file`);
+        throw new StackFileError(
+            `no Pulumi.yaml in ${projectDir}; run mlops from the project directory, or pass --cwd <project dir> (validate and plan also take --config-file <stack file>)`,
+        );
     }
     // Pulumi names the file after the stack's short name (org/project/stack → stack).
     const shortName = stack.split("/").pop() ?? stack;
@@ -267,7 +345,7 @@ export function stackFilePath(projectDir: string, stack: string): string {
             .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name)?.[1])
             .filter((name): name is string => name !== undefined);
         throw new StackFileError(
-            `no config file for stack '${stack}' at ${file} (stacks with a config file: ${known.join(", ") || "none"}); check --stack, or pass --config-file`,
+            `no config file for stack '${stack}' at ${file} (stacks with a config file: ${known.join(", ") || "none"}); check --stack (validate and plan also take --config-file <stack file>)`,
         );
     }
     return file;
@@ -301,9 +379,9 @@ export function loadStackConfig(file: string, label = file): { raw: Record<strin
  */
 export function withSourceProblems(sourceProblems: readonly ConfigProblem[], configProblems: readonly ConfigProblem[]): ConfigProblem[] {
     const ambiguous = new Set(sourceProblems.map((problem) => problem.path));
-    return [...sourceProblems, ...configProblems.filter((problem) => !ambiguous.has(problem.path))].sort((a, b) =>
-        a.path.localeCompare(b.path, "en", { numeric: true }),
-    );
+    return [...sourceProblems, ...configProblems.filter((problem) => !ambiguous.has(problem.path))]
+        .map((problem) => ({ ...problem, message: withoutUrlSecrets(problem.message) }))
+        .sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
 }
 
 /** Where a stack's updates go, from its stack file: what the checks after an update (and `mlops status`) ask. */

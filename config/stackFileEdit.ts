@@ -42,7 +42,7 @@ import {
     type YAMLMap,
     type YAMLSeq,
 } from "yaml";
-import { StackFileError } from "./sources";
+import { engineNumber, isEngineTimestamp, refuseReaderDisagreements, StackFileError } from "./sources";
 
 export interface PinEdit {
     readonly pinned: string;
@@ -97,6 +97,7 @@ interface Source {
 export function editStackFileText(text: string, edit: PinEdit): string {
     const document = parseDocument(text);
     if (document.errors.length > 0) throw new StackFileError(`the stack file is not valid YAML: ${document.errors[0].message.split("\n")[0]}`);
+    refuseReaderDisagreements(text, document, "the stack file");
     const config = document.get("config");
     if (!isMap(config)) throw new StackFileError("the stack file has no 'config:' map to edit");
     const source: Source = { text, eol: text.includes("\r\n") ? "\r\n" : "\n", document, before: document.toJS() as Source["before"] };
@@ -158,7 +159,15 @@ function valueSplices(source: Source, maps: readonly YAMLMap[], { key, value }: 
     refuseSharedAnchor(source.document, [...maps, pair.value], label);
     if (isSeq(pair.value) && Array.isArray(current) && Array.isArray(value))
         return listSplices(source, pair as Pair<Scalar, YAMLSeq>, current as unknown[], value as string[], label);
-    return [replaceNode(source, pair.value, value)];
+    return [replaceNode(source, pair.value, value, keysQuoted(source, map))];
+}
+
+/** Whether keys written into `map` are double-quoted: in a flow map whose first key is (as in JSON), or an empty flow map in a file that is one flow map (JSON). */
+function keysQuoted(source: Source, map: YAMLMap): boolean {
+    if (map.flow !== true) return false;
+    const first = map.items[0]?.key;
+    if (first === undefined) return isMap(source.document.contents) && source.document.contents.flow === true;
+    return isScalar(first) && first.type === Scalar.QUOTE_DOUBLE;
 }
 
 /**
@@ -175,9 +184,54 @@ function refuseSharedAnchor(document: Document, nodes: readonly Node[], label: s
     );
 }
 
-/** One value as one line of YAML flow text: strings double-quoted, so a version id never reads as a number, and never folded. */
-function render(value: unknown): string {
-    return stringify(value, { collectionStyle: "flow", defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 }).trimEnd();
+/**
+ * One value as one line of YAML flow text: strings double-quoted, so a version id never reads as a number, and never folded;
+ * map keys plain, or double-quoted with `quoteKeys` (inside a flow map, so that a JSON stack file stays JSON).
+ */
+function render(value: unknown, quoteKeys = false): string {
+    return stringify(value, {
+        collectionStyle: "flow",
+        defaultStringType: "QUOTE_DOUBLE",
+        defaultKeyType: quoteKeys ? "QUOTE_DOUBLE" : "PLAIN",
+        lineWidth: 0,
+    }).trimEnd();
+}
+
+/** C0 and C1 controls and the line separators: a single-quoted or plain scalar cannot hold them as text. */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const NOT_PLAIN_TEXT = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * A string written in the style of the scalar it replaces, where it reads
+ * back as that string in it: single-quoted stays single-quoted, plain stays
+ * plain when both YAML readers read the plain text as that string
+ * (`readsAsPlainString`); anything else as `render` writes it (double-quoted).
+ */
+function renderLike(node: Node, value: unknown, quoteKeys: boolean): string {
+    if (typeof value !== "string" || !isScalar(node) || NOT_PLAIN_TEXT.test(value)) return render(value, quoteKeys);
+    if (node.type === Scalar.QUOTE_SINGLE) return `'${value.replace(/'/g, "''")}'`;
+    if (node.type === Scalar.PLAIN && readsAsPlainString(value)) return value;
+    return render(value, quoteKeys);
+}
+
+/** yaml.v3's plain scalars that are not strings, besides numbers and dates (resolve.go, resolveMap). */
+const ENGINE_NAMED_VALUES = new Set(["true", "True", "TRUE", "false", "False", "FALSE", "", "~", "null", "Null", "NULL", "<<"]);
+
+/**
+ * Whether `value` written plain is that string to Go's yaml.v3 (not a
+ * number, date, bool, null or merge key) and to the `yaml` package, both as
+ * a block map's value and as a flow list's item (`v3` is; `3`, `true`,
+ * `2026-01-01`, `a: b`, `x #y` and `[1]` are not).
+ */
+function readsAsPlainString(value: string): boolean {
+    if (ENGINE_NAMED_VALUES.has(value) || engineNumber(value) !== undefined || isEngineTimestamp(value)) return false;
+    return [`k: ${value}`, `[${value}]`].every((text) => {
+        const document = parseDocument(text);
+        const contents = document.contents;
+        const items = isMap(contents) || isSeq(contents) ? contents.items : [];
+        const node = isMap(contents) ? (items[0] as Pair | undefined)?.value : items[0];
+        return document.errors.length === 0 && items.length === 1 && isScalar(node) && node.type === Scalar.PLAIN && node.value === value;
+    });
 }
 
 /** Where the line holding `offset` starts. */
@@ -206,8 +260,9 @@ function appendEntry(source: Source, map: YAMLMap, key: string, value: unknown):
     const { text, eol } = source;
     const last = map.items[map.items.length - 1] as Pair<Node, Node | null> | undefined;
     if (map.flow === true) {
-        // `mlops:*` keys quoted, as flow stack files write them: every YAML reader takes `"a:b":` as one key.
-        const entry = `${/^\w+$/.test(key) ? key : JSON.stringify(key)}: ${render(value)}`;
+        // Keys double-quoted where the map's are (a JSON stack file stays JSON), and `mlops:*` keys always: every YAML reader takes `"a:b":` as one key.
+        const quoteKeys = keysQuoted(source, map);
+        const entry = `${quoteKeys || !/^\w+$/.test(key) ? JSON.stringify(key) : key}: ${render(value, quoteKeys)}`;
         const at = last === undefined ? map.range![0] + 1 : (last.value ?? last.key).range![1];
         return { start: at, end: at, text: last === undefined ? ` ${entry}${text[at] === "}" ? " " : ""}` : `, ${entry}` };
     }
@@ -217,8 +272,11 @@ function appendEntry(source: Source, map: YAMLMap, key: string, value: unknown):
     return { start: at, end: at, text: `${eol}${indent}${key}: ${render(value)}` };
 }
 
-/** Replace one node's text with the value; its anchor or tag, and what follows it on the line (a comment), stay. */
-function replaceNode(source: Source, node: Node, value: unknown): Splice {
+/**
+ * Replace one node's text with the value, a string in the node's quoting style (`renderLike`); its anchor or tag, and
+ * what follows it on the line (a comment), stay. `quoteKeys`: the node is a value of a map whose keys are double-quoted (`keysQuoted`).
+ */
+function replaceNode(source: Source, node: Node, value: unknown, quoteKeys: boolean): Splice {
     const { text } = source;
     const [start, end] = node.range!;
     const body = text.slice(start, end);
@@ -229,11 +287,11 @@ function replaceNode(source: Source, node: Node, value: unknown): Splice {
         if (contentLine > 0 && content !== -1) return { start: start + contentLine + content, end: start + body.trimEnd().length, text: value };
     }
     const trimmedEnd = start + body.trimEnd().length;
-    if (start < trimmedEnd) return { start, end: trimmedEnd, text: render(value) };
+    if (start < trimmedEnd) return { start, end: trimmedEnd, text: renderLike(node, value, quoteKeys) };
     // An empty value (`key:`, `key:   # c`, `"key": }`) has a zero-length range: keep the new text apart from its neighbours.
     const before = /\s/.test(text[start - 1]) ? "" : " ";
     const after = start === text.length || /\s/.test(text[start]) ? "" : " ";
-    return { start, end: start, text: `${before}${render(value)}${after}` };
+    return { start, end: start, text: `${before}${render(value, quoteKeys)}${after}` };
 }
 
 /** Which items of a list stay (a longest common subsequence: shared items keep their place) and what goes after which old item (-1: before the first). */
@@ -277,27 +335,45 @@ function listSplices(source: Source, pair: Pair<Scalar, YAMLSeq>, current: reado
     return seq.flow === true ? flowListSplices(source.text, seq.range!, items, changes, next) : blockListSplices(source, pair.key, items, changes, label);
 }
 
-/** `[ "1", "3" ]`: items go with the separator after them (before them, at the end); new ones come with a comma. */
+/**
+ * `[ "1", "3" ]`, item by item. A comment on an item's line after it (after
+ * its comma, if any) is that item's own: it stays with a kept item and goes
+ * with a removed one. Items replaced by new ones (a run of removed items
+ * with new ones in their place) are overwritten where they stand, so the
+ * comments of the items around them stay where they were; other new items
+ * come with a comma, and removed items go with the separator after them
+ * (before them, at the end).
+ */
 function flowListSplices(text: string, [open, close]: readonly number[], items: readonly Node[], changes: ListChanges, next: readonly string[]): Splice[] {
     const start = (i: number) => items[i].range![0];
     const end = (i: number) => items[i].range![1];
-    const list = (values: readonly string[]) => values.map(render).join(", ");
+    const list = (values: readonly string[]) => values.map((value) => render(value)).join(", ");
     if (items.length === 0) return [{ start: open + 1, end: open + 1, text: ` ${list(next)}${text[open + 1] === "]" ? " " : ""}` }];
-    if (!changes.kept.includes(true)) {
-        // Nothing stays: `[]` when nothing is left, else new items in place of the old (a comment between old items goes
-        // with them; the padding and a comment before the first or after the last stay).
-        if (next.length === 0 && !text.slice(open, close).includes("#")) return [{ start: open, end: close, text: "[]" }];
-        return [{ start: start(0), end: end(items.length - 1), text: list(next) }];
-    }
+    const inserted = new Map(changes.inserted);
     const splices: Splice[] = [];
-    for (let i = 0; i < items.length; i++) {
-        if (changes.kept[i]) continue;
-        let last = i;
+    for (let first = 0; first < items.length; first++) {
+        if (changes.kept[first]) continue;
+        let last = first;
         while (last + 1 < items.length && !changes.kept[last + 1]) last++;
-        splices.push(...(last + 1 < items.length ? [{ start: start(i), end: start(last + 1), text: "" }] : lastRunDeletion(text, items, i)));
-        i = last;
+        const comment = ownComment(text, end(last), last + 1 < items.length ? start(last + 1) : close);
+        const values = inserted.get(first - 1);
+        if (values !== undefined) {
+            inserted.delete(first - 1);
+            splices.push({ start: start(first), end: end(last), text: list(values) }, ...(comment === undefined ? [] : [comment]));
+        } else if (last + 1 < items.length) {
+            // Up to the next item: the removed items' commas and own comments go with them.
+            splices.push({ start: start(first), end: start(last + 1), text: "" });
+        } else if (first === 0) {
+            // Nothing stays: `[]`, unless a comment outside the items (before the first) is left to keep.
+            const stop = comment?.end ?? end(last);
+            if (!`${text.slice(open, start(0))}${text.slice(stop, close)}`.includes("#")) return [{ start: open, end: close, text: "[]" }];
+            splices.push(wholeLinesIfAlone(text, { start: start(0), end: stop, text: "" }));
+        } else {
+            splices.push(...lastRunDeletion(text, items, first, comment));
+        }
+        first = last;
     }
-    for (const [after, values] of changes.inserted) {
+    for (const [after, values] of inserted) {
         splices.push(
             after === -1 ? { start: start(0), end: start(0), text: `${list(values)}, ` } : { start: end(after), end: end(after), text: `, ${list(values)}` },
         );
@@ -305,22 +381,40 @@ function flowListSplices(text: string, [open, close]: readonly number[], items: 
     return splices;
 }
 
+/** The deletion of the comment on an item's line after it (and after its comma, if any), from the blanks before it; undefined when it has none. */
+function ownComment(text: string, itemEnd: number, nextStart: number): Splice | undefined {
+    const match = /^((?:[ \t]*,)?)[ \t]*#[^\r\n]*/.exec(text.slice(itemEnd, nextStart));
+    return match === null ? undefined : { start: itemEnd + match[1].length, end: itemEnd + match[0].length, text: "" };
+}
+
+/** Where the first comma outside comments in `text.slice(from, to)` is, or -1. */
+function commaOutsideComments(text: string, from: number, to: number): number {
+    for (let at = from; at < to; at++) {
+        if (text[at] === ",") return at;
+        if (text[at] === "#") while (at < to && text[at] !== "\n") at++;
+    }
+    return -1;
+}
+
 /**
- * The items from `first` to the end of a flow list go with a comma, the one
- * before them unless one follows them (the item before them is kept). A
- * comment between that item and them stays: it is about the kept item.
+ * The items from `first` to the end of a flow list go, with their own
+ * comment (`comment`, of the last) and a comma: the one after the last
+ * item, else the one before `first` (the item before them is kept). A
+ * comment between that kept item and them is the kept item's: it stays.
  */
-function lastRunDeletion(text: string, items: readonly Node[], first: number): Splice[] {
+function lastRunDeletion(text: string, items: readonly Node[], first: number, comment: Splice | undefined): Splice[] {
     const keptEnd = items[first - 1].range![1];
     const start = items[first].range![0];
-    const end = items[items.length - 1].range![1];
-    const separator = text.slice(keptEnd, start);
-    if (!separator.includes("#")) return [{ start: keptEnd, end, text: "" }];
-    const trailingComma = /^[ \t]*,/.exec(text.slice(end));
-    if (trailingComma !== null) return [wholeLinesIfAlone(text, { start, end: end + trailingComma[0].length, text: "" })];
-    const comma = /^[ \t]*,/.exec(separator);
-    if (comma === null) return [{ start: keptEnd, end, text: "" }];
-    return [{ start: keptEnd, end: keptEnd + comma[0].length, text: "" }, wholeLinesIfAlone(text, { start, end, text: "" })];
+    const lastEnd = items[items.length - 1].range![1];
+    const trailingComma = /^[ \t]*,/.exec(text.slice(lastEnd));
+    const stop = comment?.end ?? lastEnd + (trailingComma?.[0].length ?? 0);
+    if (trailingComma !== null) return [wholeLinesIfAlone(text, { start, end: stop, text: "" })];
+    if (!text.slice(keptEnd, start).includes("#")) return [{ start: keptEnd, end: stop, text: "" }];
+    const comma = commaOutsideComments(text, keptEnd, start);
+    if (comma === -1) return [{ start: keptEnd, end: stop, text: "" }];
+    // `"1" # keep⏎ , "4" # drop`: the comma is on the removed item's line and goes with it.
+    if (!/[#\n]/.test(text.slice(comma, start))) return [wholeLinesIfAlone(text, { start: comma, end: stop, text: "" })];
+    return [{ start: comma, end: comma + 1, text: "" }, wholeLinesIfAlone(text, { start, end: stop, text: "" })];
 }
 
 /** A deletion that is all its lines hold takes the lines (and the line break before them) too, leaving no blank line. */

@@ -9,7 +9,15 @@
  * only, `https://hooks.slack.com/…`; a target kept as a Pulumi secret not at
  * all. An SNS topic ARN is a name, not a credential, and shows as it is.
  */
-import { isSecretConfigValue, notifyTargetProblem, NOTIFY_CONFIG_KEY, SNS_TOPIC_ARN_PATTERN, type NotifyTargetInput } from "../config/schema";
+import {
+    isSecretConfigValue,
+    notifyTargetProblem,
+    NOTIFY_CONFIG_KEY,
+    SNS_TOPIC_ARN_PATTERN,
+    URL_IN_TEXT,
+    withoutUrlSecrets,
+    type NotifyTargetInput,
+} from "../config/schema";
 import type { StackSession } from "./automation";
 
 /** How a secret notify target is named in messages: by its key, never by any part of its value. */
@@ -40,9 +48,9 @@ export function redactedUrl(text: string): string {
     }
 }
 
-/** Every URL in `text` (an error message, say) cut down to its scheme and host; with `secret`, replaced by `SECRET_WEBHOOK`. */
+/** Every URL in `text` (an error message, say) cut down to its scheme and host (`withoutUrlSecrets`); with `secret`, replaced by `SECRET_WEBHOOK`. */
 export function withoutUrls(text: string, secret = false): string {
-    return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => (secret ? SECRET_WEBHOOK : redactedUrl(url)));
+    return secret ? text.replace(URL_IN_TEXT, SECRET_WEBHOOK) : withoutUrlSecrets(text);
 }
 
 /**

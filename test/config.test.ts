@@ -3,13 +3,15 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ProductionVariantInstanceType } from "@aws-sdk/client-sagemaker";
-import { configPath, LOCAL_NVME_FAMILIES, parseStackConfig, quantityValue, StackConfigError, type ConfigProblem } from "../config/schema";
+import { configPath, LOCAL_NVME_FAMILIES, parseStackConfig, quantityValue, StackConfigError, withoutUrlSecrets, type ConfigProblem } from "../config/schema";
 import {
     engineNumber,
+    isEngineTimestamp,
     loadStackConfig,
     rawConfigFromPulumiConfig,
     rawConfigFromStackFile,
     readRawStackConfig,
+    StackFileError,
     valueAsProgramSeesIt,
     withSourceProblems,
 } from "../config/sources";
@@ -429,6 +431,139 @@ describe("numbers spelled in a form YAML readers disagree on (the CLI's yaml pac
         for (const [spelled, value] of engineSaw) expect(engineNumber(spelled), spelled).toBe(value);
         expect(engineNumber(".inf")).toBe(Infinity);
         expect(engineNumber(".nan")).toBeNaN();
+    });
+});
+
+describe("timestamps and text as Go's yaml.v3 reads them", () => {
+    // Each row checked with yaml.v3 v3.0.1 (a Go program printing the resolved tag of `k: <value>`).
+    const GO_YAML_V3: [string, "timestamp" | "text"][] = [
+        ["2026-01-01T00:00:00,5Z", "timestamp"],
+        ["2026-01-01 1:2:3,5", "timestamp"],
+        ["2026-01-01   00:00:00", "timestamp"],
+        ["2026-1-01T1:02:3Z", "timestamp"],
+        ["2026-01-01t01:02:03.5+01:00", "timestamp"],
+        ["2026-01-01T1:2:3.1234567890123Z", "timestamp"],
+        ["2026-01-01T23:00:00+24:00", "timestamp"],
+        ["2026-01-01T23:00:00+23:60", "timestamp"],
+        ["2024-02-29", "timestamp"],
+        ["0000-01-01", "timestamp"],
+        ["2026-1-1", "timestamp"],
+        ["2026-01-01T00:00:00", "text"],
+        ["2026-01-01 00:00:00Z", "text"],
+        ["2026-01-01T01:02:03 +01:00", "text"],
+        ["2026-02-29", "text"],
+        ["2026-02-30", "text"],
+        ["2026-13-01", "text"],
+        ["2026-001-01", "text"],
+        ["2026-01-01T24:00:00Z", "text"],
+        ["2026-01-01T23:60:00Z", "text"],
+        ["2026-01-01T23:00:60Z", "text"],
+        ["2026-01-01T23:00:00+25:00", "text"],
+        ["2026-01-01T23:00:00+23:61", "text"],
+        ["2026-01-01T1:2:3.Z", "text"],
+        ["2026-01-01T00:00:00+0100", "text"],
+        ["2026-01-01T00:00:00z", "text"],
+    ];
+
+    it.each(GO_YAML_V3)("reads %s as yaml.v3 does (%s)", (source, reading) => {
+        expect(isEngineTimestamp(source)).toBe(reading === "timestamp");
+    });
+
+    it("flags every plain scalar yaml.v3 reads as a timestamp, the comma fraction among them", () => {
+        const file = stackFileWith("  mlops:pinned: 2026-01-01T00:00:00,5Z\n  mlops:quarantined:\n    - 2026-01-01 1:2:3,5\n    - 2026-02-30\n");
+        expect(readRawStackConfig(file).problems).toEqual([
+            { path: "mlops:pinned", message: expect.stringContaining("is a date to Pulumi's YAML reader") },
+            { path: "mlops:quarantined[0]", message: expect.stringContaining("is a date to Pulumi's YAML reader") },
+        ]);
+    });
+
+    it("does not flag what both readers read as text: !!str-tagged numbers, and _1 (yaml.v3 tries numbers only after a digit, sign or '.')", () => {
+        const file = stackFileWith("  mlops:pinned: !!str 03\n  mlops:quarantined: [_1, !!str 0x3, !!str 2026-01-01, ._5]\n");
+        expect(readRawStackConfig(file).problems).toEqual([]);
+        for (const text of ["_1", "_0x3", "._5", ".5_0"]) expect(engineNumber(text), text).toBeUndefined();
+        // Untagged, the same numbers are still flagged.
+        expect(readRawStackConfig(stackFileWith('  mlops:pinned: "3"\n  mlops:quarantined: [03, +_1]\n')).problems.map((p) => p.path)).toEqual([
+            "mlops:quarantined[0]",
+            "mlops:quarantined[1]",
+        ]);
+    });
+});
+
+describe("what the engine's YAML reader (Go yaml.v3) reads otherwise is refused, naming the line", () => {
+    // stackFileWith's own lines are 1-15: the lines given start at line 16.
+    const refusal = (lines: string): string => {
+        const file = stackFileWith(lines);
+        try {
+            readRawStackConfig(file);
+        } catch (error) {
+            expect(error).toBeInstanceOf(StackFileError);
+            return (error as Error).message;
+        }
+        throw new Error("expected a refusal");
+    };
+
+    it.each([
+        ['  mlops:pinned: "3"\n  <<: {"mlops:warm": 0}\n', 17],
+        ['  mlops:pinned: "3"\n  mlops:kubernetes:\n    <<: {"replicas": 010}\n', 18],
+        ['  mlops:pinned: "3"\n  aws:defaults: &d {"mlops:warm": 0}\n  mlops:rollback:\n    cooldownMinutes: 5\n    <<: *d\n', 20],
+        ['  mlops:pinned: "3"\n  mlops:versions2: [{<<: {a: 1}}]\n', 17],
+    ])("a merge key: %j", (lines, line) => {
+        expect(refusal(lines)).toMatch(new RegExp(`line ${line} has a YAML merge key '<<'.*write the merged keys out in that map and remove the '<<' line`));
+    });
+
+    it('keeps a quoted "<<", a key to both readers', () => {
+        expect(() => readRawStackConfig(stackFileWith('  mlops:pinned: "3"\n  aws:x: {"<<": 1}\n'))).not.toThrow();
+    });
+
+    it.each([
+        ['  mlops:pinned: "3" # note\u2028  mlops:warm: 0\n', "U+2028"],
+        ['  mlops:pinned: "3" # note\u2029  mlops:warm: 0\n', "U+2029"],
+        ['  mlops:pinned: "3" # note\u0085  mlops:warm: 0\n', "U+0085"],
+        ['  mlops:pinned: "3"\n  aws:note: "a\u2028b"\n', "U+2028"],
+    ])("a line break only yaml.v3 sees, anywhere in the file: %j", (lines, code) => {
+        const message = refusal(lines);
+        expect(message).toContain(`line ${lines.startsWith('  mlops:pinned: "3"\n') ? 17 : 16} holds the character ${code}`);
+        expect(message).toContain(`write it as "\\u${code.slice(2)}"`);
+    });
+});
+
+describe("config problem messages never show a URL's path, query or user info", () => {
+    it("names mlops:rollback written as a webhook URL (pulumi config set mlops:rollback <url>) without its token", () => {
+        for (const url of ["https://hooks.slack.com/services/T000/B000/SECRETTOKEN", "https://h.io/T0/SECRETTOKEN", "https://alice:SECRETTOKEN@h.io"]) {
+            const error = (() => {
+                try {
+                    loadStackConfig(stackFileWith(`  mlops:pinned: "3"\n  mlops:rollback: "${url}"\n`));
+                } catch (caught) {
+                    return caught as Error;
+                }
+                throw new Error("expected a refusal");
+            })();
+            expect(error.message).toContain("mlops:rollback: expected object, got ");
+            expect(error.message).not.toContain("SECRETTOKEN");
+            expect(error.message).not.toContain("alice");
+        }
+        expect(problemsOf(sagemakerRawConfig({ rollback: "https://h.io/T0/SECRET" }))).toEqual([
+            { path: "mlops:rollback", message: 'expected object, got string "https://h.io/…"' },
+        ]);
+        expect(problemsOf(sagemakerRawConfig({ rollback: "x".repeat(41) }))).toEqual([
+            { path: "mlops:rollback", message: "expected object, got a string of 41 characters" },
+        ]);
+    });
+
+    it("cuts every URL in a message to its scheme and host", () => {
+        expect(withoutUrlSecrets('got "https://u:pw@hooks.example.com:8443/a/b?t=1#f" and ftp://x.io/p s3://b/k')).toBe(
+            'got "https://hooks.example.com:8443/…" and ftp://x.io/… s3://b/…',
+        );
+        expect(withoutUrlSecrets("file:///etc/secret and https://[bad/x")).toBe("file://… and https://…");
+    });
+
+    it("keeps a plain link to the AWS documentation the messages cite, and cuts one that carries anything more", () => {
+        const page = "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html";
+        expect(withoutUrlSecrets(`(AWS, ${page})`)).toBe(`(AWS, ${page})`);
+        expect(withoutUrlSecrets(`${page}?token=1`)).toBe("https://docs.aws.amazon.com/…");
+        expect(withoutUrlSecrets("https://u:pw@docs.aws.amazon.com/x")).toBe("https://docs.aws.amazon.com/…");
+        expect(withoutUrlSecrets("http://docs.aws.amazon.com/x")).toBe("http://docs.aws.amazon.com/…");
+        expect(withoutUrlSecrets("https://docs.aws.amazon.com.evil.example/x")).toBe("https://docs.aws.amazon.com.evil.example/…");
     });
 });
 

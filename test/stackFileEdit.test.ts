@@ -50,7 +50,7 @@ describe("editStackFileText: only the edited values' bytes change", () => {
     it("adds a version to a block list as one more '- ' line, keeping the comments inside and after it (the issue's block-style list)", () => {
         const text = [
             "config:",
-            "  mlops:pinned: '3'  # single quotes stay on untouched values",
+            "  mlops:pinned: '3'  # single quotes stay",
             "  mlops:quarantined:   # versions that must not serve again",
             '    - "1"   # bad accuracy',
             "    # 0 was never deployed",
@@ -59,7 +59,7 @@ describe("editStackFileText: only the edited values' bytes change", () => {
             "  mlops:alarms: { latencyP99Ms: 500 }",
             "",
         ].join("\n");
-        expect(editStackFileText(text, edit)).toBe(text.replace("'3'  #", '"2"  #').replace('- "1"   # bad accuracy', '- "1"   # bad accuracy\n    - "3"'));
+        expect(editStackFileText(text, edit)).toBe(text.replace("'3'  #", "'2'  #").replace('- "1"   # bad accuracy', '- "1"   # bad accuracy\n    - "3"'));
         // A list at its key's own indentation gets its new line there too.
         const flush = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined:\n  - "1"\n  mlops:warm: 1\n';
         expect(editStackFileText(flush, edit)).toBe('config:\n  mlops:pinned: "2"\n  mlops:quarantined:\n  - "1"\n  - "3"\n  mlops:warm: 1\n');
@@ -104,7 +104,8 @@ describe("editStackFileText: only the edited values' bytes change", () => {
     it("edits a flow list spread over lines item by item: kept items and the comments between them stay", () => {
         const text = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: [\n    "1", # bad accuracy\n    "4",\n  ]\n';
         expect(editStackFileText(text, { ...edit, quarantined: ["0", "1", "3"] })).toBe(
-            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: [\n    "0", "1", "3", # bad accuracy\n  ]\n',
+            // "3" takes the place of "4": the comment on "1"'s line stays about "1".
+            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: [\n    "0", "1", # bad accuracy\n    "3",\n  ]\n',
         );
         // Without a trailing comma, the comma before the last item goes, and the comment on the kept item's line stays.
         const noTrailingComma = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: [\n    "1", # bad accuracy\n    "4"\n  ]\n';
@@ -114,6 +115,28 @@ describe("editStackFileText: only the edited values' bytes change", () => {
         // Runs at the front, in the middle and at the end go with their commas.
         const long = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: [ "a", "b", "1", "c", "d", "3", "e" ]\n';
         expect(editStackFileText(long, edit)).toBe('config:\n  mlops:pinned: "2"\n  mlops:quarantined: [ "1", "3" ]\n');
+    });
+
+    it("keeps each comment in a flow list with its own item: a removed item takes its comment, a kept one keeps it (the review's lists)", () => {
+        const leadingCommas = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: [\n    "1" # keep\n    , "4" # drop\n  ]\n';
+        expect(editStackFileText(leadingCommas, { ...edit, quarantined: ["1"] })).toBe(
+            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: [\n    "1" # keep\n  ]\n',
+        );
+        const replaced = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: ["1", # one\n    "4"  # four\n  ]\n';
+        expect(editStackFileText(replaced, { ...edit, quarantined: ["1", "3"] })).toBe(
+            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: ["1", # one\n    "3"\n  ]\n',
+        );
+        // Variants: a removed middle item, a trailing comma after the removed last one, a comment holding a comma.
+        const middle = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: [\n    "1", # one, kept\n    "4", # four\n    "3" # three\n  ]\n';
+        expect(editStackFileText(middle, edit)).toBe('config:\n  mlops:pinned: "2"\n  mlops:quarantined: [\n    "1", # one, kept\n    "3" # three\n  ]\n');
+        const trailing = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: [\n    "1", # one\n    "4", # four\n  ]\n';
+        expect(editStackFileText(trailing, { ...edit, quarantined: ["1"] })).toBe(
+            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: [\n    "1", # one\n  ]\n',
+        );
+        const leadingWithCommaInComment = 'config:\n  mlops:pinned: "3"\n  mlops:quarantined: [\n    "1" # keep, this\n    , "4" # drop\n  ]\n';
+        expect(editStackFileText(leadingWithCommaInComment, { ...edit, quarantined: ["1"] })).toBe(
+            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: [\n    "1" # keep, this\n  ]\n',
+        );
     });
 
     it("fills and empties flow lists in place, keeping their padding", () => {
@@ -128,9 +151,12 @@ describe("editStackFileText: only the edited values' bytes change", () => {
         expect(editStackFileText('config:\n  mlops:pinned: "3"\n  mlops:quarantined: [ "4", "5" ]\n', { ...edit, quarantined: [] })).toBe(
             'config:\n  mlops:pinned: "2"\n  mlops:quarantined: []\n',
         );
-        // A comment inside an emptied list stays inside it.
+        // An emptied list's own comment (before its first item) stays inside it; a removed item's comment goes with it.
+        expect(editStackFileText('config:\n  mlops:pinned: "3"\n  mlops:quarantined: [ # why\n    "4" # four\n  ]\n', { ...edit, quarantined: [] })).toBe(
+            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: [ # why\n  ]\n',
+        );
         expect(editStackFileText('config:\n  mlops:pinned: "3"\n  mlops:quarantined: [ "4" # why\n  ]\n', { ...edit, quarantined: [] })).toBe(
-            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: [  # why\n  ]\n',
+            'config:\n  mlops:pinned: "2"\n  mlops:quarantined: []\n',
         );
     });
 
@@ -214,6 +240,60 @@ describe("editStackFileText: only the edited values' bytes change", () => {
         expect(editStackFileText("config:\n  mlops:quarantined: []\n  mlops:pinned: |-\n    3", edit)).toBe(
             'config:\n  mlops:quarantined: [ "1", "3" ]\n  mlops:pinned: |-\n    2',
         );
+    });
+});
+
+describe("editStackFileText: the edited value keeps its quoting style where it reads back the same", () => {
+    const pinOnly = { pinned: "2", quarantined: [], allowRedeploy: [] };
+    it.each([
+        ["'3'", "v2", "'v2'"],
+        ["'3'", "it's", "'it''s'"],
+        ['"3"', "2", '"2"'],
+        ["v3", "v2", "v2"],
+        ["v3", "2", '"2"'],
+        ["v3", "2.10", '"2.10"'],
+        ["v3", "0x3", '"0x3"'],
+        ["v3", "true", '"true"'],
+        ["v3", "null", '"null"'],
+        ["v3", "~", '"~"'],
+        ["v3", "2026-01-01", '"2026-01-01"'],
+        ["v3", "a: b", '"a: b"'],
+        ["v3", "x #y", '"x #y"'],
+        ["v3", "[1]", '"[1]"'],
+        ["v3", "-", '"-"'],
+        ["'3'", "a\tb", '"a\\tb"'],
+    ])("mlops:pinned: %s written as %j is %s", (before, pinned, after) => {
+        expect(editStackFileText(`config:\n  mlops:pinned: ${before} # pin\n`, { ...pinOnly, pinned })).toBe(`config:\n  mlops:pinned: ${after} # pin\n`);
+    });
+
+    it("keeps a plain restoredInto plain, and a single-quoted one single-quoted", () => {
+        const text = "config:\n  mlops:pinned: '2'\n  mlops:database:\n    kind: instance\n    restoredInto: fraud-old\n";
+        expect(editStackFileText(text, { ...pinOnly, restoredInto: "fraud-new" })).toBe(text.replace("fraud-old", "fraud-new"));
+        const quoted = text.replace("fraud-old", "'fraud-old'");
+        expect(editStackFileText(quoted, { ...pinOnly, restoredInto: "fraud-new" })).toBe(quoted.replace("fraud-old", "fraud-new"));
+    });
+});
+
+describe("editStackFileText: a JSON stack file stays JSON", () => {
+    const readJson = (text: string) => JSON.parse(text) as { config: Record<string, { allowRedeploy?: unknown }> };
+    const pinOnlyJson = { pinned: "2", quarantined: [], allowRedeploy: [] };
+    it("writes keys double-quoted into a flow map whose keys are (the review's allowRedeploy)", () => {
+        const text = '{"config": {"mlops:pinned": "3", "mlops:quarantined": []}}\n';
+        const out = editStackFileText(text, { pinned: "2", quarantined: ["3"], allowRedeploy: ["5"] });
+        expect(out).toBe('{"config": {"mlops:pinned": "2", "mlops:quarantined": [ "3" ], "mlops:rollback": { "allowRedeploy": [ "5" ] }}}\n');
+        expect(JSON.parse(out)).toEqual({ config: { "mlops:pinned": "2", "mlops:quarantined": ["3"], "mlops:rollback": { allowRedeploy: ["5"] } } });
+        // Variants: a key added into an existing section, and a null section written whole.
+        const section = '{"config": {"mlops:pinned": "3", "mlops:rollback": {"notify": "arn:aws:sns:us-east-1:123456789012:t"}}}';
+        expect(readJson(editStackFileText(section, { pinned: "2", quarantined: [], allowRedeploy: ["5"] })).config["mlops:rollback"].allowRedeploy).toEqual([
+            "5",
+        ]);
+        expect(editStackFileText('{"config": {"mlops:pinned": "3", "mlops:database": {}}}', { ...pinOnlyJson, restoredInto: "db-new" })).toBe(
+            '{"config": {"mlops:pinned": "2", "mlops:database": { "restoredInto": "db-new" }}}',
+        );
+        const empty = '{"config": {"mlops:pinned": "3", "mlops:rollback": null}}';
+        expect(readJson(editStackFileText(empty, { pinned: "2", quarantined: [], allowRedeploy: ["5"] })).config["mlops:rollback"]).toEqual({
+            allowRedeploy: ["5"],
+        });
     });
 });
 
@@ -320,6 +400,17 @@ describe("editStackFileText: anchors and aliases", () => {
 });
 
 describe("editStackFileText: what it refuses rather than reformat", () => {
+    it("refuses a file the engine's YAML reader reads otherwise: a merge key, a U+2028 in a comment", () => {
+        for (const [text, message] of [
+            ['config:\n  mlops:pinned: "3"\n  <<: {"mlops:warm": 0}\n', "line 3 has a YAML merge key '<<'"],
+            ['base: &b {"mlops:warm": 0}\nconfig:\n  mlops:pinned: "3"\n  mlops:rollback:\n    <<: *b\n', "line 5 has a YAML merge key '<<'"],
+            ['config:\n  mlops:pinned: "3" # note\u2028  mlops:warm: 0\n', "line 2 holds the character U+2028"],
+        ]) {
+            expect(() => editStackFileText(text, edit)).toThrow(StackFileError);
+            expect(() => editStackFileText(text, edit)).toThrow(message);
+        }
+    });
+
     it("refuses a file without a config map, and one that is not YAML", () => {
         for (const text of ["", "other: 1\n", "config:\n", "config: []\n"]) {
             expect(() => editStackFileText(text, edit), JSON.stringify(text)).toThrow(new StackFileError("the stack file has no 'config:' map to edit"));
