@@ -14,7 +14,7 @@ import { deploymentPolicyWarnings } from "../config/deploymentPolicy";
 import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
 import { loadStackConfig, providerSettingsOf, readRawStackConfig, stackFilePath, withSourceProblems } from "../config/sources";
 import { describeNotifyTarget } from "../rollback/notifyTarget";
-import { printable, printableJson, printableLines } from "./terminalText";
+import { isPrintable, printable, printableJson, printableLines } from "./terminalText";
 import type { EndpointVariantsRecord } from "../catalog/endpointVariants";
 import type { OpenStack } from "../rollback/automation";
 import type { PinChangeDeps, PinChangeOptions } from "./pinChange";
@@ -54,12 +54,47 @@ export function checkReason(reason: string | undefined): void {
             `--reason is ${characters.length} characters long; at most ${MAX_REASON_LENGTH} (it goes into the update message, on the engine's command line): shorten it, and link a ticket for the details`,
         );
     }
-    const at = characters.findIndex((character) => printable(character) !== character);
+    const at = characters.findIndex((character) => !isPrintable(character));
     if (at !== -1) {
         throw new UsageError(
-            `--reason must be one line of plain text: character ${at + 1} is a control character (${printable(characters[at])}); write the reason on one line without control characters`,
+            `--reason must be one line of plain text: character ${at + 1} is ${unprintableKind(characters[at])} (${printable(characters[at])}); write the reason on one line without control characters`,
         );
     }
+}
+
+/** What a character `isPrintable` rejects is, for messages: "a control character", or a bidi or invisible format character. */
+function unprintableKind(character: string): string {
+    const code = character.codePointAt(0) ?? 0;
+    return code <= 0x9f
+        ? "a control character"
+        : "an invisible formatting character (a bidi mark, override or isolate, a zero-width character or a line separator)";
+}
+
+/**
+ * Every command-line argument (after node and the script) prints as itself:
+ * else UsageError (exit 2) naming the argument, escaped, before commander
+ * parses anything. Commander quotes arguments raw in its errors ("unknown
+ * option", "unknown command"), and mlops's own messages quote flag values
+ * (--version, --stack), where a newline forges a line of output and an
+ * escape sequence drives the terminal. A --reason goes to `checkReason`,
+ * whose messages say where in the reason the character is.
+ */
+export function checkArguments(argv: readonly string[]): void {
+    const args = argv.slice(2);
+    args.forEach((arg, index) => {
+        const previous = index > 0 ? args[index - 1] : undefined;
+        if (previous === "--reason") return checkReason(arg);
+        if (arg.startsWith("--reason=")) return checkReason(arg.slice("--reason=".length));
+        const character = [...arg].find((candidate) => !isPrintable(candidate));
+        if (character === undefined) return;
+        const what =
+            arg.startsWith("-") || previous === undefined || !previous.startsWith("-") || previous.includes("=")
+                ? `the argument ${printable(arg)}`
+                : `the value of ${printable(previous)}, ${printable(arg)},`;
+        throw new UsageError(
+            `${what} contains ${unprintableKind(character)} (${printable(character)}); type it again without it (a value pasted from elsewhere can carry one)`,
+        );
+    });
 }
 
 interface ConfigSourceOptions {
@@ -188,6 +223,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, deps: Cl
         running = { name: action.name(), dryRun: action.opts<{ dryRun?: boolean }>().dryRun === true };
     });
     try {
+        checkArguments(argv);
         await program.parseAsync([...argv]);
     } catch (error) {
         if (error instanceof CommanderError) {
@@ -515,7 +551,10 @@ async function stackRecordOf(
     } catch (error) {
         // The first clause of the reason is enough here: the plan goes on without the stack.
         const reason = (error instanceof Error ? error.message : String(error)).split(/[;\n]/)[0];
-        io.stderr(`mlops: could not read stack ${stack}'s serving record (${reason}); the plan assumes only the pinned version has served.\n`);
+        // The reason is the engine's stderr (pulumi stack export): text from outside.
+        io.stderr(
+            `mlops: could not read stack ${printable(stack)}'s serving record (${printable(reason)}); the plan assumes only the pinned version has served.\n`,
+        );
         return {};
     }
 }

@@ -12,11 +12,12 @@
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
-import { editStackFile, editStackFileText, replaceFile } from "../config/stackFileEdit";
-import { readFileSync } from "node:fs";
+import { editStackFileText, replaceFile, type PinEdit } from "../config/stackFileEdit";
+import { accessSync, constants, readFileSync, realpathSync, statSync } from "node:fs";
+import * as path from "node:path";
 import { withPreviewConfigFile } from "./previewConfigFile";
 import { EngineCommandError } from "../rollback/engineErrors";
-import { loadStackConfig, providerSettingsOf } from "../config/sources";
+import { loadStackConfig, providerSettingsOf, StackFileError } from "../config/sources";
 import {
     checkRestorable,
     describeRestore,
@@ -191,8 +192,8 @@ export async function runPinChange(kind: PinChange["kind"], options: PinChangeOp
             }.\n`,
         );
     }
-    // process.exit (SIGINT, SIGTERM or SIGHUP during a dry run) skips `finally`; the lock must still go.
-    // A SIGKILL leaves it: the next run takes it over (the pid is gone) and says so.
+    // process.exit (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2... during a dry run: cli/previewConfigFile.ts) skips
+    // `finally`; the lock must still go. A SIGKILL leaves it: the next run takes it over (the pid is gone) and says so.
     const releaseOnExit = () => lock.release();
     process.once("exit", releaseOnExit);
     try {
@@ -250,6 +251,59 @@ async function refuseProgramWithoutStackOutput(options: PinChangeOptions, raw: R
         );
     }
 }
+
+interface PlannedStackFileEdit {
+    /** The stack file's text now, which a switch that did not happen puts back. */
+    readonly original: string;
+    /** Its text after the change. */
+    readonly edited: string;
+}
+
+/**
+ * The stack file's text after `edit`, with every refusal of its write made
+ * now, before the restore, a switch or an update changes anything: those of
+ * `editStackFileText` (an alias or anchor it cannot write through, no
+ * `mlops:database` map for `restoredInto`) and those of `replaceFile` (not a
+ * regular file; read-only: no `w` bit, or none for this user), plus a
+ * directory the replacement file cannot be created in. Each is a
+ * StackFileError (exit 2) that says nothing was changed.
+ */
+function plannedStackFileEdit(file: string, edit: PinEdit): PlannedStackFileEdit {
+    const unchanged = "; nothing was changed";
+    const original = readFileSync(file, "utf8");
+    let edited: string;
+    try {
+        edited = editStackFileText(original, edit);
+    } catch (error) {
+        if (!(error instanceof StackFileError)) throw error;
+        throw new StackFileError(`${file}: ${error.message}${unchanged}`);
+    }
+    // Text equal to the file's is not written (replaceFile), so a read-only file is no obstacle then.
+    if (edited === original) return { original, edited };
+    const target = realpathSync(file);
+    const stats = statSync(target);
+    if (!stats.isFile()) throw new StackFileError(`${file} is not a regular file; mlops writes the pin only into a stack file${unchanged}`);
+    // The checks replaceFile makes: root may write any file, but one without a single `w` bit was made read-only on purpose.
+    if ((stats.mode & 0o222) === 0 || !canWrite(target)) {
+        throw new StackFileError(`${file} is read-only, so mlops will not rewrite it${unchanged}: make it writable (chmod u+w ${file}) and run again`);
+    }
+    // A file with one link is replaced by a new file renamed over it, created in its directory.
+    if (stats.nlink === 1 && !canWrite(path.dirname(target))) {
+        throw new StackFileError(
+            `${path.dirname(target)}, the directory of ${file}, is not writable, so mlops cannot replace the file${unchanged}: make it writable (chmod u+w ${path.dirname(target)}) and run again`,
+        );
+    }
+    return { original, edited };
+}
+
+const canWrite = (target: string): boolean => {
+    try {
+        accessSync(target, constants.W_OK);
+        return true;
+    } catch {
+        return false;
+    }
+};
 
 async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
     const now = deps.now ?? (() => new Date());
@@ -313,9 +367,12 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         if (!(error instanceof StackConfigError)) throw error;
         throw new BadInputError(`the config after this ${kind} would be invalid: ${error.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
     }
+    const edit: PinEdit = { pinned: change.to, quarantined: change.quarantined, allowRedeploy: change.allowRedeploy };
+    // Every refusal the write of the stack file can make, now: after the restore or a switch, a refusal would leave them recorded nowhere.
+    const fileEdit = options.dryRun === true ? undefined : plannedStackFileEdit(options.file, { ...edit, restoredInto: restore?.plan.restoredDatabase });
 
     // 3. Confirmation, with what an interrupted update left behind.
-    deps.stderr(`${describeChange(config, change, options)}\n`);
+    deps.stderr(`${describeChange(config, change, options, deployedPin === null)}\n`);
     if (interrupted.length > 0) deps.stderr(`${describeInterrupted(options.stack, interrupted, options.dryRun === true)}\n`);
     if (restore !== undefined) deps.stderr(`${describeRestore(restore.plan, restore.snapshot, now(), config.database?.addressEnv)}\n`);
     if (!options.yes && !options.dryRun && deps.confirm !== undefined) {
@@ -342,7 +399,6 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         const line = progressLine(engineEvent, startedAt.getTime(), now().getTime());
         if (line !== undefined) deps.stderr(`${line}\n`);
     };
-    const edit = { pinned: change.to, quarantined: change.quarantined, allowRedeploy: change.allowRedeploy };
     const base = {
         kind,
         stack: options.stack,
@@ -422,7 +478,9 @@ async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOpt
         kind === "rollback" && config.target === "sagemaker" && restore === undefined && !afterFastPath
             ? await decideSageMakerSwitch(config, outputs, change, deployedPin, providerSettings.awsRegion, deps)
             : undefined;
-    const original = editStackFile(options.file, { ...edit, restoredInto: restore?.plan.restoredDatabase });
+    // Checked above (plannedStackFileEdit), under the lock since: the file is as it was read.
+    const { original, edited } = fileEdit as PlannedStackFileEdit;
+    replaceFile(options.file, edited);
     const switched =
         fastSwitch !== undefined
             ? await switchTraffic(fastSwitch, options, original, seconds, () => stack.openEngine?.(), deps)
@@ -894,7 +952,8 @@ async function withStaleLockRecovery<T>(stack: StackSession, operation: () => Pr
 const finishCommand = (kind: PinChange["kind"], stack: string, to: string): string =>
     kind === "rollback" ? `mlops rollback --stack ${stack}` : `mlops deploy --stack ${stack} --version ${to}`;
 
-function describeChange(config: StackConfig, change: PinChange, options: PinChangeOptions): string {
+/** What the change is, for the terminal; `neverDeployed`: the stack has no `mlops` output yet (its first update). */
+function describeChange(config: StackConfig, change: PinChange, options: PinChangeOptions, neverDeployed: boolean): string {
     const how = change.warm ? "warm: a pointer move, nothing to build first" : "cold: the version's resources are built before traffic moves";
     const lines = [
         `${change.kind === "rollback" ? "Rollback" : "Deploy"} of ${config.model} on stack ${options.stack}: ${change.from} -> ${change.to} (${how}).`,
@@ -904,7 +963,12 @@ function describeChange(config: StackConfig, change: PinChange, options: PinChan
             `The stack file already pins ${change.to}, but the stack still runs ${change.from}: an update to ${change.to} did not finish, and this runs it again.`,
         );
     } else if (change.from === change.to) {
-        lines.push(`The last update to ${change.to} did not finish; this runs it again.`);
+        // A new stack (no output yet) is not an update that failed.
+        lines.push(
+            neverDeployed
+                ? `The stack has not been deployed yet: this is its first update.`
+                : `The last update to ${change.to} did not finish; this runs it again.`,
+        );
     }
     if (change.standIn !== undefined) {
         lines.push(

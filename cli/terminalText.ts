@@ -11,12 +11,16 @@
  * What `printable` escapes: C0 controls (U+0000-U+001F: tab, newline, ESC...),
  * DEL (U+007F), C1 controls (U+0080-U+009F; U+009B is a one-character CSI to
  * terminals that take 8-bit controls), the Unicode line and paragraph
- * separators (U+2028, U+2029: line breaks to some viewers) and the
- * bidirectional embeddings, overrides and isolates (U+202A-U+202E,
- * U+2066-U+2069: they reorder the text around them, "Trojan Source").
+ * separators (U+2028, U+2029: line breaks to some viewers), the
+ * bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069: they reorder the text around them,
+ * "Trojan Source") and the invisible format characters (U+200B-U+200D,
+ * U+2060-U+2064, U+FEFF: zero-width, so two different texts print alike).
  */
-// eslint-disable-next-line no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const UNPRINTABLE_CLASS = "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff";
+const UNPRINTABLE = new RegExp(`[${UNPRINTABLE_CLASS}]`, "gu");
+/** What JSON.stringify leaves raw of UNPRINTABLE: all but the C0 controls, which it escapes itself. */
+const UNPRINTABLE_IN_JSON = new RegExp(`[${UNPRINTABLE_CLASS.replace("\\u0000-\\u001f", "")}]`, "gu");
 
 const NAMED_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
@@ -55,12 +59,12 @@ export function printableLines(text: string): string {
 
 /**
  * `JSON.stringify(value, null, indent)`, safe to print: JSON already escapes
- * the C0 controls in strings, not DEL, the C1 controls or the separators;
- * those are written as `\u` escapes too, which every JSON reader reads back
+ * the C0 controls in strings, not DEL, the C1 controls, the separators or
+ * the bidi and format characters; those are written as `\u` escapes too, which every JSON reader reads back
  * as the same characters.
  */
 export function printableJson(value: unknown, indent?: number): string {
-    return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu, (character) => {
+    return JSON.stringify(value, null, indent).replace(UNPRINTABLE_IN_JSON, (character) => {
         return `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`;
     });
 }

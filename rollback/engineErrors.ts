@@ -14,19 +14,26 @@
  * else the exit status), `stderr` and `stdout`.
  */
 
+import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from "node:fs";
+import * as path from "node:path";
+
 const INSTALL = "https://www.pulumi.com/docs/install/";
 
 /**
- * The `pulumi` binary could not be started: not on PATH (ENOENT), or not
- * runnable (EACCES, ENOEXEC). The operation failed (exit 1); nothing the
- * user wrote is wrong.
+ * The `pulumi` binary could not be started: not on PATH (ENOENT), not
+ * runnable (EACCES, ENOEXEC), or on PATH but with an interpreter or loader
+ * that is missing (ENOENT too: the kernel reports the `#!` line's program,
+ * or an ELF binary's loader, as the file not found). The operation failed
+ * (exit 1); nothing the user wrote is wrong.
  */
 export class PulumiCliUnavailableError extends Error {
     constructor(
         /** The errno of the failed spawn, e.g. `ENOENT`. */
         readonly errno: string,
+        /** With ENOENT: the executable `pulumi` PATH holds after all (its interpreter or loader is what is missing). */
+        readonly foundAt?: string,
     ) {
-        super(`${PulumiCliUnavailableError.problem(errno)}: ${PulumiCliUnavailableError.fix(errno)}`);
+        super(`${PulumiCliUnavailableError.problem(errno, foundAt)}: ${PulumiCliUnavailableError.fix(errno, foundAt)}`);
         this.name = "PulumiCliUnavailableError";
     }
 
@@ -35,18 +42,64 @@ export class PulumiCliUnavailableError extends Error {
      * the CLI for, e.g. "mlops status reads the stack through it".
      */
     sentenceFor(usedFor: string): string {
-        return `${PulumiCliUnavailableError.problem(this.errno)}, and ${usedFor}: ${PulumiCliUnavailableError.fix(this.errno)}`;
+        return `${PulumiCliUnavailableError.problem(this.errno, this.foundAt)}, and ${usedFor}: ${PulumiCliUnavailableError.fix(this.errno, this.foundAt)}`;
     }
 
-    private static problem(errno: string): string {
+    private static problem(errno: string, foundAt: string | undefined): string {
+        if (errno === "ENOENT" && foundAt !== undefined) {
+            return `pulumi at ${foundAt} could not be started: its interpreter or a library it needs is missing (${missingPartOf(foundAt)})`;
+        }
         return errno === "ENOENT" ? "the Pulumi CLI (pulumi) is not on PATH" : `the pulumi on PATH could not be started (${errno})`;
     }
 
-    private static fix(errno: string): string {
+    private static fix(errno: string, foundAt: string | undefined): string {
+        if (errno === "ENOENT" && foundAt !== undefined) {
+            return `reinstall the Pulumi CLI (${INSTALL}), or fix or remove ${foundAt} so that the pulumi found first on PATH runs, then run again`;
+        }
         return errno === "ENOENT"
             ? `install it (${INSTALL}) or add the directory that holds it to PATH, then run again`
             : `check that it is the Pulumi CLI and executable, or reinstall it (${INSTALL}), then run again`;
     }
+}
+
+/**
+ * The executable regular file a spawn of `program` ran: `program` itself when
+ * it names a path (the Automation API's `<root>/bin/pulumi`), else the first
+ * in the directories of `searchPath`, as execvp looks; undefined when there is none.
+ */
+export function executableFor(program: string, searchPath: string | undefined = process.env.PATH): string | undefined {
+    const candidates = program.includes("/")
+        ? [path.resolve(program)]
+        : // An empty PATH entry is the current directory, as for execvp.
+          (searchPath ?? "").split(path.delimiter).map((directory) => path.resolve(directory === "" ? "." : directory, program));
+    return candidates.find((candidate) => {
+        try {
+            accessSync(candidate, constants.X_OK);
+            return statSync(candidate).isFile();
+        } catch {
+            // Not there, or not executable: execvp goes on to the next directory.
+            return false;
+        }
+    });
+}
+
+/** What `file`, which exists, lacks to start: the program its `#!` line names, else (a binary) its loader or a shared library. */
+function missingPartOf(file: string): string {
+    let head = "";
+    try {
+        const fd = openSync(file, "r");
+        try {
+            const buffer = Buffer.alloc(256);
+            head = buffer.toString("latin1", 0, readSync(fd, buffer, 0, buffer.length, 0));
+        } finally {
+            closeSync(fd);
+        }
+    } catch {
+        return "it could not be read";
+    }
+    const interpreter = /^#!\s*(\S+)/.exec(head)?.[1];
+    if (interpreter === undefined) return "a program whose loader or a shared library is missing";
+    return `its first line asks for ${interpreter}, ${existsSync(interpreter) ? "which cannot be run" : "which does not exist"}`;
 }
 
 /** A `pulumi` command ran and failed: the message is the engine's own error lines, without the command line or the Automation API's framing. */
@@ -63,6 +116,8 @@ export class EngineCommandError extends Error {
 
 interface ProcessFailure {
     readonly code?: unknown;
+    /** The program a failed spawn ran, as given (`pulumi`, or a path). */
+    readonly path?: unknown;
     readonly exitCode?: unknown;
     readonly syscall?: unknown;
     readonly stdout?: unknown;
@@ -135,7 +190,11 @@ export function engineErrorOf(error: unknown, diagnostics: readonly string[] = [
     const failure = processFailureOf(error);
     if (failure === undefined) return error;
     const errno = spawnErrnoOf(failure, error);
-    if (errno !== undefined) return new PulumiCliUnavailableError(errno);
+    if (errno !== undefined) {
+        // ENOENT for a file that is there: what it needs to start is not (a `#!` interpreter, a loader).
+        const program = typeof failure.path === "string" ? failure.path : "pulumi";
+        return new PulumiCliUnavailableError(errno, errno === "ENOENT" ? executableFor(program) : undefined);
+    }
     const text = (value: unknown) => (typeof value === "string" ? value : "");
     const exitCode = typeof failure.exitCode === "number" ? failure.exitCode : typeof failure.code === "number" ? failure.code : undefined;
     // The events' diagnostics are what the display's Diagnostics repeat on stdout: read stdout only without them.

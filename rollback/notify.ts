@@ -7,6 +7,7 @@
  */
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { SNS_TOPIC_ARN_PATTERN } from "../config/schema";
+import { snsSubject } from "../trigger/notice";
 import { withoutUrls } from "./notifyTarget";
 
 export interface RollbackNotice {
@@ -25,9 +26,15 @@ export interface RollbackNotice {
 /** Send `notice` to `destination`, a topic ARN or webhook URL (a secret already decrypted); errors never quote a webhook URL. */
 export type Notify = (destination: string, notice: RollbackNotice) => Promise<void>;
 
+/**
+ * The notice in one line: the SNS subject and the webhook's `text`. SNS
+ * refuses (and the notice is lost with the whole Publish) a subject of 100
+ * characters or more, with a line break or a control character, so it is
+ * made safe by the trigger's own rule (`snsSubject`: printable ASCII, at most
+ * 99 characters, a longer one cut with `...`).
+ */
 export function noticeSubject(notice: RollbackNotice): string {
-    // SNS subjects are at most 100 characters.
-    return `mlops ${notice.kind} ${notice.result}: ${notice.model} ${notice.from} -> ${notice.to} (${notice.stack})`.slice(0, 100);
+    return snsSubject(`mlops ${notice.kind} ${notice.result}: ${notice.model} ${notice.from} -> ${notice.to} (${notice.stack})`);
 }
 
 export function publishToSns(client: Pick<SNSClient, "send"> = new SNSClient({})): Notify {

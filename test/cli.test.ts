@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_STACK_FILE_BYTES } from "../config/sources";
+import { isPrintable } from "../cli/terminalText";
 import { deployedStack, pulumiStandIn, type StandInBehaviour } from "./fixtures/pulumiStandIn";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -442,6 +443,11 @@ describe("mlops rollback and deploy refuse before the engine starts", () => {
         [["deploy", "--stack", "prod", "--version", "2", "--yes"], "--version 2: comes before the pinned 3; use mlops rollback --version 2"],
         [["rollback", "--stack", "prod"], "no terminal to confirm on; pass --yes"],
         [["rollback", "--stack", "staging", "--yes"], "no config file for stack 'staging'"],
+        // Not "pass --config-file": rollback has no such flag.
+        [
+            ["rollback", "--stack", "staging", "--yes"],
+            "(stacks with a config file: prod); check --stack (validate and plan also take --config-file <stack file>)",
+        ],
     ])("mlops %j: exit 2, nothing changed", async (args, message) => {
         const before = readFileSync(stackFile);
         const run = await mlopsIn(project, noPulumi, ...args);
@@ -794,10 +800,10 @@ describe("terminal control characters from the stack file and the flags", () => 
         expect((JSON.parse(json.stdout) as { problems: { path: string }[] }).problems[0].path).toBe("mlops:\u001b[2J\u001b[H");
     });
 
-    it("an error quoting a flag's value prints its control characters escaped", async () => {
+    it("a flag's value with a control character is refused up front, printed escaped", async () => {
         const run = await mlops("plan", "--config-file", EXAMPLE, "--to", "9\u001b[2J");
         expect(run.code).toBe(2);
-        expect(run.stderr).toContain("--to 9\\x1b[2J: not in mlops:versions");
+        expect(run.stderr).toContain("the value of --to, 9\\x1b[2J, contains a control character (\\x1b)");
         expect(run.stderr).not.toContain("\u001b");
     });
 
@@ -844,5 +850,121 @@ describe("terminal control characters from the stack file and the flags", () => 
         const run = await mlopsIn(project, NO_PULUMI, "rollback", "--stack", "prod", "--version", "9", "--reason", "x".repeat(1000), "--yes");
         expect(run.code).toBe(2);
         expect(run.stderr).toContain("--version 9: not in mlops:versions");
+    });
+});
+
+describe("a command-line argument that would drive the terminal is refused before commander parses it (exit 2, escaped)", () => {
+    const FORGED = "mlops: Rolled back prod 3 -> 2 in 4s";
+    const fix = "type it again without it (a value pasted from elsewhere can carry one)";
+    it.each([
+        [["validate", "--x\u001b[31mRED"], "the argument --x\\x1b[31mRED contains a control character (\\x1b)"],
+        [["st\u001b[2Jatus"], "the argument st\\x1b[2Jatus contains a control character (\\x1b)"],
+        [["rollback", "--stack", "prod", "--version", `9\n${FORGED}`, "--yes"], `the value of --version, 9\\n${FORGED}, contains a control character (\\n)`],
+        [["status", "--stack", `prod\n${FORGED}`], `the value of --stack, prod\\n${FORGED}, contains a control character (\\n)`],
+        [["--cwd", ".\r", "history"], "the value of --cwd, .\\r, contains a control character (\\r)"],
+        [["validate", "--stack=prod\u202e"], "the argument --stack=prod\\u{202e} contains an invisible formatting character"],
+        [["deploy", "--stack", "prod", "--version", "3\u200b", "--dry-run"], "the value of --version, 3\\u{200b}, contains an invisible formatting character"],
+        [["validate", "--stack", "prod", "\u009b2J"], "the argument \\x9b2J contains a control character (\\x9b)"],
+    ])("mlops %j", async (args, message) => {
+        const { project, stackFile } = projectWithExample();
+        const before = fileState(stackFile);
+        // No pulumi on PATH: had anything run past the check, the exit would be 1 (or 0), not 2.
+        for (const json of [false, true]) {
+            const run = await mlopsIn(project, NO_PULUMI, ...args, ...(json ? ["--json"] : []));
+            expect(run.code, run.stderr).toBe(2);
+            expect(run.stderr).toMatch(/^mlops: [^\n]*\n$/);
+            expect(run.stderr).toContain(message);
+            expect(run.stderr).toContain(fix);
+            expect(isPrintable(run.stderr.slice(0, -1))).toBe(true);
+            if (json) expect(JSON.parse(run.stdout)).toMatchObject({ badInput: true, error: expect.stringContaining("contains") as string });
+        }
+        expect(fileState(stackFile)).toEqual(before);
+    });
+
+    it.each([
+        ["U+200E LEFT-TO-RIGHT MARK", "\u200e", "\\u{200e}"],
+        ["U+200F RIGHT-TO-LEFT MARK", "\u200f", "\\u{200f}"],
+        ["U+061C ARABIC LETTER MARK", "\u061c", "\\u{61c}"],
+        ["U+FEFF ZERO WIDTH NO-BREAK SPACE", "\ufeff", "\\u{feff}"],
+        ["U+2066 LEFT-TO-RIGHT ISOLATE, as --reason=", "\u2066", "\\u{2066}"],
+    ])("refuses --reason with %s with --reason's own message (exit 2, the file untouched)", async (name, mark, shown) => {
+        const { project, stackFile } = projectWithExample();
+        const before = fileState(stackFile);
+        const reason = `5xx after v4${mark} -> 3`;
+        const args = name.endsWith("--reason=") ? [`--reason=${reason}`] : ["--reason", reason];
+        const run = await mlopsIn(project, NO_PULUMI, "rollback", "--stack", "prod", "--version", "2", ...args, "--yes");
+        expect(run.code, run.stderr).toBe(2);
+        expect(run.stderr).toBe(
+            `mlops: --reason must be one line of plain text: character 13 is an invisible formatting character (a bidi mark, override or isolate, a zero-width character or a line separator) (${shown}); write the reason on one line without control characters\n`,
+        );
+        expect(fileState(stackFile)).toEqual(before);
+    });
+
+    it("plan --stack: the engine's stderr in 'could not read stack prod's serving record' is printed escaped", async () => {
+        const { project } = projectWithExample();
+        const bin = mkdtempSync(path.join(tmpdir(), "mlops-pulumi-escapes-"));
+        // Stands for a pulumi whose stack export fails with an escape sequence and a forged line in its error.
+        writeFileSync(
+            path.join(bin, "pulumi"),
+            `#!/bin/sh\nprintf 'error: \\033[2Jthe backend refused\\rmlops: Rolled back prod 3 -> 2 in 4s\\n' >&2\nexit 255\n`,
+            { mode: 0o755 },
+        );
+        // (The plan itself then fails: the project holds no program. The line before it is what this test reads.)
+        const run = await mlopsIn(project, { PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin` }, "plan", "--stack", "prod", "--to", "2");
+        expect(run.stderr).toContain(
+            "mlops: could not read stack prod's serving record (error: \\x1b[2Jthe backend refused\\rmlops: Rolled back prod 3 -> 2 in 4s); the plan assumes only the pinned version has served.\n",
+        );
+        expect(run.stderr.split("\n").every(isPrintable)).toBe(true);
+    }, 60_000);
+});
+
+describe("a dry run stopped by SIGQUIT or SIGUSR2 cleans up as for SIGHUP (their default action ends the process too)", () => {
+    it.each([
+        ["SIGQUIT", 131],
+        ["SIGUSR2", 140],
+    ] as const)(
+        "%s: exit 128 + its number; the private copy, the lock and the engine are gone, the stack file as it was",
+        async (signal, exitCode) => {
+            const { stackFile, pulumi, env, project } = standInProject({ deployment: deployedStack("3", ["2"]), selected: "prod", preview: "block" });
+            const before = fileState(stackFile);
+            const child = spawn(process.execPath, [MLOPS, "rollback", "--dry-run"], { cwd: project, env: { ...process.env, ...env } });
+            let stderr = "";
+            child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+            const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+            try {
+                const preview = await until("the preview to start", () => pulumi.calls().find((call) => call.args[0] === "preview"));
+                expect(existsSync(`${stackFile}.lock`)).toBe(true);
+                child.kill(signal);
+                expect(await exited, stderr).toBe(exitCode);
+                expect(existsSync(path.dirname(preview.configFile as string))).toBe(false);
+                expect(existsSync(`${stackFile}.lock`)).toBe(false);
+                expect(fileState(stackFile)).toEqual(before);
+                await until("the engine to stop", () => (isRunning(preview.pid) ? undefined : true), 10_000);
+            } finally {
+                child.kill("SIGKILL");
+                for (const call of pulumi.calls()) if (isRunning(call.pid)) process.kill(call.pid, "SIGKILL");
+            }
+        },
+        60_000,
+    );
+});
+
+describe("a pulumi on PATH whose interpreter is missing is named by its path, not called missing (exit 1)", () => {
+    it.each([
+        ["#!/nonexistent/node", ["status"], "mlops status reads the stack through it", "/nonexistent/node"],
+        ["#!/no/such/python3 -u", ["rollback", "--stack", "prod", "--dry-run"], "mlops rollback --dry-run previews through it", "/no/such/python3"],
+    ])("%s, mlops %j", async (shebang, args, usedFor, interpreter) => {
+        const { project, stackFile } = projectWithExample();
+        const before = fileState(stackFile);
+        const bin = mkdtempSync(path.join(tmpdir(), "mlops-pulumi-bad-shebang-"));
+        const pulumi = path.join(bin, "pulumi");
+        writeFileSync(pulumi, `${shebang}\nconsole.log("v3.205.0");\n`, { mode: 0o755 });
+        const run = await mlopsIn(project, { PATH: `${bin}:${path.dirname(process.execPath)}` }, ...args);
+        expect(run.code, run.stderr).toBe(1);
+        expect(run.stderr).toBe(
+            `mlops: pulumi at ${pulumi} could not be started: its interpreter or a library it needs is missing (its first line asks for ${interpreter}, which does not exist), and ${usedFor}: reinstall the Pulumi CLI (https://www.pulumi.com/docs/install/), or fix or remove ${pulumi} so that the pulumi found first on PATH runs, then run again\n`,
+        );
+        expect(run.stderr).not.toContain("is not on PATH");
+        expect(fileState(stackFile)).toEqual(before);
     });
 });

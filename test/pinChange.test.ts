@@ -26,6 +26,9 @@ import { parse as parseYaml } from "yaml";
 import type { RollbackNotice } from "../rollback/notify";
 import { SageMakerVerifier, type ServingVerifier, type VerificationResult } from "../rollback/verify";
 import { FakeStack } from "./fixtures/fakeStack";
+import { snapshotIdentifier } from "../database/snapshots";
+import type { RdsPorts } from "../database/restore";
+import type { TrafficSwitch } from "../rollback/kubernetesSwitch";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -934,5 +937,124 @@ describe("mlops rollback goes to the version that served before (the stack's ser
         );
         expect(stack.calls).toEqual([]);
         expect(readFileSync(file).equals(before)).toBe(true);
+    });
+});
+
+describe("what a pin change says it is", () => {
+    it("calls the first deploy of a new stack (no mlops output yet) its first update, not an update that did not finish", async () => {
+        stack.outputsAfterUp = {};
+        const result = await runPinChange("deploy", options({ version: "3" }), deps());
+        expect(result).toMatchObject({ from: "3", to: "3", result: "succeeded" });
+        expect(output.stderr).toContain("The stack has not been deployed yet: this is its first update.");
+        expect(output.stderr).not.toContain("did not finish");
+    });
+
+    it("says the last update did not finish when the stack runs the pin and its last update failed", async () => {
+        stack.outputsAfterUp = { target: "sagemaker", pinnedVersion: "3" };
+        stack.history_ = [{ kind: "update", startTime: new Date(), result: "failed", message: "deploy 2 -> 3" }];
+        await runPinChange("deploy", options({ version: "3" }), deps());
+        expect(output.stderr).toContain("The last update to 3 did not finish; this runs it again.");
+        expect(output.stderr).not.toContain("first update");
+    });
+});
+
+describe("every refusal of the stack file's write comes before anything changes (the restore, a switch, the update)", () => {
+    /** Stands for RDS: the snapshot of 2 -> 3 is available, and every restore is recorded. */
+    function recordingRds(): { readonly rds: RdsPorts; readonly restores: string[] } {
+        const restores: string[] = [];
+        const rds: RdsPorts = {
+            describeSnapshot: () => Promise.resolve({ status: "available", createdAt: new Date("2026-11-27T08:30:10Z") } as never),
+            describeDatabase: (_kind, identifier) =>
+                Promise.resolve(restores.includes(identifier) ? { status: "available", address: "db.internal" } : undefined),
+            placementOf: () => Promise.resolve({ deletionProtection: true } as never),
+            restore: (plan) => Promise.resolve(void restores.push(plan.restoredDatabase)),
+        };
+        return { rds, restores };
+    }
+    const snapshot = (seq: number, from: string | null, to: string, at: string) => ({
+        identifier: snapshotIdentifier("fraud-detector", "prod", seq, from, to),
+        kind: "instance" as const,
+        database: "fraud-features",
+        from,
+        to,
+        at,
+    });
+    const aliasedDatabase = (text: string) =>
+        text
+            .replace("  mlops:database:\n    kind: instance\n    identifier: fraud-features\n    addressEnv: FEATURE_DB_HOST\n", "  mlops:database: *db\n")
+            .replace("config:\n", "db: &db\n  kind: instance\n  identifier: fraud-features\n  addressEnv: FEATURE_DB_HOST\nconfig:\n");
+
+    it.each([
+        [
+            "the stack file read-only (mode 444)",
+            (f: string) => chmodSync(f, 0o444),
+            /is read-only, so mlops will not rewrite it; nothing was changed: make it writable/,
+        ],
+        [
+            "the stack file a symlink to a read-only file (mode 400)",
+            (f: string) => {
+                renameSync(f, `${f}.real`);
+                chmodSync(`${f}.real`, 0o400);
+                symlinkSync(`${f}.real`, f);
+            },
+            /is read-only, so mlops will not rewrite it; nothing was changed/,
+        ],
+        [
+            "mlops:database an alias (*db), which restoredInto cannot be written into",
+            (f: string) => writeFileSync(f, aliasedDatabase(readFileSync(f, "utf8"))),
+            /mlops:database is a YAML alias \(\*db\).*; nothing was changed/,
+        ],
+    ])("rollback --restore-database with %s: exit 2, no restore, no update, the file unchanged", async (_, spoil, message) => {
+        stack.outputsAfterUp = {
+            target: "sagemaker",
+            pinnedVersion: "3",
+            servingHistory: [{ version: "2" }, { version: "3" }],
+            databaseSnapshots: [snapshot(1, null, "2", "2026-11-27T07:00:00Z"), snapshot(2, "2", "3", "2026-11-27T08:30:00Z")],
+        };
+        spoil(file);
+        const before = readFileSync(file, "utf8");
+        const { rds, restores } = recordingRds();
+        const error = await runPinChange(
+            "rollback",
+            options({ version: "2", restoreDatabase: true }),
+            deps({ rds: () => rds, sleep: () => Promise.resolve() }),
+        ).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(BadInputError);
+        expect((error as Error).message).toMatch(message);
+        expect(restores).toEqual([]);
+        expect(stack.calls.map((call) => call.op)).toEqual([]);
+        expect(readFileSync(file, "utf8")).toBe(before);
+        expect(notices).toEqual([]);
+    });
+
+    it("a Kubernetes rollback to a hot standby with a read-only stack file: exit 2 before the Service is read, switched or released", async () => {
+        writeFileSync(file, readFileSync(path.join(ROOT, "stacks", "Pulumi.kubernetes-example.yaml"), "utf8"));
+        chmodSync(file, 0o444);
+        const before = readFileSync(file, "utf8");
+        stack.outputsAfterUp = {
+            target: "kubernetes",
+            pinnedVersion: "3",
+            servingHistory: [{ version: "2" }, { version: "3" }],
+            kubernetes: {
+                namespace: "fraud",
+                serviceName: "fraud-detector",
+                serviceUid: "uid-1",
+                deploymentNames: { "2": "fraud-detector-2", "3": "fraud-detector-3" },
+            },
+        };
+        // Stands for the Kubernetes API server: any call at all is a failure of this test.
+        const clusterCalls: string[] = [];
+        const cluster = new Proxy({} as TrafficSwitch, {
+            get: (_target, name) => () => {
+                clusterCalls.push(String(name));
+                return Promise.reject(new Error("not expected"));
+            },
+        });
+        const error = await runPinChange("rollback", options({ version: "2" }), deps({ trafficSwitch: () => cluster })).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(BadInputError);
+        expect((error as Error).message).toContain("is read-only, so mlops will not rewrite it; nothing was changed");
+        expect(clusterCalls).toEqual([]);
+        expect(stack.calls.map((call) => call.op)).toEqual([]);
+        expect(readFileSync(file, "utf8")).toBe(before);
     });
 });

@@ -49,7 +49,7 @@ describe("notification", () => {
         }
     });
 
-    it("publishes to SNS with a subject of at most 100 characters", async () => {
+    it("publishes to SNS with a subject SNS takes: under 100 characters", async () => {
         // Stands for the SNS API: records the PublishCommand it is sent.
         const sent: PublishCommand[] = [];
         const client = { send: (command: PublishCommand) => (sent.push(command), Promise.resolve({})) };
@@ -59,7 +59,25 @@ describe("notification", () => {
             Subject: "mlops rollback succeeded: fraud-detector 4 -> 3 (prod)",
             Message: JSON.stringify(notice),
         });
-        expect(noticeSubject({ ...notice, model: "m".repeat(200) })).toHaveLength(100);
+        expect(noticeSubject({ ...notice, model: "m".repeat(200) })).toHaveLength(99);
+    });
+
+    it.each([
+        ["a 200-character model name", { model: "m".repeat(200) }, `mlops rollback succeeded: ${"m".repeat(70)}...`],
+        ["a 120-character version", { to: `v${"1".repeat(119)}` }, `mlops rollback succeeded: fraud-detector 4 -> v${"1".repeat(49)}...`],
+        [
+            "a newline in a version",
+            { from: "4\nmlops deploy succeeded: x 1 -> 2" },
+            "mlops rollback succeeded: fraud-detector 4 mlops deploy succeeded: x 1 -> 2 -> 3 (prod)",
+        ],
+        ["a carriage return, an escape and non-ASCII in a version", { to: "3\r\u001b[2Jé" }, "mlops rollback succeeded: fraud-detector 4 -> 3 ?[2J? (prod)"],
+    ])("the SNS subject of a notice with %s: one line of printable ASCII under 100 characters (SNS refuses any other)", async (_, change, subject) => {
+        // Stands for the SNS API: records the PublishCommand it is sent.
+        const sent: PublishCommand[] = [];
+        const client = { send: (command: PublishCommand) => (sent.push(command), Promise.resolve({})) };
+        await publishToSns(client)("arn:aws:sns:us-east-1:123456789012:ml-alerts", { ...notice, ...change });
+        expect(sent[0].input.Subject).toBe(subject);
+        expect(sent[0].input.Subject).toMatch(/^[\x20-\x7e]{1,99}$/);
     });
 });
 
@@ -215,6 +233,36 @@ describe("the Pulumi CLI's failures as a user reads them (rollback/engineErrors.
     it("names the errno of a pulumi that is there but cannot be started (EACCES)", async () => {
         const readable = engineErrorOf(await automationError(pulumiRoot("echo v3.205.0\n", 0o644), ["version"]));
         expect(readable).toMatchObject({ errno: "EACCES", message: expect.stringContaining("the pulumi on PATH could not be started (EACCES)") as string });
+    });
+
+    it.each([
+        ["#!/nonexistent/node", "/nonexistent/node, which does not exist"],
+        ["#! /no/such/dir/python3 -u", "/no/such/dir/python3, which does not exist"],
+    ])("a pulumi whose interpreter is missing (%s: spawn says ENOENT) is named by its path, not called missing from PATH", async (shebang, interpreter) => {
+        // The Automation API's spawn of <root>/bin/pulumi.
+        const root = pulumiRoot(undefined);
+        const file = path.join(root, "bin", "pulumi");
+        writeFileSync(file, `${shebang}\nconsole.log("v3.205.0")\n`, { mode: 0o755 });
+        const readable = engineErrorOf(await automationError(root, ["version"]));
+        expect(readable).toBeInstanceOf(PulumiCliUnavailableError);
+        const expected = `pulumi at ${file} could not be started: its interpreter or a library it needs is missing (its first line asks for ${interpreter})`;
+        const fix = `reinstall the Pulumi CLI (https://www.pulumi.com/docs/install/), or fix or remove ${file} so that the pulumi found first on PATH runs, then run again`;
+        expect((readable as Error).message).toBe(`${expected}: ${fix}`);
+        expect((readable as PulumiCliUnavailableError).sentenceFor("mlops status reads the stack through it")).toBe(
+            `${expected}, and mlops status reads the stack through it: ${fix}`,
+        );
+        // node's execFile("pulumi") (pulumi stack export), found through PATH.
+        const viaPath = await new Promise<unknown>((resolve) =>
+            execFile("pulumi", ["version"], { env: { PATH: `${path.join(root, "no-such-dir")}:${path.join(root, "bin")}` } }, resolve),
+        );
+        expect((viaPath as { code?: unknown }).code).toBe("ENOENT");
+        const savedPath = process.env.PATH;
+        process.env.PATH = `${path.join(root, "no-such-dir")}:${path.join(root, "bin")}`;
+        try {
+            expect((engineErrorOf(viaPath) as Error).message).toBe(`${expected}: ${fix}`);
+        } finally {
+            process.env.PATH = savedPath;
+        }
     });
 
     it("keeps the engine's own error lines of a failed command once, without the command line, the framing or its warnings", async () => {
