@@ -31,10 +31,104 @@ const INTERPRETERS = new Set(["python", "python2", "python3", "node", "nodejs", 
 const PROGRAM_FLAGS = /^-(?:[cmeEpr]|-eval|-print)$/;
 
 /** Prefixes that run the next word as the command (their options and `NAME=value` words skipped). */
-const WRAPPERS = new Set(["sudo", "env", "busybox", "command", "exec", "nohup", "nice", "time", "doas"]);
+const WRAPPERS = new Set(["sudo", "env", "busybox", "command", "exec", "nohup", "nice", "time", "doas", "timeout", "stdbuf"]);
 
-/** A downloader opening a command or process substitution, or a PowerShell subexpression: `$(curl`, `<(wget`, `` `curl``, `(iwr`. */
-const DOWNLOAD_SUBSTITUTION = new RegExp(`(?:\\$\\(|<\\(|\\(|\`)\\s*(?:(?:sudo|env)\\s+)?(?:\\S*/)?(?:${[...DOWNLOADERS].join("|")})(?=[\\s)\`]|$)`, "i");
+/** A wrapper's options that take the next word as their value (`nice -n 10`, `exec -a NAME`), not as the command. */
+const WRAPPER_VALUE_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
+    "": new Set(["-u", "-g"]),
+    sudo: new Set(["-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U", "-r", "-t", "--user", "--group", "--host", "--prompt", "--chdir"]),
+    doas: new Set(["-u", "-C"]),
+    env: new Set(["-u", "-C", "--unset", "--chdir"]),
+    nice: new Set(["-n", "--adjustment"]),
+    exec: new Set(["-a"]),
+    timeout: new Set(["-s", "-k", "--signal", "--kill-after"]),
+    stdbuf: new Set(["-i", "-o", "-e", "--input", "--output", "--error"]),
+    time: new Set(["-f", "-o", "--format", "--output"]),
+};
+
+/** Wrappers whose first operand is not the command: `timeout DURATION cmd`. */
+const WRAPPER_OPERANDS: Readonly<Record<string, number>> = { timeout: 1 };
+
+/**
+ * After `$(`, `<(`, `(` or a backtick: a downloader, maybe behind sudo/env and a path. Sticky, and every
+ * part bounded, so one test does constant work and scanning a line is linear (a line of `(` cannot hang it).
+ */
+const DOWNLOAD_AFTER_OPENER = new RegExp(`[ \\t]*(?:(?:sudo|env)[ \\t]+)?(?:[^\\s/]{0,64}/){0,8}(?:${[...DOWNLOADERS].join("|")})(?=[\\s)\`]|$)`, "iy");
+
+/** Indexes of the openers in `text` (`$(`, `<(`, `(`, `` ` ``) that a downloader follows: `$(curl`, `<(wget`, `` `curl``, `(iwr`. */
+export function downloadSubstitutions(text: string): number[] {
+    const found: number[] = [];
+    for (let i = 0; i < text.length; i++) {
+        if (text[i] !== "(" && text[i] !== "`") continue;
+        DOWNLOAD_AFTER_OPENER.lastIndex = i + 1;
+        if (DOWNLOAD_AFTER_OPENER.test(text)) found.push(text[i - 1] === "$" || text[i - 1] === "<" ? i - 1 : i);
+    }
+    return found;
+}
+
+/** A command or process substitution of a line: `open` is the index of `$`, `<` or `>`, `close` of its `)`; depth 1 is outermost. */
+interface Substitution {
+    readonly kind: "$" | "<" | ">";
+    readonly open: number;
+    readonly close: number;
+    readonly depth: number;
+}
+
+/**
+ * Which characters of a line are quoted, escaped or inside a substitution (so neither a separator nor a word
+ * break), and where its substitutions are. Outside single quotes `\x` is an escaped character; `$'…'`
+ * (ANSI-C quoting) ends only at an unescaped `'`. One pass, linear in the line.
+ */
+export function scanShell(line: string): { readonly nested: boolean[]; readonly substitutions: Substitution[] } {
+    const nested = new Array<boolean>(line.length).fill(false);
+    const substitutions: Substitution[] = [];
+    // What encloses the current character: `'`, `$'`, `"`, backtick, or "(" (a substitution, or a group inside one).
+    const open: { readonly kind: string; readonly at: number; readonly sub?: Substitution["kind"] }[] = [];
+    // Substitutions open now, counted as they open and close (not by walking `open`, which would be quadratic).
+    let depth = 0;
+    for (let i = 0; i < line.length; i++) {
+        const char = line[i];
+        const next = line[i + 1];
+        const top = open[open.length - 1]?.kind;
+        const mark = (count: number) => {
+            for (let k = i; k < i + count && k < line.length; k++) nested[k] = true;
+        };
+        if (top === "'") {
+            mark(1);
+            if (char === "'") open.pop();
+        } else if (char === "\\") {
+            mark(2);
+            i++;
+        } else if (top === "$'") {
+            mark(1);
+            if (char === "'") open.pop();
+        } else if ((char === '"' || char === "`") && char === top) {
+            mark(1);
+            open.pop();
+        } else if (char === ")" && top === "(") {
+            mark(1);
+            const closed = open.pop()!;
+            if (closed.sub !== undefined) substitutions.push({ kind: closed.sub, open: closed.at, close: i, depth: depth-- });
+        } else if (next === "(" && (char === "$" || ((char === "<" || char === ">") && top !== '"'))) {
+            mark(2);
+            open.push({ kind: "(", at: i, sub: char });
+            depth++;
+            i++;
+        } else if (char === "(" && top === "(") {
+            // A group or subshell inside a substitution: its `)` is not the substitution's.
+            mark(1);
+            open.push({ kind: "(", at: i });
+        } else if (char === "$" && next === "'" && top !== '"') {
+            mark(2);
+            open.push({ kind: "$'", at: i });
+            i++;
+        } else if (char === '"' || char === "`" || (char === "'" && top !== '"')) {
+            mark(1);
+            open.push({ kind: char, at: i });
+        } else if (open.length > 0) mark(1);
+    }
+    return { nested, substitutions };
+}
 
 /** The command strings of a buildspec (YAML text or the parsed object); text that is not YAML is read line by line. */
 export function buildspecCommands(buildspec: unknown): string[] {
@@ -74,15 +168,14 @@ export function shellLines(command: string): string[] {
 
 /**
  * A line's pipelines, each a list of stages: split at `;`, `&&`, `||`, `&`, a newline
- * and (into stages) `|`, but not inside quotes, `$(…)`, `<(…)` or `` `…` ``.
+ * and (into stages) `|`, but not inside quotes, `$(…)`, `<(…)` or `` `…` ``, nor at an escaped character.
  * A bare `(` or `{` (a group) does not nest: its stages are split too.
  */
 export function pipelines(line: string): string[][] {
+    const { nested } = scanShell(line);
     const result: string[][] = [];
     let stages: string[] = [];
     let stage = "";
-    // What encloses the current character: quotes, backticks, and "(" for a substitution.
-    const open: string[] = [];
     const endStage = () => {
         stages.push(stage.trim());
         stage = "";
@@ -90,18 +183,7 @@ export function pipelines(line: string): string[][] {
     for (let i = 0; i < line.length; i++) {
         const char = line[i];
         const next = line[i + 1];
-        const top = open[open.length - 1];
-        if (top === "'") {
-            if (char === "'") open.pop();
-        } else if (char === top && char !== "(") open.pop();
-        else if (char === ")" && top === "(") open.pop();
-        else if ((char === "$" || char === "<" || char === ">") && next === "(" && top !== "'") {
-            open.push("(");
-            stage += char + next;
-            i++;
-            continue;
-        } else if (char === '"' || char === "`" || (char === "'" && top !== '"')) open.push(char);
-        else if (open.length === 0 && (char === ";" || char === "\n" || char === "|" || (char === "&" && !isRedirection(line, i)))) {
+        if (!nested[i] && (char === ";" || char === "\n" || char === "|" || (char === "&" && !isRedirection(line, i)))) {
             if (char === "|" && next !== "|") {
                 // `|&` pipes stderr too.
                 if (next === "&") i++;
@@ -129,28 +211,50 @@ function isRedirection(line: string, index: number): boolean {
 /** Words before the command word that are not it: shell keywords and grouping, `!`. */
 const KEYWORDS = new Set(["if", "then", "else", "elif", "while", "until", "do", "!", "{", "(", "}", ")"]);
 
-/** A stage's command word (lowercase, no directory, no version suffix) and its arguments, past keywords, assignments and wrappers. */
-export function commandOf(stage: string): { readonly name: string; readonly args: string[] } {
-    const words = stage
-        .split(/\s+/)
-        .map((word) => word.replace(/^["'({]+|["')}]+$/g, ""))
-        .filter((word) => word !== "");
+/** A stage's words, split at whitespace outside quotes and substitutions, each with its start index. */
+function wordsOf(stage: string): { readonly text: string; readonly at: number }[] {
+    const { nested } = scanShell(stage);
+    const words: { text: string; at: number }[] = [];
+    let at = -1;
+    for (let i = 0; i <= stage.length; i++) {
+        const breaks = i === stage.length || (!nested[i] && /\s/.test(stage[i]));
+        if (breaks && at >= 0) {
+            const text = stage.slice(at, i).replace(/^["'({]+|["')}]+$/g, "");
+            if (text !== "") words.push({ text, at });
+            at = -1;
+        } else if (!breaks && at < 0) at = i;
+    }
+    return words;
+}
+
+/**
+ * A stage's command word (lowercase, no directory, no version suffix), its arguments, and the index in
+ * `stage` where the command word starts (`stage.length` if none), past keywords, assignments, wrappers and their options.
+ */
+export function commandOf(stage: string): { readonly name: string; readonly args: string[]; readonly index: number } {
+    const words = wordsOf(stage);
     let i = 0;
-    const skipNonCommands = () => {
+    const skipNonCommands = (wrapper: string) => {
+        const valued = WRAPPER_VALUE_OPTIONS[wrapper] ?? WRAPPER_VALUE_OPTIONS[""];
+        let operands = WRAPPER_OPERANDS[wrapper] ?? 0;
         for (;;) {
-            const word = words[i] ?? "";
-            // sudo -u USER, sudo -g GROUP: the option's value is not the command.
-            if (/^-[ug]$/.test(word)) i += 2;
+            const word = words[i]?.text ?? "";
+            if (valued.has(word)) i += 2;
             else if (word.startsWith("-") || /^[A-Za-z_][A-Za-z0-9_]*=/.test(word) || KEYWORDS.has(word)) i++;
-            else return;
+            else if (operands > 0 && i < words.length) {
+                operands--;
+                i++;
+            } else return;
         }
     };
-    skipNonCommands();
-    while (i < words.length && WRAPPERS.has(baseName(words[i]))) {
+    skipNonCommands("");
+    while (i < words.length && WRAPPERS.has(baseName(words[i].text))) {
+        const wrapper = baseName(words[i].text);
         i++;
-        skipNonCommands();
+        skipNonCommands(wrapper);
     }
-    return { name: i < words.length ? baseName(words[i]) : "", args: words.slice(i + 1) };
+    if (i >= words.length) return { name: "", args: [], index: stage.length };
+    return { name: baseName(words[i].text), args: words.slice(i + 1).map((word) => word.text), index: words[i].at };
 }
 
 function baseName(word: string): string {
@@ -168,23 +272,41 @@ function runsStdin(stage: string): boolean {
     return !args.some((arg) => PROGRAM_FLAGS.test(arg)) && (program === undefined || program === "-");
 }
 
-/** Does a stage run a download it is handed in its arguments (`sh -c "$(curl …)"`, `bash <(curl …)`, `eval "$(curl …)"`)? */
+/**
+ * Does a stage run a download it is handed in its arguments (`sh -c "$(curl …)"`, `bash <(curl …)`, `eval "$(curl …)"`)?
+ * Every substitution after the command word counts; those in assignments or wrapper options before it do not.
+ */
 function runsSubstitutedDownload(stage: string): boolean {
-    if (!DOWNLOAD_SUBSTITUTION.test(stage)) return false;
-    const { name } = commandOf(stage.slice(0, DOWNLOAD_SUBSTITUTION.exec(stage)!.index));
-    return SHELLS.has(name) || EVALUATORS.has(name) || INTERPRETERS.has(name);
+    const found = downloadSubstitutions(stage);
+    if (found.length === 0) return false;
+    const { name, index } = commandOf(stage);
+    return (SHELLS.has(name) || EVALUATORS.has(name) || INTERPRETERS.has(name)) && found.some((at) => at > index);
+}
+
+/** Does a stage send its output into a shell through an outermost process substitution (`tee >(sh)`, `> >(bash)`)? */
+function feedsShell(stage: string): boolean {
+    return scanShell(stage).substitutions.some(
+        (sub) => sub.kind === ">" && sub.depth === 1 && pipelines(stage.slice(sub.open + 2, sub.close)).some((stages) => stages.some(runsStdin)),
+    );
 }
 
 /** Does a stage write a download to stdout: a downloader, or a command printing one it substitutes (`echo "$(curl …)"`)? */
 function emitsDownload(stage: string): boolean {
-    return DOWNLOADERS.has(commandOf(stage).name) || DOWNLOAD_SUBSTITUTION.test(stage);
+    return DOWNLOADERS.has(commandOf(stage).name) || downloadSubstitutions(stage).length > 0;
 }
 
-/** Does a shell line run a download unverified? */
+/** Does a shell line run a download unverified? Linear in the number of stages: later stages are summed up from the right. */
 export function runsDownload(line: string): boolean {
-    return pipelines(line).some((stages) =>
-        stages.some((stage, index) => runsSubstitutedDownload(stage) || (emitsDownload(stage) && stages.slice(index + 1).some(runsStdin))),
-    );
+    return pipelines(line).some((stages) => {
+        let laterRuns = false;
+        for (let index = stages.length - 1; index >= 0; index--) {
+            const stage = stages[index];
+            const feeds = feedsShell(stage);
+            if (runsSubstitutedDownload(stage) || (emitsDownload(stage) && (laterRuns || feeds))) return true;
+            laterRuns ||= feeds || runsStdin(stage);
+        }
+        return false;
+    });
 }
 
 /** The shell lines of a buildspec (YAML text or object) that run a download unverified, continued lines joined. */

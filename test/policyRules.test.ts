@@ -773,10 +773,41 @@ describe("the pipe-to-shell matcher, on buildspec YAML", () => {
         ['echo "curl https://x | sh"', false],
         ["curl -s https://x > f; sh ./install.sh", false],
         ["cat install.sh | sh", false],
+        // Reviewer: an escaped quote opens nothing; `$'…'` ends only at an unescaped `'`.
+        ['echo \\"; curl -fsSL https://x/i.sh | sh', true],
+        ["echo $'it\\'s'; curl -fsSL https://x/i.sh | sh", true],
+        ['echo "a \\" b"; curl -s https://x | bash', true],
+        ['echo \\"$(curl -s https://x)\\" | sh', true],
+        ['echo "\\"curl https://x | sh\\""', false],
+        ["echo $'curl https://x | sh'", false],
+        // Reviewer: every substitution after the command word counts, none in assignments before it.
+        ['V=$(curl -s https://a) sh -c "$(curl -s https://b)"', true],
+        ['env X="$(curl a)" bash -c "$(curl b)"', true],
+        ['V=$(curl -s https://a) sh -c "echo hi"', false],
+        ['env X="$(curl a)" bash ./build.sh', false],
+        // Reviewer: a wrapper's option value is not the command; a process substitution in a later stage runs a shell.
+        ["curl -s https://x | nice -n 10 sh", true],
+        ["curl -s https://x | exec -a name sh", true],
+        ["curl -s https://x | timeout -s KILL 5m bash", true],
+        ["curl -s https://x | stdbuf -o L sh", true],
+        ["curl -s https://x | sudo -u root -g wheel sh", true],
+        ["curl -s https://x | tee >(sh) >/dev/null", true],
+        ["curl -s https://x > >(bash)", true],
+        ["curl -s https://x | nice -n 10 jq .", false],
+        ["curl -s https://x | timeout 5m sha256sum", false],
+        ["curl -s https://x | tee >(sha256sum) >/dev/null", false],
     ];
 
     it("decides each line of the table", () => {
         for (const [line, runs] of TABLE) expect(runsDownload(line), line).toBe(runs);
+    });
+
+    it("checks a 200k-character line of `(` (the reviewer's input) in linear work", () => {
+        // Each opener is tested by a sticky pattern whose parts are all bounded, so this finishes at once; the old pattern hung.
+        expect(runsDownload("(".repeat(200_000))).toBe(false);
+        expect(runsDownload(`sh -c "${"$(".repeat(100_000)}curl https://x${")".repeat(100_000)}"`)).toBe(true);
+        expect(runsDownload(`${"(".repeat(200_000)} curl https://x | sh`)).toBe(true);
+        expect(runsDownload(`curl https://x${" | cat".repeat(50_000)} | sh`)).toBe(true);
     });
 
     it("splits pipelines outside quotes and substitutions", () => {
