@@ -12,9 +12,8 @@
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { BadInputError } from "../config/badInput";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
-import { editStackFileText, replaceFile, type PinEdit } from "../config/stackFileEdit";
-import { accessSync, constants, readFileSync, realpathSync, statSync } from "node:fs";
-import * as path from "node:path";
+import { editStackFileText, replaceFile, writeRefusal, type PinEdit } from "../config/stackFileEdit";
+import { readFileSync } from "node:fs";
 import { withPreviewConfigFile } from "./previewConfigFile";
 import { EngineCommandError } from "../rollback/engineErrors";
 import { loadStackConfig, providerSettingsOf, StackFileError } from "../config/sources";
@@ -280,30 +279,10 @@ function plannedStackFileEdit(file: string, edit: PinEdit): PlannedStackFileEdit
     }
     // Text equal to the file's is not written (replaceFile), so a read-only file is no obstacle then.
     if (edited === original) return { original, edited };
-    const target = realpathSync(file);
-    const stats = statSync(target);
-    if (!stats.isFile()) throw new StackFileError(`${file} is not a regular file; mlops writes the pin only into a stack file${unchanged}`);
-    // The checks replaceFile makes: root may write any file, but one without a single `w` bit was made read-only on purpose.
-    if ((stats.mode & 0o222) === 0 || !canWrite(target)) {
-        throw new StackFileError(`${file} is read-only, so mlops will not rewrite it${unchanged}: make it writable (chmod u+w ${file}) and run again`);
-    }
-    // A file with one link is replaced by a new file renamed over it, created in its directory.
-    if (stats.nlink === 1 && !canWrite(path.dirname(target))) {
-        throw new StackFileError(
-            `${path.dirname(target)}, the directory of ${file}, is not writable, so mlops cannot replace the file${unchanged}: make it writable (chmod u+w ${path.dirname(target)}) and run again`,
-        );
-    }
+    const refusal = writeRefusal(file);
+    if (refusal !== undefined) throw new StackFileError(`${refusal.problem}${unchanged}${refusal.fix === undefined ? "" : `: ${refusal.fix}`}`);
     return { original, edited };
 }
-
-const canWrite = (target: string): boolean => {
-    try {
-        accessSync(target, constants.W_OK);
-        return true;
-    } catch {
-        return false;
-    }
-};
 
 async function runPinChangeLocked(kind: PinChange["kind"], options: PinChangeOptions, deps: PinChangeDeps): Promise<PinChangeResult> {
     const now = deps.now ?? (() => new Date());

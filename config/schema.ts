@@ -1311,26 +1311,35 @@ function describeValue(value: unknown): string {
 /** Hosts of the documentation that problem messages cite (AWS's guides); `withoutUrlSecrets` leaves those links whole. */
 const CITED_DOCUMENTATION_HOSTS: ReadonlySet<string> = new Set(["docs.aws.amazon.com"]);
 
-export const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+export const URL_IN_TEXT = /[a-z][a-z0-9+.-]{0,31}:\/\/\S+/gi;
 
 /**
  * `text` with every URL in it cut to its scheme and host (`https://user:pw@host:8443/path?q`
  * → `https://host:8443/…`), or to `scheme://…` when it has no host one can parse:
  * a webhook URL carries its token in the path or query, so no config problem
  * message shows either (nor user info). A plain https link to documentation
- * the messages cite (docs.aws.amazon.com, no user info, query or fragment) stays whole. `withoutUrls` in rollback/notifyTarget.ts
- * (error messages of a failed notice) is this, with its secret case.
+ * the messages cite (docs.aws.amazon.com, no user info, query or fragment)
+ * stays whole. A URL runs to the next white space, so a quote inside one
+ * cannot let its tail print. Linear in the text: the scheme is at most 32
+ * characters (RFC 3986 sets no limit; real ones are short). `withoutUrls` in
+ * rollback/notifyTarget.ts (error messages of a failed notice) is this, with
+ * its secret case.
  */
 export function withoutUrlSecrets(text: string): string {
-    return text.replace(URL_IN_TEXT, (url) => {
+    return text.replace(URL_IN_TEXT, (match) => {
+        // The URL runs to the next space (a quote inside it must not let its tail print); quotes and brackets that close around it stay.
+        let end = match.length;
+        while (end > 0 && `"'\`)]>},.;:`.includes(match[end - 1])) end--;
+        const [url, closing] = [match.slice(0, end), match.slice(end)];
         const scheme = /^[^:]+:\/\//.exec(url)![0];
         try {
             const { host, username, password, search, hash, protocol } = new URL(url);
             // The documentation our own messages cite keeps its path: it holds no secret, and the reader needs the page.
-            if (protocol === "https:" && CITED_DOCUMENTATION_HOSTS.has(host) && username === "" && password === "" && search === "" && hash === "") return url;
-            return host === "" ? `${scheme}…` : `${scheme}${host}/…`;
+            if (protocol === "https:" && CITED_DOCUMENTATION_HOSTS.has(host) && username === "" && password === "" && search === "" && hash === "")
+                return match;
+            return `${host === "" ? `${scheme}…` : `${scheme}${host}/…`}${closing}`;
         } catch {
-            return `${scheme}…`;
+            return `${scheme}…${closing}`;
         }
     });
 }

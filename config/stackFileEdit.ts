@@ -530,23 +530,52 @@ export function editStackFile(file: string, edit: PinEdit): string {
  */
 export function replaceFile(file: string, text: string): void {
     const target = realpathSync(file);
+    if (statSync(target).isFile() && readFileSync(target, "utf8") === text) return;
+    const refusal = writeRefusal(file);
+    if (refusal !== undefined) throw new StackFileError(refusal.fix === undefined ? refusal.problem : `${refusal.problem}; ${refusal.fix}`);
     const stats = statSync(target);
-    if (!stats.isFile()) throw new StackFileError(`${file} is not a regular file; mlops writes the pin only into a stack file`);
-    if (readFileSync(target, "utf8") === text) return;
-    refuseReadOnly(file, target, stats);
     if (stats.nlink > 1) writeInPlace(target, text);
     else writeAndRename(target, text, stats);
 }
 
-function refuseReadOnly(file: string, target: string, stats: Stats): void {
-    // root may write any file, but a file without a single `w` bit was made read-only on purpose.
-    let writable = (stats.mode & 0o222) !== 0;
+/** Why a stack file cannot be rewritten, and the fix; see `writeRefusal`. */
+export interface WriteRefusal {
+    readonly problem: string;
+    readonly fix?: string;
+}
+
+/**
+ * Why `replaceFile` would refuse to rewrite `file` (followed to its real
+ * path), or undefined: not a regular file; read-only (no `w` bit at all,
+ * which root too respects as made read-only on purpose, or none for the
+ * caller); or, with one link (replaced by a new file renamed over it), a
+ * directory the caller cannot write. The CLI asks before it changes anything
+ * else (cli/pinChange.ts), so a refusal never comes after a restore or a switch.
+ */
+export function writeRefusal(file: string): WriteRefusal | undefined {
+    const target = realpathSync(file);
+    const stats = statSync(target);
+    if (!stats.isFile()) return { problem: `${file} is not a regular file; mlops writes the pin only into a stack file` };
+    if ((stats.mode & 0o222) === 0 || !canWrite(target)) {
+        return { problem: `${file} is read-only, so mlops will not rewrite it`, fix: `make it writable (chmod u+w ${file}) and run again` };
+    }
+    const directory = path.dirname(target);
+    if (stats.nlink === 1 && !canWrite(directory)) {
+        return {
+            problem: `${directory}, the directory of ${file}, is not writable, so mlops cannot replace the file`,
+            fix: `make it writable (chmod u+w ${directory}) and run again`,
+        };
+    }
+    return undefined;
+}
+
+function canWrite(target: string): boolean {
     try {
         accessSync(target, constants.W_OK);
+        return true;
     } catch {
-        writable = false;
+        return false;
     }
-    if (!writable) throw new StackFileError(`${file} is read-only, so mlops will not rewrite it; make it writable (chmod u+w ${file}) and run again`);
 }
 
 function writeAndRename(target: string, text: string, stats: Stats): void {

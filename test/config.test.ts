@@ -557,6 +557,19 @@ describe("config problem messages never show a URL's path, query or user info", 
         expect(withoutUrlSecrets("file:///etc/secret and https://[bad/x")).toBe("file://… and https://…");
     });
 
+    it("cuts a URL to the next space, whatever quote is inside it, and one right after a digit or underscore", () => {
+        expect(withoutUrlSecrets("https://h.io/?t=ab'SECRET and more")).toBe("https://h.io/… and more");
+        expect(withoutUrlSecrets('x "https://h.io/a"b`SECRET"')).toBe('x "https://h.io/…"');
+        expect(withoutUrlSecrets("9https://a.io/?t=SECRET _https://b.io/x")).toBe("9https://a.io/… _https://b.io/…");
+        expect(withoutUrlSecrets("(see https://h.io/path).")).toBe("(see https://h.io/…).");
+    });
+
+    it("is linear in its text: a megabyte of 'a.' or of ')' after a scheme is cut at once", () => {
+        // The old pattern rescanned from every word boundary (quadratic): this took minutes.
+        expect(withoutUrlSecrets("a.".repeat(500_000))).toBe("a.".repeat(500_000));
+        expect(withoutUrlSecrets(`https://h.io/${")a".repeat(500_000)}`)).toBe("https://h.io/…");
+    });
+
     it("keeps a plain link to the AWS documentation the messages cite, and cuts one that carries anything more", () => {
         const page = "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html";
         expect(withoutUrlSecrets(`(AWS, ${page})`)).toBe(`(AWS, ${page})`);
