@@ -9,8 +9,8 @@
  * quarantine and snapshot ledgers).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig, StackConfigError, type StackConfig } from "./config/schema";
-import { rawConfigFromPulumiConfig } from "./config/sources";
+import { StackConfigError, type StackConfig } from "./config/schema";
+import { stackConfigFromPulumiConfig } from "./config/sources";
 import { nextSnapshotLedger, snapshotLedgerFromOutput, type PreviousDeploy, type SnapshotRecord } from "./database/snapshots";
 import { declareModelServing, type ModelServingOutputs } from "./program";
 import { nextRetainedVersions } from "./catalog/catalog";
@@ -30,7 +30,8 @@ import {
 
 function stackConfig(): StackConfig {
     try {
-        return parseStackConfig(rawConfigFromPulumiConfig(pulumi.runtime.allConfig()));
+        // Every namespace: a key of mlops written under the project's (acme:pinned) is named as such.
+        return stackConfigFromPulumiConfig(pulumi.runtime.allConfig(), pulumi.getProject());
     } catch (error) {
         // RunError: Pulumi prints the message alone, without a stack trace
         // of our program, which says nothing about a bad config value.

@@ -1,5 +1,12 @@
 #!/usr/bin/env node
 "use strict";
+// On Node.js < 22 the AWS SDK prints a NodeVersionSupportWarning (its future
+// releases will need Node.js 22) once per process, in the middle of mlops's
+// own output, about something the user of mlops cannot act on mid-rollback.
+// The README says Node.js 22+ is recommended; engines allows 20.19. Set before
+// anything loads the SDK; a value the user set is kept. Processes mlops starts
+// (the engine, the user's program under it) inherit it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 // The CLI runs from the compiled package (dist/, made by `npm run build`,
 // which `npm ci` runs through `prepare`): no TypeScript loader at run time.
 const path = require("node:path");

@@ -2,22 +2,24 @@
  * `mlops`: validate a stack config and rehearse a rollback, offline.
  *
  * Exit codes: 0 ok, 1 the operation failed, 2 bad input. Errors are one
- * sentence and the fix; `--debug` adds the stack trace.
+ * sentence and the fix; `--debug` adds the stack trace. With `--json`, stdout
+ * holds one JSON document whatever happens: `{ "ok": true, ... }`, or
+ * `{ "ok": false, "error": JsonError, ... }` (docs/cli.md).
  */
 import { Command, CommanderError, Option } from "commander";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { warmVersions } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
 import { PulumiCliUnavailableError } from "../rollback/engineErrors";
 import { deploymentPolicyWarnings } from "../config/deploymentPolicy";
-import { floorAlarmWarnings, parseStackConfig, StackConfigError, type StackConfig } from "../config/schema";
-import { loadStackConfig, providerSettingsOf, readRawStackConfig, stackFilePath, withSourceProblems } from "../config/sources";
+import { floorAlarmWarnings, parseStackConfig, StackConfigError, type ConfigProblem, type StackConfig } from "../config/schema";
+import { InvalidConfigError, loadStackConfig, providerSettingsOf, readRawStackConfig, stackFilePath, withSourceProblems } from "../config/sources";
 import { describeNotifyTarget } from "../rollback/notifyTarget";
 import { isPrintable, printable, printableJson, printableLines } from "./terminalText";
 import type { EndpointVariantsRecord } from "../catalog/endpointVariants";
 import type { OpenStack } from "../rollback/automation";
-import type { PinChangeDeps, PinChangeOptions } from "./pinChange";
+import type { PinChangeDeps, PinChangeOptions, PinChangeResult } from "./pinChange";
 import type { TrafficSwitch } from "../rollback/kubernetesSwitch";
 import type { RdsPorts } from "../database/restore";
 
@@ -26,7 +28,69 @@ export const EXIT_FAILED = 1;
 export const EXIT_BAD_INPUT = 2;
 
 /** Bad flags or arguments: exit 2. */
-export class UsageError extends BadInputError {}
+export class UsageError extends BadInputError {
+    constructor(
+        message: string,
+        /** The flag the message is about, e.g. `--reason`, for `--json`'s `error.key`. @default the flag or key the message starts with */
+        readonly key?: string,
+    ) {
+        super(message);
+    }
+}
+
+/**
+ * What went wrong, in every `--json` document of a failure (`{ "ok": false, "error": ... }`).
+ * `kind`: `usage` (the command line: an unknown command or flag, a missing or
+ * malformed value; exit 2), `bad-input` (the config, a flag's value against
+ * the config, a refusal; exit 2, nothing changed) or `failed` (the operation
+ * ran and failed, or could not run: the engine, the cloud, a missing pulumi;
+ * exit 1).
+ */
+export interface JsonError {
+    readonly kind: "usage" | "bad-input" | "failed";
+    /** The same text as on stderr, without the `mlops: ` prefix. */
+    readonly message: string;
+    /** The flag (`--version`) or config key (`mlops:sagemaker.instanceType`) at fault, when there is one. */
+    readonly key?: string;
+    /** An invalid config: every problem, each named by its config key. */
+    readonly problems?: readonly { readonly key: string; readonly message: string }[];
+}
+
+/** The flag or config key a message starts with: mlops's messages name what is wrong first (`--to 9: not in mlops:versions`). */
+const LEADING_KEY = /^(--[a-z][a-z-]*|mlops:[^\s:]+)(?=[\s:=,]|$)/;
+
+/** `error` as `--json` reports it (see JsonError). */
+export function jsonErrorOf(error: unknown): JsonError {
+    const message = error instanceof Error ? error.message : String(error);
+    const kind = error instanceof UsageError ? "usage" : error instanceof BadInputError ? "bad-input" : "failed";
+    const key = (error instanceof UsageError ? error.key : undefined) ?? (kind === "failed" ? undefined : LEADING_KEY.exec(message)?.[1]);
+    // InvalidConfigError, or the schema's own StackConfigError: each lists every problem.
+    const problems = error instanceof InvalidConfigError || error instanceof StackConfigError ? keyed(error.problems) : undefined;
+    return { kind, message, ...(key === undefined ? {} : { key }), ...(problems === undefined ? {} : { problems }) };
+}
+
+/** Config problems and warnings as `--json` names them: `{ key, message }`, the key as `pulumi config` spells it. */
+function keyed(problems: readonly ConfigProblem[]): { key: string; message: string }[] {
+    return problems.map((problem) => ({ key: problem.path, message: problem.message }));
+}
+
+/**
+ * The version of the mlops-rollback package this file belongs to, from its
+ * own package.json: the nearest one up from here named mlops-rollback (from
+ * `dist/cli/` in a clone, `node_modules/mlops-rollback/dist/cli/` when
+ * installed, `cli/` when run from source).
+ */
+export function packageVersion(from: string = __dirname): string {
+    for (let dir = from; ; dir = path.dirname(dir)) {
+        try {
+            const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+            if (manifest.name === "mlops-rollback" && typeof manifest.version === "string") return manifest.version;
+        } catch {
+            // No package.json here (or not JSON): look further up.
+        }
+        if (path.dirname(dir) === dir) return "unknown (no package.json of mlops-rollback above the CLI's files)";
+    }
+}
 
 /**
  * The longest `--reason`, in characters. The reason goes into the update
@@ -52,12 +116,14 @@ export function checkReason(reason: string | undefined): void {
     if (characters.length > MAX_REASON_LENGTH) {
         throw new UsageError(
             `--reason is ${characters.length} characters long; at most ${MAX_REASON_LENGTH} (it goes into the update message, on the engine's command line): shorten it, and link a ticket for the details`,
+            "--reason",
         );
     }
     const at = characters.findIndex((character) => !isPrintable(character));
     if (at !== -1) {
         throw new UsageError(
             `--reason must be one line of plain text: character ${at + 1} is ${unprintableKind(characters[at])} (${printable(characters[at])}); write the reason on one line without control characters`,
+            "--reason",
         );
     }
 }
@@ -81,18 +147,26 @@ function unprintableKind(character: string): string {
  */
 export function checkArguments(argv: readonly string[]): void {
     const args = argv.slice(2);
+    // `mlops --version 3 rollback ...` would print mlops's version and exit 0 with no rollback:
+    // a script would read that as success. Before a command, --version takes nothing after it.
+    if ((args[0] === "--version" || args[0] === "-V") && args.length > 1) {
+        throw new UsageError(
+            `${args[0]} before a command prints mlops's own version and takes nothing after it; to pin a model version, put --version after the command: mlops rollback --version <v>, mlops deploy --version <v>`,
+            "--version",
+        );
+    }
     args.forEach((arg, index) => {
         const previous = index > 0 ? args[index - 1] : undefined;
         if (previous === "--reason") return checkReason(arg);
         if (arg.startsWith("--reason=")) return checkReason(arg.slice("--reason=".length));
         const character = [...arg].find((candidate) => !isPrintable(candidate));
         if (character === undefined) return;
-        const what =
-            arg.startsWith("-") || previous === undefined || !previous.startsWith("-") || previous.includes("=")
-                ? `the argument ${printable(arg)}`
-                : `the value of ${printable(previous)}, ${printable(arg)},`;
+        const isValue = !(arg.startsWith("-") || previous === undefined || !previous.startsWith("-") || previous.includes("="));
+        const what = isValue ? `the value of ${printable(previous)}, ${printable(arg)},` : `the argument ${printable(arg)}`;
         throw new UsageError(
             `${what} contains ${unprintableKind(character)} (${printable(character)}); type it again without it (a value pasted from elsewhere can carry one)`,
+            // The flag, printable as it is: only then is it the key (a flag with a control character is named escaped in the message only).
+            isValue && isPrintable(previous) ? previous : undefined,
         );
     });
 }
@@ -105,12 +179,15 @@ interface ConfigSourceOptions {
 /** The stack file a command reads: `--config-file F`, or `--stack S` → `Pulumi.S.yaml` in the project's stackConfigDir. */
 export function resolveConfigFile(options: ConfigSourceOptions, projectDir: string, cwd = projectDir): string {
     if (options.stack !== undefined && options.configFile !== undefined) {
-        throw new UsageError("pass either --stack or --config-file, not both");
+        throw new UsageError("pass either --stack or --config-file, not both", "--stack");
     }
     if (options.configFile !== undefined) return options.configFile;
     // Relative to where mlops runs, so messages show the path the user knows.
     if (options.stack !== undefined) return path.relative(cwd, stackFilePath(projectDir, options.stack)) || ".";
-    throw new UsageError("no config to read: pass --stack <name> (reads Pulumi.<name>.yaml in the project's stackConfigDir) or --config-file <path>");
+    throw new UsageError(
+        "no config to read: pass --stack <name> (reads Pulumi.<name>.yaml in the project's stackConfigDir) or --config-file <path>",
+        "--stack",
+    );
 }
 
 export interface Io {
@@ -212,35 +289,60 @@ async function askOnTerminal(question: string): Promise<boolean> {
     }
 }
 
+/**
+ * Run `mlops` on `argv` (`[node, script, ...args]`) and return the exit code:
+ * 0 ok, 1 failed, 2 bad input (a usage error included). Help and `--version`
+ * go to `io.stdout`; errors to `io.stderr` as text and, with `--json`, to
+ * `io.stdout` as `{ "ok": false, "error": JsonError }`.
+ */
 export async function main(argv: readonly string[], io: Io = defaultIo, deps: CliDeps = defaultDeps): Promise<number> {
     let exitCode = EXIT_OK;
-    const program = buildProgram(io, deps, (code) => {
+    const running: Running = {};
+    const program = buildProgram(io, deps, running, (code) => {
         exitCode = code;
     });
-    // Which command runs, for errors that read differently by command (a missing pulumi).
-    let running: { readonly name: string; readonly dryRun: boolean } | undefined;
-    program.hook("preAction", (_program, action) => {
-        running = { name: action.name(), dryRun: action.opts<{ dryRun?: boolean }>().dryRun === true };
-    });
+    const json = argv.includes("--json");
     try {
         checkArguments(argv);
         await program.parseAsync([...argv]);
     } catch (error) {
         if (error instanceof CommanderError) {
-            // Help and version are not errors; every other parse error is bad input.
-            return error.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
+            // Help and version are not errors. Every other parse error is a
+            // usage error, which commander has printed on stderr with the hint.
+            if (error.exitCode === 0) return EXIT_OK;
+            if (json) io.stdout(`${printableJson({ ok: false, error: jsonErrorOf(usageErrorOf(error)) })}\n`);
+            return EXIT_BAD_INPUT;
         }
-        const readable = error instanceof PulumiCliUnavailableError ? new Error(error.sentenceFor(pulumiNeededFor(running))) : error;
-        return reportError(readable, argv.includes("--debug"), argv.includes("--json"), io);
+        const readable = error instanceof PulumiCliUnavailableError ? new Error(error.sentenceFor(pulumiNeededFor(running.command))) : error;
+        return reportError(readable, argv.includes("--debug"), json, io);
     }
     return exitCode;
 }
 
-/** What a command runs the Pulumi CLI for, as the end of "the Pulumi CLI is not on PATH, and ...". */
-function pulumiNeededFor(command: { readonly name: string; readonly dryRun: boolean } | undefined): string {
-    if (command?.name === "status") return "mlops status reads the stack through it";
-    if (command?.name === "history") return "mlops history reads the stack's updates through it";
-    if (command !== undefined && command.dryRun) return `mlops ${command.name} --dry-run previews through it`;
+/** Which command runs (set before its action): for the project directory, and errors that read differently by command (a missing pulumi). */
+interface Running {
+    command?: { readonly name: string; readonly dryRun: boolean };
+    /** `--cwd`, given before or after the command's name. */
+    cwd?: string;
+}
+
+/** A parse error of commander's as a UsageError: its message without commander's `error: `, the flag it names as the key. */
+function usageErrorOf(error: CommanderError): UsageError {
+    if (error.code === "commander.help") return new UsageError("no command given: run mlops --help for the commands");
+    const message = error.message.replace(/^error: /, "");
+    return new UsageError(message, /'(--?[A-Za-z][\w-]*)/.exec(message)?.[1]);
+}
+
+/**
+ * What a command runs the Pulumi CLI for, as the end of "the Pulumi CLI is
+ * not on PATH, and ...": status and history read the stack's outputs and
+ * update history through it, a dry run previews, deploy and rollback read the
+ * stack and run the update.
+ */
+export function pulumiNeededFor(command: { readonly name: string; readonly dryRun: boolean } | undefined): string {
+    if (command?.name === "status") return "mlops status reads the stack's outputs and update history through it";
+    if (command?.name === "history") return "mlops history reads the stack's update history through it";
+    if (command !== undefined && command.dryRun) return `mlops ${command.name} --dry-run runs the preview through it`;
     if (command?.name === "rollback" || command?.name === "deploy") return `mlops ${command.name} reads the stack and runs the update through it`;
     return "mlops reads the stack through it";
 }
@@ -256,14 +358,42 @@ function describeWarmRule(config: StackConfig, warmOnFirstDeploy: readonly strin
     return `${rule}; on a first deploy, when nothing else has served, the catalog's previous: ${warmOnFirstDeploy.join(", ")}`;
 }
 
-function reportError(error: unknown, debug: boolean, json: boolean, io: Io): number {
+/**
+ * Print `error` (stderr; with `json`, also `{ "ok": false, ...partial, "error": JsonError }` on stdout)
+ * and return its exit code. `partial`: what the failed operation did produce, kept beside the error.
+ */
+function reportError(error: unknown, debug: boolean, json: boolean, io: Io, partial: object = {}): number {
     const message = error instanceof Error ? error.message : String(error);
     // With --json, stdout stays machine-readable even when the command fails.
-    if (json) io.stdout(`${printableJson({ error: message, badInput: error instanceof BadInputError })}\n`);
+    if (json) io.stdout(`${printableJson({ ok: false, ...partial, error: jsonErrorOf(error) })}\n`);
     // Messages quote what the user passed (a --version, a key): each line printed so that it cannot drive the terminal.
     io.stderr(`mlops: ${printableLines(message)}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return error instanceof BadInputError ? EXIT_BAD_INPUT : EXIT_FAILED;
+}
+
+/**
+ * What every command takes besides its own flags: `--cwd` and `--debug`
+ * (also accepted before the command's name), and, after a usage error, the
+ * hint to its own help. Root options are positional (`enablePositionalOptions`):
+ * after a command's name, `--version <v>` is that command's (the model
+ * version), not the root's `--version`.
+ */
+function commonOptions(command: Command): Command {
+    return command
+        .option("--cwd <dir>", "the Pulumi project to work on (the folder with its Pulumi.yaml); default: the current directory")
+        .option("--debug", "print stack traces with errors")
+        .showHelpAfterError(`(run mlops ${command.name()} --help for usage)`);
+}
+
+/**
+ * `file` (as the user wrote it, relative to where mlops runs: `io.cwd`) as
+ * this process opens it. The same text when `io.cwd` is the process's own
+ * directory, so that messages name the file as the user wrote it; absolute
+ * when `main` runs in-process for another directory (tests).
+ */
+function openable(file: string, io: Io): string {
+    return path.isAbsolute(file) || path.resolve(file) === path.resolve(io.cwd, file) ? file : path.resolve(io.cwd, file);
 }
 
 function configSourceOptions(command: Command): Command {
@@ -273,20 +403,32 @@ function configSourceOptions(command: Command): Command {
         .option("--json", "print machine-readable JSON on stdout");
 }
 
-function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void): Command {
+function buildProgram(io: Io, deps: CliDeps, running: Running, setExitCode: (code: number) => void): Command {
     /** The user's Pulumi project: `--cwd`, or the directory mlops runs in. */
-    const projectDir = (): string => path.resolve(io.cwd, program.opts<{ cwd?: string }>().cwd ?? ".");
+    const projectDir = (): string => path.resolve(io.cwd, running.cwd ?? ".");
     const program = new Command()
         .name("mlops")
         .description(
             "Serve ML models on SageMaker or Kubernetes with the version pinned in Pulumi stack config, and roll back by re-pinning an earlier version.",
         )
+        .version(packageVersion(), "-V, --version", "print the version of mlops (the mlops-rollback package) and exit")
         .option("--cwd <dir>", "the Pulumi project to work on (the folder with its Pulumi.yaml); default: the current directory")
         .option("--debug", "print stack traces with errors")
-        .showHelpAfterError("(run mlops <command> --help for usage)")
-        .addHelpText("after", "\nExit codes: 0 ok, 1 the operation failed, 2 bad input or refused (nothing changed). --debug adds stack traces to errors.")
+        .enablePositionalOptions()
+        .showHelpAfterError("(run mlops --help for usage)")
+        .addHelpText(
+            "after",
+            "\nExit codes: 0 ok, 1 the operation failed, 2 bad input or refused (nothing changed). --debug adds stack traces to errors.\n" +
+                'With --json, stdout holds one JSON document: {"ok": true, ...} or {"ok": false, "error": {"kind", "message", "key"?, "problems"?}, ...}.',
+        )
         .exitOverride()
-        .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+        // Commander's "error: " reads as mlops's own errors do: "mlops: ".
+        .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text.replace(/^error: /, "mlops: ")) });
+    program.hook("preAction", (_program, action) => {
+        const options = action.opts<{ dryRun?: boolean; cwd?: string }>();
+        running.command = { name: action.name(), dryRun: options.dryRun === true };
+        running.cwd = options.cwd ?? program.opts<{ cwd?: string }>().cwd;
+    });
 
     configSourceOptions(
         program
@@ -302,9 +444,9 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
     ).action((options: ConfigSourceOptions & { json?: boolean }) => {
         const file = resolveConfigFile(options, projectDir(), io.cwd);
         // Numbers spelled in a form YAML readers disagree on show only in the file's source: reported with the schema's problems.
-        const { raw, problems: sourceProblems } = readRawStackConfig(file);
+        const { raw, problems: sourceProblems } = readRawStackConfig(openable(file, io));
         let config: StackConfig | undefined;
-        let problems = sourceProblems;
+        let problems = withSourceProblems(sourceProblems, []);
         try {
             config = parseStackConfig(raw);
         } catch (error) {
@@ -313,14 +455,24 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         }
         if (config === undefined || problems.length > 0) {
             // Keys and values come from the file: printed so that none of them can drive the terminal.
+            const summary = `${file}: invalid, ${problems.length} problem${problems.length === 1 ? "" : "s"}`;
             if (options.json) {
-                io.stdout(`${printableJson({ valid: false, file, problems })}\n`);
-            } else {
-                io.stderr(
-                    `${printable(file)}: invalid, ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
-                        problems.map((p) => `  ${printable(`${p.path}: ${p.message}`)}\n`).join(""),
-                );
+                const error = jsonErrorOf(new InvalidConfigError(summary, problems));
+                io.stdout(`${printableJson({ ok: false, file, error })}\n`);
             }
+            io.stderr(
+                `${printable(summary)}:\n` +
+                    // A message may span lines (YAML to write): each line printable, the later ones indented under the first.
+                    problems
+                        .map(
+                            (p) =>
+                                `  ${p.message
+                                    .split("\n")
+                                    .map((line, index) => printable(index === 0 ? `${p.path}: ${line}` : `    ${line}`))
+                                    .join("\n")}\n`,
+                        )
+                        .join(""),
+            );
             setExitCode(EXIT_BAD_INPUT);
             return;
         }
@@ -331,7 +483,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         const warmOnFirstDeploy = warmVersions({ ...config, servingHistory: [] });
         if (options.json) {
             const { target, model, pinned, warm } = config;
-            io.stdout(`${printableJson({ valid: true, file, target, model, pinned, warm, warmOnFirstDeploy, problems: [], warnings })}\n`);
+            io.stdout(`${printableJson({ ok: true, file, target, model, pinned, warm, warmOnFirstDeploy, warnings: keyed(warnings) })}\n`);
         } else {
             // A secret webhook cannot be read offline, and a plain one is shown without the path that holds its token.
             const notify = config.rollback.notify === undefined ? "" : ` Notices go to ${describeNotifyTarget(config.rollback.notify)}.`;
@@ -369,7 +521,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             throw new UsageError("give exactly one of --to <version> (plan a pin change) or --against <config-file> (plan an edit)");
         }
         const file = resolveConfigFile(options, projectDir(), io.cwd);
-        const { raw, config } = loadStackConfig(file);
+        const { raw, config } = loadStackConfig(openable(file, io), file);
         // Loaded here, not at the top: it pulls in the Pulumi SDK and the AWS
         // provider, which would slow every other command down by seconds.
         const { planConfigChange, planPinChange, renderConfigPlan, renderPlan } = await import("../plan/plan");
@@ -388,7 +540,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             });
             io.stdout(
                 options.json
-                    ? `${printableJson(plan, 2)}\n`
+                    ? `${printableJson({ ok: true, ...plan, warnings: keyed(plan.warnings) }, 2)}\n`
                     : `${printableLines(renderConfigPlan(plan, options.against, path.relative(io.cwd, file) || file))}\n`,
             );
             return;
@@ -404,6 +556,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
         if (options.json) {
             const { from, targetWarm, targetStandIn, warmBefore, warmAfter, servingHistory: served, warmStandIn, summary, operations, restoreBudget } = plan;
             const json = {
+                ok: true,
                 from,
                 to: plan.to,
                 targetWarm,
@@ -434,11 +587,13 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             const target = await resolveStack(options.stack, projectDir(), deps);
             try {
                 const result = await runPinChange(kind, { ...options, ...target, projectDir: projectDir() }, await deps.pinChange(io));
-                io.stdout(options.json ? `${printableJson(result)}\n` : `${printableLines(renderResult(result))}\n`);
+                io.stdout(options.json ? `${printableJson({ ok: true, ...result })}\n` : `${printableLines(renderResult(result))}\n`);
             } catch (error) {
                 if (!(error instanceof OperationFailedError)) throw error;
-                const result = (error as { result?: unknown }).result;
-                if (options.json) io.stdout(`${printableJson({ ...(result as object), error: error.message })}\n`);
+                // What the failed change did report (from, to, result "failed", durationSeconds...) stays beside the error,
+                // whose object replaces the result's one-line `error`.
+                const partial = (error as { result?: PinChangeResult }).result ?? {};
+                if (options.json) io.stdout(`${printableJson({ ok: false, ...partial, error: jsonErrorOf(error) })}\n`);
                 io.stderr(`mlops: ${printableLines(error.message)}\n`);
                 setExitCode(EXIT_FAILED);
             }
@@ -510,7 +665,7 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             const { stack, file } = await resolveStack(options.stack, projectDir(), deps);
             const kubeconfig = existsSync(file) ? providerSettingsOf(file).kubeconfig : undefined;
             const status = await loadStatus(await deps.openStack(stack, projectDir()), deps.trafficSwitch?.(kubeconfig));
-            io.stdout(options.json ? `${printableJson(status)}\n` : `${renderStatus(status)}\n`);
+            io.stdout(options.json ? `${printableJson({ ok: true, ...status })}\n` : `${renderStatus(status)}\n`);
         });
 
     program
@@ -523,9 +678,11 @@ function buildProgram(io: Io, deps: CliDeps, setExitCode: (code: number) => void
             const { historyEntry, renderHistory } = await import("./stackInfo");
             const { stack } = await resolveStack(options.stack, projectDir(), deps);
             const entries = (await (await deps.openStack(stack, projectDir())).history()).map(historyEntry);
-            io.stdout(options.json ? `${printableJson(entries)}\n` : `${renderHistory(entries)}\n`);
+            io.stdout(options.json ? `${printableJson({ ok: true, updates: entries })}\n` : `${renderHistory(entries)}\n`);
         });
 
+    // Last, so that each command's help lists its own flags first.
+    for (const command of program.commands) commonOptions(command);
     return program;
 }
 

@@ -7,6 +7,7 @@
  * same way. Every problem is collected and reported at once, each named by its
  * config path, e.g. `mlops:versions[2].image`.
  */
+import { distance as levenshtein } from "fastest-levenshtein";
 import { z } from "zod";
 import { BadInputError } from "./badInput";
 import {
@@ -137,102 +138,181 @@ export type VersionIdInput = string | number;
  * only types the input: the transform checks every value, so that each wrong
  * one gets its own message.
  */
-const versionId = z.custom<VersionIdInput>().transform((value, ctx): string => {
-    if (typeof value === "string") return value;
-    if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
-    ctx.addIssue({
-        code: "custom",
-        message:
-            value === undefined
-                ? 'required: a version id, e.g. "3"'
-                : typeof value === "number"
-                  ? 'quote a version id that is not a whole number (write "2.10", not 2.10)'
-                  : 'expected a version id, e.g. "3"',
-    });
-    return z.NEVER;
-});
+const versionId = z
+    .custom<VersionIdInput>()
+    .transform((value, ctx): string => {
+        if (typeof value === "string") return value;
+        if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
+        ctx.addIssue({
+            code: "custom",
+            message:
+                value === undefined
+                    ? 'required: a version id, e.g. "3"'
+                    : typeof value === "number"
+                      ? 'quote a version id that is not a whole number (write "2.10", not 2.10)'
+                      : 'expected a version id, e.g. "3"',
+        });
+        return z.NEVER;
+    })
+    // z.custom has no JSON Schema of its own: say what a person may write.
+    .meta({ type: ["string", "integer"] });
 
 const versionSchema = z
     .object({
-        version: versionId.pipe(
-            z.string().regex(VERSION_ID_PATTERN, {
-                message: "a version id is 1-32 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
-            }),
-        ),
-        image: z.string().regex(IMAGE_BY_DIGEST_PATTERN, {
-            message: "pin the image by digest: <registry>/<repository>@sha256:<64 lowercase hex>; tags such as :latest can change under a pinned version",
-        }),
+        version: versionId
+            .pipe(
+                z.string().regex(VERSION_ID_PATTERN, {
+                    message: "a version id is 1-32 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+                }),
+            )
+            .describe(
+                "The version id: 1-32 letters, digits, `.`, `_` or `-`, starting with a letter or digit (on Kubernetes also ending with one: it is a label value); quote it. Unique, also once turned into resource names (`v2.1` and `v2-1` are one SageMaker name).",
+            ),
+        image: z
+            .string()
+            .regex(IMAGE_BY_DIGEST_PATTERN, {
+                message: "pin the image by digest: <registry>/<repository>@sha256:<64 lowercase hex>; tags such as :latest can change under a pinned version",
+            })
+            .describe(
+                "The container image, pinned by digest: `<registry>/<repository>@sha256:<64 lowercase hex>`. For SageMaker an ECR image without a tag, `<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>`.",
+            ),
         artifact: z
             .string()
             .refine(isExactS3Object, {
                 message:
                     "the artifact is one S3 object, s3://<bucket>/<key>: a valid bucket name, and a key that does not end in '/' (a prefix) and has no '*', '?' or whitespace (IAM would read them as wildcards)",
             })
-            .optional(),
+            .optional()
+            .describe(
+                "The model artifact, exactly one S3 object `s3://<bucket>/<key>`: not a prefix, and no `*`, `?` or whitespace in the key (the role's policy names it). Required for SageMaker; optional on Kubernetes, where the pods get it as `MLOPS_MODEL_ARTIFACT`.",
+            ),
     })
     .strict();
 
 const deploymentSchema = z
     .object({
-        strategy: z.enum(["allAtOnce", "canary", "linear"]).default(DEFAULTS.sagemaker.deployment.strategy),
-        /** Canary size (1-50) or linear step (10-50), in percent of the variant's instance count. */
-        stepPercent: z.number().int().min(1).max(50, { message: "SageMaker shifts at most 50% of the fleet per step" }).optional(),
-        waitIntervalSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.sagemaker.deployment.waitIntervalSeconds),
-        bakeTimeSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.sagemaker.deployment.bakeTimeSeconds),
+        strategy: z
+            .enum(["allAtOnce", "canary", "linear"])
+            .default(DEFAULTS.sagemaker.deployment.strategy)
+            .describe(
+                "How traffic shifts to the new fleet: all at once, a `canary` step of `stepPercent` and then the rest, or `linear` steps of `stepPercent`.",
+            ),
+        stepPercent: z
+            .number()
+            .int()
+            .min(1)
+            .max(50, { message: "SageMaker shifts at most 50% of the fleet per step" })
+            .optional()
+            .describe(
+                "Canary size (1-50) or linear step (10-50), in percent of the variant's instance count; required for `canary` and `linear`, refused for `allAtOnce`.",
+            ),
+        waitIntervalSeconds: z
+            .number()
+            .int()
+            .min(0)
+            .max(3600)
+            .default(DEFAULTS.sagemaker.deployment.waitIntervalSeconds)
+            .describe("The baking period after each traffic step (all at once: after its one step), in seconds."),
+        bakeTimeSeconds: z
+            .number()
+            .int()
+            .min(0)
+            .max(3600)
+            .default(DEFAULTS.sagemaker.deployment.bakeTimeSeconds)
+            .describe("The final bake before the old fleet ends (`terminationWaitInSeconds`), in seconds."),
         // 600..14400 is what the provider accepts (terraform-provider-aws
         // internal/service/sagemaker/endpoint.go, IntBetween(600, 14400)).
-        maximumExecutionTimeoutSeconds: z.number().int().min(600, { message: "600..14400 seconds" }).max(14400, { message: "600..14400 seconds" }).optional(),
+        maximumExecutionTimeoutSeconds: z
+            .number()
+            .int()
+            .min(600, { message: "600..14400 seconds" })
+            .max(14400, { message: "600..14400 seconds" })
+            .optional()
+            .describe("The longest a deployment may run, in seconds (the provider's range). Unset: SageMaker's."),
         rollbackAlarmNames: z
             .array(z.string().regex(ALARM_NAME_PATTERN, { message: "an alarm name is 1-255 printable characters" }))
             .max(10, { message: "SageMaker accepts at most 10 rollback alarms" })
             .refine((names) => new Set(names).size === names.length, { message: "an alarm is listed twice" })
-            .default([]),
+            .default([])
+            .describe(
+                "Existing CloudWatch alarms that roll a deployment back during the bake, besides those `mlops:alarms` feeds the guardrails; at most 10 in all.",
+            ),
     })
-    .strict();
+    .strict()
+    .describe(
+        "The blue/green deployment policy of an endpoint update (the endpoint's `deploymentConfig`); it must end within the AWS provider's 60-minute wait.",
+    );
 
 const variantNameSchema = z.string().regex(SAGEMAKER_NAME_PATTERN, { message: "a variant name is 1-63 letters, digits and hyphens" });
 
 const sagemakerSchema = z
     .object({
-        instanceType: z.string().regex(/^ml\.[a-z0-9]+(?:-[a-z0-9]+)?\.[a-z0-9]+$/, {
-            message: "a SageMaker instance type starts with 'ml.', e.g. ml.m5.large",
-        }),
-        instanceCount: z.number().int().min(1, { message: "instanceCount must be at least 1" }).default(DEFAULTS.sagemaker.instanceCount),
-        variantName: variantNameSchema.default(DEFAULTS.sagemaker.variantName),
-        /**
-         * `hot`: the endpoint config carries the rollback target as a second
-         * production variant at weight 0 with running instances, so that a
-         * rollback to it is one UpdateEndpointWeightsAndCapacities call
-         * (seconds) instead of a new fleet (minutes); it costs the standby's
-         * instances. `cold` (default): the rollback target is its Model and
-         * endpoint config only, no instances.
-         */
+        instanceType: z
+            .string()
+            .regex(/^ml\.[a-z0-9]+(?:-[a-z0-9]+)?\.[a-z0-9]+$/, {
+                message: "a SageMaker instance type starts with 'ml.', e.g. ml.m5.large",
+            })
+            .describe("The instance type of every variant, an `ml.*` type such as `ml.m5.large`."),
+        instanceCount: z
+            .number()
+            .int()
+            .min(1, { message: "instanceCount must be at least 1" })
+            .default(DEFAULTS.sagemaker.instanceCount)
+            .describe("Instances of the serving version."),
+        variantName: variantNameSchema
+            .default(DEFAULTS.sagemaker.variantName)
+            .describe(
+                "The production variant's name (1-63 letters, digits and `-`), the same for every version: SageMaker's guardrails only bake when it stays the same; renaming it deploys all at once with no bake, and `mlops plan --against` warns.",
+            ),
         standby: z
             .enum(["hot", "cold"], { message: "standby is 'hot' (a running weight-0 variant) or 'cold' (no instances)" })
-            .default(DEFAULTS.sagemaker.standby),
-        /** Hot standby: the standby variant's instance count; defaults to `instanceCount` (a full-size standby). */
+            .default(DEFAULTS.sagemaker.standby)
+            .describe(
+                "`cold`: a warm version is its Model and endpoint config only, no instances (no cost; a rollback starts a new fleet, minutes). `hot`: the endpoint config also runs the rollback target as a second production variant at weight 0, so that a rollback to it is one `UpdateEndpointWeightsAndCapacities` call (seconds); it costs the standby's instances and needs `mlops:warm` of 1 or more.",
+            ),
         standbyInstanceCount: z
             .number()
             .int()
             .min(1, { message: "standbyInstanceCount must be at least 1 (SageMaker runs no variant on 0 instances)" })
-            .optional(),
-        /** Hot standby: the second production variant's name; with `variantName`, both stay the same across versions, as SageMaker's guardrails need. */
-        standbyVariantName: variantNameSchema.default(DEFAULTS.sagemaker.standbyVariantName),
-        executionRoleArn: z.string().regex(IAM_ROLE_ARN_PATTERN, { message: "expected an IAM role ARN, arn:aws:iam::<account>:role/<name>" }).optional(),
-        kmsKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN, { message: "expected a KMS key or alias ARN" }).optional(),
+            .optional()
+            .describe(
+                "Hot standby only: instances of the standby variant, at most `instanceCount`; below it, `mlops rollback` raises it before it moves the weight. Unset: `instanceCount` (a full-size standby).",
+            ),
+        standbyVariantName: variantNameSchema
+            .default(DEFAULTS.sagemaker.standbyVariantName)
+            .describe(
+                "Hot standby only: the second production variant's name, not `variantName`; like it, the same across versions, as SageMaker's guardrails need.",
+            ),
+        executionRoleArn: z
+            .string()
+            .regex(IAM_ROLE_ARN_PATTERN, { message: "expected an IAM role ARN, arn:aws:iam::<account>:role/<name>" })
+            .optional()
+            .describe(
+                "The IAM role ARN the Models run as, `arn:aws:iam::<account>:role/<name>`. Unset: a role the stack creates, scoped to the warm versions.",
+            ),
+        kmsKeyArn: z
+            .string()
+            .regex(KMS_KEY_ARN_PATTERN, { message: "expected a KMS key or alias ARN" })
+            .optional()
+            .describe(
+                "KMS key (or alias) ARN for the instances' storage volumes; refused for instance types with local NVMe storage (such as `ml.g5`), which SageMaker rejects. Unset: a key the stack creates, `<model>-storage-key`, or none on local-NVMe types.",
+            ),
         vpc: z
             .object({
                 subnetIds: z
                     .array(z.string().regex(/^subnet-[0-9a-f]+$/, { message: "expected a subnet id, subnet-…" }))
                     .min(1)
-                    .max(16),
+                    .max(16)
+                    .describe("Subnet ids, `subnet-…`."),
                 securityGroupIds: z
                     .array(z.string().regex(/^sg-[0-9a-f]+$/, { message: "expected a security group id, sg-…" }))
                     .min(1)
-                    .max(5),
+                    .max(5)
+                    .describe("Security group ids, `sg-…`."),
             })
             .strict()
-            .optional(),
+            .optional()
+            .describe("The VPC the Models run in. Unset: none."),
         deployment: deploymentSchema.default({
             strategy: DEFAULTS.sagemaker.deployment.strategy,
             waitIntervalSeconds: DEFAULTS.sagemaker.deployment.waitIntervalSeconds,
@@ -240,13 +320,19 @@ const sagemakerSchema = z
             rollbackAlarmNames: [],
         }),
     })
-    .strict();
+    .strict()
+    .describe("The SageMaker endpoint. Required when `mlops:target` is `sagemaker`.");
 
 /** A Kubernetes resource quantity such as `500m`, `2`, `1.5Gi` or `1e3`. */
 export const QUANTITY_PATTERN = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$/;
 
 const quantity = z.string().regex(QUANTITY_PATTERN, { message: "not a Kubernetes quantity (e.g. 500m, 2, 1Gi, 512Mi)" });
-const resourceAmounts = z.object({ cpu: quantity.optional(), memory: quantity.optional() }).strict();
+const resourceAmounts = z
+    .object({
+        cpu: quantity.optional().describe("CPU, a Kubernetes quantity such as `500m` or `2`."),
+        memory: quantity.optional().describe("Memory, a Kubernetes quantity such as `512Mi` or `2Gi`."),
+    })
+    .strict();
 const port = z.number().int().min(1, { message: "a port is 1..65535" }).max(65535, { message: "a port is 1..65535" });
 const probePath = z.string().startsWith("/", { message: "a probe path starts with '/'" });
 
@@ -256,31 +342,67 @@ const kubernetesSchema = z
             .string()
             .max(63)
             .regex(DNS_LABEL_PATTERN, { message: "a namespace is a DNS label: lowercase letters, digits and '-'" })
-            .default(DEFAULTS.kubernetes.namespace),
-        createNamespace: z.boolean().default(DEFAULTS.kubernetes.createNamespace),
-        replicas: z.number().int().min(1, { message: "replicas must be at least 1" }).default(DEFAULTS.kubernetes.replicas),
-        /** Replicas of each warm version that does not serve; defaults to `replicas` (hot standby). */
-        standbyReplicas: z.number().int().min(0, { message: "standbyReplicas must be 0 or more" }).optional(),
-        /**
-         * When a rollback's target runs fewer ready pods than `replicas` (a
-         * partial standby): false (safe) scales it up first and then moves
-         * traffic, as long as its pods take to load; true moves traffic at
-         * once to the pods that are ready and scales up behind the switch.
-         */
-        rollbackAtReducedCapacity: z.boolean().default(DEFAULTS.kubernetes.rollbackAtReducedCapacity),
-        port: port.default(DEFAULTS.kubernetes.port),
-        servicePort: port.default(DEFAULTS.kubernetes.servicePort),
-        serviceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default(DEFAULTS.kubernetes.serviceType),
-        readinessPath: probePath.default(DEFAULTS.kubernetes.readinessPath),
-        livenessPath: probePath.default(DEFAULTS.kubernetes.livenessPath),
-        startupTimeoutSeconds: z.number().int().min(10).max(3600).default(DEFAULTS.kubernetes.startupTimeoutSeconds),
-        /** How long `pulumi up` waits for a Deployment to be ready before it fails; default: the startup budget plus 5 minutes. */
-        rolloutTimeoutSeconds: z.number().int().min(30).max(7200).optional(),
-        resources: z.object({ requests: resourceAmounts.optional(), limits: resourceAmounts.optional() }).strict().default(DEFAULTS.kubernetes.resources),
-        /** The numeric user the model server runs as (the image must allow it); unset, the image's USER, which must not be root. */
-        runAsUser: z.number().int().min(1, { message: "runAsUser must not be 0 (root)" }).optional(),
+            .default(DEFAULTS.kubernetes.namespace)
+            .describe("The namespace of every object, a DNS label: lowercase letters, digits and `-`."),
+        createNamespace: z.boolean().default(DEFAULTS.kubernetes.createNamespace).describe("Declare the namespace too."),
+        replicas: z
+            .number()
+            .int()
+            .min(1, { message: "replicas must be at least 1" })
+            .default(DEFAULTS.kubernetes.replicas)
+            .describe("Pods of the serving version."),
+        standbyReplicas: z
+            .number()
+            .int()
+            .min(0, { message: "standbyReplicas must be 0 or more" })
+            .optional()
+            .describe("Pods of each warm version that does not serve. Unset: `replicas` (hot standby)."),
+        rollbackAtReducedCapacity: z
+            .boolean()
+            .default(DEFAULTS.kubernetes.rollbackAtReducedCapacity)
+            .describe(
+                "When a rollback's target runs fewer ready pods than `replicas` (a partial standby, `standbyReplicas` between 1 and `replicas` - 1): `false` (safe) scales it up first and then moves traffic, as long as its pods take to load; `true` moves traffic at once to the pods that are ready and scales up behind the switch. No effect on a full standby (always switched at once) or `standbyReplicas: 0` (never).",
+            ),
+        port: port.default(DEFAULTS.kubernetes.port).describe("The container port the model server listens on."),
+        servicePort: port.default(DEFAULTS.kubernetes.servicePort).describe("The Service's port."),
+        serviceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default(DEFAULTS.kubernetes.serviceType).describe("The Service's type."),
+        readinessPath: probePath.default(DEFAULTS.kubernetes.readinessPath).describe("The HTTP path of the readiness probe; starts with `/`."),
+        livenessPath: probePath.default(DEFAULTS.kubernetes.livenessPath).describe("The HTTP path of the liveness probe; starts with `/`."),
+        startupTimeoutSeconds: z
+            .number()
+            .int()
+            .min(10)
+            .max(3600)
+            .default(DEFAULTS.kubernetes.startupTimeoutSeconds)
+            .describe("How long a pod may take to load the model before the liveness probe applies (the startup probe), in seconds."),
+        rolloutTimeoutSeconds: z
+            .number()
+            .int()
+            .min(30)
+            .max(7200)
+            .optional()
+            .describe(
+                "How long `pulumi up` waits for a Deployment to be ready before it fails, with traffic still on the version that served, in seconds. Unset: `startupTimeoutSeconds` + 300.",
+            ),
+        resources: z
+            .object({
+                requests: resourceAmounts.optional().describe("What each model container is guaranteed."),
+                limits: resourceAmounts.optional().describe("The most each model container may use."),
+            })
+            .strict()
+            .default(DEFAULTS.kubernetes.resources)
+            .describe("The model containers' `requests` and `limits` of `cpu` and `memory`; a request above its limit is an error."),
+        runAsUser: z
+            .number()
+            .int()
+            .min(1, { message: "runAsUser must not be 0 (root)" })
+            .optional()
+            .describe("The numeric user the model server runs as, not 0 (root); the image must allow it. Unset: the image's USER, which must not be root."),
     })
-    .strict();
+    .strict()
+    .describe(
+        "The Deployments and Service that serve the model. Required when `mlops:target` is `kubernetes`; every field has a default, so an empty section (`mlops:kubernetes: {}`) takes them all.",
+    );
 
 /** Where `mlops rollback` reports: an SNS topic, or an HTTPS webhook. */
 export const SNS_TOPIC_ARN_PATTERN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
@@ -332,29 +454,35 @@ export function notifyTargetProblem(value: string): string | undefined {
 }
 
 /** Checked by `notifyTargetProblem`; a secret is taken as it is (it cannot be read offline, and the engine decrypts it). */
-const notifyTarget = z.custom<NotifyTargetInput>().transform((value, ctx): NotifyTargetInput => {
-    if (isSecretConfigValue(value)) return { secure: value.secure };
-    const problem = typeof value === "string" ? notifyTargetProblem(value) : `expected ${NOTIFY_TARGET_HINT} (${STORE_AS_SECRET}), got ${describeValue(value)}`;
-    if (problem === undefined) return value;
-    ctx.addIssue({ code: "custom", message: problem });
-    return z.NEVER;
-});
+const notifyTarget = z
+    .custom<NotifyTargetInput>()
+    .transform((value, ctx): NotifyTargetInput => {
+        if (isSecretConfigValue(value)) return { secure: value.secure };
+        const problem =
+            typeof value === "string" ? notifyTargetProblem(value) : `expected ${NOTIFY_TARGET_HINT} (${STORE_AS_SECRET}), got ${describeValue(value)}`;
+        if (problem === undefined) return value;
+        ctx.addIssue({ code: "custom", message: problem });
+        return z.NEVER;
+    })
+    // z.custom has no JSON Schema of its own: a string, as written or as a secret.
+    .meta({ type: "string" });
 
 const rollbackSchema = z
     .object({
-        /**
-         * SNS topic ARN or https:// webhook that hears about every rollback;
-         * a webhook URL (which carries its token) best as a Pulumi secret:
-         * `pulumi config set --secret --path mlops:rollback.notify <url>`.
-         */
-        notify: notifyTarget.optional(),
-        /**
-         * Versions released from the quarantine a rollback put them under:
-         * the explicit override that lets them be pinned again.
-         */
-        allowRedeploy: z.array(versionId).default([]),
+        notify: notifyTarget
+            .optional()
+            .describe(
+                `An SNS topic ARN or \`https://\` webhook URL that hears about every rollback. A webhook URL carries its token: keep it a Pulumi secret, \`${STORE_AS_SECRET}\`. Unset: no notice.`,
+            ),
+        allowRedeploy: z
+            .array(versionId)
+            .default([])
+            .describe(
+                "Versions released from the quarantine a rollback put them under: the explicit override that lets them be pinned again. Each is in `mlops:versions`.",
+            ),
     })
-    .strict();
+    .strict()
+    .describe("What `mlops rollback` does besides moving traffic.");
 
 /**
  * CloudWatch alarm periods: 10, 20 or 30 seconds (high-resolution metrics
@@ -378,26 +506,35 @@ export type MissingDataTreatment = (typeof MISSING_DATA_TREATMENTS)[number];
 
 const customAlarmSchema = z
     .object({
-        /** Ends the alarm's name: `<model>-<stack>-<name>`; keep it stable, it is the alarm's identity. */
-        name: z.string().regex(ALARM_SUFFIX_PATTERN, { message: "1-40 lowercase letters, digits and '-', e.g. queue-depth" }),
-        namespace: z.string().min(1).max(255),
-        metricName: z.string().min(1).max(255),
-        dimensions: z.record(z.string().min(1).max(255), z.string().min(1).max(1024)).default({}),
-        /** Average, Sum, Minimum, Maximum, SampleCount, or a percentile such as p99. */
+        name: z
+            .string()
+            .regex(ALARM_SUFFIX_PATTERN, { message: "1-40 lowercase letters, digits and '-', e.g. queue-depth" })
+            .describe(
+                "Ends the alarm's name, `<model>-<stack>-<name>`: 1-40 lowercase letters, digits and `-`, e.g. `queue-depth`; unique, and not a built-in alarm's. Keep it stable: it is the alarm's identity.",
+            ),
+        namespace: z.string().min(1).max(255).describe("The metric's CloudWatch namespace, e.g. `ContainerInsights` or your own."),
+        metricName: z.string().min(1).max(255).describe("The metric's name."),
+        dimensions: z.record(z.string().min(1).max(255), z.string().min(1).max(1024)).default({}).describe("The metric's dimensions, name to value."),
         statistic: z
             .string()
             .regex(/^(Average|Sum|Minimum|Maximum|SampleCount|p(100|\d{1,2}(\.\d{1,2})?))$/, {
                 message: "Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99",
             })
-            .default("Average"),
-        threshold,
-        comparison: z.enum(ALARM_COMPARISONS).default("greaterThan"),
-        /**
-         * What a period with no data counts as. @default follows `comparison`
-         * (`missingDataTreatment`): `breaching` for a floor (`lessThan`,
-         * `lessThanOrEqual`: too few pods, too few requests), `notBreaching` for a ceiling.
-         */
-        treatMissingData: z.enum(MISSING_DATA_TREATMENTS).optional(),
+            .default("Average")
+            .describe("`Average`, `Sum`, `Minimum`, `Maximum`, `SampleCount`, or a percentile such as `p99`."),
+        threshold: threshold.describe("The value the statistic is compared with."),
+        comparison: z
+            .enum(ALARM_COMPARISONS)
+            .default("greaterThan")
+            .describe(
+                "A ceiling, `greaterThan` or `greaterThanOrEqual` (too many errors), or a floor, `lessThan` or `lessThanOrEqual` (too few pods, too few requests).",
+            ),
+        treatMissingData: z
+            .enum(MISSING_DATA_TREATMENTS)
+            .optional()
+            .describe(
+                "What a period without data counts as. Unset: it follows `comparison` (`missingDataTreatment`): a floor breaches (its metric stops when the last pod goes, so otherwise it could never fire), a ceiling does not (no errors reported is no failure). `mlops validate` warns when a floor is told not to breach, and when it breaches on a `periodSeconds` under 60.",
+            ),
     })
     .strict();
 
@@ -473,21 +610,46 @@ const alarmsSchema = z
             .number()
             .int()
             .refine(isAlarmPeriod, { message: "an alarm period is 10, 20, 30 or a multiple of 60 seconds" })
-            .default(DEFAULTS.alarms.periodSeconds),
-        evaluationPeriods: z.number().int().min(1, { message: "evaluationPeriods is at least 1" }).default(DEFAULTS.alarms.evaluationPeriods),
-        datapointsToAlarm: z.number().int().min(1, { message: "datapointsToAlarm is at least 1" }).default(DEFAULTS.alarms.datapointsToAlarm),
-        /** SageMaker: alarm when 5XX errors exceed this percent of invocations. @default 5 */
-        errorRatePercent: percent.optional(),
-        /** SageMaker: alarm when the p99 ModelLatency exceeds this many milliseconds. @default 1000 */
-        latencyP99Ms: threshold.optional(),
-        /** SageMaker: alarm when 4XX errors exceed this percent of invocations (off unless set). */
-        clientErrorRatePercent: percent.optional(),
-        /** Alarms on any metric: Container Insights or your own namespace (required for kubernetes). */
-        custom: z.array(customAlarmSchema).max(8, { message: "at most 8 custom alarms" }).default([]),
-        /** SageMaker: also name the metric alarms in the endpoint's deployment guardrails. @default true */
-        feedGuardrails: z.boolean().default(true),
+            .default(DEFAULTS.alarms.periodSeconds)
+            .describe("The alarms' period: 10, 20, 30 or a multiple of 60 seconds (SageMaker: 60 or more, its metrics are per minute)."),
+        evaluationPeriods: z
+            .number()
+            .int()
+            .min(1, { message: "evaluationPeriods is at least 1" })
+            .default(DEFAULTS.alarms.evaluationPeriods)
+            .describe('The N of "M of N": how many periods are evaluated; `periodSeconds` × `evaluationPeriods` is at most one day.'),
+        datapointsToAlarm: z
+            .number()
+            .int()
+            .min(1, { message: "datapointsToAlarm is at least 1" })
+            .default(DEFAULTS.alarms.datapointsToAlarm)
+            .describe('The M of "M of N": how many of those periods must breach; at most `evaluationPeriods`.'),
+        // Defaulted by the alarms (DEFAULTS.alarms), not here: on kubernetes a value set is an error.
+        errorRatePercent: percent
+            .optional()
+            .describe(`SageMaker only: alarm when 5XX errors exceed this percent of invocations. Unset: ${DEFAULTS.alarms.errorRatePercent} on SageMaker.`),
+        latencyP99Ms: threshold
+            .optional()
+            .describe(
+                `SageMaker only: alarm when the p99 \`ModelLatency\` exceeds this many milliseconds (the alarm converts to the metric's microseconds). Unset: ${DEFAULTS.alarms.latencyP99Ms} on SageMaker.`,
+            ),
+        clientErrorRatePercent: percent.optional().describe("SageMaker only: alarm when 4XX errors exceed this percent of invocations. Unset: no such alarm."),
+        custom: z
+            .array(customAlarmSchema)
+            .max(8, { message: "at most 8 custom alarms" })
+            .default([])
+            .describe(
+                "Alarms on any metric (Container Insights, or your own namespace): at most 8; on Kubernetes at least one, as its alarms come only from here.",
+            ),
+        feedGuardrails: z
+            .boolean()
+            .default(true)
+            .describe("SageMaker: also name the metric alarms in the endpoint's deployment guardrails (`autoRollbackConfiguration`)."),
     })
-    .strict();
+    .strict()
+    .describe(
+        "CloudWatch alarms on the served model; they feed SageMaker's deployment guardrails and the rollback trigger. Keep the set of alarms stable: adding or removing one (a custom alarm, `clientErrorRatePercent`, `feedGuardrails`, the section itself) replaces a SageMaker endpoint; thresholds and periods change freely.",
+    );
 
 /** CloudWatch Logs retention values (PutRetentionPolicy). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
@@ -498,56 +660,59 @@ const PULUMI_CLI_CHECKSUM_HINT =
 
 const triggerSchema = z
     .object({
-        /** No second automatic rollback for this long after one. @default 1800 */
         cooldownSeconds: z
             .number()
             .int()
             .min(60, { message: "60..86400 seconds" })
             .max(86_400, { message: "60..86400 seconds" })
-            .default(DEFAULTS.trigger.cooldownSeconds),
-        /**
-         * Alarm events older than this are stale (EventBridge retries for up to 24 h).
-         * At most 21600: it is also the Lambda's maximum event age, whose limit that is.
-         * @default 900
-         */
+            .default(DEFAULTS.trigger.cooldownSeconds)
+            .describe("No second automatic rollback for this long after one, in seconds."),
         maxEventAgeSeconds: z
             .number()
             .int()
             .min(60, { message: "60..21600 seconds" })
             .max(21_600, { message: "60..21600 seconds (Lambda keeps an event for at most 6 hours)" })
-            .default(DEFAULTS.trigger.maxEventAgeSeconds),
-        /** While SageMaker is updating the endpoint, re-check this many times before giving up. @default 4 */
-        busyRechecks: z.number().int().min(0).max(10, { message: "at most 10 re-checks" }).default(DEFAULTS.trigger.busyRechecks),
-        busyRecheckSeconds: z.number().int().min(1).max(60, { message: "1..60 seconds" }).default(DEFAULTS.trigger.busyRecheckSeconds),
-        /** The role the reconcile build runs `mlops rollback` as: it needs what your `pulumi up` needs. */
-        runnerRoleArn: z.string().regex(IAM_ROLE_ARN_PATTERN, { message: "expected an IAM role ARN, arn:aws:iam::<account>:role/<name>" }),
-        /** Where the build checks out this stack's program (the repository you run `pulumi up` from). */
+            .default(DEFAULTS.trigger.maxEventAgeSeconds)
+            .describe(
+                "Alarm events older than this are stale (EventBridge retries for up to 24 h), in seconds; at most 21600, as it is also the Lambda's maximum event age.",
+            ),
+        busyRechecks: z
+            .number()
+            .int()
+            .min(0)
+            .max(10, { message: "at most 10 re-checks" })
+            .default(DEFAULTS.trigger.busyRechecks)
+            .describe("While SageMaker is updating the endpoint, re-check this many times before giving up."),
+        busyRecheckSeconds: z
+            .number()
+            .int()
+            .min(1)
+            .max(60, { message: "1..60 seconds" })
+            .default(DEFAULTS.trigger.busyRecheckSeconds)
+            .describe("Seconds between those re-checks."),
+        runnerRoleArn: z
+            .string()
+            .regex(IAM_ROLE_ARN_PATTERN, { message: "expected an IAM role ARN, arn:aws:iam::<account>:role/<name>" })
+            .describe(
+                "The IAM role ARN the reconcile build runs `mlops rollback` as: what your `pulumi up` needs, plus writing to the trigger's log group and reading `pulumiSecret`.",
+            ),
         source: z
             .object({
-                type: z.enum(["GITHUB", "GITHUB_ENTERPRISE", "GITLAB", "BITBUCKET", "CODECOMMIT", "S3"]),
-                location: z.string().min(1),
-                /** Branch, tag or commit (S3: object version). */
-                version: z.string().min(1).optional(),
+                type: z.enum(["GITHUB", "GITHUB_ENTERPRISE", "GITLAB", "BITBUCKET", "CODECOMMIT", "S3"]).describe("The kind of source, as CodeBuild names it."),
+                location: z.string().min(1).describe("The repository (S3: the object) as CodeBuild locates it."),
+                version: z.string().min(1).optional().describe("Branch, tag or commit (S3: object version)."),
             })
-            .strict(),
-        /**
-         * The Pulumi project's folder in that repository (where its Pulumi.yaml
-         * and package.json are), relative to the repository's root: the build
-         * installs that project's own dependencies and runs its mlops there.
-         * @default "."
-         */
+            .strict()
+            .describe("Where the build checks out this stack's program (the repository you run `pulumi up` from)."),
         projectDirectory: z
             .string()
             .regex(/^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]+$/, {
                 message: "a folder inside the repository, relative to its root (letters, digits, '.', '_', '-' and '/'; no '..'), e.g. infra/ml",
             })
-            .default("."),
-        /**
-         * The Pulumi CLI the reconcile build installs, pinned: a release and
-         * the SHA-256 of its `pulumi-v<version>-linux-x64.tar.gz`, as that
-         * release's `pulumi-<version>-checksums.txt` lists it. The build
-         * refuses a download that does not match.
-         */
+            .default(".")
+            .describe(
+                "Your Pulumi project's folder in that repository (where its Pulumi.yaml, package.json and package-lock.json are), relative to its root, no `..`: the build runs `npm ci` and then `npx mlops rollback` there.",
+            ),
         pulumiCli: z
             // A custom check, so that a missing section says where its values come from (not just "required").
             .custom<{ readonly version: string; readonly sha256: string }>((value) => value !== undefined, {
@@ -556,50 +721,60 @@ const triggerSchema = z
             .pipe(
                 z
                     .object({
-                        version: z.string().regex(/^\d+\.\d+\.\d+$/, { message: "a Pulumi CLI release, e.g. 3.248.0 (no 'v')" }),
+                        version: z
+                            .string()
+                            .regex(/^\d+\.\d+\.\d+$/, { message: "a Pulumi CLI release, e.g. 3.248.0 (no 'v')" })
+                            .describe("The Pulumi CLI release, e.g. `3.248.0` (no `v`): your project's `@pulumi/pulumi` version or later."),
                         sha256: z
                             .string()
                             .regex(/^[0-9a-fA-F]{64}$/, { message: `64 hex digits: ${PULUMI_CLI_CHECKSUM_HINT}` })
-                            .transform((digest) => digest.toLowerCase()),
+                            .transform((digest) => digest.toLowerCase())
+                            .describe(`The SHA-256 of \`pulumi-v<version>-linux-x64.tar.gz\`, 64 hex digits: ${PULUMI_CLI_CHECKSUM_HINT}.`),
                     })
                     .strict(),
-            ),
-        /** The stack's backend when it is not Pulumi Cloud, e.g. s3://acme-pulumi-state. */
+            )
+            .describe("The Pulumi CLI the reconcile build installs, pinned by release and checksum; the build refuses a download that does not match."),
         pulumiBackendUrl: z
             .string()
             .regex(/^(s3|azblob|gs|file|https?):\/\/\S+$/, { message: "a Pulumi backend URL: s3://, azblob://, gs://, file:// or https://" })
-            .optional(),
-        /** The build's Pulumi credential, from Secrets Manager: an access token (Pulumi Cloud) or the passphrase of a self-managed backend. */
+            .optional()
+            .describe("The stack's backend when it is not Pulumi Cloud: an `s3://`, `azblob://`, `gs://`, `file://` or `https://` URL. Unset: Pulumi Cloud."),
         pulumiSecret: z
             .object({
-                variable: z.enum(["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"]),
-                secretArn: z.string().regex(SECRET_ARN_PATTERN, { message: "expected a Secrets Manager secret ARN" }),
+                variable: z
+                    .enum(["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"])
+                    .describe("The variable the build gets it in: an access token (Pulumi Cloud) or the passphrase of a self-managed backend."),
+                secretArn: z
+                    .string()
+                    .regex(SECRET_ARN_PATTERN, { message: "expected a Secrets Manager secret ARN" })
+                    .describe("The Secrets Manager secret's ARN."),
             })
             .strict()
-            .optional(),
+            .optional()
+            .describe("The build's Pulumi credential, from Secrets Manager. Unset: none."),
         logRetentionDays: z
             .number()
             .int()
             .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), { message: `one of ${LOG_RETENTION_DAYS.join(", ")}` })
-            .default(DEFAULTS.trigger.logRetentionDays),
-        /**
-         * Kubernetes on EKS: the cluster the model serves on, for the
-         * trigger's instant switch. The handler moves the Service's selector
-         * itself (one compare-and-set write, as `mlops rollback` does) before
-         * the reconcile build; its role gets an EKS access entry in a
-         * Kubernetes group that may only read and patch that one Service.
-         * The cluster's authentication mode must allow access entries (API or
-         * API_AND_CONFIG_MAP). @default no instant switch: the reconcile build moves traffic
-         */
+            .default(DEFAULTS.trigger.logRetentionDays)
+            .describe(`How many days the handler's and the build's logs are kept: a CloudWatch Logs value, one of ${LOG_RETENTION_DAYS.join(", ")}.`),
         eks: z
             .object({
-                /** The EKS cluster's name (1-100 letters, digits, '-' or '_', starting with a letter or digit). */
-                clusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, { message: "an EKS cluster name: letters, digits, '-' and '_'" }),
+                clusterName: z
+                    .string()
+                    .regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, { message: "an EKS cluster name: letters, digits, '-' and '_'" })
+                    .describe("The EKS cluster's name: 1-100 letters, digits, `-` or `_`, starting with a letter or digit."),
             })
             .strict()
-            .optional(),
+            .optional()
+            .describe(
+                "Kubernetes on EKS: the cluster the model serves on, for the trigger's instant switch. The handler moves the Service's selector itself (one compare-and-set write, as `mlops rollback` does) before the reconcile build; its role gets an EKS access entry in a Kubernetes group that may only read and patch that one Service. The cluster's authentication mode must allow access entries (`API` or `API_AND_CONFIG_MAP`), and its API endpoint must be reachable from Lambda. Unset: no instant switch, the reconcile build moves traffic.",
+            ),
     })
-    .strict();
+    .strict()
+    .describe(
+        "The alarm-triggered rollback: an EventBridge rule on the alarms, a Lambda handler that moves traffic back, and a CodeBuild run of `mlops rollback` that reconciles the stack. Needs `mlops:alarms`.",
+    );
 
 /**
  * RDS DB instance and cluster identifiers: 1-63 letters, digits or hyphens,
@@ -615,81 +790,133 @@ const SECURITY_GROUP_ID_PATTERN = /^sg-[0-9a-f]{8}([0-9a-f]{9})?$/;
 /** A database this stack creates: the settings that are the user's call; the safety settings are not optional. */
 const managedDatabaseSchema = z
     .object({
-        /** postgres, mysql, mariadb (instance) or aurora-postgresql, aurora-mysql (cluster). */
-        engine: z.enum(["postgres", "mysql", "mariadb", "aurora-postgresql", "aurora-mysql"], {
-            message: "one of postgres, mysql, mariadb (kind: instance) or aurora-postgresql, aurora-mysql (kind: cluster)",
-        }),
+        engine: z
+            .enum(["postgres", "mysql", "mariadb", "aurora-postgresql", "aurora-mysql"], {
+                message: "one of postgres, mysql, mariadb (kind: instance) or aurora-postgresql, aurora-mysql (kind: cluster)",
+            })
+            .describe("The engine: `postgres`, `mysql` or `mariadb` for kind `instance`, `aurora-postgresql` or `aurora-mysql` for kind `cluster`."),
         engineVersion: z
             .string()
             .regex(/^\d+(\.\d+)*$/, { message: "an engine version such as 16.4" })
-            .optional(),
-        /** e.g. db.t4g.medium; for a cluster, its writer instance. */
-        instanceClass: z.string().regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, { message: "an RDS instance class such as db.t4g.medium" }),
-        /** Instance only: storage in GiB (20..65536). */
-        allocatedStorageGiB: z.number().int().min(20, { message: "20..65536 GiB" }).max(65_536, { message: "20..65536 GiB" }).optional(),
+            .optional()
+            .describe("The engine version, such as `16.4`. Unset: RDS's default."),
+        instanceClass: z
+            .string()
+            .regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, { message: "an RDS instance class such as db.t4g.medium" })
+            .describe("The instance class, such as `db.t4g.medium`; for a cluster, its writer instance's."),
+        allocatedStorageGiB: z
+            .number()
+            .int()
+            .min(20, { message: "20..65536 GiB" })
+            .max(65_536, { message: "20..65536 GiB" })
+            .optional()
+            .describe("Storage in GiB: required for kind `instance`; refused for a cluster, whose Aurora storage grows by itself."),
         username: z
             .string()
             .regex(/^[A-Za-z][A-Za-z0-9_]{0,15}$/, { message: "1-16 letters, digits or '_', starting with a letter" })
-            .default(DEFAULTS.database.username),
+            .default(DEFAULTS.database.username)
+            .describe("The master user: 1-16 letters, digits or `_`, starting with a letter."),
         databaseName: z
             .string()
             .regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, { message: "1-63 letters, digits or '_', starting with a letter" })
-            .optional(),
-        /** Automated backups kept this many days: 7..35. @default 7 */
+            .optional()
+            .describe("A database to create in it: 1-63 letters, digits or `_`, starting with a letter. Unset: none."),
         backupRetentionDays: z
             .number()
             .int()
             .min(7, { message: "7..35 days: a shorter retention leaves too little point-in-time recovery behind a bad model" })
             .max(35, { message: "7..35 days (the RDS maximum)" })
-            .default(DEFAULTS.database.backupRetentionDays),
-        subnetGroupName: z.string().min(1).max(255).optional(),
-        securityGroupIds: z.array(z.string().regex(SECURITY_GROUP_ID_PATTERN, { message: "a security group id, sg-..." })).optional(),
-        /** Storage is always encrypted; this picks the key (default: the RDS AWS-managed key). */
-        kmsKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN, { message: "expected a KMS key ARN" }).optional(),
-        multiAz: z.boolean().default(DEFAULTS.database.multiAz),
+            .default(DEFAULTS.database.backupRetentionDays)
+            .describe("Days of automated backups: below 7 a bad model found late has no point-in-time restore left."),
+        subnetGroupName: z.string().min(1).max(255).optional().describe("The DB subnet group it is created in. Unset: RDS's default."),
+        securityGroupIds: z
+            .array(z.string().regex(SECURITY_GROUP_ID_PATTERN, { message: "a security group id, sg-..." }))
+            .optional()
+            .describe("Its VPC security group ids, `sg-…`. Unset: RDS's default."),
+        kmsKeyArn: z
+            .string()
+            .regex(KMS_KEY_ARN_PATTERN, { message: "expected a KMS key ARN" })
+            .optional()
+            .describe("Storage is always encrypted; this picks the KMS key. Unset: the RDS AWS-managed key."),
+        multiAz: z.boolean().default(DEFAULTS.database.multiAz).describe("Instance only: a Multi-AZ deployment, with a standby in another Availability Zone."),
     })
     .strict();
 
 const databaseSchema = z
     .object({
-        /** instance: an RDS DB instance; cluster: an Aurora DB cluster. */
-        kind: z.enum(["instance", "cluster"], { message: "'instance' (an RDS DB instance) or 'cluster' (an Aurora DB cluster)" }),
-        /** The database the model uses, snapshotted before each pin change. Managed elsewhere unless `manage` is set. */
-        identifier: rdsIdentifier,
-        /** Create the database in this stack, with deletion protection, encryption and backups that cannot be turned off here. */
-        manage: managedDatabaseSchema.optional(),
-        /** The environment variable the model's containers get the database's address in. Unset: the serving side is not told. */
+        kind: z
+            .enum(["instance", "cluster"], { message: "'instance' (an RDS DB instance) or 'cluster' (an Aurora DB cluster)" })
+            .describe("`instance`: an RDS DB instance; `cluster`: an Aurora DB cluster."),
+        identifier: rdsIdentifier.describe(
+            "The database the model uses, snapshotted before each pin change: 1-63 lowercase letters, digits or `-`, starting with a letter, no `--`, not ending with `-` (a cluster created here: at most 56, its writer instance is `<identifier>-writer`). Managed elsewhere unless `manage` is set.",
+        ),
+        manage: managedDatabaseSchema
+            .optional()
+            .describe(
+                "Create the database in this stack, with deletion protection, encryption and backups that cannot be turned off here. Unset: it is managed elsewhere.",
+            ),
         addressEnv: z
             .string()
             .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: "an environment variable name: A-Z, 0-9 and '_', not starting with a digit" })
-            .optional(),
-        /**
-         * Written by `mlops rollback --restore-database`: the database restored
-         * from a snapshot, which the model now uses and later snapshots are
-         * taken of. `identifier` stays as it is, untouched.
-         */
-        restoredInto: rdsIdentifier.optional(),
+            .optional()
+            .describe(
+                "The environment variable the model's containers get the database's address in (`A-Z`, `0-9`, `_`). Unset: the serving side is not told.",
+            ),
+        restoredInto: rdsIdentifier
+            .optional()
+            .describe(
+                "Written by `mlops rollback --restore-database`: the database restored from a snapshot, which the model now uses and later snapshots are taken of; `identifier` stays as it is.",
+            ),
     })
-    .strict();
+    .strict()
+    .describe(
+        "The database the model uses: snapshotted before every change of the pin, restored only when asked (`mlops rollback --restore-database`), always into a new database.",
+    );
 
-const targetSchema = z.enum(["sagemaker", "kubernetes"], { message: "set mlops:target to 'sagemaker' or 'kubernetes'" });
+const targetSchema = z
+    .enum(["sagemaker", "kubernetes"], { message: "set mlops:target to 'sagemaker' or 'kubernetes'" })
+    .describe(
+        "Where the model is served: a SageMaker endpoint or Kubernetes Deployments; its section, `mlops:sagemaker` or `mlops:kubernetes`, is then required.",
+    );
 const modelNameSchema = z
     .string()
     .max(40, { message: "a model name is at most 40 characters (resource names are derived from it)" })
     // Starts with a letter: it names a Kubernetes Service (an RFC 1035 label).
     .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, {
         message: "a model name is DNS-safe: lowercase letters, digits and '-', starting with a letter, e.g. fraud-detector",
-    });
+    })
+    .describe(
+        `The model's name, DNS-safe: lowercase letters, digits and \`-\`, starting with a letter, at most 40 characters, and at most ${MAX_MODEL_LENGTH_WITH_TRIGGER} with \`mlops:trigger\`. Resource names derive from it.`,
+    );
 
 /** The catalog: which versions exist, which one serves, how many before it stay warm, which never serve again. */
 const catalogFields = {
-    pinned: versionId,
-    warm: z.number().int().min(0, { message: "warm is 0..5" }).max(5, { message: "warm is 0..5" }).default(DEFAULTS.warm),
-    quarantined: z.array(versionId).default([]),
-    versions: z.array(versionSchema).min(1, { message: "the catalog needs at least one version" }),
+    pinned: versionId.describe('The version that serves traffic (quote it: `"3"`): in `mlops:versions` and not quarantined. A rollback pins an earlier one.'),
+    warm: z
+        .number()
+        .int()
+        .min(0, { message: "warm is 0..5" })
+        .max(5, { message: "warm is 0..5" })
+        .default(DEFAULTS.warm)
+        .describe(
+            "How many versions to keep warm besides the pin: the latest to have served on the stack before it, earlier in the catalog and not quarantined, so that rolling back to one of them moves one pointer.",
+        ),
+    quarantined: z
+        .array(versionId)
+        .default([])
+        .describe("Versions that must not be pinned or kept warm again, each in `mlops:versions`; `mlops rollback` adds the version it rolls back from."),
+    versions: z
+        .array(versionSchema)
+        .min(1, { message: "the catalog needs at least one version" })
+        .describe("The append-only catalog of model versions, oldest first; no two serve the same image and artifact."),
 };
 
-const stackConfigShape = z
+/**
+ * Every `mlops:*` key with its type, default and description (keys without
+ * the namespace), without the cross-field rules: `parseStackConfig` checks
+ * those too. The one source of the config reference (config/reference.ts).
+ */
+export const stackConfigShape = z
     .object({
         target: targetSchema,
         model: modelNameSchema,
@@ -746,10 +973,16 @@ export class StackConfigError extends BadInputError {
     constructor(problems: readonly ConfigProblem[]) {
         const shown = problems.map((problem) => ({ ...problem, message: withoutUrlSecrets(problem.message) }));
         super(
-            `stack config is invalid (${shown.length} problem${shown.length === 1 ? "" : "s"}):\n` + shown.map((p) => `  ${p.path}: ${p.message}`).join("\n"),
+            `stack config is invalid (${shown.length} problem${shown.length === 1 ? "" : "s"}):\n` +
+                shown.map((p) => `  ${p.path}: ${indentedLines(p.message)}`).join("\n"),
         );
         this.problems = shown;
     }
+}
+
+/** A problem message that spans lines (one that shows YAML to write), its later lines indented under the problem's first. */
+export function indentedLines(message: string): string {
+    return message.replace(/\n/g, "\n    ");
 }
 
 /** `["versions", 2, "image"]` → `mlops:versions[2].image`. */
@@ -1359,7 +1592,7 @@ export function parseStackConfig(raw: unknown): StackConfig {
     // reportInput: to tell a missing key ("required") from a value of the wrong type.
     const result = stackConfigSchema.safeParse(raw, { reportInput: true });
     if (result.success) return result.data;
-    throw new StackConfigError(problemsFromIssues(result.error.issues, stackConfigShape, configPath));
+    throw new StackConfigError(stackConfigProblems(result.error.issues, raw));
 }
 
 /**
@@ -1475,14 +1708,24 @@ function asTarget(value: unknown): Target | undefined {
     return value === "sagemaker" || value === "kubernetes" ? value : undefined;
 }
 
-function problemsFromIssues(issues: readonly z.core.$ZodIssue[], root: z.ZodType, name: (path: readonly PropertyKey[]) => string): ConfigProblem[] {
+/**
+ * Each issue as a problem named by `name(path)`. `unknownKey` may explain an
+ * unknown key better than the list of allowed ones (the stack config's
+ * dotted keys, see `dottedKeyMessage`).
+ */
+function problemsFromIssues(
+    issues: readonly z.core.$ZodIssue[],
+    root: z.ZodType,
+    name: (path: readonly PropertyKey[]) => string,
+    unknownKey: (path: readonly PropertyKey[], key: string) => string | undefined = () => undefined,
+): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
     for (const issue of issues) {
         if (issue.code === "unrecognized_keys") {
             for (const key of issue.keys) {
                 problems.push({
                     path: name([...issue.path, key]),
-                    message: `unknown key; ${dottedKeyHint(root, issue.path, key) ?? allowedKeysHint(root, issue.path)}`,
+                    message: unknownKey(issue.path, key) ?? `unknown key; ${unknownKeyHint(root, issue.path, key)}`,
                 });
             }
             continue;
@@ -1502,30 +1745,221 @@ function byPath(problems: ConfigProblem[]): ConfigProblem[] {
     return problems.sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
 }
 
-/**
- * `pulumi config set mlops:rollback.notify ...` without `--path` writes a
- * key named `mlops:rollback.notify`, not `notify` under `mlops:rollback`:
- * say so when the part before the dot is a known key.
- */
-function dottedKeyHint(root: z.ZodType, path: readonly PropertyKey[], key: string): string | undefined {
-    const [section, ...rest] = key.split(".");
-    if (rest.length === 0 || path.length > 0) return undefined;
-    const shape = unwrap(root);
-    if (!(shape instanceof z.ZodObject) || !(section in shape.shape)) return undefined;
-    return `a key with a '.' in its name is a key of its own; to set ${rest.join(".")} under ${configPath([section])}, use pulumi config set --path ${configPath([key])} <value> (add --secret for a secret)`;
+/** The stack config's problems, each dotted key (`mlops:sagemaker.instanceType`) explained once, with what it shadows folded in. */
+function stackConfigProblems(issues: readonly z.core.$ZodIssue[], raw: unknown): ConfigProblem[] {
+    const dotted = dottedKeysOf(raw);
+    const problems = problemsFromIssues(issues, stackConfigShape, configPath, (path, key) => (path.length === 0 ? dotted.get(key)?.message : undefined));
+    // A dotted key is why the nested key it meant is missing (and, with no section, why the section is): one problem says so, not three.
+    const shadowed = new Set<string>();
+    for (const { segments } of dotted.values()) {
+        shadowed.add(configPath(segments));
+        if ((raw as Record<string, unknown>)[segments[0]] === undefined) shadowed.add(configPath([segments[0]]));
+    }
+    const explained = new Set([...dotted.values()].map(({ message }) => withoutUrlSecrets(message)));
+    return problems.filter((problem) => explained.has(problem.message) || !shadowed.has(problem.path));
 }
 
-function allowedKeysHint(root: z.ZodType, path: readonly PropertyKey[]): string {
-    let schema: z.ZodType = root;
-    for (const segment of path) {
-        schema = unwrap(schema);
-        if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
-        else if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(segment)];
-        if (schema === undefined) return "check the spelling";
+/** Each top-level key of `raw` with a '.' in it that names (or nearly names) a nested key, with what it meant and the fix. */
+function dottedKeysOf(raw: unknown): Map<string, { readonly segments: string[]; readonly message: string }> {
+    const dotted = new Map<string, { segments: string[]; message: string }>();
+    if (typeof raw !== "object" || raw === null) return dotted;
+    const config = raw as Record<string, unknown>;
+    for (const key of Object.keys(config)) {
+        const meant = meantPath(key);
+        if (meant === undefined) continue;
+        if ("unknown" in meant) {
+            // Nothing it could mean below the section: no nested key to fold in, only why it is unknown.
+            dotted.set(key, { segments: [key], message: dottedUnknownMessage(meant.within, meant.unknown) });
+            continue;
+        }
+        const section = config[meant.segments[0]];
+        dotted.set(key, { segments: meant.segments, message: dottedKeyMessage(key, meant, config[key], typeof section === "object" && section !== null) });
     }
-    schema = unwrap(schema);
-    if (schema instanceof z.ZodObject) return `allowed: ${Object.keys(schema.shape).join(", ")}`;
-    return "check the spelling";
+    return dotted;
+}
+
+/**
+ * The nested path a dotted top-level key means: `sagemaker.instanceType` →
+ * `["sagemaker", "instanceType"]`, each segment that is not a key of its
+ * section replaced by the one it is one or two edits from (`sagemakr` →
+ * `sagemaker`). Where a later segment names nothing (`sagemaker.zzz`,
+ * `pinned.x`), the known part and the segment. Undefined when it has no
+ * '.', a segment is not a plain name, or the first is near no key (then the
+ * unknown key is reported as any other).
+ */
+function meantPath(key: string): { segments: string[]; corrected: boolean } | { within: string[]; unknown: string } | undefined {
+    const written = key.split(".");
+    if (written.length < 2 || !written.every((segment) => /^[A-Za-z0-9_-]+$/.test(segment))) return undefined;
+    const segments: string[] = [];
+    let schema: z.ZodType | undefined = stackConfigShape;
+    for (const segment of written) {
+        const shape = objectShape(schema);
+        const name = shape === undefined ? undefined : segment in shape ? segment : closestName(segment, Object.keys(shape));
+        if (name === undefined) return segments.length === 0 ? undefined : { within: segments, unknown: segment };
+        segments.push(name);
+        schema = shape?.[name];
+    }
+    return { segments, corrected: segments.join(".") !== key };
+}
+
+/** A dotted key whose section is known but whose rest names nothing in it: `mlops:sagemaker.zzz`, `mlops:pinned.x`. */
+function dottedUnknownMessage(within: readonly string[], unknown: string): string {
+    const shape = objectShape(schemaAt(stackConfigShape, within));
+    const inside =
+        shape === undefined
+            ? `${configPath(within)} is one value, with no keys in it`
+            : `${configPath(within)} has no key ${unknown} (allowed: ${Object.keys(shape).join(", ")})`;
+    return `unknown key: a key with a '.' in its name is one key, which mlops does not read, and ${inside}`;
+}
+
+/**
+ * `mlops:sagemaker.instanceType: ml.m5.large` in a stack file is one key
+ * with a '.' in its name (what `pulumi config set` writes without `--path`),
+ * which nothing reads: say so, and show it nested, in YAML and as the
+ * `pulumi config set --path` command. The message spans lines: the YAML to
+ * write, indented.
+ */
+function dottedKeyMessage(key: string, meant: { segments: string[]; corrected: boolean }, value: unknown, sectionPresent: boolean): string {
+    const { segments, corrected } = meant;
+    const [section, ...rest] = segments;
+    const field = rest.join(".");
+    const oneKey = `a key with a '.' in its name is one key, which mlops does not read; for ${field} in ${configPath([section])}, `;
+    const where = corrected ? `unknown key; did you mean ${configPath(segments)}? A${oneKey.slice(1)}` : oneKey;
+    const nest = sectionPresent ? `move it into the ${configPath([section])} map you have:` : "nest it:";
+    const yaml = [
+        `${configPath([section])}:`,
+        ...rest.map((name, depth) => `${"  ".repeat(depth + 1)}${name}:${depth === rest.length - 1 ? yamlValue(value) : ""}`),
+    ];
+    const target = configPath(segments);
+    const setCommand = Array.isArray(value)
+        ? `pulumi config set --path '${target}[0]…' <value> for each item`
+        : isSecretConfigValue(value)
+          ? `pulumi config set --secret --path '${target}' <value>`
+          : isPlainMap(value)
+            ? `pulumi config set --path '${target}.<key>' <value> for each key`
+            : `pulumi config set --path '${target}' ${shellValue(value)} (add --secret for a secret)`;
+    return [`${where}${nest}`, ...yaml.map((line) => `  ${line}`), `or run ${setCommand}, and delete ${configPath([key])}`].join("\n");
+}
+
+/** ` ml.m5.large` after a key in YAML: short text and numbers as written, anything else a placeholder (a value may be a secret URL). */
+function yamlValue(value: unknown): string {
+    if (typeof value === "number" || typeof value === "boolean") return ` ${String(value)}`;
+    if (typeof value === "string" && /^[A-Za-z][A-Za-z0-9._/-]{0,39}$/.test(value) && !/^(?:true|false|null|yes|no|on|off|y|n)$/i.test(value))
+        return ` ${value}`;
+    if (typeof value === "string" && /^[\x20-\x7e]{1,40}$/.test(value) && !value.includes("://")) return ` ${JSON.stringify(value)}`;
+    if (Array.isArray(value)) return " # the list you wrote, one level deeper";
+    if (isPlainMap(value) && !isSecretConfigValue(value)) return " # the keys you wrote, one level deeper";
+    return " <value>";
+}
+
+/** The value as a shell word for `pulumi config set`, or `<value>` when it is not a short plain text or number. */
+function shellValue(value: unknown): string {
+    if (typeof value === "number" || typeof value === "boolean") return String(value);
+    if (typeof value === "string" && /^[A-Za-z0-9._/:@+-]{1,40}$/.test(value) && !value.includes("://")) return value;
+    return "<value>";
+}
+
+function isPlainMap(value: unknown): boolean {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Keys of the stack config that are written outside the `mlops:` namespace:
+ * `acme:pinned` (what `pulumi config set pinned 3` writes in a project named
+ * acme) or a bare `pinned:`. One problem per such key, named by the key as
+ * written, when its name (before any '.') is a key of the stack config and
+ * `mlops:<name>` is not set (else it is taken for a key of the user's own).
+ * `project`: the project's name, when known, to say it is its namespace.
+ */
+export function misplacedKeyProblems(fullKeys: readonly string[], project?: string): ConfigProblem[] {
+    const names = new Set(Object.keys(stackConfigShape.shape));
+    const present = new Set(
+        fullKeys.filter((key) => key.startsWith(`${CONFIG_NAMESPACE}:`)).map((key) => key.slice(CONFIG_NAMESPACE.length + 1).split(".")[0]),
+    );
+    const problems: ConfigProblem[] = [];
+    for (const key of fullKeys) {
+        const colon = key.indexOf(":");
+        const namespace = colon === -1 ? undefined : key.slice(0, colon);
+        const name = key.slice(colon + 1);
+        const top = name.split(".")[0];
+        // A name with other characters is no key mlops has (and must not add a line to the message).
+        if (namespace === CONFIG_NAMESPACE || !names.has(top) || present.has(top) || !/^[A-Za-z0-9_.-]+$/.test(name)) continue;
+        const place =
+            namespace === undefined
+                ? "a key with no namespace"
+                : namespace === project
+                  ? `a key in your project's namespace (${namespace})`
+                  : `a key in the namespace '${namespace}'`;
+        problems.push({
+            path: key,
+            message: `${place}; mlops reads ${configPath([name])} (its config keys are ${CONFIG_NAMESPACE}:* whatever the project is called; pulumi config set ${name} <value>, without the ${CONFIG_NAMESPACE}: prefix, writes <project>:${name}): rename it to ${configPath([name])}`,
+        });
+    }
+    return problems;
+}
+
+/**
+ * The stack config key a misplaced-key problem (`misplacedKeyProblems`)
+ * stands for: `acme:pinned` → `mlops:pinned`, whose own problem ("required")
+ * it replaces; undefined for any other problem.
+ */
+export function keyMisplacedBy(problem: ConfigProblem): string | undefined {
+    if (problem.path.startsWith(`${CONFIG_NAMESPACE}:`)) return undefined;
+    return configPath([problem.path.slice(problem.path.indexOf(":") + 1).split(".")[0]]);
+}
+
+/** What a stack config value at `path` is, for the advice on a number spelled ambiguously: a version id (text), a number, or other text. */
+export type ConfigValueKind = "version id" | "number" | "text";
+
+/** Where the stack config holds version ids (indexes as 0). */
+const VERSION_ID_PATHS: ReadonlySet<string> = new Set(["pinned", "quarantined[0]", "versions[0].version", "rollback.allowRedeploy[0]"]);
+
+/** The kind of value the stack config takes at `path` (`["alarms", "periodSeconds"]` → "number"), or undefined when the path is not one of its keys. */
+export function configValueKind(path: readonly (string | number)[]): ConfigValueKind | undefined {
+    if (VERSION_ID_PATHS.has(renderPath(path.map((segment) => (typeof segment === "number" ? 0 : segment))))) return "version id";
+    const schema = schemaAt(stackConfigShape, path);
+    if (schema === undefined) return undefined;
+    let inner: z.ZodType = unwrap(schema);
+    while (inner instanceof z.ZodPipe) inner = unwrap(inner.in as z.ZodType);
+    if (inner instanceof z.ZodNumber) return "number";
+    if (inner instanceof z.ZodString || inner instanceof z.ZodEnum) return "text";
+    return undefined;
+}
+
+/** The schema at `path` below `root` (list items by index), or undefined when the path leaves it. */
+function schemaAt(root: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
+    let schema: z.ZodType | undefined = root;
+    for (const segment of path) {
+        const unwrapped: z.ZodType = unwrap(schema);
+        if (unwrapped instanceof z.ZodArray) schema = typeof segment === "number" ? (unwrapped.element as z.ZodType) : undefined;
+        else schema = objectShape(unwrapped)?.[String(segment)];
+        if (schema === undefined) return undefined;
+    }
+    return schema;
+}
+
+/** The keys of an object schema (through optional, default and pipe), or undefined when `schema` is not one. */
+function objectShape(schema: z.ZodType | undefined): Record<string, z.ZodType> | undefined {
+    if (schema === undefined) return undefined;
+    let inner = unwrap(schema);
+    while (inner instanceof z.ZodPipe) inner = unwrap(inner.out as z.ZodType);
+    return inner instanceof z.ZodObject ? inner.shape : undefined;
+}
+
+/** What is allowed where an unknown key is, and `; did you mean pinned?` when one allowed key is near it. */
+function unknownKeyHint(root: z.ZodType, path: readonly PropertyKey[], key: string): string {
+    const shape = objectShape(schemaAt(root, path));
+    if (shape === undefined) return "check the spelling";
+    const closest = closestName(key, Object.keys(shape));
+    return `allowed: ${Object.keys(shape).join(", ")}${closest === undefined ? "" : `; did you mean ${closest}?`}`;
+}
+
+/** The one name within two edits of `written` (case aside), if exactly one is nearest; `sagemakr` → `sagemaker`. */
+function closestName(written: string, names: readonly string[]): string | undefined {
+    const scored = names.map((name) => ({ name, distance: levenshtein(written.toLowerCase(), name.toLowerCase()) })).filter(({ distance }) => distance <= 2);
+    const best = Math.min(...scored.map(({ distance }) => distance));
+    const nearest = scored.filter(({ distance }) => distance === best);
+    return nearest.length === 1 ? nearest[0].name : undefined;
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {

@@ -7,7 +7,20 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, rea
 import * as path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, parse as parseYaml, parseDocument, Scalar, visit, type Document } from "yaml";
 import { BadInputError } from "./badInput";
-import { CONFIG_NAMESPACE, configPath, parseStackConfig, StackConfigError, withoutUrlSecrets, type ConfigProblem, type StackConfig } from "./schema";
+import {
+    CONFIG_NAMESPACE,
+    configPath,
+    configValueKind,
+    indentedLines,
+    keyMisplacedBy,
+    misplacedKeyProblems,
+    parseStackConfig,
+    StackConfigError,
+    withoutUrlSecrets,
+    type ConfigProblem,
+    type ConfigValueKind,
+    type StackConfig,
+} from "./schema";
 
 /** Keys whose Pulumi config value is a plain string, never JSON. */
 const STRING_KEYS = new Set(["target", "model", "pinned"]);
@@ -38,6 +51,25 @@ export function valueAsProgramSeesIt(key: string, value: unknown): unknown {
     const text = typeof value === "number" || typeof value === "boolean" ? String(value) : value;
     if (typeof text !== "string") return text;
     return STRING_KEYS.has(key) ? text : parseJsonOrKeep(text);
+}
+
+/**
+ * The stack config the engine hands the program (`pulumi.runtime.allConfig()`,
+ * every namespace), parsed; `StackConfigError` naming every problem, a key
+ * written outside the `mlops:` namespace (`acme:pinned`, see
+ * `misplacedKeyProblems`) first, in place of the "required" it causes.
+ * `project`: the Pulumi project's name (`pulumi.getProject()`).
+ */
+export function stackConfigFromPulumiConfig(all: Record<string, string>, project?: string): StackConfig {
+    const misplaced = misplacedKeyProblems(Object.keys(all), project);
+    let config: StackConfig;
+    try {
+        config = parseStackConfig(rawConfigFromPulumiConfig(all));
+    } catch (error) {
+        if (!(error instanceof StackConfigError)) throw error;
+        throw new StackConfigError(withSourceProblems(misplaced, error.problems));
+    }
+    return config;
 }
 
 function parseJsonOrKeep(value: string): unknown {
@@ -71,16 +103,36 @@ export function rawConfigFromStackFile(file: string): Record<string, unknown> {
 /**
  * The `mlops:*` keys of a stack file as the program will see them, and the
  * problems only the file's YAML source shows (numbers spelled in a form YAML
- * readers disagree on), for the caller to report with the schema's own.
+ * readers disagree on; keys of mlops written outside its namespace, such as
+ * `acme:pinned`), for the caller to report with the schema's own
+ * (`withSourceProblems`).
  */
 export function readRawStackConfig(file: string): { raw: Record<string, unknown>; problems: ConfigProblem[] } {
-    const { config, problems } = parseStackFile(file);
+    const { config, problems: spellings } = parseStackFile(file);
+    const problems = [...misplacedKeyProblems(Object.keys(config), projectNameFor(file)), ...spellings];
     const raw: Record<string, unknown> = {};
     for (const [fullKey, value] of Object.entries(config)) {
         const key = namespacedKey(fullKey);
         if (key !== undefined) raw[key] = valueAsProgramSeesIt(key, value);
     }
     return { raw, problems };
+}
+
+/** The name in the Pulumi.yaml of the project a stack file belongs to (the nearest one up from its folder), or undefined when there is none to read. */
+function projectNameFor(file: string): string | undefined {
+    for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+        const projectFile = path.join(dir, "Pulumi.yaml");
+        if (existsSync(projectFile)) {
+            try {
+                const name = (parseYaml(readFileSync(projectFile, "utf8")) as { name?: unknown } | null)?.name;
+                return typeof name === "string" ? name : undefined;
+            } catch {
+                // Not readable as YAML: the message then names the namespace without calling it the project's.
+                return undefined;
+            }
+        }
+        if (path.dirname(dir) === dir) return undefined;
+    }
 }
 
 /** A stack file larger than this is refused: Pulumi stack files are kilobytes, and reading an endless one must not grow without bound. */
@@ -175,7 +227,9 @@ function parseStackFile(file: string): { config: Record<string, unknown>; proble
         if (parsed.errors.length > 0) throw parsed.errors[0];
         document = parsed.toJS();
     } catch (error) {
-        throw new StackFileError(`${file} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+        // The whole message: its code frame (the line and a caret under the error) shows where.
+        // The parser's code frame quotes the file's lines, which may hold a webhook token: cut URLs as every problem message does.
+        throw new StackFileError(`${file} is not valid YAML: ${withoutUrlSecrets((error as Error).message.trimEnd())}`);
     }
     refuseReaderDisagreements(text, parsed, file);
     const config = (document as { config?: unknown } | null)?.config;
@@ -209,7 +263,7 @@ export function numberSpellingProblems(document: Document.Parsed): ConfigProblem
     const visit = (node: unknown, path: (string | number)[]): void => {
         const target = isAlias(node) ? node.resolve(document) : node;
         if (isScalar(target)) {
-            const problem = numberSpellingProblem(target);
+            const problem = numberSpellingProblem(target, configValueKind(path));
             if (problem !== undefined) problems.push({ path: configPath(path), message: problem });
             return;
         }
@@ -233,32 +287,61 @@ export function numberSpellingProblems(document: Document.Parsed): ConfigProblem
 /** The canonical decimal spelling of a number: no sign but '-', no leading zero, no trailing zero after the point, no exponent. */
 const CANONICAL_DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?$/;
 
-/** Why a scalar must be quoted or rewritten, or undefined when it is not a number or is spelled canonically. */
-function numberSpellingProblem(node: Scalar): string | undefined {
+/**
+ * Why a scalar must be quoted or rewritten, or undefined when it is not a
+ * number or is spelled canonically; the fix worded by the `kind` of value
+ * its key takes (a version id is quoted, a count is written in plain decimal).
+ */
+function numberSpellingProblem(node: Scalar, kind: ConfigValueKind | undefined): string | undefined {
     if (node.type !== Scalar.PLAIN || typeof node.source !== "string") return undefined;
     const source = node.source;
     // `!!str 03` is text to every reader.
     if (node.tag === "tag:yaml.org,2002:str") return undefined;
+    const text = JSON.stringify(source);
     if (isEngineTimestamp(source)) {
-        return `unquoted ${source} is a date to Pulumi's YAML reader, which hands the program a text of its own ("2026-01-01 00:00:00 +0000 UTC" for 2026-01-01), and the text ${JSON.stringify(source)} to others; quote it (${JSON.stringify(source)})`;
+        return `unquoted ${source} is a date to Pulumi's YAML reader, which hands the program a text of its own ("2026-01-01 00:00:00 +0000 UTC" for 2026-01-01), and the text ${text} to others; ${spellingFix(kind, text, undefined, "this key takes a number: write one")}`;
     }
     const here = typeof node.value === "number" ? node.value : undefined;
     const engine = engineNumber(source);
     if (here === undefined && engine === undefined) return undefined;
     if (CANONICAL_DECIMAL.test(source) && String(Number(source)) === source) return undefined;
-    const text = JSON.stringify(source);
-    const quote = `quote it (${text}) if it is a version id`;
     const readings = [here, engine].filter((value) => value !== undefined);
-    if (readings.some((value) => !Number.isFinite(value))) return `unquoted ${source} is not a finite number; ${quote}`;
+    if (readings.some((value) => !Number.isFinite(value))) {
+        return `unquoted ${source} is not a finite number; ${spellingFix(kind, text, undefined, "write a finite number")}`;
+    }
     if (readings.some((value) => Number.isInteger(value) && !Number.isSafeInteger(value))) {
-        return `unquoted ${source} is an integer too large to read exactly (above 2^53); ${quote}, or write a smaller number`;
+        return `unquoted ${source} is an integer too large to read exactly (above 2^53); ${spellingFix(kind, text, undefined, "write a smaller number")}`;
     }
-    if (here === undefined)
-        return `unquoted ${source} is the number ${engine} to Pulumi's YAML reader and the text ${text} to others; ${quote}, or write ${engine}`;
+    if (here === undefined) {
+        return `unquoted ${source} is the number ${engine} to Pulumi's YAML reader and the text ${text} to others; ${spellingFix(kind, text, String(engine))}`;
+    }
     if (engine !== undefined && String(engine) !== String(here)) {
-        return `unquoted ${source} is the number ${engine} to Pulumi's YAML reader and ${here} to others; ${quote}, or write the number you mean in plain decimal`;
+        return `unquoted ${source} is the number ${engine} to Pulumi's YAML reader and ${here} to others; ${spellingFix(kind, text, undefined, "write the number you mean in plain decimal")}`;
     }
-    return `unquoted ${source} is the number ${here}, not the text ${text}; ${quote}, or write ${here}`;
+    if (kind === "number") return `unquoted ${source} is the number ${here} written in a form YAML readers do not all read alike; write ${here}`;
+    return `unquoted ${source} is the number ${here}, not the text ${text}; ${spellingFix(kind, text, String(here))}`;
+}
+
+/**
+ * The fix for a number spelled ambiguously, by the kind of value its key
+ * takes: a version id or other text is quoted (`quote it ("3.0")`), a number
+ * is written as `plain` (or as `numberFix` says when there is no one plain
+ * reading); for a key the schema does not know, both.
+ */
+function spellingFix(
+    kind: ConfigValueKind | undefined,
+    text: string,
+    plain: string | undefined,
+    numberFix = "write the number you mean in plain decimal",
+): string {
+    const asNumber = plain === undefined ? numberFix : `write ${plain}`;
+    if (kind === "number") return asNumber;
+    if (kind === "text") return `quote it (${text})`;
+    if (kind === "version id")
+        return plain === undefined
+            ? `quote it (${text}): a version id is text`
+            : `quote it (${text}) if the version id is ${text}, or write ${plain} for version ${plain}`;
+    return `quote it (${text}) if it is text such as a version id, or ${asNumber}`;
 }
 
 /**
@@ -351,6 +434,16 @@ export function stackFilePath(projectDir: string, stack: string): string {
     return file;
 }
 
+/** A stack file whose config is invalid: exit 2, every problem named by its config key (`--json` lists them). */
+export class InvalidConfigError extends BadInputError {
+    constructor(
+        message: string,
+        readonly problems: readonly ConfigProblem[],
+    ) {
+        super(message);
+    }
+}
+
 /**
  * A stack file's raw config and its parsed, valid config; bad input (exit 2)
  * that names the file (or `label`, e.g. the flag that named it) otherwise.
@@ -358,7 +451,7 @@ export function stackFilePath(projectDir: string, stack: string): string {
 export function loadStackConfig(file: string, label = file): { raw: Record<string, unknown>; config: StackConfig } {
     const { raw, problems } = readRawStackConfig(file);
     let config: StackConfig | undefined;
-    let all = problems;
+    let all = withSourceProblems(problems, []);
     try {
         config = parseStackConfig(raw);
     } catch (error) {
@@ -366,22 +459,36 @@ export function loadStackConfig(file: string, label = file): { raw: Record<strin
         all = withSourceProblems(problems, error.problems);
     }
     if (config === undefined || all.length > 0) {
-        throw new BadInputError(`${label} is invalid; run mlops validate for details:\n${all.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+        throw new InvalidConfigError(
+            `${label} is invalid; run mlops validate for details:\n${all.map((p) => `  ${p.path}: ${indentedLines(p.message)}`).join("\n")}`,
+            all,
+        );
     }
     return { raw, config };
 }
 
 /**
  * The problems of a stack file's source (`readRawStackConfig`) and of its
- * config (`parseStackConfig`), one list by path; a key whose number is
- * spelled ambiguously is named once, by that problem, not again by what the
- * schema made of one reading of it.
+ * config (`parseStackConfig`), one list by path, keys written outside the
+ * `mlops:` namespace first (they are the cause of what follows); a key whose
+ * number is spelled ambiguously is named once, by that problem, not again by
+ * what the schema made of one reading of it, and `mlops:pinned` is not
+ * called "required" when `acme:pinned` is there.
  */
 export function withSourceProblems(sourceProblems: readonly ConfigProblem[], configProblems: readonly ConfigProblem[]): ConfigProblem[] {
-    const ambiguous = new Set(sourceProblems.map((problem) => problem.path));
-    return [...sourceProblems, ...configProblems.filter((problem) => !ambiguous.has(problem.path))]
+    // A key written outside mlops: (acme:pinned) is named only where it explains a problem of the
+    // mlops key it stands for (mlops:pinned "required"), and then in its place: the user's own keys
+    // (acme:database, postgresql:database) never make a valid config invalid.
+    const explained = new Set(configProblems.map((problem) => problem.path));
+    const source = sourceProblems.filter((problem) => {
+        const standsFor = keyMisplacedBy(problem);
+        return standsFor === undefined || explained.has(standsFor);
+    });
+    const named = new Set(source.map((problem) => keyMisplacedBy(problem) ?? problem.path));
+    const misplacedFirst = (problem: ConfigProblem) => (keyMisplacedBy(problem) === undefined ? 1 : 0);
+    return [...source, ...configProblems.filter((problem) => !named.has(problem.path))]
         .map((problem) => ({ ...problem, message: withoutUrlSecrets(problem.message) }))
-        .sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
+        .sort((a, b) => misplacedFirst(a) - misplacedFirst(b) || a.path.localeCompare(b.path, "en", { numeric: true }));
 }
 
 /** Where a stack's updates go, from its stack file: what the checks after an update (and `mlops status`) ask. */

@@ -14,7 +14,7 @@ const LEGACY_FIELDS = ["pinnedVersion", "quarantineLedger"];
 
 /** The line a program adds to export it. */
 export function missingStackOutputAdvice(): string {
-    return `Export it from the program: return { ${MLOPS_STACK_OUTPUT}: serving.stackOutput } where serving = await serveModelFromStackConfig() (mlops-rollback's README, "Add it to your Pulumi project").`;
+    return `Export it from the program: return { ${MLOPS_STACK_OUTPUT}: serving.stackOutput } where serving = await serveModelFromStackConfig() (mlops-rollback's README, "Use it in your own Pulumi project").`;
 }
 
 /** The stack's outputs have no `mlops` output: the program does not export it (exit 2, nothing changed). */

@@ -67,12 +67,15 @@ export function findMotoPython(): { python: string } | { missing: string } {
 /**
  * For a test file: the Python to run moto with, or undefined after a visible
  * `[SKIPPED] <what>` line when there is none. Under CI=true a missing moto
- * fails the file instead: CI must never pass by skipping.
+ * fails the file instead (CI must never pass by skipping), and so it does
+ * under MLOPS_REQUIRE_MOTO=1, which `npm run test:aws` sets: whoever runs
+ * that command asked for these tests.
  */
 export function motoPythonForTests(what: string): string | undefined {
     const found = findMotoPython();
     if ("python" in found) return found.python;
     if (process.env.CI === "true") throw new Error(`CI=true and the moto tests cannot run: ${found.missing}`);
+    if (process.env.MLOPS_REQUIRE_MOTO === "1") throw new Error(`npm run test:aws needs moto: ${found.missing}`);
     console.warn(`\n[SKIPPED] ${what} against moto: ${found.missing}\n`);
     return undefined;
 }

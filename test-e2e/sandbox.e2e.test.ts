@@ -73,7 +73,7 @@ describe("deploy 1 -> 3 (2 never serves), mlops rollback, deploy 2", () => {
 
         const rollback = mlops("rollback", "--stack", STACK, "--reason", "e2e: 5xx", "--yes", "--json");
         expect(rollback.code).toBe(0);
-        expect(JSON.parse(rollback.stdout)).toMatchObject({ kind: "rollback", from: "3", to: "1", result: "succeeded" });
+        expect(JSON.parse(rollback.stdout)).toMatchObject({ ok: true, kind: "rollback", from: "3", to: "1", result: "succeeded" });
 
         // kubectl: traffic is on 1's pods, and 1's Deployment is the one that was already running.
         expect(servingDeployments(state)).toEqual(["fraud-detector-1"]);
@@ -149,7 +149,7 @@ describe("deploy 1 -> 3 (2 never serves), mlops rollback, deploy 2", () => {
         const deployments = kubectl(state, ["get", "deployments", "-n", "fraud", "-o", "jsonpath={.items[*].metadata.name}"]).split(" ").sort();
         expect(deployments).toEqual(["fraud-detector-1", "fraud-detector-2"]);
 
-        const history = JSON.parse(mlops("history", "--stack", STACK, "--json").stdout) as { message: string; result: string }[];
+        const { updates: history } = JSON.parse(mlops("history", "--stack", STACK, "--json").stdout) as { updates: { message: string; result: string }[] };
         expect(history.map((h) => [h.message, h.result])).toEqual(backendHistory().map((h) => [h.message, h.result]));
     });
 });
@@ -263,7 +263,7 @@ describe("the instant switch on Kubernetes, interrupted, raced by a stale copy, 
         expect(run.stderr).toContain("Took over the stack file's lock from mlops rollback --version 1");
         expect(run.stderr).toContain("The Service already selects version 1");
         expect(run.stderr).not.toContain("Switched Service");
-        expect(JSON.parse(run.stdout)).toMatchObject({ kind: "rollback", from: "2", to: "1", result: "succeeded" });
+        expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, kind: "rollback", from: "2", to: "1", result: "succeeded" });
         expect(backendHistory()[0]).toMatchObject({ message: "rollback 2 -> 1: finishing a rollback that did not complete", result: "succeeded" });
         expect(serviceSelects()).toBe("1");
         expect(selectorManagers()).toEqual(["pulumi-kubernetes"]);

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -6,30 +6,25 @@ import { describe, expect, it } from "vitest";
 import { MAX_STACK_FILE_BYTES } from "../config/sources";
 import { isPrintable } from "../cli/terminalText";
 import { deployedStack, pulumiStandIn, type StandInBehaviour } from "./fixtures/pulumiStandIn";
+import { MLOPS_BIN as MLOPS, mlopsBin, mlopsInProcess, ROOT, type Run } from "./fixtures/mlopsRun";
 
-const ROOT = path.resolve(__dirname, "..");
-const MLOPS = path.join(ROOT, "bin", "mlops.js");
 const EXAMPLE = "stacks/Pulumi.sagemaker-example.yaml";
 const INVALID_DIR = path.join(ROOT, "test", "configs", "invalid");
 
-interface Run {
-    readonly code: number;
-    readonly stdout: string;
-    readonly stderr: string;
-}
-
-/** Run the real `mlops` bin, as a user would, from the project directory. */
+/**
+ * `mlops ...args` from the repository, as a user would run it there. In this
+ * process (test/fixtures/mlopsRun.ts): what mlops decides and prints is the
+ * subject here; the few tests about the process itself (signals, a FIFO, the
+ * exit status) run the built bin through `mlopsBin`, and
+ * test/cliConventions.test.ts runs the bin for streams and exit codes.
+ */
 function mlops(...args: string[]): Promise<Run> {
     return mlopsIn(ROOT, {}, ...args);
 }
 
+/** `mlops ...args` in this process from `cwd`, with `env` (e.g. a PATH without pulumi) for the run. */
 function mlopsIn(cwd: string, env: Record<string, string>, ...args: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-        execFile(process.execPath, [MLOPS, ...args], { cwd, env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-            const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-            resolve({ code, stdout, stderr });
-        });
-    });
+    return mlopsInProcess(cwd, env, ...args);
 }
 
 const STACK_TRACE_LINE = /^\s+at .+:\d+:\d+\)?$/m;
@@ -58,15 +53,15 @@ describe("mlops validate", () => {
         const run = await mlops("validate", "--stack", "sagemaker-example", "--json");
         expect(run.code).toBe(0);
         expect(JSON.parse(run.stdout)).toMatchObject({
-            valid: true,
+            ok: true,
             target: "sagemaker",
             model: "fraud-detector",
             pinned: "3",
             warm: 1,
             warmOnFirstDeploy: ["2"],
-            problems: [],
         });
         expect(JSON.parse(run.stdout)).not.toHaveProperty("warmVersions");
+        expect(JSON.parse(run.stdout)).not.toHaveProperty("error");
     });
 
     it("has an invalid config for every class of bad input the core and Kubernetes issues name", () => {
@@ -115,7 +110,10 @@ describe("mlops validate", () => {
     it("reports problems as JSON with --json, still exit 2", async () => {
         const run = await mlops("validate", "--config-file", path.join(INVALID_DIR, "pinned-quarantined.yaml"), "--json");
         expect(run.code).toBe(2);
-        expect(JSON.parse(run.stdout)).toMatchObject({ valid: false, problems: [{ path: "mlops:pinned", message: expect.stringContaining("quarantined") }] });
+        expect(JSON.parse(run.stdout)).toMatchObject({
+            ok: false,
+            error: { kind: "bad-input", problems: [{ key: "mlops:pinned", message: expect.stringContaining("quarantined") as string }] },
+        });
     });
 });
 
@@ -131,6 +129,7 @@ describe("mlops plan", () => {
             restoreBudget: { pinned: string; rollbackVersion: string; paths: { title: string; steps: { source: string }[] }[] };
         };
         expect(Object.keys(plan)).toEqual([
+            "ok",
             "from",
             "to",
             "targetWarm",
@@ -274,7 +273,7 @@ describe("deployment policies that do not do what they say (SageMaker guardrail 
         const json = await mlops("validate", "--config-file", inf1, "--json");
         expect(json.code).toBe(0);
         expect((JSON.parse(json.stdout) as { warnings: unknown[] }).warnings).toEqual([
-            { path: "mlops:sagemaker.instanceType", message: expect.stringContaining("Inf1") },
+            { key: "mlops:sagemaker.instanceType", message: expect.stringContaining("Inf1") },
         ]);
     });
 
@@ -350,18 +349,16 @@ describe("a floor alarm (too few pods) fires when its metric stops", () => {
 
         // The edit the other way (to notBreaching) is warned of by the plan too, as validate does.
         const toQuiet = await mlops("plan", "--config-file", quiet, "--against", byDefault, "--json");
-        expect((JSON.parse(toQuiet.stdout) as { warnings: { path: string }[] }).warnings.map((w) => w.path)).toEqual([
-            "mlops:alarms.custom[0].treatMissingData",
-        ]);
+        expect((JSON.parse(toQuiet.stdout) as { warnings: { key: string }[] }).warnings.map((w) => w.key)).toEqual(["mlops:alarms.custom[0].treatMissingData"]);
 
         const validate = await mlops("validate", "--config-file", quiet);
         expect(validate.code).toBe(0);
         expect(validate.stderr).toContain(
             "warning: mlops:alarms.custom[0].treatMissingData: running-pods fires on too little service_number_of_running_pods (lessThan 1), but with notBreaching it counts the silence as fine and stays OK when the metric stops",
         );
-        const json = JSON.parse((await mlops("validate", "--config-file", quiet, "--json")).stdout) as { valid: boolean; warnings: { path: string }[] };
-        expect(json.valid).toBe(true);
-        expect(json.warnings.map((w) => w.path)).toEqual(["mlops:alarms.custom[0].treatMissingData"]);
+        const json = JSON.parse((await mlops("validate", "--config-file", quiet, "--json")).stdout) as { ok: boolean; warnings: { key: string }[] };
+        expect(json.ok).toBe(true);
+        expect(json.warnings.map((w) => w.key)).toEqual(["mlops:alarms.custom[0].treatMissingData"]);
         // The defaults warn about nothing.
         const clean = await mlops("validate", "--config-file", byDefault);
         expect(clean.code).toBe(0);
@@ -403,7 +400,8 @@ describe("bad CLI input: exit 2, a clear message, no stack trace", () => {
             [dir, "not a regular file (a directory, device or pipe)"],
             [huge, "1048600 bytes, more than 1048576 (1 MiB); a Pulumi stack file is kilobytes: check the path"],
         ]) {
-            const run = await mlops("validate", "--config-file", file);
+            // The built bin: a read that blocked on the FIFO would hang a process of its own, not the test's.
+            const run = await mlopsBin(ROOT, {}, "validate", "--config-file", file);
             expect(run.code, file).toBe(2);
             expect(run.stderr, file).toContain(`cannot read stack file ${file}: ${message}`);
         }
@@ -418,7 +416,10 @@ describe("bad CLI input: exit 2, a clear message, no stack trace", () => {
     it("keeps stdout JSON with --json when the command fails", async () => {
         const run = await mlops("plan", "--config-file", EXAMPLE, "--to", "9", "--json");
         expect(run.code).toBe(2);
-        expect(JSON.parse(run.stdout)).toEqual({ error: "--to 9: not in mlops:versions (known: 1, 2, 3)", badInput: true });
+        expect(JSON.parse(run.stdout)).toEqual({
+            ok: false,
+            error: { kind: "bad-input", message: "--to 9: not in mlops:versions (known: 1, 2, 3)", key: "--to" },
+        });
     });
 
     it("shows the stack trace with --debug", async () => {
@@ -615,15 +616,15 @@ describe("the Pulumi CLI missing: one sentence and the fix, exit 1 (an operation
     const fix = "install it (https://www.pulumi.com/docs/install/) or add the directory that holds it to PATH, then run again";
 
     it.each([
-        [["status"], "mlops status reads the stack through it"],
-        [["status", "--stack", "prod"], "mlops status reads the stack through it"],
-        [["history"], "mlops history reads the stack's updates through it"],
-        [["history", "--stack", "prod", "--json"], "mlops history reads the stack's updates through it"],
-        [["rollback", "--dry-run"], "mlops rollback --dry-run previews through it"],
-        [["rollback", "--stack", "prod", "--dry-run"], "mlops rollback --dry-run previews through it"],
+        [["status"], "mlops status reads the stack's outputs and update history through it"],
+        [["status", "--stack", "prod"], "mlops status reads the stack's outputs and update history through it"],
+        [["history"], "mlops history reads the stack's update history through it"],
+        [["history", "--stack", "prod", "--json"], "mlops history reads the stack's update history through it"],
+        [["rollback", "--dry-run"], "mlops rollback --dry-run runs the preview through it"],
+        [["rollback", "--stack", "prod", "--dry-run"], "mlops rollback --dry-run runs the preview through it"],
         [["rollback", "--yes"], "mlops rollback reads the stack and runs the update through it"],
         [["rollback", "--stack", "prod", "--yes"], "mlops rollback reads the stack and runs the update through it"],
-        [["deploy", "--stack", "prod", "--version", "3", "--dry-run"], "mlops deploy --dry-run previews through it"],
+        [["deploy", "--stack", "prod", "--version", "3", "--dry-run"], "mlops deploy --dry-run runs the preview through it"],
     ])("mlops %j", async (args, usedFor) => {
         const before = fileState(stackFile);
         const run = await mlopsIn(project, noPulumi, ...args);
@@ -631,7 +632,10 @@ describe("the Pulumi CLI missing: one sentence and the fix, exit 1 (an operation
         expect(run.stderr).toBe(`mlops: the Pulumi CLI (pulumi) is not on PATH, and ${usedFor}: ${fix}\n`);
         expect(run.stderr).not.toMatch(/ENOENT|code: -2|stdout:|an update needs/);
         if (args.includes("--json"))
-            expect(JSON.parse(run.stdout)).toEqual({ error: `the Pulumi CLI (pulumi) is not on PATH, and ${usedFor}: ${fix}`, badInput: false });
+            expect(JSON.parse(run.stdout)).toEqual({
+                ok: false,
+                error: { kind: "failed", message: `the Pulumi CLI (pulumi) is not on PATH, and ${usedFor}: ${fix}` },
+            });
         expect(fileState(stackFile)).toEqual(before);
     });
 
@@ -650,7 +654,7 @@ describe("the Pulumi CLI missing: one sentence and the fix, exit 1 (an operation
             const run = await mlopsIn(project, { PATH: `${bin}:${path.dirname(process.execPath)}` }, ...args);
             expect(run.code, run.stderr).toBe(1);
             expect(run.stderr).toMatch(
-                /^mlops: the pulumi on PATH could not be started \(EACCES\), and mlops (status reads the stack|rollback --dry-run previews) through it: check that it is the Pulumi CLI and executable, or reinstall it \(https:\/\/www\.pulumi\.com\/docs\/install\/\), then run again\n$/,
+                /^mlops: the pulumi on PATH could not be started \(EACCES\), and mlops (status reads the stack's outputs and update history|rollback --dry-run runs the preview) through it: check that it is the Pulumi CLI and executable, or reinstall it \(https:\/\/www\.pulumi\.com\/docs\/install\/\), then run again\n$/,
             );
         }
     });
@@ -684,9 +688,10 @@ describe("a failed update or preview prints the engine's own error lines once, w
         for (const line of engineError) expect(occurrences(result.stderr, line), line).toBe(1);
         noFraming(result.stderr + result.stdout);
         expect(JSON.parse(result.stdout)).toMatchObject({
+            ok: false,
             result: "failed",
             dryRun: true,
-            error: `the preview of the rollback to 2 failed: ${engineError.join("\n")}\nNothing was changed.`,
+            error: { kind: "failed", message: `the preview of the rollback to 2 failed: ${engineError.join("\n")}\nNothing was changed.` },
         });
         expect(fileState(stackFile)).toEqual(before);
     });
@@ -713,10 +718,10 @@ const NO_PULUMI = { PATH: path.dirname(process.execPath) };
 
 describe("numbers spelled in a form YAML readers disagree on are refused by validate, plan and rollback (exit 2, file untouched)", () => {
     it.concurrent.each([
-        ['mlops:pinned: "3"', "mlops:pinned: 3.0", "mlops:pinned", 'quote it ("3.0") if it is a version id, or write 3'],
-        ['mlops:pinned: "3"', "mlops:pinned: 03", "mlops:pinned", 'quote it ("03") if it is a version id, or write 3'],
-        ['mlops:pinned: "3"', "mlops:pinned: 0x3", "mlops:pinned", 'quote it ("0x3") if it is a version id, or write 3'],
-        ["mlops:warm: 1", "mlops:warm: 0x1", "mlops:warm", 'quote it ("0x1") if it is a version id, or write 1'],
+        ['mlops:pinned: "3"', "mlops:pinned: 3.0", "mlops:pinned", 'quote it ("3.0") if the version id is "3.0", or write 3 for version 3'],
+        ['mlops:pinned: "3"', "mlops:pinned: 03", "mlops:pinned", 'quote it ("03") if the version id is "03", or write 3 for version 3'],
+        ['mlops:pinned: "3"', "mlops:pinned: 0x3", "mlops:pinned", 'quote it ("0x3") if the version id is "0x3", or write 3 for version 3'],
+        ["mlops:warm: 1", "mlops:warm: 0x1", "mlops:warm", "unquoted 0x1 is the number 1 written in a form YAML readers do not all read alike; write 1"],
         ["mlops:quarantined: []", "mlops:quarantined: [010]", "mlops:quarantined[0]", "is the number 8 to Pulumi's YAML reader and 10 to others"],
     ])("%s written as %s", async (written, spelled, key, fix) => {
         const { project, stackFile } = projectWithExample((text) => text.replace(written, spelled));
@@ -733,7 +738,10 @@ describe("numbers spelled in a form YAML readers disagree on are refused by vali
             expect(run.stderr).not.toMatch(STACK_TRACE_LINE);
         }
         const json = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod", "--json");
-        expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, problems: [{ path: key, message: expect.stringContaining(fix) }] });
+        expect(JSON.parse(json.stdout)).toMatchObject({
+            ok: false,
+            error: { kind: "bad-input", problems: [{ key, message: expect.stringContaining(fix) as string }] },
+        });
         expect(readFileSync(stackFile).equals(before)).toBe(true);
     });
 
@@ -741,7 +749,7 @@ describe("numbers spelled in a form YAML readers disagree on are refused by vali
         const { project } = projectWithExample((text) => text.replace('mlops:pinned: "3"', "mlops:pinned: 3"));
         const run = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod", "--json");
         expect(run.code, run.stderr).toBe(0);
-        expect(JSON.parse(run.stdout)).toMatchObject({ valid: true, pinned: "3" });
+        expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, pinned: "3" });
     });
 });
 
@@ -797,7 +805,7 @@ describe("terminal control characters from the stack file and the flags", () => 
         expect(run.stderr).not.toContain("\u001b");
         const json = await mlopsIn(project, NO_PULUMI, "validate", "--stack", "prod", "--json");
         expect(json.stdout).not.toContain("\u001b");
-        expect((JSON.parse(json.stdout) as { problems: { path: string }[] }).problems[0].path).toBe("mlops:\u001b[2J\u001b[H");
+        expect((JSON.parse(json.stdout) as { error: { problems: { key: string }[] } }).error.problems[0].key).toBe("mlops:\u001b[2J\u001b[H");
     });
 
     it("a flag's value with a control character is refused up front, printed escaped", async () => {
@@ -876,7 +884,8 @@ describe("a command-line argument that would drive the terminal is refused befor
             expect(run.stderr).toContain(message);
             expect(run.stderr).toContain(fix);
             expect(isPrintable(run.stderr.slice(0, -1))).toBe(true);
-            if (json) expect(JSON.parse(run.stdout)).toMatchObject({ badInput: true, error: expect.stringContaining("contains") as string });
+            if (json)
+                expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: { kind: "usage", message: expect.stringContaining("contains") as string } });
         }
         expect(fileState(stackFile)).toEqual(before);
     });
@@ -951,8 +960,8 @@ describe("a dry run stopped by SIGQUIT or SIGUSR2 cleans up as for SIGHUP (their
 
 describe("a pulumi on PATH whose interpreter is missing is named by its path, not called missing (exit 1)", () => {
     it.each([
-        ["#!/nonexistent/node", ["status"], "mlops status reads the stack through it", "/nonexistent/node"],
-        ["#!/no/such/python3 -u", ["rollback", "--stack", "prod", "--dry-run"], "mlops rollback --dry-run previews through it", "/no/such/python3"],
+        ["#!/nonexistent/node", ["status"], "mlops status reads the stack's outputs and update history through it", "/nonexistent/node"],
+        ["#!/no/such/python3 -u", ["rollback", "--stack", "prod", "--dry-run"], "mlops rollback --dry-run runs the preview through it", "/no/such/python3"],
     ])("%s, mlops %j", async (shebang, args, usedFor, interpreter) => {
         const { project, stackFile } = projectWithExample();
         const before = fileState(stackFile);

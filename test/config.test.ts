@@ -330,10 +330,19 @@ function stackFileWith(lines: string): string {
 describe("numbers spelled in a form YAML readers disagree on (the CLI's yaml package, the engine's Go yaml.v3)", () => {
     it.each([
         // The issue's examples: the CLI read 3.0 as pin "3"; the engine, by its version, "3" or "3.0".
-        ["  mlops:pinned: 3.0\n", "mlops:pinned", 'unquoted 3.0 is the number 3, not the text "3.0"; quote it ("3.0") if it is a version id, or write 3'],
-        ["  mlops:pinned: 03\n", "mlops:pinned", 'quote it ("03") if it is a version id, or write 3'],
-        ["  mlops:pinned: 0x3\n", "mlops:pinned", 'quote it ("0x3") if it is a version id, or write 3'],
-        ['  mlops:pinned: "3"\n  mlops:warm: 0x1\n', "mlops:warm", 'quote it ("0x1") if it is a version id, or write 1'],
+        [
+            "  mlops:pinned: 3.0\n",
+            "mlops:pinned",
+            'unquoted 3.0 is the number 3, not the text "3.0"; quote it ("3.0") if the version id is "3.0", or write 3 for version 3',
+        ],
+        ["  mlops:pinned: 03\n", "mlops:pinned", 'quote it ("03") if the version id is "03", or write 3 for version 3'],
+        ["  mlops:pinned: 0x3\n", "mlops:pinned", 'quote it ("0x3") if the version id is "0x3", or write 3 for version 3'],
+        // A count is no version id: the fix is the plain number, never a quote.
+        [
+            '  mlops:pinned: "3"\n  mlops:warm: 0x1\n',
+            "mlops:warm",
+            "unquoted 0x1 is the number 1 written in a form YAML readers do not all read alike; write 1",
+        ],
         // Ours: at depth, and the spellings where the two readers get different numbers or text.
         ['  mlops:pinned: "3"\n  mlops:quarantined: [2.10]\n', "mlops:quarantined[0]", 'unquoted 2.10 is the number 2.1, not the text "2.10"'],
         [
@@ -402,7 +411,7 @@ describe("numbers spelled in a form YAML readers disagree on (the CLI's yaml pac
         expect(readRawStackConfig(file).problems).toEqual([]);
         const aliased = path.join(path.dirname(file), "Pulumi.alias.yaml");
         writeFileSync(aliased, readFileSync(file, "utf8").replace("  aws:someNumber: 0x10\n", "  aws:someNumber: &n 0x10\n  mlops:warm: *n\n"));
-        expect(readRawStackConfig(aliased).problems).toEqual([{ path: "mlops:warm", message: expect.stringContaining("or write 16") }]);
+        expect(readRawStackConfig(aliased).problems).toEqual([{ path: "mlops:warm", message: expect.stringContaining("; write 16") }]);
     });
 
     it("reads every spelling as Go's yaml.v3 does (resolve.go), which the real engine showed for these values", () => {
@@ -649,7 +658,7 @@ describe("mlops:rollback.notify as a Pulumi secret", () => {
         expect(problemsOf(sagemakerRawConfig({ "rollback.notify": SECRET }))).toEqual([
             {
                 path: "mlops:rollback.notify",
-                message: expect.stringContaining("use pulumi config set --path mlops:rollback.notify <value> (add --secret for a secret)"),
+                message: expect.stringContaining("or run pulumi config set --secret --path 'mlops:rollback.notify' <value>, and delete mlops:rollback.notify"),
             },
         ]);
     });

@@ -768,23 +768,23 @@ describe("the CLI over the flow (exit codes and JSON)", () => {
         expect(status).toEqual({
             code: 1,
             stdout: "",
-            stderr: "mlops: the Pulumi CLI (pulumi) is not on PATH, and mlops status reads the stack through it: install it (https://www.pulumi.com/docs/install/) or add the directory that holds it to PATH, then run again\n",
+            stderr: "mlops: the Pulumi CLI (pulumi) is not on PATH, and mlops status reads the stack's outputs and update history through it: install it (https://www.pulumi.com/docs/install/) or add the directory that holds it to PATH, then run again\n",
         });
         expect((await runMissing("rollback", "--stack", "prod", "--dry-run")).stderr).toContain(
-            ", and mlops rollback --dry-run previews through it: install it",
+            ", and mlops rollback --dry-run runs the preview through it: install it",
         );
         const update = await runMissing("deploy", "--stack", "prod", "--version", "3", "--yes", "--json");
         expect(update.code).toBe(1);
         expect(JSON.parse(update.stdout)).toMatchObject({
-            error: expect.stringContaining(", and mlops deploy reads the stack and runs the update through it") as string,
-            badInput: false,
+            ok: false,
+            error: { kind: "failed", message: expect.stringContaining(", and mlops deploy reads the stack and runs the update through it") as string },
         });
     });
 
     it("exits 0 with the result as JSON, using the selected stack when --stack is absent", async () => {
         const { code, stdout, stderr } = await run("rollback", "--yes", "--json", "--reason", "p99");
         expect(code, stderr).toBe(0);
-        expect(JSON.parse(stdout)).toMatchObject({ kind: "rollback", stack: "prod", from: "3", to: "2", result: "succeeded" });
+        expect(JSON.parse(stdout)).toMatchObject({ ok: true, kind: "rollback", stack: "prod", from: "3", to: "2", result: "succeeded" });
     });
 
     it("exits 2 for a refusal and 1 when another update holds the stack", async () => {
@@ -799,7 +799,12 @@ describe("the CLI over the flow (exit codes and JSON)", () => {
         verification = { ok: false, detail: "the Service selects version 3, not 2" };
         const { code, stdout } = await run("rollback", "--stack", "prod", "--yes", "--json");
         expect(code).toBe(1);
-        expect(JSON.parse(stdout)).toMatchObject({ result: "failed", verification: "the Service selects version 3, not 2" });
+        expect(JSON.parse(stdout)).toMatchObject({
+            ok: false,
+            result: "failed",
+            verification: "the Service selects version 3, not 2",
+            error: { kind: "failed" },
+        });
     });
 
     it("exits 1 and prints why when the real SageMaker check finds the endpoint back on the config it left", async () => {
@@ -874,7 +879,8 @@ describe("the CLI over the flow (exit codes and JSON)", () => {
         );
         expect(status.stdout).toContain("last update:   2026-11-27T09:00:00.000Z rollback succeeded: rollback 3 -> 2: 5xx");
         const history = await run("history", "--stack", "prod", "--json");
-        expect(JSON.parse(history.stdout)).toEqual([
+        expect((JSON.parse(history.stdout) as { ok: boolean; updates: unknown[] }).ok).toBe(true);
+        expect((JSON.parse(history.stdout) as { updates: unknown[] }).updates).toEqual([
             {
                 time: "2026-11-27T09:00:00.000Z",
                 kind: "rollback",

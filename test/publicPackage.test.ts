@@ -55,6 +55,15 @@ describe("package.json", () => {
         expect(manifest.files).toContain("dist");
     });
 
+    it("ships every file the README links to, so its links work in node_modules/mlops-rollback as in the repository", () => {
+        const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const targets = [...readme.matchAll(/\]\((?!https?:|#)([^)#]+)/g)].map((match) => match[1]);
+        expect(targets.length).toBeGreaterThan(3);
+        for (const target of targets) {
+            expect(manifest.files, target).toContain(target.split("/")[0]);
+        }
+    });
+
     it("takes @pulumi/pulumi, @pulumi/aws and @pulumi/kubernetes as peers with ranges, so a user's tree keeps one copy of each", () => {
         for (const name of ["@pulumi/pulumi", "@pulumi/aws", "@pulumi/kubernetes"]) {
             expect(manifest.peerDependencies[name]).toMatch(/^\^\d+\.\d+\.\d+$/);
