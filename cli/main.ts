@@ -13,8 +13,8 @@ import { warmVersions } from "../catalog/catalog";
 import { BadInputError } from "../config/badInput";
 import { PulumiCliUnavailableError } from "../rollback/engineErrors";
 import { deploymentPolicyWarnings } from "../config/deploymentPolicy";
-import { floorAlarmWarnings, parseStackConfig, StackConfigError, type ConfigProblem, type StackConfig } from "../config/schema";
-import { InvalidConfigError, loadStackConfig, providerSettingsOf, readRawStackConfig, stackFilePath, withSourceProblems } from "../config/sources";
+import { floorAlarmWarnings, StackConfigError, type ConfigProblem, type StackConfig } from "../config/schema";
+import { checkStackFile, InvalidConfigError, loadStackConfig, providerSettingsOf, stackFilePath } from "../config/sources";
 import { describeNotifyTarget } from "../rollback/notifyTarget";
 import { isPrintable, printable, printableJson, printableLines } from "./terminalText";
 import type { EndpointVariantsRecord } from "../catalog/endpointVariants";
@@ -444,15 +444,7 @@ function buildProgram(io: Io, deps: CliDeps, running: Running, setExitCode: (cod
     ).action((options: ConfigSourceOptions & { json?: boolean }) => {
         const file = resolveConfigFile(options, projectDir(), io.cwd);
         // Numbers spelled in a form YAML readers disagree on show only in the file's source: reported with the schema's problems.
-        const { raw, problems: sourceProblems } = readRawStackConfig(openable(file, io));
-        let config: StackConfig | undefined;
-        let problems = withSourceProblems(sourceProblems, []);
-        try {
-            config = parseStackConfig(raw);
-        } catch (error) {
-            if (!(error instanceof StackConfigError)) throw error;
-            problems = withSourceProblems(sourceProblems, error.problems);
-        }
+        const { config, problems } = checkStackFile(openable(file, io));
         if (config === undefined || problems.length > 0) {
             // Keys and values come from the file: printed so that none of them can drive the terminal.
             const summary = `${file}: invalid, ${problems.length} problem${problems.length === 1 ? "" : "s"}`;

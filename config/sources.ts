@@ -445,23 +445,31 @@ export class InvalidConfigError extends BadInputError {
 }
 
 /**
+ * A stack file read and checked: its raw config (as the program sees it), the
+ * parsed config when the schema accepts it, and every problem of the file's
+ * source and of its config (`withSourceProblems`), empty when it is valid.
+ * `StackFileError` (exit 2) when it cannot be read as a stack file.
+ */
+export function checkStackFile(file: string): { raw: Record<string, unknown>; config?: StackConfig; problems: ConfigProblem[] } {
+    const { raw, problems: sourceProblems } = readRawStackConfig(file);
+    try {
+        return { raw, config: parseStackConfig(raw), problems: withSourceProblems(sourceProblems, []) };
+    } catch (error) {
+        if (!(error instanceof StackConfigError)) throw error;
+        return { raw, problems: withSourceProblems(sourceProblems, error.problems) };
+    }
+}
+
+/**
  * A stack file's raw config and its parsed, valid config; bad input (exit 2)
  * that names the file (or `label`, e.g. the flag that named it) otherwise.
  */
 export function loadStackConfig(file: string, label = file): { raw: Record<string, unknown>; config: StackConfig } {
-    const { raw, problems } = readRawStackConfig(file);
-    let config: StackConfig | undefined;
-    let all = withSourceProblems(problems, []);
-    try {
-        config = parseStackConfig(raw);
-    } catch (error) {
-        if (!(error instanceof StackConfigError)) throw error;
-        all = withSourceProblems(problems, error.problems);
-    }
-    if (config === undefined || all.length > 0) {
+    const { raw, config, problems } = checkStackFile(file);
+    if (config === undefined || problems.length > 0) {
         throw new InvalidConfigError(
-            `${label} is invalid; run mlops validate for details:\n${all.map((p) => `  ${p.path}: ${indentedLines(p.message)}`).join("\n")}`,
-            all,
+            `${label} is invalid; run mlops validate for details:\n${problems.map((p) => `  ${p.path}: ${indentedLines(p.message)}`).join("\n")}`,
+            problems,
         );
     }
     return { raw, config };

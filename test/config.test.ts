@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ProductionVariantInstanceType } from "@aws-sdk/client-sagemaker";
-import { configPath, LOCAL_NVME_FAMILIES, parseStackConfig, quantityValue, StackConfigError, withoutUrlSecrets, type ConfigProblem } from "../config/schema";
+import { configPath, LOCAL_NVME_FAMILIES, parseStackConfig, quantityValue, StackConfigError, withoutUrlSecrets } from "../config/schema";
 import {
     engineNumber,
     isEngineTimestamp,
@@ -15,17 +15,7 @@ import {
     valueAsProgramSeesIt,
     withSourceProblems,
 } from "../config/sources";
-import { digestFor, ECR_REPOSITORY, sagemakerRawConfig } from "./helpers";
-
-function problemsOf(raw: unknown): ConfigProblem[] {
-    try {
-        parseStackConfig(raw);
-    } catch (error) {
-        if (error instanceof StackConfigError) return [...error.problems];
-        throw error;
-    }
-    throw new Error("expected the config to be invalid");
-}
+import { digestFor, ECR_REPOSITORY, problemsOf, sagemakerRawConfig } from "./helpers";
 
 describe("parseStackConfig", () => {
     it("applies the documented defaults", () => {

@@ -12,9 +12,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseStackConfig, StackConfigError, type ConfigProblem } from "../config/schema";
+import { StackConfigError, type ConfigProblem } from "../config/schema";
 import { loadStackConfig, rawConfigFromStackFile, readRawStackConfig, stackConfigFromPulumiConfig, StackFileError } from "../config/sources";
-import { sagemakerRawConfig } from "./helpers";
+import { problemsOf, sagemakerRawConfig } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
 const MLOPS = path.join(ROOT, "bin", "mlops.js");
@@ -107,16 +107,6 @@ describe("mlops validate refuses what Go's yaml.v3 reads otherwise, exit 2, nami
 });
 
 const INVALID_DIR = path.join(ROOT, "test", "configs", "invalid");
-
-function problemsOf(raw: unknown): ConfigProblem[] {
-    try {
-        parseStackConfig(raw);
-    } catch (error) {
-        if (error instanceof StackConfigError) return [...error.problems];
-        throw error;
-    }
-    throw new Error("expected the config to be invalid");
-}
 
 /** The example config without `key` (a section the dotted key then stands for). */
 function without(key: string, raw: Record<string, unknown> = sagemakerRawConfig()): Record<string, unknown> {

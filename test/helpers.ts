@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig, StackConfigError, type ConfigProblem } from "../config/schema";
 import type { RegisteredResource } from "../plan/mockRuntime";
 
 export const ECR_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud-detector";
@@ -67,4 +68,15 @@ export function runMlopsBin(cwd: string, args: readonly string[], options: { env
             },
         );
     });
+}
+
+/** The problems `parseStackConfig` reports for `raw`, which must be invalid (a valid config fails the test). */
+export function problemsOf(raw: unknown): ConfigProblem[] {
+    try {
+        parseStackConfig(raw);
+    } catch (error) {
+        if (error instanceof StackConfigError) return [...error.problems];
+        throw error;
+    }
+    throw new Error("expected the config to be invalid");
 }
